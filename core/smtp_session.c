@@ -1,0 +1,454 @@
+/*
+ * core/smtp_session.c - the session driver: input loop, command dispatch,
+ * replies, error counting, verdicts and the end of a session.
+ *
+ * Owns: the order in which input is processed (enum smtp_state), the rule
+ * that a command starts only with SMTP_OUT_RESERVE_BYTES of output room,
+ * the pipelining checks (RFC 2920: EHLO, DATA, VRFY, EXPN, QUIT, NOOP, AUTH
+ * end a group), fault overrides, and the simple commands (RSET, NOOP,
+ * QUIT, VRFY, EXPN, HELP, STARTTLS).  Transaction commands live in
+ * smtp_session_txn.c, HELO/EHLO in smtp_session_helo.c, AUTH in
+ * smtp_session_auth.c.
+ *
+ * Invariants: no allocation; at most one command line of carry; after
+ * SMTP_STOP_CLOSE nothing more is consumed; replies are written in the order
+ * the commands arrived.  Expected workload: Postfix-style connection reuse
+ * (RSET, MAIL, RCPT, DATA, content) many times per session, often
+ * pipelined, so the per-command path is a table lookup and a few stores.
+ */
+#include "smtp_session.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "smtp_session_int.h"
+#include "utf8.h"
+
+const struct smtp_override *session_emit(struct smtp_session *s, const struct smtp_event *ev)
+{
+	return s->on_event != NULL ? s->on_event(s->ctx, ev) : NULL;
+}
+
+void session_emit_simple(struct smtp_session *s, enum smtp_event_type type, enum smtp_reason reason)
+{
+	struct smtp_event ev = {.type = type, .reason = reason};
+	session_emit(s, &ev);
+}
+
+void session_reply(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text)
+{
+	smtp_reply_line(out, code, false, session_enhanced(s), text);
+}
+
+void session_close(struct smtp_session *s, enum smtp_reason why)
+{
+	if (s->state == SMTP_STATE_CLOSED)
+		return;
+	s->state = SMTP_STATE_CLOSED;
+	session_emit_simple(s, SMTP_EV_CLOSE, why);
+}
+
+/* Count one client error; past the limit, 421 and close. */
+static void count_error(struct smtp_session *s, struct smtp_out *out)
+{
+	s->errors++;
+	if (s->cfg->max_errors != 0 && s->errors >= s->cfg->max_errors) {
+		smtp_reply_host(out, 421, session_enhanced(s), "4.7.0", s->cfg->hostname, " Error: too many errors");
+		session_end_txn(s, SMTP_REASON_TOO_MANY_ERRORS);
+		session_close(s, SMTP_REASON_TOO_MANY_ERRORS);
+	}
+}
+
+void session_error(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text)
+{
+	session_reply(s, out, code, text);
+	count_error(s, out);
+}
+
+void session_error_spec(struct smtp_session *s, struct smtp_out *out, const struct smtp_reply_spec *spec)
+{
+	smtp_reply_spec_write(out, session_enhanced(s), spec);
+	count_error(s, out);
+}
+
+void session_end_txn(struct smtp_session *s, enum smtp_reason why)
+{
+	if (s->msg_open) {
+		s->msg_open = false;
+		session_emit_simple(s, SMTP_EV_MSG_ABORT, why);
+	}
+	s->txn = SMTP_TXN_NONE;
+	s->rcpts = 0;
+	s->rcpts_refused = 0;
+	s->msg_flags = 0;
+	s->msg_bytes = 0;
+	s->oversize = false;
+	s->body_binary = false;
+}
+
+void smtp_session_init(struct smtp_session *s, const struct smtp_config *cfg, smtp_event_fn on_event, void *ctx)
+{
+	memset(s, 0, sizeof *s);
+	s->cfg = cfg;
+	s->on_event = on_event;
+	s->ctx = ctx;
+	s->state = SMTP_STATE_COMMAND;
+	line_scan_reset(&s->lines);
+}
+
+void smtp_session_greet(struct smtp_session *s, struct smtp_out *out)
+{
+	assert(!s->greeted && smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES);
+	s->greeted = true;
+	smtp_reply_host(out, 220, false, "", s->cfg->hostname, s->cfg->lmtp ? " LMTP smtpsink" : " ESMTP smtpsink");
+	session_emit_simple(s, SMTP_EV_GREETING, SMTP_REASON_NONE);
+}
+
+static void cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	if (cmd->arg.len != 0) {
+		session_error(s, out, 501, "5.5.4 Syntax: RSET");
+		return;
+	}
+	if (s->txn == SMTP_TXN_MAIL && s->rcpts > 0)
+		s->quirks |= SMTP_QUIRK_RSET_FOR_DATA;
+	session_end_txn(s, SMTP_REASON_RSET);
+	session_emit_simple(s, SMTP_EV_RESET, SMTP_REASON_RSET);
+	session_reply(s, out, 250, "2.0.0 Ok");
+}
+
+static void cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	session_reply(s, out, 250, "2.0.0 Ok");
+}
+
+static void cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	if (cmd->arg.len != 0) {
+		session_error(s, out, 501, "5.5.4 Syntax: QUIT");
+		return;
+	}
+	session_end_txn(s, SMTP_REASON_QUIT);
+	session_emit_simple(s, SMTP_EV_QUIT, SMTP_REASON_QUIT);
+	session_reply(s, out, 221, "2.0.0 Bye");
+	session_close(s, SMTP_REASON_QUIT);
+}
+
+static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	if (cmd->arg.len == 0)
+		session_error(s, out, 501, "5.5.4 Syntax: VRFY address");
+	else
+		session_reply(s, out, 252, "2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void cmd_not_implemented(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	session_reply(s, out, 502, "5.5.1 Error: command not implemented");
+}
+
+static void cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	session_reply(s, out, 214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP AUTH");
+}
+
+static void cmd_unknown(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	session_error(s, out, 500, "5.5.1 Error: command not recognized");
+}
+
+struct cmd_entry {
+	session_cmd_fn handle;
+	bool ends_group; /* RFC 2920 3.1: must be the last in a group */
+};
+
+static const struct cmd_entry cmd_table[SMTP_VERB_COUNT] = {
+	[SMTP_VERB_UNKNOWN] = {cmd_unknown, false},
+	[SMTP_VERB_HELO] = {session_cmd_helo, true},
+	[SMTP_VERB_EHLO] = {session_cmd_helo, true},
+	[SMTP_VERB_LHLO] = {session_cmd_helo, true},
+	[SMTP_VERB_MAIL] = {session_cmd_mail, false},
+	[SMTP_VERB_RCPT] = {session_cmd_rcpt, false},
+	[SMTP_VERB_DATA] = {session_cmd_data, true},
+	[SMTP_VERB_BDAT] = {session_cmd_bdat, false},
+	[SMTP_VERB_RSET] = {cmd_rset, false},
+	[SMTP_VERB_NOOP] = {cmd_noop, true},
+	[SMTP_VERB_QUIT] = {cmd_quit, true},
+	[SMTP_VERB_VRFY] = {cmd_vrfy, true},
+	[SMTP_VERB_EXPN] = {cmd_not_implemented, true},
+	[SMTP_VERB_HELP] = {cmd_help, true},
+	[SMTP_VERB_AUTH] = {session_cmd_auth, true},
+	[SMTP_VERB_STARTTLS] = {cmd_not_implemented, true},
+	[SMTP_VERB_AUTH_RESPONSE] = {cmd_unknown, true},
+};
+
+/* A 4xx/5xx override refuses the command; a 2xx/3xx one runs it and
+ * replaces its success reply (a refusal by the command itself stands). */
+static void apply_override(struct smtp_session *s, const struct smtp_override *ov, const struct smtp_cmd *cmd,
+			   struct smtp_out *out)
+{
+	bool refuse = ov->code >= 400 || ov->code < 200;
+	if (refuse) {
+		if (ov->text != NULL)
+			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
+		if (cmd->verb == SMTP_VERB_RCPT)
+			s->rcpts_refused++;
+	} else {
+		size_t mark = out->len;
+		cmd_table[cmd->verb].handle(s, cmd, out);
+		bool ok = out->len > mark && (out->buf[mark] == '2' || out->buf[mark] == '3');
+		if (ok && ov->text != NULL) {
+			out->len = mark;
+			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
+		}
+	}
+	if (ov->close) {
+		session_end_txn(s, SMTP_REASON_FAULT);
+		session_close(s, SMTP_REASON_FAULT);
+	}
+}
+
+/* RFC 2920: a command followed by more input in the same read.  Lenient:
+ * noted as a quirk.  strict_sync: 554 and close when the command must end a
+ * group, or when PIPELINING was never offered. */
+static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct smtp_out *out)
+{
+	bool unadvertised = !(s->cfg->ext & SMTP_EXT_PIPELINING) || s->helo_verb == SMTP_VERB_HELO ||
+			    s->helo_verb == SMTP_VERB_UNKNOWN;
+	bool ends_group = cmd_table[verb].ends_group;
+	if (unadvertised)
+		s->quirks |= SMTP_QUIRK_PIPELINING_UNADVERTISED;
+	if (ends_group)
+		s->quirks |= SMTP_QUIRK_ILL_PIPELINING;
+	if (!s->cfg->strict_sync || !(ends_group || unadvertised))
+		return false;
+	session_reply(s, out, 554, "5.5.0 Error: SMTP protocol synchronization");
+	session_end_txn(s, SMTP_REASON_SYNC);
+	session_close(s, SMTP_REASON_SYNC);
+	return true;
+}
+
+/* Line-level checks before any verb is looked at.  Returns false if the
+ * line was refused. */
+static bool line_acceptable(struct smtp_session *s, const struct line_scan_line *l, struct smtp_out *out)
+{
+	struct smtp_view t = l->text;
+	if (l->bare_lf) {
+		if (s->cfg->bare_lf == SMTP_BARE_LF_REJECT) {
+			session_error(s, out, 550, "5.5.2 Error: bare <LF> received");
+			return false;
+		}
+		s->quirks |= SMTP_QUIRK_BARE_LF_COMMAND;
+	}
+	if (t.len == 0) {
+		session_error(s, out, 500, "5.5.2 Error: bad syntax");
+		return false;
+	}
+	if (memchr(t.ptr, 0, t.len) != NULL) {
+		session_error(s, out, 500, "5.5.2 Error: NUL character in command");
+		return false;
+	}
+	if ((s->cfg->ext & SMTP_EXT_SMTPUTF8) && utf8_has_8bit(t.ptr, t.len) && !utf8_valid(t.ptr, t.len)) {
+		session_error(s, out, 500, "5.5.2 Error: bad UTF-8 syntax");
+		return false;
+	}
+	return true;
+}
+
+static void handle_command(struct smtp_session *s, const struct line_scan_line *l, bool pipelined,
+			   struct smtp_out *out)
+{
+	struct smtp_cmd cmd = smtp_cmd_parse(l->text);
+	struct smtp_event ev = {.type = SMTP_EV_COMMAND, .verb = cmd.verb, .arg = l->text};
+	if (pipelined)
+		ev.flags |= SMTP_EVF_PIPELINED;
+	if (l->bare_lf)
+		ev.flags |= SMTP_EVF_BARE_LF_LINE;
+	if (cmd.verb == SMTP_VERB_AUTH && cmd.arg.len != 0)
+		ev.flags |= SMTP_EVF_SECRET;
+	const struct smtp_override *ov = session_emit(s, &ev);
+	if (!line_acceptable(s, l, out))
+		return;
+	if (cmd.lowercase)
+		s->quirks |= SMTP_QUIRK_LOWERCASE_VERB;
+	if (cmd.odd_spacing)
+		s->quirks |= SMTP_QUIRK_ODD_SPACING;
+	if (pipelined && sync_violation(s, cmd.verb, out))
+		return;
+	s->cmd_pipelined = pipelined;
+	if (ov != NULL)
+		apply_override(s, ov, &cmd, out);
+	else
+		cmd_table[cmd.verb].handle(s, &cmd, out);
+}
+
+static void handle_auth_line(struct smtp_session *s, const struct line_scan_line *l, bool pipelined,
+			     struct smtp_out *out)
+{
+	struct smtp_event ev = {.type = SMTP_EV_COMMAND, .verb = SMTP_VERB_AUTH_RESPONSE, .arg = l->text};
+	ev.flags = SMTP_EVF_SECRET | (pipelined ? SMTP_EVF_PIPELINED : 0u);
+	session_emit(s, &ev);
+	session_auth_response(s, l->text, out);
+}
+
+static size_t feed_lines(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out)
+{
+	struct line_scan_line l;
+	size_t used = 0;
+	enum line_scan_status st = line_scan_next(&s->lines, in, len, &used, &l);
+	bool pipelined = used < len;
+	if (st == LINE_SCAN_MORE)
+		return used;
+	if (st == LINE_SCAN_TOO_LONG) {
+		if (s->state != SMTP_STATE_COMMAND) {
+			s->state = SMTP_STATE_COMMAND;
+			session_emit_simple(s, SMTP_EV_AUTH, SMTP_REASON_NONE);
+			session_error(s, out, 500, "5.5.6 Authentication exchange line is too long");
+		} else {
+			session_error(s, out, 500, "5.5.2 Line too long");
+		}
+		return used;
+	}
+	if (s->state == SMTP_STATE_COMMAND)
+		handle_command(s, &l, pipelined, out);
+	else
+		handle_auth_line(s, &l, pipelined, out);
+	return used;
+}
+
+static size_t step_input(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out)
+{
+	switch ((enum smtp_state)s->state) {
+	case SMTP_STATE_COMMAND:
+	case SMTP_STATE_AUTH_PLAIN:
+	case SMTP_STATE_AUTH_LOGIN_USER:
+	case SMTP_STATE_AUTH_LOGIN_PASS:
+		return feed_lines(s, in, len, out);
+	case SMTP_STATE_DATA:
+		return session_feed_data(s, in, len, out);
+	case SMTP_STATE_BDAT:
+		return session_feed_bdat(s, in, len, out);
+	case SMTP_STATE_VERDICT:
+	case SMTP_STATE_LMTP_REPLIES:
+	case SMTP_STATE_CLOSED:
+		break;
+	}
+	assert(0 && "step_input in a state that takes no input");
+	return 0;
+}
+
+/* Write queued LMTP replies while there is room; true when all are out. */
+static bool lmtp_flush(struct smtp_session *s, struct smtp_out *out)
+{
+	while (s->lmtp_left > 0 && smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES) {
+		if (s->verdict_code == 250)
+			smtp_reply_line2(out, 250, session_enhanced(s), "2.0.0 Ok: queued as ", s->qid,
+					 strlen(s->qid));
+		else
+			session_reply(s, out, s->verdict_code, s->verdict_text);
+		s->lmtp_left--;
+	}
+	if (s->lmtp_left > 0)
+		return false;
+	s->state = SMTP_STATE_COMMAND;
+	return true;
+}
+
+/* After the verdict: a strict_sync violation noted at end of data. */
+static enum smtp_stop after_verdict(struct smtp_session *s, struct smtp_out *out)
+{
+	if (!s->sync_error)
+		return SMTP_STOP_INPUT;
+	session_reply(s, out, 554, "5.5.0 Error: SMTP protocol synchronization");
+	session_close(s, SMTP_REASON_SYNC);
+	return SMTP_STOP_CLOSE;
+}
+
+enum smtp_stop smtp_session_feed(struct smtp_session *s, const uint8_t *in, size_t len, size_t *consumed,
+				 struct smtp_out *out)
+{
+	size_t off = 0;
+	*consumed = 0;
+	if (!s->greeted) {
+		if (len > 0)
+			s->quirks |= SMTP_QUIRK_PREGREET;
+		if (len > 0 && s->cfg->strict_sync && s->state != SMTP_STATE_CLOSED) {
+			session_reply(s, out, 554, "5.5.0 Error: SMTP protocol synchronization");
+			session_close(s, SMTP_REASON_SYNC);
+		}
+		return s->state == SMTP_STATE_CLOSED ? SMTP_STOP_CLOSE : SMTP_STOP_INPUT;
+	}
+	for (;;) {
+		*consumed = off;
+		if (s->state == SMTP_STATE_CLOSED)
+			return SMTP_STOP_CLOSE;
+		if (s->state == SMTP_STATE_VERDICT)
+			return SMTP_STOP_VERDICT;
+		if (s->state == SMTP_STATE_LMTP_REPLIES) {
+			if (!lmtp_flush(s, out))
+				return SMTP_STOP_OUT_FULL;
+			if (after_verdict(s, out) == SMTP_STOP_CLOSE)
+				continue;
+		}
+		if (off == len)
+			return SMTP_STOP_INPUT;
+		if (smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
+			return SMTP_STOP_OUT_FULL;
+		off += step_input(s, in + off, len - off, out);
+	}
+}
+
+enum smtp_stop smtp_session_verdict(struct smtp_session *s, const struct smtp_verdict *v, struct smtp_out *out)
+{
+	assert(s->state == SMTP_STATE_VERDICT);
+	assert(smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES);
+	const char *text = v->text != NULL ? v->text : "4.3.0 Error: message not stored";
+	if (s->cfg->lmtp) {
+		s->lmtp_left = s->rcpts;
+		s->verdict_code = v->code;
+		s->verdict_text = text;
+		s->qid[0] = '\0';
+		if (v->code == 250)
+			strncat(s->qid, v->qid, SMTP_QID_MAX_BYTES);
+		session_end_txn(s, SMTP_REASON_NONE);
+		s->state = SMTP_STATE_LMTP_REPLIES;
+		if (!lmtp_flush(s, out))
+			return SMTP_STOP_OUT_FULL;
+		return after_verdict(s, out);
+	}
+	if (v->code == 250)
+		smtp_reply_line2(out, 250, session_enhanced(s), "2.0.0 Ok: queued as ", v->qid, strlen(v->qid));
+	else
+		session_reply(s, out, v->code, text);
+	session_end_txn(s, SMTP_REASON_NONE);
+	s->state = SMTP_STATE_COMMAND;
+	return after_verdict(s, out);
+}
+
+void smtp_session_eof(struct smtp_session *s)
+{
+	assert(s->state != SMTP_STATE_VERDICT);
+	if (s->state == SMTP_STATE_CLOSED)
+		return;
+	session_end_txn(s, SMTP_REASON_EOF);
+	session_close(s, SMTP_REASON_EOF);
+}
+
+void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smtp_out *out)
+{
+	assert(s->state != SMTP_STATE_VERDICT);
+	if (s->state == SMTP_STATE_CLOSED)
+		return;
+	assert(smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES);
+	if (why == SMTP_REASON_TIMEOUT)
+		smtp_reply_host(out, 421, session_enhanced(s), "4.4.2", s->cfg->hostname, " Error: timeout exceeded");
+	else
+		smtp_reply_host(out, 421, session_enhanced(s), "4.3.2", s->cfg->hostname, " Service shutting down");
+	session_end_txn(s, why);
+	session_close(s, why);
+}
+
+bool smtp_session_is_idle(const struct smtp_session *s)
+{
+	return s->state == SMTP_STATE_COMMAND && s->txn == SMTP_TXN_NONE && !line_scan_pending(&s->lines);
+}

@@ -1,0 +1,101 @@
+/*
+ * core/smtp_session_helo.c - HELO, EHLO and LHLO, and the EHLO keywords.
+ *
+ * Owns: which greeting verb is valid (LHLO only in LMTP mode, RFC 2033;
+ * EHLO only while ESMTP is on), the hostname rule (lenient: an empty name
+ * is accepted and noted; strict_helo_name: 501), the reset of a transaction
+ * in progress (RFC 5321 4.1.4), and the EHLO reply built from the enabled
+ * extensions.
+ */
+#include <string.h>
+
+#include "smtp_session_int.h"
+
+/* Append the multi-line EHLO/LHLO reply. */
+static void ehlo_reply(struct smtp_session *s, struct smtp_out *out)
+{
+	const struct smtp_config *c = s->cfg;
+	char size_line[32] = "SIZE";
+	const char *lines[10];
+	size_t n = 0;
+	if (c->ext & SMTP_EXT_PIPELINING)
+		lines[n++] = "PIPELINING";
+	if (c->ext & SMTP_EXT_SIZE) {
+		if (c->max_size_bytes != 0) {
+			size_line[4] = ' ';
+			size_line[5 + smtp_reply_u64(size_line + 5, c->max_size_bytes)] = '\0';
+		}
+		lines[n++] = size_line;
+	}
+	if (c->ext & SMTP_EXT_8BITMIME)
+		lines[n++] = "8BITMIME";
+	if (c->ext & SMTP_EXT_SMTPUTF8)
+		lines[n++] = "SMTPUTF8";
+	if (c->ext & SMTP_EXT_ENHANCEDSTATUSCODES)
+		lines[n++] = "ENHANCEDSTATUSCODES";
+	if (c->ext & SMTP_EXT_AUTH)
+		lines[n++] = "AUTH PLAIN LOGIN";
+	if (c->ext & SMTP_EXT_DSN)
+		lines[n++] = "DSN";
+	if (c->ext & SMTP_EXT_CHUNKING)
+		lines[n++] = "CHUNKING";
+	smtp_reply_line(out, 250, n > 0, false, c->hostname);
+	for (size_t i = 0; i < n; i++)
+		smtp_reply_line(out, 250, i + 1 < n, false, lines[i]);
+}
+
+/* Is this greeting verb valid in this configuration? */
+static bool verb_allowed(const struct smtp_session *s, enum smtp_verb verb, unsigned *code, const char **text)
+{
+	*code = 500;
+	*text = "5.5.1 Error: command not recognized";
+	if (s->cfg->lmtp)
+		return verb == SMTP_VERB_LHLO;
+	if (verb == SMTP_VERB_LHLO)
+		return false;
+	if (verb == SMTP_VERB_EHLO && !(s->cfg->ext & SMTP_EXT_ESMTP)) {
+		*code = 502;
+		*text = "5.5.1 Error: command not implemented";
+		return false;
+	}
+	return true;
+}
+
+static const char *syntax_text(enum smtp_verb verb)
+{
+	if (verb == SMTP_VERB_EHLO)
+		return "5.5.4 Syntax: EHLO hostname";
+	if (verb == SMTP_VERB_LHLO)
+		return "5.5.4 Syntax: LHLO hostname";
+	return "5.5.4 Syntax: HELO hostname";
+}
+
+void session_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	unsigned code;
+	const char *text;
+	if (!verb_allowed(s, cmd->verb, &code, &text)) {
+		session_error(s, out, code, text);
+		return;
+	}
+	bool no_name = cmd->arg.len == 0;
+	if (no_name && s->cfg->strict_helo_name) {
+		session_error(s, out, 501, syntax_text(cmd->verb));
+		return;
+	}
+	if (no_name)
+		s->quirks |= SMTP_QUIRK_HELO_NO_NAME;
+	if (s->txn != SMTP_TXN_NONE) {
+		session_end_txn(s, SMTP_REASON_HELO);
+		session_emit_simple(s, SMTP_EV_RESET, SMTP_REASON_HELO);
+	}
+	s->helo_verb = (uint8_t)cmd->verb;
+	struct smtp_event ev = {.type = SMTP_EV_HELO, .verb = cmd->verb, .arg = cmd->arg};
+	if (no_name)
+		ev.flags |= SMTP_EVF_NO_NAME;
+	session_emit(s, &ev);
+	if (cmd->verb == SMTP_VERB_HELO)
+		smtp_reply_line(out, 250, false, false, s->cfg->hostname);
+	else
+		ehlo_reply(s, out);
+}

@@ -1,0 +1,55 @@
+/*
+ * core/smtp_session_int.h - internals shared by the smtp_session_*.c files.
+ *
+ * Owns: the helpers each command handler uses to reply, count client
+ * errors, raise events and end transactions, so that every handler applies
+ * the same rules.  Not part of the public API (smtp_session.h).
+ */
+#ifndef SMTPSINK_SMTP_SESSION_INT_H
+#define SMTPSINK_SMTP_SESSION_INT_H
+
+#include "smtp_session.h"
+
+static inline bool session_enhanced(const struct smtp_session *s)
+{
+	return (s->cfg->ext & SMTP_EXT_ENHANCEDSTATUSCODES) != 0;
+}
+
+/* Raise an event; returns the layer above's override (COMMAND only). */
+const struct smtp_override *session_emit(struct smtp_session *s, const struct smtp_event *ev);
+void session_emit_simple(struct smtp_session *s, enum smtp_event_type type, enum smtp_reason reason);
+
+/* A success or neutral reply. */
+void session_reply(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text);
+
+/* A refusal caused by the client: written, counted, and after max_errors
+ * followed by 421 and the close. */
+void session_error(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text);
+void session_error_spec(struct smtp_session *s, struct smtp_out *out, const struct smtp_reply_spec *spec);
+
+/* Enter the closed state, raising SMTP_EV_CLOSE. */
+void session_close(struct smtp_session *s, enum smtp_reason why);
+
+/* Drop the transaction (MSG_ABORT first if a message was under way). */
+void session_end_txn(struct smtp_session *s, enum smtp_reason why);
+
+/* Command handlers (one per verb family). */
+typedef void (*session_cmd_fn)(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+
+/* AUTH continuation lines (states AUTH_*). */
+void session_auth_response(struct smtp_session *s, struct smtp_view line, struct smtp_out *out);
+
+/* Message content: DATA and BDAT states.  Return bytes consumed. */
+size_t session_feed_data(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out);
+size_t session_feed_bdat(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out);
+
+/* Complete a chunk of zero octets (BDAT 0 LAST), as if its payload ended. */
+void session_bdat_chunk_done(struct smtp_session *s, struct smtp_out *out);
+
+#endif

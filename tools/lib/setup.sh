@@ -1,0 +1,85 @@
+# tools/lib/setup.sh - machine set-up shared by tools/run and tools/test.
+#
+# Sourced, never run.  Owns: the lists of Debian packages the project needs,
+# installing the missing ones with apt, and configuring a meson build
+# directory.  Does not build or test anything; does not change the caller's
+# shell options (the callers choose set -e or not).
+#
+# Expected workload: a fresh Debian 12 machine as root, where everything is
+# missing once; after that every call is a handful of dpkg-query look-ups and
+# apt is not touched at all.
+
+# What building needs.  liburing, jemalloc and xxHash are found by meson
+# through pkg-config; core/ needs none of them.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev)
+
+# What testing needs on top: clang and its runtimes for the libFuzzer and
+# sanitizer builds, pytest for the interop suite, real SMTP clients to talk
+# to the server, and postfix for smtp-source/smtp-sink (reference load tools).
+# shellcheck disable=SC2034
+SETUP_TEST_PACKAGES=(clang libclang-rt-14-dev python3-pytest swaks msmtp curl postfix)
+
+# setup_missing_packages PKG... - print each PKG that is not installed, one a
+# line.  A package removed with its conffiles left ("deinstall ok
+# config-files") counts as missing.
+setup_missing_packages()
+{
+	local pkg status
+	for pkg in "$@"; do
+		status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) || status=
+		if [[ $status != "install ok installed" ]]; then
+			printf '%s\n' "$pkg"
+		fi
+	done
+}
+
+# setup_install_packages PKG... - install whichever of PKG are missing, all in
+# one apt-get call.  Runs apt-get update only when something is missing, so a
+# set-up machine never touches the network.  Returns non-zero on failure.
+setup_install_packages()
+{
+	local -a missing
+	mapfile -t missing < <(setup_missing_packages "$@")
+	if ((${#missing[@]} == 0)); then
+		return 0
+	fi
+	if ((EUID != 0)); then
+		echo "setup: missing packages: ${missing[*]}" >&2
+		echo "setup: run this as root, or install them with apt-get" >&2
+		return 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	local pkg
+	for pkg in "${missing[@]}"; do
+		if [[ $pkg == postfix ]]; then
+			# We only want postfix's smtp-source and smtp-sink, not a
+			# mail server: "No configuration" writes no main.cf, so
+			# nothing prompts and its init script starts nothing.
+			echo "postfix postfix/main_mailer_type select No configuration" |
+				debconf-set-selections || return 1
+		fi
+	done
+	DEBIAN_FRONTEND=noninteractive apt-get update -q || return 1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" </dev/null || return 1
+}
+
+# setup_meson_configured DIR - true when DIR is a configured meson build dir.
+setup_meson_configured()
+{
+	[[ -f $1/meson-private/coredata.dat ]]
+}
+
+# setup_meson DIR ARG... - configure DIR with ARGs; when DIR is already
+# configured, reconfigure it so the ARGs apply to it too (meson keeps the
+# options that ARGs do not mention).
+setup_meson()
+{
+	local dir=$1
+	shift
+	if setup_meson_configured "$dir"; then
+		meson setup --reconfigure "$dir" "$@"
+	else
+		meson setup "$dir" "$@"
+	fi
+}
