@@ -25,6 +25,10 @@
 #define SMTP_RCPTS_MIN_ALLOWED 100u
 #define SMTP_RCPTS_DEFAULT 1000u
 
+/* Recipients refused 452 over the cap before each further one counts as a
+ * client error (Postfix's smtpd_recipient_overshoot_limit). */
+#define SMTP_RCPT_OVERSHOOT_MAX 1000u
+
 /* Errors (4xx/5xx caused by the client) before 421 and close; Postfix's
  * smtpd_hard_error_limit default. */
 #define SMTP_ERRORS_DEFAULT 20u

@@ -80,6 +80,7 @@ void session_end_txn(struct smtp_session *s, enum smtp_reason why)
 	s->txn = SMTP_TXN_NONE;
 	s->rcpts = 0;
 	s->rcpts_refused = 0;
+	s->rcpts_over = 0;
 	s->msg_flags = 0;
 	s->msg_bytes = 0;
 	s->oversize = false;
@@ -100,7 +101,9 @@ void smtp_session_greet(struct smtp_session *s, struct smtp_out *out)
 {
 	assert(!s->greeted && smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES);
 	s->greeted = true;
-	smtp_reply_host(out, 220, false, "", s->cfg->hostname, s->cfg->lmtp ? " LMTP smtpsink" : " ESMTP smtpsink");
+	const char *banner = s->cfg->lmtp ? " LMTP smtpsink"
+			     : (s->cfg->ext & SMTP_EXT_ESMTP) ? " ESMTP smtpsink" : " SMTP smtpsink";
+	smtp_reply_host(out, 220, false, "", s->cfg->hostname, banner);
 	session_emit_simple(s, SMTP_EV_GREETING, SMTP_REASON_NONE);
 }
 
@@ -188,8 +191,9 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 			   struct smtp_out *out)
 {
 	bool refuse = ov->code >= 400 || ov->code < 200;
+	bool has_text = ov->text != NULL && ov->text[0] != '\0';
 	if (refuse) {
-		if (ov->text != NULL)
+		if (has_text)
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
 		if (cmd->verb == SMTP_VERB_RCPT)
 			s->rcpts_refused++;
@@ -197,7 +201,7 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 		size_t mark = out->len;
 		cmd_table[cmd->verb].handle(s, cmd, out);
 		bool ok = out->len > mark && (out->buf[mark] == '2' || out->buf[mark] == '3');
-		if (ok && ov->text != NULL) {
+		if (ok && has_text) {
 			out->len = mark;
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
 		}

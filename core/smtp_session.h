@@ -217,6 +217,7 @@ struct smtp_session {
 	uint16_t verdict_code; /* LMTP: the verdict being repeated */
 	uint32_t rcpts; /* accepted recipients in this transaction */
 	uint32_t rcpts_refused; /* refused RCPTs in this transaction */
+	uint32_t rcpts_over; /* RCPTs refused 452 over the cap, this transaction */
 	uint32_t errors; /* client errors so far */
 	uint32_t quirks; /* enum smtp_quirk bits, whole session */
 	uint32_t msg_flags; /* enum smtp_msg_flag bits, this transaction */
@@ -253,7 +254,9 @@ void smtp_session_eof(struct smtp_session *s);
 
 /* End the session from above: write 421 with the reason's text (timeout:
  * "4.4.2 <host> Error: timeout exceeded", shutdown: "4.3.2 <host> Service
- * shutting down"), abort any transaction, and enter the closed state. */
+ * shutting down"), abort any transaction, and enter the closed state.
+ * Needs SMTP_REPLY_LINE_MAX_BYTES of output room; not while a verdict is
+ * awaited. */
 void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smtp_out *out);
 
 /* True while no transaction is open and no message is in flight: a point

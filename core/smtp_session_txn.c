@@ -112,7 +112,12 @@ void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	ok = ok && path_acceptable(s, &p, (s->msg_flags & SMTP_MSG_SMTPUTF8) != 0,
 				   "5.1.3 Error: bad recipient address syntax", out);
 	if (ok && s->rcpts >= s->cfg->max_rcpts) {
-		session_error(s, out, 452, "4.5.3 Error: too many recipients");
+		/* RFC 5321 4.5.3.1.10: the client may send the rest later; an
+		 * orderly 452 is not a client error until it overshoots a lot */
+		if (++s->rcpts_over > SMTP_RCPT_OVERSHOOT_MAX)
+			session_error(s, out, 452, "4.5.3 Error: too many recipients");
+		else
+			session_reply(s, out, 452, "4.5.3 Error: too many recipients");
 		ok = false;
 	}
 	if (!ok) {
@@ -187,16 +192,22 @@ void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	session_reply(s, out, 354, "End data with <CR><LF>.<CR><LF>");
 }
 
-/* Content for the layer above, unless the message is already too big. */
+/* Content for the layer above, up to max_size: the bytes before the limit
+ * are reported whatever the input's cuts, and nothing after it. */
 static void body_sink(void *ctx, const uint8_t *bytes, size_t len)
 {
 	struct smtp_session *s = ctx;
 	uint64_t max = s->cfg->max_size_bytes;
+	uint64_t before = s->msg_bytes;
 	s->msg_bytes += len;
-	if (s->oversize || (max != 0 && s->msg_bytes > max)) {
-		s->oversize = true;
+	if (s->oversize)
 		return;
+	if (max != 0 && s->msg_bytes > max) {
+		s->oversize = true;
+		len = before < max ? (size_t)(max - before) : 0;
 	}
+	if (len == 0)
+		return;
 	struct smtp_event ev = {.type = SMTP_EV_BODY, .arg = smtp_view_make(bytes, len)};
 	session_emit(s, &ev);
 }
