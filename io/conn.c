@@ -1,0 +1,419 @@
+/*
+ * io/conn.c - a connection: bytes in, session, replies out (see conn.h).
+ *
+ * Owns the rules that make one session code path serve both backends:
+ *  - Input: received buffers queue up (in_head..in_tail) and are fed to the
+ *    session in order; a buffer goes back to the pool as soon as its last
+ *    byte is consumed.  While the session cannot consume (output full), the
+ *    connection stops receiving, so no client can make it hold more than
+ *    the buffers that were already in flight.
+ *  - Output: replies of one loop turn accumulate in one buffer and leave in
+ *    one send; at most one send is in flight; bytes appended meanwhile go
+ *    out with the next send.  A short send is continued, never an error.
+ *  - Close: once closing, input is dropped, the output still goes out, then
+ *    the backend closes; the struct is freed only in conn_on_closed(), when
+ *    no kernel operation refers to it.
+ * Expected workload: many small pipelined commands or long DATA streams;
+ * per received buffer the cost is one feed() and at most one send.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "shard.h"
+
+static void conn_process(struct conn *c);
+
+static const struct smtp_override *on_event(void *ctx, const struct smtp_event *ev)
+{
+	struct conn *c = ctx;
+	switch (ev->type) {
+	case SMTP_EV_DATA_BEGIN:
+		c->data_start_s = c->shard->now_s;
+		c->data_bytes = 0;
+		break;
+	case SMTP_EV_MSG_END:
+		c->shard->stats.message_bytes += ev->size_bytes;
+		c->data_start_s = 0;
+		break;
+	case SMTP_EV_MSG_ABORT:
+		c->data_start_s = 0;
+		break;
+	default:
+		break;
+	}
+	return NULL;
+}
+
+static void set_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	memset(&c->peer, 0, sizeof c->peer);
+	c->peer.family = sa != NULL && len >= sizeof(sa_family_t) ? sa->sa_family : AF_UNIX;
+	if (c->peer.family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		memcpy(c->peer.addr, &s4->sin_addr, 4);
+		c->peer.port = ntohs(s4->sin_port);
+	} else if (c->peer.family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+		memcpy(c->peer.addr, &s6->sin6_addr, 16);
+		c->peer.port = ntohs(s6->sin6_port);
+	} else {
+		c->peer.family = AF_UNIX;
+	}
+}
+
+/* The output buffer, allocated on first use; NULL if memory ran out. */
+static bool want_out(struct conn *c)
+{
+	if (c->out == NULL)
+		c->out = shard_out_alloc(c->shard);
+	return c->out != NULL;
+}
+
+static void release_input(struct conn *c)
+{
+	struct shard *sh = c->shard;
+	while (c->in_head != CONN_NO_BUF) {
+		uint16_t bid = c->in_head;
+		c->in_head = sh->rbufs.next[bid];
+		sh->ops->release_buf(sh, bid);
+	}
+	c->in_tail = CONN_NO_BUF;
+	c->in_off = 0;
+}
+
+static void start_closing(struct conn *c)
+{
+	c->closing = true;
+	release_input(c);
+}
+
+/* Close once the output is out (or can never go out). */
+static void maybe_close(struct conn *c)
+{
+	if (!c->closing || c->close_sent)
+		return;
+	if (!c->broken && (c->out_inflight != 0 || c->out_len != 0))
+		return;
+	c->close_sent = true;
+	release_input(c);
+	timer_wheel_disarm(&c->shard->timers, &c->timer);
+	c->shard->ops->close(c);
+}
+
+static void flush(struct conn *c)
+{
+	if (c->out_inflight == 0 && c->out_len > 0 && !c->close_sent) {
+		c->out_inflight = c->out_len;
+		c->shard->ops->send(c);
+	}
+	if (c->out != NULL && c->out_len == 0 && c->out_inflight == 0) {
+		shard_out_free(c->shard, c->out);
+		c->out = NULL;
+	}
+	maybe_close(c);
+}
+
+/* Answer a completed message.  --discard: accepted at once; the spool
+ * (a later layer) will answer after the write that keeps it. */
+static enum smtp_stop give_verdict(struct conn *c, struct smtp_out *out)
+{
+	struct shard *sh = c->shard;
+	char qid[QUEUE_ID_LEN + 1];
+	queue_id_next(&sh->qids, sh->wall_us, qid);
+	struct smtp_verdict v = {250, qid, NULL};
+	sh->stats.messages++;
+	return smtp_session_verdict(&c->session, &v, out);
+}
+
+/* Feed queued input to the session until it is consumed or the session
+ * cannot go on.  Returns false when the session is blocked on output. */
+static bool feed_input(struct conn *c, struct smtp_out *out)
+{
+	struct shard *sh = c->shard;
+	for (;;) {
+		if (smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
+			return false;
+		const uint8_t *p = NULL;
+		size_t n = 0;
+		if (c->in_head != CONN_NO_BUF) {
+			p = shard_rbuf(sh, c->in_head) + c->in_off;
+			n = sh->rbufs.len[c->in_head] - c->in_off;
+		} else if (c->session.state != SMTP_STATE_LMTP_REPLIES) {
+			return true;
+		}
+		size_t used = 0;
+		enum smtp_stop st = smtp_session_feed(&c->session, p, n, &used, out);
+		c->in_off += (uint32_t)used;
+		if (c->in_head != CONN_NO_BUF && c->in_off == sh->rbufs.len[c->in_head]) {
+			uint16_t bid = c->in_head;
+			c->in_head = sh->rbufs.next[bid];
+			if (c->in_head == CONN_NO_BUF)
+				c->in_tail = CONN_NO_BUF;
+			c->in_off = 0;
+			sh->ops->release_buf(sh, bid);
+		}
+		if (st == SMTP_STOP_VERDICT)
+			st = give_verdict(c, out);
+		if (st == SMTP_STOP_CLOSE) {
+			start_closing(c);
+			return true;
+		}
+		if (st == SMTP_STOP_OUT_FULL)
+			return false;
+		if (st == SMTP_STOP_INPUT && c->in_head == CONN_NO_BUF &&
+		    c->session.state != SMTP_STATE_LMTP_REPLIES)
+			return true;
+	}
+}
+
+/* After input is consumed: the peer's EOF, shutdown, backpressure. */
+static void after_input(struct conn *c, bool blocked, struct smtp_out *out)
+{
+	struct shard *sh = c->shard;
+	if (c->closing)
+		return;
+	bool drained = !blocked && c->in_head == CONN_NO_BUF;
+	if (drained && c->peer_eof && c->session.state != SMTP_STATE_VERDICT) {
+		smtp_session_eof(&c->session);
+		start_closing(c);
+		return;
+	}
+	if (drained && atomic_load_explicit(&sh->shared->stopping, memory_order_relaxed) &&
+	    smtp_session_is_idle(&c->session) && smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES) {
+		smtp_session_abort(&c->session, SMTP_REASON_SHUTDOWN, out);
+		start_closing(c);
+		return;
+	}
+	if (blocked && !c->recv_paused) {
+		c->recv_paused = true;
+		sh->ops->recv_pause(c);
+	} else if (!blocked && c->recv_paused) {
+		c->recv_paused = false;
+		sh->ops->recv_resume(c);
+	}
+}
+
+static void conn_process(struct conn *c)
+{
+	if (c->close_sent)
+		return;
+	if (!c->closing && (c->in_head != CONN_NO_BUF || c->peer_eof ||
+			    c->session.state == SMTP_STATE_LMTP_REPLIES || c->shard->shared->stopping)) {
+		if (!want_out(c)) {
+			c->broken = true; /* no memory: drop the connection */
+			start_closing(c);
+		} else {
+			struct smtp_out out = {c->out, c->out_len, CONN_OUT_BYTES};
+			bool blocked = !feed_input(c, &out);
+			after_input(c, blocked, &out);
+			c->out_len = (uint32_t)out.len;
+		}
+	}
+	flush(c);
+}
+
+static void arm_timer(struct conn *c, uint64_t deadline_s)
+{
+	timer_wheel_arm(&c->shard->timers, &c->timer, deadline_s);
+}
+
+/* Refuse a connection over --max-conns: one line, then close. */
+static void refuse(struct conn *c)
+{
+	static const char busy[] = "421 4.7.0 Too many connections\r\n";
+	c->shard->stats.conns_refused++;
+	if (want_out(c)) {
+		memcpy(c->out, busy, sizeof busy - 1);
+		c->out_len = sizeof busy - 1;
+	}
+	start_closing(c);
+	flush(c);
+}
+
+bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen_t sa_len)
+{
+	struct conn *c = shard_conn_alloc(sh);
+	if (c == NULL)
+		return false;
+	memset(c, 0, offsetof(struct conn, session));
+	c->shard = sh;
+	c->fd = fd;
+	c->recv_op = (struct io_op){IO_OP_RECV, c};
+	c->send_op = (struct io_op){IO_OP_SEND, c};
+	c->cancel_op = (struct io_op){IO_OP_CANCEL, c};
+	c->close_op = (struct io_op){IO_OP_CLOSE, c};
+	c->in_head = c->in_tail = CONN_NO_BUF;
+	set_peer(c, sa, sa_len);
+	c->next = sh->live;
+	if (sh->live != NULL)
+		sh->live->prev = c;
+	sh->live = c;
+	sh->live_count++;
+	sh->stats.conns_accepted++;
+	smtp_session_init(&c->session, &sh->cfg->smtp, on_event, c);
+	c->last_active_s = sh->now_s;
+	arm_timer(c, sh->now_s + sh->cfg->timeout_s);
+	c->counted = true;
+	if (atomic_fetch_add(&sh->shared->conns, 1) >= sh->cfg->max_conns) {
+		refuse(c);
+		return true;
+	}
+	if (want_out(c)) {
+		struct smtp_out out = {c->out, 0, CONN_OUT_BYTES};
+		smtp_session_greet(&c->session, &out);
+		c->out_len = (uint32_t)out.len;
+	} else {
+		c->broken = true;
+		start_closing(c);
+	}
+	sh->ops->recv_resume(c);
+	flush(c);
+	return true;
+}
+
+/* --data-min-rate: content slower than this, after the first timeout
+ * interval, cannot hold a session forever (slowloris). */
+static bool too_slow(const struct conn *c)
+{
+	const struct server_config *cfg = c->shard->cfg;
+	if (c->data_start_s == 0 || cfg->data_min_rate == 0)
+		return false;
+	uint64_t elapsed = c->shard->now_s - c->data_start_s;
+	return elapsed > cfg->timeout_s && c->data_bytes < (uint64_t)cfg->data_min_rate * elapsed;
+}
+
+/* End the session from our side (timeout, shutdown): 421 if there is room,
+ * then close; a second call (the client does not read) drops it. */
+static void end_session(struct conn *c, enum smtp_reason why)
+{
+	struct smtp_out out;
+	if (c->closing) { /* the client does not even take our last reply */
+		c->broken = true;
+		maybe_close(c);
+		return;
+	}
+	if (want_out(c) && c->session.state != SMTP_STATE_VERDICT) {
+		out = (struct smtp_out){c->out, c->out_len, CONN_OUT_BYTES};
+		if (smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES)
+			smtp_session_abort(&c->session, why, &out);
+		c->out_len = (uint32_t)out.len;
+	}
+	start_closing(c);
+	arm_timer(c, c->shard->now_s + c->shard->cfg->timeout_s);
+	flush(c);
+}
+
+void conn_on_recv(struct conn *c, uint16_t bid, uint32_t len)
+{
+	struct shard *sh = c->shard;
+	sh->stats.bytes_in += len;
+	if (c->closing) {
+		sh->ops->release_buf(sh, bid);
+		return;
+	}
+	sh->rbufs.len[bid] = len;
+	sh->rbufs.next[bid] = CONN_NO_BUF;
+	if (c->in_tail == CONN_NO_BUF)
+		c->in_head = bid;
+	else
+		sh->rbufs.next[c->in_tail] = bid;
+	c->in_tail = bid;
+	c->last_active_s = sh->now_s;
+	if (c->data_start_s != 0)
+		c->data_bytes += len;
+	if (too_slow(c)) {
+		sh->stats.timeouts++;
+		end_session(c, SMTP_REASON_TIMEOUT);
+		return;
+	}
+	conn_process(c);
+}
+
+void conn_on_eof(struct conn *c)
+{
+	c->peer_eof = true;
+	c->recv_armed = false;
+	conn_process(c);
+}
+
+void conn_on_error(struct conn *c, int err)
+{
+	(void)err; /* ECONNRESET and friends: RFC 5321 4.1.1.5, treat as QUIT */
+	c->peer_eof = true;
+	c->broken = true;
+	c->recv_armed = false;
+	if (!c->closing && c->session.state != SMTP_STATE_VERDICT)
+		smtp_session_eof(&c->session);
+	start_closing(c);
+	maybe_close(c);
+}
+
+void conn_on_send_error(struct conn *c, int err)
+{
+	c->out_inflight = 0;
+	c->out_len = 0;
+	conn_on_error(c, err);
+}
+
+void conn_on_sent(struct conn *c, uint32_t bytes)
+{
+	assert(bytes <= c->out_inflight && c->out_inflight <= c->out_len);
+	memmove(c->out, c->out + bytes, c->out_len - bytes);
+	c->out_len -= bytes;
+	c->out_inflight = 0;
+	conn_process(c);
+}
+
+void conn_on_recv_stopped(struct conn *c)
+{
+	c->recv_armed = false;
+	if (!c->closing && !c->recv_paused && !c->peer_eof)
+		c->shard->ops->recv_resume(c);
+}
+
+void conn_on_closed(struct conn *c)
+{
+	struct shard *sh = c->shard;
+	release_input(c);
+	timer_wheel_disarm(&sh->timers, &c->timer);
+	if (c->out != NULL)
+		shard_out_free(sh, c->out);
+	c->out = NULL;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		sh->live = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	sh->live_count--;
+	if (c->counted)
+		atomic_fetch_sub(&sh->shared->conns, 1);
+	shard_conn_free(sh, c);
+}
+
+void conn_on_timer(struct conn *c)
+{
+	uint64_t now = c->shard->now_s, timeout = c->shard->cfg->timeout_s;
+	if (c->closing || now >= c->last_active_s + timeout || too_slow(c)) {
+		c->shard->stats.timeouts++;
+		end_session(c, SMTP_REASON_TIMEOUT);
+	} else
+		arm_timer(c, c->last_active_s + timeout);
+}
+
+void conn_shutdown(struct conn *c, bool force)
+{
+	if (c->closing)
+		return;
+	if (force) {
+		end_session(c, SMTP_REASON_SHUTDOWN);
+		return;
+	}
+	conn_process(c); /* closes it with 421 if it is idle */
+}

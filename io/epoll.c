@@ -1,0 +1,290 @@
+/*
+ * io/epoll.c - the epoll backend (see backend.h), for where io_uring is
+ * unavailable (Docker's default seccomp profile, kernel.io_uring_disabled).
+ *
+ * Owns: level-triggered readiness for listeners and sockets, reads into the
+ * shard's buffer pool, and immediate non-blocking sends.  To keep the same
+ * contract as io_uring, a send or close never reports back from inside the
+ * call that started it: its result is queued and delivered by run_once(),
+ * like a completion, so conn.c is never re-entered.  Bounded by
+ * RLIMIT_NOFILE: every session holds a real descriptor.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "shard.h"
+
+#define EVENTS_PER_WAIT 512
+#define ACCEPTS_PER_EVENT 64
+#define READS_PER_EVENT 4
+#define LISTENER_TAG 1u
+
+enum { POLL_REGISTERED = 1, POLL_IN = 2, POLL_OUT = 4 };
+
+struct completion {
+	struct conn *c;
+	int kind; /* IO_OP_SEND or IO_OP_CLOSE */
+	int res;
+};
+
+struct epoll_state {
+	int epfd;
+	uint64_t accept_paused_s; /* listeners off (descriptors ran out) */
+	struct completion *done; /* delivered at the next run_once */
+	unsigned done_count, done_cap;
+	struct epoll_event events[EVENTS_PER_WAIT];
+};
+
+static struct epoll_state *state(struct shard *sh)
+{
+	return sh->backend;
+}
+
+static void complete_later(struct conn *c, int kind, int res)
+{
+	struct epoll_state *e = state(c->shard);
+	if (e->done_count == e->done_cap) {
+		unsigned cap = e->done_cap ? 2 * e->done_cap : 256;
+		struct completion *d = realloc(e->done, cap * sizeof *d);
+		if (d == NULL) {
+			fprintf(stderr, "smtpsink: out of memory in the epoll backend\n");
+			abort();
+		}
+		e->done = d;
+		e->done_cap = cap;
+	}
+	e->done[e->done_count++] = (struct completion){c, kind, res};
+	c->ops++;
+}
+
+/* Make the registered events match what the connection wants. */
+static void update_poll(struct conn *c)
+{
+	struct epoll_state *e = state(c->shard);
+	uint8_t want = (uint8_t)((c->recv_armed ? POLL_IN : 0) | (c->poll_mask & POLL_OUT));
+	if ((c->poll_mask & (POLL_IN | POLL_OUT)) == want && (c->poll_mask & POLL_REGISTERED))
+		return;
+	struct epoll_event ev = {.events = ((want & POLL_IN) ? EPOLLIN : 0u) | ((want & POLL_OUT) ? EPOLLOUT : 0u),
+				 .data.ptr = c};
+	int op = (c->poll_mask & POLL_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(e->epfd, op, c->fd, &ev) != 0) {
+		complete_later(c, IO_OP_SEND, -errno);
+		return;
+	}
+	c->poll_mask = (uint8_t)(want | POLL_REGISTERED);
+}
+
+static int epoll_init(struct shard *sh)
+{
+	struct epoll_state *e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return -ENOMEM;
+	sh->backend = e;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0)
+		return -errno;
+	for (unsigned i = 0; i < sh->listen_count; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG};
+		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->listen_fd[i], &ev) != 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void epoll_fini(struct shard *sh)
+{
+	struct epoll_state *e = state(sh);
+	if (e == NULL)
+		return;
+	if (e->epfd >= 0)
+		close(e->epfd);
+	free(e->done);
+	free(e);
+	sh->backend = NULL;
+}
+
+static void epoll_stop_accepting(struct shard *sh)
+{
+	for (unsigned i = 0; i < sh->listen_count; i++) {
+		epoll_ctl(state(sh)->epfd, EPOLL_CTL_DEL, sh->listen_fd[i], NULL);
+		close(sh->listen_fd[i]);
+		sh->listen_fd[i] = -1;
+	}
+}
+
+static void epoll_send(struct conn *c)
+{
+	ssize_t n = send(c->fd, c->out, c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->poll_mask |= POLL_OUT; /* retried on EPOLLOUT */
+		update_poll(c);
+		return;
+	}
+	complete_later(c, IO_OP_SEND, n < 0 ? -errno : (int)n);
+}
+
+static void epoll_recv_resume(struct conn *c)
+{
+	if (c->recv_armed || c->closing || c->peer_eof)
+		return;
+	c->recv_armed = true;
+	update_poll(c);
+}
+
+static void epoll_recv_pause(struct conn *c)
+{
+	if (!c->recv_armed)
+		return;
+	c->recv_armed = false;
+	update_poll(c);
+}
+
+static void epoll_close(struct conn *c)
+{
+	if (c->poll_mask & POLL_OUT) /* a send waits for EPOLLOUT: it is over */
+		complete_later(c, IO_OP_SEND, -ECANCELED);
+	/* close() also drops the descriptor from the epoll set */
+	close(c->fd);
+	c->poll_mask = 0;
+	c->recv_armed = false;
+	complete_later(c, IO_OP_CLOSE, 0);
+}
+
+static void epoll_release_buf(struct shard *sh, uint16_t bid)
+{
+	sh->rbufs.free_stack[sh->rbufs.free_count++] = bid;
+}
+
+static void set_listeners(struct shard *sh, int op)
+{
+	for (unsigned i = 0; i < sh->listen_count; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG};
+		if (sh->listen_fd[i] >= 0)
+			epoll_ctl(state(sh)->epfd, op, sh->listen_fd[i], &ev);
+	}
+}
+
+static void on_listener(struct shard *sh, unsigned idx)
+{
+	for (int i = 0; i < ACCEPTS_PER_EVENT && sh->accepting; i++) {
+		struct sockaddr_storage addr;
+		socklen_t len = sizeof addr;
+		int fd = accept4(sh->listen_fd[idx], (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+				/* out of descriptors: stop listening for a second */
+				sh->stats.accept_full++;
+				set_listeners(sh, EPOLL_CTL_DEL);
+				state(sh)->accept_paused_s = sh->now_s;
+			}
+			return;
+		}
+		if (!conn_on_accept(sh, fd, (struct sockaddr *)&addr, len))
+			close(fd);
+	}
+}
+
+static void on_writable(struct conn *c)
+{
+	ssize_t n = send(c->fd, c->out, c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	c->poll_mask &= (uint8_t)~POLL_OUT;
+	update_poll(c);
+	complete_later(c, IO_OP_SEND, n < 0 ? -errno : (int)n);
+}
+
+static void on_readable(struct shard *sh, struct conn *c)
+{
+	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && !c->closing; i++) {
+		if (sh->rbufs.free_count == 0) {
+			sh->stats.enobufs++; /* level-triggered: retried next turn */
+			return;
+		}
+		uint16_t bid = sh->rbufs.free_stack[--sh->rbufs.free_count];
+		ssize_t n = recv(c->fd, shard_rbuf(sh, bid), sh->rbufs.buf_bytes, MSG_DONTWAIT);
+		if (n > 0) {
+			conn_on_recv(c, bid, (uint32_t)n);
+			if ((size_t)n < sh->rbufs.buf_bytes)
+				return; /* drained */
+			continue;
+		}
+		epoll_release_buf(sh, bid);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		c->recv_armed = false;
+		update_poll(c);
+		if (n == 0)
+			conn_on_eof(c);
+		else
+			conn_on_error(c, -errno);
+		return;
+	}
+}
+
+static void deliver(struct epoll_state *e)
+{
+	while (e->done_count > 0) {
+		struct completion d = e->done[--e->done_count];
+		struct conn *c = d.c;
+		c->ops--;
+		if (d.kind == IO_OP_CLOSE)
+			c->close_done = true;
+		else if (d.res >= 0)
+			conn_on_sent(c, (uint32_t)d.res);
+		else
+			conn_on_send_error(c, d.res);
+		if (c->close_done && c->ops == 0)
+			conn_on_closed(c);
+	}
+}
+
+static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
+{
+	struct epoll_state *e = state(sh);
+	if (e->accept_paused_s != 0 && sh->now_s > e->accept_paused_s && sh->accepting) {
+		e->accept_paused_s = 0;
+		set_listeners(sh, EPOLL_CTL_ADD);
+	}
+	deliver(e);
+	int n = epoll_wait(e->epfd, e->events, EVENTS_PER_WAIT, (int)timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct epoll_event *ev = &e->events[i];
+		if (ev->data.u64 & LISTENER_TAG) {
+			on_listener(sh, (unsigned)(ev->data.u64 >> 1));
+			continue;
+		}
+		struct conn *c = ev->data.ptr;
+		if (c->close_sent)
+			continue; /* closed earlier in this batch */
+		if ((ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (c->poll_mask & POLL_OUT))
+			on_writable(c);
+		if ((ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->recv_armed)
+			on_readable(sh, c);
+	}
+	deliver(e);
+	return 0;
+}
+
+const struct backend_ops backend_epoll = {
+	.name = "epoll",
+	.init = epoll_init,
+	.fini = epoll_fini,
+	.run_once = epoll_run_once,
+	.stop_accepting = epoll_stop_accepting,
+	.send = epoll_send,
+	.recv_pause = epoll_recv_pause,
+	.recv_resume = epoll_recv_resume,
+	.close = epoll_close,
+	.release_buf = epoll_release_buf,
+};

@@ -1,0 +1,165 @@
+/*
+ * io/main.c - smtpsink: parse options, choose the backend, start one shard
+ * per CPU, wait for SIGTERM/SIGINT, shut down within the grace period and
+ * print what was served.  Wiring only; the work is in the modules.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "server_config.h"
+#include "shard.h"
+
+#define MAX_SHARDS 256u
+
+/* io_uring's fixed file tables and epoll's descriptors are both bounded by
+ * RLIMIT_NOFILE: take all the hard limit allows. */
+static rlim_t raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	return rl.rlim_cur;
+}
+
+static const struct backend_ops *choose_backend(const struct server_config *cfg)
+{
+	if (cfg->io == IO_BACKEND_EPOLL)
+		return &backend_epoll;
+	int e = backend_uring_probe();
+	if (e == 0)
+		return &backend_uring;
+	if (cfg->io == IO_BACKEND_URING) {
+		fprintf(stderr, "smtpsink: io_uring is unavailable: %s\n", strerror(-e));
+		return NULL;
+	}
+	if (e != -ENOSYS && e != -EPERM && e != -EINVAL) {
+		/* a resource error is not a reason to run another engine */
+		fprintf(stderr, "smtpsink: io_uring set-up failed: %s\n", strerror(-e));
+		return NULL;
+	}
+	fprintf(stderr, "smtpsink: io_uring unavailable (%s): falling back to epoll\n", strerror(-e));
+	return &backend_epoll;
+}
+
+static uint64_t monotonic_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/* Wait until every shard is running; false if one failed to start. */
+static bool wait_ready(struct shard *shards, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		while (shard_ready(&shards[i]) == 0)
+			usleep(1000);
+		if (shard_ready(&shards[i]) < 0) {
+			fprintf(stderr, "smtpsink: shard %u: %s set-up failed: %s\n", i, shards[i].ops->name,
+				strerror(-shards[i].init_error));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void summary(struct shard *shards, unsigned n, uint64_t started_s)
+{
+	struct shard_stats t = {0};
+	for (unsigned i = 0; i < n; i++) {
+		const struct shard_stats *s = &shards[i].stats;
+		t.conns_accepted += s->conns_accepted;
+		t.conns_refused += s->conns_refused;
+		t.messages += s->messages;
+		t.message_bytes += s->message_bytes;
+		t.bytes_in += s->bytes_in;
+		t.timeouts += s->timeouts;
+		t.enobufs += s->enobufs;
+	}
+	fprintf(stderr,
+		"smtpsink: served %llu connections, %llu messages, %llu message bytes (%llu bytes received) in %llu s;"
+		" %llu refused, %llu timed out, %llu buffer shortages\n",
+		(unsigned long long)t.conns_accepted, (unsigned long long)t.messages,
+		(unsigned long long)t.message_bytes, (unsigned long long)t.bytes_in,
+		(unsigned long long)(monotonic_s() - started_s), (unsigned long long)t.conns_refused,
+		(unsigned long long)t.timeouts, (unsigned long long)t.enobufs);
+}
+
+static unsigned shard_count(const struct server_config *cfg)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cfg->shards ? cfg->shards : (cpus > 0 ? (unsigned)cpus : 1);
+	return n > MAX_SHARDS ? MAX_SHARDS : n;
+}
+
+static int serve(const struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
+{
+	static struct server_shared shared;
+	struct shard *shards = calloc(n, sizeof *shards);
+	unsigned started = 0;
+	int rc = 1;
+	if (shards == NULL)
+		return 1;
+	for (unsigned i = 0; i < n; i++)
+		if (shard_prepare(&shards[i], i, cfg, &shared, ops) != 0)
+			goto out;
+	for (; started < n; started++)
+		if (shard_start(&shards[started]) != 0)
+			break;
+	uint64_t started_s = monotonic_s();
+	if (started == n && wait_ready(shards, n)) {
+		rlim_t nofile = raise_nofile();
+		fprintf(stderr, "smtpsink: listening on");
+		for (unsigned i = 0; i < cfg->listen_count; i++)
+			fprintf(stderr, " %s", cfg->listen[i].text);
+		fprintf(stderr, " (%s, %u shard%s%s)\n", ops->name, n, n == 1 ? "" : "s",
+			cfg->discard ? ", --discard" : "");
+		if (ops == &backend_epoll)
+			fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
+				(unsigned long long)nofile);
+		int sig = 0;
+		sigwait(sigs, &sig);
+		rc = 0;
+	}
+	shared.stop_deadline_s = monotonic_s() + cfg->grace_s;
+	atomic_store(&shared.stopping, true);
+	for (unsigned i = 0; i < started; i++)
+		shard_join(&shards[i]);
+	if (rc == 0)
+		summary(shards, n, started_s);
+out:
+	for (unsigned i = 0; i < n; i++)
+		shard_release(&shards[i]);
+	free(shards);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct server_config cfg;
+	int r = options_parse(argc, argv, &cfg);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	/* blocked before any thread exists, so only sigwait() sees them */
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	const struct backend_ops *ops = choose_backend(&cfg);
+	if (ops == NULL)
+		return 1;
+	return serve(&cfg, ops, shard_count(&cfg), &sigs);
+}

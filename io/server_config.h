@@ -1,0 +1,50 @@
+/*
+ * io/server_config.h - everything the server was told on its command line.
+ *
+ * Owns: the plain-data result of option parsing (io/options.c), read by
+ * main.c to wire the modules and by every shard (read-only after start-up,
+ * so shared without locks).  The protocol switches live in the embedded
+ * struct smtp_config (core/).
+ */
+#ifndef SMTPSINK_SERVER_CONFIG_H
+#define SMTPSINK_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "smtp_config.h"
+
+#define SERVER_LISTEN_MAX 16
+
+enum io_backend_kind { IO_BACKEND_AUTO, IO_BACKEND_URING, IO_BACKEND_EPOLL };
+
+struct listen_addr {
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	char text[128]; /* as given on the command line */
+};
+
+struct server_config {
+	struct smtp_config smtp;
+	struct listen_addr listen[SERVER_LISTEN_MAX];
+	unsigned listen_count;
+	unsigned shards; /* 0: one per online CPU */
+	enum io_backend_kind io;
+	bool discard; /* accept and throw away every message */
+	uint32_t max_conns; /* across all shards */
+	uint32_t timeout_s; /* idle/stalled session (RFC 5321 4.5.3.2) */
+	uint32_t data_min_rate; /* bytes/s during DATA/BDAT; 0: off */
+	uint32_t grace_s; /* shutdown: time for transactions to finish */
+	bool proxy_protocol; /* expect a PROXY v1/v2 header first */
+	uint32_t node_id; /* queue IDs: unique across hosts (0..65535) */
+	uint32_t recv_buf_bytes; /* size of each provided receive buffer */
+	uint32_t recv_bufs; /* receive buffers per shard (power of two) */
+};
+
+/* Parse argv into *cfg (defaults first).  Returns 0 to run, 1 when --help or
+ * --version was printed (exit 0), -1 on a bad option (message printed to
+ * stderr, exit 2). */
+int options_parse(int argc, char **argv, struct server_config *cfg);
+
+#endif

@@ -1,0 +1,260 @@
+/*
+ * io/shard.c - a shard's pools, listeners and event loop.
+ *
+ * Owns: creating a shard's SO_REUSEPORT listeners (main thread, so bind
+ * errors are reported before anything runs), its receive buffer mapping,
+ * the connection and output-buffer free lists, and the loop: refresh the
+ * clocks, fire due timers, handle shutdown, then let the backend submit,
+ * wait and deliver completions.  Allocation after start-up happens only
+ * when a pool grows to a new high-water mark; freed objects are kept.
+ */
+#define _GNU_SOURCE
+#include "shard.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LISTEN_BACKLOG 4096
+#define LOOP_WAIT_MS 250u
+#define CONN_SLAB_CHUNK 256u
+
+static int open_listener(const struct listen_addr *la, bool reuseport)
+{
+	int family = la->sa.ss_family;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0)
+		return -errno;
+	if (family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)&la->sa;
+		struct stat st;
+		if (lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(un->sun_path); /* a stale socket from an earlier run */
+	} else {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+			goto fail;
+		/* accepted sockets inherit it: replies leave at once */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&la->sa, la->sa_len) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+		goto fail;
+	return fd;
+fail:;
+	int e = -errno;
+	close(fd);
+	return e;
+}
+
+static int open_listeners(struct shard *sh)
+{
+	for (unsigned i = 0; i < sh->cfg->listen_count; i++) {
+		const struct listen_addr *la = &sh->cfg->listen[i];
+		if (la->sa.ss_family == AF_UNIX && sh->index != 0)
+			continue; /* one path, one socket: shard 0 serves it */
+		int fd = open_listener(la, true);
+		if (fd < 0) {
+			fprintf(stderr, "smtpsink: cannot listen on %s: %s\n", la->text, strerror(-fd));
+			return fd;
+		}
+		sh->listen_fd[sh->listen_count++] = fd;
+	}
+	return 0;
+}
+
+static int rbuf_pool_init(struct rbuf_pool *p, uint32_t count, uint32_t buf_bytes)
+{
+	size_t bytes = (size_t)count * buf_bytes;
+	p->base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p->base == MAP_FAILED) {
+		p->base = NULL;
+		return -ENOMEM;
+	}
+	p->count = count;
+	p->buf_bytes = buf_bytes;
+	p->next = calloc(count, sizeof *p->next);
+	p->len = calloc(count, sizeof *p->len);
+	p->free_stack = calloc(count, sizeof *p->free_stack);
+	if (p->next == NULL || p->len == NULL || p->free_stack == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < count; i++)
+		p->free_stack[i] = (uint16_t)(count - 1 - i);
+	p->free_count = count;
+	return 0;
+}
+
+int shard_prepare(struct shard *sh, unsigned index, const struct server_config *cfg, struct server_shared *shared,
+		  const struct backend_ops *ops)
+{
+	memset(sh, 0, sizeof *sh);
+	sh->index = index;
+	sh->cfg = cfg;
+	sh->shared = shared;
+	sh->ops = ops;
+	sh->cpu = -1;
+	sh->accepting = true;
+	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
+	if (e != 0)
+		return e;
+	return open_listeners(sh);
+}
+
+struct conn *shard_conn_alloc(struct shard *sh)
+{
+	if (sh->conn_free == NULL) {
+		struct conn *chunk = calloc(CONN_SLAB_CHUNK, sizeof *chunk);
+		if (chunk == NULL)
+			return NULL;
+		for (unsigned i = 0; i < CONN_SLAB_CHUNK; i++) {
+			chunk[i].next = sh->conn_free;
+			sh->conn_free = &chunk[i];
+		}
+	}
+	struct conn *c = sh->conn_free;
+	sh->conn_free = c->next;
+	return c;
+}
+
+void shard_conn_free(struct shard *sh, struct conn *c)
+{
+	c->next = sh->conn_free;
+	sh->conn_free = c;
+}
+
+uint8_t *shard_out_alloc(struct shard *sh)
+{
+	void *b = sh->out_free;
+	if (b != NULL) {
+		memcpy(&sh->out_free, b, sizeof(void *));
+		return b;
+	}
+	return malloc(CONN_OUT_BYTES);
+}
+
+void shard_out_free(struct shard *sh, uint8_t *buf)
+{
+	memcpy(buf, &sh->out_free, sizeof(void *));
+	sh->out_free = buf;
+}
+
+static void refresh_clocks(struct shard *sh)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	sh->now_s = (uint64_t)ts.tv_sec;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sh->wall_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void fire(void *ctx, struct timer_node *node)
+{
+	(void)ctx;
+	struct conn *c = (struct conn *)((char *)node - offsetof(struct conn, timer));
+	conn_on_timer(c);
+}
+
+/* SIGTERM: stop accepting, close idle sessions with 421, force the rest
+ * when the grace period ends.  True when the shard may exit. */
+static bool shutting_down(struct shard *sh)
+{
+	if (!atomic_load(&sh->shared->stopping))
+		return false;
+	if (sh->accepting) {
+		sh->accepting = false;
+		sh->ops->stop_accepting(sh);
+	}
+	bool force = sh->now_s >= sh->shared->stop_deadline_s;
+	for (struct conn *c = sh->live, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_shutdown(c, force);
+	}
+	return sh->live_count == 0;
+}
+
+static void *shard_main(void *arg)
+{
+	struct shard *sh = arg;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals go to the main thread */
+	refresh_clocks(sh);
+	timer_wheel_init(&sh->timers, sh->now_s);
+	queue_id_init(&sh->qids, sh->cfg->node_id, sh->index, 0);
+	int e = sh->ops->init(sh);
+	atomic_store(&sh->ready, e == 0 ? 1 : -1);
+	sh->init_error = e;
+	if (e != 0)
+		return NULL;
+	for (;;) {
+		refresh_clocks(sh);
+		timer_wheel_advance(&sh->timers, sh->now_s, fire, sh);
+		if (shutting_down(sh))
+			break;
+		sh->stats.loop_turns++;
+		e = sh->ops->run_once(sh, LOOP_WAIT_MS);
+		if (e < 0) {
+			fprintf(stderr, "smtpsink: shard %u: event loop failed: %s\n", sh->index, strerror(-e));
+			break;
+		}
+	}
+	sh->ops->fini(sh);
+	return NULL;
+}
+
+int shard_start(struct shard *sh)
+{
+	int e = pthread_create(&sh->thread, NULL, shard_main, sh);
+	if (e != 0)
+		return -e;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cpus > 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		sh->cpu = (int)(sh->index % (unsigned)cpus);
+		CPU_SET(sh->cpu, &set);
+		pthread_setaffinity_np(sh->thread, sizeof set, &set);
+	}
+	return 0;
+}
+
+/* 1 ready, -1 failed (init_error says why), 0 not yet. */
+int shard_ready(struct shard *sh)
+{
+	return atomic_load(&sh->ready);
+}
+
+void shard_join(struct shard *sh)
+{
+	pthread_join(sh->thread, NULL);
+}
+
+void shard_release(struct shard *sh)
+{
+	for (unsigned i = 0; i < sh->listen_count; i++)
+		if (sh->listen_fd[i] >= 0)
+			close(sh->listen_fd[i]);
+	if (sh->rbufs.base != NULL)
+		munmap(sh->rbufs.base, (size_t)sh->rbufs.count * sh->rbufs.buf_bytes);
+	free(sh->rbufs.next);
+	free(sh->rbufs.len);
+	free(sh->rbufs.free_stack);
+	while (sh->out_free != NULL) {
+		void *b = sh->out_free;
+		memcpy(&sh->out_free, b, sizeof(void *));
+		free(b);
+	}
+}

@@ -1,0 +1,101 @@
+/*
+ * io/shard.h - one event loop on one CPU, owning everything it touches.
+ *
+ * Owns: a shard's listeners, backend state (ring or epoll set), receive
+ * buffer pool, output buffer free list, connection slab, timer wheel, queue
+ * ID generator and counters.  Nothing here is shared between shards except
+ * the read-only configuration and the global connection count (an atomic,
+ * touched once per connection, never per message), so the hot path takes
+ * no lock.
+ */
+#ifndef SMTPSINK_SHARD_H
+#define SMTPSINK_SHARD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "conn.h"
+#include "queue_id.h"
+#include "server_config.h"
+#include "timer_wheel.h"
+
+struct shard_stats {
+	uint64_t conns_accepted;
+	uint64_t conns_refused; /* over --max-conns */
+	uint64_t messages; /* 250 after end of data */
+	uint64_t message_bytes;
+	uint64_t bytes_in;
+	uint64_t timeouts;
+	uint64_t enobufs; /* multishot recv ran out of buffers */
+	uint64_t accept_full; /* accept failed: descriptor table full */
+	uint64_t loop_turns;
+};
+
+/* Receive buffers: count fixed-size buffers in one mapping.  next/len
+ * chain the buffers a connection holds (its input queue). */
+struct rbuf_pool {
+	uint8_t *base;
+	uint32_t buf_bytes;
+	uint32_t count;
+	uint16_t *next;
+	uint32_t *len;
+	uint16_t *free_stack; /* epoll: buffers not in use */
+	uint32_t free_count;
+};
+
+/* Process-wide state the shards share (counts only). */
+struct server_shared {
+	atomic_uint_fast32_t conns; /* live connections, all shards */
+	atomic_bool stopping; /* SIGTERM/SIGINT seen */
+	uint64_t stop_deadline_s; /* grace ends (monotonic seconds) */
+};
+
+struct shard {
+	unsigned index;
+	int cpu; /* pinned CPU, -1 if not pinned */
+	const struct server_config *cfg;
+	struct server_shared *shared;
+	const struct backend_ops *ops;
+	void *backend; /* the backend's own state */
+	int listen_fd[SERVER_LISTEN_MAX];
+	unsigned listen_count;
+	bool accepting;
+	struct rbuf_pool rbufs;
+	void *out_free; /* free output buffers, linked through their first word */
+	struct conn *conn_free; /* free connection structs (slab) */
+	struct conn *live; /* live connections */
+	uint32_t live_count;
+	struct timer_wheel timers;
+	struct queue_id_gen qids;
+	uint64_t now_s; /* monotonic, refreshed each loop turn */
+	uint64_t wall_us; /* wall clock for queue IDs, each loop turn */
+	struct shard_stats stats;
+	int init_error; /* backend init result, for the main thread */
+	atomic_int ready; /* 1 running, -1 init failed, 0 starting */
+	pthread_t thread;
+};
+
+static inline uint8_t *shard_rbuf(struct shard *sh, uint16_t bid)
+{
+	return sh->rbufs.base + (size_t)bid * sh->rbufs.buf_bytes;
+}
+
+/* Set up pools and listeners (main thread), run the loop (own thread). */
+int shard_prepare(struct shard *sh, unsigned index, const struct server_config *cfg, struct server_shared *shared,
+		  const struct backend_ops *ops);
+int shard_start(struct shard *sh);
+int shard_ready(struct shard *sh);
+void shard_join(struct shard *sh);
+void shard_release(struct shard *sh);
+
+/* Allocation from the shard's own pools; never fails silently: NULL means
+ * the process is out of memory and the caller drops the connection. */
+struct conn *shard_conn_alloc(struct shard *sh);
+void shard_conn_free(struct shard *sh, struct conn *c);
+uint8_t *shard_out_alloc(struct shard *sh);
+void shard_out_free(struct shard *sh, uint8_t *buf);
+
+#endif
