@@ -177,6 +177,12 @@ static const uint8_t *step(struct data_decoder *d, const uint8_t *p, struct emit
 			d->state = DATA_DOT;
 			return p + 1;
 		}
+		if (*p == '\0') { /* "\r\n\0.\r\n": a NUL-stripping relay ends here */
+			d->flags |= DATA_FLAG_NUL;
+			d->line_bytes++;
+			d->state = DATA_LFISH;
+			return p + 1;
+		}
 		d->state = DATA_TEXT;
 		return p;
 	case DATA_LFISH:

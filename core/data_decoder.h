@@ -11,7 +11,8 @@
  * the previous line (or the start of content).  Every bare-CR/bare-LF
  * variant (\n.\n, \r.\r, \n.\r\n, \r\n.\n, \r\n.\r, \r\n.\r\r\n, ...) stays
  * inside the message and sets DATA_FLAG_FALSE_EOD (SMTP smuggling,
- * CVE-2023-51764/51765/51766).  Lines start only after CRLF, so only those
+ * CVE-2023-51764/51765/51766), and so does "\r\n\0.\r\n", which ends the
+ * message for a relay that strips NUL bytes.  Lines start only after CRLF, so only those
  * lose a leading dot (RFC 5321 4.5.2).
  *
  * The state (an enum below, one byte) carries what has been consumed but not

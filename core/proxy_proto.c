@@ -12,7 +12,12 @@
  * cannot diverge; a zero-copy fast path would save ~100 bytes of memcpy per
  * connection at the cost of a second path to get right.  TLVs are not
  * copied.  A v1 line is re-validated from its start on each call (at most
- * 107 bytes), so an impossible prefix is an ERROR at once.
+ * 107 bytes), so a wrong literal ("EHLO", "PROXY tcp4", a double space) is
+ * an ERROR at once; a field still being received (an address, a port) is
+ * judged by its characters and length, and decoded when its terminator
+ * arrives.  Pieces are accepted although the spec expects the header in one
+ * segment (TCP may still cut it, 2.1); an unfinished header is the engine's
+ * to time out or to fail at EOF.
  *
  * Rules chosen where proxy-protocol.txt leaves room (section numbers are the
  * spec's):
@@ -341,13 +346,20 @@ static bool v2_block_ignored(const uint8_t *b)
 	return v2_command(b) == V2_CMD_LOCAL || b[13] == V2_UNSPEC;
 }
 
+/* The address block this parser reads (0 when it is ignored). */
 static size_t v2_addr_bytes(const uint8_t *b)
 {
 	if (v2_block_ignored(b))
 		return 0;
-	return b[13] == V2_TCP4 ? V2_ADDR_INET_BYTES :
-	       b[13] == V2_TCP6 ? V2_ADDR_INET6_BYTES :
-				  PROXY_PROTO_V2_ADDR_MAX_BYTES;
+	switch (b[13]) {
+	case V2_TCP4:
+		return V2_ADDR_INET_BYTES;
+	case V2_TCP6:
+		return V2_ADDR_INET6_BYTES;
+	default:
+		assert(b[13] == V2_UNIX_STREAM); /* v2_family_ok() let no other in */
+		return PROXY_PROTO_V2_ADDR_MAX_BYTES;
+	}
 }
 
 static bool v2_family_ok(unsigned cmd, uint8_t fam)

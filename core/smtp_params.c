@@ -14,11 +14,16 @@
 static const char bad_syntax[] = "5.5.4 Error: bad parameter syntax";
 static const char unsupported[] = "5.5.4 Unsupported option: ";
 
+/* An echoed keyword is cut so the reply stays one short line. */
+#define ECHO_MAX_BYTES 64u
+
 static bool refuse(struct smtp_reply_spec *r, uint16_t code, const char *text, struct smtp_view tail)
 {
 	r->code = code;
 	r->text = text;
 	r->tail = tail;
+	if (r->tail.len > ECHO_MAX_BYTES)
+		r->tail.len = ECHO_MAX_BYTES;
 	return false;
 }
 

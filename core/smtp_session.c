@@ -373,14 +373,20 @@ enum smtp_stop smtp_session_feed(struct smtp_session *s, const uint8_t *in, size
 {
 	size_t off = 0;
 	*consumed = 0;
-	if (!s->greeted) {
-		if (len > 0)
-			s->quirks |= SMTP_QUIRK_PREGREET;
-		if (len > 0 && s->cfg->strict_sync && s->state != SMTP_STATE_CLOSED) {
+	if (s->state == SMTP_STATE_CLOSED)
+		return SMTP_STOP_CLOSE;
+	if (!s->greeted && len > 0) {
+		/* the client talked before the banner (a pre-greeting quirk):
+		 * strict_sync refuses it; otherwise the banner goes first now */
+		s->quirks |= SMTP_QUIRK_PREGREET;
+		if (s->cfg->strict_sync) {
 			session_reply(s, out, 554, "5.5.0 Error: SMTP protocol synchronization");
 			session_close(s, SMTP_REASON_SYNC);
+			return SMTP_STOP_CLOSE;
 		}
-		return s->state == SMTP_STATE_CLOSED ? SMTP_STOP_CLOSE : SMTP_STOP_INPUT;
+		if (smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
+			return SMTP_STOP_OUT_FULL;
+		smtp_session_greet(s, out);
 	}
 	for (;;) {
 		*consumed = off;

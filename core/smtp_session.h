@@ -210,6 +210,9 @@ struct smtp_session {
 	bool authenticated;
 	bool bdat_last; /* the chunk being read is the LAST one */
 	bool oversize; /* the message passed max_size: no longer stored */
+	bool bare_lf_first; /* a bare LF was seen before max_size was passed */
+	bool sunk_bare_lf; /* a bare LF was in the content handed up so far */
+	bool sunk_cr; /* the last content byte handed up was CR */
 	bool sync_error; /* strict_sync: input followed end of data */
 	bool body_binary; /* MAIL BODY=BINARYMIME: DATA is not allowed */
 	bool msg_open; /* DATA_BEGIN raised, no MSG_END/MSG_ABORT yet */
@@ -234,8 +237,9 @@ struct smtp_session {
 void smtp_session_init(struct smtp_session *s, const struct smtp_config *cfg, smtp_event_fn on_event,
 		       void *ctx);
 
-/* Write the 220 banner.  Input fed before this is a pre-greeting quirk
- * (answered 554 and closed under strict_sync). */
+/* Write the 220 banner.  Input fed before this is a pre-greeting quirk:
+ * under strict_sync it is answered 554 and the session closes; otherwise
+ * feed() writes the banner itself first and then serves the input. */
 void smtp_session_greet(struct smtp_session *s, struct smtp_out *out);
 
 /* Consume input; see the contract above.  *consumed is set even on stop. */
@@ -249,7 +253,8 @@ enum smtp_stop smtp_session_feed(struct smtp_session *s, const uint8_t *in, size
 enum smtp_stop smtp_session_verdict(struct smtp_session *s, const struct smtp_verdict *v, struct smtp_out *out);
 
 /* The peer closed its side: any transaction in progress is aborted
- * (SMTP_EV_MSG_ABORT with SMTP_REASON_EOF). */
+ * (SMTP_EV_MSG_ABORT with SMTP_REASON_EOF).  Not while a verdict is
+ * awaited: the message is complete then, so give the verdict first. */
 void smtp_session_eof(struct smtp_session *s);
 
 /* End the session from above: write 421 with the reason's text (timeout:

@@ -61,7 +61,7 @@ static void plain_response(struct smtp_session *s, struct smtp_view resp, struct
 	struct smtp_view user;
 	if (!decode(s, resp, buf, &n, out))
 		return;
-	bool ok = smtp_auth_plain_user(buf, n, &user);
+	bool ok = smtp_auth_plain_user(buf, n, &user) && !smtp_view_has_ctl(user);
 	if (ok)
 		auth_user(s, user);
 	auth_done(s, ok, out);
@@ -73,6 +73,10 @@ static void login_user(struct smtp_session *s, struct smtp_view resp, struct smt
 	size_t n;
 	if (!decode(s, resp, buf, &n, out))
 		return;
+	if (smtp_view_has_ctl(smtp_view_make(buf, n))) {
+		auth_done(s, false, out); /* a user name cannot hold a line break */
+		return;
+	}
 	auth_user(s, smtp_view_make(buf, n));
 	s->state = SMTP_STATE_AUTH_LOGIN_PASS;
 	smtp_reply_line(out, 334, false, false, LOGIN_PASS_CHALLENGE);

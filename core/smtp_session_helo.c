@@ -79,7 +79,7 @@ void session_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		return;
 	}
 	bool no_name = cmd->arg.len == 0;
-	if (no_name && s->cfg->strict_helo_name) {
+	if ((no_name && s->cfg->strict_helo_name) || smtp_view_has_ctl(cmd->arg)) {
 		session_error(s, out, 501, syntax_text(cmd->verb));
 		return;
 	}

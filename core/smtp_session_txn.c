@@ -160,6 +160,8 @@ static void begin_message(struct smtp_session *s, uint32_t flags)
 	data_decoder_begin(&s->data, s->cfg->bare_lf);
 	s->msg_bytes = 0;
 	s->oversize = false;
+	s->sunk_bare_lf = false;
+	s->sunk_cr = false;
 	s->msg_open = true;
 	struct smtp_event ev = {.type = SMTP_EV_DATA_BEGIN, .flags = flags};
 	session_emit(s, &ev);
@@ -192,8 +194,18 @@ void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	session_reply(s, out, 354, "End data with <CR><LF>.<CR><LF>");
 }
 
+/* Was there a bare LF in p[0..n)?  cr_before: the byte before p was CR. */
+static bool bare_lf_within(const uint8_t *p, size_t n, bool cr_before)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '\n' && !(i > 0 ? p[i - 1] == '\r' : cr_before))
+			return true;
+	return false;
+}
+
 /* Content for the layer above, up to max_size: the bytes before the limit
- * are reported whatever the input's cuts, and nothing after it. */
+ * are reported whatever the input's cuts, and nothing after it.  When the
+ * limit trips, note whether a bare LF came first (the first error wins). */
 static void body_sink(void *ctx, const uint8_t *bytes, size_t len)
 {
 	struct smtp_session *s = ctx;
@@ -205,11 +217,15 @@ static void body_sink(void *ctx, const uint8_t *bytes, size_t len)
 	if (max != 0 && s->msg_bytes > max) {
 		s->oversize = true;
 		len = before < max ? (size_t)(max - before) : 0;
+		s->bare_lf_first = s->sunk_bare_lf || bare_lf_within(bytes, len, s->sunk_cr);
 	}
 	if (len == 0)
 		return;
 	struct smtp_event ev = {.type = SMTP_EV_BODY, .arg = smtp_view_make(bytes, len)};
 	session_emit(s, &ev);
+	/* the decoder's flags cover exactly the bytes handed out so far */
+	s->sunk_bare_lf = (s->data.flags & DATA_FLAG_BARE_LF) != 0;
+	s->sunk_cr = bytes[len - 1] == '\r';
 }
 
 /* The message is complete (end of data, or BDAT LAST): refuse it, or hand
@@ -217,12 +233,14 @@ static void body_sink(void *ctx, const uint8_t *bytes, size_t len)
 static void finish_message(struct smtp_session *s, struct smtp_out *out)
 {
 	s->state = SMTP_STATE_COMMAND;
-	if (s->oversize) {
+	bool bare_lf_refused = (s->data.flags & DATA_FLAG_BARE_LF) && s->cfg->bare_lf == SMTP_BARE_LF_REJECT &&
+			       !s->body_binary; /* BINARYMIME content is not text */
+	if (s->oversize && !(bare_lf_refused && s->bare_lf_first)) {
 		session_end_txn(s, SMTP_REASON_TOO_BIG);
 		session_error(s, out, 552, "5.3.4 Error: message file too big");
 		return;
 	}
-	if ((s->data.flags & DATA_FLAG_BARE_LF) && s->cfg->bare_lf == SMTP_BARE_LF_REJECT) {
+	if (bare_lf_refused) {
 		session_end_txn(s, SMTP_REASON_BARE_LF);
 		session_error(s, out, 550, "5.5.2 Error: bare <LF> received");
 		return;
@@ -365,13 +383,13 @@ static void chunk_refused(struct smtp_session *s, struct smtp_out *out, enum smt
 		[SMTP_BDAT_TOO_BIG] = {552, "5.3.4 Error: chunk exceeds message size limit"},
 		[SMTP_BDAT_DISCARDED] = {551, "5.0.0 Error: chunk discarded after an earlier error"},
 	};
-	if (err == SMTP_BDAT_TOO_BIG || err == SMTP_BDAT_DISCARDED) {
-		if (s->msg_open) {
-			s->msg_open = false;
-			session_emit_simple(s, SMTP_EV_MSG_ABORT, SMTP_REASON_TOO_BIG);
-		}
-		s->txn = SMTP_TXN_BDAT_FAILED;
+	if (s->msg_open) {
+		s->msg_open = false;
+		session_emit_simple(s, SMTP_EV_MSG_ABORT,
+				    err == SMTP_BDAT_TOO_BIG ? SMTP_REASON_TOO_BIG : SMTP_REASON_BDAT_ERROR);
 	}
+	if (s->txn != SMTP_TXN_NONE)
+		s->txn = SMTP_TXN_BDAT_FAILED; /* later chunks: 551 until LAST or RSET */
 	if (s->bdat_last && s->txn != SMTP_TXN_NONE)
 		session_end_txn(s, SMTP_REASON_BDAT_ERROR);
 	session_error(s, out, replies[err].code, replies[err].text);

@@ -41,4 +41,14 @@ static inline int smtp_view_eq_nocase(struct smtp_view v, const char *lit)
 	return 1;
 }
 
+/* True if v holds a control byte (< 0x20 or DEL): such bytes never reach
+ * events that the spool or a transcript will print (CVE-2020-28021 class). */
+static inline int smtp_view_has_ctl(struct smtp_view v)
+{
+	for (size_t i = 0; i < v.len; i++)
+		if (v.ptr[i] < 0x20 || v.ptr[i] == 0x7F)
+			return 1;
+	return 0;
+}
+
 #endif

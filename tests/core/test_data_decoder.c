@@ -100,7 +100,8 @@ static const struct row {
 	 SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\r\n.\r\r\nb\r\n.\r\n", "a\r\r\n\r\r\nb\r\n", 14, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD,
 	 SMTP_BARE_LF_PRESERVE),
-	ROW("a\r\n\0.\r\n.\r\n", "a\r\n\0.\r\n", 10, DATA_FLAG_NUL, SMTP_BARE_LF_PRESERVE),
+	ROW("a\r\n\0.\r\n.\r\n", "a\r\n\0.\r\n", 10, DATA_FLAG_NUL | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
+	ROW("a\r\n\0\0.\r\n.\r\n", "a\r\n\0\0.\r\n", 11, DATA_FLAG_NUL, SMTP_BARE_LF_PRESERVE),
 	/* normalisation changes what is stored, never where the message ends */
 	ROW("a\nb\n.\n\r\n.\r\n", "a\r\nb\r\n.\r\n\r\n", 11, DATA_FLAG_BARE_LF | DATA_FLAG_FALSE_EOD,
 	 SMTP_BARE_LF_NORMALIZE),
@@ -148,7 +149,9 @@ static uint32_t ref_flags(const uint8_t *in, size_t end)
 	size_t line = 0;
 	for (size_t i = 0; i < end; i++) {
 		uint8_t c = in[i];
-		bool lineish = i == 0 || in[i - 1] == '\r' || in[i - 1] == '\n';
+		/* a '.' after a bare CR or LF, or after a NUL that starts a line */
+		bool nul_bol = i >= 1 && in[i - 1] == 0 && (i == 1 || (i >= 3 && in[i - 2] == '\n' && in[i - 3] == '\r'));
+		bool lineish = i == 0 || in[i - 1] == '\r' || in[i - 1] == '\n' || nul_bol;
 		if (c == 0)
 			f |= DATA_FLAG_NUL;
 		if (c & 0x80)
