@@ -25,7 +25,12 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "proxy_proto.h"
 #include "shard.h"
+
+struct proxy_wait {
+	struct proxy_proto_state st;
+};
 
 static void conn_process(struct conn *c);
 
@@ -172,6 +177,46 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 	}
 }
 
+/* --proxy-protocol: the header comes before anything else.  Returns true
+ * once it has been read (and the banner written), false while waiting or
+ * when the connection is being dropped for a bad header. */
+static bool read_proxy_header(struct conn *c, struct smtp_out *out)
+{
+	struct shard *sh = c->shard;
+	struct proxy_proto_result r;
+	while (c->in_head != CONN_NO_BUF) {
+		size_t used = 0;
+		uint32_t n = sh->rbufs.len[c->in_head] - c->in_off;
+		enum proxy_proto_status st =
+			proxy_proto_parse(&c->proxy->st, shard_rbuf(sh, c->in_head) + c->in_off, n, &used, &r);
+		c->in_off += (uint32_t)used;
+		if (c->in_off == sh->rbufs.len[c->in_head]) {
+			uint16_t bid = c->in_head;
+			c->in_head = sh->rbufs.next[bid];
+			if (c->in_head == CONN_NO_BUF)
+				c->in_tail = CONN_NO_BUF;
+			c->in_off = 0;
+			sh->ops->release_buf(sh, bid);
+		}
+		if (st == PROXY_PROTO_ERROR) {
+			start_closing(c); /* not a proxied connection: no reply */
+			return false;
+		}
+		if (st == PROXY_PROTO_DONE) {
+			if (!r.local && (r.family == AF_INET || r.family == AF_INET6)) {
+				c->peer.family = (uint16_t)r.family;
+				c->peer.port = r.src_port;
+				memcpy(c->peer.addr, r.src_addr, sizeof c->peer.addr);
+			}
+			free(c->proxy);
+			c->proxy = NULL;
+			smtp_session_greet(&c->session, out);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* After input is consumed: the peer's EOF, shutdown, backpressure. */
 static void after_input(struct conn *c, bool blocked, struct smtp_out *out)
 {
@@ -210,8 +255,12 @@ static void conn_process(struct conn *c)
 			start_closing(c);
 		} else {
 			struct smtp_out out = {c->out, c->out_len, CONN_OUT_BYTES};
-			bool blocked = !feed_input(c, &out);
-			after_input(c, blocked, &out);
+			if (c->proxy == NULL || read_proxy_header(c, &out)) {
+				bool blocked = !feed_input(c, &out);
+				after_input(c, blocked, &out);
+			} else if (c->peer_eof && !c->closing) {
+				start_closing(c);
+			}
 			c->out_len = (uint32_t)out.len;
 		}
 	}
@@ -258,13 +307,19 @@ bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen
 	sh->stats.conns_accepted++;
 	smtp_session_init(&c->session, &sh->cfg->smtp, on_event, c);
 	c->last_active_s = sh->now_s;
-	arm_timer(c, sh->now_s + sh->cfg->timeout_s);
+	arm_timer(c, sh->now_s + sh->cfg->timeout_s + 1);
 	c->counted = true;
 	if (atomic_fetch_add(&sh->shared->conns, 1) >= sh->cfg->max_conns) {
 		refuse(c);
 		return true;
 	}
-	if (want_out(c)) {
+	if (sh->cfg->proxy_protocol) {
+		c->proxy = calloc(1, sizeof *c->proxy); /* the banner waits for it */
+		if (c->proxy == NULL) {
+			c->broken = true;
+			start_closing(c);
+		}
+	} else if (want_out(c)) {
 		struct smtp_out out = {c->out, 0, CONN_OUT_BYTES};
 		smtp_session_greet(&c->session, &out);
 		c->out_len = (uint32_t)out.len;
@@ -385,6 +440,8 @@ void conn_on_closed(struct conn *c)
 	if (c->out != NULL)
 		shard_out_free(sh, c->out);
 	c->out = NULL;
+	free(c->proxy);
+	c->proxy = NULL;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -399,12 +456,14 @@ void conn_on_closed(struct conn *c)
 
 void conn_on_timer(struct conn *c)
 {
+	/* 1 s ticks: "now > last + timeout" waits at least the full timeout */
 	uint64_t now = c->shard->now_s, timeout = c->shard->cfg->timeout_s;
-	if (c->closing || now >= c->last_active_s + timeout || too_slow(c)) {
+	if (c->closing || now > c->last_active_s + timeout || too_slow(c)) {
 		c->shard->stats.timeouts++;
 		end_session(c, SMTP_REASON_TIMEOUT);
-	} else
-		arm_timer(c, c->last_active_s + timeout);
+	} else {
+		arm_timer(c, c->last_active_s + timeout + 1);
+	}
 }
 
 void conn_shutdown(struct conn *c, bool force)
