@@ -33,7 +33,10 @@ enum data_flag {
 	DATA_FLAG_BARE_CR = 1u << 1, /* CR without LF after it */
 	DATA_FLAG_NUL = 1u << 2,
 	DATA_FLAG_8BIT = 1u << 3, /* a byte >= 0x80 */
-	DATA_FLAG_LONG_LINE = 1u << 4, /* line > 1000 octets with CRLF */
+	DATA_FLAG_LONG_LINE = 1u << 4, /* a line, judged when its CRLF or bare LF
+					  arrives, longer than 1000 octets with
+					  that terminator (a dropped dot does not
+					  count) */
 	DATA_FLAG_FALSE_EOD = 1u << 5, /* a bare-CR/LF dot line (smuggling) */
 };
 

@@ -246,10 +246,13 @@ void smtp_session_greet(struct smtp_session *s, struct smtp_out *out);
 enum smtp_stop smtp_session_feed(struct smtp_session *s, const uint8_t *in, size_t len, size_t *consumed,
 				 struct smtp_out *out);
 
-/* Give the outcome of the message reported by SMTP_EV_MSG_END.  Returns
- * SMTP_STOP_INPUT when the session is ready for more input, or
+/* Give the outcome of the message reported by SMTP_EV_MSG_END.  feed()
+ * returned SMTP_STOP_VERDICT with at least SMTP_OUT_RESERVE_BYTES of output
+ * room, which this needs (SMTP_REPLY_LINE_MAX_BYTES).  Returns
+ * SMTP_STOP_INPUT when the session is ready for more input,
  * SMTP_STOP_OUT_FULL when LMTP replies are still to be written (call
- * smtp_session_feed with no input after the output was sent). */
+ * smtp_session_feed with no input after the output was sent), or
+ * SMTP_STOP_CLOSE when strict_sync found input after the end of data. */
 enum smtp_stop smtp_session_verdict(struct smtp_session *s, const struct smtp_verdict *v, struct smtp_out *out);
 
 /* The peer closed its side: any transaction in progress is aborted
@@ -265,7 +268,8 @@ void smtp_session_eof(struct smtp_session *s);
 void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smtp_out *out);
 
 /* True while no transaction is open and no message is in flight: a point
- * where a shutdown may close the session without losing anything. */
+ * where a shutdown may close the session without losing anything.  False
+ * once the session is closed (after QUIT, eof or abort). */
 bool smtp_session_is_idle(const struct smtp_session *s);
 
 #endif

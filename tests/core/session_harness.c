@@ -73,28 +73,25 @@ static void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 
 static void sbuf_escaped(struct sbuf *b, const void *bytes, size_t len)
 {
+	static const char from[] = "\r\n\t\\\"", to[] = "rnt\\\"";
 	const uint8_t *p = bytes;
 	for (size_t i = 0; i < len; i++) {
 		uint8_t c = p[i];
-		switch (c) {
-		case '\r': sbuf_str(b, "\\r"); break;
-		case '\n': sbuf_str(b, "\\n"); break;
-		case '\t': sbuf_str(b, "\\t"); break;
-		case '\0': sbuf_str(b, "\\0"); break;
-		case '\\': sbuf_str(b, "\\\\"); break;
-		case '"': sbuf_str(b, "\\\""); break;
-		default:
-			if (c >= 0x20 && c < 0x7f)
-				sbuf_add(b, &c, 1);
-			else
-				sbuf_printf(b, "\\x%02x", c);
-		}
+		const char *hit = c ? memchr(from, c, sizeof(from) - 1) : NULL;
+		if (c == 0)
+			sbuf_str(b, "\\0");
+		else if (hit)
+			sbuf_printf(b, "\\%c", to[hit - from]);
+		else if (c >= 0x20 && c < 0x7f)
+			sbuf_add(b, &c, 1);
+		else
+			sbuf_printf(b, "\\x%02x", c);
 	}
 }
 
 char *harness_escape(const void *bytes, size_t len)
 {
-	struct sbuf b = {0};
+	struct sbuf b = { 0 };
 	sbuf_add(&b, "", 0);
 	sbuf_escaped(&b, bytes, len);
 	return b.p;
@@ -198,17 +195,17 @@ static void add_msg_flags(struct sbuf *b, uint32_t flags, bool show_sync)
 		uint32_t bit;
 		const char *name;
 	} names[] = {
-		{SMTP_MSG_BARE_LF, "bare_lf"},
-		{SMTP_MSG_BARE_CR, "bare_cr"},
-		{SMTP_MSG_NUL, "nul"},
-		{SMTP_MSG_8BIT, "8bit"},
-		{SMTP_MSG_LONG_LINE, "long_line"},
-		{SMTP_MSG_FALSE_EOD, "false_eod"},
-		{SMTP_MSG_BDAT, "bdat"},
-		{SMTP_MSG_ILL_PIPELINING, "ill_pipelining"},
-		{SMTP_MSG_SMTPUTF8, "smtputf8"},
-		{SMTP_MSG_UTF8_NO_PARAM, "utf8_no_param"},
-		{SMTP_MSG_NO_BRACKETS, "no_brackets"},
+		{ SMTP_MSG_BARE_LF, "bare_lf" },
+		{ SMTP_MSG_BARE_CR, "bare_cr" },
+		{ SMTP_MSG_NUL, "nul" },
+		{ SMTP_MSG_8BIT, "8bit" },
+		{ SMTP_MSG_LONG_LINE, "long_line" },
+		{ SMTP_MSG_FALSE_EOD, "false_eod" },
+		{ SMTP_MSG_BDAT, "bdat" },
+		{ SMTP_MSG_ILL_PIPELINING, "ill_pipelining" },
+		{ SMTP_MSG_SMTPUTF8, "smtputf8" },
+		{ SMTP_MSG_UTF8_NO_PARAM, "utf8_no_param" },
+		{ SMTP_MSG_NO_BRACKETS, "no_brackets" },
 	};
 	if (!show_sync)
 		flags &= ~(uint32_t)SMTP_MSG_ILL_PIPELINING;
@@ -236,8 +233,8 @@ static void add_view(struct sbuf *b, const char *key, struct smtp_view v)
 
 static void add_mail(struct sbuf *b, const struct smtp_event *ev)
 {
-	static const char *const body[] = {"", "7bit", "8bitmime", "binarymime"};
-	static const char *const ret[] = {"", "full", "hdrs"};
+	static const char *const body[] = { "", "7bit", "8bitmime", "binarymime" };
+	static const char *const ret[] = { "", "full", "hdrs" };
 	sbuf_str(b, "MAIL");
 	add_view(b, "from", ev->arg);
 	add_view(b, "params", ev->params);
@@ -263,7 +260,7 @@ static void add_mail(struct sbuf *b, const struct smtp_event *ev)
 
 static void add_rcpt(struct sbuf *b, const struct smtp_event *ev)
 {
-	static const char *const notify[] = {"never", "success", "failure", "delay"};
+	static const char *const notify[] = { "never", "success", "failure", "delay" };
 	sbuf_str(b, "RCPT");
 	add_view(b, "to", ev->arg);
 	add_view(b, "params", ev->params);
@@ -309,8 +306,12 @@ static void add_event(struct run *rn, const struct smtp_event *ev)
 {
 	struct sbuf *b = &rn->events;
 	switch (ev->type) {
-	case SMTP_EV_GREETING: sbuf_str(b, "GREETING\n"); break;
-	case SMTP_EV_COMMAND: sbuf_printf(b, "CMD %s\n", smtp_cmd_name(ev->verb)); break;
+	case SMTP_EV_GREETING:
+		sbuf_str(b, "GREETING\n");
+		break;
+	case SMTP_EV_COMMAND:
+		sbuf_printf(b, "CMD %s\n", smtp_cmd_name(ev->verb));
+		break;
 	case SMTP_EV_HELO:
 		sbuf_printf(b, "HELO %s", smtp_cmd_name(ev->verb));
 		add_view(b, "name", ev->arg);
@@ -321,10 +322,18 @@ static void add_event(struct run *rn, const struct smtp_event *ev)
 		add_view(b, "user", ev->arg);
 		sbuf_str(b, "\n");
 		break;
-	case SMTP_EV_AUTH: sbuf_str(b, ev->flags & SMTP_EVF_OK ? "AUTH ok\n" : "AUTH fail\n"); break;
-	case SMTP_EV_MAIL: add_mail(b, ev); break;
-	case SMTP_EV_RCPT: add_rcpt(b, ev); break;
-	case SMTP_EV_DATA_BEGIN: sbuf_str(b, ev->flags & SMTP_EVF_BDAT ? "DATA_BEGIN bdat\n" : "DATA_BEGIN\n"); break;
+	case SMTP_EV_AUTH:
+		sbuf_str(b, ev->flags & SMTP_EVF_OK ? "AUTH ok\n" : "AUTH fail\n");
+		break;
+	case SMTP_EV_MAIL:
+		add_mail(b, ev);
+		break;
+	case SMTP_EV_RCPT:
+		add_rcpt(b, ev);
+		break;
+	case SMTP_EV_DATA_BEGIN:
+		sbuf_str(b, ev->flags & SMTP_EVF_BDAT ? "DATA_BEGIN bdat\n" : "DATA_BEGIN\n");
+		break;
 	case SMTP_EV_BODY:
 		if (ev->arg.len == 0 || ev->arg.ptr == NULL)
 			run_error(rn, "BODY event with %zu bytes at %p", ev->arg.len, (const void *)ev->arg.ptr);
@@ -332,11 +341,20 @@ static void add_event(struct run *rn, const struct smtp_event *ev)
 			sbuf_add(&rn->body, ev->arg.ptr, ev->arg.len);
 		break;
 	case SMTP_EV_MSG_END:
-	case SMTP_EV_MSG_ABORT: add_msg_done(rn, ev); break;
-	case SMTP_EV_RESET: sbuf_str(b, "RESET\n"); break;
-	case SMTP_EV_QUIT: sbuf_str(b, "QUIT\n"); break;
-	case SMTP_EV_CLOSE: sbuf_printf(b, "CLOSE reason=%s\n", reason_name(ev->reason)); break;
-	default: run_error(rn, "unknown event type %d", (int)ev->type);
+	case SMTP_EV_MSG_ABORT:
+		add_msg_done(rn, ev);
+		break;
+	case SMTP_EV_RESET:
+		sbuf_str(b, "RESET\n");
+		break;
+	case SMTP_EV_QUIT:
+		sbuf_str(b, "QUIT\n");
+		break;
+	case SMTP_EV_CLOSE:
+		sbuf_printf(b, "CLOSE reason=%s\n", reason_name(ev->reason));
+		break;
+	default:
+		run_error(rn, "unknown event type %d", (int)ev->type);
 	}
 }
 
@@ -464,6 +482,8 @@ static void run_verdict(struct run *rn, const uint8_t *p)
 	}
 	if (stop == SMTP_STOP_OUT_FULL)
 		run_flush_verdict(rn, p);
+	else if (stop == SMTP_STOP_CLOSE) /* strict_sync: input came too early */
+		run_after_close(rn, p, 0);
 	else if (stop != SMTP_STOP_INPUT)
 		run_error(rn, "smtp_session_verdict returned %d", (int)stop);
 }
@@ -486,15 +506,21 @@ static void run_piece(struct run *rn, const uint8_t *p, size_t n)
 		p += used;
 		n -= used;
 		switch (stop) {
-		case SMTP_STOP_INPUT: return;
-		case SMTP_STOP_OUT_FULL: run_drain(rn); break;
+		case SMTP_STOP_INPUT:
+			return;
+		case SMTP_STOP_OUT_FULL:
+			run_drain(rn);
+			break;
 		case SMTP_STOP_VERDICT:
 			run_verdict(rn, p);
 			if (rn->closed)
 				run_after_close(rn, p, n);
 			break;
-		case SMTP_STOP_CLOSE: run_after_close(rn, p, n); return;
-		default: return;
+		case SMTP_STOP_CLOSE:
+			run_after_close(rn, p, n);
+			return;
+		default:
+			return;
 		}
 	}
 }
@@ -530,8 +556,8 @@ static size_t max_piece_len(size_t len, const size_t *cuts, size_t ncuts)
 	return max;
 }
 
-void harness_run_opts(const struct harness_opts *o, const uint8_t *in, size_t len, const size_t *cuts,
-		      size_t ncuts, struct harness_result *r)
+void harness_run_opts(const struct harness_opts *o, const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
+		      struct harness_result *r)
 {
 	static const struct harness_opts no_opts;
 	struct run *rn = calloc(1, sizeof(*rn));
@@ -571,7 +597,7 @@ void harness_run_opts(const struct harness_opts *o, const uint8_t *in, size_t le
 void harness_run(const struct smtp_config *cfg, const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
 		 struct harness_result *r)
 {
-	struct harness_opts o = {.cfg = cfg};
+	struct harness_opts o = { .cfg = cfg };
 	harness_run_opts(&o, in, len, cuts, ncuts, r);
 }
 
@@ -632,9 +658,8 @@ static void print_mismatch(const char *label, const char *input, size_t len, con
 }
 
 /* One run compared with the expectation; prints the first mismatch only. */
-static bool expect_one(const struct harness_opts *o, const char *input, size_t len, const size_t *cuts,
-		       size_t ncuts, const char *label, const char *want_replies, const char *want_events,
-		       bool *reported)
+static bool expect_one(const struct harness_opts *o, const char *input, size_t len, const size_t *cuts, size_t ncuts,
+		       const char *label, const char *want_replies, const char *want_events, bool *reported)
 {
 	struct harness_result r;
 	harness_run_opts(o, (const uint8_t *)input, len, cuts, ncuts, &r);
@@ -661,8 +686,8 @@ static int expect_count(bool ok, unsigned bad_runs, unsigned runs)
 	return 1;
 }
 
-int harness_expect_all_splits(const struct harness_opts *o, const char *input, size_t len,
-			      const char *expected_replies, const char *expected_events)
+int harness_expect_all_splits(const struct harness_opts *o, const char *input, size_t len, const char *expected_replies,
+			      const char *expected_events)
 {
 	bool reported = false;
 	unsigned runs = 0, bad = 0;
@@ -696,8 +721,8 @@ int harness_expect_whole(const struct harness_opts *o, const char *input, size_t
 	return expect_count(ok, !ok, 1);
 }
 
-int harness_expect_cuts(const struct harness_opts *o, const char *input, size_t len, const size_t *cuts,
-			size_t ncuts, const char *expected_replies, const char *expected_events)
+int harness_expect_cuts(const struct harness_opts *o, const char *input, size_t len, const size_t *cuts, size_t ncuts,
+			const char *expected_replies, const char *expected_events)
 {
 	bool reported = false;
 	char label[64];
@@ -719,8 +744,8 @@ bool harness_check(bool ok, const char *file, int line, const char *what)
 	return false;
 }
 
-bool harness_check_mem(const void *got, size_t got_len, const void *want, size_t want_len, const char *file,
-		       int line, const char *what)
+bool harness_check_mem(const void *got, size_t got_len, const void *want, size_t want_len, const char *file, int line,
+		       const char *what)
 {
 	bool ok = got_len == want_len && (want_len == 0 || memcmp(got, want, want_len) == 0);
 	if (!harness_check(ok, file, line, what)) {

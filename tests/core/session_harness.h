@@ -19,7 +19,11 @@
  *
  * The harness also checks the feed contract on every call (consumed <= len,
  * SMTP_STOP_INPUT only when all input was used, progress on OUT_FULL, a
- * verdict only after MSG_END, nothing consumed after CLOSE).  A breach is
+ * verdict only after MSG_END, nothing consumed after CLOSE).  It behaves
+ * like the strictest legal engine: the verdict is given at once, without
+ * sending the output first; after a verdict's OUT_FULL (LMTP) it feeds no
+ * input until the replies are out; a verdict's SMTP_STOP_CLOSE (strict_sync
+ * saw input too early) ends the run like a feed's.  A breach is
  * written into the event text as a "HARNESS ..." line and counted in
  * harness_result.harness_errors, so it can never pass unseen.
  *
@@ -79,8 +83,7 @@ typedef void (*harness_verdict_fn)(void *ctx, unsigned msg_index, struct smtp_ve
 /* Called for every SMTP_EV_COMMAND; cmd_index counts commands from 0 in
  * this run.  Must depend only on its arguments: expect_all_splits runs the
  * input many times with the same ctx. */
-typedef const struct smtp_override *(*harness_override_fn)(void *ctx, const struct smtp_event *ev,
-							    unsigned cmd_index);
+typedef const struct smtp_override *(*harness_override_fn)(void *ctx, const struct smtp_event *ev, unsigned cmd_index);
 
 /* Zero-initialise, then set what the scenario needs. */
 struct harness_opts {
@@ -100,8 +103,8 @@ struct harness_opts {
 /* Run in[0..len) cut at cuts[0..ncuts) (ascending, each <= len; equal or
  * edge cuts give empty pieces, which are fed too).  *r is overwritten; free
  * it with harness_result_free(). */
-void harness_run_opts(const struct harness_opts *o, const uint8_t *in, size_t len, const size_t *cuts,
-		      size_t ncuts, struct harness_result *r);
+void harness_run_opts(const struct harness_opts *o, const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
+		      struct harness_result *r);
 
 /* The same with default options and the given config (NULL: defaults). */
 void harness_run(const struct smtp_config *cfg, const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
@@ -114,8 +117,8 @@ void harness_result_free(struct harness_result *r);
  * no harness error.  Counts as one check (harness_passed/harness_failures);
  * on a mismatch prints the first failing split with expected and got, both
  * escaped, to stderr.  Returns 0 on success, 1 on failure.  o may be NULL. */
-int harness_expect_all_splits(const struct harness_opts *o, const char *input, size_t len,
-			      const char *expected_replies, const char *expected_events);
+int harness_expect_all_splits(const struct harness_opts *o, const char *input, size_t len, const char *expected_replies,
+			      const char *expected_events);
 
 /* One run with no cuts, for behaviour that legitimately depends on how the
  * input arrives (strict_sync, pre-greeting).  Same checking and counting. */
@@ -123,8 +126,8 @@ int harness_expect_whole(const struct harness_opts *o, const char *input, size_t
 			 const char *expected_events);
 
 /* The same, with the input cut at the given offsets. */
-int harness_expect_cuts(const struct harness_opts *o, const char *input, size_t len, const size_t *cuts,
-			size_t ncuts, const char *expected_replies, const char *expected_events);
+int harness_expect_cuts(const struct harness_opts *o, const char *input, size_t len, const size_t *cuts, size_t ncuts,
+			const char *expected_replies, const char *expected_events);
 
 /* C-style escape (\r \n \t \0 \\ \" and \xNN for other non-printables),
  * into a malloc'd NUL-terminated string. */
@@ -140,8 +143,8 @@ extern unsigned harness_failures;
 bool harness_check(bool ok, const char *file, int line, const char *what);
 
 /* Count one check comparing bytes; prints both sides escaped on failure. */
-bool harness_check_mem(const void *got, size_t got_len, const void *want, size_t want_len, const char *file,
-		       int line, const char *what);
+bool harness_check_mem(const void *got, size_t got_len, const void *want, size_t want_len, const char *file, int line,
+		       const char *what);
 
 /* Count one check comparing unsigned integers. */
 bool harness_check_u64(uint64_t got, uint64_t want, const char *file, int line, const char *what);
