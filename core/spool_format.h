@@ -1,0 +1,183 @@
+/*
+ * core/spool_format.h - the on-disk spool format, version 1: segment files,
+ * message records and segment indexes (docs/SPOOL-FORMAT.md describes it in
+ * prose; this header is the normative layout).
+ *
+ * Owns: encoding a record from a message's envelope and body, decoding and
+ * verifying records, scanning a segment image for the recovery decision
+ * (torn tail vs corruption), and the sealed-segment index.  Pure code: it
+ * works on caller buffers and never touches a file; the server (io/) writes
+ * what this encodes, the spool tool reads through the same decoder.
+ *
+ * Layout (all integers little-endian):
+ *
+ * Segment file "shard-NN/SSSSSSSS.seg": a 64-byte segment header, then
+ * records back to back, each a multiple of 8 bytes, then zeros (the file is
+ * preallocated).
+ *   segment header: magic "SSSEG\0\0\1" (8), u16 version, u16 header size
+ *   (64), u32 shard, u32 node, u32 reserved, u64 segment number, u64 created
+ *   (us since the epoch), 16 reserved bytes, u64 XXH3-64 of bytes 0..55.
+ *
+ * Record:
+ *   0  u32 magic "SSR1"        4  u16 version (1)    6  u16 header size (48)
+ *   8  u32 meta_len            12 u32 flags (enum smtp_msg_flag bits)
+ *   16 u64 body_len            24 u64 record_len (all of it, multiple of 8)
+ *   32 u64 synced_before: the segment's durable offset when this record was
+ *      written (every byte before it had been fdatasync'ed)
+ *   40 u64 XXH3-64 of bytes 0..39 (lengths can be trusted before reading on)
+ *   48 meta: fields, each u8 tag, u8 0, u16 len, len bytes (no padding)
+ *   .. body: body_len bytes, exactly the message after dot-unstuffing
+ *   .. zero padding so that the trailer ends at record_len
+ *   -16 u64 XXH3-64 of bytes 0..record_len-16, u32 magic "SSRE", u32 0
+ * Client strings live only inside length-prefixed fields: no byte a client
+ * sends can be read as structure.
+ *
+ * Index "shard-NN/SSSSSSSS.idx", written when a segment is sealed: a 64-byte
+ * header (magic "SSSIDX\0\1", u16 version, u16 entry size, u32 count, u64
+ * segment number, 36 reserved, u64 XXH3-64 of bytes 0..55) and count
+ * 48-byte entries sorted by queue ID (which is time order): char qid[16]
+ * (NUL-padded), u64 received_us, u64 offset, u64 record_len, u32 meta_len,
+ * u32 flags; then u64 XXH3-64 of all entries.
+ */
+#ifndef SMTPSINK_SPOOL_FORMAT_H
+#define SMTPSINK_SPOOL_FORMAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xxhash.h>
+
+#include "smtp_view.h"
+
+#define SPOOL_FORMAT_VERSION 1u
+#define SPOOL_SEGMENT_HEADER_BYTES 64u
+#define SPOOL_RECORD_HEADER_BYTES 48u
+#define SPOOL_RECORD_TRAILER_BYTES 16u
+#define SPOOL_RECORD_ALIGN 8u
+#define SPOOL_INDEX_HEADER_BYTES 64u
+#define SPOOL_INDEX_ENTRY_BYTES 48u
+#define SPOOL_FIELD_MAX_BYTES 65535u
+
+/* Metadata field tags.  A reader skips tags it does not know. */
+enum spool_tag {
+	SPOOL_TAG_QUEUE_ID = 1, /* printable, <= 20 bytes */
+	SPOOL_TAG_RECEIVED_US = 2, /* u64, microseconds since the epoch */
+	SPOOL_TAG_SHARD = 3, /* u32 */
+	SPOOL_TAG_CLIENT = 4, /* u8 family (4, 6, 0 unix), u8 0, u16 port, 16 bytes address */
+	SPOOL_TAG_HELO = 5, /* HELO/EHLO/LHLO argument (may be empty) */
+	SPOOL_TAG_PROTOCOL = 6, /* "SMTP", "ESMTP", "LMTP" */
+	SPOOL_TAG_AUTH_USER = 7,
+	SPOOL_TAG_MAIL_FROM = 8, /* reverse-path without <> (may be empty) */
+	SPOOL_TAG_MAIL_PARAMS = 9, /* raw ESMTP parameters of MAIL */
+	SPOOL_TAG_RCPT = 10, /* forward-path without <>; one per recipient */
+	SPOOL_TAG_RCPT_PARAMS = 11, /* raw parameters of the RCPT just before */
+	SPOOL_TAG_SESSION_ID = 12, /* links to the session report (issue 7) */
+	SPOOL_TAG_NODE = 13, /* u32 */
+};
+
+/* What the server knows about a message when it is complete.  Views point
+ * into memory the caller keeps alive during spool_record_encode(). */
+struct spool_envelope {
+	struct smtp_view qid;
+	uint64_t received_us;
+	uint32_t shard, node;
+	uint8_t client_family; /* 4, 6, or 0 (unix / unknown) */
+	uint16_t client_port;
+	uint8_t client_addr[16];
+	struct smtp_view helo, protocol, auth_user, mail_from, mail_params;
+	const struct smtp_view *rcpts; /* rcpt_count forward-paths */
+	const struct smtp_view *rcpt_params; /* rcpt_count parameter texts */
+	uint32_t rcpt_count;
+	uint32_t flags; /* enum smtp_msg_flag bits */
+	struct smtp_view session_id; /* may be empty */
+};
+
+/* Size of the header + meta part for *env (fields over
+ * SPOOL_FIELD_MAX_BYTES are cut to it). */
+size_t spool_record_meta_bytes(const struct spool_envelope *env);
+
+/* Total record length for *env and a body of body_len bytes. */
+uint64_t spool_record_len(const struct spool_envelope *env, uint64_t body_len);
+
+/* Write the record head (header + meta) into head[0..spool_record_meta_bytes)
+ * for a body of body_len bytes.  The body is not copied: the writer sends
+ * head, body, then the tail. The checksum is streamed: call
+ * spool_record_checksum_init(head ...), _update(body pieces), then
+ * spool_record_tail() writes padding + trailer (<= 7 + 16 bytes) into tail
+ * and returns its length. */
+void spool_record_head(const struct spool_envelope *env, uint64_t body_len, uint64_t synced_before, uint8_t *head);
+
+struct spool_checksum {
+	XXH3_state_t st; /* XXH3-64 streaming state */
+};
+void spool_checksum_init(struct spool_checksum *c);
+void spool_checksum_update(struct spool_checksum *c, const void *bytes, size_t len);
+size_t spool_record_tail(struct spool_checksum *c, uint64_t record_len, uint64_t bytes_so_far, uint8_t *tail);
+
+/* Decoding. */
+enum spool_verdict {
+	SPOOL_OK,
+	SPOOL_END, /* zeros: no record here (end of written data) */
+	SPOOL_SHORT, /* the image ends inside the record */
+	SPOOL_BAD_HEADER, /* magic, version, sizes or header checksum wrong */
+	SPOOL_BAD_CHECKSUM, /* record checksum or end magic wrong */
+};
+
+struct spool_record {
+	uint32_t flags;
+	uint32_t meta_len;
+	uint64_t body_len;
+	uint64_t record_len;
+	uint64_t synced_before;
+	const uint8_t *meta; /* meta_len bytes */
+	const uint8_t *body; /* body_len bytes */
+};
+
+/* Check the record at img[0..len) (len may run past it). */
+enum spool_verdict spool_record_decode(const uint8_t *img, size_t len, struct spool_record *rec);
+
+/* Walk meta fields: returns false at the end or on a malformed field
+ * (*malformed set).  *pos starts at 0. */
+bool spool_meta_next(const struct spool_record *rec, size_t *pos, uint8_t *tag, struct smtp_view *value,
+		     bool *malformed);
+
+/* Recovery: the decision for a segment image whose records are valid up to
+ * offset good_end and not at good_end. */
+enum spool_recovery {
+	SPOOL_RECOVERY_CLEAN, /* only zeros after good_end */
+	SPOOL_RECOVERY_TORN_TAIL, /* cut at good_end: nothing after it was durable */
+	SPOOL_RECOVERY_CORRUPT, /* damage before a durable offset: quarantine */
+};
+struct spool_scan {
+	uint64_t good_end; /* end of the last valid record before damage */
+	uint64_t records; /* valid records before good_end */
+	uint64_t durable; /* largest synced_before seen in any valid record */
+	uint64_t last_qid_us; /* time of the newest queue ID seen (ID floor) */
+	enum spool_recovery recovery;
+	enum spool_verdict first_bad; /* what was found at good_end */
+};
+/* Scan a whole segment image (file contents from offset 0). */
+void spool_segment_scan(const uint8_t *img, size_t len, struct spool_scan *out);
+
+/* Segment header. */
+void spool_segment_header(uint32_t shard, uint32_t node, uint64_t segno, uint64_t created_us, uint8_t *out64);
+bool spool_segment_header_ok(const uint8_t *img, size_t len, uint32_t *shard, uint64_t *segno);
+
+/* Index. */
+struct spool_index_entry {
+	char qid[16];
+	uint64_t received_us;
+	uint64_t offset;
+	uint64_t record_len;
+	uint32_t meta_len;
+	uint32_t flags;
+};
+size_t spool_index_bytes(uint32_t count);
+void spool_index_encode(uint64_t segno, const struct spool_index_entry *entries, uint32_t count, uint8_t *out);
+bool spool_index_decode(const uint8_t *img, size_t len, uint64_t *segno, const uint8_t **entries, uint32_t *count);
+void spool_index_entry_get(const uint8_t *entries, uint32_t i, struct spool_index_entry *e);
+/* Binary search by queue ID; -1 if absent. */
+long spool_index_find(const uint8_t *entries, uint32_t count, const char *qid, size_t qid_len);
+
+#endif
