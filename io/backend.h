@@ -21,6 +21,7 @@
 
 struct shard;
 struct conn;
+struct spool_batch;
 
 /* Per-operation completion record: the SQE's user_data points to it
  * (io_uring), so a completion finds its owner without any lookup. */
@@ -30,6 +31,8 @@ enum io_op_kind {
 	IO_OP_SEND,
 	IO_OP_CANCEL,
 	IO_OP_CLOSE,
+	IO_OP_SPOOL_WRITE, /* owner: struct spool_batch */
+	IO_OP_SPOOL_FSYNC,
 };
 
 struct io_op {
@@ -58,6 +61,10 @@ struct backend_ops {
 	void (*close)(struct conn *c);
 	/* Hand a receive buffer back to the pool (or the kernel's ring). */
 	void (*release_buf)(struct shard *sh, uint16_t bid);
+	/* Write b->iov at b->offset of b->seg_fd, then (b->fsync) fdatasync it
+	 * only if the write succeeded; spool_on_write()/spool_on_fsync()
+	 * report each.  The iovecs belong to the kernel until then. */
+	void (*spool_write)(struct shard *sh, struct spool_batch *b);
 };
 
 extern const struct backend_ops backend_uring;

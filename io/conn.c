@@ -25,8 +25,10 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "capture.h"
 #include "proxy_proto.h"
 #include "shard.h"
+#include "spool.h"
 
 struct proxy_wait {
 	struct proxy_proto_state st;
@@ -34,10 +36,76 @@ struct proxy_wait {
 
 static void conn_process(struct conn *c);
 
+static char *dup_view(struct smtp_view v)
+{
+	char *p = malloc(v.len + 1);
+	if (p != NULL) {
+		memcpy(p, v.ptr, v.len);
+		p[v.len] = '\0';
+	}
+	return p;
+}
+
+static void replace(char **slot, char *value)
+{
+	free(*slot);
+	*slot = value;
+}
+
+/* Capture mode: keep what the events lend, for the spool record. */
+static void capture_event(struct conn *c, const struct smtp_event *ev)
+{
+	switch (ev->type) {
+	case SMTP_EV_HELO:
+		replace(&c->helo, dup_view(ev->arg));
+		break;
+	case SMTP_EV_AUTH_USER:
+		replace(&c->auth_pending, dup_view(ev->arg));
+		break;
+	case SMTP_EV_AUTH:
+		if (ev->flags & SMTP_EVF_OK) {
+			replace(&c->auth_user, c->auth_pending);
+			c->auth_pending = NULL;
+		} else {
+			replace(&c->auth_pending, NULL);
+		}
+		break;
+	case SMTP_EV_MAIL:
+		capture_free(c->cap);
+		c->cap = capture_begin(ev->arg, ev->params);
+		break;
+	case SMTP_EV_RCPT:
+		if (c->cap != NULL)
+			capture_add_rcpt(c->cap, ev->arg, ev->params);
+		break;
+	case SMTP_EV_BODY:
+		if (c->cap != NULL)
+			capture_add_body(c->cap, ev->arg);
+		break;
+	case SMTP_EV_MSG_END:
+		if (c->cap != NULL)
+			c->cap->flags = ev->flags;
+		break;
+	case SMTP_EV_MSG_ABORT:
+	case SMTP_EV_RESET:
+		capture_free(c->cap);
+		c->cap = NULL;
+		break;
+	default:
+		break;
+	}
+}
+
 static const struct smtp_override *on_event(void *ctx, const struct smtp_event *ev)
 {
+	static const struct smtp_override no_room = {452, false, "4.3.1 Insufficient system storage"};
 	struct conn *c = ctx;
+	const struct server_config *cfg = c->shard->cfg;
 	switch (ev->type) {
+	case SMTP_EV_COMMAND:
+		if (!cfg->discard && ev->verb == SMTP_VERB_MAIL && !spool_ready(&c->shard->spool))
+			return &no_room; /* the disk is full or failing: say so at MAIL */
+		break;
 	case SMTP_EV_DATA_BEGIN:
 		c->data_start_s = c->shard->now_s;
 		c->data_bytes = 0;
@@ -52,6 +120,8 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 	default:
 		break;
 	}
+	if (!cfg->discard)
+		capture_event(c, ev);
 	return NULL;
 }
 
@@ -124,16 +194,78 @@ static void flush(struct conn *c)
 	maybe_close(c);
 }
 
-/* Answer a completed message.  --discard: accepted at once; the spool
- * (a later layer) will answer after the write that keeps it. */
+static struct smtp_view str_view(const char *s)
+{
+	return smtp_view_make(s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+/* The session's facts for the record: client, HELO, protocol, AUTH. */
+static void fill_envelope(const struct conn *c, struct spool_envelope *env)
+{
+	memset(env, 0, sizeof *env);
+	env->client_family = c->peer.family == AF_INET ? 4 : c->peer.family == AF_INET6 ? 6 : 0;
+	env->client_port = c->peer.port;
+	memcpy(env->client_addr, c->peer.addr, sizeof env->client_addr);
+	env->helo = str_view(c->helo);
+	env->auth_user = str_view(c->auth_user);
+	const char *proto = c->shard->cfg->smtp.lmtp ? "LMTP"
+			    : c->session.helo_verb == SMTP_VERB_EHLO ? "ESMTP" : "SMTP";
+	env->protocol = str_view(proto);
+}
+
+static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, struct smtp_out *out)
+{
+	struct smtp_verdict v = {ans->code, ans->qid, ans->text};
+	if (ans->code == 250)
+		c->shard->stats.messages++;
+	return smtp_session_verdict(&c->session, &v, out);
+}
+
+/* Answer a completed message: --discard at once; capture mode through the
+ * spool, which may answer only once the message is durable (SMTP_STOP_VERDICT
+ * stays: the session waits, and its input with it). */
 static enum smtp_stop give_verdict(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
-	char qid[QUEUE_ID_LEN + 1];
-	queue_id_next(&sh->qids, sh->wall_us, qid);
-	struct smtp_verdict v = {250, qid, NULL};
-	sh->stats.messages++;
-	return smtp_session_verdict(&c->session, &v, out);
+	struct spool_answer ans = {250, NULL, {0}};
+	if (sh->cfg->discard) {
+		queue_id_next(&sh->qids, sh->wall_us, ans.qid);
+		return answer(c, &ans, out);
+	}
+	struct capture *cap = c->cap;
+	c->cap = NULL;
+	if (cap == NULL) { /* no memory at MAIL time */
+		ans.code = 451;
+		ans.text = "4.3.0 Error: out of memory";
+		return answer(c, &ans, out);
+	}
+	struct spool_envelope env;
+	fill_envelope(c, &env);
+	cap->conn = c;
+	if (!spool_append(sh, cap, &env, sh->wall_us, &ans)) {
+		c->ops++; /* the spool will answer: c must outlive that */
+		c->verdict_pending = true;
+		return SMTP_STOP_VERDICT;
+	}
+	return answer(c, &ans, out);
+}
+
+void conn_on_verdict(struct conn *c, const struct spool_answer *ans)
+{
+	c->ops--;
+	c->verdict_pending = false;
+	if (!c->closing && c->session.state == SMTP_STATE_VERDICT && want_out(c)) {
+		struct smtp_out out = {c->out, c->out_len, CONN_OUT_BYTES};
+		if (answer(c, ans, &out) == SMTP_STOP_CLOSE)
+			start_closing(c);
+		c->out_len = (uint32_t)out.len;
+		conn_process(c); /* input held behind the message goes on now */
+		return;
+	}
+	if (c->close_done && c->ops == 0)
+		conn_on_closed(c);
+	else
+		flush(c);
 }
 
 /* Feed queued input to the session until it is consumed or the session
@@ -142,7 +274,7 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
 	for (;;) {
-		if (smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
+		if (c->verdict_pending || smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
 			return false;
 		const uint8_t *p = NULL;
 		size_t n = 0;
@@ -165,6 +297,8 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 		}
 		if (st == SMTP_STOP_VERDICT)
 			st = give_verdict(c, out);
+		if (st == SMTP_STOP_VERDICT)
+			return false; /* waits for the spool */
 		if (st == SMTP_STOP_CLOSE) {
 			start_closing(c);
 			return true;
@@ -235,7 +369,9 @@ static void after_input(struct conn *c, bool blocked, struct smtp_out *out)
 		start_closing(c);
 		return;
 	}
-	if (blocked && !c->recv_paused) {
+	/* stop receiving only while input piles up unconsumed (a message
+	 * waiting for its verdict alone is no reason: the client waits too) */
+	if (blocked && c->in_head != CONN_NO_BUF && !c->recv_paused) {
 		c->recv_paused = true;
 		sh->ops->recv_pause(c);
 	} else if (!blocked && c->recv_paused) {
@@ -248,7 +384,7 @@ static void conn_process(struct conn *c)
 {
 	if (c->close_sent)
 		return;
-	if (!c->closing && (c->in_head != CONN_NO_BUF || c->peer_eof ||
+	if (!c->closing && (c->in_head != CONN_NO_BUF || c->peer_eof || c->recv_paused ||
 			    c->session.state == SMTP_STATE_LMTP_REPLIES || c->shard->shared->stopping)) {
 		if (!want_out(c)) {
 			c->broken = true; /* no memory: drop the connection */
@@ -442,6 +578,11 @@ void conn_on_closed(struct conn *c)
 	c->out = NULL;
 	free(c->proxy);
 	c->proxy = NULL;
+	replace(&c->helo, NULL);
+	replace(&c->auth_user, NULL);
+	replace(&c->auth_pending, NULL);
+	capture_free(c->cap);
+	c->cap = NULL;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else

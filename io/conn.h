@@ -54,7 +54,12 @@ struct conn {
 	bool peer_eof; /* the client closed its side */
 	bool broken; /* the socket failed: output can never go out */
 	bool counted; /* holds a place under --max-conns */
+	bool verdict_pending; /* the spool has the message; answer to come */
 	struct proxy_wait *proxy; /* non-NULL until the PROXY header is read */
+	char *helo; /* last HELO/EHLO/LHLO argument (capture mode) */
+	char *auth_user; /* AUTH user once authenticated */
+	char *auth_pending; /* AUTH user named, outcome not yet known */
+	struct capture *cap; /* the transaction being captured */
 	struct conn_peer peer;
 	struct timer_node timer;
 	uint64_t last_active_s; /* last input */
@@ -75,6 +80,10 @@ void conn_on_send_error(struct conn *c, int err); /* the send op is over */
 void conn_on_sent(struct conn *c, uint32_t bytes);
 void conn_on_recv_stopped(struct conn *c); /* multishot ended (no F_MORE) */
 void conn_on_closed(struct conn *c); /* nothing refers to c any more */
+
+/* Spool -> conn: the answer for the message the session waits on. */
+struct spool_answer;
+void conn_on_verdict(struct conn *c, const struct spool_answer *ans);
 
 /* Shard -> conn. */
 void conn_on_timer(struct conn *c);

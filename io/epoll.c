@@ -21,6 +21,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "shard.h"
+#include "spool.h"
 
 #define EVENTS_PER_WAIT 512
 #define ACCEPTS_PER_EVENT 64
@@ -30,8 +31,8 @@
 enum { POLL_REGISTERED = 1, POLL_IN = 2, POLL_OUT = 4 };
 
 struct completion {
-	struct conn *c;
-	int kind; /* IO_OP_SEND or IO_OP_CLOSE */
+	void *owner; /* struct conn, or struct spool_batch */
+	int kind; /* IO_OP_SEND, IO_OP_CLOSE, IO_OP_SPOOL_WRITE, IO_OP_SPOOL_FSYNC */
 	int res;
 };
 
@@ -48,9 +49,9 @@ static struct epoll_state *state(struct shard *sh)
 	return sh->backend;
 }
 
-static void complete_later(struct conn *c, int kind, int res)
+static void complete_later(struct shard *sh, void *owner, int kind, int res)
 {
-	struct epoll_state *e = state(c->shard);
+	struct epoll_state *e = state(sh);
 	if (e->done_count == e->done_cap) {
 		unsigned cap = e->done_cap ? 2 * e->done_cap : 256;
 		struct completion *d = realloc(e->done, cap * sizeof *d);
@@ -61,8 +62,9 @@ static void complete_later(struct conn *c, int kind, int res)
 		e->done = d;
 		e->done_cap = cap;
 	}
-	e->done[e->done_count++] = (struct completion){c, kind, res};
-	c->ops++;
+	e->done[e->done_count++] = (struct completion){owner, kind, res};
+	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE)
+		((struct conn *)owner)->ops++;
 }
 
 /* Make the registered events match what the connection wants. */
@@ -76,7 +78,7 @@ static void update_poll(struct conn *c)
 				 .data.ptr = c};
 	int op = (c->poll_mask & POLL_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(e->epfd, op, c->fd, &ev) != 0) {
-		complete_later(c, IO_OP_SEND, -errno);
+		complete_later(c->shard, c, IO_OP_SEND, -errno);
 		return;
 	}
 	c->poll_mask = (uint8_t)(want | POLL_REGISTERED);
@@ -128,7 +130,7 @@ static void epoll_send(struct conn *c)
 		update_poll(c);
 		return;
 	}
-	complete_later(c, IO_OP_SEND, n < 0 ? -errno : (int)n);
+	complete_later(c->shard, c, IO_OP_SEND, n < 0 ? -errno : (int)n);
 }
 
 static void epoll_recv_resume(struct conn *c)
@@ -150,12 +152,47 @@ static void epoll_recv_pause(struct conn *c)
 static void epoll_close(struct conn *c)
 {
 	if (c->poll_mask & POLL_OUT) /* a send waits for EPOLLOUT: it is over */
-		complete_later(c, IO_OP_SEND, -ECANCELED);
+		complete_later(c->shard, c, IO_OP_SEND, -ECANCELED);
 	/* close() also drops the descriptor from the epoll set */
 	close(c->fd);
 	c->poll_mask = 0;
 	c->recv_armed = false;
-	complete_later(c, IO_OP_CLOSE, 0);
+	complete_later(c->shard, c, IO_OP_CLOSE, 0);
+}
+
+/* The write and the sync run right here, blocking the loop for one
+ * fdatasync per batch (still group commit: a batch is every message
+ * finished while the previous one was written); the results are delivered
+ * from the loop like completions, in order: write first. */
+static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
+{
+	uint64_t done = 0;
+	int res = 0;
+	struct iovec iov[3 * SPOOL_BATCH_MAX_MSGS];
+	unsigned n = b->iov_count, first = 0;
+	memcpy(iov, b->iov, n * sizeof *iov);
+	while (done < b->bytes && first < n) {
+		ssize_t w = pwritev(b->seg_fd, iov + first, (int)(n - first), (off_t)(b->offset + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			res = w < 0 ? -errno : -EIO;
+			break;
+		}
+		done += (uint64_t)w;
+		for (size_t left = (size_t)w; left > 0 && first < n;) { /* skip what was written */
+			size_t take = left < iov[first].iov_len ? left : iov[first].iov_len;
+			iov[first].iov_base = (char *)iov[first].iov_base + take;
+			iov[first].iov_len -= take;
+			left -= take;
+			if (iov[first].iov_len == 0)
+				first++;
+		}
+	}
+	/* deliver() pops from the end: queue the sync's result first */
+	if (b->fsync)
+		complete_later(sh, b, IO_OP_SPOOL_FSYNC, res != 0 ? -ECANCELED : (fdatasync(b->seg_fd) == 0 ? 0 : -errno));
+	complete_later(sh, b, IO_OP_SPOOL_WRITE, res != 0 ? res : (int)done);
 }
 
 static void epoll_release_buf(struct shard *sh, uint16_t bid)
@@ -199,7 +236,7 @@ static void on_writable(struct conn *c)
 		return;
 	c->poll_mask &= (uint8_t)~POLL_OUT;
 	update_poll(c);
-	complete_later(c, IO_OP_SEND, n < 0 ? -errno : (int)n);
+	complete_later(c->shard, c, IO_OP_SEND, n < 0 ? -errno : (int)n);
 }
 
 static void on_readable(struct shard *sh, struct conn *c)
@@ -230,11 +267,15 @@ static void on_readable(struct shard *sh, struct conn *c)
 	}
 }
 
-static void deliver(struct epoll_state *e)
+static void deliver(struct shard *sh, struct epoll_state *e)
 {
 	while (e->done_count > 0) {
 		struct completion d = e->done[--e->done_count];
-		struct conn *c = d.c;
+		if (d.kind == IO_OP_SPOOL_WRITE || d.kind == IO_OP_SPOOL_FSYNC) {
+			(d.kind == IO_OP_SPOOL_WRITE ? spool_on_write : spool_on_fsync)(sh, d.owner, d.res);
+			continue;
+		}
+		struct conn *c = d.owner;
 		c->ops--;
 		if (d.kind == IO_OP_CLOSE)
 			c->close_done = true;
@@ -254,7 +295,7 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 		e->accept_paused_s = 0;
 		set_listeners(sh, EPOLL_CTL_ADD);
 	}
-	deliver(e);
+	deliver(sh, e);
 	int n = epoll_wait(e->epfd, e->events, EVENTS_PER_WAIT, (int)timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -272,7 +313,7 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 		if ((ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->recv_armed)
 			on_readable(sh, c);
 	}
-	deliver(e);
+	deliver(sh, e);
 	return 0;
 }
 
@@ -287,4 +328,5 @@ const struct backend_ops backend_epoll = {
 	.recv_resume = epoll_recv_resume,
 	.close = epoll_close,
 	.release_buf = epoll_release_buf,
+	.spool_write = epoll_spool_write,
 };

@@ -21,7 +21,7 @@
 #define SMTPSINK_VERSION "0"
 #endif
 
-enum opt_kind { OPT_FLAG, OPT_EXT_OFF, OPT_U32, OPT_U64, OPT_STRING, OPT_LISTEN, OPT_IO, OPT_BARE_LF };
+enum opt_kind { OPT_FLAG, OPT_EXT_OFF, OPT_U32, OPT_U64, OPT_STRING, OPT_LISTEN, OPT_IO, OPT_BARE_LF, OPT_SYNC };
 
 struct opt {
 	const char *name;
@@ -38,7 +38,12 @@ static const struct opt opts[] = {
 	{"listen", OPT_LISTEN, 0, 0, 0, "ADDR", "listen on 127.0.0.1:2525, [::1]:2525, unix:/path (repeatable)"},
 	{"shards", OPT_U32, CFG(shards), 0, 256, "N", "event loops, one per CPU (default: online CPUs)"},
 	{"io", OPT_IO, CFG(io), 0, 0, "auto|uring|epoll", "I/O backend (default auto: io_uring, else epoll)"},
-	{"discard", OPT_FLAG, CFG(discard), 0, 0, NULL, "accept and throw away every message"},
+	{"discard", OPT_FLAG, CFG(discard), 0, 0, NULL, "accept and throw away every message (no spool)"},
+	{"spool", OPT_STRING, CFG(spool_dir), 0, 0, "DIR", "capture every message in DIR (default ./spool)"},
+	{"sync", OPT_SYNC, CFG(sync), 0, 0, "none|group|always", "when a 250 may leave (default group: after fdatasync)"},
+	{"segment-size", OPT_U64, CFG(segment_size), 1u << 20, 1ull << 40, "BYTES", "spool segment size (default 268435456)"},
+	{"spool-max-bytes", OPT_U64, CFG(spool_max_bytes), 0, UINT64_MAX / 2, "BYTES", "delete oldest segments past this, 0: keep all"},
+	{"spool-max-age", OPT_U64, CFG(spool_max_age_s), 0, 100ull * 365 * 86400, "SECS", "delete segments older than this, 0: keep all"},
 	{"max-conns", OPT_U32, CFG(max_conns), 1, 10000000, "N", "concurrent sessions (default 100000)"},
 	{"timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS", "idle or stalled session timeout (default 300)"},
 	{"data-min-rate", OPT_U32, CFG(data_min_rate), 0, 1u << 30, "BYTES", "minimum DATA rate in bytes/s (default 500; 0 off)"},
@@ -162,6 +167,7 @@ static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 {
 	static const char *const io_words[] = {"auto", "uring", "epoll"};
 	static const char *const lf_words[] = {"preserve", "normalize", "reject"};
+	static const char *const sync_words[] = {"none", "group", "always"};
 	char *field = (char *)cfg + o->offset;
 	uint64_t n;
 	int e;
@@ -194,6 +200,11 @@ static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 			return -1;
 		cfg->io = (enum io_backend_kind)e;
 		return 0;
+	case OPT_SYNC:
+		if (parse_enum(o->name, v, sync_words, 3, &e) != 0)
+			return -1;
+		cfg->sync = (uint32_t)e;
+		return 0;
 	case OPT_BARE_LF:
 		if (parse_enum(o->name, v, lf_words, 3, &e) != 0)
 			return -1;
@@ -214,7 +225,9 @@ static void defaults(struct server_config *cfg)
 	cfg->grace_s = 10;
 	cfg->recv_buf_bytes = 8192;
 	cfg->recv_bufs = 2048;
-	cfg->discard = true; /* the only mode until the spool exists */
+	cfg->spool_dir = "spool";
+	cfg->segment_size = 256ull << 20;
+	cfg->sync = 1; /* group */
 }
 
 /* Checks across options, after all were read. */
@@ -223,6 +236,13 @@ static int check(struct server_config *cfg)
 	const char *why = smtp_config_check(&cfg->smtp);
 	if (why != NULL) {
 		fprintf(stderr, "smtpsink: %s\n", why);
+		return -1;
+	}
+	/* a record must fit in an empty segment: the body, up to 1000 recipients
+	 * of command-line size, and framing */
+	if (!cfg->discard && (cfg->smtp.max_size_bytes == 0 ||
+			      cfg->segment_size < cfg->smtp.max_size_bytes + (16u << 20))) {
+		fprintf(stderr, "smtpsink: --segment-size must be at least --max-size + 16 MiB (and --max-size not 0)\n");
 		return -1;
 	}
 	if ((cfg->recv_bufs & (cfg->recv_bufs - 1)) != 0) {

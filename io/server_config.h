@@ -32,6 +32,11 @@ struct server_config {
 	unsigned shards; /* 0: one per online CPU */
 	enum io_backend_kind io;
 	bool discard; /* accept and throw away every message */
+	const char *spool_dir; /* capture mode: DIR/shard-NN/... */
+	uint64_t segment_size; /* bytes per segment, preallocated */
+	uint32_t sync; /* enum spool_sync */
+	uint64_t spool_max_bytes; /* retention; 0: none */
+	uint64_t spool_max_age_s; /* retention; 0: none */
 	uint32_t max_conns; /* across all shards */
 	uint32_t timeout_s; /* idle/stalled session (RFC 5321 4.5.3.2) */
 	uint32_t data_min_rate; /* bytes/s during DATA/BDAT; 0: off */

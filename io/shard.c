@@ -34,6 +34,8 @@
 #define LOOP_WAIT_MS 250u
 #define CONN_SLAB_CHUNK 256u
 
+static void refresh_clocks(struct shard *sh);
+
 static int open_listener(const struct listen_addr *la, bool reuseport)
 {
 	int family = la->sa.ss_family;
@@ -111,9 +113,19 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	sh->ops = ops;
 	sh->cpu = -1;
 	sh->accepting = true;
+	sh->spool.dir_fd = sh->spool.seg_fd = -1;
 	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
 	if (e != 0)
 		return e;
+	if (!cfg->discard) {
+		refresh_clocks(sh);
+		e = spool_open(&sh->spool, cfg, index, sh->wall_us);
+		if (e != 0) {
+			fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
+				strerror(-e));
+			return e;
+		}
+	}
 	return open_listeners(sh);
 }
 
@@ -186,7 +198,7 @@ static bool shutting_down(struct shard *sh)
 		next = c->next;
 		conn_shutdown(c, force);
 	}
-	return sh->live_count == 0;
+	return sh->live_count == 0 && spool_idle(&sh->spool);
 }
 
 /* Give the shard's thread a jemalloc arena of its own, so allocations from
@@ -210,7 +222,7 @@ static void *shard_main(void *arg)
 	own_arena();
 	refresh_clocks(sh);
 	timer_wheel_init(&sh->timers, sh->now_s);
-	queue_id_init(&sh->qids, sh->cfg->node_id, sh->index, 0);
+	queue_id_init(&sh->qids, sh->cfg->node_id, sh->index, sh->spool.qid_floor_us);
 	int e = sh->ops->init(sh);
 	atomic_store(&sh->ready, e == 0 ? 1 : -1);
 	sh->init_error = e;
@@ -222,6 +234,7 @@ static void *shard_main(void *arg)
 		if (shutting_down(sh))
 			break;
 		sh->stats.loop_turns++;
+		spool_tick(sh); /* submit this turn's batch: group commit */
 		e = sh->ops->run_once(sh, LOOP_WAIT_MS);
 		if (e < 0) {
 			fprintf(stderr, "smtpsink: shard %u: event loop failed: %s\n", sh->index, strerror(-e));
@@ -261,6 +274,8 @@ void shard_join(struct shard *sh)
 
 void shard_release(struct shard *sh)
 {
+	if (sh->spool.dir_fd >= 0)
+		spool_close(&sh->spool);
 	for (unsigned i = 0; i < sh->listen_count; i++)
 		if (sh->listen_fd[i] >= 0)
 			close(sh->listen_fd[i]);

@@ -20,6 +20,7 @@
 #include "conn.h"
 #include "queue_id.h"
 #include "server_config.h"
+#include "spool.h"
 #include "timer_wheel.h"
 
 struct shard_stats {
@@ -70,6 +71,7 @@ struct shard {
 	uint32_t live_count;
 	struct timer_wheel timers;
 	struct queue_id_gen qids;
+	struct spool spool; /* capture mode (not --discard) */
 	uint64_t now_s; /* monotonic, refreshed each loop turn */
 	uint64_t wall_us; /* wall clock for queue IDs, each loop turn */
 	struct shard_stats stats;

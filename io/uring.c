@@ -33,6 +33,7 @@
 #include "backend.h"
 #include "conn.h"
 #include "shard.h"
+#include "spool.h"
 
 #define SQ_ENTRIES 4096u
 #define CQ_ENTRIES (16u * SQ_ENTRIES)
@@ -52,6 +53,7 @@ struct accept_slot {
 
 struct uring_state {
 	struct io_uring ring;
+	struct shard *sh;
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	unsigned br_mask;
@@ -176,6 +178,7 @@ static int uring_init(struct shard *sh)
 	if (u == NULL)
 		return -ENOMEM;
 	sh->backend = u;
+	u->sh = sh;
 	u->ignore_op.kind = IO_OP_CANCEL;
 	int e = setup_ring(&u->ring, SQ_ENTRIES, CQ_ENTRIES);
 	if (e < 0)
@@ -266,6 +269,25 @@ static void uring_close(struct conn *c)
 	io_uring_prep_close_direct(sqe, (unsigned)c->fd);
 	io_uring_sqe_set_data(sqe, &c->close_op);
 	c->ops++;
+}
+
+/* One vectored write hard-wired to its fdatasync: the sync runs only after
+ * the whole write succeeded (a failed or short write cancels it), and one
+ * sync covers every record of the batch: group commit. */
+static void uring_spool_write(struct shard *sh, struct spool_batch *b)
+{
+	struct uring_state *u = state(sh);
+	if (io_uring_sq_space_left(&u->ring) < 2)
+		io_uring_submit(&u->ring); /* a chain must not be split across submits */
+	struct io_uring_sqe *sqe = get_sqe(u);
+	io_uring_prep_writev(sqe, b->seg_fd, b->iov, b->iov_count, b->offset);
+	io_uring_sqe_set_data(sqe, &b->write_op);
+	if (!b->fsync)
+		return;
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = get_sqe(u);
+	io_uring_prep_fsync(sqe, b->seg_fd, IORING_FSYNC_DATASYNC);
+	io_uring_sqe_set_data(sqe, &b->fsync_op);
 }
 
 static void uring_release_buf(struct shard *sh, uint16_t bid)
@@ -363,6 +385,14 @@ static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
 		on_accept(u, op->owner, cqe->res);
 		return;
 	}
+	if (op->kind == IO_OP_SPOOL_WRITE) {
+		spool_on_write(u->sh, op->owner, cqe->res);
+		return;
+	}
+	if (op->kind == IO_OP_SPOOL_FSYNC) {
+		spool_on_fsync(u->sh, op->owner, cqe->res);
+		return;
+	}
 	struct conn *c = op->owner;
 	switch ((enum io_op_kind)op->kind) {
 	case IO_OP_RECV:
@@ -382,6 +412,8 @@ static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
 		c->ops--;
 		break;
 	case IO_OP_ACCEPT:
+	case IO_OP_SPOOL_WRITE:
+	case IO_OP_SPOOL_FSYNC:
 		break;
 	}
 	if (c->close_done && c->ops == 0)
@@ -423,4 +455,5 @@ const struct backend_ops backend_uring = {
 	.recv_resume = uring_recv_resume,
 	.close = uring_close,
 	.release_buf = uring_release_buf,
+	.spool_write = uring_spool_write,
 };

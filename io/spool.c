@@ -1,0 +1,306 @@
+/*
+ * io/spool.c - append, group commit and verdicts (see spool.h).
+ *
+ * Owns the rule that no 250 leaves for a message before the fdatasync that
+ * covers it has completed (--sync group/always).  Records are laid out at
+ * increasing offsets as messages complete; a batch is one contiguous region
+ * written with one vectored write hard-linked to one fdatasync, so a loop
+ * turn's messages share a single flush (group commit).  At most one batch
+ * is in flight; the following ones fill meanwhile.  A failed write or sync
+ * fails every message in its batch and all batches queued behind it for the
+ * same segment (451/452, never 250), poisons that segment (it is cut at the
+ * failed offset and sealed) and opens a new one; if none can be opened the
+ * spool is down and MAIL gets 452 until a retry succeeds.
+ */
+#include "spool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "shard.h"
+
+bool spool_ready(const struct spool *sp)
+{
+	return sp->seg_fd >= 0;
+}
+
+bool spool_idle(const struct spool *sp)
+{
+	return sp->queued == 0 && !sp->batch.busy;
+}
+
+bool spool_writing(const struct spool *sp, uint64_t segno)
+{
+	for (const struct capture *c = sp->queue_head; c != NULL; c = c->next)
+		if (c->segno == segno)
+			return true;
+	return sp->batch.busy && sp->batch.segno == segno;
+}
+
+/* Encode the record around the captured body. */
+static bool build_record(struct spool *sp, struct capture *cap, struct spool_envelope *env)
+{
+	struct smtp_view *paths = malloc(2 * ((size_t)cap->rcpt_count + 1) * sizeof *paths);
+	if (paths == NULL)
+		return false;
+	for (uint32_t i = 0; i < cap->rcpt_count; i++) {
+		paths[i] = capture_view(cap, cap->rcpts[2 * i]);
+		paths[cap->rcpt_count + i] = capture_view(cap, cap->rcpts[2 * i + 1]);
+	}
+	env->mail_from = capture_view(cap, cap->mail_from);
+	env->mail_params = capture_view(cap, cap->mail_params);
+	env->rcpts = paths;
+	env->rcpt_params = paths + cap->rcpt_count;
+	env->rcpt_count = cap->rcpt_count;
+	env->flags = cap->flags;
+	env->qid = smtp_view_make(cap->qid, strlen(cap->qid));
+	env->received_us = cap->received_us;
+	env->shard = sp->shard;
+	env->node = sp->node;
+	cap->head_len = spool_record_meta_bytes(env);
+	cap->head = malloc(cap->head_len);
+	if (cap->head == NULL) {
+		free(paths);
+		return false;
+	}
+	cap->record_len = spool_record_len(env, cap->body_len);
+	spool_record_head(env, cap->body_len, sp->durable_off, cap->head);
+	struct spool_checksum sum;
+	spool_checksum_init(&sum);
+	spool_checksum_update(&sum, cap->head, cap->head_len);
+	spool_checksum_update(&sum, cap->body, cap->body_len);
+	cap->tail_len = spool_record_tail(&sum, cap->record_len, cap->head_len + cap->body_len, cap->tail);
+	free(paths);
+	return true;
+}
+
+static bool add_entry(struct spool *sp, const struct capture *cap)
+{
+	if (sp->entry_count == sp->entry_cap) {
+		uint32_t n = sp->entry_cap ? 2 * sp->entry_cap : 1024;
+		struct spool_index_entry *e = realloc(sp->entries, (size_t)n * sizeof *e);
+		if (e == NULL)
+			return false;
+		sp->entries = e;
+		sp->entry_cap = n;
+	}
+	struct spool_index_entry *e = &sp->entries[sp->entry_count++];
+	memset(e, 0, sizeof *e);
+	memcpy(e->qid, cap->qid, strlen(cap->qid));
+	e->received_us = cap->received_us;
+	e->offset = cap->offset;
+	e->record_len = cap->record_len;
+	e->meta_len = (uint32_t)(cap->head_len - SPOOL_RECORD_HEADER_BYTES);
+	e->flags = cap->flags;
+	return true;
+}
+
+/* Lay the record out at the end of the open segment and queue it. */
+static bool enqueue(struct spool *sp, struct capture *cap)
+{
+	if (sp->write_off + cap->record_len > sp->seg_size) {
+		if (SPOOL_SEGMENT_HEADER_BYTES + cap->record_len > sp->seg_size)
+			return false; /* would not fit even in an empty segment */
+		spool_files_seal(sp); /* sealed once its last record is durable */
+		if (spool_files_new_segment(sp, cap->received_us) != 0)
+			return false;
+	}
+	if (!add_entry(sp, cap))
+		return false;
+	cap->segno = sp->segno;
+	cap->seg_fd = sp->seg_fd;
+	cap->offset = sp->write_off;
+	sp->write_off += cap->record_len;
+	cap->next = NULL;
+	if (sp->queue_tail != NULL)
+		sp->queue_tail->next = cap;
+	else
+		sp->queue_head = cap;
+	sp->queue_tail = cap;
+	sp->queued++;
+	return true;
+}
+
+bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *env, uint64_t now_us,
+		  struct spool_answer *ans)
+{
+	struct spool *sp = &sh->spool;
+	queue_id_next(&sh->qids, now_us, cap->qid);
+	cap->received_us = now_us;
+	memcpy(ans->qid, cap->qid, sizeof ans->qid);
+	ans->text = NULL;
+	if (cap->failed || !spool_ready(sp)) {
+		ans->code = 452;
+		ans->text = "4.3.1 Insufficient system storage";
+	} else if (!build_record(sp, cap, env) || !enqueue(sp, cap)) {
+		ans->code = 451;
+		ans->text = "4.3.0 Error: queue file write error";
+	} else if (sp->sync == SPOOL_SYNC_NONE) {
+		ans->code = 250; /* acknowledged once queued: a crash may lose it */
+		cap->conn = NULL; /* the spool keeps cap until the write is done */
+		return true;
+	} else {
+		return false; /* conn_on_verdict() when the batch is durable */
+	}
+	capture_free(cap);
+	return true;
+}
+
+static void answer_all(struct capture *list, const struct spool_answer *proto)
+{
+	struct spool_answer ans = *proto;
+	for (struct capture *cap = list, *next; cap != NULL; cap = next) {
+		next = cap->next;
+		if (cap->conn != NULL) {
+			memcpy(ans.qid, cap->qid, sizeof ans.qid);
+			conn_on_verdict(cap->conn, &ans);
+		}
+		capture_free(cap);
+	}
+}
+
+static struct spool_answer failure(int err)
+{
+	bool full = err == -ENOSPC || err == -EDQUOT;
+	struct spool_answer a = {full ? 452 : 451, NULL, {0}};
+	a.text = full ? "4.3.1 Insufficient system storage" : "4.3.0 Error: queue file write error";
+	return a;
+}
+
+/* A write or sync failed: everything still queued for that segment fails
+ * with it (never 250), the segment is cut where the failure happened and
+ * sealed, and a new segment takes the next messages. */
+static void poison(struct shard *sh, struct spool_batch *b)
+{
+	struct spool *sp = &sh->spool;
+	struct capture *failed = NULL, **tail = &failed, **pp = &sp->queue_head;
+	sp->errors++;
+	fprintf(stderr, "smtpsink: shard %u: spool segment %llu: write failed at offset %llu: %s\n", sp->shard,
+		(unsigned long long)b->segno, (unsigned long long)b->offset, strerror(-b->result));
+	sp->queue_tail = NULL;
+	while (*pp != NULL) {
+		struct capture *c = *pp;
+		if (c->segno == b->segno) {
+			*pp = c->next;
+			c->next = NULL;
+			*tail = c;
+			tail = &c->next;
+			sp->queued--;
+		} else {
+			sp->queue_tail = c;
+			pp = &c->next;
+		}
+	}
+	struct spool_answer ans = failure(b->result);
+	answer_all(failed, &ans);
+	if (b->segno != sp->segno)
+		return;
+	sp->write_off = b->offset;
+	while (sp->entry_count > 0 && sp->entries[sp->entry_count - 1].offset >= b->offset)
+		sp->entry_count--;
+	spool_files_seal(sp);
+	spool_files_new_segment(sp, sh->wall_us);
+}
+
+static void batch_done(struct shard *sh, struct spool_batch *b)
+{
+	struct spool *sp = &sh->spool;
+	if (b->pending != 0)
+		return;
+	struct spool_answer ans = {250, NULL, {0}};
+	if (b->result != 0)
+		ans = failure(b->result);
+	else if (b->fsync && b->segno == sp->segno && b->offset + b->bytes > sp->durable_off)
+		sp->durable_off = b->offset + b->bytes;
+	struct capture *list = b->head;
+	b->head = b->tail = NULL;
+	b->busy = false;
+	if (b->result != 0)
+		poison(sh, b);
+	answer_all(list, &ans);
+	spool_files_seal_done(sp);
+	spool_tick(sh);
+}
+
+void spool_on_write(struct shard *sh, struct spool_batch *b, int res)
+{
+	b->pending--;
+	sh->spool.writes++;
+	if (res >= 0 && (uint64_t)res != b->bytes)
+		res = -EIO; /* a short write to a preallocated file */
+	if (res < 0 && b->result == 0)
+		b->result = res;
+	batch_done(sh, b);
+}
+
+void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res)
+{
+	b->pending--;
+	sh->spool.fsyncs++;
+	if (res < 0 && b->result == 0)
+		b->result = res == -ECANCELED ? -EIO : res; /* the write failed first */
+	batch_done(sh, b);
+}
+
+/* Take the queued records of the oldest segment, in order (one with
+ * --sync always), into the batch. */
+static void fill_batch(struct spool *sp, struct spool_batch *b)
+{
+	uint32_t max = sp->sync == SPOOL_SYNC_ALWAYS ? 1 : SPOOL_BATCH_MAX_MSGS;
+	struct capture *first = sp->queue_head;
+	memset(b, 0, offsetof(struct spool_batch, iov)); /* not the iovecs */
+	b->iov_count = 0;
+	b->result = 0;
+	b->segno = first->segno;
+	b->seg_fd = first->seg_fd;
+	b->offset = first->offset;
+	b->fsync = sp->sync != SPOOL_SYNC_NONE;
+	b->write_op = (struct io_op){IO_OP_SPOOL_WRITE, b};
+	b->fsync_op = (struct io_op){IO_OP_SPOOL_FSYNC, b};
+	while (sp->queue_head != NULL && b->count < max && sp->queue_head->segno == b->segno) {
+		struct capture *cap = sp->queue_head;
+		sp->queue_head = cap->next;
+		sp->queued--;
+		cap->next = NULL;
+		b->iov[b->iov_count++] = (struct iovec){cap->head, cap->head_len};
+		if (cap->body_len > 0)
+			b->iov[b->iov_count++] = (struct iovec){cap->body, cap->body_len};
+		b->iov[b->iov_count++] = (struct iovec){cap->tail, cap->tail_len};
+		b->bytes += cap->record_len;
+		if (b->tail != NULL)
+			b->tail->next = cap;
+		else
+			b->head = cap;
+		b->tail = cap;
+		b->count++;
+	}
+	if (sp->queue_head == NULL)
+		sp->queue_tail = NULL;
+}
+
+void spool_tick(struct shard *sh)
+{
+	struct spool *sp = &sh->spool;
+	if (sp->dir_fd < 0)
+		return;
+	if (sh->now_s != sp->retire_s && (sp->max_bytes != 0 || sp->max_age_s != 0)) {
+		sp->retire_s = sh->now_s;
+		spool_files_retire(sp, sh->wall_us, sp->max_bytes, sp->max_age_s);
+	}
+	if (sp->seg_fd < 0 && sh->now_s >= sp->retry_s) {
+		sp->retry_s = sh->now_s + 1;
+		if (spool_files_new_segment(sp, sh->wall_us) == 0)
+			fprintf(stderr, "smtpsink: shard %u: spool is writable again\n", sp->shard);
+	}
+	struct spool_batch *b = &sp->batch;
+	if (b->busy || sp->queue_head == NULL)
+		return;
+	fill_batch(sp, b);
+	b->busy = true;
+	b->pending = b->fsync ? 2 : 1;
+	sh->ops->spool_write(sh, b);
+}

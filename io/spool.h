@@ -1,0 +1,136 @@
+/*
+ * io/spool.h - a shard's spool writer: append-only segments, group commit.
+ *
+ * Owns: turning completed captures into records at the end of the shard's
+ * open segment, batching them (one write + one fdatasync per batch, at most
+ * one batch in flight, the next one filling meanwhile), releasing each
+ * message's verdict when its batch is durable (--sync group/always) or
+ * when it is queued (--sync none), rotating and sealing segments, failing
+ * messages with 451/452 on write errors, and recovering the segment files
+ * at start-up (spool_files.c).  Each shard writes only its own directory
+ * DIR/shard-NN, so writers never share a file or a lock.
+ */
+#ifndef SMTPSINK_SPOOL_H
+#define SMTPSINK_SPOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "backend.h"
+#include "capture.h"
+#include "spool_format.h"
+
+struct shard;
+struct server_config;
+
+enum spool_sync { SPOOL_SYNC_NONE, SPOOL_SYNC_GROUP, SPOOL_SYNC_ALWAYS };
+
+#define SPOOL_BATCH_MAX_MSGS 300u /* 3 iovecs each: under IOV_MAX (1024) */
+
+/* The records of one contiguous region of one segment, written together:
+ * the captures queued since the previous batch was submitted (one, with
+ * --sync always).  The iovecs and the captures they point into belong to
+ * the kernel from submission until both completions (write, fsync). */
+struct spool_batch {
+	struct capture *head, *tail;
+	uint32_t count;
+	int seg_fd;
+	uint64_t segno;
+	uint64_t offset, bytes;
+	struct iovec iov[3 * SPOOL_BATCH_MAX_MSGS];
+	uint32_t iov_count;
+	bool fsync; /* --sync group/always */
+	bool busy; /* submitted, completions pending */
+	uint8_t pending; /* completions still to come */
+	int result; /* 0, or the first -errno */
+	struct io_op write_op, fsync_op;
+};
+
+/* A segment that is sealed (or being sealed): for retention. */
+struct spool_sealed {
+	uint64_t segno;
+	uint64_t bytes;
+	uint64_t created_us;
+};
+
+/* A full (or poisoned) segment waiting for its last batch to be durable
+ * before its index is written and it is closed. */
+struct spool_sealing {
+	struct spool_sealing *next;
+	int fd;
+	uint64_t segno, end_off, created_us;
+	struct spool_index_entry *entries;
+	uint32_t entry_count;
+};
+
+struct spool {
+	int dir_fd; /* DIR/shard-NN */
+	unsigned shard;
+	uint32_t node;
+	enum spool_sync sync;
+	uint64_t seg_size;
+	int seg_fd; /* -1: the spool is down (disk full, I/O error) */
+	uint64_t segno;
+	uint64_t seg_created_us;
+	uint64_t write_off; /* next record goes here */
+	uint64_t durable_off; /* fdatasync'ed through here */
+	uint64_t retry_s; /* when down: next attempt to open a segment */
+	struct spool_index_entry *entries; /* the open segment's index */
+	uint32_t entry_count, entry_cap;
+	struct capture *queue_head, *queue_tail; /* laid out, not yet written */
+	uint32_t queued;
+	struct spool_batch batch; /* the one in flight */
+	struct spool_sealing *sealing; /* list */
+	uint64_t retire_s; /* last retention pass */
+	uint64_t max_bytes, max_age_s; /* retention, this shard's share */
+	struct spool_sealed *sealed; /* oldest first */
+	uint32_t sealed_count, sealed_cap;
+	uint64_t qid_floor_us; /* newest queue ID time found at start-up */
+	uint64_t writes, fsyncs, errors;
+};
+
+/* Start-up, main thread: create or recover DIR/shard-NN. 0 or -errno. */
+int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard, uint64_t now_us);
+void spool_close(struct spool *sp);
+
+/* Can a new message be accepted?  (false: MAIL gets 452 4.3.1) */
+bool spool_ready(const struct spool *sp);
+
+/* Nothing queued or in flight (shutdown may finish). */
+bool spool_idle(const struct spool *sp);
+
+/* Is any record of segment segno still queued or being written? */
+bool spool_writing(const struct spool *sp, uint64_t segno);
+
+/* A complete message; the spool takes cap.  env holds the session's facts
+ * (HELO, protocol, AUTH user, client); the rest comes from cap.  Returns
+ * true with *ans filled if the answer is decided now (--sync none: 250 once
+ * queued; or a refusal); false if it will come through conn_on_verdict()
+ * once the batch that holds it is durable (cap->conn is answered then). */
+/* What a message gets: 250 and its queue ID, or a refusal. */
+struct spool_answer {
+	uint16_t code;
+	const char *text; /* refusals: a literal */
+	char qid[QUEUE_ID_LEN + 1];
+};
+
+bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *env, uint64_t now_us,
+		  struct spool_answer *ans);
+
+/* Once per loop turn: submit the next batch if none is in flight; retry a
+ * down spool; apply retention.  */
+void spool_tick(struct shard *sh);
+
+/* Backend completions for a batch's write and fdatasync. */
+void spool_on_write(struct shard *sh, struct spool_batch *b, int res);
+void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res);
+
+/* Files (spool_files.c): creating, sealing, recovering, retiring. */
+int spool_files_new_segment(struct spool *sp, uint64_t now_us);
+void spool_files_seal(struct spool *sp); /* the open segment is full */
+void spool_files_seal_done(struct spool *sp); /* finish seals now durable */
+int spool_files_recover(struct spool *sp);
+void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s);
+
+#endif
