@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""bench/sink_vs_postfix.py - smtpsink --discard against Postfix smtp-sink,
-both driven by the same Postfix smtp-source, in the same run.
+"""bench/sink_vs_postfix.py - smtpsink against Postfix smtp-sink, both driven
+by the same Postfix smtp-source, in the same run.
 
 Owns: starting both servers on loopback, alternating them round by round
 with identical smtp-source parameters, reading each server's CPU time
@@ -9,12 +9,21 @@ round, and printing medians: messages/s, server CPU microseconds per message
 and the ratio smtpsink / smtp-sink.  Two modes, as issue 3 asks:
   reuse:   smtp-source -s S -m N -d -l 1000  (one connection carries many)
   connect: smtp-source -s S -m N -l 1000     (a new connection per message)
+Two sets of servers:
+  --set discard (issue 3): smtpsink --discard vs smtp-sink, reuse + connect
+  --set spool   (issue 4): smtpsink --sync group / --sync none / --discard
+                vs smtp-sink -D (one dump file) and -d (a file per message),
+                reuse mode; the fdatasync latency of the spool's disk is
+                measured and printed alongside.
 Speed is never asserted here: this prints figures for docs/BENCHMARKS.md.
 
-usage: bench/sink_vs_postfix.py [--smtpsink PATH] [--messages N]
-       [--connect-messages N] [--sessions S] [--rounds R] [--shards K]
+usage: bench/sink_vs_postfix.py [--set discard|spool] [--smtpsink PATH]
+       [--messages N] [--connect-messages N] [--sessions S] [--rounds R]
+       [--shards K] [--io auto|uring|epoll] [--dir SCRATCH]
 """
 import argparse
+import shutil
+import tempfile
 import os
 import socket
 import statistics
@@ -81,8 +90,54 @@ def run_round(proc, port, messages, sessions, reuse):
     return messages / elapsed, cpu * 1e6 / messages
 
 
+def fdatasync_latency_us(directory, rounds=200):
+    path = os.path.join(directory, "fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    times = []
+    try:
+        for i in range(rounds):
+            os.pwrite(fd, b"x" * 4096, i * 4096)
+            t0 = time.perf_counter()
+            os.fdatasync(fd)
+            times.append((time.perf_counter() - t0) * 1e6)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return statistics.median(times)
+
+
+def server_specs(a, scratch):
+    """name -> (argv builder taking a port, reset function before a round)."""
+    ours = [a.smtpsink, "--io", a.io] + (["--shards", str(a.shards)] if a.shards else [])
+    postfix = ["/usr/sbin/smtp-sink", "-u", "nobody"]
+    if a.set == "discard":
+        return {
+            "smtpsink": lambda p: ours + ["--discard", "--listen", f"127.0.0.1:{p}"],
+            "smtp-sink": lambda p: postfix + [f"127.0.0.1:{p}", "1000"],
+        }
+    def spool(name):
+        d = os.path.join(scratch, name)
+        os.makedirs(d, exist_ok=True)
+        return d
+    dump_d = spool("postfix-d")
+    os.chmod(dump_d, 0o777)
+    dump_D = spool("postfix-D")
+    os.chmod(dump_D, 0o777)
+    return {
+        "smtpsink --sync group": lambda p: ours + ["--spool", spool("group"), "--sync", "group",
+                                                   "--listen", f"127.0.0.1:{p}"],
+        "smtpsink --sync none": lambda p: ours + ["--spool", spool("none"), "--sync", "none",
+                                                  "--listen", f"127.0.0.1:{p}"],
+        "smtpsink --discard": lambda p: ours + ["--discard", "--listen", f"127.0.0.1:{p}"],
+        "smtp-sink -D": lambda p: postfix + ["-D", os.path.join(dump_D, "dump"), f"127.0.0.1:{p}", "1000"],
+        "smtp-sink -d": lambda p: postfix + ["-d", os.path.join(dump_d, "%Y%m%d/%H%M."), f"127.0.0.1:{p}",
+                                             "1000"],
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--set", choices=["discard", "spool"], default="discard")
     ap.add_argument("--smtpsink", default=os.path.join(HERE, "..", "build", "io", "smtpsink"))
     ap.add_argument("--messages", type=int, default=100000)
     ap.add_argument("--connect-messages", type=int, default=20000)
@@ -90,36 +145,43 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--shards", type=int, default=0)
     ap.add_argument("--io", default="auto")
+    ap.add_argument("--dir", default=None, help="scratch directory for spools and dumps")
     a = ap.parse_args()
 
-    p1, p2 = free_port(), free_port()
-    ours = [a.smtpsink, "--discard", "--listen", f"127.0.0.1:{p1}", "--io", a.io]
-    if a.shards:
-        ours += ["--shards", str(a.shards)]
-    theirs = ["/usr/sbin/smtp-sink", "-u", "nobody", f"127.0.0.1:{p2}", "1000"]
-    servers = {"smtpsink": (start(ours, p1), p1), "smtp-sink": (start(theirs, p2), p2)}
+    scratch = tempfile.mkdtemp(prefix="sinkbench-", dir=a.dir or os.getcwd())
+    os.chmod(scratch, 0o755)  # smtp-sink -u nobody writes its dumps below it
+    specs = server_specs(a, scratch)
+    servers = {}
+    for name, argv in specs.items():
+        port = free_port()
+        servers[name] = (start(argv(port), port), port)
+    modes = [("reuse", a.messages)] + ([("connect", a.connect_messages)] if a.set == "discard" else [])
     results = {}
     try:
-        for mode, n in (("reuse", a.messages), ("connect", a.connect_messages)):
+        for mode, n in modes:
             for r in range(a.rounds):
                 for name, (proc, port) in servers.items():
                     rate, us = run_round(proc, port, n, a.sessions, mode == "reuse")
                     results.setdefault((mode, name), []).append((rate, us))
-                    print(f"  {mode:7} round {r + 1} {name:9} {rate:9.0f} msg/s {us:7.1f} us CPU/msg", flush=True)
+                    print(f"  {mode:7} round {r + 1} {name:22} {rate:9.0f} msg/s {us:7.1f} us CPU/msg", flush=True)
     finally:
         for proc, _ in servers.values():
             stop(proc)
 
+    base = "smtp-sink" if a.set == "discard" else "smtp-sink -D"
     print()
-    print("| mode | server | messages/s | server CPU us/msg | CPU ratio smtpsink/smtp-sink |")
-    print("|---|---|---|---|---|")
-    for mode in ("reuse", "connect"):
+    if a.set == "spool":
+        print(f"fdatasync latency on {scratch}: {fdatasync_latency_us(scratch):.0f} us (median of 200)")
+    shutil.rmtree(scratch, ignore_errors=True)
+    print(f"| mode | server | messages/s | server CPU us/msg | CPU vs {base} | msg/s vs {base} |")
+    print("|---|---|---|---|---|---|")
+    for mode, _ in modes:
         med = {name: (statistics.median(x[0] for x in results[(mode, name)]),
                       statistics.median(x[1] for x in results[(mode, name)])) for name in servers}
-        ratio = med["smtpsink"][1] / med["smtp-sink"][1]
         for name in servers:
-            cell = f"{ratio:.2f}" if name == "smtpsink" else ""
-            print(f"| {mode} | {name} | {med[name][0]:.0f} | {med[name][1]:.1f} | {cell} |")
+            cpu = med[name][1] / med[base][1]
+            rate = med[name][0] / med[base][0]
+            print(f"| {mode} | {name} | {med[name][0]:.0f} | {med[name][1]:.1f} | {cpu:.2f} | {rate:.2f} |")
 
 
 if __name__ == "__main__":

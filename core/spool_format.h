@@ -34,7 +34,7 @@
  *
  * Index "shard-NN/SSSSSSSS.idx", written when a segment is sealed: a 64-byte
  * header (magic "SSSIDX\0\1", u16 version, u16 entry size, u32 count, u64
- * segment number, 36 reserved, u64 XXH3-64 of bytes 0..55) and count
+ * segment number, 32 reserved, u64 XXH3-64 of bytes 0..55) and count
  * 48-byte entries sorted by queue ID (which is time order): char qid[16]
  * (NUL-padded), u64 received_us, u64 offset, u64 record_len, u32 meta_len,
  * u32 flags; then u64 XXH3-64 of all entries.
@@ -46,6 +46,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* struct spool_checksum embeds XXH3_state_t, whose definition xxhash.h
+ * only exposes under XXH_STATIC_LINKING_ONLY.  The state is 64-byte aligned:
+ * a heap object holding one needs aligned_alloc(), not plain malloc(). */
+#ifndef XXH_STATIC_LINKING_ONLY
+#define XXH_STATIC_LINKING_ONLY
+#endif
 #include <xxhash.h>
 
 #include "smtp_view.h"
@@ -58,8 +64,16 @@
 #define SPOOL_INDEX_HEADER_BYTES 64u
 #define SPOOL_INDEX_ENTRY_BYTES 48u
 #define SPOOL_FIELD_MAX_BYTES 65535u
+/* No record is longer (2^62, far past any file system's file size), so that
+ * offset + record_len never wraps a u64 nor an off_t for offsets below it:
+ * a header claiming more is BAD_HEADER. */
+#define SPOOL_RECORD_MAX_BYTES (UINT64_C(1) << 62)
 
-/* Metadata field tags.  A reader skips tags it does not know. */
+/* Metadata field tags.  A reader skips tags it does not know.  The encoder
+ * writes, in this order: QUEUE_ID, RECEIVED_US, SHARD, NODE, CLIENT, HELO,
+ * PROTOCOL, AUTH_USER (if not empty), MAIL_FROM, MAIL_PARAMS (if not
+ * empty), then per recipient RCPT and its RCPT_PARAMS (if not empty), then
+ * SESSION_ID (if not empty).  An absent optional field means empty. */
 enum spool_tag {
 	SPOOL_TAG_QUEUE_ID = 1, /* printable, <= 20 bytes */
 	SPOOL_TAG_RECEIVED_US = 2, /* u64, microseconds since the epoch */
@@ -87,8 +101,8 @@ struct spool_envelope {
 	uint8_t client_addr[16];
 	struct smtp_view helo, protocol, auth_user, mail_from, mail_params;
 	const struct smtp_view *rcpts; /* rcpt_count forward-paths */
-	const struct smtp_view *rcpt_params; /* rcpt_count parameter texts */
-	uint32_t rcpt_count;
+	const struct smtp_view *rcpt_params; /* rcpt_count texts, or NULL: none */
+	uint32_t rcpt_count; /* the whole meta must fit a u32 (asserted) */
 	uint32_t flags; /* enum smtp_msg_flag bits */
 	struct smtp_view session_id; /* may be empty */
 };
@@ -97,15 +111,24 @@ struct spool_envelope {
  * SPOOL_FIELD_MAX_BYTES are cut to it). */
 size_t spool_record_meta_bytes(const struct spool_envelope *env);
 
-/* Total record length for *env and a body of body_len bytes. */
+/* Total record length for *env and a body of body_len bytes; 0 if it would
+ * exceed SPOOL_RECORD_MAX_BYTES (no real body comes near). */
 uint64_t spool_record_len(const struct spool_envelope *env, uint64_t body_len);
 
 /* Write the record head (header + meta) into head[0..spool_record_meta_bytes)
  * for a body of body_len bytes.  The body is not copied: the writer sends
- * head, body, then the tail. The checksum is streamed: call
- * spool_record_checksum_init(head ...), _update(body pieces), then
- * spool_record_tail() writes padding + trailer (<= 7 + 16 bytes) into tail
- * and returns its length. */
+ * head, body, then the tail.  The checksum is streamed:
+ *   spool_checksum_init(&c);
+ *   spool_checksum_update(&c, head, spool_record_meta_bytes(env));
+ *   spool_checksum_update(&c, piece, n);   for each body piece, in order
+ *   tail_len = spool_record_tail(&c, record_len, bytes_so_far, tail);
+ * bytes_so_far is every record byte given to spool_checksum_update() since
+ * init (meta bytes + body_len); record_len is spool_record_len(env,
+ * body_len).  spool_record_tail() hashes the zero padding itself, writes
+ * padding + trailer (<= 7 + 16 bytes, SPOOL_RECORD_TAIL_MAX_BYTES) into tail
+ * and returns its length: record_len - bytes_so_far.  It returns 0 and
+ * writes nothing if the two disagree (a caller bug: the body streamed was
+ * not the body_len announced in the head). */
 void spool_record_head(const struct spool_envelope *env, uint64_t body_len, uint64_t synced_before, uint8_t *head);
 
 struct spool_checksum {
@@ -113,6 +136,7 @@ struct spool_checksum {
 };
 void spool_checksum_init(struct spool_checksum *c);
 void spool_checksum_update(struct spool_checksum *c, const void *bytes, size_t len);
+#define SPOOL_RECORD_TAIL_MAX_BYTES (SPOOL_RECORD_ALIGN - 1u + SPOOL_RECORD_TRAILER_BYTES)
 size_t spool_record_tail(struct spool_checksum *c, uint64_t record_len, uint64_t bytes_so_far, uint8_t *tail);
 
 /* Decoding. */
@@ -134,11 +158,15 @@ struct spool_record {
 	const uint8_t *body; /* body_len bytes */
 };
 
-/* Check the record at img[0..len) (len may run past it). */
+/* Check the record at img[0..len) (len may run past it).  The header
+ * fields of *rec are set whenever the header checksum passed (OK,
+ * BAD_CHECKSUM, and SHORT once 48 bytes are there); meta and body only on
+ * OK.  Otherwise *rec is zeroed. */
 enum spool_verdict spool_record_decode(const uint8_t *img, size_t len, struct spool_record *rec);
 
 /* Walk meta fields: returns false at the end or on a malformed field
- * (*malformed set).  *pos starts at 0. */
+ * (*malformed set).  *pos starts at 0.  The byte after the tag is written 0
+ * and ignored on reading.  The caller skips tags it does not know. */
 bool spool_meta_next(const struct spool_record *rec, size_t *pos, uint8_t *tag, struct smtp_view *value,
 		     bool *malformed);
 
@@ -157,7 +185,15 @@ struct spool_scan {
 	enum spool_recovery recovery;
 	enum spool_verdict first_bad; /* what was found at good_end */
 };
-/* Scan a whole segment image (file contents from offset 0). */
+/* Scan a whole segment image (file contents from offset 0).  A bad segment
+ * header gives good_end 0, CORRUPT and first_bad END (the whole image is
+ * zeros: created, but its header never became durable, so nothing in it was
+ * ever acknowledged), SHORT (fewer than 64 bytes, not all zero) or
+ * BAD_HEADER.  A record whose synced_before is beyond its own offset is not
+ * valid (first_bad BAD_HEADER).  Bounded work: if the search after damage
+ * would hash more than len + SPOOL_SCAN_SLACK_BYTES, it stops and decides
+ * CORRUPT (never cut what was not proved undurable). */
+#define SPOOL_SCAN_SLACK_BYTES (256u * 1024u * 1024u)
 void spool_segment_scan(const uint8_t *img, size_t len, struct spool_scan *out);
 
 /* Segment header. */
@@ -175,6 +211,11 @@ struct spool_index_entry {
 };
 size_t spool_index_bytes(uint32_t count);
 void spool_index_encode(uint64_t segno, const struct spool_index_entry *entries, uint32_t count, uint8_t *out);
+/* Encode copies each qid up to its first NUL and zero-pads it; entries
+ * must be in strictly increasing qid order (decode rejects anything else).
+ * Decode wants len == spool_index_bytes(count) exactly and checks both
+ * checksums, the order, and that each entry's offset and record_len are
+ * 8-aligned, past the segment header and do not wrap. */
 bool spool_index_decode(const uint8_t *img, size_t len, uint64_t *segno, const uint8_t **entries, uint32_t *count);
 void spool_index_entry_get(const uint8_t *entries, uint32_t i, struct spool_index_entry *e);
 /* Binary search by queue ID; -1 if absent. */

@@ -75,7 +75,7 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 	spool_checksum_update(&sum, cap->body, cap->body_len);
 	cap->tail_len = spool_record_tail(&sum, cap->record_len, cap->head_len + cap->body_len, cap->tail);
 	free(paths);
-	return true;
+	return cap->tail_len != 0; /* 0: the lengths disagree, never store that */
 }
 
 static bool add_entry(struct spool *sp, const struct capture *cap)

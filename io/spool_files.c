@@ -258,6 +258,27 @@ static void quarantine(struct spool *sp, uint64_t segno, const struct spool_scan
 		(unsigned long long)scan->records, bad);
 }
 
+/* A torn tail is cut, but its bytes are kept in NAME.cut-OFFSET first:
+ * damage to the last durable records looks like a torn tail too, and what
+ * is cut must never be destroyed (docs/SPOOL-FORMAT.md). */
+static void keep_cut_bytes(struct spool *sp, const char *name, const uint8_t *img, uint64_t size,
+			   const struct spool_scan *scan)
+{
+	uint64_t end = size;
+	while (end > scan->good_end && img[end - 1] == 0)
+		end--;
+	char cut[NAME_BYTES + 32];
+	snprintf(cut, sizeof cut, "%s.cut-%llu", name, (unsigned long long)scan->good_end);
+	int fd = openat(sp->dir_fd, cut, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	bool kept = fd >= 0 && write(fd, img + scan->good_end, end - scan->good_end) == (ssize_t)(end - scan->good_end) &&
+		    fdatasync(fd) == 0;
+	if (fd >= 0)
+		close(fd);
+	fprintf(stderr, "smtpsink: shard %u: %s: torn tail after offset %llu cut (%llu records kept, %llu bytes cut%s%s)\n",
+		sp->shard, name, (unsigned long long)scan->good_end, (unsigned long long)scan->records,
+		(unsigned long long)(end - scan->good_end), kept ? ", saved as " : ", NOT saved: ", kept ? cut : strerror(errno));
+}
+
 /* An unsealed segment found at start-up: cut a torn tail, quarantine
  * corruption; the newest one (last) stays open for appending, older ones
  * are sealed now. */
@@ -281,12 +302,15 @@ static int recover_segment(struct spool *sp, uint64_t segno, bool last)
 	if (scan.recovery == SPOOL_RECOVERY_CORRUPT) {
 		munmap((void *)img, (size_t)st.st_size);
 		close(fd);
+		if (scan.good_end == 0 && scan.first_bad == SPOOL_END) {
+			unlinkat(sp->dir_fd, name, 0); /* created, never written: held nothing */
+			return 0;
+		}
 		quarantine(sp, segno, &scan);
 		return 0;
 	}
 	if (scan.recovery == SPOOL_RECOVERY_TORN_TAIL)
-		fprintf(stderr, "smtpsink: shard %u: %s: torn tail after offset %llu cut (%llu records kept)\n",
-			sp->shard, name, (unsigned long long)scan.good_end, (unsigned long long)scan.records);
+		keep_cut_bytes(sp, name, img, (uint64_t)st.st_size, &scan);
 	uint32_t cap = 0;
 	sp->entry_count = 0;
 	free(sp->entries);

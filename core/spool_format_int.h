@@ -1,0 +1,79 @@
+/*
+ * core/spool_format_int.h - byte helpers shared by spool_record.c and
+ * spool_index.c (not part of the spool_format.h contract).
+ *
+ * Owns: little-endian loads and stores at any alignment, and the zero test.
+ * Every integer of the on-disk format goes through these, so the format is
+ * little-endian on every host and no load is ever a misaligned pointer cast.
+ */
+#ifndef SMTPSINK_SPOOL_FORMAT_INT_H
+#define SMTPSINK_SPOOL_FORMAT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline void spool_put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void spool_put32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void spool_put64(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint16_t spool_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t spool_get32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (unsigned i = 4; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline uint64_t spool_get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 8; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Zero test of up to a whole 256 MiB segment tail at start-up: a word at
+ * a time (memcpy: any alignment), 64 bytes per branch. */
+#define SPOOL_ZERO_CHUNK_BYTES 64u
+
+static inline bool spool_all_zero(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	for (; n - i >= SPOOL_ZERO_CHUNK_BYTES; i += SPOOL_ZERO_CHUNK_BYTES) {
+		uint64_t acc = 0;
+		for (unsigned k = 0; k < SPOOL_ZERO_CHUNK_BYTES; k += sizeof(uint64_t)) {
+			uint64_t w;
+			memcpy(&w, p + i + k, sizeof(w));
+			acc |= w;
+		}
+		if (acc != 0)
+			return false;
+	}
+	for (; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+#endif

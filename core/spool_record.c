@@ -1,0 +1,478 @@
+/*
+ * core/spool_record.c - spool format v1: segment header, record encoding and
+ * decoding, and the recovery scan (spool_format.h is the normative layout;
+ * the index lives in spool_index.c).
+ *
+ * Owns: turning an envelope into a record head, the streamed record
+ * checksum, verifying a record without trusting any length before its
+ * checksum, walking metadata fields, and deciding what a segment image
+ * needs after a crash.  It does not own files, offsets on disk or syncing:
+ * the caller (io/) allocates offsets, writes and fdatasyncs, and tells each
+ * record what was durable when it was written (synced_before).
+ *
+ * Decoding order, so that nothing read from the image is used before it is
+ * checked: the 48 header bytes (zeros mean END) -> magic, version, header
+ * size and the header checksum over bytes 0..39 -> the sizes (record_len is
+ * exactly align8(48 + meta_len + body_len + 16), computed without wrapping,
+ * and at most SPOOL_RECORD_MAX_BYTES, so body_len = 2^63 is BAD_HEADER,
+ * never a small wrapped length nor an impossible SHORT) -> the
+ * record must fit the image (else SHORT) -> record checksum, end magic and
+ * the zero word of the trailer (else BAD_CHECKSUM).
+ *
+ * Recovery: torn tail or corruption, without a separate sync marker.  Every
+ * record carries synced_before, the segment's durable offset when it was
+ * written: every byte before it had been fdatasync'ed, so a genuine record
+ * has synced_before <= its own offset (anything else is not valid).  The
+ * scan walks records from offset 64 to the first one that is not OK
+ * (good_end).  Zeros from there to the end: CLEAN.  Otherwise something
+ * after good_end is damaged or half written.  It may only be cut if no byte
+ * at or after good_end was ever durable.  Any valid record written later
+ * proves how far the segment was durable when it was written, so the scan
+ * looks for valid records after good_end, at every 8-byte-aligned offset
+ * (records are 8-aligned), in one forward pass, and takes durable = the
+ * largest synced_before of all valid records (before and after the damage).
+ * It does not stop at the first proof of corruption: last_qid_us (the
+ * queue-ID floor after a restart) wants every valid record.
+ * good_end < durable: a byte that was once synced is damaged (media or
+ * software corruption, or a reordered write after the sync): CORRUPT, the
+ * segment is quarantined, nothing is dropped.  Otherwise nothing from
+ * good_end on was ever acknowledged as durable (group/always modes only
+ * acknowledge after the sync): TORN_TAIL, cut at good_end.
+ *
+ * The search skips the body of the record at good_end when its header is
+ * valid (the record's extent is then known) and skips each valid record it
+ * finds, so a record forged inside a message body (a client can compute
+ * XXH3 too) is only seen when the record holding it has a damaged header.
+ * A forged record can only raise durable, so the worst a client achieves is
+ * a quarantine instead of a cut, never a silent drop.  Work is bounded: the
+ * magic is compared before any hashing, and record checksums computed by
+ * the search are charged to a budget of len + SPOOL_SCAN_SLACK_BYTES; past
+ * it the scan stops and says CORRUPT.
+ *
+ * Limitation to know: damage to the last durable records of a segment with
+ * no later record is indistinguishable from a torn tail (no later record
+ * carries a synced_before beyond it).  The caller should keep the bytes it
+ * cuts (see docs/SPOOL-FORMAT.md).
+ *
+ * Workload: encode once per message (header + a few hundred bytes of meta);
+ * decode on every read; the scan once per unsealed segment at start-up (up
+ * to 256 MiB: one XXH3 pass over the records and a zero test of the rest;
+ * after damage, a magic test per 8 bytes).
+ */
+#include "spool_format.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "queue_id.h"
+#include "spool_format_int.h"
+
+static const uint8_t segment_magic[8] = { 'S', 'S', 'S', 'E', 'G', 0, 0, 1 };
+static const uint8_t record_magic[4] = { 'S', 'S', 'R', '1' };
+static const uint8_t end_magic[4] = { 'S', 'S', 'R', 'E' };
+
+#define MAGIC_BYTES 4u
+
+/* Segment header offsets. */
+#define SEG_OFF_VERSION 8u
+#define SEG_OFF_HSIZE 10u
+#define SEG_OFF_SHARD 12u
+#define SEG_OFF_NODE 16u
+#define SEG_OFF_SEGNO 24u
+#define SEG_OFF_CREATED 32u
+#define SEG_OFF_SUM 56u
+
+/* Record header offsets. */
+#define REC_OFF_VERSION 4u
+#define REC_OFF_HSIZE 6u
+#define REC_OFF_META_LEN 8u
+#define REC_OFF_FLAGS 12u
+#define REC_OFF_BODY_LEN 16u
+#define REC_OFF_RECORD_LEN 24u
+#define REC_OFF_SYNCED 32u
+#define REC_OFF_SUM 40u
+
+/* Trailer offsets, from the trailer's start. */
+#define TRL_OFF_MAGIC 8u
+#define TRL_OFF_ZERO 12u
+
+/* A meta field: u8 tag, u8 0, u16 len, then len bytes. */
+#define FIELD_HEAD_BYTES 4u
+#define CLIENT_FIELD_BYTES 20u
+#define CLIENT_OFF_PORT 2u
+#define CLIENT_OFF_ADDR 4u
+
+/* Fixed part of every record: header and trailer. */
+#define RECORD_FIXED_BYTES (SPOOL_RECORD_HEADER_BYTES + SPOOL_RECORD_TRAILER_BYTES)
+
+static uint64_t align8(uint64_t n)
+{
+	return (n + SPOOL_RECORD_ALIGN - 1) & ~(uint64_t)(SPOOL_RECORD_ALIGN - 1);
+}
+
+/* ---- segment header ---------------------------------------------------- */
+
+void spool_segment_header(uint32_t shard, uint32_t node, uint64_t segno, uint64_t created_us, uint8_t *out64)
+{
+	memset(out64, 0, SPOOL_SEGMENT_HEADER_BYTES);
+	memcpy(out64, segment_magic, sizeof(segment_magic));
+	spool_put16(out64 + SEG_OFF_VERSION, SPOOL_FORMAT_VERSION);
+	spool_put16(out64 + SEG_OFF_HSIZE, SPOOL_SEGMENT_HEADER_BYTES);
+	spool_put32(out64 + SEG_OFF_SHARD, shard);
+	spool_put32(out64 + SEG_OFF_NODE, node);
+	spool_put64(out64 + SEG_OFF_SEGNO, segno);
+	spool_put64(out64 + SEG_OFF_CREATED, created_us);
+	spool_put64(out64 + SEG_OFF_SUM, XXH3_64bits(out64, SEG_OFF_SUM));
+}
+
+bool spool_segment_header_ok(const uint8_t *img, size_t len, uint32_t *shard, uint64_t *segno)
+{
+	if (len < SPOOL_SEGMENT_HEADER_BYTES || memcmp(img, segment_magic, sizeof(segment_magic)) != 0 ||
+	    spool_get16(img + SEG_OFF_VERSION) != SPOOL_FORMAT_VERSION ||
+	    spool_get16(img + SEG_OFF_HSIZE) != SPOOL_SEGMENT_HEADER_BYTES ||
+	    spool_get64(img + SEG_OFF_SUM) != XXH3_64bits(img, SEG_OFF_SUM))
+		return false;
+	if (shard)
+		*shard = spool_get32(img + SEG_OFF_SHARD);
+	if (segno)
+		*segno = spool_get64(img + SEG_OFF_SEGNO);
+	return true;
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+/* Appends fields at out + n, or only counts them when out is NULL: one
+ * function sizes and writes the meta, so the two cannot disagree. */
+struct meta_writer {
+	uint8_t *out;
+	uint64_t n;
+};
+
+static void put_field(struct meta_writer *w, uint8_t tag, const uint8_t *value, size_t len)
+{
+	if (len > SPOOL_FIELD_MAX_BYTES)
+		len = SPOOL_FIELD_MAX_BYTES;
+	if (w->out) {
+		uint8_t *p = w->out + w->n;
+		p[0] = tag;
+		p[1] = 0;
+		spool_put16(p + 2, (uint16_t)len);
+		if (len)
+			memcpy(p + FIELD_HEAD_BYTES, value, len);
+	}
+	w->n += FIELD_HEAD_BYTES + len;
+}
+
+static void put_view(struct meta_writer *w, uint8_t tag, struct smtp_view v)
+{
+	put_field(w, tag, v.ptr, v.len);
+}
+
+static void put_optional(struct meta_writer *w, uint8_t tag, struct smtp_view v)
+{
+	if (v.len)
+		put_field(w, tag, v.ptr, v.len);
+}
+
+static void put_u32(struct meta_writer *w, uint8_t tag, uint32_t v)
+{
+	uint8_t b[4];
+	spool_put32(b, v);
+	put_field(w, tag, b, sizeof(b));
+}
+
+static void put_client(struct meta_writer *w, const struct spool_envelope *env)
+{
+	uint8_t b[CLIENT_FIELD_BYTES] = { 0 };
+	b[0] = env->client_family;
+	spool_put16(b + CLIENT_OFF_PORT, env->client_port);
+	memcpy(b + CLIENT_OFF_ADDR, env->client_addr, sizeof(env->client_addr));
+	put_field(w, SPOOL_TAG_CLIENT, b, sizeof(b));
+}
+
+/* The field order spool_format.h documents. */
+static void put_meta(struct meta_writer *w, const struct spool_envelope *env)
+{
+	uint8_t b[8];
+	put_view(w, SPOOL_TAG_QUEUE_ID, env->qid);
+	spool_put64(b, env->received_us);
+	put_field(w, SPOOL_TAG_RECEIVED_US, b, sizeof(b));
+	put_u32(w, SPOOL_TAG_SHARD, env->shard);
+	put_u32(w, SPOOL_TAG_NODE, env->node);
+	put_client(w, env);
+	put_view(w, SPOOL_TAG_HELO, env->helo);
+	put_view(w, SPOOL_TAG_PROTOCOL, env->protocol);
+	put_optional(w, SPOOL_TAG_AUTH_USER, env->auth_user);
+	put_view(w, SPOOL_TAG_MAIL_FROM, env->mail_from);
+	put_optional(w, SPOOL_TAG_MAIL_PARAMS, env->mail_params);
+	for (uint32_t i = 0; i < env->rcpt_count; i++) {
+		put_view(w, SPOOL_TAG_RCPT, env->rcpts[i]);
+		if (env->rcpt_params)
+			put_optional(w, SPOOL_TAG_RCPT_PARAMS, env->rcpt_params[i]);
+	}
+	put_optional(w, SPOOL_TAG_SESSION_ID, env->session_id);
+}
+
+static uint32_t meta_len(const struct spool_envelope *env)
+{
+	struct meta_writer w = { NULL, 0 };
+	put_meta(&w, env);
+	assert(w.n <= UINT32_MAX); /* 65539 bytes a field: ~65000 recipients */
+	return (uint32_t)w.n;
+}
+
+size_t spool_record_meta_bytes(const struct spool_envelope *env)
+{
+	return SPOOL_RECORD_HEADER_BYTES + (size_t)meta_len(env);
+}
+
+/* align8(48 + meta + body_len + 16), or 0 past SPOOL_RECORD_MAX_BYTES;
+ * meta < 2^32, so nothing here wraps. */
+static uint64_t record_len_for(uint64_t meta, uint64_t body_len)
+{
+	uint64_t fixed = RECORD_FIXED_BYTES + meta;
+	if (body_len > SPOOL_RECORD_MAX_BYTES - fixed)
+		return 0;
+	return align8(fixed + body_len);
+}
+
+uint64_t spool_record_len(const struct spool_envelope *env, uint64_t body_len)
+{
+	return record_len_for(meta_len(env), body_len);
+}
+
+void spool_record_head(const struct spool_envelope *env, uint64_t body_len, uint64_t synced_before, uint8_t *head)
+{
+	struct meta_writer w = { head + SPOOL_RECORD_HEADER_BYTES, 0 };
+	put_meta(&w, env);
+	assert(w.n <= UINT32_MAX);
+	memcpy(head, record_magic, MAGIC_BYTES);
+	spool_put16(head + REC_OFF_VERSION, SPOOL_FORMAT_VERSION);
+	spool_put16(head + REC_OFF_HSIZE, SPOOL_RECORD_HEADER_BYTES);
+	spool_put32(head + REC_OFF_META_LEN, (uint32_t)w.n);
+	spool_put32(head + REC_OFF_FLAGS, env->flags);
+	spool_put64(head + REC_OFF_BODY_LEN, body_len);
+	spool_put64(head + REC_OFF_RECORD_LEN, record_len_for(w.n, body_len));
+	spool_put64(head + REC_OFF_SYNCED, synced_before);
+	spool_put64(head + REC_OFF_SUM, XXH3_64bits(head, REC_OFF_SUM));
+}
+
+void spool_checksum_init(struct spool_checksum *c)
+{
+	XXH3_64bits_reset(&c->st);
+}
+
+void spool_checksum_update(struct spool_checksum *c, const void *bytes, size_t len)
+{
+	if (len)
+		XXH3_64bits_update(&c->st, bytes, len);
+}
+
+size_t spool_record_tail(struct spool_checksum *c, uint64_t record_len, uint64_t bytes_so_far, uint8_t *tail)
+{
+	static const uint8_t zeros[SPOOL_RECORD_ALIGN - 1];
+	if (record_len % SPOOL_RECORD_ALIGN != 0 || record_len < RECORD_FIXED_BYTES ||
+	    bytes_so_far < SPOOL_RECORD_HEADER_BYTES || bytes_so_far > record_len - SPOOL_RECORD_TRAILER_BYTES)
+		return 0;
+	uint64_t pad = record_len - SPOOL_RECORD_TRAILER_BYTES - bytes_so_far;
+	if (pad >= SPOOL_RECORD_ALIGN)
+		return 0;
+	spool_checksum_update(c, zeros, (size_t)pad);
+	memset(tail, 0, (size_t)pad);
+	uint8_t *t = tail + pad;
+	spool_put64(t, XXH3_64bits_digest(&c->st));
+	memcpy(t + TRL_OFF_MAGIC, end_magic, MAGIC_BYTES);
+	spool_put32(t + TRL_OFF_ZERO, 0);
+	return (size_t)pad + SPOOL_RECORD_TRAILER_BYTES;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* Fewer than 48 bytes: END if zeros, BAD_HEADER if what is there cannot
+ * start a record, else SHORT. */
+static enum spool_verdict decode_partial(const uint8_t *img, size_t len)
+{
+	if (spool_all_zero(img, len))
+		return SPOOL_END;
+	size_t n = len < MAGIC_BYTES ? len : MAGIC_BYTES;
+	return memcmp(img, record_magic, n) == 0 ? SPOOL_SHORT : SPOOL_BAD_HEADER;
+}
+
+/* The 48 header bytes at img: checksum first, then the sizes.  Fills the
+ * header fields of *rec on OK. */
+static enum spool_verdict decode_header(const uint8_t *img, struct spool_record *rec)
+{
+	if (memcmp(img, record_magic, MAGIC_BYTES) != 0 || spool_get16(img + REC_OFF_VERSION) != SPOOL_FORMAT_VERSION ||
+	    spool_get16(img + REC_OFF_HSIZE) != SPOOL_RECORD_HEADER_BYTES ||
+	    spool_get64(img + REC_OFF_SUM) != XXH3_64bits(img, REC_OFF_SUM))
+		return SPOOL_BAD_HEADER;
+	uint32_t meta = spool_get32(img + REC_OFF_META_LEN);
+	uint64_t body = spool_get64(img + REC_OFF_BODY_LEN);
+	uint64_t total = spool_get64(img + REC_OFF_RECORD_LEN);
+	uint64_t want = record_len_for(meta, body);
+	if (want == 0 || total != want)
+		return SPOOL_BAD_HEADER;
+	rec->flags = spool_get32(img + REC_OFF_FLAGS);
+	rec->meta_len = meta;
+	rec->body_len = body;
+	rec->record_len = total;
+	rec->synced_before = spool_get64(img + REC_OFF_SYNCED);
+	return SPOOL_OK;
+}
+
+/* The record checksum and trailer of a record whose header passed and
+ * which fits the image. */
+static bool record_sum_ok(const uint8_t *img, uint64_t record_len)
+{
+	const uint8_t *t = img + record_len - SPOOL_RECORD_TRAILER_BYTES;
+	return memcmp(t + TRL_OFF_MAGIC, end_magic, MAGIC_BYTES) == 0 && spool_get32(t + TRL_OFF_ZERO) == 0 &&
+	       spool_get64(t) == XXH3_64bits(img, (size_t)(record_len - SPOOL_RECORD_TRAILER_BYTES));
+}
+
+enum spool_verdict spool_record_decode(const uint8_t *img, size_t len, struct spool_record *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	if (len < SPOOL_RECORD_HEADER_BYTES)
+		return decode_partial(img, len);
+	if (spool_all_zero(img, SPOOL_RECORD_HEADER_BYTES))
+		return SPOOL_END;
+	enum spool_verdict v = decode_header(img, rec);
+	if (v != SPOOL_OK) {
+		memset(rec, 0, sizeof(*rec));
+		return v;
+	}
+	if (rec->record_len > len)
+		return SPOOL_SHORT;
+	if (!record_sum_ok(img, rec->record_len))
+		return SPOOL_BAD_CHECKSUM;
+	rec->meta = img + SPOOL_RECORD_HEADER_BYTES;
+	rec->body = rec->meta + rec->meta_len;
+	return SPOOL_OK;
+}
+
+bool spool_meta_next(const struct spool_record *rec, size_t *pos, uint8_t *tag, struct smtp_view *value,
+		     bool *malformed)
+{
+	*malformed = false;
+	if (!rec->meta || *pos >= rec->meta_len)
+		return false;
+	size_t left = rec->meta_len - *pos;
+	const uint8_t *p = rec->meta + *pos;
+	if (left < FIELD_HEAD_BYTES || left - FIELD_HEAD_BYTES < spool_get16(p + 2)) {
+		*malformed = true;
+		return false;
+	}
+	size_t len = spool_get16(p + 2);
+	*tag = p[0];
+	*value = smtp_view_make(p + FIELD_HEAD_BYTES, len);
+	*pos += FIELD_HEAD_BYTES + len;
+	return true;
+}
+
+/* ---- recovery scan ------------------------------------------------------- */
+
+/* The time of a record's queue ID (RECEIVED_US when the ID does not
+ * parse); 0 if it has neither. */
+static uint64_t record_qid_us(const struct spool_record *rec)
+{
+	uint64_t qid_us = 0, received_us = 0;
+	bool have_qid = false, malformed;
+	size_t pos = 0;
+	uint8_t tag;
+	struct smtp_view v;
+	while (!have_qid && spool_meta_next(rec, &pos, &tag, &v, &malformed)) {
+		uint32_t node, shard;
+		if (tag == SPOOL_TAG_QUEUE_ID)
+			have_qid = queue_id_parse((const char *)v.ptr, v.len, &qid_us, &node, &shard);
+		else if (tag == SPOOL_TAG_RECEIVED_US && v.len == sizeof(uint64_t))
+			received_us = spool_get64(v.ptr);
+	}
+	return have_qid ? qid_us : received_us;
+}
+
+/* Account for a valid record (before or after the damage). */
+static void note_record(struct spool_scan *out, const struct spool_record *rec)
+{
+	uint64_t t = record_qid_us(rec);
+	if (rec->synced_before > out->durable)
+		out->durable = rec->synced_before;
+	if (t > out->last_qid_us)
+		out->last_qid_us = t;
+}
+
+/* A record at offset off: OK only if it verifies and its synced_before is
+ * not beyond its own offset. */
+static enum spool_verdict scan_decode(const uint8_t *img, size_t len, uint64_t off, struct spool_record *rec)
+{
+	enum spool_verdict v = spool_record_decode(img + off, len - (size_t)off, rec);
+	if (v == SPOOL_OK && rec->synced_before > off)
+		return SPOOL_BAD_HEADER;
+	return v;
+}
+
+/* One forward pass over img[from..len) for valid records after good_end.
+ * Returns false if the hashing budget ran out. */
+static bool search_after_damage(const uint8_t *img, size_t len, uint64_t from, struct spool_scan *out)
+{
+	uint64_t budget = (uint64_t)len + SPOOL_SCAN_SLACK_BYTES;
+	uint64_t p = from;
+	while (p < len && len - p >= SPOOL_RECORD_HEADER_BYTES) {
+		struct spool_record rec = { 0 };
+		/* decode_header() compares the magic before it hashes. */
+		if (decode_header(img + p, &rec) != SPOOL_OK || rec.record_len > len - p) {
+			p += SPOOL_RECORD_ALIGN;
+			continue;
+		}
+		if (rec.record_len > budget)
+			return false;
+		budget -= rec.record_len;
+		if (scan_decode(img, len, p, &rec) == SPOOL_OK) {
+			note_record(out, &rec);
+			p += rec.record_len;
+		} else {
+			p += SPOOL_RECORD_ALIGN;
+		}
+	}
+	return true;
+}
+
+/* END: the whole image is zeros (created, header never durable, so no
+ * record was ever acknowledged in it); SHORT: less than a header; else
+ * BAD_HEADER. */
+static enum spool_verdict bad_segment_header(const uint8_t *img, size_t len)
+{
+	if (spool_all_zero(img, len))
+		return SPOOL_END;
+	return len < SPOOL_SEGMENT_HEADER_BYTES ? SPOOL_SHORT : SPOOL_BAD_HEADER;
+}
+
+void spool_segment_scan(const uint8_t *img, size_t len, struct spool_scan *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!spool_segment_header_ok(img, len, NULL, NULL)) {
+		out->recovery = SPOOL_RECOVERY_CORRUPT;
+		out->first_bad = bad_segment_header(img, len);
+		return;
+	}
+	uint64_t off = SPOOL_SEGMENT_HEADER_BYTES;
+	struct spool_record rec;
+	enum spool_verdict v;
+	while ((v = scan_decode(img, len, off, &rec)) == SPOOL_OK) {
+		note_record(out, &rec);
+		out->records++;
+		off += rec.record_len;
+	}
+	out->good_end = off;
+	out->first_bad = v;
+	if (v == SPOOL_END && spool_all_zero(img + off, len - (size_t)off)) {
+		out->recovery = SPOOL_RECOVERY_CLEAN;
+		return;
+	}
+	/* A valid header at good_end gives the damaged record's extent:
+	 * search after it, not inside its (client-written) body. */
+	uint64_t from = off + SPOOL_RECORD_ALIGN;
+	if ((v == SPOOL_BAD_CHECKSUM || v == SPOOL_SHORT) && rec.record_len != 0)
+		from = rec.record_len > len - off ? len : off + rec.record_len;
+	bool searched = search_after_damage(img, len, from, out);
+	out->recovery = !searched || out->good_end < out->durable ? SPOOL_RECOVERY_CORRUPT : SPOOL_RECOVERY_TORN_TAIL;
+}

@@ -1,0 +1,256 @@
+/*
+ * tests/fuzz/fuzz_spool_record.c - libFuzzer harness: the spool format v1
+ * decoder, recovery scan and index decoder on arbitrary images.
+ *
+ * Owns: running spool_segment_scan(), spool_record_decode() at every
+ * 8-aligned offset, spool_meta_next() over every valid record, and
+ * spool_index_decode()/_find() on one image held in an allocation of its
+ * exact size (ASan sees any over-read), and checking what must hold:
+ *  - scan: good_end <= len, 8-aligned, 0 with a bad segment header (then
+ *    CORRUPT, no records) and >= 64 otherwise; re-decoding from 64 gives
+ *    exactly `records` OK records ending at good_end, each with
+ *    synced_before <= its offset, and the verdict at good_end is first_bad;
+ *    CLEAN exactly when first_bad is END and only zeros follow; durable and
+ *    last_qid_us are at least what the valid records before good_end give,
+ *    equal to it when CLEAN, and a larger durable is the synced_before of a
+ *    valid record found after good_end; TORN_TAIL only if good_end >=
+ *    durable, CORRUPT only if good_end < durable (or, for images over
+ *    FUZZ_BUDGET_SAFE_BYTES, when the search budget ran out); END for a
+ *    bad segment header exactly when the image is all zeros;
+ *  - decode: OK means record_len == align8(64 + meta_len + body_len), fits
+ *    the image, and its prefixes of record_len - 1, 48 and 47 bytes are
+ *    SHORT; meta fields walk inside meta_len and the walk ends;
+ *  - index: a decoded index has len == spool_index_bytes(count), sorted
+ *    qids, and find() returns each entry's own position.
+ *
+ * Input layout: byte 0 is a mode; the rest is the image.  Checksums are
+ * hard to hit by mutation, so the mode can repair them first (in the copy):
+ *   bit 0  reseal the segment header checksum (bytes 56..63)
+ *   bit 1  reseal every record found by magic at an 8-aligned offset >= 64
+ *          (header checksum; record checksum, end magic and zero word when
+ *          the sizes are consistent and it fits), last offset first
+ *   bit 2  reseal the image as an index (header and entries checksums)
+ * so the fuzzer reaches the size checks, the walk and the recovery search.
+ *
+ * Workload: images up to a few KB.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spool_format.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MODE_SEGMENT 1u
+#define MODE_RECORDS 2u
+#define MODE_INDEX 4u
+
+#define HDR SPOOL_RECORD_HEADER_BYTES
+#define SEG_SUM_OFF 56u
+#define REC_SUM_OFF 40u
+#define IDX_SUM_OFF 56u
+#define IDX_TRAILER 8u
+
+/* Below this, the scan's search cannot spend its budget: at most len / 8
+ * candidates of at most len bytes each, len^2 / 8 < SPOOL_SCAN_SLACK_BYTES. */
+#define FUZZ_BUDGET_SAFE_BYTES (32u * 1024u)
+
+static void check(bool ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_spool_record: %s\n", what);
+		abort();
+	}
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 8; i-- > 0;)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static bool zeros(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+static uint64_t align8(uint64_t n)
+{
+	return (n + 7) & ~(uint64_t)7;
+}
+
+/* ---- repairs (only in the copy) ------------------------------------------ */
+
+static void reseal_record(uint8_t *img, size_t len, size_t p)
+{
+	uint8_t *r = img + p;
+	put64(r + REC_SUM_OFF, XXH3_64bits(r, REC_SUM_OFF));
+	uint64_t meta = (uint64_t)r[8] | (uint64_t)r[9] << 8 | (uint64_t)r[10] << 16 | (uint64_t)r[11] << 24;
+	uint64_t body = get64(r + 16), total = get64(r + 24);
+	if (body > SPOOL_RECORD_MAX_BYTES || total != align8(HDR + meta + body + SPOOL_RECORD_TRAILER_BYTES) ||
+	    total > len - p)
+		return;
+	uint8_t *t = r + total - SPOOL_RECORD_TRAILER_BYTES;
+	put64(t, XXH3_64bits(r, (size_t)total - SPOOL_RECORD_TRAILER_BYTES));
+	memcpy(t + 8, "SSRE\0\0\0\0", 8);
+}
+
+static void repair(uint8_t *img, size_t len, unsigned mode)
+{
+	if ((mode & MODE_RECORDS) && len >= SPOOL_SEGMENT_HEADER_BYTES + HDR) {
+		size_t p = (len - HDR) & ~(size_t)7;
+		for (; p >= SPOOL_SEGMENT_HEADER_BYTES; p -= 8)
+			if (memcmp(img + p, "SSR1", 4) == 0)
+				reseal_record(img, len, p);
+	}
+	if ((mode & MODE_SEGMENT) && len >= SPOOL_SEGMENT_HEADER_BYTES)
+		put64(img + SEG_SUM_OFF, XXH3_64bits(img, SEG_SUM_OFF));
+	if ((mode & MODE_INDEX) && len >= SPOOL_INDEX_HEADER_BYTES + IDX_TRAILER) {
+		put64(img + IDX_SUM_OFF, XXH3_64bits(img, IDX_SUM_OFF));
+		size_t n = len - SPOOL_INDEX_HEADER_BYTES - IDX_TRAILER;
+		put64(img + len - IDX_TRAILER, XXH3_64bits(img + SPOOL_INDEX_HEADER_BYTES, n));
+	}
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+static void check_meta(const struct spool_record *rec)
+{
+	size_t pos = 0, steps = 0;
+	uint8_t tag;
+	struct smtp_view v;
+	bool malformed;
+	while (spool_meta_next(rec, &pos, &tag, &v, &malformed)) {
+		check(v.ptr >= rec->meta && v.ptr + v.len <= rec->meta + rec->meta_len, "field outside meta");
+		check(pos <= rec->meta_len && ++steps <= rec->meta_len / 4, "meta walk does not progress");
+	}
+}
+
+/* Decode at img + p; on OK check its facts and a few prefixes. */
+static enum spool_verdict decode_at(const uint8_t *img, size_t len, size_t p, struct spool_record *rec)
+{
+	enum spool_verdict v = spool_record_decode(img + p, len - p, rec);
+	check(v <= SPOOL_BAD_CHECKSUM, "unknown verdict");
+	if (v == SPOOL_SHORT && len - p >= HDR)
+		check(rec->record_len > len - p, "SHORT but the record fits");
+	if (v != SPOOL_OK)
+		return v;
+	check(rec->record_len % 8 == 0 && rec->record_len <= len - p, "OK record does not fit");
+	check(rec->record_len == align8(HDR + (uint64_t)rec->meta_len + rec->body_len + SPOOL_RECORD_TRAILER_BYTES),
+	      "OK record with inconsistent sizes");
+	check(rec->meta == img + p + HDR && rec->body == rec->meta + rec->meta_len, "meta/body pointers");
+	check_meta(rec);
+	struct spool_record r2;
+	size_t cuts[3] = { (size_t)rec->record_len - 1, HDR, HDR - 1 };
+	for (unsigned i = 0; i < 3; i++)
+		check(spool_record_decode(img + p, cuts[i], &r2) == SPOOL_SHORT, "a prefix of an OK record not SHORT");
+	check(spool_record_decode(img + p, (size_t)rec->record_len, &r2) == SPOOL_OK, "exact image not OK");
+	return v;
+}
+
+/* ---- segment scan -------------------------------------------------------- */
+
+/* Is there a valid record after good_end whose synced_before is durable? */
+static bool witness(const uint8_t *img, size_t len, uint64_t good_end, uint64_t durable)
+{
+	for (size_t p = (size_t)good_end + 8; p < len; p += 8) {
+		struct spool_record rec;
+		if (spool_record_decode(img + p, len - p, &rec) == SPOOL_OK && rec.synced_before == durable &&
+		    durable <= p)
+			return true;
+	}
+	return false;
+}
+
+static void check_scan(const uint8_t *img, size_t len)
+{
+	struct spool_scan sc;
+	spool_segment_scan(img, len, &sc);
+	check(sc.good_end <= len && sc.good_end % 8 == 0, "good_end out of bounds or unaligned");
+	check(sc.recovery <= SPOOL_RECOVERY_CORRUPT && sc.first_bad != SPOOL_OK, "bad recovery or first_bad");
+	if (!spool_segment_header_ok(img, len, NULL, NULL)) {
+		check(sc.good_end == 0 && sc.records == 0 && sc.recovery == SPOOL_RECOVERY_CORRUPT && sc.durable == 0,
+		      "bad segment header not CORRUPT at 0");
+		check((sc.first_bad == SPOOL_END) == zeros(img, len), "END for a segment that is not all zeros");
+		return;
+	}
+	check(sc.good_end >= SPOOL_SEGMENT_HEADER_BYTES, "good_end inside the segment header");
+	size_t off = SPOOL_SEGMENT_HEADER_BYTES;
+	uint64_t durable = 0;
+	struct spool_record rec;
+	for (uint64_t i = 0; i < sc.records; i++) {
+		check(decode_at(img, len, off, &rec) == SPOOL_OK && rec.synced_before <= off, "re-decode differs");
+		durable = rec.synced_before > durable ? rec.synced_before : durable;
+		off += (size_t)rec.record_len;
+	}
+	check(off == sc.good_end, "records do not end at good_end");
+	enum spool_verdict v = decode_at(img, len, off, &rec);
+	if (v == SPOOL_OK && rec.synced_before > off)
+		v = SPOOL_BAD_HEADER;
+	check(v == sc.first_bad, "first_bad differs from a re-decode");
+	bool clean = v == SPOOL_END && zeros(img + off, len - off);
+	check(clean == (sc.recovery == SPOOL_RECOVERY_CLEAN), "CLEAN iff zeros after good_end");
+	check(sc.durable >= durable, "durable below the valid records'");
+	check(!clean || sc.durable == durable, "CLEAN with a durable from nowhere");
+	check(sc.durable == durable || witness(img, len, sc.good_end, sc.durable), "durable without a witness");
+	check(sc.recovery != SPOOL_RECOVERY_TORN_TAIL || sc.good_end >= sc.durable, "TORN_TAIL below durable");
+	check(sc.recovery != SPOOL_RECOVERY_CORRUPT || sc.good_end < sc.durable || len > FUZZ_BUDGET_SAFE_BYTES,
+	      "CORRUPT without proof");
+}
+
+/* ---- index --------------------------------------------------------------- */
+
+static void check_index(const uint8_t *img, size_t len)
+{
+	uint64_t segno;
+	const uint8_t *entries;
+	uint32_t count;
+	if (!spool_index_decode(img, len, &segno, &entries, &count))
+		return;
+	check(len == spool_index_bytes(count), "index length");
+	struct spool_index_entry e, prev;
+	for (uint32_t i = 0; i < count; i++) {
+		spool_index_entry_get(entries, i, &e);
+		check(i == 0 || memcmp(prev.qid, e.qid, sizeof(e.qid)) < 0, "index not sorted");
+		check(e.offset % 8 == 0 && e.record_len % 8 == 0 && e.offset + e.record_len >= e.offset,
+		      "index entry bounds");
+		size_t qlen = strnlen(e.qid, sizeof(e.qid));
+		if (zeros((const uint8_t *)e.qid + qlen, sizeof(e.qid) - qlen))
+			check(spool_index_find(entries, count, e.qid, qlen) == (long)i, "find misses an entry");
+		prev = e;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	size_t len = size - 1;
+	uint8_t *img = malloc(len ? len : 1);
+	check(img != NULL, "malloc");
+	if (len)
+		memcpy(img, data + 1, len);
+	repair(img, len, data[0]);
+	check_scan(img, len);
+	for (size_t p = 0; p < len; p += 8) {
+		struct spool_record rec;
+		decode_at(img, len, p, &rec);
+	}
+	check_index(img, len);
+	free(img);
+	return 0;
+}
