@@ -203,6 +203,9 @@ static void uring_fini(struct shard *sh)
 	sh->backend = NULL;
 }
 
+/* Cancel the armed accepts and close the listeners, so that new
+ * connections are refused at once: the socket really closes when the
+ * cancelled accepts drop their references, right after this submit. */
 static void uring_stop_accepting(struct shard *sh)
 {
 	struct uring_state *u = state(sh);
@@ -212,6 +215,10 @@ static void uring_stop_accepting(struct shard *sh)
 		io_uring_sqe_set_data(sqe, &u->ignore_op);
 	}
 	io_uring_submit(&u->ring);
+	for (unsigned i = 0; i < sh->listen_count; i++) {
+		close(sh->listen_fd[i]);
+		sh->listen_fd[i] = -1;
+	}
 }
 
 static void uring_send(struct conn *c)
