@@ -28,7 +28,7 @@
  *   48 meta: fields, each u8 tag, u8 0, u16 len, len bytes (no padding)
  *   .. body: body_len bytes, exactly the message after dot-unstuffing
  *   .. zero padding so that the trailer ends at record_len
- *   -16 u64 XXH3-64 of bytes 0..record_len-16, u32 magic "SSRE", u32 0
+ *   -16 u64 XXH3-64 of bytes [0, record_len - 16), u32 magic "SSRE", u32 0
  * Client strings live only inside length-prefixed fields: no byte a client
  * sends can be read as structure.
  *

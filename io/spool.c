@@ -41,6 +41,17 @@ bool spool_writing(const struct spool *sp, uint64_t segno)
 	return sp->batch.busy && sp->batch.segno == segno;
 }
 
+/* Rotate to a new segment if the record does not fit in the open one. */
+static bool make_room(struct spool *sp, const struct capture *cap)
+{
+	if (sp->write_off + cap->record_len <= sp->seg_size)
+		return true;
+	if (SPOOL_SEGMENT_HEADER_BYTES + cap->record_len > sp->seg_size)
+		return false; /* would not fit even in an empty segment */
+	spool_files_seal(sp); /* sealed once its last record is durable */
+	return spool_files_new_segment(sp, cap->received_us) == 0;
+}
+
 /* Encode the record around the captured body. */
 static bool build_record(struct spool *sp, struct capture *cap, struct spool_envelope *env)
 {
@@ -63,11 +74,13 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 	env->node = sp->node;
 	cap->head_len = spool_record_meta_bytes(env);
 	cap->head = malloc(cap->head_len);
-	if (cap->head == NULL) {
+	cap->record_len = spool_record_len(env, cap->body_len);
+	/* rotate first: synced_before must be the durable offset of the
+	 * segment the record will actually be in */
+	if (cap->head == NULL || cap->record_len == 0 || !make_room(sp, cap)) {
 		free(paths);
 		return false;
 	}
-	cap->record_len = spool_record_len(env, cap->body_len);
 	spool_record_head(env, cap->body_len, sp->durable_off, cap->head);
 	struct spool_checksum sum;
 	spool_checksum_init(&sum);
@@ -99,21 +112,15 @@ static bool add_entry(struct spool *sp, const struct capture *cap)
 	return true;
 }
 
-/* Lay the record out at the end of the open segment and queue it. */
+/* Lay the record out at the end of the open segment and queue it (its
+ * index entry needs the offset, so that is set first). */
 static bool enqueue(struct spool *sp, struct capture *cap)
 {
-	if (sp->write_off + cap->record_len > sp->seg_size) {
-		if (SPOOL_SEGMENT_HEADER_BYTES + cap->record_len > sp->seg_size)
-			return false; /* would not fit even in an empty segment */
-		spool_files_seal(sp); /* sealed once its last record is durable */
-		if (spool_files_new_segment(sp, cap->received_us) != 0)
-			return false;
-	}
-	if (!add_entry(sp, cap))
-		return false;
-	cap->segno = sp->segno;
+	cap->segno = sp->segno; /* build_record() made room for it */
 	cap->seg_fd = sp->seg_fd;
 	cap->offset = sp->write_off;
+	if (!add_entry(sp, cap))
+		return false;
 	sp->write_off += cap->record_len;
 	cap->next = NULL;
 	if (sp->queue_tail != NULL)

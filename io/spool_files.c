@@ -269,7 +269,11 @@ static void keep_cut_bytes(struct spool *sp, const char *name, const uint8_t *im
 		end--;
 	char cut[NAME_BYTES + 32];
 	snprintf(cut, sizeof cut, "%s.cut-%llu", name, (unsigned long long)scan->good_end);
-	int fd = openat(sp->dir_fd, cut, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = openat(sp->dir_fd, cut, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	for (int n = 2; fd < 0 && errno == EEXIST && n < 1000; n++) { /* never overwrite an earlier cut */
+		snprintf(cut, sizeof cut, "%s.cut-%llu.%d", name, (unsigned long long)scan->good_end, n);
+		fd = openat(sp->dir_fd, cut, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	}
 	bool kept = fd >= 0 && write(fd, img + scan->good_end, end - scan->good_end) == (ssize_t)(end - scan->good_end) &&
 		    fdatasync(fd) == 0;
 	if (fd >= 0)
@@ -354,6 +358,10 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 	for (struct dirent *de; (de = readdir(d)) != NULL;) {
 		char *end;
 		unsigned long long n = strtoull(de->d_name, &end, 10);
+		if (end != de->d_name && strcmp(end, ".idx.tmp") == 0) {
+			unlinkat(sp->dir_fd, de->d_name, 0); /* a seal that never finished */
+			continue;
+		}
 		if (end == de->d_name || strncmp(end, ".seg", 4) != 0)
 			continue;
 		if (*count == cap) {
@@ -398,10 +406,14 @@ static void note_sealed(struct spool *sp, uint64_t segno)
 		const uint8_t *entries;
 		uint32_t count;
 		struct spool_index_entry e;
+		uint64_t us;
+		uint32_t node, shard;
 		if (spool_index_decode(img, (size_t)st.st_size, &idx_segno, &entries, &count) && count > 0) {
-			spool_index_entry_get(entries, count - 1, &e);
-			if (e.received_us > sp->qid_floor_us)
-				sp->qid_floor_us = e.received_us;
+			spool_index_entry_get(entries, count - 1, &e); /* sorted: the newest ID */
+			if (!queue_id_parse(e.qid, strnlen(e.qid, sizeof e.qid), &us, &node, &shard))
+				us = e.received_us;
+			if (us > sp->qid_floor_us)
+				sp->qid_floor_us = us;
 		}
 	}
 	free(img);
@@ -459,6 +471,12 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	int e = spool_files_recover(sp);
 	if (e == 0 && sp->seg_fd < 0)
 		e = spool_files_new_segment(sp, now_us);
+	if (e == -ENOSPC || e == -EDQUOT) {
+		/* a full disk is not a reason not to start: MAIL gets 452 4.3.1
+		 * and a new segment is tried every second */
+		fprintf(stderr, "smtpsink: shard %u: spool disk full: answering 452 until there is room\n", shard);
+		e = 0;
+	}
 	return e;
 }
 
