@@ -109,7 +109,17 @@ static bool add_entry(struct spool *sp, const struct capture *cap)
 	e->record_len = cap->record_len;
 	e->meta_len = (uint32_t)(cap->head_len - SPOOL_RECORD_HEADER_BYTES);
 	e->flags = cap->flags;
+	if (!spool_table_add(&sp->table, sp->entries, sp->entry_count - 1)) {
+		sp->entry_count--;
+		return false;
+	}
 	return true;
+}
+
+const struct spool_index_entry *spool_find_open(const struct spool *sp, const char *qid, size_t qid_len)
+{
+	long i = spool_table_find(&sp->table, sp->entries, qid, qid_len);
+	return i < 0 ? NULL : &sp->entries[i];
 }
 
 /* Lay the record out at the end of the open segment and queue it (its
@@ -209,6 +219,7 @@ static void poison(struct shard *sh, struct spool_batch *b)
 	sp->write_off = b->offset;
 	while (sp->entry_count > 0 && sp->entries[sp->entry_count - 1].offset >= b->offset)
 		sp->entry_count--;
+	spool_table_clear(&sp->table); /* the segment is sealed right below */
 	spool_files_seal(sp);
 	spool_files_new_segment(sp, sh->wall_us);
 }

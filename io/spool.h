@@ -20,6 +20,7 @@
 #include "backend.h"
 #include "capture.h"
 #include "spool_format.h"
+#include "spool_table.h"
 
 struct shard;
 struct server_config;
@@ -78,6 +79,7 @@ struct spool {
 	uint64_t retry_s; /* when down: next attempt to open a segment */
 	struct spool_index_entry *entries; /* the open segment's index */
 	uint32_t entry_count, entry_cap;
+	struct spool_table table; /* queue ID -> entries[], open segment */
 	struct capture *queue_head, *queue_tail; /* laid out, not yet written */
 	uint32_t queued;
 	struct spool_batch batch; /* the one in flight */
@@ -96,6 +98,10 @@ void spool_close(struct spool *sp);
 
 /* Can a new message be accepted?  (false: MAIL gets 452 4.3.1) */
 bool spool_ready(const struct spool *sp);
+
+/* The open segment's index entry for a queue ID, or NULL (sealed segments
+ * are found through their .idx files). */
+const struct spool_index_entry *spool_find_open(const struct spool *sp, const char *qid, size_t qid_len);
 
 /* Nothing queued or in flight (shutdown may finish). */
 bool spool_idle(const struct spool *sp);

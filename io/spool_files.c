@@ -139,6 +139,7 @@ void spool_files_seal(struct spool *sp)
 	sp->sealing = s;
 	sp->entries = NULL;
 	sp->entry_count = sp->entry_cap = 0;
+	spool_table_clear(&sp->table);
 	sp->seg_fd = -1;
 }
 
@@ -321,6 +322,10 @@ static int recover_segment(struct spool *sp, uint64_t segno, bool last)
 	sp->entries = NULL;
 	int e = index_records(img, scan.good_end, &sp->entries, &sp->entry_count, &cap);
 	sp->entry_cap = cap;
+	spool_table_clear(&sp->table);
+	for (uint32_t i = 0; e == 0 && i < sp->entry_count; i++)
+		if (!spool_table_add(&sp->table, sp->entries, i))
+			e = -ENOMEM;
 	munmap((void *)img, (size_t)st.st_size);
 	/* zeros from good_end on: cut, then preallocate again */
 	if (e == 0 && (ftruncate(fd, (off_t)scan.good_end) != 0 || fdatasync(fd) != 0))
@@ -493,6 +498,7 @@ void spool_close(struct spool *sp)
 	spool_files_seal_done(sp);
 	free(sp->entries);
 	free(sp->sealed);
+	spool_table_free(&sp->table);
 	if (sp->dir_fd >= 0)
 		close(sp->dir_fd);
 	sp->dir_fd = -1;

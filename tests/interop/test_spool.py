@@ -47,7 +47,7 @@ from pathlib import Path
 import pytest
 
 import conftest
-from interop_helpers import HOST, Wire, free_port, greet, is_listening, need_tool
+from interop_helpers import HOST, Wire, free_port, greet, is_listening, need_tool, wait_for
 
 try:
     import spoolfmt
@@ -1069,3 +1069,49 @@ def test_segment_never_given_a_header(spool_server, backend, tmp_path):
         "a segment that never got its header was treated as corruption:\n%s\n%r" % (
             text, spoolfmt.corrupt_files(str(spool))))
     check_stored(spool, sent + after)
+
+
+# -- retention ------------------------------------------------------------------------
+def segments(spool):
+    """(segno, .seg path, .idx path or None) of shard 0, oldest first."""
+    return [(n, seg, idx) for _, n, seg, idx in spoolfmt.segment_files(str(spool))]
+
+
+def test_retention_max_bytes(spool_server, backend, tmp_path):
+    """--spool-max-bytes: once the spool holds more, the oldest sealed
+    segments go (segment and index), the open segment never; what remains
+    is still intact and the newest messages are all there."""
+    spool = tmp_path / "spool"
+    limit = 3 * SEGMENT_SIZE
+    srv = spool_server(spool, "--sync", "group", "--shards", 1, *BASE_ARGS, "--spool-max-bytes", limit, io=backend)
+    sent = []
+    for _ in range(5):  # ~5 x 19 MB: at least four rotations
+        sent += fill_segment(srv.port, 20)
+
+    def trimmed():
+        segs = segments(spool)
+        return segs[0][0] > 1 and sum(os.path.getsize(seg) for _, seg, _ in segs) <= limit + SEGMENT_SIZE
+    wait_for(trimmed, 15, interval=0.3, what="the oldest segments to be deleted")
+    stop_clean(srv)
+    assert not [p for p in os.listdir(spool / "shard-00") if p.startswith("00000001.")], \
+        "segment 1's files should all be gone"
+    _, stored = spool_by_qid(spool)
+    assert sent[-1]["qid"] in stored and sent[-20]["qid"] in stored, "the newest messages must stay"
+    assert sent[0]["qid"] not in stored, "the oldest message should have been retired with its segment"
+    assert not record_problems(spool), record_problems(spool)
+
+
+def test_retention_max_age(spool_server, backend, tmp_path):
+    """--spool-max-age: sealed segments older than the age are deleted; the
+    open segment is kept whatever its age."""
+    spool = tmp_path / "spool"
+    srv = spool_server(spool, "--sync", "group", "--shards", 1, *BASE_ARGS, "--spool-max-age", 2, io=backend)
+    first = fill_segment(srv.port, 20)  # rotates once: segment 1 is sealed
+    assert any(idx for _, _, idx in segments(spool)), segments(spool)
+    wait_for(lambda: not any(idx for _, _, idx in segments(spool)), 10, interval=0.3,
+                      what="the sealed segment to age out after 2 s")
+    later = fill_segment(srv.port, 1)
+    stop_clean(srv)
+    _, stored = spool_by_qid(spool)
+    assert first[0]["qid"] not in stored
+    assert later[0]["qid"] in stored
