@@ -1,0 +1,103 @@
+/*
+ * tools/spool/cmd_cat.c - `cat ID`: the message exactly as received (after
+ * dot-unstuffing), byte for byte, to stdout; `--envelope` first writes
+ * the header lines Postfix smtp-sink puts in its capture files:
+ *   X-Client-Addr: 127.0.0.1          (IPv6 as "IPv6:::1")
+ *   X-Client-Proto: ESMTP
+ *   X-Helo-Args: client.example       (when the client sent HELO/EHLO)
+ *   X-Mail-Args: <a@example> SIZE=10  (MAIL FROM: arguments)
+ *   X-Rcpt-Args: <b@example>          (one per recipient)
+ *   Received: from client.example ([127.0.0.1])
+ *   	by HOSTNAME (smtpsink) with ESMTP id QUEUEID;
+ *   	Sat, 28 Nov 2026 12:00:00 +0000
+ * They end with CRLF, or with LF when the message's first line does.
+ *
+ * Owns: those lines and writing the body.  The record is verified (its
+ * checksum) before a byte is written.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "report.h"
+#include "spool_find.h"
+#include "when.h"
+
+#define ADDR_TEXT_BYTES 64u
+#define DEFAULT_HOSTNAME "smtpsink" /* the server's --hostname default */
+
+/* The body's line ending: LF if its first line ends with a bare LF. */
+static const char *line_end_of(const struct msg *m)
+{
+	const uint8_t *lf = memchr(m->rec.body, '\n', (size_t)m->rec.body_len);
+	return lf != NULL && (lf == m->rec.body || lf[-1] != '\r') ? "\n" : "\r\n";
+}
+
+static void put_path(FILE *f, const char *name, struct smtp_view path, struct smtp_view params, const char *eol)
+{
+	fprintf(f, "%s: <%.*s>", name, (int)path.len, (const char *)path.ptr);
+	if (params.len)
+		fprintf(f, " %.*s", (int)params.len, (const char *)params.ptr);
+	fputs(eol, f);
+}
+
+static void put_envelope(FILE *f, const struct msg *m, const char *hostname)
+{
+	const char *eol = line_end_of(m);
+	char addr[ADDR_TEXT_BYTES], client[ADDR_TEXT_BYTES + 8], date[WHEN_TEXT_BYTES];
+	msg_client_addr(m, addr, sizeof addr);
+	snprintf(client, sizeof client, "%s%s", m->family == 6 ? "IPv6:" : "", addr[0] ? addr : "unix");
+	fprintf(f, "X-Client-Addr: %s%s", client, eol);
+	fprintf(f, "X-Client-Proto: %.*s%s", (int)m->protocol.len, (const char *)m->protocol.ptr, eol);
+	if (m->helo.len)
+		fprintf(f, "X-Helo-Args: %.*s%s", (int)m->helo.len, (const char *)m->helo.ptr, eol);
+	put_path(f, "X-Mail-Args", m->mail_from, m->mail_params, eol);
+	size_t pos = 0;
+	struct smtp_view rcpt, params;
+	while (msg_rcpt_next(m, &pos, &rcpt, &params))
+		put_path(f, "X-Rcpt-Args", rcpt, params, eol);
+	if (m->helo.len)
+		fprintf(f, "Received: from %.*s ([%s])%s", (int)m->helo.len, (const char *)m->helo.ptr, client, eol);
+	else
+		fprintf(f, "Received: from [%s] ([%s])%s", client, client, eol);
+	when_rfc5322(m->received_us, date, sizeof date);
+	fprintf(f, "\tby %s (smtpsink) with %.*s id %.*s;%s\t%s%s", hostname, (int)m->protocol.len,
+		(const char *)m->protocol.ptr, (int)m->qid.len, (const char *)m->qid.ptr, eol, date, eol);
+}
+
+int cmd_cat(const struct cmd_ctx *ctx, int argc, char **argv)
+{
+	bool envelope = false;
+	const char *hostname = DEFAULT_HOSTNAME;
+	struct cli_cmd c = { "cat", "ID", "Write one message, byte-exact, to stdout.", { { 0 } }, 0 };
+	cli_add(&c, "envelope", CLI_FLAG, &envelope, NULL, "prepend smtp-sink style X-*-Args and Received headers");
+	cli_add(&c, "hostname", CLI_STRING, &hostname, "NAME", "name in the Received header (default smtpsink)");
+	const char *id[1];
+	size_t npos;
+	int rc = cli_parse(&c, argc, argv, id, 1, &npos);
+	if (rc != 0 || npos != 1) {
+		if (rc == 0)
+			report_error("cat: which message? (cat ID)");
+		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	}
+	struct spool_dir d;
+	int e = spool_dir_open(&d, ctx->spool);
+	if (e != 0)
+		return report_spool_open(ctx->spool, e);
+	struct seg_reader r;
+	struct msg m;
+	rc = spool_find_msg(&d, "cat", id[0], &r, &m);
+	if (rc == SPOOL_EXIT_OK) {
+		if (envelope)
+			put_envelope(stdout, &m, hostname);
+		if (fwrite(m.rec.body, 1, (size_t)m.rec.body_len, stdout) != m.rec.body_len || fflush(stdout) != 0) {
+			report_error("cat: writing to stdout: %s", strerror(errno));
+			rc = SPOOL_EXIT_IO;
+		}
+		seg_reader_close(&r);
+	}
+	spool_dir_close(&d);
+	return rc;
+}

@@ -1,0 +1,173 @@
+/*
+ * tools/spool/cmd_show.c - `show ID`: everything known about one message
+ * except its body: envelope, session facts, flags, size, where it is
+ * stored, and the header fields of its first header block.
+ *
+ * Owns: the show layout (a label per line; client text cleaned for the
+ * terminal) and `show --json` (the message object plus "headers").
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "json_out.h"
+#include "mail_header.h"
+#include "report.h"
+#include "spool_find.h"
+#include "text_out.h"
+#include "when.h"
+
+#define ADDR_TEXT_BYTES 64u
+
+static void label(const char *name)
+{
+	printf("%-12s ", name);
+}
+
+static void line_view(const char *name, struct smtp_view v)
+{
+	label(name);
+	if (v.len)
+		text_out_clean(stdout, v.ptr, v.len, 0, 0);
+	else
+		fputs("-", stdout);
+	fputc('\n', stdout);
+}
+
+/* "<path> params" */
+static void path_line(const char *name, struct smtp_view path, struct smtp_view params)
+{
+	label(name);
+	fputc('<', stdout);
+	text_out_clean(stdout, path.ptr, path.len, 0, 0);
+	fputc('>', stdout);
+	if (params.len) {
+		fputc(' ', stdout);
+		text_out_clean(stdout, params.ptr, params.len, 0, 0);
+	}
+	fputc('\n', stdout);
+}
+
+static void show_flags(uint32_t flags)
+{
+	label("Flags:");
+	if (flags == 0)
+		fputs("-", stdout);
+	for (unsigned bit = 0; bit < 32; bit++) {
+		const char *name = msg_flag_name(1u << bit);
+		if (!(flags & (1u << bit)))
+			continue;
+		if (name)
+			printf("%s ", name);
+		else
+			printf("bit%u ", bit);
+	}
+	fputc('\n', stdout);
+}
+
+static void show_envelope(const struct msg *m)
+{
+	char when[WHEN_TEXT_BYTES], addr[ADDR_TEXT_BYTES];
+	when_iso(m->received_us, true, when, sizeof when);
+	line_view("Queue ID:", m->qid);
+	printf("%-12s %s (%llu us since the epoch)\n", "Received:", when, (unsigned long long)m->received_us);
+	printf("%-12s shard-%02u/%08llu.seg offset %llu (shard %u, node %u)\n", "Stored in:", m->shard,
+	       (unsigned long long)m->segno, (unsigned long long)m->offset, m->shard, m->node);
+	msg_client_addr(m, addr, sizeof addr);
+	if (addr[0])
+		printf("%-12s %s port %u\n", "Client:", addr, m->port);
+	else
+		printf("%-12s unix socket\n", "Client:");
+	line_view("HELO:", m->helo);
+	line_view("Protocol:", m->protocol);
+	line_view("AUTH user:", m->auth_user);
+	if (m->session_id.len)
+		line_view("Session:", m->session_id);
+	path_line("Mail from:", m->mail_from, m->mail_params);
+	size_t pos = 0;
+	struct smtp_view rcpt, params;
+	for (bool first = true; msg_rcpt_next(m, &pos, &rcpt, &params); first = false)
+		path_line(first ? "Rcpt to:" : "", rcpt, params);
+	printf("%-12s %u\n%-12s %llu bytes\n", "Recipients:", m->rcpt_count,
+	       "Size:", (unsigned long long)m->rec.body_len);
+	show_flags(m->rec.flags);
+}
+
+static void show_headers(const struct msg *m)
+{
+	size_t pos = 0;
+	struct smtp_view name, value;
+	puts("Headers:");
+	while (mail_header_next(m->rec.body, m->rec.body_len, &pos, &name, &value)) {
+		fputs("  ", stdout);
+		text_out_clean(stdout, name.ptr, name.len, 0, 0);
+		fputc(':', stdout);
+		/* folded lines stay folded: a line break then the fold's blank */
+		for (size_t i = 0; i < value.len; i++) {
+			uint8_t b = value.ptr[i];
+			if (b == '\n')
+				fputs("\n  ", stdout);
+			else if (b != '\r')
+				text_out_clean(stdout, &b, 1, 0, 0);
+		}
+		fputc('\n', stdout);
+	}
+}
+
+static void show_json(const struct msg *m)
+{
+	char value[MAIL_HEADER_UNFOLD_MAX_BYTES];
+	size_t pos = 0;
+	struct smtp_view name, raw;
+	fputc('{', stdout);
+	json_out_msg_fields(stdout, m);
+	fputs(",\"headers\":[", stdout);
+	for (bool first = true; mail_header_next(m->rec.body, m->rec.body_len, &pos, &name, &raw); first = false) {
+		size_t n = mail_header_unfold(raw, false, value, sizeof value);
+		fputs(first ? "{\"name\":" : ",{\"name\":", stdout);
+		json_out_str(stdout, name.ptr, name.len);
+		fputs(",\"value\":", stdout);
+		json_out_str(stdout, (const uint8_t *)value, n);
+		fputc('}', stdout);
+	}
+	fputs("]}\n", stdout);
+}
+
+int cmd_show(const struct cmd_ctx *ctx, int argc, char **argv)
+{
+	bool json = false;
+	struct cli_cmd c = {
+		"show", "ID", "Show the envelope, session facts and headers of one message.", { { 0 } }, 0
+	};
+	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object: the ls fields plus \"headers\"");
+	const char *id[1];
+	size_t npos;
+	int rc = cli_parse(&c, argc, argv, id, 1, &npos);
+	if (rc != 0 || npos != 1) {
+		if (rc == 0)
+			report_error("show: which message? (show ID)");
+		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	}
+	struct spool_dir d;
+	int e = spool_dir_open(&d, ctx->spool);
+	if (e != 0)
+		return report_spool_open(ctx->spool, e);
+	struct seg_reader r;
+	struct msg m;
+	rc = spool_find_msg(&d, "show", id[0], &r, &m);
+	if (rc == SPOOL_EXIT_OK) {
+		msg_read_subject(&m);
+		if (json) {
+			show_json(&m);
+		} else {
+			show_envelope(&m);
+			if (m.subject_state == MSG_SUBJECT_PRESENT)
+				line_view("Subject:", smtp_view_make(m.subject, m.subject_len));
+			show_headers(&m);
+		}
+		seg_reader_close(&r);
+	}
+	spool_dir_close(&d);
+	return rc;
+}

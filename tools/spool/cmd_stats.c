@@ -1,0 +1,190 @@
+/*
+ * tools/spool/cmd_stats.c - `stats [--json]`: messages, message bytes,
+ * disk bytes, segments (sealed / open), quarantined and cut files, and the
+ * time range, per shard and in total.
+ *
+ * Owns: the tallies.  Message counts and times come from the indexes of
+ * sealed segments (and the scan of open ones); message bytes need each
+ * record's 48-byte header (the index holds the record length, not the
+ * body length), so each record's head is read, never its body.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "cmd.h"
+#include "report.h"
+#include "seg_reader.h"
+#include "spool_dir.h"
+#include "when.h"
+
+struct tally {
+	uint64_t messages, bytes, disk_bytes, sealed, open, corrupt, cut, damaged;
+	uint64_t oldest_us, newest_us; /* oldest 0: no message */
+};
+
+static void tally_msg(struct tally *t, uint64_t received_us, uint64_t body_len)
+{
+	t->messages++;
+	t->bytes += body_len;
+	if (t->oldest_us == 0 || received_us < t->oldest_us)
+		t->oldest_us = received_us;
+	if (received_us > t->newest_us)
+		t->newest_us = received_us;
+}
+
+static void tally_add(struct tally *sum, const struct tally *t)
+{
+	uint64_t oldest = sum->oldest_us, newest = sum->newest_us;
+	sum->messages += t->messages;
+	sum->bytes += t->bytes;
+	sum->disk_bytes += t->disk_bytes;
+	sum->sealed += t->sealed;
+	sum->open += t->open;
+	sum->corrupt += t->corrupt;
+	sum->cut += t->cut;
+	sum->damaged += t->damaged;
+	sum->oldest_us = oldest == 0 || (t->oldest_us != 0 && t->oldest_us < oldest) ? t->oldest_us : oldest;
+	sum->newest_us = t->newest_us > newest ? t->newest_us : newest;
+}
+
+static void tally_segment(struct tally *t, int fd, uint32_t shard, uint64_t segno)
+{
+	struct seg_reader r;
+	if (seg_reader_open(&r, fd, shard, segno) != 0)
+		return;
+	t->disk_bytes += r.file_bytes;
+	if (r.state == SEG_SEALED)
+		t->sealed++;
+	else
+		t->open++;
+	uint32_t n = seg_reader_count(&r);
+	for (uint32_t i = 0; i < n; i++) {
+		struct spool_index_entry e;
+		struct msg m;
+		seg_reader_entry(&r, i, &e);
+		if (seg_reader_msg(&r, &e, false, &m) == MSG_OK)
+			tally_msg(t, e.received_us, m.rec.body_len);
+		else
+			t->damaged++;
+	}
+	seg_reader_close(&r);
+}
+
+static int tally_shard(struct tally *t, int fd, uint32_t shard)
+{
+	struct spool_file *files;
+	size_t n;
+	memset(t, 0, sizeof *t);
+	int e = spool_dir_files(fd, &files, &n);
+	for (size_t i = 0; e == 0 && i < n; i++) {
+		struct stat st;
+		if (files[i].kind == SPOOL_FILE_SEG)
+			tally_segment(t, fd, shard, files[i].segno);
+		else if (files[i].kind == SPOOL_FILE_CORRUPT)
+			t->corrupt++;
+		else if (files[i].kind == SPOOL_FILE_CUT)
+			t->cut++;
+		if (files[i].kind != SPOOL_FILE_SEG && fstatat(fd, files[i].name, &st, 0) == 0)
+			t->disk_bytes += (uint64_t)st.st_size;
+	}
+	free(files);
+	return e;
+}
+
+static void print_time_json(const char *key, uint64_t us)
+{
+	char when[WHEN_TEXT_BYTES];
+	if (us == 0) {
+		printf(",\"%s\":null,\"%s_us\":null", key, key);
+		return;
+	}
+	when_iso(us, true, when, sizeof when);
+	printf(",\"%s\":\"%s\",\"%s_us\":%llu", key, when, key, (unsigned long long)us);
+}
+
+static void print_json(const struct tally *t)
+{
+	printf("\"messages\":%llu,\"bytes\":%llu,\"disk_bytes\":%llu,\"segments\":%llu,\"sealed_segments\":%llu,"
+	       "\"open_segments\":%llu,\"corrupt_files\":%llu,\"cut_files\":%llu,\"damaged_records\":%llu",
+	       (unsigned long long)t->messages, (unsigned long long)t->bytes, (unsigned long long)t->disk_bytes,
+	       (unsigned long long)(t->sealed + t->open), (unsigned long long)t->sealed, (unsigned long long)t->open,
+	       (unsigned long long)t->corrupt, (unsigned long long)t->cut, (unsigned long long)t->damaged);
+	print_time_json("oldest", t->oldest_us);
+	print_time_json("newest", t->newest_us);
+}
+
+static void print_human(const char *label, const struct tally *t)
+{
+	char oldest[WHEN_TEXT_BYTES] = "-", newest[WHEN_TEXT_BYTES] = "-";
+	if (t->messages) {
+		when_iso(t->oldest_us, false, oldest, sizeof oldest);
+		when_iso(t->newest_us, false, newest, sizeof newest);
+	}
+	printf("%-9s %10llu %14llu %14llu %6llu %4llu  %-20s  %-20s", label, (unsigned long long)t->messages,
+	       (unsigned long long)t->bytes, (unsigned long long)t->disk_bytes, (unsigned long long)t->sealed,
+	       (unsigned long long)t->open, oldest, newest);
+	if (t->corrupt || t->cut || t->damaged)
+		printf("  (%llu corrupt, %llu cut, %llu damaged: run verify)", (unsigned long long)t->corrupt,
+		       (unsigned long long)t->cut, (unsigned long long)t->damaged);
+	putchar('\n');
+}
+
+static int stats_run(const struct spool_dir *d, bool json)
+{
+	struct tally sum = { 0 }, t;
+	if (!json)
+		printf("%-9s %10s %14s %14s %6s %4s  %-20s  %-20s\n", "SHARD", "MESSAGES", "BYTES", "DISK BYTES",
+		       "SEALED", "OPEN", "OLDEST (UTC)", "NEWEST (UTC)");
+	else
+		printf("{\"shards\":[");
+	for (uint32_t i = 0; i < d->shard_count; i++) {
+		if (d->shard_fd[i] < 0 || tally_shard(&t, d->shard_fd[i], d->shards[i]) != 0)
+			return -EIO;
+		char label[16];
+		snprintf(label, sizeof label, "shard-%02u", d->shards[i]);
+		if (json) {
+			printf("%s{\"shard\":%u,", i ? "," : "", d->shards[i]);
+			print_json(&t);
+			putchar('}');
+		} else {
+			print_human(label, &t);
+		}
+		tally_add(&sum, &t);
+	}
+	if (json) {
+		printf("],");
+		print_json(&sum);
+		printf("}\n");
+	} else {
+		print_human("total", &sum);
+	}
+	return 0;
+}
+
+int cmd_stats(const struct cmd_ctx *ctx, int argc, char **argv)
+{
+	bool json = false;
+	struct cli_cmd c = {
+		"stats", "", "Messages, bytes, segments and time range, per shard and in total.", { { 0 } }, 0
+	};
+	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object (docs/SPOOL-TOOL.md)");
+	size_t npos;
+	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
+	if (rc != 0)
+		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	struct spool_dir d;
+	int e = spool_dir_open(&d, ctx->spool);
+	if (e != 0)
+		return report_spool_open(ctx->spool, e);
+	e = stats_run(&d, json);
+	spool_dir_close(&d);
+	if (e != 0) {
+		report_error("stats: cannot read %s: %s", ctx->spool, strerror(-e));
+		return SPOOL_EXIT_IO;
+	}
+	return fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
+}

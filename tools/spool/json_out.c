@@ -1,0 +1,172 @@
+/*
+ * tools/spool/json_out.c - JSON escaping and the message object
+ * (json_out.h).
+ *
+ * Owns: byte-level escaping (UTF-8 validity is judged by core's
+ * utf8_valid, one sequence at a time) and the message object layout.
+ * Workload: one object per listed message; output goes through stdio.
+ */
+#include "json_out.h"
+
+#include <string.h>
+
+#include "utf8.h"
+#include "when.h"
+
+#define HEX_DIGITS "0123456789abcdef"
+#define ADDR_TEXT_BYTES 64u
+
+/* Length of the UTF-8 sequence a lead byte announces (0: not a lead). */
+static size_t utf8_seq_len(uint8_t b)
+{
+	if (b >= 0xC2 && b <= 0xDF)
+		return 2;
+	if (b >= 0xE0 && b <= 0xEF)
+		return 3;
+	if (b >= 0xF0 && b <= 0xF4)
+		return 4;
+	return 0;
+}
+
+static void put_u00(FILE *f, uint8_t b)
+{
+	fprintf(f, "\\u00%c%c", HEX_DIGITS[b >> 4], HEX_DIGITS[b & 15]);
+}
+
+static void put_ascii(FILE *f, uint8_t b)
+{
+	switch (b) {
+	case '"':
+		fputs("\\\"", f);
+		break;
+	case '\\':
+		fputs("\\\\", f);
+		break;
+	case '\n':
+		fputs("\\n", f);
+		break;
+	case '\r':
+		fputs("\\r", f);
+		break;
+	case '\t':
+		fputs("\\t", f);
+		break;
+	case '\b':
+		fputs("\\b", f);
+		break;
+	case '\f':
+		fputs("\\f", f);
+		break;
+	default:
+		if (b < 0x20 || b == 0x7f)
+			put_u00(f, b);
+		else
+			fputc(b, f);
+	}
+}
+
+void json_out_str(FILE *f, const uint8_t *p, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n;) {
+		if (p[i] < 0x80) {
+			put_ascii(f, p[i++]);
+			continue;
+		}
+		size_t k = utf8_seq_len(p[i]);
+		if (k == 0 || n - i < k || !utf8_valid(p + i, k)) {
+			put_u00(f, p[i++]); /* not UTF-8: the byte as Latin-1 */
+			continue;
+		}
+		/* U+2028 and U+2029 (E2 80 A8/A9) end lines in JavaScript */
+		if (k == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))
+			fprintf(f, "\\u%s", p[i + 2] == 0xA8 ? "2028" : "2029");
+		else
+			fwrite(p + i, 1, k, f);
+		i += k;
+	}
+	fputc('"', f);
+}
+
+static void key_view(FILE *f, const char *key, struct smtp_view v)
+{
+	fprintf(f, ",\"%s\":", key);
+	json_out_str(f, v.ptr, v.len);
+}
+
+static void put_client(FILE *f, const struct msg *m)
+{
+	char addr[ADDR_TEXT_BYTES];
+	msg_client_addr(m, addr, sizeof addr);
+	const char *family = m->family == 4 ? "ipv4" : m->family == 6 ? "ipv6" : "unix";
+	fprintf(f, ",\"client\":{\"family\":\"%s\",\"addr\":", family);
+	json_out_str(f, (const uint8_t *)addr, strlen(addr));
+	fprintf(f, ",\"port\":%u}", m->port);
+}
+
+static void put_rcpts(FILE *f, const struct msg *m)
+{
+	size_t pos = 0;
+	struct smtp_view addr, params;
+	fputs(",\"rcpts\":[", f);
+	for (bool first = true; msg_rcpt_next(m, &pos, &addr, &params); first = false) {
+		fputs(first ? "{\"addr\":" : ",{\"addr\":", f);
+		json_out_str(f, addr.ptr, addr.len);
+		fputs(",\"params\":", f);
+		json_out_str(f, params.ptr, params.len);
+		fputc('}', f);
+	}
+	fputc(']', f);
+}
+
+static void put_flags(FILE *f, uint32_t flags)
+{
+	fputs(",\"flags\":[", f);
+	bool first = true;
+	for (unsigned bit = 0; bit < 32; bit++) {
+		uint32_t b = 1u << bit;
+		if (!(flags & b))
+			continue;
+		const char *name = msg_flag_name(b);
+		if (name)
+			fprintf(f, "%s\"%s\"", first ? "" : ",", name);
+		else
+			fprintf(f, "%s\"bit%u\"", first ? "" : ",", bit);
+		first = false;
+	}
+	fputc(']', f);
+}
+
+void json_out_msg_fields(FILE *f, const struct msg *m)
+{
+	char when[WHEN_TEXT_BYTES];
+	when_iso(m->received_us, true, when, sizeof when);
+	fputs("\"qid\":", f);
+	json_out_str(f, m->qid.ptr, m->qid.len);
+	fprintf(f, ",\"received\":\"%s\",\"received_us\":%llu,\"shard\":%u,\"node\":%u", when,
+		(unsigned long long)m->received_us, m->shard, m->node);
+	put_client(f, m);
+	key_view(f, "helo", m->helo);
+	key_view(f, "protocol", m->protocol);
+	key_view(f, "auth_user", m->auth_user);
+	key_view(f, "mail_from", m->mail_from);
+	key_view(f, "mail_params", m->mail_params);
+	put_rcpts(f, m);
+	fprintf(f, ",\"rcpt_count\":%u,\"size\":%llu", m->rcpt_count, (unsigned long long)m->rec.body_len);
+	put_flags(f, m->rec.flags);
+	fputs(",\"subject\":", f);
+	if (m->subject_state == MSG_SUBJECT_PRESENT)
+		json_out_str(f, (const uint8_t *)m->subject, m->subject_len);
+	else
+		fputs("null", f);
+	key_view(f, "session_id", m->session_id);
+	fprintf(f, ",\"segment\":%llu,\"file\":\"shard-%02u/%08llu.seg\",\"offset\":%llu", (unsigned long long)m->segno,
+		m->shard, (unsigned long long)m->segno, (unsigned long long)m->offset);
+}
+
+void json_out_msg(FILE *f, const struct msg *m)
+{
+	fputc('{', f);
+	json_out_msg_fields(f, m);
+	fputs("}\n", f);
+}

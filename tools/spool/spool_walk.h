@@ -1,0 +1,38 @@
+/*
+ * tools/spool/spool_walk.h - every message of a spool, newest first.
+ *
+ * Owns: the order of a listing.  Within a shard, queue IDs (and so the
+ * entries of each segment, and the segments by number) are in time order;
+ * the walk goes through each shard backwards, segment by segment, one
+ * segment open at a time, and merges the shards by received time (ties:
+ * the larger queue ID first).  A time range stops a shard as soon as it
+ * reaches messages older than `since`, so a recent window costs only the
+ * segments it touches.  Entries come from the index of sealed segments and
+ * from a scan of open ones (seg_reader.c); the walk itself reads no record.
+ */
+#ifndef SMTPSINK_SPOOL_WALK_H
+#define SMTPSINK_SPOOL_WALK_H
+
+#include <stdint.h>
+
+#include "seg_reader.h"
+#include "spool_dir.h"
+
+/* Called once per message in range, newest first: 0 to go on, 1 to stop,
+ * or a negative -errno to stop with an error.  r and e are valid only
+ * during the call. */
+typedef int (*spool_walk_fn)(void *arg, const struct seg_reader *r, const struct spool_index_entry *e);
+
+struct spool_walk_range {
+	uint64_t since_us; /* 0: no lower bound */
+	uint64_t until_us; /* UINT64_MAX: no upper bound */
+};
+
+/* 0 (all walked), 1 (fn stopped it) or -errno. */
+int spool_walk(struct spool_dir *d, const struct spool_walk_range *range, spool_walk_fn fn, void *arg);
+
+/* Warn once about a segment that cannot be listed normally (bad header,
+ * index that does not verify). */
+void spool_walk_warn_segment(const struct seg_reader *r);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * tools/spool/text_out.c - the human table (text_out.h).
+ *
+ * Owns: column widths (sized for 14-character queue IDs and second-precision
+ * UTC times) and the cleaning rule.  A column counts characters, not
+ * bytes: UTF-8 continuation bytes take no column.
+ */
+#include "text_out.h"
+
+#include <string.h>
+
+#include "json_out.h"
+#include "when.h"
+
+#define COL_QID 14u
+#define COL_TIME 20u
+#define COL_CLIENT 15u
+#define COL_SENDER 28u
+#define COL_RCPTS 32u
+#define COL_SIZE 9u
+#define ADDR_TEXT_BYTES 64u
+#define RCPT_MORE_BYTES 16u
+
+static size_t count_chars(const uint8_t *p, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += (p[i] & 0xC0) != 0x80;
+	return c;
+}
+
+size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size_t pad_cols)
+{
+	size_t keep = max_cols && count_chars(p, n) > max_cols ? max_cols - 1 : (size_t)-1, cols = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = p[i];
+		bool cont = (b & 0xC0) == 0x80;
+		if (!cont && cols == keep)
+			break;
+		fputc(b < 0x20 || b == 0x7f ? '?' : b, f);
+		cols += cont ? 0 : 1;
+	}
+	if (keep != (size_t)-1) {
+		fputc('~', f); /* cut */
+		cols++;
+	}
+	for (; cols < pad_cols; cols++)
+		fputc(' ', f);
+	return cols;
+}
+
+void text_out_ls_header(FILE *f)
+{
+	fprintf(f, "%-*s %-*s %-*s %-*s %-*s %*s  %s\n", COL_QID, "QUEUE ID", COL_TIME, "RECEIVED (UTC)", COL_CLIENT,
+		"CLIENT", COL_SENDER, "SENDER", COL_RCPTS, "RECIPIENTS", COL_SIZE, "SIZE", "SUBJECT");
+}
+
+static void text_col(FILE *f, const char *s, size_t width)
+{
+	text_out_clean(f, (const uint8_t *)s, strlen(s), width, width);
+	fputc(' ', f);
+}
+
+void text_out_ls_line(FILE *f, const struct msg *m)
+{
+	char when[WHEN_TEXT_BYTES], addr[ADDR_TEXT_BYTES];
+	text_out_clean(f, m->qid.ptr, m->qid.len, 0, COL_QID);
+	fputc(' ', f);
+	when_iso(m->received_us, false, when, sizeof when);
+	text_col(f, when, COL_TIME);
+	msg_client_addr(m, addr, sizeof addr);
+	text_col(f, addr[0] ? addr : "unix", COL_CLIENT);
+	if (m->mail_from.len)
+		text_out_clean(f, m->mail_from.ptr, m->mail_from.len, COL_SENDER, COL_SENDER);
+	else
+		text_out_clean(f, (const uint8_t *)"<>", 2, COL_SENDER, COL_SENDER);
+	fputc(' ', f);
+	char more[RCPT_MORE_BYTES] = "";
+	if (m->rcpt_count > 1)
+		snprintf(more, sizeof more, " +%u", m->rcpt_count - 1);
+	size_t cols = text_out_clean(f, m->first_rcpt.ptr, m->first_rcpt.len, COL_RCPTS - strlen(more), 0);
+	fputs(more, f);
+	for (cols += strlen(more); cols <= COL_RCPTS; cols++)
+		fputc(' ', f);
+	fprintf(f, "%*llu", COL_SIZE, (unsigned long long)m->rec.body_len);
+	if (m->subject_state == MSG_SUBJECT_PRESENT) {
+		fputs("  ", f);
+		text_out_clean(f, (const uint8_t *)m->subject, m->subject_len, 0, 0);
+	}
+	fputc('\n', f);
+}
+
+void text_out_row(FILE *f, const struct msg *m, bool json)
+{
+	if (json)
+		json_out_msg(f, m);
+	else
+		text_out_ls_line(f, m);
+}

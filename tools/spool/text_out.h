@@ -1,0 +1,34 @@
+/*
+ * tools/spool/text_out.h - output for people: the ls table and text from
+ * the spool made safe for a terminal.
+ *
+ * Owns: the column layout of ls, follow and wait (queue ID, time, client,
+ * sender, recipients, size, subject) and cleaning client-supplied text:
+ * control bytes (C0, DEL) become '?', so a message cannot move the cursor
+ * or retitle the terminal of whoever lists it.  Bytes >= 0x80 pass
+ * (UTF-8 subjects display as such).  Scripts should use --json instead:
+ * this layout may change.
+ */
+#ifndef SMTPSINK_SPOOL_TEXT_OUT_H
+#define SMTPSINK_SPOOL_TEXT_OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "msg.h"
+
+/* n bytes cleaned; at most max_cols characters (0: no limit), a cut value
+ * ends with "~"; padded with blanks to pad_cols.  Returns the columns
+ * written. */
+size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size_t pad_cols);
+
+void text_out_ls_header(FILE *f);
+/* One row; the subject column is left out when it was not read. */
+void text_out_ls_line(FILE *f, const struct msg *m);
+
+/* A listing row: the table row, or with json the JSON object line. */
+void text_out_row(FILE *f, const struct msg *m, bool json);
+
+#endif
