@@ -189,11 +189,31 @@ static int uring_init(struct shard *sh)
 	return 0;
 }
 
+static void reap(struct uring_state *u, unsigned timeout_ms);
+static void deliver(struct uring_state *u);
+
+/* Wait (bounded) for the cancelled accepts to come back: until they do,
+ * they hold the listening socket open, and the kernel would tear them down
+ * only after the process is gone, accepting connections meanwhile. */
+static void drain_accepts(struct uring_state *u)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		bool armed = false;
+		for (unsigned i = 0; i < u->accept_count; i++)
+			armed |= u->accepts[i].armed;
+		if (!armed)
+			return;
+		reap(u, 100);
+	}
+}
+
 static void uring_fini(struct shard *sh)
 {
 	struct uring_state *u = state(sh);
 	if (u == NULL)
 		return;
+	if (u->accepts != NULL)
+		drain_accepts(u);
 	io_uring_queue_exit(&u->ring);
 	if (u->br != NULL)
 		munmap(u->br, u->br_bytes);
@@ -348,7 +368,7 @@ static void on_accept(struct uring_state *u, struct accept_slot *a, int res)
 {
 	struct shard *sh = a->sh;
 	a->armed = false;
-	if (res >= 0 && !conn_on_accept(sh, res, (struct sockaddr *)&a->addr, a->addr_len)) {
+	if (res >= 0 && (!sh->accepting || !conn_on_accept(sh, res, (struct sockaddr *)&a->addr, a->addr_len))) {
 		struct io_uring_sqe *sqe = get_sqe(u);
 		io_uring_prep_close_direct(sqe, (unsigned)res);
 		io_uring_sqe_set_data(sqe, &u->ignore_op);
@@ -441,6 +461,14 @@ static int uring_run_once(struct shard *sh, unsigned timeout_ms)
 	int e = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
 	if (e < 0 && e != -ETIME && e != -EINTR && e != -EBUSY)
 		return e;
+	deliver(u);
+	return 0;
+}
+
+/* Hand every completion that is ready to its owner. */
+static void deliver(struct uring_state *u)
+{
+	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
 	io_uring_for_each_cqe(&u->ring, head, cqe)
 	{
@@ -448,7 +476,15 @@ static int uring_run_once(struct shard *sh, unsigned timeout_ms)
 		seen++;
 	}
 	io_uring_cq_advance(&u->ring, seen);
-	return 0;
+}
+
+/* Submit, wait up to timeout_ms for one completion, deliver what came. */
+static void reap(struct uring_state *u, unsigned timeout_ms)
+{
+	struct io_uring_cqe *cqe;
+	struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = (long long)timeout_ms * 1000000};
+	io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	deliver(u);
 }
 
 const struct backend_ops backend_uring = {
