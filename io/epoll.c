@@ -27,6 +27,7 @@
 #define ACCEPTS_PER_EVENT 64
 #define READS_PER_EVENT 4
 #define LISTENER_TAG 1u
+#define WAKE_TAG UINT64_MAX /* the shutdown eventfd, not a listener */
 
 enum { POLL_REGISTERED = 1, POLL_IN = 2, POLL_OUT = 4 };
 
@@ -96,6 +97,11 @@ static int epoll_init(struct shard *sh)
 	for (unsigned i = 0; i < sh->listen_count; i++) {
 		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG};
 		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->listen_fd[i], &ev) != 0)
+			return -errno;
+	}
+	if (sh->shared->wake_fd >= 0) { /* wakes the loop at SIGTERM, once */
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = WAKE_TAG};
+		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->shared->wake_fd, &ev) != 0)
 			return -errno;
 	}
 	return 0;
@@ -301,6 +307,8 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
 		struct epoll_event *ev = &e->events[i];
+		if (ev->data.u64 == WAKE_TAG)
+			continue;
 		if (ev->data.u64 & LISTENER_TAG) {
 			on_listener(sh, (unsigned)(ev->data.u64 >> 1));
 			continue;

@@ -51,6 +51,7 @@ struct rbuf_pool {
 struct server_shared {
 	atomic_uint_fast32_t conns; /* live connections, all shards */
 	atomic_bool stopping; /* SIGTERM/SIGINT seen */
+	int wake_fd; /* eventfd written at SIGTERM: every loop wakes at once */
 	uint64_t stop_deadline_s; /* grace ends (monotonic seconds) */
 };
 

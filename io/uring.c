@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,24 +187,29 @@ static int uring_init(struct shard *sh)
 	io_uring_register_ring_fd(&u->ring); /* an optimisation: failure is fine */
 	if ((e = setup_files(u)) < 0 || (e = setup_buf_ring(sh, u)) < 0 || (e = setup_accepts(sh, u)) < 0)
 		return e;
+	if (sh->shared->wake_fd >= 0) { /* one poll: its completion wakes the loop at SIGTERM */
+		struct io_uring_sqe *sqe = get_sqe(u);
+		io_uring_prep_poll_add(sqe, sh->shared->wake_fd, POLLIN);
+		io_uring_sqe_set_data(sqe, &u->ignore_op);
+	}
 	return 0;
 }
 
 static void reap(struct uring_state *u, unsigned timeout_ms);
 static void deliver(struct uring_state *u);
 
-/* Wait (bounded) for the cancelled accepts to come back: until they do,
- * they hold the listening socket open, and the kernel would tear them down
- * only after the process is gone, accepting connections meanwhile. */
+/* Wait (bounded, 2 s) for the cancelled accepts to come back: until they
+ * do, they hold the listening socket open, and the kernel would tear them
+ * down only after the process is gone, accepting connections meanwhile. */
 static void drain_accepts(struct uring_state *u)
 {
-	for (int tries = 0; tries < 20; tries++) {
+	for (int tries = 0; tries < 200; tries++) {
 		bool armed = false;
 		for (unsigned i = 0; i < u->accept_count; i++)
 			armed |= u->accepts[i].armed;
 		if (!armed)
 			return;
-		reap(u, 100);
+		reap(u, 10);
 	}
 }
 
