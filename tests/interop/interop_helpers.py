@@ -306,9 +306,12 @@ def is_listening(port):
     return any(s[2] == "LISTEN" for s in tcp_sockets(local_port=port))
 
 
-def count_established(port, host=HOST):
-    """Established TCP connections whose server end is host:port."""
-    return sum(1 for s in tcp_sockets(local_port=port, local_ip=host) if s[2] == "ESTABLISHED")
+def count_established(port, host=HOST, peers=None):
+    """Established TCP connections whose server end is host:port (and, if
+    given, whose client address is one of peers: a client socket elsewhere
+    on the machine can have host:port as its own ephemeral end)."""
+    return sum(1 for s in tcp_sockets(local_port=port, local_ip=host)
+               if s[2] == "ESTABLISHED" and (peers is None or s[1][0] in peers))
 
 
 def server_side_state(server_port, client_port, host=HOST):

@@ -128,11 +128,13 @@ def test_simultaneous_transactions(server, backend, figures):
     srv = server()
     established = []
 
+    sources = ["127.0.0.2", "127.0.0.3"]
+
     def all_open():
-        established.append(count_established(srv.port))
+        established.append(count_established(srv.port, peers=sources))
         return established[-1]
 
-    clients, _ = run_clients(srv, split(total, ["127.0.0.2", "127.0.0.3"]), "transaction",
+    clients, _ = run_clients(srv, split(total, sources), "transaction",
                              deadline_s=150, while_connected=all_open)
     assert established[0] == total, \
         "%d server-side connections established while all %d clients were connected" % (
@@ -173,7 +175,7 @@ def test_idle_sessions_rss(server, backend, figures):
 
     def measure():
         time.sleep(1.0)  # let the last greetings' sends complete
-        measured["established"] = count_established(srv.port)
+        measured["established"] = count_established(srv.port, peers=sources)
         measured["rss_kib"] = srv.rss_kib()
         return measured
 

@@ -367,8 +367,8 @@ def _assert_not_served(srv, timeout=10.0):
     while time.monotonic() < deadline:
         try:
             w = Wire(srv.host, srv.port, timeout=3)
-        except ConnectionRefusedError:
-            return
+        except (ConnectionRefusedError, ConnectionResetError):
+            return  # refused, or reset in the handshake as the listener closed
         with w:
             try:
                 r = w.reply(timeout=3)
