@@ -20,73 +20,7 @@
 #include <string.h>
 
 #include "session_harness.h"
-
-/* ---- a growable byte string --------------------------------------------- */
-
-struct etext {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static inline void et_add(struct etext *t, const void *bytes, size_t len)
-{
-	if (t->len + len + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		while (cap < t->len + len + 1)
-			cap *= 2;
-		char *p = realloc(t->p, cap);
-		if (p == NULL)
-			abort();
-		t->p = p;
-		t->cap = cap;
-	}
-	if (len != 0)
-		memcpy(t->p + t->len, bytes, len);
-	t->len += len;
-	t->p[t->len] = '\0';
-}
-
-static inline void et_str(struct etext *t, const char *s)
-{
-	et_add(t, s, strlen(s));
-}
-
-/* s, times times over. */
-static inline void et_rep(struct etext *t, const char *s, size_t times)
-{
-	for (size_t i = 0; i < times; i++)
-		et_str(t, s);
-}
-
-/* n copies of the byte c. */
-static inline void et_fill(struct etext *t, char c, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		et_add(t, &c, 1);
-}
-
-/* bytes escaped the way the harness prints views and bodies. */
-static inline void et_escaped(struct etext *t, const void *bytes, size_t len)
-{
-	char *e = harness_escape(bytes, len);
-	et_str(t, e);
-	free(e);
-}
-
-/* Never NULL, even when nothing was added. */
-static inline const char *et_cstr(struct etext *t)
-{
-	if (t->p == NULL)
-		et_add(t, "", 0);
-	return t->p;
-}
-
-static inline void et_free(struct etext *t)
-{
-	free(t->p);
-	memset(t, 0, sizeof(*t));
-}
+#include "test_text.h"
 
 /* ---- golden fragments ---------------------------------------------------- */
 
@@ -157,7 +91,7 @@ static inline void run_rows(const char *what, const struct smtp_config *cfg, con
 
 /* Inputs too long for every split: whole, cuts around the 512-octet carry
  * bound, and seeded random cuts. */
-static inline void run_big(const char *what, const struct harness_opts *o, const struct etext *in, const char *replies,
+static inline void run_big(const char *what, const struct harness_opts *o, const struct test_text *in, const char *replies,
 			   const char *events)
 {
 	static const size_t edges[] = { 1, 510, 511, 512, 513, 514 };
@@ -181,8 +115,8 @@ struct drv {
 	struct smtp_config cfg;
 	struct smtp_session s;
 	struct smtp_out out;
-	struct etext text; /* drained replies, while keep_text */
-	struct etext log; /* MSG_END / MSG_ABORT / CLOSE, one a line */
+	struct test_text text; /* drained replies, while keep_text */
+	struct test_text log; /* MSG_END / MSG_ABORT / CLOSE, one a line */
 	bool keep_text;
 	unsigned long codes[600]; /* final reply lines by code */
 	uint32_t cmd_flags; /* of the last SMTP_EV_COMMAND */
@@ -220,7 +154,7 @@ static inline const struct smtp_override *drv_event(void *ctx, const struct smtp
 		snprintf(line, sizeof(line), "MSG_ABORT %s\n", drv_reason(ev->reason));
 	else if (ev->type == SMTP_EV_CLOSE)
 		snprintf(line, sizeof(line), "CLOSE %s\n", drv_reason(ev->reason));
-	et_str(&d->log, line);
+	text_str(&d->log, line);
 	return NULL;
 }
 
@@ -234,7 +168,7 @@ static inline void drv_init(struct drv *d, const struct smtp_config *cfg, size_t
 		abort();
 	d->out.cap = out_cap;
 	smtp_session_init(&d->s, &d->cfg, drv_event, d);
-	et_str(&d->log, "");
+	text_str(&d->log, "");
 }
 
 static inline void drv_drain(struct drv *d)
@@ -248,7 +182,7 @@ static inline void drv_drain(struct drv *d)
 		p = nl ? nl + 1 : end;
 	}
 	if (d->keep_text)
-		et_add(&d->text, d->out.buf, d->out.len);
+		text_add(&d->text, d->out.buf, d->out.len);
 	d->out.len = 0;
 }
 
@@ -277,8 +211,8 @@ static inline enum smtp_stop drv_feed(struct drv *d, const void *in, size_t len)
 static inline void drv_free(struct drv *d)
 {
 	free(d->out.buf);
-	et_free(&d->text);
-	et_free(&d->log);
+	text_free(&d->text);
+	text_free(&d->log);
 }
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "session_harness.h"
+#include "test_text.h"
 
 /* ---- default configuration (hostname "smtpsink", every extension) ---- */
 
@@ -78,86 +79,6 @@ static inline void expect_cfg(const struct smtp_config *cfg, const struct transc
 static inline void expect_default(const struct transcript *t)
 {
 	expect_cfg(NULL, t);
-}
-
-/* ---- a growable string for built scenarios ------------------------------ */
-
-struct gtext {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-static inline void gt_add(struct gtext *t, const void *bytes, size_t len)
-{
-	if (t->len + len + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 256;
-		while (cap < t->len + len + 1)
-			cap *= 2;
-		char *p = realloc(t->p, cap);
-		if (p == NULL)
-			abort();
-		t->p = p;
-		t->cap = cap;
-	}
-	if (len != 0)
-		memcpy(t->p + t->len, bytes, len);
-	t->len += len;
-	t->p[t->len] = '\0';
-}
-
-static inline void gt_str(struct gtext *t, const char *s)
-{
-	gt_add(t, s, strlen(s));
-}
-
-static inline void gt_printf(struct gtext *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static inline void gt_printf(struct gtext *t, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof tmp)
-		abort();
-	gt_add(t, tmp, (size_t)n);
-}
-
-/* n copies of the byte c; s repeated times times. */
-static inline void gt_fill(struct gtext *t, char c, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		gt_add(t, &c, 1);
-}
-
-static inline void gt_rep(struct gtext *t, const char *s, size_t times)
-{
-	for (size_t i = 0; i < times; i++)
-		gt_str(t, s);
-}
-
-/* bytes escaped the way the harness prints views and bodies. */
-static inline void gt_escaped(struct gtext *t, const void *bytes, size_t len)
-{
-	char *e = harness_escape(bytes, len);
-	gt_str(t, e);
-	free(e);
-}
-
-/* Never NULL, even when nothing was added. */
-static inline const char *gt_cstr(struct gtext *t)
-{
-	if (t->p == NULL)
-		gt_add(t, "", 0);
-	return t->p;
-}
-
-static inline void gt_free(struct gtext *t)
-{
-	free(t->p);
-	memset(t, 0, sizeof *t);
 }
 
 #endif

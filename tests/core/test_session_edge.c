@@ -52,22 +52,22 @@ static void case_02_empty_line(void)
 /* k unknown commands then NOOP, with an error limit of max. */
 static void unknown_then_noop(const struct smtp_config *cfg, unsigned k, unsigned max)
 {
-	struct etext in = { 0 }, out = { 0 }, ev = { 0 };
+	struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
 	unsigned shown = k < max ? k : max;
-	et_rep(&in, "FOOBAR\r\n", k);
-	et_str(&in, "NOOP\r\n");
-	et_str(&out, BANNER);
-	et_rep(&out, R_UNKNOWN, shown);
-	et_str(&out, k >= max ? R_TOO_MANY_ERRORS : R_OK);
-	et_str(&ev, E_G);
-	et_rep(&ev, "CMD ?\n", shown);
-	et_str(&ev, k >= max ? "CLOSE reason=too_many_errors\n" : "CMD NOOP\n");
+	text_rep(&in, "FOOBAR\r\n", k);
+	text_str(&in, "NOOP\r\n");
+	text_str(&out, BANNER);
+	text_rep(&out, R_UNKNOWN, shown);
+	text_str(&out, k >= max ? R_TOO_MANY_ERRORS : R_OK);
+	text_str(&ev, E_G);
+	text_rep(&ev, "CMD ?\n", shown);
+	text_str(&ev, k >= max ? "CLOSE reason=too_many_errors\n" : "CMD NOOP\n");
 	struct harness_opts o = { .cfg = cfg };
 	if (harness_expect_all_splits(&o, in.p, in.len, out.p, ev.p))
 		fprintf(stderr, "  ^ case 3: %u unknown commands, limit %u\n", k, max);
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 }
 
 static void case_03_unknown_command_and_error_limit(void)
@@ -84,16 +84,16 @@ static void case_03_unknown_command_and_error_limit(void)
 static void line_of(unsigned total, bool bare_lf)
 {
 	const char *eol = bare_lf ? "\n" : "\r\n";
-	struct etext in = { 0 };
-	et_str(&in, "NOOP ");
-	et_fill(&in, 'x', total - 5 - strlen(eol));
-	et_str(&in, eol);
-	et_str(&in, "NOOP\r\n");
+	struct test_text in = { 0 };
+	text_str(&in, "NOOP ");
+	text_fill(&in, 'x', total - 5 - strlen(eol));
+	text_str(&in, eol);
+	text_str(&in, "NOOP\r\n");
 	bool fits = total <= SMTP_COMMAND_LINE_MAX_BYTES;
 	if (harness_expect_all_splits(NULL, in.p, in.len, fits ? BANNER R_OK R_OK : BANNER R_TOO_LONG R_OK,
 				      fits ? E_G "CMD NOOP\nCMD NOOP\n" : E_G "CMD NOOP\n"))
 		fprintf(stderr, "  ^ case 4: %u-octet line%s\n", total, bare_lf ? " (bare LF)" : "");
-	et_free(&in);
+	text_free(&in);
 }
 
 static void case_04_command_line_512(void)
@@ -106,11 +106,11 @@ static void case_04_command_line_512(void)
 
 static void case_05_million_bytes_without_crlf(void)
 {
-	struct etext in = { 0 };
-	et_fill(&in, 'a', 1000000);
-	et_str(&in, "\r\nNOOP\r\n");
+	struct test_text in = { 0 };
+	text_fill(&in, 'a', 1000000);
+	text_str(&in, "\r\nNOOP\r\n");
 	run_big("case 5: 1,000,000 bytes", NULL, &in, BANNER R_TOO_LONG R_OK, E_G "CMD NOOP\n");
-	et_free(&in);
+	text_free(&in);
 }
 
 /* 5 GiB without an LF (qmail CVE-2005-1513): no counter may wrap. */
@@ -141,12 +141,12 @@ static void case_05_five_gib_without_lf(void)
 
 static void case_06_ehlo_100kb_name(void)
 {
-	struct etext in = { 0 };
-	et_str(&in, "EHLO ");
-	et_fill(&in, 'h', 100 * 1024);
-	et_str(&in, "\r\nNOOP\r\n");
+	struct test_text in = { 0 };
+	text_str(&in, "EHLO ");
+	text_fill(&in, 'h', 100 * 1024);
+	text_str(&in, "\r\nNOOP\r\n");
 	run_big("case 6: EHLO with a 100 KB name", NULL, &in, BANNER R_TOO_LONG R_OK, E_G "CMD NOOP\n");
-	et_free(&in);
+	text_free(&in);
 }
 
 static void case_07_command_order(void)
@@ -182,19 +182,19 @@ static void case_08_rset(void)
 	three.max_errors = 3;
 	run_rows("case 8", NULL, rows, NROWS(rows));
 	/* RSET itself never closes, however close to the error limit. */
-	struct etext in = { 0 }, out = { 0 }, ev = { 0 };
-	et_str(&in, "FOOBAR\r\nFOOBAR\r\n");
-	et_rep(&in, "RSET\r\n", 30);
-	et_str(&out, BANNER R_UNKNOWN R_UNKNOWN);
-	et_rep(&out, R_OK, 30);
-	et_str(&ev, E_G "CMD ?\nCMD ?\n");
-	et_rep(&ev, "CMD RSET\nRESET\n", 30);
+	struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
+	text_str(&in, "FOOBAR\r\nFOOBAR\r\n");
+	text_rep(&in, "RSET\r\n", 30);
+	text_str(&out, BANNER R_UNKNOWN R_UNKNOWN);
+	text_rep(&out, R_OK, 30);
+	text_str(&ev, E_G "CMD ?\nCMD ?\n");
+	text_rep(&ev, "CMD RSET\nRESET\n", 30);
 	struct harness_opts o = { .cfg = &three };
 	if (harness_expect_all_splits(&o, in.p, in.len, out.p, ev.p))
 		fprintf(stderr, "  ^ case 8: RSET near the error limit\n");
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 }
 
 static void case_09_ehlo_mid_transaction(void)
@@ -335,29 +335,29 @@ static void case_15_null_sender(void)
 static void path_case(const char *verb, size_t local, size_t domain, bool bracket, const char *refusal)
 {
 	bool mail = strcmp(verb, "MAIL FROM") == 0;
-	struct etext addr = { 0 }, in = { 0 }, out = { 0 }, ev = { 0 };
-	et_fill(&addr, 'l', local);
-	et_str(&addr, "@");
-	et_fill(&addr, 'd', domain);
-	et_str(&in, mail ? "HELO x\r\n" : "HELO x\r\nMAIL FROM:<a@b>\r\n");
-	et_str(&in, verb);
-	et_str(&in, bracket ? ":<" : ":");
-	et_str(&in, addr.p);
-	et_str(&in, bracket ? ">\r\n" : "\r\n");
-	et_str(&out, mail ? BANNER R_HELO : BANNER R_HELO R_MAIL);
-	et_str(&out, refusal ? refusal : mail ? R_MAIL : R_RCPT);
-	et_str(&ev, mail ? E_G E_HELO "CMD MAIL\n" : E_G E_HELO E_MAIL "CMD RCPT\n");
+	struct test_text addr = { 0 }, in = { 0 }, out = { 0 }, ev = { 0 };
+	text_fill(&addr, 'l', local);
+	text_str(&addr, "@");
+	text_fill(&addr, 'd', domain);
+	text_str(&in, mail ? "HELO x\r\n" : "HELO x\r\nMAIL FROM:<a@b>\r\n");
+	text_str(&in, verb);
+	text_str(&in, bracket ? ":<" : ":");
+	text_str(&in, addr.p);
+	text_str(&in, bracket ? ">\r\n" : "\r\n");
+	text_str(&out, mail ? BANNER R_HELO : BANNER R_HELO R_MAIL);
+	text_str(&out, refusal ? refusal : mail ? R_MAIL : R_RCPT);
+	text_str(&ev, mail ? E_G E_HELO "CMD MAIL\n" : E_G E_HELO E_MAIL "CMD RCPT\n");
 	if (refusal == NULL) {
-		et_str(&ev, mail ? "MAIL from=<" : "RCPT to=<");
-		et_str(&ev, addr.p);
-		et_str(&ev, bracket ? "> params=<>\n" : "> params=<> no_brackets\n");
+		text_str(&ev, mail ? "MAIL from=<" : "RCPT to=<");
+		text_str(&ev, addr.p);
+		text_str(&ev, bracket ? "> params=<>\n" : "> params=<> no_brackets\n");
 	}
 	if (harness_expect_all_splits(NULL, in.p, in.len, out.p, ev.p))
 		fprintf(stderr, "  ^ case 16: %s local %zu domain %zu\n", verb, local, domain);
-	et_free(&addr);
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&addr);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 }
 
 static void case_16_path_lengths(void)
@@ -375,17 +375,17 @@ static void case_16_path_lengths(void)
 	path_case("MAIL FROM", 1, SMTP_PATH_MAX_BYTES - 3, false, from_long);
 	/* A domain of 255 octets cannot fit a 256-octet path; as a HELO name it
 	 * must be accepted. */
-	struct etext in = { 0 }, ev = { 0 };
-	et_str(&in, "HELO ");
-	et_fill(&in, 'd', SMTP_DOMAIN_MAX_BYTES);
-	et_str(&in, "\r\n");
-	et_str(&ev, E_G "CMD HELO\nHELO HELO name=<");
-	et_add(&ev, in.p + 5, SMTP_DOMAIN_MAX_BYTES);
-	et_str(&ev, ">\n");
+	struct test_text in = { 0 }, ev = { 0 };
+	text_str(&in, "HELO ");
+	text_fill(&in, 'd', SMTP_DOMAIN_MAX_BYTES);
+	text_str(&in, "\r\n");
+	text_str(&ev, E_G "CMD HELO\nHELO HELO name=<");
+	text_add(&ev, in.p + 5, SMTP_DOMAIN_MAX_BYTES);
+	text_str(&ev, ">\n");
 	if (harness_expect_all_splits(NULL, in.p, in.len, BANNER R_HELO, ev.p))
 		fprintf(stderr, "  ^ case 16: HELO with a 255-octet domain\n");
-	et_free(&in);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&ev);
 }
 
 static void case_17_shell_and_format_strings_verbatim(void)
@@ -413,27 +413,27 @@ static void run_param_rows(const char *what, const struct smtp_config *cfg, cons
 {
 	struct harness_opts o = { .cfg = cfg };
 	for (size_t i = 0; i < n; i++) {
-		struct etext in = { 0 }, out = { 0 }, ev = { 0 };
-		et_str(&in, "HELO x\r\nMAIL FROM:<a@b> ");
-		et_str(&in, rows[i].params);
-		et_str(&in, "\r\nNOOP\r\n");
-		et_str(&out, BANNER R_HELO);
-		et_str(&out, rows[i].reply ? rows[i].reply : R_MAIL);
-		et_str(&out, R_OK);
-		et_str(&ev, E_G E_HELO "CMD MAIL\n");
+		struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
+		text_str(&in, "HELO x\r\nMAIL FROM:<a@b> ");
+		text_str(&in, rows[i].params);
+		text_str(&in, "\r\nNOOP\r\n");
+		text_str(&out, BANNER R_HELO);
+		text_str(&out, rows[i].reply ? rows[i].reply : R_MAIL);
+		text_str(&out, R_OK);
+		text_str(&ev, E_G E_HELO "CMD MAIL\n");
 		if (rows[i].reply == NULL) {
-			et_str(&ev, "MAIL from=<a@b> params=<");
-			et_str(&ev, rows[i].params);
-			et_str(&ev, ">");
-			et_str(&ev, rows[i].parsed);
-			et_str(&ev, "\n");
+			text_str(&ev, "MAIL from=<a@b> params=<");
+			text_str(&ev, rows[i].params);
+			text_str(&ev, ">");
+			text_str(&ev, rows[i].parsed);
+			text_str(&ev, "\n");
 		}
-		et_str(&ev, "CMD NOOP\n");
+		text_str(&ev, "CMD NOOP\n");
 		if (harness_expect_all_splits(&o, in.p, in.len, out.p, ev.p))
 			fprintf(stderr, "  ^ %s: %s\n", what, rows[i].params);
-		et_free(&in);
-		et_free(&out);
-		et_free(&ev);
+		text_free(&in);
+		text_free(&out);
+		text_free(&ev);
 	}
 }
 
@@ -469,22 +469,22 @@ static void case_18_esmtp_params(void)
 	struct smtp_config c = cfg_default();
 	c.max_size_bytes = 0;
 	run_param_rows("case 18 (no size limit)", &c, unlimited, NROWS(unlimited));
-	struct etext many = { 0 }, long_param = { 0 };
-	et_rep(&many, "A ", 199);
-	et_str(&many, "A");
+	struct test_text many = { 0 }, long_param = { 0 };
+	text_rep(&many, "A ", 199);
+	text_str(&many, "A");
 	struct param_row r200 = { many.p, "555 5.5.4 Unsupported option: A\r\n", NULL };
 	run_param_rows("case 18: 200 params", NULL, &r200, 1);
-	et_str(&long_param, "ENVID=");
-	et_fill(&long_param, 'e', 600);
-	struct etext in = { 0 };
-	et_str(&in, "HELO x\r\nMAIL FROM:<a@b> ");
-	et_str(&in, long_param.p);
-	et_str(&in, "\r\nNOOP\r\n");
+	text_str(&long_param, "ENVID=");
+	text_fill(&long_param, 'e', 600);
+	struct test_text in = { 0 };
+	text_str(&in, "HELO x\r\nMAIL FROM:<a@b> ");
+	text_str(&in, long_param.p);
+	text_str(&in, "\r\nNOOP\r\n");
 	if (harness_expect_all_splits(NULL, in.p, in.len, BANNER R_HELO R_TOO_LONG R_OK, E_G E_HELO "CMD NOOP\n"))
 		fprintf(stderr, "  ^ case 18: a 600-byte parameter\n");
-	et_free(&many);
-	et_free(&long_param);
-	et_free(&in);
+	text_free(&many);
+	text_free(&long_param);
+	text_free(&in);
 }
 
 static void case_19_encoded_crlf_in_params(void)
@@ -548,28 +548,28 @@ static void case_20_utf8_address(void)
 /* n RCPTs against a cap of max, then a message. */
 static void rcpts_then_data(const struct smtp_config *cfg, unsigned n, unsigned max)
 {
-	struct etext in = { 0 }, out = { 0 }, ev = { 0 };
+	struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
 	unsigned kept = n < max ? n : max;
 	char end[96];
-	et_str(&in, "HELO x\r\nMAIL FROM:<a@b>\r\n");
-	et_rep(&in, "RCPT TO:<c@d>\r\n", n);
-	et_str(&in, "DATA\r\nhi\r\n.\r\n");
-	et_str(&out, BANNER R_HELO R_MAIL);
-	et_rep(&out, R_RCPT, kept);
-	et_rep(&out, R_TOO_MANY_RCPTS, n - kept);
-	et_str(&out, R_354 R_Q1);
-	et_str(&ev, E_G E_HELO E_MAIL);
-	et_rep(&ev, E_RCPT, kept);
-	et_rep(&ev, "CMD RCPT\n", n - kept);
+	text_str(&in, "HELO x\r\nMAIL FROM:<a@b>\r\n");
+	text_rep(&in, "RCPT TO:<c@d>\r\n", n);
+	text_str(&in, "DATA\r\nhi\r\n.\r\n");
+	text_str(&out, BANNER R_HELO R_MAIL);
+	text_rep(&out, R_RCPT, kept);
+	text_rep(&out, R_TOO_MANY_RCPTS, n - kept);
+	text_str(&out, R_354 R_Q1);
+	text_str(&ev, E_G E_HELO E_MAIL);
+	text_rep(&ev, E_RCPT, kept);
+	text_rep(&ev, "CMD RCPT\n", n - kept);
 	snprintf(end, sizeof(end), "MSG_END size=4 rcpts=%u flags=- body=\"hi\\r\\n\"\n", kept);
-	et_str(&ev, E_DATA);
-	et_str(&ev, end);
+	text_str(&ev, E_DATA);
+	text_str(&ev, end);
 	struct harness_opts o = { .cfg = cfg };
 	if (harness_expect_all_splits(&o, in.p, in.len, out.p, ev.p))
 		fprintf(stderr, "  ^ case 21: %u RCPTs, cap %u\n", n, max);
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 }
 
 static void case_21_recipient_cap(void)
@@ -585,30 +585,30 @@ static void case_21_recipient_cap(void)
 static void rcpts_past_cap(unsigned over, unsigned max_errors)
 {
 	struct smtp_config c = cfg_default();
-	struct etext in = { 0 }, out = { 0 }, ev = { 0 };
+	struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
 	c.max_rcpts = SMTP_RCPTS_MIN_ALLOWED;
 	c.max_errors = max_errors;
 	unsigned errors = over > SMTP_RCPT_OVERSHOOT_MAX ? over - SMTP_RCPT_OVERSHOOT_MAX : 0;
 	bool closes = errors >= max_errors;
 	unsigned answered = closes ? SMTP_RCPT_OVERSHOOT_MAX + max_errors : over;
-	et_str(&in, "HELO x\r\nMAIL FROM:<a@b>\r\n");
-	et_rep(&in, "RCPT TO:<c@d>\r\n", SMTP_RCPTS_MIN_ALLOWED + over);
-	et_str(&in, "NOOP\r\n");
-	et_str(&out, BANNER R_HELO R_MAIL);
-	et_rep(&out, R_RCPT, SMTP_RCPTS_MIN_ALLOWED);
-	et_rep(&out, R_TOO_MANY_RCPTS, answered);
-	et_str(&out, closes ? R_TOO_MANY_ERRORS : R_OK);
-	et_str(&ev, E_G E_HELO E_MAIL);
-	et_rep(&ev, E_RCPT, SMTP_RCPTS_MIN_ALLOWED);
-	et_rep(&ev, "CMD RCPT\n", answered);
-	et_str(&ev, closes ? "CLOSE reason=too_many_errors\n" : "CMD NOOP\n");
+	text_str(&in, "HELO x\r\nMAIL FROM:<a@b>\r\n");
+	text_rep(&in, "RCPT TO:<c@d>\r\n", SMTP_RCPTS_MIN_ALLOWED + over);
+	text_str(&in, "NOOP\r\n");
+	text_str(&out, BANNER R_HELO R_MAIL);
+	text_rep(&out, R_RCPT, SMTP_RCPTS_MIN_ALLOWED);
+	text_rep(&out, R_TOO_MANY_RCPTS, answered);
+	text_str(&out, closes ? R_TOO_MANY_ERRORS : R_OK);
+	text_str(&ev, E_G E_HELO E_MAIL);
+	text_rep(&ev, E_RCPT, SMTP_RCPTS_MIN_ALLOWED);
+	text_rep(&ev, "CMD RCPT\n", answered);
+	text_str(&ev, closes ? "CLOSE reason=too_many_errors\n" : "CMD NOOP\n");
 	struct harness_opts o = { .cfg = &c };
 	char what[80];
 	snprintf(what, sizeof(what), "case 22: %u RCPTs past the cap, error limit %u", over, max_errors);
 	run_big(what, &o, &in, out.p, ev.p);
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 }
 
 /* A million pipelined RCPTs: the count stops at the cap, nothing wraps. */
@@ -624,8 +624,8 @@ static void case_22_million_rcpts(void)
 	struct drv d;
 	drv_init(&d, &c, 4096);
 	d.keep_text = false;
-	struct etext piece = { 0 };
-	et_rep(&piece, "RCPT TO:<c@d>\r\n", PER_PIECE);
+	struct test_text piece = { 0 };
+	text_rep(&piece, "RCPT TO:<c@d>\r\n", PER_PIECE);
 	smtp_session_greet(&d.s, &d.out);
 	drv_feed(&d, "HELO x\r\nMAIL FROM:<a@b>\r\n", 25);
 	for (unsigned i = 0; i < PIECES; i++)
@@ -636,7 +636,7 @@ static void case_22_million_rcpts(void)
 	CHECK_U64(d.codes[250], 3 + SMTP_RCPTS_MIN_ALLOWED); /* HELO, MAIL, the cap, queued */
 	CHECK_U64(d.codes[354], 1);
 	CHECK_STR(d.log.p, d.log.len, "MSG_END rcpts=100\n");
-	et_free(&piece);
+	text_free(&piece);
 	drv_free(&d);
 
 	/* Past the cap, 452s are orderly until the overshoot limit

@@ -33,33 +33,33 @@
 #define E_BDAT "CMD BDAT\nDATA_BEGIN bdat\n"
 #define S(lit) lit, sizeof(lit) - 1
 
-static void add_end(struct etext *t, const void *body, size_t len, const char *flags)
+static void add_end(struct test_text *t, const void *body, size_t len, const char *flags)
 {
 	char head[96];
 	snprintf(head, sizeof(head), "MSG_END size=%zu rcpts=1 flags=%s body=\"", len, flags);
-	et_str(t, head);
-	et_escaped(t, body, len);
-	et_str(t, "\"\n");
+	text_str(t, head);
+	text_escaped(t, body, len);
+	text_str(t, "\"\n");
 }
 
-static void add_abort(struct etext *t, const char *reason, const void *body, size_t len)
+static void add_abort(struct test_text *t, const char *reason, const void *body, size_t len)
 {
-	et_str(t, "MSG_ABORT reason=");
-	et_str(t, reason);
-	et_str(t, " body=\"");
-	et_escaped(t, body, len);
-	et_str(t, "\"\n");
+	text_str(t, "MSG_ABORT reason=");
+	text_str(t, reason);
+	text_str(t, " body=\"");
+	text_escaped(t, body, len);
+	text_str(t, "\"\n");
 }
 
-static void add_chunk_ok(struct etext *t, size_t n)
+static void add_chunk_ok(struct test_text *t, size_t n)
 {
 	char line[64];
 	snprintf(line, sizeof(line), "250 2.0.0 Ok: %zu octets\r\n", n);
-	et_str(t, line);
+	text_str(t, line);
 }
 
 /* Replace the body of every MSG_ABORT line with "?". */
-static void mask_abort_bodies(const char *events, struct etext *out)
+static void mask_abort_bodies(const char *events, struct test_text *out)
 {
 	const char *p = events;
 	while (*p) {
@@ -67,10 +67,10 @@ static void mask_abort_bodies(const char *events, struct etext *out)
 		size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
 		const char *body = strstr(p, " body=\"");
 		if (strncmp(p, "MSG_ABORT ", 10) == 0 && body != NULL && body < p + n) {
-			et_add(out, p, (size_t)(body - p));
-			et_str(out, " body=?\n");
+			text_add(out, p, (size_t)(body - p));
+			text_str(out, " body=?\n");
 		} else {
-			et_add(out, p, n);
+			text_add(out, p, n);
 		}
 		p += n;
 	}
@@ -79,7 +79,7 @@ static void mask_abort_bodies(const char *events, struct etext *out)
 /* Like harness_expect_all_splits (every single cut and byte by byte when
  * every_split, else seeded random cuts), comparing events with
  * mask_abort_bodies() applied.  One check. */
-static int expect_masked(const char *what, const struct harness_opts *o, const struct etext *in, const char *replies,
+static int expect_masked(const char *what, const struct harness_opts *o, const struct test_text *in, const char *replies,
 			 const char *events, bool every_split)
 {
 	struct harness_rng g;
@@ -101,17 +101,17 @@ static int expect_masked(const char *what, const struct harness_opts *o, const s
 			harness_rng_cuts(&g, n, cuts, ncuts);
 		}
 		struct harness_result r;
-		struct etext masked = { 0 };
+		struct test_text masked = { 0 };
 		harness_run_opts(o, (const uint8_t *)in->p, n, cuts, ncuts, &r);
 		mask_abort_bodies(r.events, &masked);
-		bad = r.harness_errors != 0 || strcmp(r.replies, replies) != 0 || strcmp(et_cstr(&masked), events) != 0;
+		bad = r.harness_errors != 0 || strcmp(r.replies, replies) != 0 || strcmp(text_cstr(&masked), events) != 0;
 		if (bad) {
 			char *got = harness_escape(r.replies, r.replies_len);
 			fprintf(stderr, "FAIL %s (run %zu, %zu cuts)\n  replies: \"%s\"\n  events:\n%s", what, run,
-				ncuts, got, et_cstr(&masked));
+				ncuts, got, text_cstr(&masked));
 			free(got);
 		}
-		et_free(&masked);
+		text_free(&masked);
 		harness_result_free(&r);
 	}
 	free(cuts);
@@ -127,32 +127,32 @@ static int expect_masked(const char *what, const struct harness_opts *o, const s
 static void data_case(const char *what, const struct smtp_config *cfg, const void *content, size_t clen,
 		      const char *reply, const char *tail)
 {
-	struct etext in = { 0 }, out = { 0 }, ev = { 0 };
-	et_str(&in, I_DATA);
-	et_add(&in, content, clen);
-	et_str(&in, "QUIT\r\n");
-	et_str(&out, R_DATA);
-	et_str(&out, reply);
-	et_str(&out, R_BYE);
-	et_str(&ev, E_DATA_ALL);
-	et_str(&ev, tail);
-	et_str(&ev, E_QUIT);
+	struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
+	text_str(&in, I_DATA);
+	text_add(&in, content, clen);
+	text_str(&in, "QUIT\r\n");
+	text_str(&out, R_DATA);
+	text_str(&out, reply);
+	text_str(&out, R_BYE);
+	text_str(&ev, E_DATA_ALL);
+	text_str(&ev, tail);
+	text_str(&ev, E_QUIT);
 	struct harness_opts o = { .cfg = cfg };
 	if (harness_expect_all_splits(&o, in.p, in.len, out.p, ev.p))
 		fprintf(stderr, "  ^ %s\n", what);
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 }
 
 /* data_case for a message that must be stored as body with flags. */
 static void stored_case(const char *what, const struct smtp_config *cfg, const void *content, size_t clen,
 			const void *body, size_t blen, const char *flags)
 {
-	struct etext tail = { 0 };
+	struct test_text tail = { 0 };
 	add_end(&tail, body, blen, flags);
 	data_case(what, cfg, content, clen, R_Q1, tail.p);
-	et_free(&tail);
+	text_free(&tail);
 }
 
 /* ---- 23-29: DATA framing and dot handling ------------------------------- */
@@ -161,27 +161,27 @@ static void stored_case(const char *what, const struct smtp_config *cfg, const v
 static void case_23_huge_header_line(void)
 {
 	struct smtp_config c = cfg_default();
-	struct etext in = { 0 }, big = { 0 };
+	struct test_text in = { 0 }, big = { 0 };
 	c.max_size_bytes = 4096;
-	et_str(&in, I_DATA "X-Long: ");
-	et_fill(&in, 'h', 10000);
-	et_str(&in, "\r\n");
-	et_rep(&in, " continued header line\r\n", 300);
-	et_str(&in, "\r\nbody\r\n.\r\nNOOP\r\n");
+	text_str(&in, I_DATA "X-Long: ");
+	text_fill(&in, 'h', 10000);
+	text_str(&in, "\r\n");
+	text_rep(&in, " continued header line\r\n", 300);
+	text_str(&in, "\r\nbody\r\n.\r\nNOOP\r\n");
 	struct harness_opts o = { .cfg = &c };
 	expect_masked("case 23: 10 KB header line", &o, &in, R_DATA R_TOO_BIG R_OK,
 		      E_DATA_ALL "MSG_ABORT reason=too_big body=?\nCMD NOOP\n", true);
 	/* The document's size: 10 MB in one line, 100k continuation lines. */
 	c.max_size_bytes = 1u << 20;
-	et_str(&big, I_DATA "X-Long: ");
-	et_fill(&big, 'h', 10u << 20);
-	et_str(&big, "\r\n");
-	et_rep(&big, " c\r\n", 100000);
-	et_str(&big, "\r\n.\r\nNOOP\r\n");
+	text_str(&big, I_DATA "X-Long: ");
+	text_fill(&big, 'h', 10u << 20);
+	text_str(&big, "\r\n");
+	text_rep(&big, " c\r\n", 100000);
+	text_str(&big, "\r\n.\r\nNOOP\r\n");
 	expect_masked("case 23: 10 MB header line", &o, &big, R_DATA R_TOO_BIG R_OK,
 		      E_DATA_ALL "MSG_ABORT reason=too_big body=?\nCMD NOOP\n", false);
-	et_free(&in);
-	et_free(&big);
+	text_free(&in);
+	text_free(&big);
 }
 
 static void case_24_empty_message(void)
@@ -202,20 +202,20 @@ static void case_25_dot_unstuffing(void)
  * count that one. */
 static void long_line(unsigned total, bool stuffed)
 {
-	struct etext in = { 0 }, body = { 0 };
+	struct test_text in = { 0 }, body = { 0 };
 	if (stuffed)
-		et_str(&body, ".");
-	et_fill(&body, 'x', total - 2 - (stuffed ? 1 : 0));
-	et_str(&body, "\r\n");
+		text_str(&body, ".");
+	text_fill(&body, 'x', total - 2 - (stuffed ? 1 : 0));
+	text_str(&body, "\r\n");
 	if (stuffed)
-		et_str(&in, ".");
-	et_add(&in, body.p, body.len);
-	et_str(&in, ".\r\n");
+		text_str(&in, ".");
+	text_add(&in, body.p, body.len);
+	text_str(&in, ".\r\n");
 	char what[80];
 	snprintf(what, sizeof(what), "case 26: %u-octet line%s", total, stuffed ? ", stuffed" : "");
 	stored_case(what, NULL, in.p, in.len, body.p, body.len, total <= SMTP_TEXT_LINE_MAX_BYTES ? "-" : "long_line");
-	et_free(&in);
-	et_free(&body);
+	text_free(&in);
+	text_free(&body);
 }
 
 static void case_26_text_line_1000(void)
@@ -230,27 +230,27 @@ static void case_26_text_line_1000(void)
 static void sized_body(unsigned n)
 {
 	struct smtp_config c = cfg_default();
-	struct etext in = { 0 };
+	struct test_text in = { 0 };
 	c.max_size_bytes = 100;
-	et_str(&in, I_DATA);
-	et_fill(&in, 'x', n - 2);
-	et_str(&in, "\r\n.\r\nNOOP\r\n");
+	text_str(&in, I_DATA);
+	text_fill(&in, 'x', n - 2);
+	text_str(&in, "\r\n.\r\nNOOP\r\n");
 	struct harness_opts o = { .cfg = &c };
 	char what[64];
 	snprintf(what, sizeof(what), "case 27: %u octets, limit 100", n);
 	if (n <= 100) {
-		struct etext ev = { 0 };
-		et_str(&ev, E_DATA_ALL);
+		struct test_text ev = { 0 };
+		text_str(&ev, E_DATA_ALL);
 		add_end(&ev, in.p + sizeof(I_DATA) - 1, n, "-");
-		et_str(&ev, "CMD NOOP\n");
+		text_str(&ev, "CMD NOOP\n");
 		if (harness_expect_all_splits(&o, in.p, in.len, R_DATA R_Q1 R_OK, ev.p))
 			fprintf(stderr, "  ^ %s\n", what);
-		et_free(&ev);
+		text_free(&ev);
 	} else {
 		expect_masked(what, &o, &in, R_DATA R_TOO_BIG R_OK,
 			      E_DATA_ALL "MSG_ABORT reason=too_big body=?\nCMD NOOP\n", true);
 	}
-	et_free(&in);
+	text_free(&in);
 }
 
 static void case_27_message_over_size_limit(void)
@@ -262,27 +262,27 @@ static void case_27_message_over_size_limit(void)
 	c.max_size_bytes = 100;
 	c.bare_lf = SMTP_BARE_LF_REJECT;
 	struct harness_opts o = { .cfg = &c };
-	struct etext lf_first = { 0 }, big_first = { 0 };
-	et_str(&lf_first, I_DATA "a\nb");
-	et_fill(&lf_first, 'x', 200);
-	et_str(&lf_first, "\r\n.\r\nNOOP\r\n");
+	struct test_text lf_first = { 0 }, big_first = { 0 };
+	text_str(&lf_first, I_DATA "a\nb");
+	text_fill(&lf_first, 'x', 200);
+	text_str(&lf_first, "\r\n.\r\nNOOP\r\n");
 	expect_masked("case 27: bare LF (reject) before the size limit", &o, &lf_first,
 		      R_DATA "550 5.5.2 Error: bare <LF> received\r\n" R_OK,
 		      E_DATA_ALL "MSG_ABORT reason=bare_lf body=?\nCMD NOOP\n", true);
-	et_str(&big_first, I_DATA);
-	et_fill(&big_first, 'x', 200);
-	et_str(&big_first, "a\nb\r\n.\r\nNOOP\r\n");
+	text_str(&big_first, I_DATA);
+	text_fill(&big_first, 'x', 200);
+	text_str(&big_first, "a\nb\r\n.\r\nNOOP\r\n");
 	expect_masked("case 27: size limit before a bare LF (reject)", &o, &big_first, R_DATA R_TOO_BIG R_OK,
 		      E_DATA_ALL "MSG_ABORT reason=too_big body=?\nCMD NOOP\n", true);
-	et_free(&lf_first);
-	et_free(&big_first);
+	text_free(&lf_first);
+	text_free(&big_first);
 }
 
 static void case_29_bare_cr_lf_nul_in_body(void)
 {
 	static const char in[] = "a\rb\nc\0d\r\n.\r\n";
 	struct smtp_config c = cfg_default();
-	struct etext tail = { 0 };
+	struct test_text tail = { 0 };
 	stored_case("case 29 preserve", &c, S(in), S("a\rb\nc\0d\r\n"), "bare_lf,bare_cr,nul");
 	c.bare_lf = SMTP_BARE_LF_NORMALIZE;
 	stored_case("case 29 normalize", &c, S(in), S("a\rb\r\nc\0d\r\n"), "bare_lf,bare_cr,nul");
@@ -290,7 +290,7 @@ static void case_29_bare_cr_lf_nul_in_body(void)
 	add_abort(&tail, "bare_lf", S("a\rb\nc\0d\r\n"));
 	data_case("case 29 reject", &c, S(in), "550 5.5.2 Error: bare <LF> received\r\n", tail.p);
 	stored_case("case 29 reject, bare CR only", &c, S("a\rb\r\n.\r\n"), S("a\rb\r\n"), "bare_cr");
-	et_free(&tail);
+	text_free(&tail);
 }
 
 /* ---- 30-36: SMTP smuggling ---------------------------------------------- */
@@ -308,12 +308,12 @@ struct smuggle {
 };
 
 /* Bare LFs (an LF not after a CR) of body[0..len) made CRLF. */
-static void normalized(struct etext *t, const char *body, size_t len)
+static void normalized(struct test_text *t, const char *body, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
 		if (body[i] == '\n' && (i == 0 || body[i - 1] != '\r'))
-			et_str(t, "\r");
-		et_add(t, body + i, 1);
+			text_str(t, "\r");
+		text_add(t, body + i, 1);
 	}
 }
 
@@ -321,19 +321,19 @@ static void smuggle_one(const struct smuggle *m, enum smtp_bare_lf_policy policy
 {
 	static const char *const names[] = { "preserve", "normalize", "reject" };
 	struct smtp_config c = cfg_default();
-	struct etext content = { 0 }, body = { 0 }, stored = { 0 }, tail = { 0 };
+	struct test_text content = { 0 }, body = { 0 }, stored = { 0 }, tail = { 0 };
 	char what[96];
 	c.bare_lf = policy;
-	et_str(&content, SMUGGLE_HEAD);
-	et_add(&content, m->inject, m->inject_len);
-	et_str(&content, SMUGGLE_TAIL "\r\n.\r\n");
-	et_str(&body, SMUGGLE_HEAD);
-	et_add(&body, m->stored, m->stored_len);
-	et_str(&body, SMUGGLE_TAIL "\r\n");
+	text_str(&content, SMUGGLE_HEAD);
+	text_add(&content, m->inject, m->inject_len);
+	text_str(&content, SMUGGLE_TAIL "\r\n.\r\n");
+	text_str(&body, SMUGGLE_HEAD);
+	text_add(&body, m->stored, m->stored_len);
+	text_str(&body, SMUGGLE_TAIL "\r\n");
 	if (policy == SMTP_BARE_LF_NORMALIZE)
 		normalized(&stored, body.p, body.len);
 	else
-		et_add(&stored, body.p, body.len);
+		text_add(&stored, body.p, body.len);
 	bool refused = policy == SMTP_BARE_LF_REJECT && strstr(m->flags, "bare_lf") != NULL;
 	if (refused)
 		add_abort(&tail, "bare_lf", stored.p, stored.len);
@@ -341,10 +341,10 @@ static void smuggle_one(const struct smuggle *m, enum smtp_bare_lf_policy policy
 		add_end(&tail, stored.p, stored.len, m->flags);
 	snprintf(what, sizeof(what), "smuggling case %s (%s)", m->name, names[policy]);
 	data_case(what, &c, content.p, content.len, refused ? "550 5.5.2 Error: bare <LF> received\r\n" : R_Q1, tail.p);
-	et_free(&content);
-	et_free(&body);
-	et_free(&stored);
-	et_free(&tail);
+	text_free(&content);
+	text_free(&body);
+	text_free(&stored);
+	text_free(&tail);
 }
 
 static void case_30_36_smuggling(void)
@@ -370,15 +370,15 @@ static void case_30_36_smuggling(void)
 /* 35: \n.\n then a BDAT command and its 86 octets, all inside DATA. */
 static void case_35_smuggled_bdat(void)
 {
-	struct etext content = { 0 }, body = { 0 };
-	et_str(&body, "body\n.\nBDAT 86 LAST\r\nSubject: smuggled\r\n\r\n");
-	et_fill(&body, 'z', 86 - 21 - 2);
-	et_str(&body, "\r\n");
-	et_add(&content, body.p, body.len);
-	et_str(&content, ".\r\n");
+	struct test_text content = { 0 }, body = { 0 };
+	text_str(&body, "body\n.\nBDAT 86 LAST\r\nSubject: smuggled\r\n\r\n");
+	text_fill(&body, 'z', 86 - 21 - 2);
+	text_str(&body, "\r\n");
+	text_add(&content, body.p, body.len);
+	text_str(&content, ".\r\n");
 	stored_case("case 35", NULL, content.p, content.len, body.p, body.len, "bare_lf,false_eod");
-	et_free(&content);
-	et_free(&body);
+	text_free(&content);
+	text_free(&body);
 }
 
 /* ---- 42-51: BDAT -------------------------------------------------------- */
@@ -387,83 +387,83 @@ static void case_35_smuggled_bdat(void)
 static void bdat_case(const char *what, const struct harness_opts *o, const char *in, size_t len, const char *replies,
 		      const char *events)
 {
-	struct etext i = { 0 }, r = { 0 }, e = { 0 };
-	et_str(&i, I_TXN);
-	et_add(&i, in, len);
-	et_str(&r, R_TXN);
-	et_str(&r, replies);
-	et_str(&e, E_TXN);
-	et_str(&e, events);
+	struct test_text i = { 0 }, r = { 0 }, e = { 0 };
+	text_str(&i, I_TXN);
+	text_add(&i, in, len);
+	text_str(&r, R_TXN);
+	text_str(&r, replies);
+	text_str(&e, E_TXN);
+	text_str(&e, events);
 	if (harness_expect_all_splits(o, i.p, i.len, r.p, e.p))
 		fprintf(stderr, "  ^ %s\n", what);
-	et_free(&i);
-	et_free(&r);
-	et_free(&e);
+	text_free(&i);
+	text_free(&r);
+	text_free(&e);
 }
 
 /* n (>= 2) octets of content ending in CRLF. */
-static void chunk_of(struct etext *t, size_t n)
+static void chunk_of(struct test_text *t, size_t n)
 {
-	et_fill(t, 'c', n - 2);
-	et_str(t, "\r\n");
+	text_fill(t, 'c', n - 2);
+	text_str(t, "\r\n");
 }
 
 /* "BDAT n[ LAST]\r\n" and n octets of content, appended to in and body. */
-static void bdat_chunk(struct etext *in, struct etext *body, size_t n, bool last)
+static void bdat_chunk(struct test_text *in, struct test_text *body, size_t n, bool last)
 {
 	char cmd[48];
 	size_t at = body->len;
 	snprintf(cmd, sizeof(cmd), "BDAT %zu%s\r\n", n, last ? " LAST" : "");
-	et_str(in, cmd);
+	text_str(in, cmd);
 	if (n >= 2)
 		chunk_of(body, n);
 	else
-		et_fill(body, 'c', n);
-	et_add(in, body->p + at, n);
+		text_fill(body, 'c', n);
+	text_add(in, body->p + at, n);
 }
 
 static void case_28_42_43_chunks(void)
 {
-	struct etext in = { 0 }, body = { 0 }, out = { 0 }, ev = { 0 };
-	et_str(&ev, E_BDAT);
+	struct test_text in = { 0 }, body = { 0 }, out = { 0 }, ev = { 0 };
+	text_str(&ev, E_BDAT);
 	add_end(&ev, "hello", 5, "bdat");
-	et_str(&ev, E_QUIT);
+	text_str(&ev, E_QUIT);
 	bdat_case("case 28: no CRLF at the end", NULL, S("BDAT 5 LAST\r\nhelloQUIT\r\n"), R_Q1 R_BYE, ev.p);
-	et_free(&ev);
+	text_free(&ev);
 	bdat_chunk(&in, &body, 88, true);
-	et_str(&in, "QUIT\r\n");
-	et_str(&ev, E_BDAT);
+	text_str(&in, "QUIT\r\n");
+	text_str(&ev, E_BDAT);
 	add_end(&ev, body.p, body.len, "bdat");
-	et_str(&ev, E_QUIT);
+	text_str(&ev, E_QUIT);
 	bdat_case("case 42: BDAT 88 LAST", NULL, in.p, in.len, R_Q1 R_BYE, ev.p);
-	et_free(&in);
-	et_free(&body);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&body);
+	text_free(&ev);
 	bdat_chunk(&in, &body, 100, false);
-	et_str(&in, "NOOP\r\nBDAT 0 LAST\r\n");
+	text_str(&in, "NOOP\r\nBDAT 0 LAST\r\n");
 	add_chunk_ok(&out, 100);
-	et_str(&out, R_OK R_Q1);
-	et_str(&ev, E_BDAT "CMD NOOP\nCMD BDAT\n");
+	text_str(&out, R_OK R_Q1);
+	text_str(&ev, E_BDAT "CMD NOOP\nCMD BDAT\n");
 	add_end(&ev, body.p, body.len, "bdat");
 	bdat_case("case 43: BDAT 100, NOOP, BDAT 0 LAST", NULL, in.p, in.len, out.p, ev.p);
-	et_free(&in);
-	et_free(&body);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&body);
+	text_free(&out);
+	text_free(&ev);
 }
 
 /* 26 for BDAT: the same line limit is judged in chunk content. */
 static void case_26_long_line_in_chunk(void)
 {
 	for (size_t n = SMTP_TEXT_LINE_MAX_BYTES; n <= SMTP_TEXT_LINE_MAX_BYTES + 1; n++) {
-		struct etext in = { 0 }, body = { 0 }, ev = { 0 };
+		struct test_text in = { 0 }, body = { 0 }, ev = { 0 };
 		bdat_chunk(&in, &body, n, true);
-		et_str(&ev, E_BDAT);
+		text_str(&ev, E_BDAT);
 		add_end(&ev, body.p, body.len, n > SMTP_TEXT_LINE_MAX_BYTES ? "long_line,bdat" : "bdat");
 		bdat_case("case 26: a long line in a chunk", NULL, in.p, in.len, R_Q1, ev.p);
-		et_free(&in);
-		et_free(&body);
-		et_free(&ev);
+		text_free(&in);
+		text_free(&body);
+		text_free(&ev);
 	}
 }
 
@@ -471,18 +471,18 @@ static void case_26_long_line_in_chunk(void)
 static void case_44_commands_inside_a_chunk(void)
 {
 	static const char chunk[] = "To: Susan@bdat 78 last\r\nbdat 5 last\r\nQUIT\r\n.\r\nMAIL FROM:<s@x>\r\n";
-	struct etext in = { 0 }, ev = { 0 };
+	struct test_text in = { 0 }, ev = { 0 };
 	char cmd[32];
 	snprintf(cmd, sizeof(cmd), "BDAT %zu LAST\r\n", sizeof(chunk) - 1);
-	et_str(&in, cmd);
-	et_str(&in, chunk);
-	et_str(&in, "QUIT\r\n");
-	et_str(&ev, E_BDAT);
+	text_str(&in, cmd);
+	text_str(&in, chunk);
+	text_str(&in, "QUIT\r\n");
+	text_str(&ev, E_BDAT);
 	add_end(&ev, S(chunk), "bdat");
-	et_str(&ev, E_QUIT);
+	text_str(&ev, E_QUIT);
 	bdat_case("case 44", NULL, in.p, in.len, R_Q1 R_BYE, ev.p);
-	et_free(&in);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&ev);
 }
 
 static void case_45_null_and_malformed_bdat(void)
@@ -501,11 +501,11 @@ static void case_45_null_and_malformed_bdat(void)
 	bdat_case("case 45: BDAT 0", NULL, S("BDAT 0\r\nNOOP\r\n"), "551 5.7.1 Null BDAT request\r\n" R_OK,
 		  "CMD BDAT\nCMD NOOP\n");
 	for (size_t i = 0; i < NROWS(bad); i++) {
-		struct etext in = { 0 };
-		et_str(&in, bad[i]);
-		et_str(&in, "\r\n0123456789NOOP\r\n");
+		struct test_text in = { 0 };
+		text_str(&in, bad[i]);
+		text_str(&in, "\r\n0123456789NOOP\r\n");
 		bdat_case(bad[i], NULL, in.p, in.len, R_BDAT_SYNTAX, "CMD BDAT\nCLOSE reason=syntax\n");
-		et_free(&in);
+		text_free(&in);
 	}
 	bdat_case("case 45: malformed BDAT mid-message", NULL, S("BDAT 3\r\nabcBDAT x\r\nNOOP\r\n"),
 		  "250 2.0.0 Ok: 3 octets\r\n" R_BDAT_SYNTAX,
@@ -514,18 +514,18 @@ static void case_45_null_and_malformed_bdat(void)
 
 static void case_46_short_last_chunk_then_close(void)
 {
-	struct etext in = { 0 }, body = { 0 }, ev = { 0 };
+	struct test_text in = { 0 }, body = { 0 }, ev = { 0 };
 	struct harness_opts o = { .eof_at_end = true };
-	et_str(&in, "BDAT 89 LAST\r\n");
+	text_str(&in, "BDAT 89 LAST\r\n");
 	chunk_of(&body, 88);
-	et_add(&in, body.p, body.len);
-	et_str(&ev, E_BDAT);
+	text_add(&in, body.p, body.len);
+	text_str(&ev, E_BDAT);
 	add_abort(&ev, "eof", body.p, body.len);
-	et_str(&ev, "CLOSE reason=eof\n");
+	text_str(&ev, "CLOSE reason=eof\n");
 	bdat_case("case 46", &o, in.p, in.len, "", ev.p);
-	et_free(&in);
-	et_free(&body);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&body);
+	text_free(&ev);
 }
 
 static void case_47_out_of_order_after_bdat(void)
@@ -552,17 +552,17 @@ static void case_47_out_of_order_after_bdat(void)
  * payloads consumed, the stream in sync; after the first error, 551. */
 static void case_48_chunks_without_recipients(void)
 {
-	struct etext in = { 0 }, out = { 0 }, body = { 0 };
-	et_str(&in, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c d>\r\n");
+	struct test_text in = { 0 }, out = { 0 }, body = { 0 };
+	text_str(&in, "HELO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c d>\r\n");
 	bdat_chunk(&in, &body, 86, false);
-	et_str(&in, "BDAT 4 LAST\r\nZZ\r\nMAIL FROM:<a@b>\r\n");
-	et_str(&out, BANNER R_HELO R_MAIL "501 5.5.4 Syntax: RCPT TO:<address>\r\n" R_NO_VALID R_DISCARDED R_MAIL);
+	text_str(&in, "BDAT 4 LAST\r\nZZ\r\nMAIL FROM:<a@b>\r\n");
+	text_str(&out, BANNER R_HELO R_MAIL "501 5.5.4 Syntax: RCPT TO:<address>\r\n" R_NO_VALID R_DISCARDED R_MAIL);
 	if (harness_expect_all_splits(NULL, in.p, in.len, out.p,
 				      E_G E_HELO E_MAIL "CMD RCPT\nCMD BDAT\nCMD BDAT\n" E_MAIL))
 		fprintf(stderr, "  ^ case 48: no valid recipient\n");
-	et_free(&in);
-	et_free(&out);
-	et_free(&body);
+	text_free(&in);
+	text_free(&out);
+	text_free(&body);
 	/* Pipelined chunks are legal under strict_sync (RFC 3030 4.2). */
 	static const char piped[] = "EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nBDAT 3\r\nabcBDAT 2 LAST\r\nde";
 	static const size_t cut[] = { 8 };
@@ -579,31 +579,31 @@ static void chunks_against_limit(size_t first, size_t second, bool second_last, 
 				 const char *tail_out, const char *tail_ev)
 {
 	struct smtp_config c = cfg_default();
-	struct etext in = { 0 }, body = { 0 }, out = { 0 }, ev = { 0 };
+	struct test_text in = { 0 }, body = { 0 }, out = { 0 }, ev = { 0 };
 	c.max_size_bytes = 100;
 	bdat_chunk(&in, &body, first, false);
 	size_t first_len = body.len;
 	bdat_chunk(&in, &body, second, second_last);
-	et_str(&in, tail_in);
+	text_str(&in, tail_in);
 	add_chunk_ok(&out, first);
-	et_str(&ev, E_BDAT "CMD BDAT\n");
+	text_str(&ev, E_BDAT "CMD BDAT\n");
 	if (first + second <= c.max_size_bytes) {
-		et_str(&out, R_Q1);
+		text_str(&out, R_Q1);
 		add_end(&ev, body.p, body.len, "bdat");
 	} else {
-		et_str(&out, R_CHUNK_BIG);
+		text_str(&out, R_CHUNK_BIG);
 		add_abort(&ev, "too_big", body.p, first_len);
 	}
-	et_str(&out, tail_out);
-	et_str(&ev, tail_ev);
+	text_str(&out, tail_out);
+	text_str(&ev, tail_ev);
 	struct harness_opts o = { .cfg = &c };
 	char what[64];
 	snprintf(what, sizeof(what), "case 49: chunks of %zu and %zu, limit 100", first, second);
 	bdat_case(what, &o, in.p, in.len, out.p, ev.p);
-	et_free(&in);
-	et_free(&body);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&body);
+	text_free(&out);
+	text_free(&ev);
 }
 
 static void case_49_chunk_over_size_limit(void)
@@ -617,12 +617,12 @@ static void case_49_chunk_over_size_limit(void)
 	struct smtp_config c = cfg_default();
 	c.max_size_bytes = 100;
 	struct harness_opts o = { .cfg = &c };
-	struct etext in = { 0 }, body = { 0 };
+	struct test_text in = { 0 }, body = { 0 };
 	bdat_chunk(&in, &body, 101, true);
-	et_str(&in, "NOOP\r\n");
+	text_str(&in, "NOOP\r\n");
 	bdat_case("case 49: first chunk over the limit", &o, in.p, in.len, R_CHUNK_BIG R_OK, "CMD BDAT\nCMD NOOP\n");
-	et_free(&in);
-	et_free(&body);
+	text_free(&in);
+	text_free(&body);
 }
 
 /* 50: bare LF in chunk content, per policy; only text content is judged. */

@@ -189,11 +189,11 @@ static void case_58_59_peer_closes(void)
 	for (size_t i = 0; i < NROWS(rows); i++)
 		if (harness_expect_all_splits(&o, rows[i].in, rows[i].len, rows[i].replies, rows[i].events))
 			fprintf(stderr, "  ^ case %s\n", rows[i].name);
-	struct etext in = { 0 };
-	et_fill(&in, 'x', 3 * SMTP_COMMAND_LINE_MAX_BYTES);
+	struct test_text in = { 0 };
+	text_fill(&in, 'x', 3 * SMTP_COMMAND_LINE_MAX_BYTES);
 	if (harness_expect_all_splits(&o, in.p, in.len, BANNER, E_G "CLOSE reason=eof\n"))
 		fprintf(stderr, "  ^ case 58: mid long line\n");
-	et_free(&in);
+	text_free(&in);
 }
 
 /* 60: a client that never reads: the session stops taking input while its
@@ -203,23 +203,23 @@ static void case_60_output_backpressure(void)
 	enum {
 		NOOPS = 10000
 	};
-	struct etext in = { 0 }, out = { 0 }, ev = { 0 };
-	et_rep(&in, "NOOP\r\n", 300);
-	et_str(&out, BANNER);
-	et_rep(&out, R_OK, 300);
-	et_str(&ev, E_G);
-	et_rep(&ev, "CMD NOOP\n", 300);
+	struct test_text in = { 0 }, out = { 0 }, ev = { 0 };
+	text_rep(&in, "NOOP\r\n", 300);
+	text_str(&out, BANNER);
+	text_rep(&out, R_OK, 300);
+	text_str(&ev, E_G);
+	text_rep(&ev, "CMD NOOP\n", 300);
 	struct harness_opts o = { .out_cap = SMTP_OUT_RESERVE_BYTES };
 	if (harness_expect_all_splits(&o, in.p, in.len, out.p, ev.p))
 		fprintf(stderr, "  ^ case 60: NOOPs through a minimal output buffer\n");
-	et_free(&in);
-	et_free(&out);
-	et_free(&ev);
+	text_free(&in);
+	text_free(&out);
+	text_free(&ev);
 
 	struct drv d;
 	drv_init(&d, NULL, SMTP_OUT_RESERVE_BYTES);
 	d.keep_text = false;
-	et_rep(&in, "NOOP\r\n", NOOPS);
+	text_rep(&in, "NOOP\r\n", NOOPS);
 	smtp_session_greet(&d.s, &d.out);
 	size_t used = 0, before = d.out.len;
 	CHECK(smtp_session_feed(&d.s, (const uint8_t *)in.p, in.len, &used, &d.out) == SMTP_STOP_OUT_FULL);
@@ -232,7 +232,7 @@ static void case_60_output_backpressure(void)
 	drv_drain(&d);
 	CHECK(drv_feed(&d, in.p + used, in.len - used) == SMTP_STOP_INPUT);
 	CHECK_U64(d.codes[250], NOOPS);
-	et_free(&in);
+	text_free(&in);
 	drv_free(&d);
 }
 

@@ -33,16 +33,16 @@
 
 /* A built scenario: the three texts, freed together. */
 struct built {
-	struct gtext in, replies, events;
+	struct test_text in, replies, events;
 };
 
 static void built_expect(const struct harness_opts *o, struct built *b, const char *name)
 {
-	struct transcript t = { name, gt_cstr(&b->in), gt_cstr(&b->replies), gt_cstr(&b->events) };
+	struct transcript t = { name, text_cstr(&b->in), text_cstr(&b->replies), text_cstr(&b->events) };
 	expect_opts(o, &t);
-	gt_free(&b->in);
-	gt_free(&b->replies);
-	gt_free(&b->events);
+	text_free(&b->in);
+	text_free(&b->replies);
+	text_free(&b->events);
 }
 
 /* ---- max_size: SIZE is in test_session.c; content here ------------------ */
@@ -55,27 +55,27 @@ static void built_expect(const struct harness_opts *o, struct built *b, const ch
 static void expect_data_size(const struct smtp_config *c, size_t n)
 {
 	struct built b = { 0 };
-	struct gtext body = { 0 };
-	gt_fill(&body, 'x', n - 2);
-	gt_str(&body, "\r\n");
-	gt_str(&b.in, IN_EHLO IN_TXN "DATA\r\n");
-	gt_str(&b.in, gt_cstr(&body));
-	gt_str(&b.in, ".\r\n" IN_TXN "QUIT\r\n");
-	gt_str(&b.replies, R_GREET R_EHLO_100 R_MAIL R_RCPT R_354);
-	gt_str(&b.replies, n <= 100 ? R_Q1 : "552 5.3.4 Error: message file too big\r\n");
-	gt_str(&b.replies, R_MAIL R_RCPT R_BYE);
-	gt_str(&b.events, E_GREET E_EHLO E_MAIL E_RCPT "CMD DATA\nDATA_BEGIN\n");
+	struct test_text body = { 0 };
+	text_fill(&body, 'x', n - 2);
+	text_str(&body, "\r\n");
+	text_str(&b.in, IN_EHLO IN_TXN "DATA\r\n");
+	text_str(&b.in, text_cstr(&body));
+	text_str(&b.in, ".\r\n" IN_TXN "QUIT\r\n");
+	text_str(&b.replies, R_GREET R_EHLO_100 R_MAIL R_RCPT R_354);
+	text_str(&b.replies, n <= 100 ? R_Q1 : "552 5.3.4 Error: message file too big\r\n");
+	text_str(&b.replies, R_MAIL R_RCPT R_BYE);
+	text_str(&b.events, E_GREET E_EHLO E_MAIL E_RCPT "CMD DATA\nDATA_BEGIN\n");
 	if (n <= 100)
-		gt_printf(&b.events, "MSG_END size=%zu rcpts=1 flags=- body=\"", n);
+		text_printf(&b.events, "MSG_END size=%zu rcpts=1 flags=- body=\"", n);
 	else
-		gt_str(&b.events, "MSG_ABORT reason=too_big body=\"");
-	gt_escaped(&b.events, body.p, n <= 100 ? n : 100);
-	gt_str(&b.events, "\"\n" E_MAIL E_RCPT E_QUIT);
+		text_str(&b.events, "MSG_ABORT reason=too_big body=\"");
+	text_escaped(&b.events, body.p, n <= 100 ? n : 100);
+	text_str(&b.events, "\"\n" E_MAIL E_RCPT E_QUIT);
 	char name[64];
 	snprintf(name, sizeof name, "DATA content of %zu octets, limit 100", n);
 	struct harness_opts o = { .cfg = c };
 	built_expect(&o, &b, name);
-	gt_free(&body);
+	text_free(&body);
 }
 
 static void test_max_size_data(void)
@@ -89,10 +89,10 @@ static void test_max_size_data(void)
 }
 
 /* Chunk of n octets ("x" repeated) with its BDAT line. */
-static void add_chunk(struct gtext *t, size_t n, bool last)
+static void add_chunk(struct test_text *t, size_t n, bool last)
 {
-	gt_printf(t, "BDAT %zu%s\r\n", n, last ? " LAST" : "");
-	gt_fill(t, 'x', n);
+	text_printf(t, "BDAT %zu%s\r\n", n, last ? " LAST" : "");
+	text_fill(t, 'x', n);
 }
 
 static void test_max_size_bdat(void)
@@ -115,23 +115,23 @@ static void test_max_size_bdat(void)
 	struct harness_opts o = { .cfg = &c };
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		struct built b = { 0 };
-		gt_str(&b.in, IN_EHLO IN_TXN);
+		text_str(&b.in, IN_EHLO IN_TXN);
 		add_chunk(&b.in, rows[i].first, rows[i].second == 0);
 		if (rows[i].second)
 			add_chunk(&b.in, rows[i].second, true);
-		gt_str(&b.in, IN_TXN);
-		gt_str(&b.replies, R_GREET R_EHLO_100 R_MAIL R_RCPT);
-		gt_str(&b.replies, rows[i].replies);
-		gt_str(&b.replies, R_MAIL R_RCPT);
-		gt_str(&b.events, E_GREET E_EHLO E_MAIL E_RCPT);
+		text_str(&b.in, IN_TXN);
+		text_str(&b.replies, R_GREET R_EHLO_100 R_MAIL R_RCPT);
+		text_str(&b.replies, rows[i].replies);
+		text_str(&b.replies, R_MAIL R_RCPT);
+		text_str(&b.events, E_GREET E_EHLO E_MAIL E_RCPT);
 		const char *ev = rows[i].events, *mark;
 		while ((mark = strstr(ev, "<x")) != NULL) { /* <xN>: N times 'x' */
-			gt_add(&b.events, ev, (size_t)(mark - ev));
-			gt_fill(&b.events, 'x', strtoul(mark + 2, NULL, 10));
+			text_add(&b.events, ev, (size_t)(mark - ev));
+			text_fill(&b.events, 'x', strtoul(mark + 2, NULL, 10));
 			ev = strchr(mark, '>') + 1;
 		}
-		gt_str(&b.events, ev);
-		gt_str(&b.events, E_MAIL E_RCPT);
+		text_str(&b.events, ev);
+		text_str(&b.events, E_MAIL E_RCPT);
 		built_expect(&o, &b, "BDAT against a 100-octet limit");
 	}
 }
@@ -150,22 +150,22 @@ static void test_bdat_after_refused_chunk(void)
 	struct harness_opts o = { .cfg = &c };
 	for (size_t i = 0; i < 2; i++) {
 		struct built b = { 0 };
-		gt_str(&b.in, IN_EHLO IN_TXN);
+		text_str(&b.in, IN_EHLO IN_TXN);
 		add_chunk(&b.in, 60, false);
 		add_chunk(&b.in, 41, false);
-		gt_str(&b.in, tails[i]);
-		gt_str(&b.in, IN_TXN "BDAT 0 LAST\r\n");
-		gt_str(&b.replies,
+		text_str(&b.in, tails[i]);
+		text_str(&b.in, IN_TXN "BDAT 0 LAST\r\n");
+		text_str(&b.replies,
 		       R_GREET R_EHLO_100 R_MAIL R_RCPT "250 2.0.0 Ok: 60 octets\r\n"
 							"552 5.3.4 Error: chunk exceeds message size limit\r\n");
-		gt_str(&b.replies, tail_replies[i]);
-		gt_str(&b.replies, R_MAIL R_RCPT R_Q1);
-		gt_str(&b.events,
+		text_str(&b.replies, tail_replies[i]);
+		text_str(&b.replies, R_MAIL R_RCPT R_Q1);
+		text_str(&b.events,
 		       E_GREET E_EHLO E_MAIL E_RCPT E_BDAT_BEGIN "CMD BDAT\nMSG_ABORT reason=too_big body=\"");
-		gt_fill(&b.events, 'x', 60);
-		gt_str(&b.events, "\"\n");
-		gt_str(&b.events, tail_events[i]);
-		gt_str(&b.events, E_MAIL E_RCPT E_BDAT_BEGIN "MSG_END size=0 rcpts=1 flags=bdat body=\"\"\n");
+		text_fill(&b.events, 'x', 60);
+		text_str(&b.events, "\"\n");
+		text_str(&b.events, tail_events[i]);
+		text_str(&b.events, E_MAIL E_RCPT E_BDAT_BEGIN "MSG_END size=0 rcpts=1 flags=bdat body=\"\"\n");
 		built_expect(&o, &b, tails[i]);
 	}
 }
@@ -183,19 +183,19 @@ static void expect_rcpts(unsigned n)
 	smtp_config_defaults(&c);
 	c.max_rcpts = 100;
 	struct built b = { 0 };
-	gt_str(&b.in, IN_EHLO "MAIL FROM:<a@b>\r\n");
-	gt_str(&b.replies, R_GREET R_EHLO R_MAIL);
-	gt_str(&b.events, E_GREET E_EHLO E_MAIL);
+	text_str(&b.in, IN_EHLO "MAIL FROM:<a@b>\r\n");
+	text_str(&b.replies, R_GREET R_EHLO R_MAIL);
+	text_str(&b.events, E_GREET E_EHLO E_MAIL);
 	for (unsigned i = 1; i <= n; i++) {
-		gt_printf(&b.in, "RCPT TO:<r%u@d>\r\n", i);
-		gt_str(&b.replies, i <= 100 ? R_RCPT : "452 4.5.3 Error: too many recipients\r\n");
-		gt_str(&b.events, "CMD RCPT\n");
+		text_printf(&b.in, "RCPT TO:<r%u@d>\r\n", i);
+		text_str(&b.replies, i <= 100 ? R_RCPT : "452 4.5.3 Error: too many recipients\r\n");
+		text_str(&b.events, "CMD RCPT\n");
 		if (i <= 100)
-			gt_printf(&b.events, "RCPT to=<r%u@d> params=<>\n", i);
+			text_printf(&b.events, "RCPT to=<r%u@d> params=<>\n", i);
 	}
-	gt_str(&b.in, "DATA\r\nhi\r\n.\r\nQUIT\r\n");
-	gt_str(&b.replies, R_354 R_Q1 R_BYE);
-	gt_printf(&b.events, "CMD DATA\nDATA_BEGIN\nMSG_END size=4 rcpts=%u flags=- body=\"hi\\r\\n\"\n" E_QUIT,
+	text_str(&b.in, "DATA\r\nhi\r\n.\r\nQUIT\r\n");
+	text_str(&b.replies, R_354 R_Q1 R_BYE);
+	text_printf(&b.events, "CMD DATA\nDATA_BEGIN\nMSG_END size=4 rcpts=%u flags=- body=\"hi\\r\\n\"\n" E_QUIT,
 		  n < 100 ? n : 100);
 	char name[64];
 	snprintf(name, sizeof name, "%u recipients, limit 100", n);
@@ -292,25 +292,25 @@ static const struct transcript pipelined_groups = {
 /* 20 messages of 5 recipients each, one input, ending with QUIT. */
 static void build_long_group(struct built *b)
 {
-	gt_str(&b->in, IN_EHLO);
-	gt_str(&b->replies, R_GREET R_EHLO);
-	gt_str(&b->events, E_GREET E_EHLO);
+	text_str(&b->in, IN_EHLO);
+	text_str(&b->replies, R_GREET R_EHLO);
+	text_str(&b->events, E_GREET E_EHLO);
 	for (unsigned m = 1; m <= 20; m++) {
-		gt_printf(&b->in, "MAIL FROM:<s%u@b>\r\n", m);
-		gt_str(&b->replies, R_MAIL);
-		gt_printf(&b->events, "CMD MAIL\nMAIL from=<s%u@b> params=<>\n", m);
+		text_printf(&b->in, "MAIL FROM:<s%u@b>\r\n", m);
+		text_str(&b->replies, R_MAIL);
+		text_printf(&b->events, "CMD MAIL\nMAIL from=<s%u@b> params=<>\n", m);
 		for (unsigned r = 1; r <= 5; r++) {
-			gt_printf(&b->in, "RCPT TO:<r%u.%u@d>\r\n", m, r);
-			gt_str(&b->replies, R_RCPT);
-			gt_printf(&b->events, "CMD RCPT\nRCPT to=<r%u.%u@d> params=<>\n", m, r);
+			text_printf(&b->in, "RCPT TO:<r%u.%u@d>\r\n", m, r);
+			text_str(&b->replies, R_RCPT);
+			text_printf(&b->events, "CMD RCPT\nRCPT to=<r%u.%u@d> params=<>\n", m, r);
 		}
-		gt_printf(&b->in, "DATA\r\nm%02u\r\n.\r\n", m);
-		gt_printf(&b->replies, R_354 "250 2.0.0 Ok: queued as Q%u\r\n", m);
-		gt_printf(&b->events, "CMD DATA\nDATA_BEGIN\nMSG_END size=5 rcpts=5 flags=- body=\"m%02u\\r\\n\"\n", m);
+		text_printf(&b->in, "DATA\r\nm%02u\r\n.\r\n", m);
+		text_printf(&b->replies, R_354 "250 2.0.0 Ok: queued as Q%u\r\n", m);
+		text_printf(&b->events, "CMD DATA\nDATA_BEGIN\nMSG_END size=5 rcpts=5 flags=- body=\"m%02u\\r\\n\"\n", m);
 	}
-	gt_str(&b->in, "QUIT\r\n");
-	gt_str(&b->replies, R_BYE);
-	gt_str(&b->events, E_QUIT);
+	text_str(&b->in, "QUIT\r\n");
+	text_str(&b->replies, R_BYE);
+	text_str(&b->events, E_QUIT);
 }
 
 static void test_pipelining(void)
@@ -323,10 +323,10 @@ static void test_pipelining(void)
 	struct built b = { 0 };
 	build_long_group(&b);
 	struct harness_result r;
-	harness_run_opts(&o, (const uint8_t *)gt_cstr(&b.in), b.in.len, NULL, 0, &r);
+	harness_run_opts(&o, (const uint8_t *)text_cstr(&b.in), b.in.len, NULL, 0, &r);
 	CHECK_U64(r.harness_errors, 0);
 	CHECK(r.closed);
-	CHECK_STR(r.replies, r.replies_len, gt_cstr(&b.replies));
+	CHECK_STR(r.replies, r.replies_len, text_cstr(&b.replies));
 	harness_result_free(&r);
 	built_expect(&o, &b, "20 pipelined messages, output of SMTP_OUT_RESERVE_BYTES");
 }
@@ -436,19 +436,19 @@ static const struct lmtp_case lmtp_cases[] = {
 static void test_lmtp_many_recipients(const struct smtp_config *c)
 {
 	struct built b = { 0 };
-	gt_str(&b.in, "LHLO c.example\r\nMAIL FROM:<a@b>\r\n");
-	gt_str(&b.replies, R_LMTP_GREET R_EHLO R_MAIL);
-	gt_str(&b.events, E_GREET E_LHLO E_MAIL);
+	text_str(&b.in, "LHLO c.example\r\nMAIL FROM:<a@b>\r\n");
+	text_str(&b.replies, R_LMTP_GREET R_EHLO R_MAIL);
+	text_str(&b.events, E_GREET E_LHLO E_MAIL);
 	for (unsigned i = 1; i <= 100; i++) {
-		gt_printf(&b.in, "RCPT TO:<r%u@d>\r\n", i);
-		gt_str(&b.replies, R_RCPT);
-		gt_printf(&b.events, "CMD RCPT\nRCPT to=<r%u@d> params=<>\n", i);
+		text_printf(&b.in, "RCPT TO:<r%u@d>\r\n", i);
+		text_str(&b.replies, R_RCPT);
+		text_printf(&b.events, "CMD RCPT\nRCPT to=<r%u@d> params=<>\n", i);
 	}
-	gt_str(&b.in, "DATA\r\nhi\r\n.\r\nNOOP\r\nQUIT\r\n");
-	gt_str(&b.replies, R_354);
-	gt_rep(&b.replies, R_Q1, 100);
-	gt_str(&b.replies, R_OK R_BYE);
-	gt_str(&b.events,
+	text_str(&b.in, "DATA\r\nhi\r\n.\r\nNOOP\r\nQUIT\r\n");
+	text_str(&b.replies, R_354);
+	text_rep(&b.replies, R_Q1, 100);
+	text_str(&b.replies, R_OK R_BYE);
+	text_str(&b.events,
 	       "CMD DATA\nDATA_BEGIN\nMSG_END size=4 rcpts=100 flags=- body=\"hi\\r\\n\"\nCMD NOOP\n" E_QUIT);
 	struct harness_opts o = { .cfg = c, .out_cap = SMTP_OUT_RESERVE_BYTES };
 	built_expect(&o, &b, "LMTP, 100 recipients, small output");
