@@ -67,37 +67,28 @@ static void put_envelope(FILE *f, const struct msg *m, const char *hostname)
 		(const char *)m->protocol.ptr, (int)m->qid.len, (const char *)m->qid.ptr, eol, date, eol);
 }
 
+struct cat_opts {
+	bool envelope;
+	const char *hostname;
+};
+
+static int cat_one(void *arg, struct msg *m)
+{
+	const struct cat_opts *o = arg;
+	if (o->envelope)
+		put_envelope(stdout, m, o->hostname);
+	if (fwrite(m->rec.body, 1, (size_t)m->rec.body_len, stdout) != m->rec.body_len || fflush(stdout) != 0) {
+		report_error("cat: writing to stdout: %s", strerror(errno));
+		return SPOOL_EXIT_IO;
+	}
+	return SPOOL_EXIT_OK;
+}
+
 int cmd_cat(const struct cmd_ctx *ctx, int argc, char **argv)
 {
-	bool envelope = false;
-	const char *hostname = DEFAULT_HOSTNAME;
+	struct cat_opts o = {false, DEFAULT_HOSTNAME};
 	struct cli_cmd c = { "cat", "ID", "Write one message, byte-exact, to stdout.", { { 0 } }, 0 };
-	cli_add(&c, "envelope", CLI_FLAG, &envelope, NULL, "prepend smtp-sink style X-*-Args and Received headers");
-	cli_add(&c, "hostname", CLI_STRING, &hostname, "NAME", "name in the Received header (default smtpsink)");
-	const char *id[1];
-	size_t npos;
-	int rc = cli_parse(&c, argc, argv, id, 1, &npos);
-	if (rc != 0 || npos != 1) {
-		if (rc == 0)
-			report_error("cat: which message? (cat ID)");
-		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
-	}
-	struct spool_dir d;
-	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
-		return report_spool_open(ctx->spool, e);
-	struct seg_reader r;
-	struct msg m;
-	rc = spool_find_msg(&d, "cat", id[0], &r, &m);
-	if (rc == SPOOL_EXIT_OK) {
-		if (envelope)
-			put_envelope(stdout, &m, hostname);
-		if (fwrite(m.rec.body, 1, (size_t)m.rec.body_len, stdout) != m.rec.body_len || fflush(stdout) != 0) {
-			report_error("cat: writing to stdout: %s", strerror(errno));
-			rc = SPOOL_EXIT_IO;
-		}
-		seg_reader_close(&r);
-	}
-	spool_dir_close(&d);
-	return rc;
+	cli_add(&c, "envelope", CLI_FLAG, &o.envelope, NULL, "prepend smtp-sink style X-*-Args and Received headers");
+	cli_add(&c, "hostname", CLI_STRING, &o.hostname, "NAME", "name in the Received header (default smtpsink)");
+	return spool_with_msg(ctx, &c, argc, argv, cat_one, &o);
 }

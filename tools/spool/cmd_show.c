@@ -134,6 +134,21 @@ static void show_json(const struct msg *m)
 	fputs("]}\n", stdout);
 }
 
+static int show_one(void *arg, struct msg *m)
+{
+	bool json = *(const bool *)arg;
+	msg_read_subject(m);
+	if (json) {
+		show_json(m);
+	} else {
+		show_envelope(m);
+		if (m->subject_state == MSG_SUBJECT_PRESENT)
+			line_view("Subject:", smtp_view_make(m->subject, m->subject_len));
+		show_headers(m);
+	}
+	return SPOOL_EXIT_OK;
+}
+
 int cmd_show(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	bool json = false;
@@ -141,33 +156,5 @@ int cmd_show(const struct cmd_ctx *ctx, int argc, char **argv)
 		"show", "ID", "Show the envelope, session facts and headers of one message.", { { 0 } }, 0
 	};
 	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object: the ls fields plus \"headers\"");
-	const char *id[1];
-	size_t npos;
-	int rc = cli_parse(&c, argc, argv, id, 1, &npos);
-	if (rc != 0 || npos != 1) {
-		if (rc == 0)
-			report_error("show: which message? (show ID)");
-		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
-	}
-	struct spool_dir d;
-	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
-		return report_spool_open(ctx->spool, e);
-	struct seg_reader r;
-	struct msg m;
-	rc = spool_find_msg(&d, "show", id[0], &r, &m);
-	if (rc == SPOOL_EXIT_OK) {
-		msg_read_subject(&m);
-		if (json) {
-			show_json(&m);
-		} else {
-			show_envelope(&m);
-			if (m.subject_state == MSG_SUBJECT_PRESENT)
-				line_view("Subject:", smtp_view_make(m.subject, m.subject_len));
-			show_headers(&m);
-		}
-		seg_reader_close(&r);
-	}
-	spool_dir_close(&d);
-	return rc;
+	return spool_with_msg(ctx, &c, argc, argv, show_one, &json);
 }

@@ -7,6 +7,10 @@
  */
 #include "spool_find.h"
 
+#include "cli.h"
+#include "cmd.h"
+#include "report.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +87,30 @@ int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, 
 		return SPOOL_EXIT_NOT_FOUND;
 	}
 	return SPOOL_EXIT_OK;
+}
+
+int spool_with_msg(const struct cmd_ctx *ctx, struct cli_cmd *c, int argc, char **argv,
+		   int (*act)(void *arg, struct msg *m), void *arg)
+{
+	const char *id[1];
+	size_t npos;
+	int rc = cli_parse(c, argc, argv, id, 1, &npos);
+	if (rc != 0 || npos != 1) {
+		if (rc == 0)
+			report_error("%s: which message? (%s ID)", c->name, c->name);
+		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	}
+	struct spool_dir d;
+	int e = spool_dir_open(&d, ctx->spool);
+	if (e != 0)
+		return report_spool_open(ctx->spool, e);
+	struct seg_reader r;
+	struct msg m;
+	rc = spool_find_msg(&d, c->name, id[0], &r, &m);
+	if (rc == SPOOL_EXIT_OK) {
+		rc = act(arg, &m);
+		seg_reader_close(&r);
+	}
+	spool_dir_close(&d);
+	return rc;
 }
