@@ -1,0 +1,60 @@
+/*
+ * bench/bench_config.h - smtpsink-bench's configuration, as parsed from the
+ * command line (bench_options.c) and read by everything else.  Filled once
+ * at start-up; read-only afterwards, and shared by forked workers.
+ */
+#ifndef SMTPSINK_BENCH_CONFIG_H
+#define SMTPSINK_BENCH_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "client_proto.h"
+
+#define BENCH_CONNECTIONS_MAX 1000000u
+#define BENCH_SOURCE_ADDRS_MAX 4096u
+#define BENCH_WORKERS_MAX 64u
+#define BENCH_SIZE_MAX_BYTES (1u << 30) /* one message: 1 GiB */
+#define BENCH_TARGET_TEXT_BYTES 128u
+
+enum bench_io {
+	BENCH_IO_AUTO,
+	BENCH_IO_URING,
+	BENCH_IO_EPOLL
+};
+
+struct bench_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+};
+
+struct bench_config {
+	struct bench_addr target;
+	char target_text[BENCH_TARGET_TEXT_BYTES];
+	uint32_t connections;
+	uint64_t messages; /* BENCH_SCHED_UNLIMITED: run for duration_ns */
+	uint64_t duration_ns; /* 0: until messages are sent */
+	double rate; /* 0: closed loop */
+	enum client_mode mode;
+	bool no_rset;
+	uint32_t size_min, size_max;
+	uint32_t rcpts;
+	const char *from, *to, *helo;
+	const char *auth; /* USER:PASS, or NULL */
+	const char *body_file;
+	struct bench_addr *source; /* --source-addrs, round-robin; NULL: none */
+	uint32_t source_count;
+	uint32_t workers; /* 0: as many as the descriptor limit needs */
+	enum bench_io io;
+	uint32_t timeout_s;
+	bool json;
+	const char *qid_log;
+	uint64_t seed;
+	int progress; /* -1 auto (a terminal), 0 off, 1 on */
+};
+
+/* 0 to run, 1 after --help/--version, -1 on a bad command line (said why). */
+int bench_options_parse(int argc, char **argv, struct bench_config *cfg);
+
+#endif

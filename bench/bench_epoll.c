@@ -1,0 +1,278 @@
+/*
+ * bench/bench_epoll.c - the epoll client backend (see bench_backend.h), for
+ * where io_uring is unavailable or lacks what bench_uring.c needs (direct
+ * sockets with setsockopt and bind: 6.11).
+ *
+ * Owns: non-blocking sockets (set up with plain setsockopt/bind/connect),
+ * level-triggered readiness, reads into one worker-wide buffer, immediate
+ * non-blocking sends.  To keep io_uring's contract, a result known inside
+ * connect(), send() or close() is queued and delivered by run_once(), like
+ * a completion, so the loop is never re-entered; results found while
+ * handling readiness inside run_once() are delivered at once.  Bounded by
+ * RLIMIT_NOFILE: every connection holds a real descriptor (bench_main.c
+ * splits larger runs over workers).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_backend.h"
+#include "bench_loop.h"
+
+#define EVENTS_PER_WAIT 512
+#define RECV_BYTES 65536u
+#define COMPLETIONS_MIN 256u
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+/* c->poll_mask bits. */
+enum {
+	PM_REGISTERED = 1,
+	PM_CONNECTING = 2,
+	PM_SEND_WAIT = 4,
+	PM_EOF = 8
+};
+
+struct completion {
+	struct bench_conn *c;
+	int kind; /* BENCH_OP_CONNECT, BENCH_OP_SEND, BENCH_OP_CLOSE */
+	int res;
+};
+
+struct epoll_state {
+	int epfd;
+	struct completion *done; /* delivered at the next run_once, in order */
+	uint32_t done_count, done_cap;
+	uint8_t buf[RECV_BYTES];
+	struct epoll_event events[EVENTS_PER_WAIT];
+};
+
+static struct epoll_state *state(struct bench_loop *l)
+{
+	return l->backend;
+}
+
+static void complete_later(struct bench_conn *c, int kind, int res)
+{
+	struct epoll_state *e = state(c->loop);
+	if (e->done_count == e->done_cap) {
+		uint32_t cap = e->done_cap ? 2 * e->done_cap : COMPLETIONS_MIN;
+		struct completion *d = realloc(e->done, cap * sizeof *d);
+		if (d == NULL)
+			abort(); /* cannot even report a result: nothing sane to do */
+		e->done = d;
+		e->done_cap = cap;
+	}
+	e->done[e->done_count++] = (struct completion){ c, kind, res };
+}
+
+/* Register what c waits for: writability while connecting or while a send
+ * waits for room, readability once connected. */
+static int update_poll(struct bench_conn *c)
+{
+	struct epoll_state *e = state(c->loop);
+	uint32_t ev = 0;
+	if (c->poll_mask & (PM_CONNECTING | PM_SEND_WAIT))
+		ev |= EPOLLOUT;
+	if (!(c->poll_mask & (PM_CONNECTING | PM_EOF)))
+		ev |= EPOLLIN;
+	struct epoll_event ee = { .events = ev, .data.ptr = c };
+	int op = (c->poll_mask & PM_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(e->epfd, op, c->fd, &ee) != 0)
+		return -errno;
+	c->poll_mask |= PM_REGISTERED;
+	return 0;
+}
+
+static int epoll_init(struct bench_loop *l)
+{
+	struct epoll_state *e = calloc(1, sizeof *e);
+	if (e == NULL)
+		return -ENOMEM;
+	l->backend = e;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return e->epfd < 0 ? -errno : 0;
+}
+
+static void epoll_fini(struct bench_loop *l)
+{
+	struct epoll_state *e = state(l);
+	if (e == NULL)
+		return;
+	if (e->epfd >= 0)
+		close(e->epfd);
+	free(e->done);
+	free(e);
+	l->backend = NULL;
+}
+
+/* socket, options, bind: 0 or -errno. */
+static int make_socket(struct bench_conn *c, const struct bench_addr *src)
+{
+	const struct bench_config *cfg = c->loop->cfg;
+	static const int one = 1;
+	c->fd = socket(cfg->target.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -errno;
+	if (cfg->target.sa.ss_family != AF_UNIX)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (src == NULL)
+		return 0;
+	/* the port is chosen at connect(): source ports shared across targets */
+	setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	return bind(c->fd, (const struct sockaddr *)&src->sa, src->len) == 0 ? 0 : -errno;
+}
+
+static void epoll_connect(struct bench_conn *c, const struct bench_addr *src)
+{
+	const struct bench_config *cfg = c->loop->cfg;
+	c->poll_mask = 0;
+	int e = make_socket(c, src);
+	if (e == 0 && connect(c->fd, (const struct sockaddr *)&cfg->target.sa, cfg->target.len) != 0)
+		e = -errno;
+	if (e == -EINPROGRESS) {
+		c->poll_mask |= PM_CONNECTING;
+		e = 0;
+	}
+	if (e == 0)
+		e = update_poll(c);
+	if (e != 0 || !(c->poll_mask & PM_CONNECTING))
+		complete_later(c, BENCH_OP_CONNECT, e);
+}
+
+static ssize_t send_iov(struct bench_conn *c)
+{
+	struct msghdr mh = { .msg_iov = c->iov, .msg_iovlen = c->iov_count };
+	ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	return n < 0 ? -errno : n;
+}
+
+static void epoll_send(struct bench_conn *c)
+{
+	ssize_t n = send_iov(c);
+	if (n == -EAGAIN || n == -EWOULDBLOCK) {
+		c->poll_mask |= PM_SEND_WAIT; /* retried when writable */
+		int e = update_poll(c);
+		if (e != 0)
+			complete_later(c, BENCH_OP_SEND, e);
+		return;
+	}
+	complete_later(c, BENCH_OP_SEND, (int)n);
+}
+
+static void epoll_close(struct bench_conn *c)
+{
+	if (c->poll_mask & PM_CONNECTING)
+		complete_later(c, BENCH_OP_CONNECT, -ECANCELED);
+	if (c->poll_mask & PM_SEND_WAIT)
+		complete_later(c, BENCH_OP_SEND, -ECANCELED);
+	if (c->fd >= 0)
+		close(c->fd); /* also drops it from the epoll set */
+	c->fd = -1;
+	c->poll_mask = 0;
+	complete_later(c, BENCH_OP_CLOSE, 0);
+}
+
+static void on_connect_ready(struct bench_conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		err = errno;
+	c->poll_mask &= (uint8_t)~PM_CONNECTING;
+	int e = err != 0 ? -err : update_poll(c);
+	bench_loop_on_connected(c, e);
+}
+
+static void on_writable(struct bench_conn *c)
+{
+	ssize_t n = send_iov(c);
+	if (n == -EAGAIN || n == -EWOULDBLOCK)
+		return;
+	c->poll_mask &= (uint8_t)~PM_SEND_WAIT;
+	update_poll(c);
+	bench_loop_on_sent(c, (int)n);
+}
+
+static void on_readable(struct epoll_state *e, struct bench_conn *c)
+{
+	int fd = c->fd;
+	for (;;) {
+		ssize_t n = recv(fd, e->buf, sizeof e->buf, MSG_DONTWAIT);
+		if (n > 0) {
+			bench_loop_on_recv(c, e->buf, (size_t)n);
+			if ((size_t)n < sizeof e->buf || c->fd != fd || c->state != BENCH_CONN_OPEN)
+				return; /* drained, or closed meanwhile */
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		c->poll_mask |= PM_EOF;
+		update_poll(c);
+		bench_loop_on_recv_end(c, n == 0 ? 0 : -errno);
+		return;
+	}
+}
+
+static void deliver(struct epoll_state *e)
+{
+	for (uint32_t i = 0; i < e->done_count; i++) { /* delivering may queue more */
+		struct completion d = e->done[i];
+		if (d.kind == BENCH_OP_CONNECT)
+			bench_loop_on_connected(d.c, d.res);
+		else if (d.kind == BENCH_OP_SEND)
+			bench_loop_on_sent(d.c, d.res);
+		else
+			bench_loop_on_closed(d.c);
+	}
+	e->done_count = 0;
+}
+
+static int epoll_run_once(struct bench_loop *l, uint64_t timeout_ns)
+{
+	struct epoll_state *e = state(l);
+	deliver(e);
+	struct timespec ts = { (time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull) };
+	if (e->done_count > 0)
+		ts = (struct timespec){ 0, 0 };
+	int n = epoll_pwait2(e->epfd, e->events, EVENTS_PER_WAIT, &ts, NULL);
+	l->now_ns = bench_clock_ns();
+	l->stats->c.loop_turns++;
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct bench_conn *c = e->events[i].data.ptr;
+		uint32_t ev = e->events[i].events;
+		if (c->fd < 0 || c->state == BENCH_CONN_CLOSING)
+			continue; /* closed earlier in this batch */
+		if (c->poll_mask & PM_CONNECTING) {
+			on_connect_ready(c);
+			continue;
+		}
+		if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (c->poll_mask & PM_SEND_WAIT))
+			on_writable(c);
+		if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->fd >= 0 && c->state == BENCH_CONN_OPEN &&
+		    !(c->poll_mask & PM_EOF))
+			on_readable(e, c);
+	}
+	deliver(e);
+	return 0;
+}
+
+const struct bench_backend bench_backend_epoll = {
+	.name = "epoll",
+	.init = epoll_init,
+	.fini = epoll_fini,
+	.run_once = epoll_run_once,
+	.connect = epoll_connect,
+	.send = epoll_send,
+	.close = epoll_close,
+};

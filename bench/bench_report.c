@@ -1,0 +1,168 @@
+/*
+ * bench/bench_report.c - printing a run's results: the human summary, the
+ * --json document, and the live progress line.
+ *
+ * Owns: formats only.  Rates divide by the run's elapsed time, from the
+ * schedule's start (after warm-up outside connect mode) to the end of the
+ * last transaction.  Latencies are printed in microseconds (recorded in
+ * nanoseconds); a step with no sample is left out.
+ */
+#include "bench_report.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define NS_PER_US 1000.0
+#define NS_PER_S 1e9
+
+static const char *const mode_names[] = { "connect", "reuse", "pipeline", "bdat" };
+static const double percentiles[] = { 50, 90, 99, 99.9 };
+static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99.9" };
+#define PERCENTILE_COUNT (sizeof percentiles / sizeof percentiles[0])
+
+double bench_report_elapsed_s(const struct bench_counts *c)
+{
+	return c->end_ns > c->start_ns ? (double)(c->end_ns - c->start_ns) / NS_PER_S : 0.0;
+}
+
+static double per_s(uint64_t n, double secs)
+{
+	return secs > 0 ? (double)n / secs : 0.0;
+}
+
+static double cpu_s(const struct bench_counts *c)
+{
+	return (double)(c->cpu_user_us + c->cpu_sys_us) / 1e6;
+}
+
+static void human_header(FILE *f, const struct bench_report_info *ri)
+{
+	const struct bench_config *cfg = ri->cfg;
+	fprintf(f, "smtpsink-bench: %s%s to %s, %u connections, %u worker%s, %s, ", mode_names[cfg->mode],
+		cfg->no_rset ? " --no-rset" : "", cfg->target_text, cfg->connections, ri->workers,
+		ri->workers == 1 ? "" : "s", ri->io_name);
+	if (cfg->rate > 0)
+		fprintf(f, "open loop at %.0f msg/s\n", cfg->rate);
+	else
+		fprintf(f, "closed loop\n");
+}
+
+static void human_counts(FILE *f, const struct bench_counts *c)
+{
+	double secs = bench_report_elapsed_s(c);
+	fprintf(f, "  %llu messages in %.3f s: %.0f msg/s, %llu sessions (%.1f/s), %.1f MB/s sent\n",
+		(unsigned long long)c->messages, secs, per_s(c->messages, secs), (unsigned long long)c->sessions,
+		per_s(c->sessions, secs), per_s(c->bytes_sent, secs) / 1e6);
+	fprintf(f, "  transactions: %llu started, %llu failed\n  replies:", (unsigned long long)c->txn_started,
+		(unsigned long long)c->txn_failed);
+	bool any = false;
+	for (unsigned code = 0; code < BENCH_REPLY_CODES; code++)
+		if (c->replies[code]) {
+			fprintf(f, " %u x%llu", code, (unsigned long long)c->replies[code]);
+			any = true;
+		}
+	fprintf(f, "%s\n  errors:", any ? "" : " none");
+	any = false;
+	for (unsigned e = 0; e < BENCH_ERR_COUNT; e++)
+		if (c->errors[e]) {
+			fprintf(f, " %s %llu", bench_error_name((enum bench_error)e), (unsigned long long)c->errors[e]);
+			any = true;
+		}
+	fprintf(f, "%s\n", any ? "" : " none");
+	fprintf(f, "  client CPU: %.3f s (%.2f us per message), %llu loop turns, %llu buffer shortages\n", cpu_s(c),
+		c->messages ? cpu_s(c) * 1e6 / (double)c->messages : 0.0, (unsigned long long)c->loop_turns,
+		(unsigned long long)c->enobufs);
+}
+
+void bench_report_human(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s)
+{
+	human_header(f, ri);
+	human_counts(f, &s->c);
+	fprintf(f, "  %-14s %10s", "latency (us)", "count");
+	for (size_t i = 0; i < PERCENTILE_COUNT; i++)
+		fprintf(f, " %10s", percentile_keys[i]);
+	fprintf(f, " %10s\n", "max");
+	for (unsigned st = 0; st < CLIENT_STEP_COUNT; st++) {
+		const struct hdr_histogram *h = &s->lat[st];
+		if (h->total_count == 0)
+			continue;
+		fprintf(f, "  %-14s %10llu", client_step_name((enum client_step)st),
+			(unsigned long long)h->total_count);
+		for (size_t i = 0; i < PERCENTILE_COUNT; i++)
+			fprintf(f, " %10.1f", (double)hdr_value_at_percentile(h, percentiles[i]) / NS_PER_US);
+		fprintf(f, " %10.1f\n", (double)h->max / NS_PER_US);
+	}
+}
+
+static void json_latency(FILE *f, const struct bench_stats *s)
+{
+	fprintf(f, "  \"latency_us\": {");
+	bool first = true;
+	for (unsigned st = 0; st < CLIENT_STEP_COUNT; st++) {
+		const struct hdr_histogram *h = &s->lat[st];
+		if (h->total_count == 0)
+			continue;
+		fprintf(f, "%s\n    \"%s\": {\"count\": %llu", first ? "" : ",", client_step_name((enum client_step)st),
+			(unsigned long long)h->total_count);
+		for (size_t i = 0; i < PERCENTILE_COUNT; i++)
+			fprintf(f, ", \"%s\": %.1f", percentile_keys[i],
+				(double)hdr_value_at_percentile(h, percentiles[i]) / NS_PER_US);
+		fprintf(f, ", \"max\": %.1f, \"mean\": %.1f}", (double)h->max / NS_PER_US, hdr_mean(h) / NS_PER_US);
+		first = false;
+	}
+	fprintf(f, "\n  },\n");
+}
+
+static void json_maps(FILE *f, const struct bench_counts *c)
+{
+	fprintf(f, "  \"replies\": {");
+	bool first = true;
+	for (unsigned code = 0; code < BENCH_REPLY_CODES; code++)
+		if (c->replies[code]) {
+			fprintf(f, "%s\"%u\": %llu", first ? "" : ", ", code, (unsigned long long)c->replies[code]);
+			first = false;
+		}
+	fprintf(f, "},\n  \"errors\": {");
+	for (unsigned e = 0; e < BENCH_ERR_COUNT; e++)
+		fprintf(f, "%s\"%s\": %llu", e ? ", " : "", bench_error_name((enum bench_error)e),
+			(unsigned long long)c->errors[e]);
+	fprintf(f, "},\n");
+}
+
+void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s)
+{
+	const struct bench_config *cfg = ri->cfg;
+	const struct bench_counts *c = &s->c;
+	double secs = bench_report_elapsed_s(c);
+	fprintf(f, "{\n  \"target\": \"%s\", \"mode\": \"%s\", \"no_rset\": %s, \"connections\": %u,\n",
+		cfg->target_text, mode_names[cfg->mode], cfg->no_rset ? "true" : "false", cfg->connections);
+	fprintf(f,
+		"  \"workers\": %u, \"io\": \"%s\", \"rate\": %.3f, \"size_min\": %u, \"size_max\": %u, \"rcpts\": "
+		"%u,\n",
+		ri->workers, ri->io_name, cfg->rate, cfg->size_min, cfg->size_max, cfg->rcpts);
+	fprintf(f, "  \"elapsed_s\": %.6f, \"messages\": %llu, \"messages_per_s\": %.1f, \"message_bytes\": %llu,\n",
+		secs, (unsigned long long)c->messages, per_s(c->messages, secs), (unsigned long long)c->message_bytes);
+	fprintf(f, "  \"transactions_started\": %llu, \"transactions_failed\": %llu,\n",
+		(unsigned long long)c->txn_started, (unsigned long long)c->txn_failed);
+	fprintf(f, "  \"sessions\": %llu, \"sessions_per_s\": %.1f,\n", (unsigned long long)c->sessions,
+		per_s(c->sessions, secs));
+	fprintf(f, "  \"bytes_sent\": %llu, \"bytes_received\": %llu, \"bytes_per_s\": %.1f,\n",
+		(unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_received, per_s(c->bytes_sent, secs));
+	json_maps(f, c);
+	json_latency(f, s);
+	fprintf(f, "  \"client_cpu_s\": %.6f, \"client_cpu_us_per_message\": %.3f,\n", cpu_s(c),
+		c->messages ? cpu_s(c) * 1e6 / (double)c->messages : 0.0);
+	fprintf(f, "  \"loop_turns\": %llu, \"enobufs\": %llu, \"qid_log_lost\": %llu\n}\n",
+		(unsigned long long)c->loop_turns, (unsigned long long)c->enobufs, (unsigned long long)c->qid_log_lost);
+}
+
+void bench_report_progress(FILE *f, const struct bench_counts *now, const struct bench_counts *prev, double dt_s)
+{
+	uint64_t errors = 0;
+	for (unsigned e = 0; e < BENCH_ERR_COUNT; e++)
+		errors += now->errors[e];
+	fprintf(f, "\r%10.0f msg/s %12llu messages %8llu errors %8llu open   ",
+		dt_s > 0 ? (double)(now->messages - prev->messages) / dt_s : 0.0, (unsigned long long)now->messages,
+		(unsigned long long)errors, (unsigned long long)now->open_conns);
+	fflush(f);
+}

@@ -1,0 +1,25 @@
+/*
+ * bench/bench_report.h - a run's results for people (summary, progress
+ * line) and for programs (--json).  See bench_report.c.
+ */
+#ifndef SMTPSINK_BENCH_REPORT_H
+#define SMTPSINK_BENCH_REPORT_H
+
+#include <stdio.h>
+
+#include "bench_config.h"
+#include "bench_stats.h"
+
+struct bench_report_info {
+	const struct bench_config *cfg;
+	const char *io_name;
+	uint32_t workers;
+};
+
+void bench_report_human(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
+void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
+/* One "\r..." line: the message rate since prev, dt_s seconds ago. */
+void bench_report_progress(FILE *f, const struct bench_counts *now, const struct bench_counts *prev, double dt_s);
+double bench_report_elapsed_s(const struct bench_counts *c);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * bench/bench_stats.c - counters and histograms, merge and encoding (see
+ * bench_stats.h).  The encoding is for a pipe between a parent and the
+ * children it forked from the same binary: native byte order, no version.
+ */
+#include "bench_stats.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HIST_FIELDS 5u /* total, min, max, sum, saturated */
+#define PAIR_BYTES (sizeof(uint32_t) + sizeof(uint64_t))
+
+static const char *const error_names[BENCH_ERR_COUNT] = {
+	"connect_failed",    "timeout",		 "unexpected_reply", "malformed_reply",
+	"extension_missing", "closed_by_server", "io_error",
+};
+
+const char *bench_error_name(enum bench_error e)
+{
+	return e < BENCH_ERR_COUNT ? error_names[e] : "?";
+}
+
+int bench_stats_init(struct bench_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
+		int e = hdr_init(&s->lat[i], BENCH_LAT_LOWEST_NS, BENCH_LAT_HIGHEST_NS, BENCH_LAT_SIG_DIGITS);
+		if (e < 0) {
+			bench_stats_fini(s);
+			return e;
+		}
+	}
+	return 0;
+}
+
+void bench_stats_fini(struct bench_stats *s)
+{
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++)
+		hdr_fini(&s->lat[i]);
+}
+
+void bench_counts_merge(struct bench_counts *dst, const struct bench_counts *src)
+{
+	uint64_t start = dst->start_ns, end = dst->end_ns;
+	const uint64_t *a = (const uint64_t *)src;
+	uint64_t *d = (uint64_t *)dst;
+	for (size_t i = 0; i < sizeof *src / sizeof(uint64_t); i++)
+		d[i] += a[i];
+	dst->start_ns = start == 0 || (src->start_ns != 0 && src->start_ns < start) ? src->start_ns : start;
+	dst->end_ns = src->end_ns > end ? src->end_ns : end;
+}
+
+int bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)
+{
+	bench_counts_merge(&dst->c, &src->c);
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++)
+		if (hdr_merge(&dst->lat[i], &src->lat[i]) != 0)
+			return -EINVAL;
+	return 0;
+}
+
+uint8_t *bench_stats_encode(const struct bench_stats *s, size_t *len)
+{
+	size_t n = sizeof s->c;
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
+		n += HIST_FIELDS * sizeof(uint64_t) + sizeof(uint32_t);
+		for (uint32_t k = 0; k < s->lat[i].counts_len; k++)
+			n += s->lat[i].counts[k] ? PAIR_BYTES : 0;
+	}
+	uint8_t *buf = malloc(n), *p = buf;
+	if (buf == NULL)
+		return NULL;
+	memcpy(p, &s->c, sizeof s->c);
+	p += sizeof s->c;
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
+		const struct hdr_histogram *h = &s->lat[i];
+		uint64_t f[HIST_FIELDS] = { h->total_count, h->min, h->max, h->sum, h->saturated };
+		uint32_t pairs = 0;
+		for (uint32_t k = 0; k < h->counts_len; k++)
+			pairs += h->counts[k] != 0;
+		memcpy(p, f, sizeof f);
+		memcpy(p + sizeof f, &pairs, sizeof pairs);
+		p += sizeof f + sizeof pairs;
+		for (uint32_t k = 0; k < h->counts_len; k++) {
+			if (h->counts[k] == 0)
+				continue;
+			memcpy(p, &k, sizeof k);
+			memcpy(p + sizeof k, &h->counts[k], sizeof h->counts[k]);
+			p += PAIR_BYTES;
+		}
+	}
+	*len = n;
+	return buf;
+}
+
+/* One histogram's image merged into h; the bytes used, 0 if malformed. */
+static size_t decode_hist(struct hdr_histogram *h, const uint8_t *p, size_t left)
+{
+	uint64_t f[HIST_FIELDS];
+	uint32_t pairs;
+	if (left < sizeof f + sizeof pairs)
+		return 0;
+	memcpy(f, p, sizeof f);
+	memcpy(&pairs, p + sizeof f, sizeof pairs);
+	size_t used = sizeof f + sizeof pairs;
+	if ((left - used) / PAIR_BYTES < pairs)
+		return 0;
+	for (uint32_t j = 0; j < pairs; j++, used += PAIR_BYTES) {
+		uint32_t k;
+		uint64_t count;
+		memcpy(&k, p + used, sizeof k);
+		memcpy(&count, p + used + sizeof k, sizeof count);
+		if (k >= h->counts_len)
+			return 0;
+		h->counts[k] += count;
+	}
+	h->total_count += f[0];
+	h->min = f[1] < h->min ? f[1] : h->min;
+	h->max = f[2] > h->max ? f[2] : h->max;
+	h->sum += f[3];
+	h->saturated += f[4];
+	return used;
+}
+
+int bench_stats_decode_merge(struct bench_stats *s, const uint8_t *buf, size_t len)
+{
+	struct bench_counts c;
+	if (len < sizeof c)
+		return -EINVAL;
+	memcpy(&c, buf, sizeof c);
+	size_t off = sizeof c;
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
+		size_t used = decode_hist(&s->lat[i], buf + off, len - off);
+		if (used == 0)
+			return -EINVAL;
+		off += used;
+	}
+	if (off != len)
+		return -EINVAL;
+	bench_counts_merge(&s->c, &c);
+	return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * tests/bench/test_bench_stats.c - bench/bench_stats.c: merging and the
+ * worker-to-parent encoding.
+ *
+ * Checks: encode then decode-merge of several workers' stats equals
+ * merging them directly (counters, every histogram counter and exact
+ * field); the run's start is the earliest and its end the latest; a
+ * truncated, extended or corrupted image is refused with -EINVAL.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_stats.h"
+
+#define WORKERS 3
+
+static int failures;
+
+#define CHECK(cond, ...)                                                \
+	do {                                                            \
+		if (!(cond)) {                                          \
+			failures++;                                     \
+			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                   \
+			fputc('\n', stderr);                            \
+		}                                                       \
+	} while (0)
+
+static void fill(struct bench_stats *s, unsigned w)
+{
+	s->c.messages = 100 + w;
+	s->c.txn_started = 110 + w;
+	s->c.txn_failed = 10;
+	s->c.replies[250] = 400 + w;
+	s->c.replies[450] = w;
+	s->c.errors[BENCH_ERR_TIMEOUT] = w;
+	s->c.start_ns = 5000 - w * 100;
+	s->c.end_ns = 9000 + w * 7;
+	for (unsigned st = 0; st < CLIENT_STEP_COUNT; st++)
+		for (unsigned i = 0; i < 1000 * (w + 1); i++)
+			hdr_record(&s->lat[st], (uint64_t)(i * 7919 + st * 104729 + w) % 50000000);
+}
+
+static bool same(const struct bench_stats *a, const struct bench_stats *b)
+{
+	if (memcmp(&a->c, &b->c, sizeof a->c) != 0)
+		return false;
+	for (unsigned st = 0; st < CLIENT_STEP_COUNT; st++) {
+		const struct hdr_histogram *x = &a->lat[st], *y = &b->lat[st];
+		if (x->total_count != y->total_count || x->min != y->min || x->max != y->max || x->sum != y->sum ||
+		    memcmp(x->counts, y->counts, x->counts_len * sizeof *x->counts) != 0)
+			return false;
+	}
+	return true;
+}
+
+int main(void)
+{
+	struct bench_stats w[WORKERS], direct, via;
+	bench_stats_init(&direct);
+	bench_stats_init(&via);
+	for (unsigned i = 0; i < WORKERS; i++) {
+		bench_stats_init(&w[i]);
+		fill(&w[i], i);
+		CHECK(bench_stats_merge(&direct, &w[i]) == 0, "merge %u", i);
+		size_t len = 0;
+		uint8_t *img = bench_stats_encode(&w[i], &len);
+		CHECK(img != NULL && bench_stats_decode_merge(&via, img, len) == 0, "decode %u", i);
+		if (i == 0) { /* damaged images are refused */
+			struct bench_stats junk;
+			bench_stats_init(&junk);
+			CHECK(bench_stats_decode_merge(&junk, img, len - 1) == -EINVAL, "truncated");
+			uint8_t *longer = malloc(len + 1);
+			memcpy(longer, img, len);
+			longer[len] = 0;
+			CHECK(bench_stats_decode_merge(&junk, longer, len + 1) == -EINVAL, "extended");
+			memset(longer + sizeof(struct bench_counts) + 40, 0xff, 4); /* a pair count far too large */
+			CHECK(bench_stats_decode_merge(&junk, longer, len) == -EINVAL, "corrupted");
+			CHECK(bench_stats_decode_merge(&junk, img, 3) == -EINVAL, "tiny");
+			free(longer);
+			bench_stats_fini(&junk);
+		}
+		free(img);
+	}
+	CHECK(same(&direct, &via), "encoded merge differs from direct merge");
+	CHECK(direct.c.start_ns == 5000 - 200 && direct.c.end_ns == 9014, "start %llu end %llu",
+	      (unsigned long long)direct.c.start_ns, (unsigned long long)direct.c.end_ns);
+	CHECK(direct.c.messages == 303 && direct.c.replies[450] == 3 && direct.lat[0].total_count == 6000, "sums");
+	for (unsigned i = 0; i < WORKERS; i++)
+		bench_stats_fini(&w[i]);
+	bench_stats_fini(&direct);
+	bench_stats_fini(&via);
+	if (failures) {
+		fprintf(stderr, "test_bench_stats: %d failures\n", failures);
+		return 1;
+	}
+	printf("test_bench_stats: ok\n");
+	return 0;
+}
