@@ -18,8 +18,8 @@
 #include <emmintrin.h>
 #endif
 
-static const uint8_t static_cr[1] = {'\r'};
-static const uint8_t static_crlf[2] = {'\r', '\n'};
+static const uint8_t static_cr[1] = { '\r' };
+static const uint8_t static_crlf[2] = { '\r', '\n' };
 
 void data_decoder_begin(struct data_decoder *d, enum smtp_bare_lf_policy policy)
 {
@@ -225,11 +225,10 @@ static const uint8_t *step(struct data_decoder *d, const uint8_t *p, struct emit
 	return p;
 }
 
-size_t data_decoder_dot(struct data_decoder *d, const uint8_t *in, size_t len, bool *done, data_sink_fn sink,
-			void *ctx)
+size_t data_decoder_dot(struct data_decoder *d, const uint8_t *in, size_t len, bool *done, data_sink_fn sink, void *ctx)
 {
 	const uint8_t *p = in, *end = in + len;
-	struct emitter e = {in, sink, ctx};
+	struct emitter e = { in, sink, ctx };
 	*done = d->state == DATA_END;
 	while (p < end && !*done) {
 		if (d->state == DATA_TEXT)

@@ -85,7 +85,7 @@ static enum smtp_path_status bare(const uint8_t *p, size_t len, struct smtp_path
 enum smtp_path_status smtp_addr_parse(struct smtp_view arg, const char *keyword, struct smtp_path *path)
 {
 	size_t k = strlen(keyword);
-	*path = (struct smtp_path){.bracketed = true};
+	*path = (struct smtp_path){ .bracketed = true };
 	if (arg.len < k + 1 || !smtp_view_eq_nocase(smtp_view_make(arg.ptr, k), keyword) || arg.ptr[k] != ':')
 		return SMTP_PATH_SYNTAX;
 	const uint8_t *p = arg.ptr + k + 1;

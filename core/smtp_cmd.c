@@ -12,12 +12,23 @@
 #include <stddef.h>
 
 static const char *const verb_names[SMTP_VERB_COUNT] = {
-	[SMTP_VERB_UNKNOWN] = "?",   [SMTP_VERB_HELO] = "HELO", [SMTP_VERB_EHLO] = "EHLO",
-	[SMTP_VERB_LHLO] = "LHLO",   [SMTP_VERB_MAIL] = "MAIL", [SMTP_VERB_RCPT] = "RCPT",
-	[SMTP_VERB_DATA] = "DATA",   [SMTP_VERB_BDAT] = "BDAT", [SMTP_VERB_RSET] = "RSET",
-	[SMTP_VERB_NOOP] = "NOOP",   [SMTP_VERB_QUIT] = "QUIT", [SMTP_VERB_VRFY] = "VRFY",
-	[SMTP_VERB_EXPN] = "EXPN",   [SMTP_VERB_HELP] = "HELP", [SMTP_VERB_AUTH] = "AUTH",
-	[SMTP_VERB_STARTTLS] = "STARTTLS", [SMTP_VERB_AUTH_RESPONSE] = "AUTH-RESPONSE",
+	[SMTP_VERB_UNKNOWN] = "?",
+	[SMTP_VERB_HELO] = "HELO",
+	[SMTP_VERB_EHLO] = "EHLO",
+	[SMTP_VERB_LHLO] = "LHLO",
+	[SMTP_VERB_MAIL] = "MAIL",
+	[SMTP_VERB_RCPT] = "RCPT",
+	[SMTP_VERB_DATA] = "DATA",
+	[SMTP_VERB_BDAT] = "BDAT",
+	[SMTP_VERB_RSET] = "RSET",
+	[SMTP_VERB_NOOP] = "NOOP",
+	[SMTP_VERB_QUIT] = "QUIT",
+	[SMTP_VERB_VRFY] = "VRFY",
+	[SMTP_VERB_EXPN] = "EXPN",
+	[SMTP_VERB_HELP] = "HELP",
+	[SMTP_VERB_AUTH] = "AUTH",
+	[SMTP_VERB_STARTTLS] = "STARTTLS",
+	[SMTP_VERB_AUTH_RESPONSE] = "AUTH-RESPONSE",
 };
 
 const char *smtp_cmd_name(enum smtp_verb verb)
@@ -46,7 +57,7 @@ static enum smtp_verb lookup(const uint8_t *word, size_t len)
 
 struct smtp_cmd smtp_cmd_parse(struct smtp_view line)
 {
-	struct smtp_cmd cmd = {SMTP_VERB_UNKNOWN, {line.ptr, 0}, false, false};
+	struct smtp_cmd cmd = { SMTP_VERB_UNKNOWN, { line.ptr, 0 }, false, false };
 	size_t n = 0;
 	while (n < line.len && line.ptr[n] != ' ' && line.ptr[n] != '\t')
 		n++;

@@ -59,7 +59,11 @@ bool smtp_params_xtext_ok(struct smtp_view v)
 	return true;
 }
 
-enum size_parse { SIZE_OK, SIZE_BAD, SIZE_HUGE };
+enum size_parse {
+	SIZE_OK,
+	SIZE_BAD,
+	SIZE_HUGE
+};
 
 /* RFC 1870: SIZE=1*20DIGIT; parsed without wrapping.  All digits but too
  * many for 64 bits is HUGE (refused as too big, never wrapped). */
@@ -157,23 +161,23 @@ struct mail_param {
 };
 
 static const struct mail_param mail_params[] = {
-	{"SIZE", SMTP_EXT_SIZE, mail_size},
-	{"BODY", 0, mail_body},
-	{"SMTPUTF8", SMTP_EXT_SMTPUTF8, mail_smtputf8},
-	{"AUTH", SMTP_EXT_AUTH, mail_auth},
-	{"RET", SMTP_EXT_DSN, mail_ret},
-	{"ENVID", SMTP_EXT_DSN, mail_envid},
+	{ "SIZE", SMTP_EXT_SIZE, mail_size },
+	{ "BODY", 0, mail_body },
+	{ "SMTPUTF8", SMTP_EXT_SMTPUTF8, mail_smtputf8 },
+	{ "AUTH", SMTP_EXT_AUTH, mail_auth },
+	{ "RET", SMTP_EXT_DSN, mail_ret },
+	{ "ENVID", SMTP_EXT_DSN, mail_envid },
 };
 #define MAIL_PARAM_COUNT (sizeof mail_params / sizeof mail_params[0])
 
 bool smtp_params_mail(struct smtp_view params, uint32_t ext, uint64_t max_size_bytes, struct smtp_mail_params *mp,
 		      struct smtp_reply_spec *refusal)
 {
-	struct mail_ctx c = {mp, ext, max_size_bytes, refusal};
+	struct mail_ctx c = { mp, ext, max_size_bytes, refusal };
 	struct smtp_view key, value;
 	bool has_value;
 	uint32_t seen = 0;
-	*mp = (struct smtp_mail_params){0};
+	*mp = (struct smtp_mail_params){ 0 };
 	for (;;) {
 		enum smtp_param_next n = smtp_addr_next_param(&params, &key, &value, &has_value);
 		if (n == SMTP_PARAM_END)
@@ -196,7 +200,7 @@ bool smtp_params_mail(struct smtp_view params, uint32_t ext, uint64_t max_size_b
 /* RFC 3461 4.1: NOTIFY=NEVER, or a comma list of SUCCESS, FAILURE, DELAY. */
 static bool parse_notify(struct smtp_view v, uint8_t *bits)
 {
-	static const char *const names[] = {"NEVER", "SUCCESS", "FAILURE", "DELAY"};
+	static const char *const names[] = { "NEVER", "SUCCESS", "FAILURE", "DELAY" };
 	size_t i = 0;
 	*bits = 0;
 	while (i <= v.len) {
@@ -242,7 +246,7 @@ bool smtp_params_rcpt(struct smtp_view params, uint32_t ext, struct smtp_rcpt_pa
 {
 	struct smtp_view key, value;
 	bool has_value, seen_notify = false, seen_orcpt = false;
-	*rp = (struct smtp_rcpt_params){0};
+	*rp = (struct smtp_rcpt_params){ 0 };
 	for (;;) {
 		enum smtp_param_next n = smtp_addr_next_param(&params, &key, &value, &has_value);
 		if (n == SMTP_PARAM_END)

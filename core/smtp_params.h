@@ -25,7 +25,11 @@ enum smtp_body_type {
 	SMTP_BODY_8BITMIME,
 	SMTP_BODY_BINARYMIME,
 };
-enum smtp_dsn_ret { SMTP_RET_UNSPECIFIED, SMTP_RET_FULL, SMTP_RET_HDRS };
+enum smtp_dsn_ret {
+	SMTP_RET_UNSPECIFIED,
+	SMTP_RET_FULL,
+	SMTP_RET_HDRS
+};
 
 struct smtp_mail_params {
 	uint64_t size_bytes; /* SIZE=, 0 if absent */

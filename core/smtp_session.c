@@ -31,7 +31,7 @@ const struct smtp_override *session_emit(struct smtp_session *s, const struct sm
 
 void session_emit_simple(struct smtp_session *s, enum smtp_event_type type, enum smtp_reason reason)
 {
-	struct smtp_event ev = {.type = type, .reason = reason};
+	struct smtp_event ev = { .type = type, .reason = reason };
 	session_emit(s, &ev);
 }
 
@@ -101,8 +101,9 @@ void smtp_session_greet(struct smtp_session *s, struct smtp_out *out)
 {
 	assert(!s->greeted && smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES);
 	s->greeted = true;
-	const char *banner = s->cfg->lmtp ? " LMTP smtpsink"
-			     : (s->cfg->ext & SMTP_EXT_ESMTP) ? " ESMTP smtpsink" : " SMTP smtpsink";
+	const char *banner = s->cfg->lmtp		    ? " LMTP smtpsink" :
+			     (s->cfg->ext & SMTP_EXT_ESMTP) ? " ESMTP smtpsink" :
+							      " SMTP smtpsink";
 	smtp_reply_host(out, 220, false, "", s->cfg->hostname, banner);
 	session_emit_simple(s, SMTP_EV_GREETING, SMTP_REASON_NONE);
 }
@@ -166,23 +167,23 @@ struct cmd_entry {
 };
 
 static const struct cmd_entry cmd_table[SMTP_VERB_COUNT] = {
-	[SMTP_VERB_UNKNOWN] = {cmd_unknown, false},
-	[SMTP_VERB_HELO] = {session_cmd_helo, true},
-	[SMTP_VERB_EHLO] = {session_cmd_helo, true},
-	[SMTP_VERB_LHLO] = {session_cmd_helo, true},
-	[SMTP_VERB_MAIL] = {session_cmd_mail, false},
-	[SMTP_VERB_RCPT] = {session_cmd_rcpt, false},
-	[SMTP_VERB_DATA] = {session_cmd_data, true},
-	[SMTP_VERB_BDAT] = {session_cmd_bdat, false},
-	[SMTP_VERB_RSET] = {cmd_rset, false},
-	[SMTP_VERB_NOOP] = {cmd_noop, true},
-	[SMTP_VERB_QUIT] = {cmd_quit, true},
-	[SMTP_VERB_VRFY] = {cmd_vrfy, true},
-	[SMTP_VERB_EXPN] = {cmd_not_implemented, true},
-	[SMTP_VERB_HELP] = {cmd_help, true},
-	[SMTP_VERB_AUTH] = {session_cmd_auth, true},
-	[SMTP_VERB_STARTTLS] = {cmd_not_implemented, true},
-	[SMTP_VERB_AUTH_RESPONSE] = {cmd_unknown, true},
+	[SMTP_VERB_UNKNOWN] = { cmd_unknown, false },
+	[SMTP_VERB_HELO] = { session_cmd_helo, true },
+	[SMTP_VERB_EHLO] = { session_cmd_helo, true },
+	[SMTP_VERB_LHLO] = { session_cmd_helo, true },
+	[SMTP_VERB_MAIL] = { session_cmd_mail, false },
+	[SMTP_VERB_RCPT] = { session_cmd_rcpt, false },
+	[SMTP_VERB_DATA] = { session_cmd_data, true },
+	[SMTP_VERB_BDAT] = { session_cmd_bdat, false },
+	[SMTP_VERB_RSET] = { cmd_rset, false },
+	[SMTP_VERB_NOOP] = { cmd_noop, true },
+	[SMTP_VERB_QUIT] = { cmd_quit, true },
+	[SMTP_VERB_VRFY] = { cmd_vrfy, true },
+	[SMTP_VERB_EXPN] = { cmd_not_implemented, true },
+	[SMTP_VERB_HELP] = { cmd_help, true },
+	[SMTP_VERB_AUTH] = { session_cmd_auth, true },
+	[SMTP_VERB_STARTTLS] = { cmd_not_implemented, true },
+	[SMTP_VERB_AUTH_RESPONSE] = { cmd_unknown, true },
 };
 
 /* A 4xx/5xx override refuses the command; a 2xx/3xx one runs it and
@@ -259,11 +260,10 @@ static bool line_acceptable(struct smtp_session *s, const struct line_scan_line 
 	return true;
 }
 
-static void handle_command(struct smtp_session *s, const struct line_scan_line *l, bool pipelined,
-			   struct smtp_out *out)
+static void handle_command(struct smtp_session *s, const struct line_scan_line *l, bool pipelined, struct smtp_out *out)
 {
 	struct smtp_cmd cmd = smtp_cmd_parse(l->text);
-	struct smtp_event ev = {.type = SMTP_EV_COMMAND, .verb = cmd.verb, .arg = l->text};
+	struct smtp_event ev = { .type = SMTP_EV_COMMAND, .verb = cmd.verb, .arg = l->text };
 	if (pipelined)
 		ev.flags |= SMTP_EVF_PIPELINED;
 	if (l->bare_lf)
@@ -289,7 +289,7 @@ static void handle_command(struct smtp_session *s, const struct line_scan_line *
 static void handle_auth_line(struct smtp_session *s, const struct line_scan_line *l, bool pipelined,
 			     struct smtp_out *out)
 {
-	struct smtp_event ev = {.type = SMTP_EV_COMMAND, .verb = SMTP_VERB_AUTH_RESPONSE, .arg = l->text};
+	struct smtp_event ev = { .type = SMTP_EV_COMMAND, .verb = SMTP_VERB_AUTH_RESPONSE, .arg = l->text };
 	ev.flags = SMTP_EVF_SECRET | (pipelined ? SMTP_EVF_PIPELINED : 0u);
 	session_emit(s, &ev);
 	session_auth_response(s, l->text, out);
@@ -346,8 +346,7 @@ static bool lmtp_flush(struct smtp_session *s, struct smtp_out *out)
 {
 	while (s->lmtp_left > 0 && smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES) {
 		if (s->verdict_code == 250)
-			smtp_reply_line2(out, 250, session_enhanced(s), "2.0.0 Ok: queued as ", s->qid,
-					 strlen(s->qid));
+			smtp_reply_line2(out, 250, session_enhanced(s), "2.0.0 Ok: queued as ", s->qid, strlen(s->qid));
 		else
 			session_reply(s, out, s->verdict_code, s->verdict_text);
 		s->lmtp_left--;

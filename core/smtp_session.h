@@ -234,8 +234,7 @@ struct smtp_session {
 	struct line_scan lines;
 };
 
-void smtp_session_init(struct smtp_session *s, const struct smtp_config *cfg, smtp_event_fn on_event,
-		       void *ctx);
+void smtp_session_init(struct smtp_session *s, const struct smtp_config *cfg, smtp_event_fn on_event, void *ctx);
 
 /* Write the 220 banner.  Input fed before this is a pre-greeting quirk:
  * under strict_sync it is answered 554 and the session closes; otherwise

@@ -19,7 +19,7 @@
 
 static void auth_done(struct smtp_session *s, bool ok, struct smtp_out *out)
 {
-	struct smtp_event ev = {.type = SMTP_EV_AUTH};
+	struct smtp_event ev = { .type = SMTP_EV_AUTH };
 	s->state = SMTP_STATE_COMMAND;
 	if (ok && s->cfg->auth_reject)
 		ok = false;
@@ -36,7 +36,7 @@ static void auth_done(struct smtp_session *s, bool ok, struct smtp_out *out)
 
 static void auth_user(struct smtp_session *s, struct smtp_view user)
 {
-	struct smtp_event ev = {.type = SMTP_EV_AUTH_USER, .arg = user};
+	struct smtp_event ev = { .type = SMTP_EV_AUTH_USER, .arg = user };
 	session_emit(s, &ev);
 }
 

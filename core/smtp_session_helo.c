@@ -90,7 +90,7 @@ void session_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		session_emit_simple(s, SMTP_EV_RESET, SMTP_REASON_HELO);
 	}
 	s->helo_verb = (uint8_t)cmd->verb;
-	struct smtp_event ev = {.type = SMTP_EV_HELO, .verb = cmd->verb, .arg = cmd->arg};
+	struct smtp_event ev = { .type = SMTP_EV_HELO, .verb = cmd->verb, .arg = cmd->arg };
 	if (no_name)
 		ev.flags |= SMTP_EVF_NO_NAME;
 	session_emit(s, &ev);

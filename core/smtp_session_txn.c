@@ -34,8 +34,8 @@ static bool path_acceptable(struct smtp_session *s, const struct smtp_path *p, b
 	return true;
 }
 
-static bool parse_path(struct smtp_session *s, const struct smtp_cmd *cmd, const char *keyword,
-		       const char *syntax, const char *too_long, struct smtp_path *p, struct smtp_out *out)
+static bool parse_path(struct smtp_session *s, const struct smtp_cmd *cmd, const char *keyword, const char *syntax,
+		       const char *too_long, struct smtp_path *p, struct smtp_out *out)
 {
 	enum smtp_path_status st = smtp_addr_parse(cmd->arg, keyword, p);
 	if (st == SMTP_PATH_SYNTAX)
@@ -61,8 +61,8 @@ void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		}
 		s->quirks |= SMTP_QUIRK_NO_HELO;
 	}
-	if (!parse_path(s, cmd, "FROM", "5.5.4 Syntax: MAIL FROM:<address>", "5.1.7 Error: sender address too long",
-			&p, out))
+	if (!parse_path(s, cmd, "FROM", "5.5.4 Syntax: MAIL FROM:<address>", "5.1.7 Error: sender address too long", &p,
+			out))
 		return;
 	if (!smtp_params_mail(p.params, s->cfg->ext, s->cfg->max_size_bytes, &mp, &refusal)) {
 		session_error_spec(s, out, &refusal);
@@ -79,7 +79,7 @@ void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	if (!p.bracketed)
 		s->msg_flags |= SMTP_MSG_NO_BRACKETS;
 	s->body_binary = mp.body == SMTP_BODY_BINARYMIME;
-	struct smtp_event ev = {.type = SMTP_EV_MAIL, .arg = p.addr, .params = p.params, .mail = &mp};
+	struct smtp_event ev = { .type = SMTP_EV_MAIL, .arg = p.addr, .params = p.params, .mail = &mp };
 	if (!p.bracketed)
 		ev.flags |= SMTP_EVF_NO_BRACKETS;
 	session_emit(s, &ev);
@@ -127,7 +127,7 @@ void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	if (p.eight_bit && !(s->msg_flags & SMTP_MSG_SMTPUTF8))
 		s->msg_flags |= SMTP_MSG_UTF8_NO_PARAM;
 	s->rcpts++;
-	struct smtp_event ev = {.type = SMTP_EV_RCPT, .arg = p.addr, .params = p.params, .rcpt = &rp};
+	struct smtp_event ev = { .type = SMTP_EV_RCPT, .arg = p.addr, .params = p.params, .rcpt = &rp };
 	if (!p.bracketed)
 		ev.flags |= SMTP_EVF_NO_BRACKETS;
 	session_emit(s, &ev);
@@ -163,7 +163,7 @@ static void begin_message(struct smtp_session *s, uint32_t flags)
 	s->sunk_bare_lf = false;
 	s->sunk_cr = false;
 	s->msg_open = true;
-	struct smtp_event ev = {.type = SMTP_EV_DATA_BEGIN, .flags = flags};
+	struct smtp_event ev = { .type = SMTP_EV_DATA_BEGIN, .flags = flags };
 	session_emit(s, &ev);
 }
 
@@ -221,7 +221,7 @@ static void body_sink(void *ctx, const uint8_t *bytes, size_t len)
 	}
 	if (len == 0)
 		return;
-	struct smtp_event ev = {.type = SMTP_EV_BODY, .arg = smtp_view_make(bytes, len)};
+	struct smtp_event ev = { .type = SMTP_EV_BODY, .arg = smtp_view_make(bytes, len) };
 	session_emit(s, &ev);
 	/* the decoder's flags cover exactly the bytes handed out so far */
 	s->sunk_bare_lf = (s->data.flags & DATA_FLAG_BARE_LF) != 0;
@@ -245,7 +245,7 @@ static void finish_message(struct smtp_session *s, struct smtp_out *out)
 		session_error(s, out, 550, "5.5.2 Error: bare <LF> received");
 		return;
 	}
-	struct smtp_event ev = {.type = SMTP_EV_MSG_END, .size_bytes = s->msg_bytes, .rcpts = s->rcpts};
+	struct smtp_event ev = { .type = SMTP_EV_MSG_END, .size_bytes = s->msg_bytes, .rcpts = s->rcpts };
 	ev.flags = s->msg_flags | s->data.flags;
 	s->msg_open = false;
 	session_emit(s, &ev);
@@ -376,12 +376,12 @@ static void chunk_refused(struct smtp_session *s, struct smtp_out *out, enum smt
 		uint16_t code;
 		const char *text;
 	} replies[] = {
-		[SMTP_BDAT_NOT_OFFERED] = {502, "5.5.1 Error: command not implemented"},
-		[SMTP_BDAT_NEED_MAIL] = {503, "5.5.1 Error: need MAIL command"},
-		[SMTP_BDAT_NEED_RCPT] = {503, "5.5.1 Error: need RCPT command"},
-		[SMTP_BDAT_NO_VALID_RCPT] = {554, "5.5.1 Error: no valid recipients"},
-		[SMTP_BDAT_TOO_BIG] = {552, "5.3.4 Error: chunk exceeds message size limit"},
-		[SMTP_BDAT_DISCARDED] = {551, "5.0.0 Error: chunk discarded after an earlier error"},
+		[SMTP_BDAT_NOT_OFFERED] = { 502, "5.5.1 Error: command not implemented" },
+		[SMTP_BDAT_NEED_MAIL] = { 503, "5.5.1 Error: need MAIL command" },
+		[SMTP_BDAT_NEED_RCPT] = { 503, "5.5.1 Error: need RCPT command" },
+		[SMTP_BDAT_NO_VALID_RCPT] = { 554, "5.5.1 Error: no valid recipients" },
+		[SMTP_BDAT_TOO_BIG] = { 552, "5.3.4 Error: chunk exceeds message size limit" },
+		[SMTP_BDAT_DISCARDED] = { 551, "5.0.0 Error: chunk discarded after an earlier error" },
 	};
 	if (s->msg_open) {
 		s->msg_open = false;

@@ -19,7 +19,7 @@ struct smtp_view {
 
 static inline struct smtp_view smtp_view_make(const void *ptr, size_t len)
 {
-	struct smtp_view v = {(const uint8_t *)ptr, len};
+	struct smtp_view v = { (const uint8_t *)ptr, len };
 	return v;
 }
 

@@ -29,7 +29,7 @@ static bool grow(void **buf, size_t *cap, size_t need, size_t elem)
 
 static struct capture_str keep(struct capture *cap, struct smtp_view v)
 {
-	struct capture_str s = {(uint32_t)cap->text_len, (uint32_t)v.len};
+	struct capture_str s = { (uint32_t)cap->text_len, (uint32_t)v.len };
 	if (!grow((void **)&cap->text, &cap->text_cap, cap->text_len + v.len + 1, 1)) {
 		cap->failed = true;
 		s.len = 0;

@@ -98,7 +98,7 @@ static void capture_event(struct conn *c, const struct smtp_event *ev)
 
 static const struct smtp_override *on_event(void *ctx, const struct smtp_event *ev)
 {
-	static const struct smtp_override no_room = {452, false, "4.3.1 Insufficient system storage"};
+	static const struct smtp_override no_room = { 452, false, "4.3.1 Insufficient system storage" };
 	struct conn *c = ctx;
 	const struct server_config *cfg = c->shard->cfg;
 	switch (ev->type) {
@@ -208,14 +208,15 @@ static void fill_envelope(const struct conn *c, struct spool_envelope *env)
 	memcpy(env->client_addr, c->peer.addr, sizeof env->client_addr);
 	env->helo = str_view(c->helo);
 	env->auth_user = str_view(c->auth_user);
-	const char *proto = c->shard->cfg->smtp.lmtp ? "LMTP"
-			    : c->session.helo_verb == SMTP_VERB_EHLO ? "ESMTP" : "SMTP";
+	const char *proto = c->shard->cfg->smtp.lmtp		   ? "LMTP" :
+			    c->session.helo_verb == SMTP_VERB_EHLO ? "ESMTP" :
+								     "SMTP";
 	env->protocol = str_view(proto);
 }
 
 static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, struct smtp_out *out)
 {
-	struct smtp_verdict v = {ans->code, ans->qid, ans->text};
+	struct smtp_verdict v = { ans->code, ans->qid, ans->text };
 	if (ans->code == 250)
 		c->shard->stats.messages++;
 	return smtp_session_verdict(&c->session, &v, out);
@@ -227,7 +228,7 @@ static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, str
 static enum smtp_stop give_verdict(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
-	struct spool_answer ans = {250, NULL, {0}};
+	struct spool_answer ans = { 250, NULL, { 0 } };
 	if (sh->cfg->discard) {
 		queue_id_next(&sh->qids, sh->wall_us, ans.qid);
 		return answer(c, &ans, out);
@@ -255,7 +256,7 @@ void conn_on_verdict(struct conn *c, const struct spool_answer *ans)
 	c->ops--;
 	c->verdict_pending = false;
 	if (!c->closing && c->session.state == SMTP_STATE_VERDICT && want_out(c)) {
-		struct smtp_out out = {c->out, c->out_len, CONN_OUT_BYTES};
+		struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
 		if (answer(c, ans, &out) == SMTP_STOP_CLOSE)
 			start_closing(c);
 		c->out_len = (uint32_t)out.len;
@@ -305,8 +306,7 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 		}
 		if (st == SMTP_STOP_OUT_FULL)
 			return false;
-		if (st == SMTP_STOP_INPUT && c->in_head == CONN_NO_BUF &&
-		    c->session.state != SMTP_STATE_LMTP_REPLIES)
+		if (st == SMTP_STOP_INPUT && c->in_head == CONN_NO_BUF && c->session.state != SMTP_STATE_LMTP_REPLIES)
 			return true;
 	}
 }
@@ -390,7 +390,7 @@ static void conn_process(struct conn *c)
 			c->broken = true; /* no memory: drop the connection */
 			start_closing(c);
 		} else {
-			struct smtp_out out = {c->out, c->out_len, CONN_OUT_BYTES};
+			struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
 			if (c->proxy == NULL || read_proxy_header(c, &out)) {
 				bool blocked = !feed_input(c, &out);
 				after_input(c, blocked, &out);
@@ -429,10 +429,10 @@ bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen
 	memset(c, 0, offsetof(struct conn, session));
 	c->shard = sh;
 	c->fd = fd;
-	c->recv_op = (struct io_op){IO_OP_RECV, c};
-	c->send_op = (struct io_op){IO_OP_SEND, c};
-	c->cancel_op = (struct io_op){IO_OP_CANCEL, c};
-	c->close_op = (struct io_op){IO_OP_CLOSE, c};
+	c->recv_op = (struct io_op){ IO_OP_RECV, c };
+	c->send_op = (struct io_op){ IO_OP_SEND, c };
+	c->cancel_op = (struct io_op){ IO_OP_CANCEL, c };
+	c->close_op = (struct io_op){ IO_OP_CLOSE, c };
 	c->in_head = c->in_tail = CONN_NO_BUF;
 	set_peer(c, sa, sa_len);
 	c->next = sh->live;
@@ -456,7 +456,7 @@ bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen
 			start_closing(c);
 		}
 	} else if (want_out(c)) {
-		struct smtp_out out = {c->out, 0, CONN_OUT_BYTES};
+		struct smtp_out out = { c->out, 0, CONN_OUT_BYTES };
 		smtp_session_greet(&c->session, &out);
 		c->out_len = (uint32_t)out.len;
 	} else {
@@ -490,7 +490,7 @@ static void end_session(struct conn *c, enum smtp_reason why)
 		return;
 	}
 	if (want_out(c) && c->session.state != SMTP_STATE_VERDICT) {
-		out = (struct smtp_out){c->out, c->out_len, CONN_OUT_BYTES};
+		out = (struct smtp_out){ c->out, c->out_len, CONN_OUT_BYTES };
 		if (smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES)
 			smtp_session_abort(&c->session, why, &out);
 		c->out_len = (uint32_t)out.len;

@@ -29,7 +29,11 @@
 #define LISTENER_TAG 1u
 #define WAKE_TAG UINT64_MAX /* the shutdown eventfd, not a listener */
 
-enum { POLL_REGISTERED = 1, POLL_IN = 2, POLL_OUT = 4 };
+enum {
+	POLL_REGISTERED = 1,
+	POLL_IN = 2,
+	POLL_OUT = 4
+};
 
 struct completion {
 	void *owner; /* struct conn, or struct spool_batch */
@@ -63,7 +67,7 @@ static void complete_later(struct shard *sh, void *owner, int kind, int res)
 		e->done = d;
 		e->done_cap = cap;
 	}
-	e->done[e->done_count++] = (struct completion){owner, kind, res};
+	e->done[e->done_count++] = (struct completion){ owner, kind, res };
 	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE)
 		((struct conn *)owner)->ops++;
 }
@@ -75,8 +79,8 @@ static void update_poll(struct conn *c)
 	uint8_t want = (uint8_t)((c->recv_armed ? POLL_IN : 0) | (c->poll_mask & POLL_OUT));
 	if ((c->poll_mask & (POLL_IN | POLL_OUT)) == want && (c->poll_mask & POLL_REGISTERED))
 		return;
-	struct epoll_event ev = {.events = ((want & POLL_IN) ? EPOLLIN : 0u) | ((want & POLL_OUT) ? EPOLLOUT : 0u),
-				 .data.ptr = c};
+	struct epoll_event ev = { .events = ((want & POLL_IN) ? EPOLLIN : 0u) | ((want & POLL_OUT) ? EPOLLOUT : 0u),
+				  .data.ptr = c };
 	int op = (c->poll_mask & POLL_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(e->epfd, op, c->fd, &ev) != 0) {
 		complete_later(c->shard, c, IO_OP_SEND, -errno);
@@ -95,12 +99,12 @@ static int epoll_init(struct shard *sh)
 	if (e->epfd < 0)
 		return -errno;
 	for (unsigned i = 0; i < sh->listen_count; i++) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG};
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG };
 		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->listen_fd[i], &ev) != 0)
 			return -errno;
 	}
 	if (sh->shared->wake_fd >= 0) { /* wakes the loop at SIGTERM, once */
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = WAKE_TAG};
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = WAKE_TAG };
 		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->shared->wake_fd, &ev) != 0)
 			return -errno;
 	}
@@ -197,7 +201,8 @@ static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
 	}
 	/* deliver() pops from the end: queue the sync's result first */
 	if (b->fsync)
-		complete_later(sh, b, IO_OP_SPOOL_FSYNC, res != 0 ? -ECANCELED : (fdatasync(b->seg_fd) == 0 ? 0 : -errno));
+		complete_later(sh, b, IO_OP_SPOOL_FSYNC,
+			       res != 0 ? -ECANCELED : (fdatasync(b->seg_fd) == 0 ? 0 : -errno));
 	complete_later(sh, b, IO_OP_SPOOL_WRITE, res != 0 ? res : (int)done);
 }
 
@@ -209,7 +214,7 @@ static void epoll_release_buf(struct shard *sh, uint16_t bid)
 static void set_listeners(struct shard *sh, int op)
 {
 	for (unsigned i = 0; i < sh->listen_count; i++) {
-		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG};
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG };
 		if (sh->listen_fd[i] >= 0)
 			epoll_ctl(state(sh)->epfd, op, sh->listen_fd[i], &ev);
 	}

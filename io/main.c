@@ -76,7 +76,7 @@ static bool wait_ready(struct shard *shards, unsigned n)
 
 static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 {
-	struct shard_stats t = {0};
+	struct shard_stats t = { 0 };
 	for (unsigned i = 0; i < n; i++) {
 		const struct shard_stats *s = &shards[i].stats;
 		t.conns_accepted += s->conns_accepted;

@@ -21,7 +21,17 @@
 #define SMTPSINK_VERSION "0"
 #endif
 
-enum opt_kind { OPT_FLAG, OPT_EXT_OFF, OPT_U32, OPT_U64, OPT_STRING, OPT_LISTEN, OPT_IO, OPT_BARE_LF, OPT_SYNC };
+enum opt_kind {
+	OPT_FLAG,
+	OPT_EXT_OFF,
+	OPT_U32,
+	OPT_U64,
+	OPT_STRING,
+	OPT_LISTEN,
+	OPT_IO,
+	OPT_BARE_LF,
+	OPT_SYNC
+};
 
 struct opt {
 	const char *name;
@@ -35,43 +45,56 @@ struct opt {
 #define CFG(f) offsetof(struct server_config, f)
 
 static const struct opt opts[] = {
-	{"listen", OPT_LISTEN, 0, 0, 0, "ADDR", "listen on 127.0.0.1:2525, [::1]:2525, unix:/path (repeatable)"},
-	{"shards", OPT_U32, CFG(shards), 0, 256, "N", "event loops, one per CPU (default: online CPUs)"},
-	{"io", OPT_IO, CFG(io), 0, 0, "auto|uring|epoll", "I/O backend (default auto: io_uring, else epoll)"},
-	{"discard", OPT_FLAG, CFG(discard), 0, 0, NULL, "accept and throw away every message (no spool)"},
-	{"spool", OPT_STRING, CFG(spool_dir), 0, 0, "DIR", "capture every message in DIR (default ./spool)"},
-	{"sync", OPT_SYNC, CFG(sync), 0, 0, "none|group|always", "when a 250 may leave (default group: after fdatasync)"},
-	{"segment-size", OPT_U64, CFG(segment_size), 1u << 20, 1ull << 40, "BYTES", "spool segment size (default 268435456)"},
-	{"spool-max-bytes", OPT_U64, CFG(spool_max_bytes), 0, UINT64_MAX / 2, "BYTES", "delete oldest segments past this, 0: keep all"},
-	{"spool-max-age", OPT_U64, CFG(spool_max_age_s), 0, 100ull * 365 * 86400, "SECS", "delete segments older than this, 0: keep all"},
-	{"max-conns", OPT_U32, CFG(max_conns), 1, 10000000, "N", "concurrent sessions (default 100000)"},
-	{"timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS", "idle or stalled session timeout (default 300)"},
-	{"data-min-rate", OPT_U32, CFG(data_min_rate), 0, 1u << 30, "BYTES", "minimum DATA rate in bytes/s (default 500; 0 off)"},
-	{"grace", OPT_U32, CFG(grace_s), 0, 86400, "SECS", "shutdown: time for transactions to finish (default 10)"},
-	{"proxy-protocol", OPT_FLAG, CFG(proxy_protocol), 0, 0, NULL, "expect a HAProxy PROXY v1/v2 header"},
-	{"node-id", OPT_U32, CFG(node_id), 0, 65535, "N", "host number in queue IDs (default 0)"},
-	{"recv-buffer", OPT_U32, CFG(recv_buf_bytes), 1024, 1u << 20, "BYTES", "receive buffer size (default 8192)"},
-	{"recv-buffers", OPT_U32, CFG(recv_bufs), 64, 32768, "N", "receive buffers per shard, power of 2 (default 2048)"},
-	{"hostname", OPT_STRING, CFG(smtp.hostname), 0, 0, "NAME", "name in the greeting and replies (default smtpsink)"},
-	{"max-size", OPT_U64, CFG(smtp.max_size_bytes), 0, UINT64_MAX / 2, "BYTES", "message size limit, 0: none (default 52428800)"},
-	{"max-rcpts", OPT_U32, CFG(smtp.max_rcpts), SMTP_RCPTS_MIN_ALLOWED, 1u << 24, "N", "recipients per message (default 1000)"},
-	{"max-errors", OPT_U32, CFG(smtp.max_errors), 0, 1u << 24, "N", "client errors before 421, 0: no limit (default 20)"},
-	{"lmtp", OPT_FLAG, CFG(smtp.lmtp), 0, 0, NULL, "speak LMTP (LHLO, one reply per recipient)"},
-	{"bare-lf", OPT_BARE_LF, CFG(smtp.bare_lf), 0, 0, "preserve|normalize|reject", "bare LF policy (default preserve)"},
-	{"auth-reject", OPT_FLAG, CFG(smtp.auth_reject), 0, 0, NULL, "AUTH always fails 535 (default: any accepted)"},
-	{"strict-helo-name", OPT_FLAG, CFG(smtp.strict_helo_name), 0, 0, NULL, "HELO/EHLO without a hostname: 501"},
-	{"strict-helo-first", OPT_FLAG, CFG(smtp.strict_helo_first), 0, 0, NULL, "MAIL before HELO/EHLO: 503"},
-	{"strict-sync", OPT_FLAG, CFG(smtp.strict_sync), 0, 0, NULL, "input before a reply that must be awaited: 554, close"},
-	{"strict-address", OPT_FLAG, CFG(smtp.strict_address), 0, 0, NULL, "paths without <>, 8-bit without SMTPUTF8: refused"},
-	{"no-pipelining", OPT_EXT_OFF, 0, SMTP_EXT_PIPELINING, 0, NULL, "do not offer PIPELINING"},
-	{"no-size", OPT_EXT_OFF, 0, SMTP_EXT_SIZE, 0, NULL, "do not offer SIZE"},
-	{"no-8bitmime", OPT_EXT_OFF, 0, SMTP_EXT_8BITMIME, 0, NULL, "do not offer 8BITMIME"},
-	{"no-smtputf8", OPT_EXT_OFF, 0, SMTP_EXT_SMTPUTF8, 0, NULL, "do not offer SMTPUTF8"},
-	{"no-enhancedstatuscodes", OPT_EXT_OFF, 0, SMTP_EXT_ENHANCEDSTATUSCODES, 0, NULL, "no ENHANCEDSTATUSCODES"},
-	{"no-chunking", OPT_EXT_OFF, 0, SMTP_EXT_CHUNKING, 0, NULL, "do not offer CHUNKING (BDAT)"},
-	{"no-dsn", OPT_EXT_OFF, 0, SMTP_EXT_DSN, 0, NULL, "do not offer DSN"},
-	{"no-auth", OPT_EXT_OFF, 0, SMTP_EXT_AUTH, 0, NULL, "do not offer AUTH"},
-	{"no-esmtp", OPT_EXT_OFF, 0, SMTP_EXT_ESMTP, 0, NULL, "refuse EHLO: plain SMTP only"},
+	{ "listen", OPT_LISTEN, 0, 0, 0, "ADDR", "listen on 127.0.0.1:2525, [::1]:2525, unix:/path (repeatable)" },
+	{ "shards", OPT_U32, CFG(shards), 0, 256, "N", "event loops, one per CPU (default: online CPUs)" },
+	{ "io", OPT_IO, CFG(io), 0, 0, "auto|uring|epoll", "I/O backend (default auto: io_uring, else epoll)" },
+	{ "discard", OPT_FLAG, CFG(discard), 0, 0, NULL, "accept and throw away every message (no spool)" },
+	{ "spool", OPT_STRING, CFG(spool_dir), 0, 0, "DIR", "capture every message in DIR (default ./spool)" },
+	{ "sync", OPT_SYNC, CFG(sync), 0, 0, "none|group|always",
+	  "when a 250 may leave (default group: after fdatasync)" },
+	{ "segment-size", OPT_U64, CFG(segment_size), 1u << 20, 1ull << 40, "BYTES",
+	  "spool segment size (default 268435456)" },
+	{ "spool-max-bytes", OPT_U64, CFG(spool_max_bytes), 0, UINT64_MAX / 2, "BYTES",
+	  "delete oldest segments past this, 0: keep all" },
+	{ "spool-max-age", OPT_U64, CFG(spool_max_age_s), 0, 100ull * 365 * 86400, "SECS",
+	  "delete segments older than this, 0: keep all" },
+	{ "max-conns", OPT_U32, CFG(max_conns), 1, 10000000, "N", "concurrent sessions (default 100000)" },
+	{ "timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS", "idle or stalled session timeout (default 300)" },
+	{ "data-min-rate", OPT_U32, CFG(data_min_rate), 0, 1u << 30, "BYTES",
+	  "minimum DATA rate in bytes/s (default 500; 0 off)" },
+	{ "grace", OPT_U32, CFG(grace_s), 0, 86400, "SECS", "shutdown: time for transactions to finish (default 10)" },
+	{ "proxy-protocol", OPT_FLAG, CFG(proxy_protocol), 0, 0, NULL, "expect a HAProxy PROXY v1/v2 header" },
+	{ "node-id", OPT_U32, CFG(node_id), 0, 65535, "N", "host number in queue IDs (default 0)" },
+	{ "recv-buffer", OPT_U32, CFG(recv_buf_bytes), 1024, 1u << 20, "BYTES", "receive buffer size (default 8192)" },
+	{ "recv-buffers", OPT_U32, CFG(recv_bufs), 64, 32768, "N",
+	  "receive buffers per shard, power of 2 (default 2048)" },
+	{ "hostname", OPT_STRING, CFG(smtp.hostname), 0, 0, "NAME",
+	  "name in the greeting and replies (default smtpsink)" },
+	{ "max-size", OPT_U64, CFG(smtp.max_size_bytes), 0, UINT64_MAX / 2, "BYTES",
+	  "message size limit, 0: none (default 52428800)" },
+	{ "max-rcpts", OPT_U32, CFG(smtp.max_rcpts), SMTP_RCPTS_MIN_ALLOWED, 1u << 24, "N",
+	  "recipients per message (default 1000)" },
+	{ "max-errors", OPT_U32, CFG(smtp.max_errors), 0, 1u << 24, "N",
+	  "client errors before 421, 0: no limit (default 20)" },
+	{ "lmtp", OPT_FLAG, CFG(smtp.lmtp), 0, 0, NULL, "speak LMTP (LHLO, one reply per recipient)" },
+	{ "bare-lf", OPT_BARE_LF, CFG(smtp.bare_lf), 0, 0, "preserve|normalize|reject",
+	  "bare LF policy (default preserve)" },
+	{ "auth-reject", OPT_FLAG, CFG(smtp.auth_reject), 0, 0, NULL, "AUTH always fails 535 (default: any accepted)" },
+	{ "strict-helo-name", OPT_FLAG, CFG(smtp.strict_helo_name), 0, 0, NULL, "HELO/EHLO without a hostname: 501" },
+	{ "strict-helo-first", OPT_FLAG, CFG(smtp.strict_helo_first), 0, 0, NULL, "MAIL before HELO/EHLO: 503" },
+	{ "strict-sync", OPT_FLAG, CFG(smtp.strict_sync), 0, 0, NULL,
+	  "input before a reply that must be awaited: 554, close" },
+	{ "strict-address", OPT_FLAG, CFG(smtp.strict_address), 0, 0, NULL,
+	  "paths without <>, 8-bit without SMTPUTF8: refused" },
+	{ "no-pipelining", OPT_EXT_OFF, 0, SMTP_EXT_PIPELINING, 0, NULL, "do not offer PIPELINING" },
+	{ "no-size", OPT_EXT_OFF, 0, SMTP_EXT_SIZE, 0, NULL, "do not offer SIZE" },
+	{ "no-8bitmime", OPT_EXT_OFF, 0, SMTP_EXT_8BITMIME, 0, NULL, "do not offer 8BITMIME" },
+	{ "no-smtputf8", OPT_EXT_OFF, 0, SMTP_EXT_SMTPUTF8, 0, NULL, "do not offer SMTPUTF8" },
+	{ "no-enhancedstatuscodes", OPT_EXT_OFF, 0, SMTP_EXT_ENHANCEDSTATUSCODES, 0, NULL, "no ENHANCEDSTATUSCODES" },
+	{ "no-chunking", OPT_EXT_OFF, 0, SMTP_EXT_CHUNKING, 0, NULL, "do not offer CHUNKING (BDAT)" },
+	{ "no-dsn", OPT_EXT_OFF, 0, SMTP_EXT_DSN, 0, NULL, "do not offer DSN" },
+	{ "no-auth", OPT_EXT_OFF, 0, SMTP_EXT_AUTH, 0, NULL, "do not offer AUTH" },
+	{ "no-esmtp", OPT_EXT_OFF, 0, SMTP_EXT_ESMTP, 0, NULL, "refuse EHLO: plain SMTP only" },
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
 
@@ -128,7 +151,7 @@ static int parse_listen(const char *v, struct listen_addr *la)
 		return bad("listen", v, "expected HOST:PORT");
 	memcpy(host, v, (size_t)(colon - v));
 	host[colon - v] = '\0';
-	struct opt port_opt = {"listen", OPT_U32, 0, 1, 65535, NULL, NULL};
+	struct opt port_opt = { "listen", OPT_U32, 0, 1, 65535, NULL, NULL };
 	uint64_t port;
 	if (parse_number(&port_opt, colon + 1, &port) != 0)
 		return -1;
@@ -165,9 +188,9 @@ static int parse_enum(const char *name, const char *v, const char *const *words,
 
 static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 {
-	static const char *const io_words[] = {"auto", "uring", "epoll"};
-	static const char *const lf_words[] = {"preserve", "normalize", "reject"};
-	static const char *const sync_words[] = {"none", "group", "always"};
+	static const char *const io_words[] = { "auto", "uring", "epoll" };
+	static const char *const lf_words[] = { "preserve", "normalize", "reject" };
+	static const char *const sync_words[] = { "none", "group", "always" };
 	char *field = (char *)cfg + o->offset;
 	uint64_t n;
 	int e;
@@ -240,9 +263,10 @@ static int check(struct server_config *cfg)
 	}
 	/* a record must fit in an empty segment: the body, up to 1000 recipients
 	 * of command-line size, and framing */
-	if (!cfg->discard && (cfg->smtp.max_size_bytes == 0 ||
-			      cfg->segment_size < cfg->smtp.max_size_bytes + (16u << 20))) {
-		fprintf(stderr, "smtpsink: --segment-size must be at least --max-size + 16 MiB (and --max-size not 0)\n");
+	if (!cfg->discard &&
+	    (cfg->smtp.max_size_bytes == 0 || cfg->segment_size < cfg->smtp.max_size_bytes + (16u << 20))) {
+		fprintf(stderr,
+			"smtpsink: --segment-size must be at least --max-size + 16 MiB (and --max-size not 0)\n");
 		return -1;
 	}
 	if ((cfg->recv_bufs & (cfg->recv_bufs - 1)) != 0) {

@@ -17,7 +17,11 @@
 
 #define SERVER_LISTEN_MAX 16
 
-enum io_backend_kind { IO_BACKEND_AUTO, IO_BACKEND_URING, IO_BACKEND_EPOLL };
+enum io_backend_kind {
+	IO_BACKEND_AUTO,
+	IO_BACKEND_URING,
+	IO_BACKEND_EPOLL
+};
 
 struct listen_addr {
 	struct sockaddr_storage sa;

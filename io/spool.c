@@ -183,7 +183,7 @@ static void answer_all(struct capture *list, const struct spool_answer *proto)
 static struct spool_answer failure(int err)
 {
 	bool full = err == -ENOSPC || err == -EDQUOT;
-	struct spool_answer a = {full ? 452 : 451, NULL, {0}};
+	struct spool_answer a = { full ? 452 : 451, NULL, { 0 } };
 	a.text = full ? "4.3.1 Insufficient system storage" : "4.3.0 Error: queue file write error";
 	return a;
 }
@@ -229,7 +229,7 @@ static void batch_done(struct shard *sh, struct spool_batch *b)
 	struct spool *sp = &sh->spool;
 	if (b->pending != 0)
 		return;
-	struct spool_answer ans = {250, NULL, {0}};
+	struct spool_answer ans = { 250, NULL, { 0 } };
 	if (b->result != 0)
 		ans = failure(b->result);
 	else if (b->fsync && b->segno == sp->segno && b->offset + b->bytes > sp->durable_off)
@@ -277,17 +277,17 @@ static void fill_batch(struct spool *sp, struct spool_batch *b)
 	b->seg_fd = first->seg_fd;
 	b->offset = first->offset;
 	b->fsync = sp->sync != SPOOL_SYNC_NONE;
-	b->write_op = (struct io_op){IO_OP_SPOOL_WRITE, b};
-	b->fsync_op = (struct io_op){IO_OP_SPOOL_FSYNC, b};
+	b->write_op = (struct io_op){ IO_OP_SPOOL_WRITE, b };
+	b->fsync_op = (struct io_op){ IO_OP_SPOOL_FSYNC, b };
 	while (sp->queue_head != NULL && b->count < max && sp->queue_head->segno == b->segno) {
 		struct capture *cap = sp->queue_head;
 		sp->queue_head = cap->next;
 		sp->queued--;
 		cap->next = NULL;
-		b->iov[b->iov_count++] = (struct iovec){cap->head, cap->head_len};
+		b->iov[b->iov_count++] = (struct iovec){ cap->head, cap->head_len };
 		if (cap->body_len > 0)
-			b->iov[b->iov_count++] = (struct iovec){cap->body, cap->body_len};
-		b->iov[b->iov_count++] = (struct iovec){cap->tail, cap->tail_len};
+			b->iov[b->iov_count++] = (struct iovec){ cap->body, cap->body_len };
+		b->iov[b->iov_count++] = (struct iovec){ cap->tail, cap->tail_len };
 		b->bytes += cap->record_len;
 		if (b->tail != NULL)
 			b->tail->next = cap;

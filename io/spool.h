@@ -25,7 +25,11 @@
 struct shard;
 struct server_config;
 
-enum spool_sync { SPOOL_SYNC_NONE, SPOOL_SYNC_GROUP, SPOOL_SYNC_ALWAYS };
+enum spool_sync {
+	SPOOL_SYNC_NONE,
+	SPOOL_SYNC_GROUP,
+	SPOOL_SYNC_ALWAYS
+};
 
 #define SPOOL_BATCH_MAX_MSGS 300u /* 3 iovecs each: under IOV_MAX (1024) */
 

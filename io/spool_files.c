@@ -94,7 +94,7 @@ static void add_sealed(struct spool *sp, uint64_t segno, uint64_t bytes, uint64_
 		sp->sealed = p;
 		sp->sealed_cap = n;
 	}
-	sp->sealed[sp->sealed_count++] = (struct spool_sealed){segno, bytes, created_us};
+	sp->sealed[sp->sealed_count++] = (struct spool_sealed){ segno, bytes, created_us };
 }
 
 /* Write the index of a segment: temporary name, sync, rename, sync dir. */
@@ -134,8 +134,8 @@ void spool_files_seal(struct spool *sp)
 		sp->seg_fd = -1;
 		return;
 	}
-	*s = (struct spool_sealing){sp->sealing, sp->seg_fd, sp->segno, sp->write_off, sp->seg_created_us,
-				    sp->entries, sp->entry_count};
+	*s = (struct spool_sealing){ sp->sealing,	 sp->seg_fd,  sp->segno,      sp->write_off,
+				     sp->seg_created_us, sp->entries, sp->entry_count };
 	sp->sealing = s;
 	sp->entries = NULL;
 	sp->entry_count = sp->entry_cap = 0;
@@ -275,13 +275,16 @@ static void keep_cut_bytes(struct spool *sp, const char *name, const uint8_t *im
 		snprintf(cut, sizeof cut, "%s.cut-%llu.%d", name, (unsigned long long)scan->good_end, n);
 		fd = openat(sp->dir_fd, cut, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	}
-	bool kept = fd >= 0 && write(fd, img + scan->good_end, end - scan->good_end) == (ssize_t)(end - scan->good_end) &&
+	bool kept = fd >= 0 &&
+		    write(fd, img + scan->good_end, end - scan->good_end) == (ssize_t)(end - scan->good_end) &&
 		    fdatasync(fd) == 0;
 	if (fd >= 0)
 		close(fd);
-	fprintf(stderr, "smtpsink: shard %u: %s: torn tail after offset %llu cut (%llu records kept, %llu bytes cut%s%s)\n",
+	fprintf(stderr,
+		"smtpsink: shard %u: %s: torn tail after offset %llu cut (%llu records kept, %llu bytes cut%s%s)\n",
 		sp->shard, name, (unsigned long long)scan->good_end, (unsigned long long)scan->records,
-		(unsigned long long)(end - scan->good_end), kept ? ", saved as " : ", NOT saved: ", kept ? cut : strerror(errno));
+		(unsigned long long)(end - scan->good_end),
+		kept ? ", saved as " : ", NOT saved: ", kept ? cut : strerror(errno));
 }
 
 /* An unsealed segment found at start-up: cut a torn tail, quarantine

@@ -40,7 +40,7 @@
 #define CQ_ENTRIES (16u * SQ_ENTRIES)
 #define ACCEPTS_PER_LISTENER 16u
 #define BUF_GROUP 0
-#define SETUP_FLAGS                                                                                                   \
+#define SETUP_FLAGS \
 	(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE)
 
 struct accept_slot {
@@ -457,7 +457,8 @@ static int uring_run_once(struct shard *sh, unsigned timeout_ms)
 {
 	struct uring_state *u = state(sh);
 	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = {.tv_sec = timeout_ms / 1000, .tv_nsec = (long long)(timeout_ms % 1000) * 1000000};
+	struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
+					.tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
 	if (u->br_pending) {
 		io_uring_buf_ring_advance(u->br, (int)u->br_pending);
 		u->br_pending = 0;
@@ -488,7 +489,7 @@ static void deliver(struct uring_state *u)
 static void reap(struct uring_state *u, unsigned timeout_ms)
 {
 	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = (long long)timeout_ms * 1000000};
+	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = (long long)timeout_ms * 1000000 };
 	io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
 	deliver(u);
 }

@@ -91,8 +91,8 @@ static inline void run_rows(const char *what, const struct smtp_config *cfg, con
 
 /* Inputs too long for every split: whole, cuts around the 512-octet carry
  * bound, and seeded random cuts. */
-static inline void run_big(const char *what, const struct harness_opts *o, const struct test_text *in, const char *replies,
-			   const char *events)
+static inline void run_big(const char *what, const struct harness_opts *o, const struct test_text *in,
+			   const char *replies, const char *events)
 {
 	static const size_t edges[] = { 1, 510, 511, 512, 513, 514 };
 	struct harness_rng g;

@@ -43,7 +43,7 @@ static struct decode_result decode(const uint8_t *in, size_t len, size_t cut, si
 				   enum smtp_bare_lf_policy policy, struct sink_buf *out)
 {
 	struct data_decoder d;
-	struct decode_result r = {0, false, 0};
+	struct decode_result r = { 0, false, 0 };
 	data_decoder_begin(&d, policy);
 	out->len = 0;
 	out->overflow = false;
@@ -64,7 +64,10 @@ static struct decode_result decode(const uint8_t *in, size_t len, size_t cut, si
 }
 
 /* Rows may contain NUL, so lengths come from the literals' sizes. */
-#define ROW(in, content, consumed, flags, policy) {in, sizeof(in) - 1, content, sizeof(content) - 1, consumed, flags, policy}
+#define ROW(in, content, consumed, flags, policy)                                         \
+	{                                                                                 \
+		in, sizeof(in) - 1, content, sizeof(content) - 1, consumed, flags, policy \
+	}
 
 static const struct row {
 	const char *in;
@@ -86,25 +89,23 @@ static const struct row {
 	/* smuggling variants stay inside the message */
 	ROW("a\n.\nb\r\n.\r\n", "a\n.\nb\r\n", 10, DATA_FLAG_BARE_LF | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
 	ROW("a\r.\rb\r\n.\r\n", "a\r.\rb\r\n", 10, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
-	ROW("a\n.\r\nb\r\n.\r\n", "a\n.\r\nb\r\n", 11, DATA_FLAG_BARE_LF | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_PRESERVE),
+	ROW("a\n.\r\nb\r\n.\r\n", "a\n.\r\nb\r\n", 11, DATA_FLAG_BARE_LF | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\n.\nb\r\n.\r\n", "a\r\n\nb\r\n", 11, DATA_FLAG_BARE_LF | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
-	ROW("a\r.\r\nb\r\n.\r\n", "a\r.\r\nb\r\n", 11, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_PRESERVE),
+	ROW("a\r.\r\nb\r\n.\r\n", "a\r.\r\nb\r\n", 11, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\n.\rb\r\n.\r\n", "a\r\n\rb\r\n", 11, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
 	ROW("a\n.\rb\r\n.\r\n", "a\n.\rb\r\n", 10, DATA_FLAG_BARE_LF | DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_PRESERVE),
+	    SMTP_BARE_LF_PRESERVE),
 	ROW("a\r.\nb\r\n.\r\n", "a\r.\nb\r\n", 10, DATA_FLAG_BARE_LF | DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_PRESERVE),
+	    SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\n.\r\r\nb\r\n.\r\n", "a\r\n\r\r\nb\r\n", 13, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_PRESERVE),
+	    SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\r\n.\r\r\nb\r\n.\r\n", "a\r\r\n\r\r\nb\r\n", 14, DATA_FLAG_BARE_CR | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_PRESERVE),
+	    SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\n\0.\r\n.\r\n", "a\r\n\0.\r\n", 10, DATA_FLAG_NUL | DATA_FLAG_FALSE_EOD, SMTP_BARE_LF_PRESERVE),
 	ROW("a\r\n\0\0.\r\n.\r\n", "a\r\n\0\0.\r\n", 11, DATA_FLAG_NUL, SMTP_BARE_LF_PRESERVE),
 	/* normalisation changes what is stored, never where the message ends */
 	ROW("a\nb\n.\n\r\n.\r\n", "a\r\nb\r\n.\r\n\r\n", 11, DATA_FLAG_BARE_LF | DATA_FLAG_FALSE_EOD,
-	 SMTP_BARE_LF_NORMALIZE),
+	    SMTP_BARE_LF_NORMALIZE),
 	ROW("\xc3\xa9\r\n.\r\n", "\xc3\xa9\r\n", 7, DATA_FLAG_8BIT, SMTP_BARE_LF_PRESERVE),
 };
 
@@ -150,7 +151,8 @@ static uint32_t ref_flags(const uint8_t *in, size_t end)
 	for (size_t i = 0; i < end; i++) {
 		uint8_t c = in[i];
 		/* a '.' after a bare CR or LF, or after a NUL that starts a line */
-		bool nul_bol = i >= 1 && in[i - 1] == 0 && (i == 1 || (i >= 3 && in[i - 2] == '\n' && in[i - 3] == '\r'));
+		bool nul_bol =
+			i >= 1 && in[i - 1] == 0 && (i == 1 || (i >= 3 && in[i - 2] == '\n' && in[i - 3] == '\r'));
 		bool lineish = i == 0 || in[i - 1] == '\r' || in[i - 1] == '\n' || nul_bol;
 		if (c == 0)
 			f |= DATA_FLAG_NUL;
@@ -204,13 +206,14 @@ static void test_random_against_reference(void)
 		size_t want_len = ref_content(in, end, normalize, want);
 		size_t cut = (size_t)harness_rng_below(&g, len + 1);
 		size_t step = 1 + (size_t)harness_rng_below(&g, 64);
-		struct decode_result d = decode(in, len, cut, step,
-						normalize ? SMTP_BARE_LF_NORMALIZE : SMTP_BARE_LF_PRESERVE, &got);
+		struct decode_result d =
+			decode(in, len, cut, step, normalize ? SMTP_BARE_LF_NORMALIZE : SMTP_BARE_LF_PRESERVE, &got);
 		CHECK(!got.overflow && d.done);
 		CHECK_U64(d.consumed, end + 3);
 		harness_check_mem(got.bytes, got.len, want, want_len, __FILE__, __LINE__, "random content");
 		/* LONG_LINE is judged on stored lines; compare the rest exactly */
-		CHECK_U64(d.flags & ~(uint32_t)DATA_FLAG_LONG_LINE, ref_flags(in, end) & ~(uint32_t)DATA_FLAG_LONG_LINE);
+		CHECK_U64(d.flags & ~(uint32_t)DATA_FLAG_LONG_LINE,
+			  ref_flags(in, end) & ~(uint32_t)DATA_FLAG_LONG_LINE);
 	}
 }
 

@@ -81,15 +81,15 @@ static const struct {
 	const char *in;
 	const char *want;
 } rows[] = {
-	{"NOOP\r\n", "L[NOOP]"},
-	{"NOOP\n", "B[NOOP]"},
-	{"\r\n", "L[]"},
-	{"\n", "B[]"},
-	{"A\r\nB\r\nC\n", "L[A]L[B]B[C]"},
-	{"NOOP\r", ""},
-	{"NO\rOP\r\n", "L[NO\rOP]"},
-	{"X\r\r\n", "L[X\r]"},
-	{"MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", "L[MAIL FROM:<a@b>]L[RCPT TO:<c@d>]L[DATA]"},
+	{ "NOOP\r\n", "L[NOOP]" },
+	{ "NOOP\n", "B[NOOP]" },
+	{ "\r\n", "L[]" },
+	{ "\n", "B[]" },
+	{ "A\r\nB\r\nC\n", "L[A]L[B]B[C]" },
+	{ "NOOP\r", "" },
+	{ "NO\rOP\r\n", "L[NO\rOP]" },
+	{ "X\r\r\n", "L[X\r]" },
+	{ "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", "L[MAIL FROM:<a@b>]L[RCPT TO:<c@d>]L[DATA]" },
 };
 
 static void test_rows(void)

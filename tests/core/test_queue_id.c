@@ -28,7 +28,7 @@ static void test_monotonic_and_sorted(void)
 {
 	struct queue_id_gen g;
 	char prev[QUEUE_ID_LEN + 1], id[QUEUE_ID_LEN + 1];
-	uint64_t clock[] = {1000, 1000, 999, 5000, 5000, 1, 7000000000000000ull};
+	uint64_t clock[] = { 1000, 1000, 999, 5000, 5000, 1, 7000000000000000ull };
 	queue_id_init(&g, 3, 1, 0);
 	queue_id_next(&g, 10, prev);
 	for (size_t i = 0; i < sizeof clock / sizeof clock[0]; i++) {

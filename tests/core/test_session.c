@@ -155,8 +155,9 @@ static const struct ext_case ext_cases[] = {
 	{ SMTP_EXT_ALL,
 	  { "everything off: plain RFC 821 with no status codes",
 	    IN_EHLO "HELO c.example\r\nMAIL FROM:<a@b> SIZE=10\r\nMAIL FROM:<a@b>\r\nQUIT\r\n",
-	    "220 smtpsink SMTP smtpsink\r\n502 Error: command not implemented\r\n250 smtpsink\r\n555 Unsupported option: SIZE\r\n250 Ok\r\n"
-		    "221 Bye\r\n",
+	    "220 smtpsink SMTP smtpsink\r\n502 Error: command not implemented\r\n250 smtpsink\r\n555 Unsupported "
+	    "option: SIZE\r\n250 Ok\r\n"
+	    "221 Bye\r\n",
 	    E_GREET "CMD EHLO\nCMD HELO\nHELO HELO name=<c.example>\nCMD MAIL\n" E_MAIL E_QUIT } },
 };
 

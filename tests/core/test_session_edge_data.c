@@ -79,8 +79,8 @@ static void mask_abort_bodies(const char *events, struct test_text *out)
 /* Like harness_expect_all_splits (every single cut and byte by byte when
  * every_split, else seeded random cuts), comparing events with
  * mask_abort_bodies() applied.  One check. */
-static int expect_masked(const char *what, const struct harness_opts *o, const struct test_text *in, const char *replies,
-			 const char *events, bool every_split)
+static int expect_masked(const char *what, const struct harness_opts *o, const struct test_text *in,
+			 const char *replies, const char *events, bool every_split)
 {
 	struct harness_rng g;
 	size_t n = in->len, *cuts = malloc((n + 1) * sizeof(*cuts));
@@ -104,7 +104,8 @@ static int expect_masked(const char *what, const struct harness_opts *o, const s
 		struct test_text masked = { 0 };
 		harness_run_opts(o, (const uint8_t *)in->p, n, cuts, ncuts, &r);
 		mask_abort_bodies(r.events, &masked);
-		bad = r.harness_errors != 0 || strcmp(r.replies, replies) != 0 || strcmp(text_cstr(&masked), events) != 0;
+		bad = r.harness_errors != 0 || strcmp(r.replies, replies) != 0 ||
+		      strcmp(text_cstr(&masked), events) != 0;
 		if (bad) {
 			char *got = harness_escape(r.replies, r.replies_len);
 			fprintf(stderr, "FAIL %s (run %zu, %zu cuts)\n  replies: \"%s\"\n  events:\n%s", what, run,

@@ -156,12 +156,12 @@ static void test_bdat_after_refused_chunk(void)
 		text_str(&b.in, tails[i]);
 		text_str(&b.in, IN_TXN "BDAT 0 LAST\r\n");
 		text_str(&b.replies,
-		       R_GREET R_EHLO_100 R_MAIL R_RCPT "250 2.0.0 Ok: 60 octets\r\n"
-							"552 5.3.4 Error: chunk exceeds message size limit\r\n");
+			 R_GREET R_EHLO_100 R_MAIL R_RCPT "250 2.0.0 Ok: 60 octets\r\n"
+							  "552 5.3.4 Error: chunk exceeds message size limit\r\n");
 		text_str(&b.replies, tail_replies[i]);
 		text_str(&b.replies, R_MAIL R_RCPT R_Q1);
 		text_str(&b.events,
-		       E_GREET E_EHLO E_MAIL E_RCPT E_BDAT_BEGIN "CMD BDAT\nMSG_ABORT reason=too_big body=\"");
+			 E_GREET E_EHLO E_MAIL E_RCPT E_BDAT_BEGIN "CMD BDAT\nMSG_ABORT reason=too_big body=\"");
 		text_fill(&b.events, 'x', 60);
 		text_str(&b.events, "\"\n");
 		text_str(&b.events, tail_events[i]);
@@ -196,7 +196,7 @@ static void expect_rcpts(unsigned n)
 	text_str(&b.in, "DATA\r\nhi\r\n.\r\nQUIT\r\n");
 	text_str(&b.replies, R_354 R_Q1 R_BYE);
 	text_printf(&b.events, "CMD DATA\nDATA_BEGIN\nMSG_END size=4 rcpts=%u flags=- body=\"hi\\r\\n\"\n" E_QUIT,
-		  n < 100 ? n : 100);
+		    n < 100 ? n : 100);
 	char name[64];
 	snprintf(name, sizeof name, "%u recipients, limit 100", n);
 	struct harness_opts o = { .cfg = &c };
@@ -306,7 +306,8 @@ static void build_long_group(struct built *b)
 		}
 		text_printf(&b->in, "DATA\r\nm%02u\r\n.\r\n", m);
 		text_printf(&b->replies, R_354 "250 2.0.0 Ok: queued as Q%u\r\n", m);
-		text_printf(&b->events, "CMD DATA\nDATA_BEGIN\nMSG_END size=5 rcpts=5 flags=- body=\"m%02u\\r\\n\"\n", m);
+		text_printf(&b->events, "CMD DATA\nDATA_BEGIN\nMSG_END size=5 rcpts=5 flags=- body=\"m%02u\\r\\n\"\n",
+			    m);
 	}
 	text_str(&b->in, "QUIT\r\n");
 	text_str(&b->replies, R_BYE);
@@ -449,7 +450,7 @@ static void test_lmtp_many_recipients(const struct smtp_config *c)
 	text_rep(&b.replies, R_Q1, 100);
 	text_str(&b.replies, R_OK R_BYE);
 	text_str(&b.events,
-	       "CMD DATA\nDATA_BEGIN\nMSG_END size=4 rcpts=100 flags=- body=\"hi\\r\\n\"\nCMD NOOP\n" E_QUIT);
+		 "CMD DATA\nDATA_BEGIN\nMSG_END size=4 rcpts=100 flags=- body=\"hi\\r\\n\"\nCMD NOOP\n" E_QUIT);
 	struct harness_opts o = { .cfg = c, .out_cap = SMTP_OUT_RESERVE_BYTES };
 	built_expect(&o, &b, "LMTP, 100 recipients, small output");
 }

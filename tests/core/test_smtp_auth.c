@@ -13,21 +13,21 @@ static const struct {
 	long len; /* -1: refused */
 	const char *out;
 } b64_rows[] = {
-	{"", 0, ""},
-	{"Zg==", 1, "f"},
-	{"Zm8=", 2, "fo"},
-	{"Zm9v", 3, "foo"},
-	{"Zm9vYg==", 4, "foob"},
-	{"Zm9vYmE=", 5, "fooba"},
-	{"Zm9vYmFy", 6, "foobar"},
-	{"Zm9vYmFy\n", -1, ""},
-	{"Zm9", -1, ""},
-	{"Zg=a", -1, ""},
-	{"Z===", -1, ""},
-	{"Zg==Zg==", -1, ""},
-	{"Zm 9v", -1, ""},
-	{"Zm9*", -1, ""},
-	{"=", -1, ""},
+	{ "", 0, "" },
+	{ "Zg==", 1, "f" },
+	{ "Zm8=", 2, "fo" },
+	{ "Zm9v", 3, "foo" },
+	{ "Zm9vYg==", 4, "foob" },
+	{ "Zm9vYmE=", 5, "fooba" },
+	{ "Zm9vYmFy", 6, "foobar" },
+	{ "Zm9vYmFy\n", -1, "" },
+	{ "Zm9", -1, "" },
+	{ "Zg=a", -1, "" },
+	{ "Z===", -1, "" },
+	{ "Zg==Zg==", -1, "" },
+	{ "Zm 9v", -1, "" },
+	{ "Zm9*", -1, "" },
+	{ "=", -1, "" },
 };
 
 static void test_b64(void)

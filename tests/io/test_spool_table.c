@@ -14,9 +14,11 @@
 
 static void test_grow_and_find(void)
 {
-	enum { N = 100000 };
+	enum {
+		N = 100000
+	};
 	struct spool_index_entry *e = calloc(N, sizeof *e);
-	struct spool_table t = {0};
+	struct spool_table t = { 0 };
 	struct queue_id_gen g;
 	queue_id_init(&g, 7, 1, 0);
 	unsigned misses = 0, wrong = 0, failed = 0;

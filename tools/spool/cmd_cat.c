@@ -86,7 +86,7 @@ static int cat_one(void *arg, struct msg *m)
 
 int cmd_cat(const struct cmd_ctx *ctx, int argc, char **argv)
 {
-	struct cat_opts o = {false, DEFAULT_HOSTNAME};
+	struct cat_opts o = { false, DEFAULT_HOSTNAME };
 	struct cli_cmd c = { "cat", "ID", "Write one message, byte-exact, to stdout.", { { 0 } }, 0 };
 	cli_add(&c, "envelope", CLI_FLAG, &o.envelope, NULL, "prepend smtp-sink style X-*-Args and Received headers");
 	cli_add(&c, "hostname", CLI_STRING, &o.hostname, "NAME", "name in the Received header (default smtpsink)");
