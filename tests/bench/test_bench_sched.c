@@ -14,21 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_check.h"
+
 #include "bench_sched.h"
 
 #define NS 1000000000ull
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			failures++;                                     \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr);                            \
-		}                                                       \
-	} while (0)
 
 static void init(struct bench_sched *s, uint32_t w, uint32_t n, uint64_t total, double rate, uint64_t dur_ns)
 {
@@ -141,10 +132,5 @@ int main(void)
 	test_closed();
 	test_open();
 	test_sizes();
-	if (failures) {
-		fprintf(stderr, "test_bench_sched: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_bench_sched: ok\n");
-	return 0;
+	return bench_check_finish("test_bench_sched");
 }

@@ -12,21 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_check.h"
+
 #include "bench_stats.h"
 
 #define WORKERS 3
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			failures++;                                     \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr);                            \
-		}                                                       \
-	} while (0)
 
 static void fill(struct bench_stats *s, unsigned w)
 {
@@ -92,10 +83,5 @@ int main(void)
 		bench_stats_fini(&w[i]);
 	bench_stats_fini(&direct);
 	bench_stats_fini(&via);
-	if (failures) {
-		fprintf(stderr, "test_bench_stats: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_bench_stats: ok\n");
-	return 0;
+	return bench_check_finish("test_bench_stats");
 }

@@ -14,22 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_check.h"
+
 #include "client_msg.h"
 #include "smtp_auth.h"
 
 #define MAX_SIZE (1u << 20)
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			failures++;                                     \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr);                            \
-		}                                                       \
-	} while (0)
 
 static void test_templates(void)
 {
@@ -210,10 +201,5 @@ int main(void)
 	test_content();
 	test_body();
 	test_auth();
-	if (failures) {
-		fprintf(stderr, "test_client_msg: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_client_msg: ok\n");
-	return 0;
+	return bench_check_finish("test_client_msg");
 }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_check.h"
+
 #include "client_proto.h"
 
 #define TRANSCRIPT_BYTES 65536
@@ -23,17 +25,6 @@
 #define LINES_BYTES 4096
 #define REPLY_BYTES 65536
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			failures++;                                     \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr);                            \
-		}                                                       \
-	} while (0)
 
 /* What the model server refuses, and how. */
 struct script {
@@ -546,10 +537,5 @@ int main(void)
 	test_parser_rows();
 	test_qid_and_latency();
 	test_idle_and_room();
-	if (failures) {
-		fprintf(stderr, "test_client_proto: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_client_proto: ok\n");
-	return 0;
+	return bench_check_finish("test_client_proto");
 }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_check.h"
+
 #include "hdr_histogram.h"
 
 #define LOWEST 1000ull
@@ -24,17 +26,6 @@
 #define SAMPLES 200000u
 #define ROUNDS 6u
 
-static int failures;
-
-#define CHECK(cond, ...)                                                \
-	do {                                                            \
-		if (!(cond)) {                                          \
-			failures++;                                     \
-			fprintf(stderr, "%s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__);                   \
-			fputc('\n', stderr);                            \
-		}                                                       \
-	} while (0)
 
 static uint64_t rng_state = 0x853c49e6748fea9bull;
 
@@ -208,10 +199,5 @@ int main(void)
 	free(vals);
 	check_limits();
 	check_merge();
-	if (failures) {
-		fprintf(stderr, "test_hdr_histogram: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_hdr_histogram: ok\n");
-	return 0;
+	return bench_check_finish("test_hdr_histogram");
 }
