@@ -20,7 +20,6 @@
 
 #define NS 1000000000ull
 
-
 static void init(struct bench_sched *s, uint32_t w, uint32_t n, uint64_t total, double rate, uint64_t dur_ns)
 {
 	memset(s, 0, sizeof *s);

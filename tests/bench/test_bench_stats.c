@@ -18,7 +18,6 @@
 
 #define WORKERS 3
 
-
 static void fill(struct bench_stats *s, unsigned w)
 {
 	s->c.messages = 100 + w;

@@ -21,7 +21,6 @@
 
 #define MAX_SIZE (1u << 20)
 
-
 static void test_templates(void)
 {
 	static const struct {

@@ -25,7 +25,6 @@
 #define LINES_BYTES 4096
 #define REPLY_BYTES 65536
 
-
 /* What the model server refuses, and how. */
 struct script {
 	const char *greeting; /* NULL: "220 model ESMTP\r\n" */

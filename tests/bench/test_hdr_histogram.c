@@ -26,7 +26,6 @@
 #define SAMPLES 200000u
 #define ROUNDS 6u
 
-
 static uint64_t rng_state = 0x853c49e6748fea9bull;
 
 static uint64_t rnd(void)
