@@ -69,6 +69,11 @@
  * a header claiming more is BAD_HEADER. */
 #define SPOOL_RECORD_MAX_BYTES (UINT64_C(1) << 62)
 
+/* Record flag: the record is a session report (core/session_report.h),
+ * not a message; its body is empty.  The other flag bits are enum
+ * smtp_msg_flag for messages.  Index entries carry the same flags. */
+#define SPOOL_FLAG_SESSION (1u << 31)
+
 /* Metadata field tags.  A reader skips tags it does not know.  The encoder
  * writes, in this order: QUEUE_ID, RECEIVED_US, SHARD, NODE, CLIENT, HELO,
  * PROTOCOL, AUTH_USER (if not empty), MAIL_FROM, MAIL_PARAMS (if not
@@ -88,6 +93,24 @@ enum spool_tag {
 	SPOOL_TAG_RCPT_PARAMS = 11, /* raw parameters of the RCPT just before */
 	SPOOL_TAG_SESSION_ID = 12, /* links to the session report (issue 7) */
 	SPOOL_TAG_NODE = 13, /* u32 */
+	/* Session records (SPOOL_FLAG_SESSION, core/session_report.h) use
+	 * QUEUE_ID (the session ID), RECEIVED_US (connect time), SHARD, NODE,
+	 * CLIENT and HELO as above, then these, in this order.  Verb and
+	 * reason codes are the stable tables of docs/SPOOL-FORMAT.md, never
+	 * enum values.  Integers little-endian; "0" bytes are written 0. */
+	SPOOL_TAG_SESSION_END_US = 32, /* u64, disconnect time, us since the epoch */
+	SPOOL_TAG_SESSION_END = 33, /* u8 reason code, u8 bit 0: the client closed, u16 0 */
+	SPOOL_TAG_SESSION_HELO_VERB = 34, /* u8 verb code of the last HELO/EHLO/LHLO; absent: none */
+	SPOOL_TAG_SESSION_QUIRKS = 35, /* u32, enum smtp_quirk bits (explicit values) */
+	SPOOL_TAG_SESSION_VERB = 36, /* u8 verb code, u8 0, u16 0, u32 count; one per verb used */
+	SPOOL_TAG_SESSION_COUNTS = 37, /* 9 x u32: pipelined, errors, completed, refused, aborted,
+					  rcpts accepted, rcpts refused, faults, gaps */
+	SPOOL_TAG_SESSION_BYTES = 38, /* u64 bytes in, u64 bytes out */
+	SPOOL_TAG_SESSION_ABORT = 39, /* u64 at_us, u32 rcpts, u32 refused, u8 reason code,
+					 u8 bit 0: had data, u16 0; one per aborted transaction */
+	SPOOL_TAG_SESSION_GAP = 40, /* u64 at_us, u64 len_us, u8 verb code before it, u8 bit 0:
+				       in a transaction, u16 0; one per idle gap */
+	SPOOL_TAG_SESSION_MESSAGE = 41, /* queue ID of a message of the session; one each */
 };
 
 /* What the server knows about a message when it is complete.  Views point

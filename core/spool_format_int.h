@@ -1,10 +1,15 @@
 /*
- * core/spool_format_int.h - byte helpers shared by spool_record.c and
- * spool_index.c (not part of the spool_format.h contract).
+ * core/spool_format_int.h - helpers shared by the spool format's encoders
+ * and decoders (spool_record.c, spool_index.c, session_report.c); not part
+ * of the spool_format.h contract.
  *
- * Owns: little-endian loads and stores at any alignment, and the zero test.
- * Every integer of the on-disk format goes through these, so the format is
- * little-endian on every host and no load is ever a misaligned pointer cast.
+ * Owns: little-endian loads and stores at any alignment, the zero test,
+ * and the record-writing pieces every record kind shares: the metadata
+ * field writer and the 48-byte record header with its header checksum
+ * (implemented in spool_record.c), so a session report is framed by the
+ * same code as a message.  Every integer of the on-disk format goes
+ * through these, so the format is little-endian on every host and no load
+ * is ever a misaligned pointer cast.
  */
 #ifndef SMTPSINK_SPOOL_FORMAT_INT_H
 #define SMTPSINK_SPOOL_FORMAT_INT_H
@@ -75,5 +80,28 @@ static inline bool spool_all_zero(const uint8_t *p, size_t n)
 			return false;
 	return true;
 }
+
+/* ---- record writing (spool_record.c) ------------------------------------ */
+
+#define SPOOL_CLIENT_FIELD_BYTES 20u /* u8 family, u8 0, u16 port, 16 address */
+
+/* Appends fields at out + n, or only counts them when out is NULL: one
+ * function sizes and writes a meta, so the two cannot disagree.  Values
+ * over SPOOL_FIELD_MAX_BYTES are cut to it. */
+struct spool_meta_writer {
+	uint8_t *out;
+	uint64_t n;
+};
+void spool_meta_put(struct spool_meta_writer *w, uint8_t tag, const void *value, size_t len);
+void spool_meta_put_u32(struct spool_meta_writer *w, uint8_t tag, uint32_t v);
+void spool_meta_put_u64(struct spool_meta_writer *w, uint8_t tag, uint64_t v);
+void spool_meta_put_client(struct spool_meta_writer *w, uint8_t family, uint16_t port, const uint8_t addr[16]);
+
+/* align8(48 + meta_len + body_len + 16), or 0 past SPOOL_RECORD_MAX_BYTES. */
+uint64_t spool_record_len_for(uint64_t meta_len, uint64_t body_len);
+
+/* The 48-byte record header at head (magic, version, sizes, flags,
+ * synced_before, header checksum); the meta follows it at head + 48. */
+void spool_record_header(uint8_t *head, uint32_t meta_len, uint32_t flags, uint64_t body_len, uint64_t synced_before);
 
 #endif

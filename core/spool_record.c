@@ -98,7 +98,6 @@ static const uint8_t end_magic[4] = { 'S', 'S', 'R', 'E' };
 
 /* A meta field: u8 tag, u8 0, u16 len, then len bytes. */
 #define FIELD_HEAD_BYTES 4u
-#define CLIENT_FIELD_BYTES 20u
 #define CLIENT_OFF_PORT 2u
 #define CLIENT_OFF_ADDR 4u
 
@@ -141,14 +140,7 @@ bool spool_segment_header_ok(const uint8_t *img, size_t len, uint32_t *shard, ui
 
 /* ---- encoding ------------------------------------------------------------ */
 
-/* Appends fields at out + n, or only counts them when out is NULL: one
- * function sizes and writes the meta, so the two cannot disagree. */
-struct meta_writer {
-	uint8_t *out;
-	uint64_t n;
-};
-
-static void put_field(struct meta_writer *w, uint8_t tag, const uint8_t *value, size_t len)
+void spool_meta_put(struct spool_meta_writer *w, uint8_t tag, const void *value, size_t len)
 {
 	if (len > SPOOL_FIELD_MAX_BYTES)
 		len = SPOOL_FIELD_MAX_BYTES;
@@ -163,43 +155,48 @@ static void put_field(struct meta_writer *w, uint8_t tag, const uint8_t *value, 
 	w->n += FIELD_HEAD_BYTES + len;
 }
 
-static void put_view(struct meta_writer *w, uint8_t tag, struct smtp_view v)
+static void put_view(struct spool_meta_writer *w, uint8_t tag, struct smtp_view v)
 {
-	put_field(w, tag, v.ptr, v.len);
+	spool_meta_put(w, tag, v.ptr, v.len);
 }
 
-static void put_optional(struct meta_writer *w, uint8_t tag, struct smtp_view v)
+static void put_optional(struct spool_meta_writer *w, uint8_t tag, struct smtp_view v)
 {
 	if (v.len)
-		put_field(w, tag, v.ptr, v.len);
+		spool_meta_put(w, tag, v.ptr, v.len);
 }
 
-static void put_u32(struct meta_writer *w, uint8_t tag, uint32_t v)
+void spool_meta_put_u32(struct spool_meta_writer *w, uint8_t tag, uint32_t v)
 {
 	uint8_t b[4];
 	spool_put32(b, v);
-	put_field(w, tag, b, sizeof(b));
+	spool_meta_put(w, tag, b, sizeof(b));
 }
 
-static void put_client(struct meta_writer *w, const struct spool_envelope *env)
+void spool_meta_put_u64(struct spool_meta_writer *w, uint8_t tag, uint64_t v)
 {
-	uint8_t b[CLIENT_FIELD_BYTES] = { 0 };
-	b[0] = env->client_family;
-	spool_put16(b + CLIENT_OFF_PORT, env->client_port);
-	memcpy(b + CLIENT_OFF_ADDR, env->client_addr, sizeof(env->client_addr));
-	put_field(w, SPOOL_TAG_CLIENT, b, sizeof(b));
+	uint8_t b[8];
+	spool_put64(b, v);
+	spool_meta_put(w, tag, b, sizeof(b));
+}
+
+void spool_meta_put_client(struct spool_meta_writer *w, uint8_t family, uint16_t port, const uint8_t addr[16])
+{
+	uint8_t b[SPOOL_CLIENT_FIELD_BYTES] = { 0 };
+	b[0] = family;
+	spool_put16(b + CLIENT_OFF_PORT, port);
+	memcpy(b + CLIENT_OFF_ADDR, addr, 16);
+	spool_meta_put(w, SPOOL_TAG_CLIENT, b, sizeof(b));
 }
 
 /* The field order spool_format.h documents. */
-static void put_meta(struct meta_writer *w, const struct spool_envelope *env)
+static void put_meta(struct spool_meta_writer *w, const struct spool_envelope *env)
 {
-	uint8_t b[8];
 	put_view(w, SPOOL_TAG_QUEUE_ID, env->qid);
-	spool_put64(b, env->received_us);
-	put_field(w, SPOOL_TAG_RECEIVED_US, b, sizeof(b));
-	put_u32(w, SPOOL_TAG_SHARD, env->shard);
-	put_u32(w, SPOOL_TAG_NODE, env->node);
-	put_client(w, env);
+	spool_meta_put_u64(w, SPOOL_TAG_RECEIVED_US, env->received_us);
+	spool_meta_put_u32(w, SPOOL_TAG_SHARD, env->shard);
+	spool_meta_put_u32(w, SPOOL_TAG_NODE, env->node);
+	spool_meta_put_client(w, env->client_family, env->client_port, env->client_addr);
 	put_view(w, SPOOL_TAG_HELO, env->helo);
 	put_view(w, SPOOL_TAG_PROTOCOL, env->protocol);
 	put_optional(w, SPOOL_TAG_AUTH_USER, env->auth_user);
@@ -215,7 +212,7 @@ static void put_meta(struct meta_writer *w, const struct spool_envelope *env)
 
 static uint32_t meta_len(const struct spool_envelope *env)
 {
-	struct meta_writer w = { NULL, 0 };
+	struct spool_meta_writer w = { NULL, 0 };
 	put_meta(&w, env);
 	assert(w.n <= UINT32_MAX); /* 65539 bytes a field: ~65000 recipients */
 	return (uint32_t)w.n;
@@ -228,7 +225,7 @@ size_t spool_record_meta_bytes(const struct spool_envelope *env)
 
 /* align8(48 + meta + body_len + 16), or 0 past SPOOL_RECORD_MAX_BYTES;
  * meta < 2^32, so nothing here wraps. */
-static uint64_t record_len_for(uint64_t meta, uint64_t body_len)
+uint64_t spool_record_len_for(uint64_t meta, uint64_t body_len)
 {
 	uint64_t fixed = RECORD_FIXED_BYTES + meta;
 	if (body_len > SPOOL_RECORD_MAX_BYTES - fixed)
@@ -238,23 +235,28 @@ static uint64_t record_len_for(uint64_t meta, uint64_t body_len)
 
 uint64_t spool_record_len(const struct spool_envelope *env, uint64_t body_len)
 {
-	return record_len_for(meta_len(env), body_len);
+	return spool_record_len_for(meta_len(env), body_len);
+}
+
+void spool_record_header(uint8_t *head, uint32_t meta_len, uint32_t flags, uint64_t body_len, uint64_t synced_before)
+{
+	memcpy(head, record_magic, MAGIC_BYTES);
+	spool_put16(head + REC_OFF_VERSION, SPOOL_FORMAT_VERSION);
+	spool_put16(head + REC_OFF_HSIZE, SPOOL_RECORD_HEADER_BYTES);
+	spool_put32(head + REC_OFF_META_LEN, meta_len);
+	spool_put32(head + REC_OFF_FLAGS, flags);
+	spool_put64(head + REC_OFF_BODY_LEN, body_len);
+	spool_put64(head + REC_OFF_RECORD_LEN, spool_record_len_for(meta_len, body_len));
+	spool_put64(head + REC_OFF_SYNCED, synced_before);
+	spool_put64(head + REC_OFF_SUM, XXH3_64bits(head, REC_OFF_SUM));
 }
 
 void spool_record_head(const struct spool_envelope *env, uint64_t body_len, uint64_t synced_before, uint8_t *head)
 {
-	struct meta_writer w = { head + SPOOL_RECORD_HEADER_BYTES, 0 };
+	struct spool_meta_writer w = { head + SPOOL_RECORD_HEADER_BYTES, 0 };
 	put_meta(&w, env);
 	assert(w.n <= UINT32_MAX);
-	memcpy(head, record_magic, MAGIC_BYTES);
-	spool_put16(head + REC_OFF_VERSION, SPOOL_FORMAT_VERSION);
-	spool_put16(head + REC_OFF_HSIZE, SPOOL_RECORD_HEADER_BYTES);
-	spool_put32(head + REC_OFF_META_LEN, (uint32_t)w.n);
-	spool_put32(head + REC_OFF_FLAGS, env->flags);
-	spool_put64(head + REC_OFF_BODY_LEN, body_len);
-	spool_put64(head + REC_OFF_RECORD_LEN, record_len_for(w.n, body_len));
-	spool_put64(head + REC_OFF_SYNCED, synced_before);
-	spool_put64(head + REC_OFF_SUM, XXH3_64bits(head, REC_OFF_SUM));
+	spool_record_header(head, (uint32_t)w.n, env->flags, body_len, synced_before);
 }
 
 void spool_checksum_init(struct spool_checksum *c)
@@ -309,7 +311,7 @@ static enum spool_verdict decode_header(const uint8_t *img, struct spool_record 
 	uint32_t meta = spool_get32(img + REC_OFF_META_LEN);
 	uint64_t body = spool_get64(img + REC_OFF_BODY_LEN);
 	uint64_t total = spool_get64(img + REC_OFF_RECORD_LEN);
-	uint64_t want = record_len_for(meta, body);
+	uint64_t want = spool_record_len_for(meta, body);
 	if (want == 0 || total != want)
 		return SPOOL_BAD_HEADER;
 	rec->flags = spool_get32(img + REC_OFF_FLAGS);
