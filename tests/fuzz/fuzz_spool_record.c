@@ -21,7 +21,10 @@
  *    the image, and its prefixes of record_len - 1, 48 and 47 bytes are
  *    SHORT; meta fields walk inside meta_len and the walk ends;
  *  - index: a decoded index has len == spool_index_bytes(count), sorted
- *    qids, and find() returns each entry's own position.
+ *    qids, and find() returns each entry's own position;
+ *  - session records (flag SPOOL_FLAG_SESSION): session_report_decode()
+ *    keeps its lists within their MAX and its views inside the meta; a
+ *    record without the flag is never decoded as a session.
  *
  * Input layout: byte 0 is a mode; the rest is the image.  Checksums are
  * hard to hit by mutation, so the mode can repair them first (in the copy):
@@ -40,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session_report.h"
 #include "spool_format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -140,6 +144,33 @@ static void check_meta(const struct spool_record *rec)
 	}
 }
 
+static bool view_in_meta(const struct spool_record *rec, struct smtp_view v)
+{
+	return v.len == 0 || (v.ptr >= rec->meta && v.ptr + v.len <= rec->meta + rec->meta_len);
+}
+
+static void check_session(const struct spool_record *rec)
+{
+	static struct session_report_image img;
+	if (!(rec->flags & SPOOL_FLAG_SESSION)) {
+		check(!session_report_decode(rec, &img), "a message record decoded as a session");
+		return;
+	}
+	if (!session_report_decode(rec, &img))
+		return;
+	const struct session_report *r = &img.r;
+	check(r->abort_count <= SESSION_REPORT_ABORTS_MAX && r->gap_count <= SESSION_REPORT_GAPS_MAX &&
+		      r->message_count <= SESSION_REPORT_MESSAGES_MAX,
+	      "session list over its MAX");
+	check(view_in_meta(rec, r->id) && view_in_meta(rec, r->helo), "session view outside meta");
+	for (uint32_t i = 0; i < r->message_count; i++)
+		check(r->messages[i].len > 0 && view_in_meta(rec, r->messages[i]), "session message ID outside meta");
+	for (uint32_t i = 0; i < r->abort_count; i++)
+		session_reason_name(r->aborts[i].reason);
+	session_reason_name(r->end_reason);
+	session_verb_name(r->helo_verb);
+}
+
 /* Decode at img + p; on OK check its facts and a few prefixes. */
 static enum spool_verdict decode_at(const uint8_t *img, size_t len, size_t p, struct spool_record *rec)
 {
@@ -154,6 +185,7 @@ static enum spool_verdict decode_at(const uint8_t *img, size_t len, size_t p, st
 	      "OK record with inconsistent sizes");
 	check(rec->meta == img + p + HDR && rec->body == rec->meta + rec->meta_len, "meta/body pointers");
 	check_meta(rec);
+	check_session(rec);
 	struct spool_record r2;
 	size_t cuts[3] = { (size_t)rec->record_len - 1, HDR, HDR - 1 };
 	for (unsigned i = 0; i < 3; i++)

@@ -39,6 +39,10 @@ IDX_MAGIC = b"SSSIDX\0\1"
 QUEUE_ID, RECEIVED_US, SHARD, CLIENT, HELO, PROTOCOL = 1, 2, 3, 4, 5, 6
 AUTH_USER, MAIL_FROM, MAIL_PARAMS, RCPT, RCPT_PARAMS = 7, 8, 9, 10, 11
 SESSION_ID, NODE = 12, 13
+# Session records (flag bit 31; docs/SPOOL-FORMAT.md, "Session records").
+FLAG_SESSION = 1 << 31
+S_END_US, S_END, S_HELO_VERB, S_QUIRKS, S_VERB, S_COUNTS = 32, 33, 34, 35, 36, 37
+S_BYTES, S_ABORT, S_GAP, S_MESSAGE = 38, 39, 40, 41
 MODE_SEGMENT, MODE_RECORDS, MODE_INDEX = 1, 2, 4
 T0 = 1764000000000000
 DIGITS = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -177,6 +181,38 @@ def segment_seeds():
     return s
 
 
+def session_meta(us, messages=(), extra=b""):
+    m = field(QUEUE_ID, qid(us)) + field(RECEIVED_US, struct.pack("<Q", us))
+    m += field(SHARD, struct.pack("<I", 3)) + field(NODE, struct.pack("<I", 77))
+    m += field(CLIENT, struct.pack("<BBH", 4, 0, 25) + b"\xc0\x00\x02\x01" + bytes(12))
+    m += field(HELO, b"client.example") + field(S_END_US, struct.pack("<Q", us + 5000000))
+    m += field(S_END, bytes([3, 1, 0, 0])) + field(S_HELO_VERB, b"\x02") + field(S_QUIRKS, struct.pack("<I", 0x201))
+    for code, n in ((2, 1), (4, 2), (5, 3), (6, 1), (8, 1), (10, 1)):
+        m += field(S_VERB, struct.pack("<BBHI", code, 0, 0, n))
+    m += field(S_COUNTS, struct.pack("<9I", 4, 0, len(messages), 0, 1, 3, 1, 0, 1))
+    m += field(S_BYTES, struct.pack("<QQ", 900, 400))
+    m += field(S_ABORT, struct.pack("<QIIBBH", 1234000, 1, 0, 1, 0, 0))
+    m += field(S_GAP, struct.pack("<QQBBH", 2100000, 10000000, 8, 0, 0))
+    for q in messages:
+        m += field(S_MESSAGE, q)
+    return m + extra
+
+
+def session_seeds():
+    s = {}
+    hdr = segment_header()
+    sess = session_meta(T0 + 1, messages=(qid(T0 + 2), qid(T0 + 3)))
+    img = hdr + record(sess, b"", flags=FLAG_SESSION)
+    img += record(meta(T0 + 2, extra=field(SESSION_ID, qid(T0 + 1))), BODY, synced=64)
+    s["session"] = seg(img + bytes(64))
+    odd = session_meta(T0 + 4, extra=field(S_VERB, struct.pack("<BBHI", 200, 0, 0, 9)) + field(250, b"future")
+                       + field(S_GAP, struct.pack("<QQBBH", 0, 5, 255, 1, 0)))
+    s["session-unknown"] = seg(hdr + record(odd, b"", flags=FLAG_SESSION) + bytes(64))
+    bad = session_meta(T0 + 5, extra=field(S_COUNTS, bytes(8)))
+    s["session-bad-size"] = seg(hdr + record(bad, b"", flags=FLAG_SESSION) + bytes(64))
+    return s
+
+
 def index_seeds():
     s = {}
     ents = [(qid(T0 + 1000 * i), T0 + 1000 * i, 64 + 256 * i, 256, 150, i) for i in range(3)]
@@ -196,6 +232,7 @@ def main():
     os.makedirs(d, exist_ok=True)
     seeds = segment_seeds()
     seeds.update(index_seeds())
+    seeds.update(session_seeds())
     for name in os.listdir(d):
         if name.startswith("seed-"):
             os.unlink(os.path.join(d, name))
