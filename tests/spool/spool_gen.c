@@ -6,6 +6,7 @@
  *
  * Usage: spool_gen DIR [--messages N] [--shards S] [--segment-bytes B]
  *                      [--start-us T] [--step-us D] [--body-bytes N] [--open-last]
+ *                      [--sessions]
  * Message i goes to shard i % S, received at T + i * D microseconds, from
  * sender<i % 97>@example.com to user<i % 1009>@example.org (and
  * cc<i % 7>@example.net when i % 3 == 0), Subject "message i", a body of
@@ -13,6 +14,16 @@
  * server seals them (cut to their used length, .idx beside them); with
  * --open-last the last segment of each shard is left open: no .idx,
  * preallocated to B with zeros.
+ *
+ * With --sessions, each message i also gets a session report (encoded by
+ * core/session_report.c), written just before it: session ID from the
+ * shard's generator at T + i * D - 1 (its connect time), ended at
+ * T + i * D + 500, the message's queue ID as its one message and the
+ * message's SESSION_ID naming it.  Client 10.1.2.3 when i % 5 == 0 (the
+ * message too), else 127.0.0.1; EHLO gen.example, or when i % 7 == 0 a
+ * HELO without a name (quirk helo-no-name); when i % 3 == 1 an aborted
+ * transaction first (at +100 us, 1 RCPT, no DATA, ended by RSET; quirk
+ * rset-for-data) and an idle gap of 10 s at +50 us after EHLO.
  *
  * Owns nothing the server relies on: records come from spool_record_head,
  * spool_checksum_* and spool_record_tail, indexes from spool_index_encode,
@@ -29,6 +40,7 @@
 #include <unistd.h>
 
 #include "queue_id.h"
+#include "session_report.h"
 #include "spool_format.h"
 
 #define BODY_MAX_BYTES (1u << 20)
@@ -37,7 +49,7 @@
 struct gen_opts {
 	const char *dir;
 	uint64_t messages, shards, segment_bytes, start_us, step_us, body_bytes;
-	int open_last;
+	int open_last, sessions;
 };
 
 /* One segment being filled in memory. */
@@ -97,8 +109,8 @@ static void start_segment(struct seg_buf *s, uint32_t shard, uint64_t created_us
 	s->len = SPOOL_SEGMENT_HEADER_BYTES;
 }
 
-static void add_entry(struct seg_buf *s, const struct spool_envelope *env, uint64_t off, uint64_t record_len,
-		      uint32_t meta_len)
+static void add_entry(struct seg_buf *s, struct smtp_view qid, uint64_t received_us, uint32_t flags, uint64_t off,
+		      uint64_t record_len, uint32_t meta_len)
 {
 	if (s->count == s->ent_cap) {
 		s->ent_cap = s->ent_cap ? 2 * s->ent_cap : 4096;
@@ -108,12 +120,12 @@ static void add_entry(struct seg_buf *s, const struct spool_envelope *env, uint6
 	}
 	struct spool_index_entry *e = &s->ents[s->count++];
 	memset(e, 0, sizeof *e);
-	memcpy(e->qid, env->qid.ptr, env->qid.len);
-	e->received_us = env->received_us;
+	memcpy(e->qid, qid.ptr, qid.len);
+	e->received_us = received_us;
 	e->offset = off;
 	e->record_len = record_len;
 	e->meta_len = meta_len;
-	e->flags = env->flags;
+	e->flags = flags;
 }
 
 /* Append one record at the end of the segment. */
@@ -128,8 +140,73 @@ static void put_record(struct seg_buf *s, const struct spool_envelope *env, cons
 	spool_checksum_init(&c);
 	spool_checksum_update(&c, p, head_len + body_len);
 	spool_record_tail(&c, record_len, head_len + body_len, p + head_len + body_len);
-	add_entry(s, env, off, record_len, (uint32_t)(head_len - SPOOL_RECORD_HEADER_BYTES));
+	add_entry(s, env->qid, env->received_us, env->flags, off, record_len,
+		  (uint32_t)(head_len - SPOOL_RECORD_HEADER_BYTES));
 	s->len += record_len;
+}
+
+/* Append one session report (empty body) at the end of the segment. */
+static void put_session(struct seg_buf *s, const struct session_report *r)
+{
+	uint64_t off = s->len, record_len = session_report_record_len(r);
+	size_t head_len = session_report_meta_bytes(r);
+	uint8_t *p = s->img + off;
+	struct spool_checksum c;
+	session_report_head(r, off, p);
+	spool_checksum_init(&c);
+	spool_checksum_update(&c, p, head_len);
+	spool_record_tail(&c, record_len, head_len, p + head_len);
+	add_entry(s, r->id, r->connect_us, SPOOL_FLAG_SESSION, off, record_len,
+		  (uint32_t)(head_len - SPOOL_RECORD_HEADER_BYTES));
+	s->len += record_len;
+}
+
+/* The session report of message i (see the file header). */
+struct gen_session {
+	char id[QUEUE_ID_LEN + 1];
+	struct smtp_view msg;
+	struct session_abort abort;
+	struct session_gap gap;
+	struct session_report r;
+};
+
+static void make_session(struct gen_session *g, const struct spool_envelope *env, uint64_t i)
+{
+	struct session_report *r = &g->r;
+	bool aborted = i % 3 == 1, no_name = i % 7 == 0;
+	memset(r, 0, sizeof *r);
+	r->id = smtp_view_make(g->id, QUEUE_ID_LEN);
+	r->connect_us = env->received_us - 1;
+	r->end_us = env->received_us + 500;
+	r->shard = env->shard;
+	r->client_family = env->client_family;
+	r->client_port = env->client_port;
+	memcpy(r->client_addr, env->client_addr, sizeof r->client_addr);
+	r->helo = no_name ? smtp_view_make("", 0) : env->helo;
+	r->helo_verb = no_name ? SMTP_VERB_HELO : SMTP_VERB_EHLO;
+	r->end_reason = SMTP_REASON_QUIT;
+	r->ended_by_client = true;
+	r->quirks = (no_name ? SMTP_QUIRK_HELO_NO_NAME : 0) | (aborted ? SMTP_QUIRK_RSET_FOR_DATA : 0);
+	r->verbs[r->helo_verb] = 1;
+	r->verbs[SMTP_VERB_MAIL] = aborted ? 2 : 1;
+	r->verbs[SMTP_VERB_RCPT] = env->rcpt_count + (aborted ? 1 : 0);
+	r->verbs[SMTP_VERB_DATA] = 1;
+	r->verbs[SMTP_VERB_RSET] = aborted ? 1 : 0;
+	r->verbs[SMTP_VERB_QUIT] = 1;
+	r->txn_completed = 1;
+	r->txn_aborted = aborted ? 1 : 0;
+	r->rcpts_accepted = r->verbs[SMTP_VERB_RCPT];
+	r->bytes_in = 1000 + i;
+	r->bytes_out = 300;
+	g->abort = (struct session_abort){ 100, 1, 0, false, SMTP_REASON_RSET };
+	g->gap = (struct session_gap){ 50, 10000000, SMTP_VERB_EHLO, false };
+	r->aborts = &g->abort;
+	r->abort_count = r->txn_aborted;
+	r->gaps = &g->gap;
+	r->gap_count = r->gaps_total = r->txn_aborted;
+	g->msg = env->qid;
+	r->messages = &g->msg;
+	r->message_count = 1;
 }
 
 /* The envelope and body of message i (views into the caller's buffers). */
@@ -191,16 +268,28 @@ static void gen_shard(const struct gen_opts *o, int top_fd, uint32_t shard, stru
 		die("malloc");
 	struct queue_id_gen qg;
 	queue_id_init(&qg, 0, shard, 0);
+	struct gen_session gs;
 	for (uint64_t i = shard; i < o->messages; i += o->shards) {
 		struct spool_envelope env;
 		uint64_t t_us = o->start_us + i * o->step_us;
 		make_msg(g, &env, i, shard, t_us, o->body_bytes);
+		if (o->sessions) {
+			if (i % 5 == 0)
+				memcpy(env.client_addr, "\x0a\x01\x02\x03", 4);
+			queue_id_next(&qg, t_us - 1, gs.id);
+			env.session_id = smtp_view_make(gs.id, QUEUE_ID_LEN);
+		}
 		queue_id_next(&qg, t_us, g->qid);
-		uint64_t need = spool_record_len(&env, g->body_len);
+		if (o->sessions)
+			make_session(&gs, &env, i);
+		uint64_t need =
+			spool_record_len(&env, g->body_len) + (o->sessions ? session_report_record_len(&gs.r) : 0);
 		if (s.len != 0 && s.len + need > s.cap)
 			flush_segment(fd, &s, o, 1);
 		if (s.len == 0)
-			start_segment(&s, shard, t_us);
+			start_segment(&s, shard, o->sessions ? t_us - 1 : t_us);
+		if (o->sessions)
+			put_session(&s, &gs.r);
 		put_record(&s, &env, g->body, g->body_len);
 	}
 	if (s.len != 0)
@@ -236,7 +325,7 @@ static const struct {
 
 static void parse(int argc, char **argv, struct gen_opts *o)
 {
-	*o = (struct gen_opts){ NULL, 1000, 2, 64u << 20, 1700000000000000ull, 1000, 200, 0 };
+	*o = (struct gen_opts){ NULL, 1000, 2, 64u << 20, 1700000000000000ull, 1000, 200, 0, 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t *dst = NULL;
@@ -248,11 +337,13 @@ static void parse(int argc, char **argv, struct gen_opts *o)
 			i++;
 		} else if (!strcmp(a, "--open-last")) {
 			o->open_last = 1;
+		} else if (!strcmp(a, "--sessions")) {
+			o->sessions = 1;
 		} else if (a[0] != '-' && o->dir == NULL) {
 			o->dir = a;
 		} else {
 			fprintf(stderr, "usage: spool_gen DIR [--messages N] [--shards S] [--segment-bytes B] "
-					"[--start-us T] [--step-us D] [--body-bytes N] [--open-last]\n");
+					"[--start-us T] [--step-us D] [--body-bytes N] [--open-last] [--sessions]\n");
 			exit(2);
 		}
 	}

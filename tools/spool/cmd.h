@@ -30,5 +30,7 @@ int cmd_stats(const struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_follow(const struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_wait(const struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_prune(const struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_sessions(const struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_session(const struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

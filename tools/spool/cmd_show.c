@@ -82,8 +82,13 @@ static void show_envelope(const struct msg *m)
 	line_view("HELO:", m->helo);
 	line_view("Protocol:", m->protocol);
 	line_view("AUTH user:", m->auth_user);
-	if (m->session_id.len)
-		line_view("Session:", m->session_id);
+	if (m->session_id.len) {
+		label("Session:");
+		text_out_clean(stdout, m->session_id.ptr, m->session_id.len, 0, 0);
+		printf(" (%s session ", REPORT_PROG);
+		text_out_clean(stdout, m->session_id.ptr, m->session_id.len, 0, 0);
+		puts(")");
+	}
 	path_line("Mail from:", m->mail_from, m->mail_params);
 	size_t pos = 0;
 	struct smtp_view rcpt, params;

@@ -3,7 +3,8 @@
  * disk bytes, segments (sealed / open), quarantined and cut files, and the
  * time range, per shard and in total.
  *
- * Owns: the tallies.  Message counts and times come from the indexes of
+ * Owns: the tallies (session reports are not messages: not counted).
+ * Message counts and times come from the indexes of
  * sealed segments (and the scan of open ones); message bytes need each
  * record's 48-byte header (the index holds the record length, not the
  * body length), so each record's head is read, never its body.
@@ -66,6 +67,8 @@ static void tally_segment(struct tally *t, int fd, uint32_t shard, uint64_t segn
 		struct spool_index_entry e;
 		struct msg m;
 		seg_reader_entry(&r, i, &e);
+		if (e.flags & SPOOL_FLAG_SESSION)
+			continue; /* a session report, not a message */
 		if (seg_reader_msg(&r, &e, false, &m) == MSG_OK)
 			tally_msg(t, e.received_us, m.rec.body_len);
 		else

@@ -11,6 +11,7 @@
 #include "filter.h"
 
 #include <fnmatch.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "report.h"
@@ -25,12 +26,19 @@ void filter_cli_patterns(struct cli_cmd *c, struct filter_args *a)
 	cli_add(c, "subject", CLI_STRING, &a->subject, "PAT", "Subject matches this glob (e.g. '*invoice*')");
 }
 
+void filter_cli_times(struct cli_cmd *c, struct filter_args *a, const char *what)
+{
+	char *since = a->help[0], *until = a->help[1];
+	snprintf(since, FILTER_HELP_BYTES, "%s at or after TIME (2026-11-28T12:00:00Z, -2h, epoch)", what);
+	snprintf(until, FILTER_HELP_BYTES, "%s before TIME", what);
+	cli_add(c, "since", CLI_STRING, &a->since, "TIME", since);
+	cli_add(c, "until", CLI_STRING, &a->until, "TIME", until);
+}
+
 void filter_cli(struct cli_cmd *c, struct filter_args *a)
 {
 	filter_cli_patterns(c, a);
-	cli_add(c, "since", CLI_STRING, &a->since, "TIME",
-		"received at or after TIME (2026-11-28T12:00:00Z, -2h, epoch)");
-	cli_add(c, "until", CLI_STRING, &a->until, "TIME", "received before TIME");
+	filter_cli_times(c, a, "received");
 }
 
 static int parse_time(const char *opt, const char *v, uint64_t now_us, uint64_t *us)
@@ -95,6 +103,8 @@ enum filter_result filter_select(const struct filter *f, const struct seg_reader
 {
 	if (e->received_us < f->range.since_us || e->received_us > f->range.until_us)
 		return FILTER_NO;
+	if (e->flags & SPOOL_FLAG_SESSION)
+		return FILTER_NO; /* a session report, not a message */
 	enum msg_status st = seg_reader_msg(r, e, false, m);
 	if (st != MSG_OK) {
 		warn_damaged(r, e, st);

@@ -2,7 +2,8 @@
  * tools/spool/filter.h - which messages a command looks at: --from, --to,
  * --subject (glob patterns) and --since, --until (times).
  *
- * Owns: the filter options (shared by ls, export, follow and wait), their
+ * Owns: the filter options (shared by ls, export, follow and wait; the
+ * times also by sessions), their
  * checking, and matching a message, reading no more of it than needed:
  * the time comes from the index entry, sender and recipients from the
  * record's metadata, the Subject from the body's first header block only
@@ -26,8 +27,11 @@
 #include "seg_reader.h"
 #include "spool_walk.h"
 
+#define FILTER_HELP_BYTES 96u
+
 struct filter_args {
 	const char *from, *to, *subject, *since, *until;
+	char help[2][FILTER_HELP_BYTES]; /* --since/--until help texts */
 };
 
 struct filter {
@@ -39,6 +43,8 @@ struct filter {
 void filter_cli(struct cli_cmd *c, struct filter_args *a);
 /* Add --to, --from, --subject only (wait: times make no sense there). */
 void filter_cli_patterns(struct cli_cmd *c, struct filter_args *a);
+/* Add --since, --until only; what: "received", "connected" (the help). */
+void filter_cli_times(struct cli_cmd *c, struct filter_args *a, const char *what);
 
 /* Check the arguments; 0, or -1 after printing what is wrong. */
 int filter_compile(struct filter *f, const struct filter_args *a, uint64_t now_us);
@@ -51,6 +57,8 @@ enum filter_result {
 
 /* Decide about entry e of segment r.  On FILTER_YES, m holds the decoded
  * message (and its Subject if want_subject or a subject pattern). */
+/* Session reports (SPOOL_FLAG_SESSION) are never selected: they are not
+ * messages. */
 enum filter_result filter_select(const struct filter *f, const struct seg_reader *r, const struct spool_index_entry *e,
 				 bool want_subject, struct msg *m);
 

@@ -94,14 +94,14 @@ static void key_view(FILE *f, const char *key, struct smtp_view v)
 	json_out_str(f, v.ptr, v.len);
 }
 
-static void put_client(FILE *f, const struct msg *m)
+void json_out_client(FILE *f, uint8_t family, const uint8_t addr[16], uint16_t port)
 {
-	char addr[ADDR_TEXT_BYTES];
-	msg_client_addr(m, addr, sizeof addr);
-	const char *family = m->family == 4 ? "ipv4" : m->family == 6 ? "ipv6" : "unix";
-	fprintf(f, ",\"client\":{\"family\":\"%s\",\"addr\":", family);
-	json_out_str(f, (const uint8_t *)addr, strlen(addr));
-	fprintf(f, ",\"port\":%u}", m->port);
+	char text[ADDR_TEXT_BYTES];
+	msg_addr_text(family, addr, text, sizeof text);
+	const char *name = family == 4 ? "ipv4" : family == 6 ? "ipv6" : "unix";
+	fprintf(f, ",\"client\":{\"family\":\"%s\",\"addr\":", name);
+	json_out_str(f, (const uint8_t *)text, strlen(text));
+	fprintf(f, ",\"port\":%u}", port);
 }
 
 static void put_rcpts(FILE *f, const struct msg *m)
@@ -145,7 +145,7 @@ void json_out_msg_fields(FILE *f, const struct msg *m)
 	json_out_str(f, m->qid.ptr, m->qid.len);
 	fprintf(f, ",\"received\":\"%s\",\"received_us\":%llu,\"shard\":%u,\"node\":%u", when,
 		(unsigned long long)m->received_us, m->shard, m->node);
-	put_client(f, m);
+	json_out_client(f, m->family, m->addr, m->port);
 	key_view(f, "helo", m->helo);
 	key_view(f, "protocol", m->protocol);
 	key_view(f, "auth_user", m->auth_user);

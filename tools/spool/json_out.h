@@ -35,4 +35,7 @@ void json_out_msg_fields(FILE *f, const struct msg *m);
 /* {fields}\n */
 void json_out_msg(FILE *f, const struct msg *m);
 
+/* ,"client":{"family":"ipv4"|"ipv6"|"unix","addr":"...","port":N} */
+void json_out_client(FILE *f, uint8_t family, const uint8_t addr[16], uint16_t port);
+
 #endif

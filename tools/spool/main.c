@@ -36,6 +36,8 @@ static const struct command {
 	{ "follow", cmd_follow, true, "print messages as they arrive, until interrupted" },
 	{ "wait", cmd_wait, true, "wait until matching mail has arrived (exit 0) or time out (exit 1)" },
 	{ "prune", cmd_prune, false, "delete sealed segments older than a time" },
+	{ "sessions", cmd_sessions, false, "list session reports, newest first" },
+	{ "session", cmd_session, false, "one session report: commands, transactions, gaps, quirks" },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

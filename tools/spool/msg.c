@@ -186,11 +186,16 @@ void msg_read_subject(struct msg *m)
 	}
 }
 
+void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t size)
+{
+	int af = family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;
+	if (af == 0 || inet_ntop(af, addr, buf, (socklen_t)size) == NULL)
+		snprintf(buf, size, "%s", "");
+}
+
 void msg_client_addr(const struct msg *m, char *buf, size_t size)
 {
-	int af = m->family == 4 ? AF_INET : m->family == 6 ? AF_INET6 : 0;
-	if (af == 0 || inet_ntop(af, m->addr, buf, (socklen_t)size) == NULL)
-		snprintf(buf, size, "%s", "");
+	msg_addr_text(m->family, m->addr, buf, size);
 }
 
 static const struct {

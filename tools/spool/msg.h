@@ -81,6 +81,8 @@ void msg_read_subject(struct msg *m);
 
 /* "127.0.0.1", "::1", or "" for unix / unknown. */
 void msg_client_addr(const struct msg *m, char *buf, size_t size);
+/* The same from a CLIENT field's family (4, 6, 0) and address. */
+void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t size);
 
 /* Name of one flag bit (enum smtp_msg_flag), NULL if unknown. */
 const char *msg_flag_name(uint32_t bit);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "session_out.h"
 #include "spool_dir.h"
 
 #define SCAN_FIRST_BYTES 4096u /* enough to see that nothing new arrived */
@@ -344,4 +345,26 @@ enum msg_status seg_reader_msg(const struct seg_reader *r, const struct spool_in
 	m->segno = r->segno;
 	m->offset = e->offset;
 	return st;
+}
+
+enum msg_status seg_reader_session(const struct seg_reader *r, const struct spool_index_entry *e,
+				   struct session_view *s)
+{
+	const uint8_t *p = seg_reader_bytes(r, e->offset, e->record_len);
+	struct spool_record rec;
+	s->shard = r->shard;
+	s->segno = r->segno;
+	s->offset = e->offset;
+	if (p == NULL || e->record_len < SPOOL_RECORD_HEADER_BYTES)
+		return MSG_OUT_OF_RANGE;
+	enum spool_verdict v = spool_record_decode(p, (size_t)e->record_len, &rec);
+	if (v != SPOOL_OK)
+		return v == SPOOL_BAD_CHECKSUM ? MSG_BAD_CHECKSUM : MSG_BAD_HEADER;
+	if (rec.record_len != e->record_len || rec.flags != e->flags || !(rec.flags & SPOOL_FLAG_SESSION))
+		return MSG_MISMATCH;
+	if (!session_report_decode(&rec, &s->img))
+		return MSG_BAD_META;
+	struct smtp_view id = s->img.r.id;
+	size_t qlen = strnlen(e->qid, MSG_QID_BYTES);
+	return id.len == qlen && memcmp(id.ptr, e->qid, qlen) == 0 ? MSG_OK : MSG_MISMATCH;
 }

@@ -89,6 +89,14 @@ long seg_reader_find(const struct seg_reader *r, const char *qid, size_t qid_len
 enum msg_status seg_reader_msg(const struct seg_reader *r, const struct spool_index_entry *e, bool verify,
 			       struct msg *m);
 
+/* Decode entry e's record as a session report (always verified: a report
+ * is a few hundred bytes) into s (session_out.h).  MISMATCH if it is not a
+ * session record or does not match e; BAD_META if the report does not
+ * decode. */
+struct session_view;
+enum msg_status seg_reader_session(const struct seg_reader *r, const struct spool_index_entry *e,
+				   struct session_view *s);
+
 /* "shard-NN/NNNNNNNN.seg" */
 void seg_reader_name(const struct seg_reader *r, char *buf, size_t size);
 

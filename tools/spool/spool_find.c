@@ -77,6 +77,11 @@ int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, 
 		report_error("%s: %s: %s", cmd, qid, strerror(-rc));
 		return SPOOL_EXIT_IO;
 	}
+	if (e.flags & SPOOL_FLAG_SESSION) {
+		report_error("%s: %s is a session, not a message (%s session %s)", cmd, qid, REPORT_PROG, qid);
+		seg_reader_close(r);
+		return SPOOL_EXIT_NOT_FOUND;
+	}
 	enum msg_status st = seg_reader_msg(r, &e, true, m);
 	if (st != MSG_OK) {
 		char name[SPOOL_DIR_NAME_BYTES * 2];

@@ -25,7 +25,8 @@ enum spool_find_result {
 int spool_find(const struct spool_dir *d, const char *qid, struct seg_reader *r, struct spool_index_entry *e);
 
 /* Find qid and decode its record, verified; prints what went wrong and
- * returns the exit code (SPOOL_EXIT_OK with *r open on success). */
+ * returns the exit code (SPOOL_EXIT_OK with *r open on success).  A
+ * session report's ID is not a message: NOT_FOUND, naming `session`. */
 int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, struct seg_reader *r, struct msg *m);
 
 struct cli_cmd;

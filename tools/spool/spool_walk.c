@@ -11,7 +11,9 @@
  * nothing it did not need.  Assumes received times grow with queue IDs
  * within a shard (they do unless the clock stepped back while the server
  * ran; then the order is approximate and a --since bound may end a shard
- * a little early).
+ * a little early).  Session reports are the exception: one carries its
+ * connect time but is written when the session ends, after its messages,
+ * so an old one does not end a shard's walk.
  */
 #include "spool_walk.h"
 
@@ -85,6 +87,8 @@ static void cursor_advance(struct cursor *c, const struct spool_walk_range *rang
 		seg_reader_entry(&c->r, --c->next, &c->head);
 		if (c->head.received_us > range->until_us)
 			continue;
+		if (c->head.received_us < range->since_us && (c->head.flags & SPOOL_FLAG_SESSION))
+			continue; /* written at its end, so not a bound on what is further back */
 		if (c->head.received_us < range->since_us) {
 			cursor_close(c); /* everything further back is older */
 			c->next_seg = 0;

@@ -1,0 +1,200 @@
+/*
+ * tools/spool/cmd_sessions.c - `sessions [--client CIDR] [--quirk NAME]
+ * [--since TIME] [--until TIME] [--limit N] [--json]`: the session
+ * reports, newest first like ls, one row each; and `session ID`: one
+ * whole report.
+ *
+ * Owns: the session options and the listing loop.  Index entries say
+ * which records are sessions (SPOOL_FLAG_SESSION) and when each connected,
+ * so messages are skipped without reading them; each candidate session is
+ * decoded (and verified: reports are small) through seg_reader_session.
+ * Filters: --client is a core/cidr.h range (an IPv4 range also matches
+ * IPv4-mapped IPv6 clients), --quirk one quirk name (session_report.h);
+ * an unknown name is a usage error listing the valid ones.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cidr.h"
+#include "cli.h"
+#include "cmd.h"
+#include "filter.h"
+#include "report.h"
+#include "session_out.h"
+#include "spool_find.h"
+#include "spool_walk.h"
+
+struct sessions_run {
+	struct filter filter; /* only its time range */
+	struct cidr client;
+	bool by_client, json;
+	uint32_t quirk; /* 0: any */
+	uint64_t limit, shown;
+	struct session_view *view; /* ~20 KiB: on the heap */
+};
+
+static void warn_session(const struct seg_reader *r, const struct spool_index_entry *e, enum msg_status st)
+{
+	char name[SPOOL_DIR_NAME_BYTES * 2];
+	seg_reader_name(r, name, sizeof name);
+	report_warning("%s: offset %llu (session %.16s): %s; skipped (run verify)", name, (unsigned long long)e->offset,
+		       e->qid, msg_status_text(st));
+}
+
+static int sessions_one(void *arg, const struct seg_reader *r, const struct spool_index_entry *e)
+{
+	struct sessions_run *run = arg;
+	if (!(e->flags & SPOOL_FLAG_SESSION))
+		return 0;
+	enum msg_status st = seg_reader_session(r, e, run->view);
+	if (st != MSG_OK) {
+		warn_session(r, e, st);
+		return 0;
+	}
+	const struct session_report *rep = &run->view->img.r;
+	if (run->by_client && !cidr_match(&run->client, rep->client_family, rep->client_addr))
+		return 0;
+	if (run->quirk && !(rep->quirks & run->quirk))
+		return 0;
+	session_out_row(stdout, run->view, run->json);
+	run->shown++;
+	return run->limit != 0 && run->shown >= run->limit ? 1 : 0;
+}
+
+static void list_quirks(void)
+{
+	fprintf(stderr, "valid quirks:");
+	for (unsigned bit = 0; bit < 32; bit++)
+		if (session_quirk_name(1u << bit))
+			fprintf(stderr, " %s", session_quirk_name(1u << bit));
+	fputc('\n', stderr);
+}
+
+/* --client and --quirk; 0, or -1 after saying what is wrong. */
+static int compile(struct sessions_run *run, const char *client, const char *quirk)
+{
+	if (client != NULL) {
+		if (!cidr_parse(client, &run->client)) {
+			report_error("sessions: --client '%s': not an address or range (10.0.0.0/8, 2001:db8::/32, "
+				     "127.0.0.1)",
+				     client);
+			return -1;
+		}
+		run->by_client = true;
+	}
+	if (quirk != NULL && (run->quirk = session_quirk_parse(quirk)) == 0) {
+		report_error("sessions: --quirk '%s': no such quirk", quirk);
+		list_quirks();
+		return -1;
+	}
+	return 0;
+}
+
+static int sessions_walk(const struct cmd_ctx *ctx, struct sessions_run *run)
+{
+	struct spool_dir d;
+	int e = spool_dir_open(&d, ctx->spool);
+	if (e != 0)
+		return report_spool_open(ctx->spool, e);
+	run->view = malloc(sizeof *run->view);
+	if (run->view == NULL) {
+		spool_dir_close(&d);
+		report_error("sessions: out of memory");
+		return SPOOL_EXIT_IO;
+	}
+	if (!run->json && isatty(STDOUT_FILENO))
+		session_out_header(stdout);
+	e = spool_walk(&d, &run->filter.range, sessions_one, run);
+	spool_dir_close(&d);
+	free(run->view);
+	if (e < 0) {
+		report_error("sessions: %s", strerror(-e));
+		return SPOOL_EXIT_IO;
+	}
+	return fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
+}
+
+int cmd_sessions(const struct cmd_ctx *ctx, int argc, char **argv)
+{
+	struct sessions_run run = { 0 };
+	struct filter_args fa = { 0 };
+	const char *client = NULL, *quirk = NULL;
+	struct cli_cmd c = { "sessions", "", "List session reports, newest first.", { { 0 } }, 0 };
+	cli_add(&c, "client", CLI_STRING, &client, "CIDR", "client address in this range (10.0.0.0/8, ::1)");
+	cli_add(&c, "quirk", CLI_STRING, &quirk, "NAME", "sessions with this quirk (rset-for-data, pregreet, ...)");
+	filter_cli_times(&c, &fa, "connected");
+	cli_add(&c, "limit", CLI_U64, &run.limit, "N", "at most N sessions (default: all)");
+	cli_add(&c, "json", CLI_FLAG, &run.json, NULL, "one JSON object per line (docs/SPOOL-TOOL.md)");
+	size_t npos;
+	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
+	if (rc != 0)
+		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	if (filter_compile(&run.filter, &fa, ctx->now_us) != 0 || compile(&run, client, quirk) != 0)
+		return SPOOL_EXIT_USAGE;
+	return sessions_walk(ctx, &run);
+}
+
+/* ---- session ID ---------------------------------------------------------- */
+
+static int show_session(const struct spool_dir *d, const char *id, bool json)
+{
+	struct seg_reader r;
+	struct spool_index_entry e;
+	int rc = spool_find(d, id, &r, &e);
+	if (rc == SPOOL_FIND_BAD_ID) {
+		report_error("session: '%s' is not a session ID (14 characters 0-9A-Za-z)", id);
+		return SPOOL_EXIT_USAGE;
+	}
+	if (rc < 0) {
+		report_error("session: %s: %s", id, strerror(-rc));
+		return SPOOL_EXIT_IO;
+	}
+	if (rc == SPOOL_FIND_NOT_FOUND || !(e.flags & SPOOL_FLAG_SESSION)) {
+		report_error("session: no session %s in %s%s", id, d->path,
+			     rc == SPOOL_FIND_FOUND ? " (it is a message: smtpsink-spool show ID)" : "");
+		if (rc == SPOOL_FIND_FOUND)
+			seg_reader_close(&r);
+		return SPOOL_EXIT_NOT_FOUND;
+	}
+	struct session_view *v = malloc(sizeof *v);
+	enum msg_status st = v ? seg_reader_session(&r, &e, v) : MSG_OUT_OF_RANGE;
+	if (v == NULL || st != MSG_OK) {
+		report_error("session: %s: %s", id, v ? msg_status_text(st) : "out of memory");
+		rc = SPOOL_EXIT_NOT_FOUND;
+	} else {
+		if (json)
+			session_out_json(stdout, v);
+		else
+			session_out_report(stdout, v);
+		rc = fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
+	}
+	free(v);
+	seg_reader_close(&r);
+	return rc;
+}
+
+int cmd_session(const struct cmd_ctx *ctx, int argc, char **argv)
+{
+	bool json = false;
+	const char *id[1];
+	size_t npos;
+	struct cli_cmd c = {
+		"session", "ID", "Show one session report: commands, transactions, gaps, quirks.", { { 0 } }, 0
+	};
+	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object (the sessions --json object)");
+	int rc = cli_parse(&c, argc, argv, id, 1, &npos);
+	if (rc != 0 || npos != 1) {
+		if (rc == 0)
+			report_error("session: which session? (session ID)");
+		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	}
+	struct spool_dir d;
+	int e = spool_dir_open(&d, ctx->spool);
+	if (e != 0)
+		return report_spool_open(ctx->spool, e);
+	rc = show_session(&d, id[0], json);
+	spool_dir_close(&d);
+	return rc;
+}
