@@ -8,7 +8,9 @@ the C encoder and the C decoder cannot hide here.
 
 Owns: parsing segment headers, records (header checksum first, then the
 lengths, then the record checksum, end magic and zero word), metadata
-fields, bodies and sealed-segment indexes; listing every valid record of a
+fields, bodies and sealed-segment indexes; session records (flag
+FLAG_SESSION: not messages, so read_spool leaves them out; read_sessions
+and parse_session decode them); listing every valid record of a
 spool directory (`read_spool`); reporting every damaged record, index or
 file with its path and offset (`verify`); and a second implementation of
 the start-up recovery decision (`scan_segment`: clean, torn tail or
@@ -73,6 +75,34 @@ FLAG_ILL_PIPELINING = 1 << 9
 FLAG_SMTPUTF8 = 1 << 10
 FLAG_UTF8_NO_PARAM = 1 << 11
 FLAG_NO_BRACKETS = 1 << 12
+# A session report, not a message (docs/SPOOL-FORMAT.md, "Session records").
+FLAG_SESSION = 1 << 31
+
+# Session tags (with QUEUE_ID = session ID, RECEIVED_US = connect time,
+# SHARD, NODE, CLIENT, HELO).
+TAG_SESSION_END_US = 32
+TAG_SESSION_END = 33
+TAG_SESSION_HELO_VERB = 34
+TAG_SESSION_QUIRKS = 35
+TAG_SESSION_VERB = 36
+TAG_SESSION_COUNTS = 37
+TAG_SESSION_BYTES = 38
+TAG_SESSION_ABORT = 39
+TAG_SESSION_GAP = 40
+TAG_SESSION_MESSAGE = 41
+
+# Stable codes (the document's tables).  Verb code 255: no command yet.
+VERB_CODES = {0: "UNKNOWN", 1: "HELO", 2: "EHLO", 3: "LHLO", 4: "MAIL", 5: "RCPT", 6: "DATA", 7: "BDAT",
+              8: "RSET", 9: "NOOP", 10: "QUIT", 11: "VRFY", 12: "EXPN", 13: "HELP", 14: "AUTH",
+              15: "STARTTLS", 16: "AUTH-RESPONSE"}
+REASON_CODES = {0: "none", 1: "rset", 2: "helo", 3: "quit", 4: "disconnect", 5: "timeout", 6: "shutdown",
+                7: "too-big", 8: "bare-lf", 9: "bdat-error", 10: "too-many-errors", 11: "syntax", 12: "sync",
+                13: "fault", 14: "verdict"}
+QUIRK_BITS = ["helo-no-name", "no-helo", "bare-lf-command", "pregreet", "pipelining-unadvertised",
+              "ill-pipelining", "lowercase-verb", "odd-spacing", "no-brackets", "rset-for-data",
+              "pipelining-no-ehlo", "bare-lf-content", "bare-cr-content", "content-before-354"]
+COUNT_NAMES = ["pipelined", "errors", "completed", "refused", "aborted", "rcpts_accepted", "rcpts_refused",
+               "faults", "gaps_total"]
 
 # Verdicts of decode_record (the document's names).
 OK = "OK"
@@ -301,6 +331,101 @@ def parse_meta(meta):
     return d
 
 
+def _client(v):
+    fam, port = v[0], u16(v, 2)
+    addr = v[4:20]
+    a = ".".join(str(x) for x in addr[:4]) if fam == 4 else _ipv6(addr) if fam == 6 else ""
+    return {"family": fam, "port": port, "addr": a, "raw": bytes(addr)}
+
+
+SESSION_SIZES = {TAG_RECEIVED_US: 8, TAG_SHARD: 4, TAG_NODE: 4, TAG_CLIENT: 20, TAG_SESSION_END_US: 8,
+                 TAG_SESSION_END: 4, TAG_SESSION_HELO_VERB: 1, TAG_SESSION_QUIRKS: 4, TAG_SESSION_VERB: 8,
+                 TAG_SESSION_COUNTS: 36, TAG_SESSION_BYTES: 16, TAG_SESSION_ABORT: 20, TAG_SESSION_GAP: 20}
+
+
+def parse_session(meta):
+    """A session record's metadata as a dict (codes turned into names; an
+    unknown code gives None, an unknown verb's count is skipped).  Unknown
+    tags are kept in 'unknown'.  Raises ValueError on a known field of the
+    wrong size or a malformed field."""
+    d = {"id": None, "connect_us": None, "end_us": 0, "shard": None, "node": None, "client": None, "helo": "",
+         "helo_verb": None, "end_reason": "none", "closed_by": "server", "quirks": [], "quirk_bits": 0,
+         "verbs": {}, "bytes_in": 0, "bytes_out": 0, "aborts": [], "gaps": [], "messages": [], "unknown": []}
+    d.update({k: 0 for k in COUNT_NAMES})
+    for tag, v in meta_fields(meta):
+        if tag in SESSION_SIZES and len(v) != SESSION_SIZES[tag]:
+            raise ValueError("session field tag %d has %d bytes, not %d" % (tag, len(v), SESSION_SIZES[tag]))
+        if tag == TAG_QUEUE_ID:
+            d["id"] = text(v)
+        elif tag == TAG_RECEIVED_US:
+            d["connect_us"] = u64(v, 0)
+        elif tag in (TAG_SHARD, TAG_NODE):
+            d["shard" if tag == TAG_SHARD else "node"] = u32(v, 0)
+        elif tag == TAG_CLIENT:
+            d["client"] = _client(v)
+        elif tag == TAG_HELO:
+            d["helo"] = text(v)
+        elif tag == TAG_SESSION_END_US:
+            d["end_us"] = u64(v, 0)
+        elif tag == TAG_SESSION_END:
+            d["end_reason"] = REASON_CODES.get(v[0])
+            d["closed_by"] = "client" if v[1] & 1 else "server"
+        elif tag == TAG_SESSION_HELO_VERB:
+            d["helo_verb"] = VERB_CODES.get(v[0])
+        elif tag == TAG_SESSION_QUIRKS:
+            bits = d["quirk_bits"] = u32(v, 0)
+            d["quirks"] = [QUIRK_BITS[i] if i < len(QUIRK_BITS) else "bit%d" % i for i in range(32) if bits >> i & 1]
+        elif tag == TAG_SESSION_VERB:
+            if v[0] in VERB_CODES:
+                d["verbs"][VERB_CODES[v[0]]] = u32(v, 4)
+        elif tag == TAG_SESSION_COUNTS:
+            d.update(zip(COUNT_NAMES, struct.unpack("<9I", v)))
+        elif tag == TAG_SESSION_BYTES:
+            d["bytes_in"], d["bytes_out"] = struct.unpack("<QQ", v)
+        elif tag == TAG_SESSION_ABORT:
+            at, rcpts, refused, reason, flags = struct.unpack_from("<QIIBB", v)
+            d["aborts"].append({"at_us": at, "rcpts": rcpts, "rcpts_refused": refused, "data": bool(flags & 1),
+                                "reason": REASON_CODES.get(reason)})
+        elif tag == TAG_SESSION_GAP:
+            at, n, verb, flags = struct.unpack_from("<QQBB", v)
+            d["gaps"].append({"at_us": at, "len_us": n, "in_txn": bool(flags & 1),
+                              "after": None if verb == 255 else VERB_CODES.get(verb, "?")})
+        elif tag == TAG_SESSION_MESSAGE:
+            if not 0 < len(v) <= 20:
+                raise ValueError("session message ID of %d bytes" % len(v))
+            d["messages"].append(text(v))
+        else:
+            d["unknown"].append((tag, v))
+    return d
+
+
+def record_ids(h):
+    """(queue ID or session ID, received/connect time) of any record."""
+    if h["flags"] & FLAG_SESSION:
+        s = parse_session(h["meta"])
+        return s["id"], s["connect_us"]
+    m = parse_meta(h["meta"])
+    return m["qid"], m["received_us"]
+
+
+def read_sessions(spool_dir):
+    """Every valid session record of a spool directory, in file order, as
+    parse_session dicts plus file and offset."""
+    out = []
+    for _, seg, path, _ in segment_files(spool_dir):
+        img = read_file(path)
+        try:
+            parse_segment_header(img, path)
+        except SpoolError:
+            continue
+        for off, h in valid_records(img)[0]:
+            if h["flags"] & FLAG_SESSION:
+                d = parse_session(h["meta"])
+                d.update({"file": path, "offset": off, "segno": seg})
+                out.append(d)
+    return out
+
+
 def _ipv6(addr):
     import ipaddress
     return str(ipaddress.IPv6Address(bytes(addr)))
@@ -376,11 +501,11 @@ def all_zero(img, start=0, end=None):
 # -- recovery scan (a second implementation of spool_segment_scan) -------------
 def _qid_time(h):
     try:
-        m = parse_meta(h["meta"])
+        qid, received_us = record_ids(h)  # session records carry a queue ID too
     except ValueError:
         return 0
-    p = parse_qid(m["qid"]) if m["qid"] else None
-    return p[0] if p else (m["received_us"] or 0)
+    p = parse_qid(qid) if qid else None
+    return p[0] if p else (received_us or 0)
 
 
 def scan_segment(img):
@@ -583,6 +708,8 @@ def read_spool(spool_dir, include_corrupt=False, live=False):
             continue
         recs, _ = valid_records(img, live=live)
         for off, h in recs:
+            if h["flags"] & FLAG_SESSION:
+                continue  # a session report, not a message (read_sessions)
             try:
                 out.append(record_dict(h, path, off, seg))
             except ValueError:
@@ -627,7 +754,10 @@ def verify_segment(path, idx_path=None, live=False, shard=None, segno=None):
         if h["synced_before"] > off:
             bad(off, "record", "synced_before %d beyond its own offset" % h["synced_before"])
         try:
-            m = parse_meta(h["meta"])
+            m = parse_meta(h["meta"]) if not h["flags"] & FLAG_SESSION else None
+            if m is None:
+                s = parse_session(h["meta"])
+                m = {"qid": s["id"], "received_us": s["connect_us"], "shard": s["shard"]}
         except ValueError as e:
             bad(off, "record metadata", str(e))
             m = None
@@ -710,10 +840,9 @@ def verify(spool_dir, live=False):
         prev = None
         for off, h in valid_records(img, live=live)[0]:
             try:
-                m = parse_meta(h["meta"])
+                q = record_ids(h)[0]
             except ValueError:
                 continue
-            q = m["qid"]
             if q in seen:
                 problems.append({"file": path, "offset": off, "kind": "duplicate queue ID",
                                  "detail": "%s also at %s @%d" % (q, seen[q][0], seen[q][1])})

@@ -115,3 +115,22 @@ def test_session_report_and_show_link(sess_spool):
     p = tool(sess_spool, "session", qid, check=1, text=True)
     assert "it is a message" in p.stderr
     tool(sess_spool, "session", "not-an-id", check=2)
+
+
+def test_independent_reader_agrees(sess_spool):
+    """tests/interop/spoolfmt.py, written from docs/SPOOL-FORMAT.md, reads
+    the same sessions as the tool and leaves them out of the messages."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "interop"))
+    import spoolfmt
+    assert len(spoolfmt.read_spool(str(sess_spool))) == N
+    assert spoolfmt.verify(str(sess_spool), live=True) == []
+    mine = {s["id"]: s for s in spoolfmt.read_sessions(str(sess_spool))}
+    listed = sessions_json(sess_spool)
+    assert set(mine) == {s["id"] for s in listed}
+    keys = ("connect_us", "end_us", "helo", "helo_verb", "quirks", "end_reason", "closed_by", "verbs", "aborts",
+            "gaps", "messages", "bytes_in", "bytes_out", "completed", "refused", "aborted", "gaps_total")
+    for s in listed:
+        assert {k: mine[s["id"]][k] for k in keys} == {k: s[k] for k in keys}
+        assert mine[s["id"]]["client"]["addr"] == s["client"]["addr"]
