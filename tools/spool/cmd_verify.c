@@ -6,10 +6,12 @@
  *  - segment header: verifies, names the shard and segment of its file;
  *  - every record of every segment, walked from offset 64: header checksum,
  *    lengths, record checksum and trailer (spool_record_decode); metadata
- *    well formed, with a queue ID of this shard, increasing, and
- *    synced_before not past the record's own offset;
+ *    well formed, with a queue ID of this shard, increasing (session
+ *    reports excepted: their ID is taken at connect, their record written
+ *    at the end), and synced_before not past the record's own offset;
  *  - a sealed segment ends exactly after its last record, and its .idx
- *    verifies (spool_index_decode) and agrees with it: one entry per
+ *    verifies (spool_index_decode) and agrees with it (entries taken in
+ *    offset order, as sessions make queue-ID order differ): one entry per
  *    record, each at the offset of a valid record with the same queue ID,
  *    time, lengths and flags; after damage, the walk resumes at the next
  *    entry, so one bad record does not hide the rest;
@@ -111,6 +113,8 @@ static void check_record(struct verify_run *v, struct verify_at *at, uint64_t of
 		say(v, true, at->file, (int64_t)off, "queue ID '%s' is not a queue ID", qid);
 	else if (shard != at->shard)
 		say(v, true, at->file, (int64_t)off, "queue ID %s belongs to shard %u", qid, shard);
+	if (rec->flags & SPOOL_FLAG_SESSION)
+		return; /* its ID was taken at connect, its record written at the end */
 	if (at->prev_qid[0] && memcmp(qid, at->prev_qid, MSG_QID_BYTES) <= 0)
 		say(v, true, at->file, (int64_t)off, "queue ID %s does not come after %.16s", qid, at->prev_qid);
 	memcpy(at->prev_qid, qid, MSG_QID_BYTES);
@@ -152,31 +156,52 @@ static void match_entry(struct verify_run *v, const char *idx, uint32_t k, const
 	msg_meta_ids(rec, qid, &received_us);
 	if (memcmp(qid, e->qid, MSG_QID_BYTES) != 0 || received_us != e->received_us ||
 	    rec->record_len != e->record_len || rec->meta_len != e->meta_len || rec->flags != e->flags)
-		say(v, true, idx, -1, "entry %u (%.16s at offset %llu) does not match the record there (%.16s)", k,
+		say(v, true, idx, -1,
+		    "entry %u in offset order (%.16s at offset %llu) does not match the record there (%.16s)", k,
 		    e->qid, (unsigned long long)e->offset, qid);
 }
 
-/* Entries [*k, ...) before offset off: no record starts where they point. */
-static void skip_entries(struct verify_run *v, const char *idx, const struct seg_reader *r, uint32_t *k, uint64_t off)
+/* The index entries in offset order (the index is in queue-ID order,
+ * which differs from offset order when session reports, written at the
+ * end of their session under an ID taken at connect, are in the segment). */
+struct by_offset {
+	struct spool_index_entry *e;
+	uint32_t n;
+};
+
+static int offset_cmp(const void *a, const void *b)
 {
-	struct spool_index_entry e;
-	for (; *k < r->idx_count; (*k)++) {
-		seg_reader_entry(r, *k, &e);
-		if (e.offset >= off)
+	const struct spool_index_entry *x = a, *y = b;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static bool by_offset_load(struct by_offset *o, const struct seg_reader *r)
+{
+	o->n = r->idx_count;
+	o->e = malloc((o->n ? o->n : 1) * sizeof *o->e);
+	if (o->e == NULL)
+		return false;
+	for (uint32_t i = 0; i < o->n; i++)
+		seg_reader_entry(r, i, &o->e[i]);
+	qsort(o->e, o->n, sizeof *o->e, offset_cmp);
+	return true;
+}
+
+/* Entries [*k, ...) before offset off: no record starts where they point. */
+static void skip_entries(struct verify_run *v, const char *idx, const struct by_offset *o, uint32_t *k, uint64_t off)
+{
+	for (; *k < o->n; (*k)++) {
+		if (o->e[*k].offset >= off)
 			return;
-		say(v, true, idx, -1, "entry %u (%.16s) points at offset %llu, where no valid record starts", *k, e.qid,
-		    (unsigned long long)e.offset);
+		say(v, true, idx, -1, "entry for %.16s points at offset %llu, where no valid record starts",
+		    o->e[*k].qid, (unsigned long long)o->e[*k].offset);
 	}
 }
 
-/* Index entry k's offset, or end when there is none. */
-static uint64_t entry_offset(const struct seg_reader *r, uint32_t k, uint64_t end)
+/* Entry k's offset, or end when there is none. */
+static uint64_t entry_offset(const struct by_offset *o, uint32_t k, uint64_t end)
 {
-	struct spool_index_entry e;
-	if (k >= r->idx_count)
-		return end;
-	seg_reader_entry(r, k, &e);
-	return e.offset;
+	return k < o->n ? o->e[k].offset : end;
 }
 
 /* A sealed segment: every record, and the index against them. */
@@ -184,35 +209,40 @@ static void verify_sealed(struct verify_run *v, struct verify_at *at, const stru
 {
 	uint64_t off = SPOOL_SEGMENT_HEADER_BYTES, len = r->map_len, valid = 0;
 	uint32_t k = 0;
+	struct by_offset o;
+	if (!by_offset_load(&o, r)) {
+		say(v, true, idx, -1, "out of memory");
+		return;
+	}
 	while (off < len) {
 		struct spool_record rec;
-		struct spool_index_entry e;
 		enum spool_verdict vd = spool_record_decode(r->map + off, (size_t)(len - off), &rec);
-		skip_entries(v, idx, r, &k, off);
+		skip_entries(v, idx, &o, &k, off);
 		if (vd != SPOOL_OK) {
 			if (rec.record_len != 0)
 				say(v, true, at->file, (int64_t)off, "%s (record of %llu bytes)", verdict_text(vd),
 				    (unsigned long long)rec.record_len);
 			else
 				say(v, true, at->file, (int64_t)off, "%s", verdict_text(vd));
-			if (entry_offset(r, k, len) == off)
+			if (entry_offset(&o, k, len) == off)
 				k++; /* the entry of the damaged record */
-			off = entry_offset(r, k, len); /* resume at the next indexed record */
+			off = entry_offset(&o, k, len); /* resume at the next indexed record */
 			continue;
 		}
 		check_record(v, at, off, &rec);
 		valid++;
-		if (entry_offset(r, k, len) == off) {
-			seg_reader_entry(r, k, &e);
-			match_entry(v, idx, k++, &e, &rec);
+		if (entry_offset(&o, k, len) == off) {
+			match_entry(v, idx, k, &o.e[k], &rec);
+			k++;
 		} else {
 			say(v, true, at->file, (int64_t)off, "this record is not in the index %s", idx);
 		}
 		off += rec.record_len;
 	}
-	skip_entries(v, idx, r, &k, UINT64_MAX);
+	skip_entries(v, idx, &o, &k, UINT64_MAX);
 	if (valid != r->idx_count)
 		say(v, true, idx, -1, "%u entries for %llu valid records", r->idx_count, (unsigned long long)valid);
+	free(o.e);
 }
 
 /* First non-zero byte of [from, end) of fd, or end. */
