@@ -186,14 +186,42 @@ static const struct cmd_entry cmd_table[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_AUTH_RESPONSE] = { cmd_unknown, true },
 };
 
+static bool override_refuses(const struct smtp_override *ov)
+{
+	return ov->code >= 400 || ov->code < 200;
+}
+
+static bool override_has_text(const struct smtp_override *ov)
+{
+	return ov->text != NULL && ov->text[0] != '\0';
+}
+
+static void override_close(struct smtp_session *s, const struct smtp_override *ov)
+{
+	if (ov->close) {
+		session_end_txn(s, SMTP_REASON_FAULT);
+		session_close(s, SMTP_REASON_FAULT);
+	}
+}
+
+enum session_event_answer session_event_override(struct smtp_session *s, const struct smtp_override *ov,
+						 struct smtp_out *out)
+{
+	if (ov == NULL || (!override_refuses(ov) && !override_has_text(ov)))
+		return SESSION_EVENT_NORMAL;
+	if (override_has_text(ov))
+		smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
+	override_close(s, ov);
+	return override_refuses(ov) ? SESSION_EVENT_REFUSED : SESSION_EVENT_REPLIED;
+}
+
 /* A 4xx/5xx override refuses the command; a 2xx/3xx one runs it and
  * replaces its success reply (a refusal by the command itself stands). */
 static void apply_override(struct smtp_session *s, const struct smtp_override *ov, const struct smtp_cmd *cmd,
 			   struct smtp_out *out)
 {
-	bool refuse = ov->code >= 400 || ov->code < 200;
-	bool has_text = ov->text != NULL && ov->text[0] != '\0';
-	if (refuse) {
+	bool has_text = override_has_text(ov);
+	if (override_refuses(ov)) {
 		if (has_text)
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
 		if (cmd->verb == SMTP_VERB_RCPT)
@@ -207,10 +235,7 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
 		}
 	}
-	if (ov->close) {
-		session_end_txn(s, SMTP_REASON_FAULT);
-		session_close(s, SMTP_REASON_FAULT);
-	}
+	override_close(s, ov);
 }
 
 /* RFC 2920: a command followed by more input in the same read.  Lenient:
@@ -218,10 +243,12 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
  * group, or when PIPELINING was never offered. */
 static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct smtp_out *out)
 {
-	bool unadvertised = !(s->cfg->ext & SMTP_EXT_PIPELINING) || s->helo_verb == SMTP_VERB_HELO ||
-			    s->helo_verb == SMTP_VERB_UNKNOWN;
+	bool no_ehlo = s->helo_verb == SMTP_VERB_HELO || s->helo_verb == SMTP_VERB_UNKNOWN;
+	bool unadvertised = !(s->cfg->ext & SMTP_EXT_PIPELINING) || no_ehlo;
 	bool ends_group = cmd_table[verb].ends_group;
-	if (unadvertised)
+	if (no_ehlo)
+		s->quirks |= SMTP_QUIRK_PIPELINING_NO_EHLO;
+	else if (unadvertised)
 		s->quirks |= SMTP_QUIRK_PIPELINING_UNADVERTISED;
 	if (ends_group)
 		s->quirks |= SMTP_QUIRK_ILL_PIPELINING;
@@ -455,6 +482,19 @@ void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smt
 		smtp_reply_host(out, 421, session_enhanced(s), "4.3.2", s->cfg->hostname, " Service shutting down");
 	session_end_txn(s, why);
 	session_close(s, why);
+}
+
+void smtp_session_fail(struct smtp_session *s, unsigned code, const char *text, struct smtp_out *out)
+{
+	assert(s->state != SMTP_STATE_VERDICT);
+	if (s->state == SMTP_STATE_CLOSED)
+		return;
+	if (text != NULL) {
+		assert(smtp_out_room(out) >= SMTP_REPLY_LINE_MAX_BYTES);
+		smtp_reply_line(out, code, false, session_enhanced(s), text);
+	}
+	session_end_txn(s, SMTP_REASON_FAULT);
+	session_close(s, SMTP_REASON_FAULT);
 }
 
 bool smtp_session_is_idle(const struct smtp_session *s)

@@ -129,6 +129,11 @@ enum smtp_quirk {
 	SMTP_QUIRK_ODD_SPACING = 1u << 7, /* "MAIL FROM: <x>", double space */
 	SMTP_QUIRK_NO_BRACKETS = 1u << 8,
 	SMTP_QUIRK_RSET_FOR_DATA = 1u << 9, /* RSET after RCPT, no DATA */
+	SMTP_QUIRK_PIPELINING_NO_EHLO = 1u << 10, /* pipelined after HELO or none */
+	SMTP_QUIRK_BARE_LF_CONTENT = 1u << 11, /* a bare LF in message content */
+	SMTP_QUIRK_BARE_CR_CONTENT = 1u << 12, /* a bare CR in message content */
+	SMTP_QUIRK_CONTENT_BEFORE_354 = 1u << 13, /* DATA pipelined with content */
+	SMTP_QUIRK_COUNT = 14,
 };
 
 struct smtp_event {
@@ -148,6 +153,11 @@ struct smtp_event {
  * returns NULL for the normal behaviour, or a reply to send instead, from
  * the callback for SMTP_EV_COMMAND.  A 2xx/3xx override still runs the
  * command; a 4xx/5xx one refuses it (and does not count as a client error).
+ * The callbacks for SMTP_EV_MAIL and SMTP_EV_RCPT may answer too, once the
+ * command was found valid (recipient outcomes chosen by address): a 4xx/5xx
+ * override there undoes the MAIL or RCPT and is the reply; a 2xx one with a
+ * text keeps it and replaces the "250 Ok"; one without a text changes
+ * nothing.
  * close = true closes the session after the reply; close with an empty
  * text closes without any reply (smtp-sink -q). */
 struct smtp_override {
@@ -270,5 +280,11 @@ void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smt
  * where a shutdown may close the session without losing anything.  False
  * once the session is closed (after QUIT, eof or abort). */
 bool smtp_session_is_idle(const struct smtp_session *s);
+
+/* End the session from above with a reply of the caller's choosing (a
+ * fault rule: "550 5.3.0 aborted" in the middle of DATA), or none when
+ * text is NULL: abort any transaction (SMTP_REASON_FAULT) and close.  Same
+ * preconditions as smtp_session_abort(). */
+void smtp_session_fail(struct smtp_session *s, unsigned code, const char *text, struct smtp_out *out);
 
 #endif

@@ -27,6 +27,17 @@ void session_reply(struct smtp_session *s, struct smtp_out *out, unsigned code, 
 void session_error(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text);
 void session_error_spec(struct smtp_session *s, struct smtp_out *out, const struct smtp_reply_spec *spec);
 
+/* The layer above answered a valid MAIL or RCPT from its event callback:
+ * a 4xx/5xx override refuses it, a 2xx one with a text replaces its
+ * success reply; either is written (and closes after it if asked). */
+enum session_event_answer {
+	SESSION_EVENT_NORMAL, /* no override: the command's own reply */
+	SESSION_EVENT_REFUSED,
+	SESSION_EVENT_REPLIED, /* accepted, with the override's reply */
+};
+enum session_event_answer session_event_override(struct smtp_session *s, const struct smtp_override *ov,
+						 struct smtp_out *out);
+
 /* Enter the closed state, raising SMTP_EV_CLOSE. */
 void session_close(struct smtp_session *s, enum smtp_reason why);
 

@@ -82,8 +82,11 @@ void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	struct smtp_event ev = { .type = SMTP_EV_MAIL, .arg = p.addr, .params = p.params, .mail = &mp };
 	if (!p.bracketed)
 		ev.flags |= SMTP_EVF_NO_BRACKETS;
-	session_emit(s, &ev);
-	session_reply(s, out, 250, "2.1.0 Ok");
+	enum session_event_answer a = session_event_override(s, session_emit(s, &ev), out);
+	if (a == SESSION_EVENT_REFUSED && s->state != SMTP_STATE_CLOSED)
+		session_end_txn(s, SMTP_REASON_NONE);
+	if (a == SESSION_EVENT_NORMAL)
+		session_reply(s, out, 250, "2.1.0 Ok");
 }
 
 void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
@@ -124,14 +127,19 @@ void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		s->rcpts_refused++;
 		return;
 	}
-	if (p.eight_bit && !(s->msg_flags & SMTP_MSG_SMTPUTF8))
-		s->msg_flags |= SMTP_MSG_UTF8_NO_PARAM;
-	s->rcpts++;
 	struct smtp_event ev = { .type = SMTP_EV_RCPT, .arg = p.addr, .params = p.params, .rcpt = &rp };
 	if (!p.bracketed)
 		ev.flags |= SMTP_EVF_NO_BRACKETS;
-	session_emit(s, &ev);
-	session_reply(s, out, 250, "2.1.5 Ok");
+	enum session_event_answer a = session_event_override(s, session_emit(s, &ev), out);
+	if (a == SESSION_EVENT_REFUSED) {
+		s->rcpts_refused++;
+		return;
+	}
+	if (p.eight_bit && !(s->msg_flags & SMTP_MSG_SMTPUTF8))
+		s->msg_flags |= SMTP_MSG_UTF8_NO_PARAM;
+	s->rcpts++;
+	if (a == SESSION_EVENT_NORMAL)
+		session_reply(s, out, 250, "2.1.5 Ok");
 }
 
 /* DATA or the first BDAT chunk may start a message: is there a valid
@@ -187,8 +195,10 @@ void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		session_error(s, out, 503, "5.5.1 Error: BODY=BINARYMIME requires BDAT");
 		return;
 	}
-	if (s->cmd_pipelined)
-		s->msg_flags |= SMTP_MSG_ILL_PIPELINING; /* content before the 354 */
+	if (s->cmd_pipelined) { /* content before the 354 */
+		s->msg_flags |= SMTP_MSG_ILL_PIPELINING;
+		s->quirks |= SMTP_QUIRK_CONTENT_BEFORE_354;
+	}
 	begin_message(s, 0);
 	s->state = SMTP_STATE_DATA;
 	session_reply(s, out, 354, "End data with <CR><LF>.<CR><LF>");
@@ -233,6 +243,10 @@ static void body_sink(void *ctx, const uint8_t *bytes, size_t len)
 static void finish_message(struct smtp_session *s, struct smtp_out *out)
 {
 	s->state = SMTP_STATE_COMMAND;
+	if (s->data.flags & DATA_FLAG_BARE_LF)
+		s->quirks |= SMTP_QUIRK_BARE_LF_CONTENT;
+	if (s->data.flags & DATA_FLAG_BARE_CR)
+		s->quirks |= SMTP_QUIRK_BARE_CR_CONTENT;
 	bool bare_lf_refused = (s->data.flags & DATA_FLAG_BARE_LF) && s->cfg->bare_lf == SMTP_BARE_LF_REJECT &&
 			       !s->body_binary; /* BINARYMIME content is not text */
 	if (s->oversize && !(bare_lf_refused && s->bare_lf_first)) {
