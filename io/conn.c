@@ -26,7 +26,10 @@
 #include <sys/un.h>
 
 #include "capture.h"
+#include "conn_fault.h"
+#include "conn_trace.h"
 #include "proxy_proto.h"
+#include "session_log.h"
 #include "shard.h"
 #include "spool.h"
 
@@ -96,19 +99,36 @@ static void capture_event(struct conn *c, const struct smtp_event *ev)
 	}
 }
 
+static bool refuses(const struct smtp_override *ov)
+{
+	return ov != NULL && (ov->code >= 400 || ov->code < 200);
+}
+
 static const struct smtp_override *on_event(void *ctx, const struct smtp_event *ev)
 {
 	static const struct smtp_override no_room = { 452, false, "4.3.1 Insufficient system storage" };
 	struct conn *c = ctx;
 	const struct server_config *cfg = c->shard->cfg;
+	const struct smtp_override *ov = NULL;
+	if (c->trace != NULL)
+		conn_trace_event(c, ev);
 	switch (ev->type) {
 	case SMTP_EV_COMMAND:
 		if (!cfg->discard && ev->verb == SMTP_VERB_MAIL && !spool_ready(&c->shard->spool))
-			return &no_room; /* the disk is full or failing: say so at MAIL */
+			ov = &no_room; /* the disk is full or failing: say so at MAIL */
+		else
+			ov = conn_fault_command(c, ev);
+		break;
+	case SMTP_EV_MAIL:
+	case SMTP_EV_RCPT:
+		ov = conn_fault_address(c, ev);
+		if (refuses(ov))
+			return ov; /* the session undoes it: nothing to keep */
 		break;
 	case SMTP_EV_DATA_BEGIN:
 		c->data_start_s = c->shard->now_s;
 		c->data_bytes = 0;
+		conn_fault_content(c);
 		break;
 	case SMTP_EV_MSG_END:
 		c->shard->stats.message_bytes += ev->size_bytes;
@@ -120,9 +140,11 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 	default:
 		break;
 	}
+	if (c->log != NULL)
+		session_log_event(c->log, ev, c->shard->mono_us);
 	if (!cfg->discard)
 		capture_event(c, ev);
-	return NULL;
+	return ov;
 }
 
 static void set_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
@@ -169,22 +191,68 @@ static void start_closing(struct conn *c)
 }
 
 /* Close once the output is out (or can never go out). */
+/* The connection's one timer node is in the idle wheel, or in the hold
+ * wheel while a fault delay runs. */
+static void disarm_timer(struct conn *c)
+{
+	timer_wheel_disarm(c->holding ? &c->shard->holds : &c->shard->timers, &c->timer);
+}
+
+static void arm_timer(struct conn *c, uint64_t deadline_s)
+{
+	if (!c->holding) /* the end of the hold arms it */
+		timer_wheel_arm(&c->shard->timers, &c->timer, deadline_s);
+}
+
+/* Start the hold asked for while the session ran (or lengthen one). */
+static void start_hold(struct conn *c)
+{
+	struct shard *sh = c->shard;
+	bool in_only = c->hold_req_in_only && (!c->holding || c->hold_in_only);
+	uint64_t until = sh->now_ms + c->hold_req_ms;
+	if (c->holding && c->timer.armed && c->timer.deadline_s > until)
+		until = c->timer.deadline_s;
+	c->hold_req = false;
+	c->hold_req_ms = 0;
+	disarm_timer(c);
+	c->holding = true;
+	c->hold_in_only = in_only;
+	timer_wheel_arm(&sh->holds, &c->timer, until);
+}
+
+static void cancel_hold(struct conn *c)
+{
+	if (!c->holding)
+		return;
+	disarm_timer(c);
+	c->holding = false;
+	c->hold_in_only = false;
+}
+
+static bool output_held(const struct conn *c)
+{
+	return c->holding && !c->hold_in_only;
+}
+
 static void maybe_close(struct conn *c)
 {
 	if (!c->closing || c->close_sent)
 		return;
-	if (!c->broken && (c->out_inflight != 0 || c->out_len != 0))
+	if (!c->broken && (c->out_inflight != 0 || c->out_len != 0 || c->holding))
 		return;
 	c->close_sent = true;
 	release_input(c);
-	timer_wheel_disarm(&c->shard->timers, &c->timer);
+	disarm_timer(c);
+	c->holding = false;
 	c->shard->ops->close(c);
 }
 
 static void flush(struct conn *c)
 {
-	if (c->out_inflight == 0 && c->out_len > 0 && !c->close_sent) {
+	if (c->out_inflight == 0 && c->out_len > 0 && !c->close_sent && !output_held(c)) {
 		c->out_inflight = c->out_len;
+		if (c->trace != NULL)
+			conn_trace_output(c, c->out, c->out_len);
 		c->shard->ops->send(c);
 	}
 	if (c->out != NULL && c->out_len == 0 && c->out_inflight == 0) {
@@ -212,6 +280,7 @@ static void fill_envelope(const struct conn *c, struct spool_envelope *env)
 			    c->session.helo_verb == SMTP_VERB_EHLO ? "ESMTP" :
 								     "SMTP";
 	env->protocol = str_view(proto);
+	env->session_id = str_view(c->sid);
 }
 
 static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, struct smtp_out *out)
@@ -219,6 +288,8 @@ static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, str
 	struct smtp_verdict v = { ans->code, ans->qid, ans->text };
 	if (ans->code == 250)
 		c->shard->stats.messages++;
+	if (c->log != NULL)
+		session_log_verdict(c->log, ans->code, ans->qid);
 	return smtp_session_verdict(&c->session, &v, out);
 }
 
@@ -229,6 +300,19 @@ static enum smtp_stop give_verdict(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
 	struct spool_answer ans = { 250, NULL, { 0 } };
+	enum conn_fault_end fe = conn_fault_dot(c, &ans);
+	if (fe != CONN_FAULT_STORE) { /* a rule answers: nothing is kept */
+		capture_free(c->cap);
+		c->cap = NULL;
+		size_t mark = out->len;
+		enum smtp_stop st = answer(c, &ans, out);
+		if (fe == CONN_FAULT_REFUSE)
+			return st;
+		if (fe == CONN_FAULT_DROP)
+			out->len = mark; /* the session answered; the client hears nothing */
+		smtp_session_fail(&c->session, 0, NULL, out);
+		return SMTP_STOP_CLOSE;
+	}
 	if (sh->cfg->discard) {
 		queue_id_next(&sh->qids, sh->wall_us, ans.qid);
 		return answer(c, &ans, out);
@@ -275,7 +359,7 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
 	for (;;) {
-		if (c->verdict_pending || smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
+		if (c->verdict_pending || c->holding || smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
 			return false;
 		const uint8_t *p = NULL;
 		size_t n = 0;
@@ -298,17 +382,48 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 		}
 		if (st == SMTP_STOP_VERDICT)
 			st = give_verdict(c, out);
+		if (c->hold_req)
+			start_hold(c); /* a fault delay: replies (or input) wait */
 		if (st == SMTP_STOP_VERDICT)
 			return false; /* waits for the spool */
 		if (st == SMTP_STOP_CLOSE) {
 			start_closing(c);
 			return true;
 		}
+		if (c->holding)
+			return false;
 		if (st == SMTP_STOP_OUT_FULL)
 			return false;
 		if (st == SMTP_STOP_INPUT && c->in_head == CONN_NO_BUF && c->session.state != SMTP_STATE_LMTP_REPLIES)
 			return true;
 	}
+}
+
+/* The client is known (accepted, or named by its PROXY header): start its
+ * report and transcript, then apply connection rate limits and connect
+ * rules; greet unless they delay or refuse.  False when the session will
+ * not go on now (held or refused). */
+static bool begin_session(struct conn *c, struct smtp_out *out)
+{
+	struct shard *sh = c->shard;
+	if (!sh->cfg->discard && !sh->cfg->no_session_reports)
+		c->log = session_log_new(c->connect_us, sh->mono_us, sh->cfg->idle_gap_ms);
+	conn_trace_start(c);
+	switch (conn_fault_connect(c, out)) {
+	case CONN_FAULT_GREET:
+		smtp_session_greet(&c->session, out);
+		return true;
+	case CONN_FAULT_HOLD:
+		start_hold(c); /* conn_on_hold_done() greets */
+		return false;
+	case CONN_FAULT_REFUSED:
+		break;
+	}
+	if (c->hold_req)
+		start_hold(c); /* a delay, then the refusal */
+	smtp_session_fail(&c->session, 0, NULL, out);
+	start_closing(c);
+	return false;
 }
 
 /* --proxy-protocol: the header comes before anything else.  Returns true
@@ -344,8 +459,7 @@ static bool read_proxy_header(struct conn *c, struct smtp_out *out)
 			}
 			free(c->proxy);
 			c->proxy = NULL;
-			smtp_session_greet(&c->session, out);
-			return true;
+			return begin_session(c, out);
 		}
 	}
 	return false;
@@ -393,6 +507,8 @@ static void conn_process(struct conn *c)
 			struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
 			if (c->proxy == NULL || read_proxy_header(c, &out)) {
 				bool blocked = !feed_input(c, &out);
+				if (c->trace != NULL)
+					conn_trace_feed_done(c);
 				after_input(c, blocked, &out);
 			} else if (c->peer_eof && !c->closing) {
 				start_closing(c);
@@ -401,11 +517,6 @@ static void conn_process(struct conn *c)
 		}
 	}
 	flush(c);
-}
-
-static void arm_timer(struct conn *c, uint64_t deadline_s)
-{
-	timer_wheel_arm(&c->shard->timers, &c->timer, deadline_s);
 }
 
 /* Refuse a connection over --max-conns: one line, then close. */
@@ -443,6 +554,10 @@ bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen
 	sh->stats.conns_accepted++;
 	smtp_session_init(&c->session, &sh->cfg->smtp, on_event, c);
 	c->last_active_s = sh->now_s;
+	c->connect_us = sh->wall_us;
+	c->silent_us = sh->mono_us;
+	queue_id_next(&sh->qids, sh->wall_us, c->sid);
+	c->rng = fault_rng_seed(sh->seed, sh->index, sh->sessions++);
 	arm_timer(c, sh->now_s + sh->cfg->timeout_s + 1);
 	c->counted = true;
 	if (atomic_fetch_add(&sh->shared->conns, 1) >= sh->cfg->max_conns) {
@@ -457,7 +572,7 @@ bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen
 		}
 	} else if (want_out(c)) {
 		struct smtp_out out = { c->out, 0, CONN_OUT_BYTES };
-		smtp_session_greet(&c->session, &out);
+		begin_session(c, &out);
 		c->out_len = (uint32_t)out.len;
 	} else {
 		c->broken = true;
@@ -484,6 +599,7 @@ static bool too_slow(const struct conn *c)
 static void end_session(struct conn *c, enum smtp_reason why)
 {
 	struct smtp_out out;
+	cancel_hold(c);
 	if (c->closing) { /* the client does not even take our last reply */
 		c->broken = true;
 		maybe_close(c);
@@ -498,6 +614,20 @@ static void end_session(struct conn *c, enum smtp_reason why)
 	start_closing(c);
 	arm_timer(c, c->shard->now_s + c->shard->cfg->timeout_s);
 	flush(c);
+}
+
+/* The client spoke: a silence before it goes into the report (and the
+ * transcript) if it was long. */
+static void note_input(struct conn *c, uint32_t len)
+{
+	struct shard *sh = c->shard;
+	uint64_t silent = sh->mono_us > c->silent_us ? sh->mono_us - c->silent_us : 0;
+	if (c->trace != NULL && silent > (uint64_t)sh->cfg->idle_gap_ms * 1000u)
+		conn_trace_note(c, "the client was silent for %llu.%03llu s", (unsigned long long)(silent / 1000000u),
+				(unsigned long long)(silent / 1000u % 1000u));
+	if (c->log != NULL)
+		session_log_input(c->log, sh->mono_us, c->silent_us, len);
+	c->silent_us = sh->mono_us;
 }
 
 void conn_on_recv(struct conn *c, uint16_t bid, uint32_t len)
@@ -518,6 +648,7 @@ void conn_on_recv(struct conn *c, uint16_t bid, uint32_t len)
 	c->last_active_s = sh->now_s;
 	if (c->data_start_s != 0)
 		c->data_bytes += len;
+	note_input(c, len);
 	if (too_slow(c)) {
 		sh->stats.timeouts++;
 		end_session(c, SMTP_REASON_TIMEOUT);
@@ -558,6 +689,9 @@ void conn_on_sent(struct conn *c, uint32_t bytes)
 	memmove(c->out, c->out + bytes, c->out_len - bytes);
 	c->out_len -= bytes;
 	c->out_inflight = 0;
+	c->silent_us = c->shard->mono_us; /* the client's turn starts now */
+	if (c->log != NULL)
+		session_log_output(c->log, bytes);
 	conn_process(c);
 }
 
@@ -568,11 +702,43 @@ void conn_on_recv_stopped(struct conn *c)
 		c->shard->ops->recv_resume(c);
 }
 
+/* The session's report goes into the spool; the transcript ends. */
+static void end_report(struct conn *c)
+{
+	struct shard *sh = c->shard;
+	enum smtp_reason why = c->peer_eof || c->broken ? SMTP_REASON_EOF : SMTP_REASON_NONE;
+	if (c->trace != NULL)
+		conn_trace_end(c, c->peer_eof ? "the client closed the connection" :
+				  c->broken   ? "the connection failed (reset)" :
+						"the server closed the connection");
+	if (c->log == NULL)
+		return;
+	const struct session_report *r =
+		session_log_finish(c->log, &c->session, why, sh->wall_us, sh->mono_us, c->silent_us);
+	struct session_report *w = &c->log->r;
+	w->id = str_view(c->sid);
+	w->shard = sh->index;
+	w->node = sh->cfg->node_id;
+	struct spool_envelope env;
+	fill_envelope(c, &env);
+	w->client_family = env.client_family;
+	w->client_port = env.client_port;
+	memcpy(w->client_addr, env.client_addr, sizeof w->client_addr);
+	w->helo = env.helo;
+	spool_append_session(sh, r);
+	session_log_free(c->log);
+	c->log = NULL;
+}
+
 void conn_on_closed(struct conn *c)
 {
 	struct shard *sh = c->shard;
+	end_report(c);
+	free(c->abort);
+	c->abort = NULL;
 	release_input(c);
-	timer_wheel_disarm(&sh->timers, &c->timer);
+	disarm_timer(c);
+	c->holding = false;
 	if (c->out != NULL)
 		shard_out_free(sh, c->out);
 	c->out = NULL;
@@ -605,6 +771,41 @@ void conn_on_timer(struct conn *c)
 	} else {
 		arm_timer(c, c->last_active_s + timeout + 1);
 	}
+}
+
+/* content:close after a stall (smtp-sink -A): the reply, then the close. */
+static void run_abort(struct conn *c)
+{
+	struct conn_abort *ab = c->abort;
+	c->abort = NULL;
+	if (c->session.state != SMTP_STATE_VERDICT && want_out(c)) {
+		struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
+		bool room = smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES;
+		smtp_session_fail(&c->session, ab->code, ab->code != 0 && room ? ab->text : NULL, &out);
+		c->out_len = (uint32_t)out.len;
+	}
+	free(ab);
+	start_closing(c);
+}
+
+void conn_on_hold_done(struct conn *c)
+{
+	struct shard *sh = c->shard;
+	c->holding = false;
+	c->hold_in_only = false;
+	c->last_active_s = sh->now_s; /* our delay is not the client's idleness */
+	c->silent_us = sh->mono_us;
+	arm_timer(c, sh->now_s + sh->cfg->timeout_s + 1);
+	if (c->trace != NULL)
+		conn_trace_note(c, "hold over");
+	if (c->abort != NULL && !c->closing)
+		run_abort(c);
+	if (!c->closing && !c->session.greeted && c->proxy == NULL && c->in_head == CONN_NO_BUF && want_out(c)) {
+		struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
+		smtp_session_greet(&c->session, &out); /* after a greeting delay */
+		c->out_len = (uint32_t)out.len;
+	}
+	conn_process(c); /* held input and output go on (a pregreet gets the banner first) */
 }
 
 void conn_shutdown(struct conn *c, bool force)

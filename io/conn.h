@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "backend.h"
+#include "queue_id.h"
 #include "smtp_session.h"
 #include "timer_wheel.h"
 
@@ -27,6 +28,15 @@
 #define CONN_OUT_BYTES 4096u
 
 struct proxy_wait; /* PROXY header parse state, only while it is awaited */
+struct session_log; /* session_log.h */
+struct conn_trace; /* conn_trace.h */
+
+/* A fault rule's abort after a content stall (smtp-sink -A): code 0 means
+ * disconnect without a reply. */
+struct conn_abort {
+	uint16_t code;
+	char text[512];
+};
 
 /* The client's address, compactly (an idle connection stays small). */
 struct conn_peer {
@@ -55,11 +65,23 @@ struct conn {
 	bool broken; /* the socket failed: output can never go out */
 	bool counted; /* holds a place under --max-conns */
 	bool verdict_pending; /* the spool has the message; answer to come */
+	bool holding; /* a fault delay holds the replies (and the input) */
+	bool hold_in_only; /* ... only the input (a content stall) */
+	bool hold_req; /* a delay was asked for during feed(): hold after it */
+	bool hold_req_in_only;
+	uint32_t hold_req_ms;
 	struct proxy_wait *proxy; /* non-NULL until the PROXY header is read */
 	char *helo; /* last HELO/EHLO/LHLO argument (capture mode) */
 	char *auth_user; /* AUTH user once authenticated */
 	char *auth_pending; /* AUTH user named, outcome not yet known */
 	struct capture *cap; /* the transaction being captured */
+	struct session_log *log; /* the session report being gathered */
+	struct conn_trace *trace; /* non-NULL while traced */
+	struct conn_abort *abort; /* to do when the hold ends */
+	uint64_t rng; /* fault rule choices */
+	uint64_t connect_us; /* wall clock */
+	uint64_t silent_us; /* monotonic: last input, or end of our output */
+	char sid[QUEUE_ID_LEN + 1]; /* session ID */
 	struct conn_peer peer;
 	struct timer_node timer;
 	uint64_t last_active_s; /* last input */
@@ -87,6 +109,7 @@ void conn_on_verdict(struct conn *c, const struct spool_answer *ans);
 
 /* Shard -> conn. */
 void conn_on_timer(struct conn *c);
+void conn_on_hold_done(struct conn *c); /* a fault delay is over */
 void conn_shutdown(struct conn *c, bool force); /* SIGTERM: 421 when idle */
 
 #endif

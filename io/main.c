@@ -1,7 +1,8 @@
 /*
  * io/main.c - smtpsink: parse options, choose the backend, start one shard
- * per CPU, wait for SIGTERM/SIGINT, shut down within the grace period and
- * print what was served.  Wiring only; the work is in the modules.
+ * per CPU, wait for SIGTERM/SIGINT (reloading the fault rules on SIGHUP),
+ * shut down within the grace period and print what was served.  Wiring
+ * only; the work is in the modules.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -86,6 +87,9 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 		t.bytes_in += s->bytes_in;
 		t.timeouts += s->timeouts;
 		t.enobufs += s->enobufs;
+		t.faults += s->faults;
+		t.outcomes += s->outcomes;
+		t.throttled += s->throttled;
 	}
 	fprintf(stderr,
 		"smtpsink: served %llu connections, %llu messages, %llu message bytes (%llu bytes received) in %llu s;"
@@ -94,6 +98,97 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 		(unsigned long long)t.message_bytes, (unsigned long long)t.bytes_in,
 		(unsigned long long)(monotonic_s() - started_s), (unsigned long long)t.conns_refused,
 		(unsigned long long)t.timeouts, (unsigned long long)t.enobufs);
+	if (t.faults + t.outcomes + t.throttled > 0)
+		fprintf(stderr, "smtpsink: %llu fault rule firings, %llu recipient outcomes, %llu rate-limited\n",
+			(unsigned long long)t.faults, (unsigned long long)t.outcomes, (unsigned long long)t.throttled);
+}
+
+/* Rule sets replaced by SIGHUP stay allocated until exit: a reply text may
+ * still be repeated from one (LMTP), and their counts are reported. */
+struct fault_sets {
+	struct fault_set **v;
+	size_t n;
+};
+
+static bool keep_set(struct fault_sets *sets, struct fault_set *fs)
+{
+	struct fault_set **v = realloc(sets->v, (sets->n + 1) * sizeof *v);
+	if (v == NULL)
+		return false;
+	v[sets->n++] = fs;
+	sets->v = v;
+	return true;
+}
+
+static void reload_faults(const struct server_config *cfg, struct server_shared *shared, struct fault_sets *sets)
+{
+	char err[512];
+	struct fault_set *fs = fault_set_load(cfg, sets->n + 1, err, sizeof err);
+	if (fs == NULL || !keep_set(sets, fs)) {
+		fprintf(stderr, "smtpsink: SIGHUP: fault rules not reloaded, the old ones stay: %s\n",
+			fs == NULL ? err : "out of memory");
+		fault_set_free(fs);
+		return;
+	}
+	atomic_store_explicit(&shared->faults, fs, memory_order_release);
+	fprintf(stderr, "smtpsink: SIGHUP: %u fault rules in force\n", fault_rules_count(fs->rules));
+}
+
+static void report_faults(struct fault_sets *sets)
+{
+	for (size_t i = 0; i < sets->n; i++) {
+		if (sets->n > 1 && fault_rules_count(sets->v[i]->rules) > 0)
+			fprintf(stderr, "smtpsink: fault rules, load %zu%s:\n", i + 1,
+				i + 1 < sets->n ? " (replaced)" : "");
+		fault_set_report(sets->v[i], stderr);
+		fault_set_free(sets->v[i]);
+	}
+	free(sets->v);
+}
+
+/* Shared state before the shards start: rules, rate windows, transcript. */
+static int shared_init(const struct server_config *cfg, struct server_shared *shared, struct fault_sets *sets)
+{
+	char err[512];
+	struct fault_set *fs = fault_set_load(cfg, 1, err, sizeof err);
+	if (fs == NULL || !keep_set(sets, fs)) {
+		fprintf(stderr, "smtpsink: fault rules: %s\n", fs == NULL ? err : "out of memory");
+		fault_set_free(fs);
+		return -1;
+	}
+	atomic_store(&shared->faults, fs);
+	shared->seed = cfg->seed;
+	if (shared->seed == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		shared->seed = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	if (fault_rules_count(fs->rules) > 0)
+		fprintf(stderr, "smtpsink: %u fault rules in force, seed %llu\n", fault_rules_count(fs->rules),
+			(unsigned long long)shared->seed);
+	if (throttle_init(&shared->msg_rate, cfg->msg_rate, false) != 0 ||
+	    throttle_init(&shared->conn_rate, cfg->conn_rate, false) != 0 ||
+	    throttle_init(&shared->client_msg_rate, cfg->client_msg_rate, true) != 0 ||
+	    throttle_init(&shared->client_conn_rate, cfg->client_conn_rate, true) != 0) {
+		fprintf(stderr, "smtpsink: out of memory\n");
+		return -1;
+	}
+	int e = trace_open(&shared->trace, cfg);
+	if (e != 0) {
+		fprintf(stderr, "smtpsink: --trace %s: %s\n", cfg->trace_path, strerror(-e));
+		return -1;
+	}
+	return 0;
+}
+
+static void shared_fini(struct server_shared *shared, struct fault_sets *sets)
+{
+	report_faults(sets);
+	throttle_fini(&shared->msg_rate);
+	throttle_fini(&shared->conn_rate);
+	throttle_fini(&shared->client_msg_rate);
+	throttle_fini(&shared->client_conn_rate);
+	trace_close(&shared->trace);
 }
 
 static unsigned shard_count(const struct server_config *cfg)
@@ -106,7 +201,12 @@ static unsigned shard_count(const struct server_config *cfg)
 static int serve(const struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
 {
 	static struct server_shared shared;
+	struct fault_sets sets = { NULL, 0 };
 	shared.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (shared_init(cfg, &shared, &sets) != 0) {
+		shared_fini(&shared, &sets);
+		return 2;
+	}
 	struct shard *shards = calloc(n, sizeof *shards);
 	unsigned started = 0;
 	int rc = 1;
@@ -130,7 +230,8 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 			fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
 				(unsigned long long)nofile);
 		int sig = 0;
-		sigwait(sigs, &sig);
+		while (sigwait(sigs, &sig) == 0 && sig == SIGHUP)
+			reload_faults(cfg, &shared, &sets);
 		rc = 0;
 	}
 	shared.stop_deadline_s = monotonic_s() + cfg->grace_s;
@@ -146,6 +247,7 @@ out:
 	for (unsigned i = 0; i < n; i++)
 		shard_release(&shards[i]);
 	free(shards);
+	shared_fini(&shared, &sets);
 	return rc;
 }
 
@@ -159,6 +261,7 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
 	/* blocked before any thread exists, so only sigwait() sees them */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);

@@ -30,8 +30,13 @@ enum opt_kind {
 	OPT_LISTEN,
 	OPT_IO,
 	OPT_BARE_LF,
-	OPT_SYNC
+	OPT_SYNC,
+	OPT_FAULT, /* a rule; lo: index of the prefix in fault_prefix[] */
+	OPT_CIDR /* --trace-client */
 };
+
+/* Options that are shorthands for a fault rule: the value is appended. */
+static const char *const fault_prefix[] = { "", "connect:delay=", "any:delay=" };
 
 struct opt {
 	const char *name;
@@ -95,6 +100,25 @@ static const struct opt opts[] = {
 	{ "no-dsn", OPT_EXT_OFF, 0, SMTP_EXT_DSN, 0, NULL, "do not offer DSN" },
 	{ "no-auth", OPT_EXT_OFF, 0, SMTP_EXT_AUTH, 0, NULL, "do not offer AUTH" },
 	{ "no-esmtp", OPT_EXT_OFF, 0, SMTP_EXT_ESMTP, 0, NULL, "refuse EHLO: plain SMTP only" },
+	{ "fault", OPT_FAULT, 0, 0, 0, "RULE",
+	  "fault rule, e.g. 'rcpt:reply=550 5.1.1 No such user:p=0.1' (repeatable)" },
+	{ "fault-file", OPT_STRING, CFG(fault_file), 0, 0, "FILE", "fault rules, one per line; re-read on SIGHUP" },
+	{ "seed", OPT_U64, CFG(seed), 0, UINT64_MAX, "N", "seed for random fault choices (default: from the clock)" },
+	{ "greeting-delay", OPT_FAULT, 0, 1, 0, "DUR", "hold the banner DUR (e.g. 2s, 500ms, 1s-5s)" },
+	{ "tarpit", OPT_FAULT, 0, 2, 0, "DUR", "hold every command's reply DUR" },
+	{ "no-recipient-outcomes", OPT_FLAG, CFG(no_recipient_outcomes), 0, 0, NULL,
+	  "tempfail@, permfail@, 450-x@ are ordinary recipients" },
+	{ "msg-rate", OPT_U32, CFG(msg_rate), 0, 1u << 30, "N", "421 at MAIL beyond N messages/s in all, 0: off" },
+	{ "conn-rate", OPT_U32, CFG(conn_rate), 0, 1u << 30, "N", "421 beyond N connections/s in all, 0: off" },
+	{ "client-msg-rate", OPT_U32, CFG(client_msg_rate), 0, 1u << 30, "N",
+	  "421 at MAIL beyond N messages/s from one address" },
+	{ "client-conn-rate", OPT_U32, CFG(client_conn_rate), 0, 1u << 30, "N",
+	  "421 beyond N connections/s from one address" },
+	{ "trace", OPT_STRING, CFG(trace_path), 0, 0, "FILE|-", "write session transcripts to FILE (- stdout)" },
+	{ "trace-client", OPT_CIDR, 0, 0, 0, "CIDR", "trace only these clients (repeatable)" },
+	{ "idle-gap", OPT_U32, CFG(idle_gap_ms), 1, 86400000, "MS",
+	  "session reports note client silences over MS (default 1000)" },
+	{ "no-session-reports", OPT_FLAG, CFG(no_session_reports), 0, 0, NULL, "keep no session reports in the spool" },
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
 
@@ -186,6 +210,21 @@ static int parse_enum(const char *name, const char *v, const char *const *words,
 	return bad(name, v, "unknown value");
 }
 
+/* Keep a rule's text (checked when the rule set is built, with the
+ * file's rules, before anything starts). */
+static int add_fault(struct server_config *cfg, const char *prefix, const char *v)
+{
+	if (cfg->fault_count == SERVER_FAULTS_MAX)
+		return bad("fault", v, "too many rules on the command line (use --fault-file)");
+	size_t n = strlen(prefix) + strlen(v) + 1;
+	char *text = malloc(n);
+	if (text == NULL)
+		return bad("fault", v, "out of memory");
+	snprintf(text, n, "%s%s", prefix, v);
+	cfg->fault_text[cfg->fault_count++] = text; /* lives as long as the process */
+	return 0;
+}
+
 static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 {
 	static const char *const io_words[] = { "auto", "uring", "epoll" };
@@ -233,6 +272,14 @@ static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 			return -1;
 		cfg->smtp.bare_lf = (enum smtp_bare_lf_policy)e;
 		return 0;
+	case OPT_FAULT:
+		return add_fault(cfg, fault_prefix[o->lo], v);
+	case OPT_CIDR:
+		if (cfg->trace_client_count == SERVER_TRACE_CLIENTS_MAX)
+			return bad(o->name, v, "too many ranges");
+		if (!cidr_parse(v, &cfg->trace_client[cfg->trace_client_count++]))
+			return bad(o->name, v, "expected an address or ADDR/BITS");
+		return 0;
 	}
 	return -1;
 }
@@ -251,6 +298,7 @@ static void defaults(struct server_config *cfg)
 	cfg->spool_dir = "spool";
 	cfg->segment_size = 256ull << 20;
 	cfg->sync = 1; /* group */
+	cfg->idle_gap_ms = 1000;
 }
 
 /* Checks across options, after all were read. */

@@ -13,9 +13,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cidr.h"
 #include "smtp_config.h"
 
 #define SERVER_LISTEN_MAX 16
+#define SERVER_FAULTS_MAX 256 /* --fault, --greeting-delay, --tarpit */
+#define SERVER_TRACE_CLIENTS_MAX 16
 
 enum io_backend_kind {
 	IO_BACKEND_AUTO,
@@ -49,6 +52,20 @@ struct server_config {
 	uint32_t node_id; /* queue IDs: unique across hosts (0..65535) */
 	uint32_t recv_buf_bytes; /* size of each provided receive buffer */
 	uint32_t recv_bufs; /* receive buffers per shard (power of two) */
+	/* fault injection (docs/FAULTS.md) */
+	const char *fault_text[SERVER_FAULTS_MAX]; /* rules, in order */
+	unsigned fault_count;
+	const char *fault_file; /* more rules; re-read on SIGHUP */
+	uint64_t seed; /* random choices; 0: from the clock */
+	bool no_recipient_outcomes; /* tempfail@ etc. are plain recipients */
+	uint32_t msg_rate, conn_rate; /* per second, all clients; 0: off */
+	uint32_t client_msg_rate, client_conn_rate; /* per client address */
+	/* what clients did */
+	const char *trace_path; /* --trace FILE, "-": stdout; NULL: off */
+	struct cidr trace_client[SERVER_TRACE_CLIENTS_MAX];
+	unsigned trace_client_count; /* 0: every client */
+	uint32_t idle_gap_ms; /* session reports: silences longer than this */
+	bool no_session_reports;
 };
 
 /* Parse argv into *cfg (defaults first).  Returns 0 to run, 1 when --help or

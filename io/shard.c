@@ -109,6 +109,7 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	memset(sh, 0, sizeof *sh);
 	sh->index = index;
 	sh->cfg = cfg;
+	sh->seed = shared->seed;
 	sh->shared = shared;
 	sh->ops = ops;
 	sh->cpu = -1;
@@ -170,8 +171,10 @@ void shard_out_free(struct shard *sh, uint8_t *buf)
 static void refresh_clocks(struct shard *sh)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sh->now_s = (uint64_t)ts.tv_sec;
+	sh->mono_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	sh->now_ms = sh->mono_us / 1000u;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sh->wall_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
@@ -181,6 +184,13 @@ static void fire(void *ctx, struct timer_node *node)
 	(void)ctx;
 	struct conn *c = (struct conn *)((char *)node - offsetof(struct conn, timer));
 	conn_on_timer(c);
+}
+
+static void fire_hold(void *ctx, struct timer_node *node)
+{
+	(void)ctx;
+	struct conn *c = (struct conn *)((char *)node - offsetof(struct conn, timer));
+	conn_on_hold_done(c);
 }
 
 /* SIGTERM: stop accepting, close idle sessions with 421, force the rest
@@ -222,6 +232,8 @@ static void *shard_main(void *arg)
 	own_arena();
 	refresh_clocks(sh);
 	timer_wheel_init(&sh->timers, sh->now_s);
+	timer_wheel_init(&sh->holds, sh->now_ms);
+	sh->faults = atomic_load(&sh->shared->faults);
 	queue_id_init(&sh->qids, sh->cfg->node_id, sh->index, sh->spool.qid_floor_us);
 	int e = sh->ops->init(sh);
 	atomic_store(&sh->ready, e == 0 ? 1 : -1);
@@ -230,18 +242,22 @@ static void *shard_main(void *arg)
 		return NULL;
 	for (;;) {
 		refresh_clocks(sh);
+		sh->faults = atomic_load_explicit(&sh->shared->faults, memory_order_acquire);
 		timer_wheel_advance(&sh->timers, sh->now_s, fire, sh);
+		timer_wheel_advance(&sh->holds, sh->now_ms, fire_hold, sh);
 		if (shutting_down(sh))
 			break;
 		sh->stats.loop_turns++;
 		spool_tick(sh); /* submit this turn's batch: group commit */
-		e = sh->ops->run_once(sh, LOOP_WAIT_MS);
+		trace_flush(&sh->trace, &sh->shared->trace);
+		e = sh->ops->run_once(sh, sh->holds.armed ? 1 : LOOP_WAIT_MS);
 		if (e < 0) {
 			fprintf(stderr, "smtpsink: shard %u: event loop failed: %s\n", sh->index, strerror(-e));
 			break;
 		}
 	}
 	sh->ops->fini(sh);
+	trace_flush(&sh->trace, &sh->shared->trace);
 	return NULL;
 }
 
@@ -274,6 +290,7 @@ void shard_join(struct shard *sh)
 
 void shard_release(struct shard *sh)
 {
+	trace_buf_free(&sh->trace);
 	if (sh->spool.dir_fd >= 0)
 		spool_close(&sh->spool);
 	for (unsigned i = 0; i < sh->listen_count; i++)

@@ -18,10 +18,13 @@
 
 #include "backend.h"
 #include "conn.h"
+#include "fault_set.h"
 #include "queue_id.h"
 #include "server_config.h"
 #include "spool.h"
+#include "throttle.h"
 #include "timer_wheel.h"
+#include "trace.h"
 
 struct shard_stats {
 	uint64_t conns_accepted;
@@ -33,6 +36,9 @@ struct shard_stats {
 	uint64_t enobufs; /* multishot recv ran out of buffers */
 	uint64_t accept_full; /* accept failed: descriptor table full */
 	uint64_t loop_turns;
+	uint64_t faults; /* fault rule decisions that fired */
+	uint64_t outcomes; /* recipient outcomes (tempfail@ ...) */
+	uint64_t throttled; /* 421 for a rate limit */
 };
 
 /* Receive buffers: count fixed-size buffers in one mapping.  next/len
@@ -47,12 +53,17 @@ struct rbuf_pool {
 	uint32_t free_count;
 };
 
-/* Process-wide state the shards share (counts only). */
+/* Process-wide state the shards share: counts, the fault rules in force,
+ * rate windows, the transcript file. */
 struct server_shared {
 	atomic_uint_fast32_t conns; /* live connections, all shards */
 	atomic_bool stopping; /* SIGTERM/SIGINT seen */
 	int wake_fd; /* eventfd written at SIGTERM: every loop wakes at once */
 	uint64_t stop_deadline_s; /* grace ends (monotonic seconds) */
+	_Atomic(struct fault_set *) faults; /* replaced on SIGHUP */
+	struct throttle msg_rate, conn_rate, client_msg_rate, client_conn_rate;
+	struct trace_sink trace;
+	uint64_t seed; /* --seed, or from the clock */
 };
 
 struct shard {
@@ -70,11 +81,19 @@ struct shard {
 	struct conn *conn_free; /* free connection structs (slab) */
 	struct conn *live; /* live connections */
 	uint32_t live_count;
-	struct timer_wheel timers;
+	struct timer_wheel timers; /* idle timeouts, 1 s ticks */
+	struct timer_wheel holds; /* fault delays, 1 ms ticks */
 	struct queue_id_gen qids;
 	struct spool spool; /* capture mode (not --discard) */
 	uint64_t now_s; /* monotonic, refreshed each loop turn */
+	uint64_t mono_us, now_ms; /* the same, finer (session reports, holds) */
 	uint64_t wall_us; /* wall clock for queue IDs, each loop turn */
+	struct fault_set *faults; /* the rules for this loop turn */
+	uint64_t seed; /* --seed (or the clock) */
+	uint64_t sessions; /* ordinal of the next session (fault choices) */
+	struct smtp_override fault_ov; /* an override being returned */
+	char fault_text[512]; /* its text, when built here */
+	struct trace_buf trace; /* transcript lines of this turn */
 	struct shard_stats stats;
 	int init_error; /* backend init result, for the main thread */
 	atomic_int ready; /* 1 running, -1 init failed, 0 starting */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "session_report.h"
 #include "shard.h"
 
 bool spool_ready(const struct spool *sp)
@@ -52,6 +53,26 @@ static bool make_room(struct spool *sp, const struct capture *cap)
 	return spool_files_new_segment(sp, cap->received_us) == 0;
 }
 
+/* Room for a record whose head_len and record_len are set: the head
+ * buffer, and a place in the open segment.  Rotate first: synced_before
+ * must be the durable offset of the segment the record will be in. */
+static bool place_record(struct spool *sp, struct capture *cap)
+{
+	cap->head = malloc(cap->head_len);
+	return cap->head != NULL && cap->record_len != 0 && make_room(sp, cap);
+}
+
+/* The head is written: checksum head and body, write the tail. */
+static bool seal_record(struct capture *cap)
+{
+	struct spool_checksum sum;
+	spool_checksum_init(&sum);
+	spool_checksum_update(&sum, cap->head, cap->head_len);
+	spool_checksum_update(&sum, cap->body, cap->body_len);
+	cap->tail_len = spool_record_tail(&sum, cap->record_len, cap->head_len + cap->body_len, cap->tail);
+	return cap->tail_len != 0; /* 0: the lengths disagree, never store that */
+}
+
 /* Encode the record around the captured body. */
 static bool build_record(struct spool *sp, struct capture *cap, struct spool_envelope *env)
 {
@@ -73,22 +94,12 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 	env->shard = sp->shard;
 	env->node = sp->node;
 	cap->head_len = spool_record_meta_bytes(env);
-	cap->head = malloc(cap->head_len);
 	cap->record_len = spool_record_len(env, cap->body_len);
-	/* rotate first: synced_before must be the durable offset of the
-	 * segment the record will actually be in */
-	if (cap->head == NULL || cap->record_len == 0 || !make_room(sp, cap)) {
-		free(paths);
-		return false;
-	}
-	spool_record_head(env, cap->body_len, sp->durable_off, cap->head);
-	struct spool_checksum sum;
-	spool_checksum_init(&sum);
-	spool_checksum_update(&sum, cap->head, cap->head_len);
-	spool_checksum_update(&sum, cap->body, cap->body_len);
-	cap->tail_len = spool_record_tail(&sum, cap->record_len, cap->head_len + cap->body_len, cap->tail);
+	bool ok = place_record(sp, cap);
+	if (ok)
+		spool_record_head(env, cap->body_len, sp->durable_off, cap->head);
 	free(paths);
-	return cap->tail_len != 0; /* 0: the lengths disagree, never store that */
+	return ok && seal_record(cap);
 }
 
 static bool add_entry(struct spool *sp, const struct capture *cap)
@@ -165,6 +176,29 @@ bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *
 	}
 	capture_free(cap);
 	return true;
+}
+
+bool spool_append_session(struct shard *sh, const struct session_report *r)
+{
+	struct spool *sp = &sh->spool;
+	if (!spool_ready(sp) || r->id.len > QUEUE_ID_LEN)
+		return false;
+	struct capture *cap = calloc(1, sizeof *cap);
+	if (cap == NULL)
+		return false;
+	memcpy(cap->qid, r->id.ptr, r->id.len);
+	cap->received_us = r->connect_us;
+	cap->flags = SPOOL_FLAG_SESSION;
+	cap->head_len = session_report_meta_bytes(r);
+	cap->record_len = session_report_record_len(r);
+	bool ok = place_record(sp, cap);
+	if (ok)
+		session_report_head(r, sp->durable_off, cap->head);
+	if (!ok || !seal_record(cap) || !enqueue(sp, cap)) {
+		capture_free(cap);
+		return false;
+	}
+	return true; /* nobody waits for it: written with the next batch */
 }
 
 static void answer_all(struct capture *list, const struct spool_answer *proto)

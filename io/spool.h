@@ -128,6 +128,12 @@ struct spool_answer {
 bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *env, uint64_t now_us,
 		  struct spool_answer *ans);
 
+/* A session's report (conn.c, when the connection is gone): queued like a
+ * message, with nobody to answer.  False if it could not be kept (spool
+ * down, no memory): a report is never worth refusing anything for. */
+struct session_report;
+bool spool_append_session(struct shard *sh, const struct session_report *r);
+
 /* Once per loop turn: submit the next batch if none is in flight; retry a
  * down spool; apply retention.  */
 void spool_tick(struct shard *sh);

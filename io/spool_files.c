@@ -97,9 +97,18 @@ static void add_sealed(struct spool *sp, uint64_t segno, uint64_t bytes, uint64_
 	sp->sealed[sp->sealed_count++] = (struct spool_sealed){ segno, bytes, created_us };
 }
 
-/* Write the index of a segment: temporary name, sync, rename, sync dir. */
-static int write_index(struct spool *sp, uint64_t segno, const struct spool_index_entry *e, uint32_t count)
+static int by_qid(const void *a, const void *b)
 {
+	return memcmp(((const struct spool_index_entry *)a)->qid, ((const struct spool_index_entry *)b)->qid,
+		      sizeof((const struct spool_index_entry *)a)->qid);
+}
+
+/* Write the index of a segment: temporary name, sync, rename, sync dir.
+ * Entries are sorted by queue ID first: a session's report is written when
+ * it ends, after messages with later IDs than the session's own. */
+static int write_index(struct spool *sp, uint64_t segno, struct spool_index_entry *e, uint32_t count)
+{
+	qsort(e, count, sizeof *e, by_qid);
 	char name[NAME_BYTES], tmp[NAME_BYTES + 4];
 	size_t bytes = spool_index_bytes(count);
 	uint8_t *img = malloc(bytes);

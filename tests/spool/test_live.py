@@ -105,16 +105,27 @@ def test_follow_and_ls_across_rotation(server):
     assert stats["messages"] == 40 and stats["segments"] == len(segs)
     assert srv.stop() == 0  # seals the last one too
     out = tool(srv.spool, "verify", check=0, text=True).stdout
-    assert "%d segment(s), %d index(es), 40 record(s): clean" % (len(segs), len(segs)) in out, out
+    sessions = tool(srv.spool, "sessions", "--json", check=0, text=True).stdout.splitlines()
+    assert len(sessions) == 40  # one connection per message, each with its report (all in by the stop)
+    assert "%d segment(s), %d index(es), 80 record(s): clean" % (len(segs), len(segs)) in out, out
     assert tool(srv.spool, "ls", check=0).stderr == b""  # every index used, none warned about
+
+
+def wait_for_sessions(spool, n, timeout=10.0):
+    """Session reports are written when the server has seen the close."""
+    deadline = time.monotonic() + timeout
+    while len(tool(spool, "sessions", "--json", check=0, text=True).stdout.splitlines()) < n:
+        assert time.monotonic() < deadline, "fewer than %d session reports" % n
+        time.sleep(0.05)
 
 
 def test_verify_finds_a_flipped_byte_in_the_open_segment(server):
     srv = server("--shards", "1")
     qids = [send_smtplib(srv.port, "v@example.com", ["v@example.org"], b"Subject: %d\r\n\r\n" % i + b"y" * 500 + b"\r\n")
             for i in range(5)]
+    wait_for_sessions(srv.spool, 5)
     p = tool(srv.spool, "verify", check=0, text=True)
-    assert "5 record(s): clean" in p.stdout
+    assert "10 record(s): clean" in p.stdout  # 5 messages, 5 session reports
     victim = next(m for m in ls_json(srv.spool) if m["qid"] == qids[2])
     path = os.path.join(srv.spool, victim["file"])
     flip_at = victim["offset"] + 300  # inside the body
@@ -139,4 +150,6 @@ def test_indexes_the_server_seals_verify(server):
         send_smtplib(srv.port, "s@example.com", ["r@example.org"], b"Subject: %d\r\n\r\nx\r\n" % i)
     assert srv.stop() == 0  # a clean stop seals the open segment
     p = tool(srv.spool, "verify", text=True)
-    assert p.returncode == 0 and "1 index(es), 3 record(s): clean" in p.stdout, p.stdout + p.stderr
+    # 3 messages and 3 session reports; the reports come after messages with
+    # later IDs, the index is sorted by ID: verify matches them by offset
+    assert p.returncode == 0 and "1 index(es), 6 record(s): clean" in p.stdout, p.stdout + p.stderr

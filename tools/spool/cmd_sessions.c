@@ -31,9 +31,63 @@ struct sessions_run {
 	struct cidr client;
 	bool by_client, json;
 	uint32_t quirk; /* 0: any */
-	uint64_t limit, shown;
+	uint64_t limit;
 	struct session_view *view; /* ~20 KiB: on the heap */
+	struct session_row *rows; /* the listing, sorted once the walk is over */
+	size_t count, cap;
+	bool failed; /* out of memory */
 };
+
+/* One line of output, kept until all are known: the walk's order is only
+ * approximate for sessions (spool_walk.c). */
+struct session_row {
+	uint64_t connect_us;
+	char qid[16];
+	char *text;
+	size_t len;
+};
+
+static int row_newer_first(const void *a, const void *b)
+{
+	const struct session_row *x = a, *y = b;
+	if (x->connect_us != y->connect_us)
+		return x->connect_us > y->connect_us ? -1 : 1;
+	return -memcmp(x->qid, y->qid, sizeof x->qid);
+}
+
+static bool keep_row(struct sessions_run *run, const struct spool_index_entry *e)
+{
+	if (run->count == run->cap) {
+		size_t n = run->cap ? 2 * run->cap : 256;
+		struct session_row *p = realloc(run->rows, n * sizeof *p);
+		if (p == NULL)
+			return false;
+		run->rows = p;
+		run->cap = n;
+	}
+	struct session_row *row = &run->rows[run->count];
+	FILE *f = open_memstream(&row->text, &row->len);
+	if (f == NULL)
+		return false;
+	session_out_row(f, run->view, run->json);
+	if (fclose(f) != 0)
+		return false;
+	row->connect_us = e->received_us;
+	memcpy(row->qid, e->qid, sizeof row->qid);
+	run->count++;
+	return true;
+}
+
+static void print_rows(struct sessions_run *run)
+{
+	qsort(run->rows, run->count, sizeof *run->rows, row_newer_first);
+	for (size_t i = 0; i < run->count; i++) {
+		if (run->limit == 0 || i < run->limit)
+			fwrite(run->rows[i].text, 1, run->rows[i].len, stdout);
+		free(run->rows[i].text);
+	}
+	free(run->rows);
+}
 
 static void warn_session(const struct seg_reader *r, const struct spool_index_entry *e, enum msg_status st)
 {
@@ -46,8 +100,6 @@ static void warn_session(const struct seg_reader *r, const struct spool_index_en
 static int sessions_one(void *arg, const struct seg_reader *r, const struct spool_index_entry *e)
 {
 	struct sessions_run *run = arg;
-	if (!(e->flags & SPOOL_FLAG_SESSION))
-		return 0;
 	enum msg_status st = seg_reader_session(r, e, run->view);
 	if (st != MSG_OK) {
 		warn_session(r, e, st);
@@ -58,9 +110,11 @@ static int sessions_one(void *arg, const struct seg_reader *r, const struct spoo
 		return 0;
 	if (run->quirk && !(rep->quirks & run->quirk))
 		return 0;
-	session_out_row(stdout, run->view, run->json);
-	run->shown++;
-	return run->limit != 0 && run->shown >= run->limit ? 1 : 0;
+	if (!keep_row(run, e)) {
+		run->failed = true;
+		return 1;
+	}
+	return 0;
 }
 
 static void list_quirks(void)
@@ -106,11 +160,13 @@ static int sessions_walk(const struct cmd_ctx *ctx, struct sessions_run *run)
 	}
 	if (!run->json && isatty(STDOUT_FILENO))
 		session_out_header(stdout);
+	run->filter.range.sessions = true;
 	e = spool_walk(&d, &run->filter.range, sessions_one, run);
 	spool_dir_close(&d);
 	free(run->view);
-	if (e < 0) {
-		report_error("sessions: %s", strerror(-e));
+	print_rows(run);
+	if (e < 0 || run->failed) {
+		report_error("sessions: %s", run->failed ? "out of memory" : strerror(-e));
 		return SPOOL_EXIT_IO;
 	}
 	return fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;

@@ -11,9 +11,12 @@
  * nothing it did not need.  Assumes received times grow with queue IDs
  * within a shard (they do unless the clock stepped back while the server
  * ran; then the order is approximate and a --since bound may end a shard
- * a little early).  Session reports are the exception: one carries its
- * connect time but is written when the session ends, after its messages,
- * so an old one does not end a shard's walk.
+ * a little early).  A walk hands out one kind of record: messages, or
+ * session reports.  Session reports break the invariant (one carries its
+ * connect time but is written when the session ends, after its messages),
+ * so the messages' order is kept by leaving them out of a message walk, and
+ * a session walk never ends a shard early; its order is only approximate
+ * (cmd_sessions.c sorts what it lists).
  */
 #include "spool_walk.h"
 
@@ -85,9 +88,10 @@ static void cursor_advance(struct cursor *c, const struct spool_walk_range *rang
 			continue;
 		}
 		seg_reader_entry(&c->r, --c->next, &c->head);
-		if (c->head.received_us > range->until_us)
+		bool session = (c->head.flags & SPOOL_FLAG_SESSION) != 0;
+		if (session != range->sessions || c->head.received_us > range->until_us)
 			continue;
-		if (c->head.received_us < range->since_us && (c->head.flags & SPOOL_FLAG_SESSION))
+		if (c->head.received_us < range->since_us && session)
 			continue; /* written at its end, so not a bound on what is further back */
 		if (c->head.received_us < range->since_us) {
 			cursor_close(c); /* everything further back is older */

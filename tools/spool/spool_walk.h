@@ -1,5 +1,6 @@
 /*
- * tools/spool/spool_walk.h - every message of a spool, newest first.
+ * tools/spool/spool_walk.h - every message (or every session report) of a
+ * spool, newest first.
  *
  * Owns: the order of a listing.  Within a shard, queue IDs (and so the
  * entries of each segment, and the segments by number) are in time order;
@@ -13,6 +14,7 @@
 #ifndef SMTPSINK_SPOOL_WALK_H
 #define SMTPSINK_SPOOL_WALK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "seg_reader.h"
@@ -26,6 +28,7 @@ typedef int (*spool_walk_fn)(void *arg, const struct seg_reader *r, const struct
 struct spool_walk_range {
 	uint64_t since_us; /* 0: no lower bound */
 	uint64_t until_us; /* UINT64_MAX: no upper bound */
+	bool sessions; /* walk the session reports instead of the messages */
 };
 
 /* 0 (all walked), 1 (fn stopped it) or -errno. */

@@ -1,0 +1,39 @@
+/*
+ * io/conn_trace.h - one connection's transcript (--trace).
+ *
+ * Owns: what of a session goes into the transcript and how it reads:
+ * commands as sent (AUTH secrets masked), replies as sent, a pipelined
+ * group announced with its size before its commands, message content
+ * summarised (bytes, lines) instead of dumped, silences, fault firings,
+ * and how the session ended.  Lines go to the shard's trace buffer
+ * (trace.h).  A connection that is not traced has c->trace == NULL and
+ * costs nothing here.
+ */
+#ifndef SMTPSINK_CONN_TRACE_H
+#define SMTPSINK_CONN_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "smtp_session.h"
+
+struct conn_trace {
+	size_t group_mark; /* where the open pipelined group began in the buffer */
+	uint32_t group_n; /* commands in it so far */
+	uint64_t body_bytes, body_lines; /* the message in progress */
+};
+
+/* At accept: start tracing c if --trace wants its client. */
+void conn_trace_start(struct conn *c);
+void conn_trace_event(struct conn *c, const struct smtp_event *ev);
+/* The session returned from feed(): a pipelined group cannot go on. */
+void conn_trace_feed_done(struct conn *c);
+/* Bytes leaving for the client (whole reply lines). */
+void conn_trace_output(struct conn *c, const uint8_t *bytes, size_t len);
+void conn_trace_note(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void conn_trace_fault(struct conn *c, const char *stage, const char *rule, uint32_t delay_ms);
+/* The connection is gone: the last line, and the state freed. */
+void conn_trace_end(struct conn *c, const char *how);
+
+#endif

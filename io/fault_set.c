@@ -1,0 +1,89 @@
+/*
+ * io/fault_set.c - loading the fault rules in force (see fault_set.h).
+ */
+#include "fault_set.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The whole of a rules file, NUL-terminated; NULL with err set. */
+static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, err_len, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf != NULL) {
+		n += fread(buf + n, 1, cap - n - 1, f);
+		if (n < cap - 1)
+			break;
+		char *p = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+		if (p == NULL) {
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		buf = p;
+		cap *= 2;
+	}
+	bool failed = buf == NULL || ferror(f);
+	fclose(f);
+	if (failed) {
+		snprintf(err, err_len, "%s: cannot read (or larger than 64 MiB)", path);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+struct fault_set *fault_set_load(const struct server_config *cfg, uint64_t gen, char *err, size_t err_len)
+{
+	struct fault_set *fs = calloc(1, sizeof *fs);
+	if (fs == NULL || (fs->rules = fault_rules_new()) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		free(fs);
+		return NULL;
+	}
+	fs->gen = gen;
+	bool ok = true;
+	for (unsigned i = 0; ok && i < cfg->fault_count; i++)
+		ok = fault_rules_add(fs->rules, cfg->fault_text[i], err, err_len);
+	if (ok && cfg->fault_file != NULL) {
+		size_t len = 0;
+		char *text = read_file(cfg->fault_file, &len, err, err_len);
+		ok = text != NULL && fault_rules_add_file(fs->rules, cfg->fault_file, text, len, err, err_len);
+		free(text);
+	}
+	uint32_t n = fault_rules_count(fs->rules);
+	if (ok && (fs->hits = calloc(n ? n : 1, sizeof *fs->hits)) == NULL) {
+		snprintf(err, err_len, "out of memory");
+		ok = false;
+	}
+	if (!ok) {
+		fault_set_free(fs);
+		return NULL;
+	}
+	return fs;
+}
+
+void fault_set_free(struct fault_set *fs)
+{
+	if (fs == NULL)
+		return;
+	fault_rules_free(fs->rules);
+	free(fs->hits);
+	free(fs);
+}
+
+void fault_set_report(const struct fault_set *fs, FILE *f)
+{
+	for (uint32_t i = 0; i < fault_rules_count(fs->rules); i++)
+		fprintf(f, "smtpsink: fault rule '%s' fired %llu times\n", fault_rules_text(fs->rules, i),
+			(unsigned long long)atomic_load(&fs->hits[i]));
+}

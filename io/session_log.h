@@ -1,0 +1,68 @@
+/*
+ * io/session_log.h - gathering one session's report from its events.
+ *
+ * Owns: the running account of a session (commands by verb, the open
+ * transaction and how it ends, the queue IDs of its messages, silences of
+ * the client longer than --idle-gap) and turning it into a struct
+ * session_report (core/session_report.h) when the connection closes.  The
+ * connection feeds it session events, the verdicts of its messages and the
+ * times of its input and output; it never touches a socket or the spool.
+ * Memory: one allocation per session at connect, lists grown only for
+ * sessions that have aborted transactions, gaps or messages, and capped at
+ * the report's list limits.
+ */
+#ifndef SMTPSINK_SESSION_LOG_H
+#define SMTPSINK_SESSION_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "queue_id.h"
+#include "session_report.h"
+#include "smtp_session.h"
+
+struct session_log {
+	struct session_report r; /* counts so far; lists set at finish */
+	struct session_abort *aborts;
+	struct session_gap *gaps;
+	char (*qids)[QUEUE_ID_LEN + 1];
+	struct smtp_view *qid_views; /* built at finish */
+	uint32_t abort_cap, gap_cap, qid_cap, qid_count;
+	uint64_t connect_mono_us; /* for offsets */
+	uint32_t idle_gap_us;
+	uint32_t txn_rcpt_cmds; /* RCPT commands in the open transaction */
+	uint32_t txn_rcpts; /* ... accepted */
+	uint8_t last_verb; /* SMTP_VERB_COUNT: none yet */
+	bool txn_open, txn_data;
+	bool closed; /* CLOSE seen: end_reason is set */
+};
+
+/* At connect.  NULL: out of memory (the session runs without a report). */
+struct session_log *session_log_new(uint64_t connect_wall_us, uint64_t mono_us, uint32_t idle_gap_ms);
+void session_log_free(struct session_log *log);
+
+void session_log_event(struct session_log *log, const struct smtp_event *ev, uint64_t mono_us);
+/* The answer to a completed message (qid when code is 250). */
+void session_log_verdict(struct session_log *log, unsigned code, const char *qid);
+/* A fault rule fired. */
+static inline void session_log_fault(struct session_log *log)
+{
+	log->r.faults++;
+}
+/* Input arrived; the client had been silent since silent_us (its last
+ * input, or the end of the server's last output or hold). */
+void session_log_input(struct session_log *log, uint64_t mono_us, uint64_t silent_us, uint64_t bytes);
+static inline void session_log_output(struct session_log *log, uint64_t bytes)
+{
+	log->r.bytes_out += bytes;
+}
+
+/* The connection is gone: close the accounts (an open transaction is
+ * aborted with why, a silence before the end is a gap) and fill the
+ * report's lists and the session's own facts.  The report's views point
+ * into log and s's config; valid until session_log_free(). */
+const struct session_report *session_log_finish(struct session_log *log, const struct smtp_session *s,
+						enum smtp_reason why, uint64_t end_wall_us, uint64_t mono_us,
+						uint64_t silent_us);
+
+#endif

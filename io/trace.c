@@ -1,0 +1,141 @@
+/*
+ * io/trace.c - transcript lines and their file (see trace.h).
+ */
+#include "trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRACE_LINE_MAX 2048u /* escaped text beyond this is cut, marked "..." */
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int trace_open(struct trace_sink *t, const struct server_config *cfg)
+{
+	t->fd = -1;
+	t->own_fd = false;
+	t->t0_us = mono_us();
+	pthread_mutex_init(&t->lock, NULL);
+	if (cfg->trace_path == NULL)
+		return 0;
+	if (strcmp(cfg->trace_path, "-") == 0) {
+		t->fd = STDOUT_FILENO;
+		return 0;
+	}
+	t->fd = open(cfg->trace_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (t->fd < 0)
+		return -errno;
+	t->own_fd = true;
+	return 0;
+}
+
+void trace_close(struct trace_sink *t)
+{
+	if (t->own_fd)
+		close(t->fd);
+	t->fd = -1;
+	pthread_mutex_destroy(&t->lock);
+}
+
+bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, uint8_t family, const uint8_t *addr)
+{
+	if (t->fd < 0)
+		return false;
+	if (cfg->trace_client_count == 0)
+		return true;
+	for (unsigned i = 0; i < cfg->trace_client_count; i++)
+		if (cidr_match(&cfg->trace_client[i], family, addr))
+			return true;
+	return false;
+}
+
+static bool reserve(struct trace_buf *b, size_t n)
+{
+	if (b->len + n <= b->cap)
+		return true;
+	size_t cap = b->cap ? b->cap : 65536;
+	while (cap < b->len + n)
+		cap *= 2;
+	char *p = realloc(b->buf, cap);
+	if (p == NULL)
+		return false;
+	b->buf = p;
+	b->cap = cap;
+	return true;
+}
+
+static void prefix(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir)
+{
+	uint64_t us = mono_us() - t->t0_us;
+	b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, "%llu.%06llu %s %s ",
+				   (unsigned long long)(us / 1000000u), (unsigned long long)(us % 1000000u), sid, dir);
+}
+
+void trace_line(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir, const void *text,
+		size_t len)
+{
+	if (!reserve(b, 64 + 4 * TRACE_LINE_MAX + 8))
+		return; /* out of memory: the transcript loses a line, nothing else */
+	prefix(b, t, sid, dir);
+	const uint8_t *p = text;
+	size_t n = len < TRACE_LINE_MAX ? len : TRACE_LINE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+			b->buf[b->len++] = (char)p[i];
+		else
+			b->len += (size_t)snprintf(b->buf + b->len, 5, "\\x%02X", p[i]);
+	}
+	if (n < len) {
+		memcpy(b->buf + b->len, "...", 3);
+		b->len += 3;
+	}
+	b->buf[b->len++] = '\n';
+}
+
+void trace_note(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	trace_line(b, t, sid, "--", text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+}
+
+void trace_flush(struct trace_buf *b, struct trace_sink *t)
+{
+	if (b->len == 0 || t->fd < 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	size_t off = 0;
+	while (off < b->len) {
+		ssize_t w = write(t->fd, b->buf + off, b->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* a full disk or a closed pipe loses the transcript, not the server */
+		off += (size_t)w;
+	}
+	pthread_mutex_unlock(&t->lock);
+	b->len = 0;
+}
+
+void trace_buf_free(struct trace_buf *b)
+{
+	free(b->buf);
+	b->buf = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,56 @@
+/*
+ * io/trace.h - session transcripts (--trace FILE|-, --trace-client CIDR).
+ *
+ * Owns: the transcript file and the line format.  Each line is
+ *   SECONDS.MICROS SESSION-ID DIR TEXT
+ * with SECONDS from a monotonic clock started with the server, DIR "C:" for
+ * what the client sent, "S:" for what the server sent, "--" for what
+ * happened (connect, pipelined groups, message summaries, pauses, faults,
+ * timeouts, who closed).  Bytes that are not printable ASCII are written
+ * as \xHH, so a line is always one line.  Each shard gathers its lines in a
+ * buffer of its own and writes it once per loop turn (under a lock taken
+ * only then), so sessions of different shards interleave by whole lines
+ * and tracing costs no syscall per line.  Tracing is for debugging clients:
+ * --trace-client keeps it to a few while the rest run at full speed.
+ */
+#ifndef SMTPSINK_TRACE_H
+#define SMTPSINK_TRACE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server_config.h"
+
+struct trace_sink {
+	int fd; /* -1: tracing is off */
+	bool own_fd; /* opened here (not stdout) */
+	pthread_mutex_t lock;
+	uint64_t t0_us; /* monotonic start */
+};
+
+struct trace_buf {
+	char *buf;
+	size_t len, cap;
+};
+
+/* Open cfg->trace_path (append; "-" is stdout).  0 or -errno. */
+int trace_open(struct trace_sink *t, const struct server_config *cfg);
+void trace_close(struct trace_sink *t);
+
+/* Is a client of this address traced?  (family 4, 6, 0) */
+bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, uint8_t family, const uint8_t *addr);
+
+/* Append one line: dir is "C:", "S:" or "--"; text is escaped. */
+void trace_line(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir, const void *text,
+		size_t len);
+/* Append a "--" note formatted like printf. */
+void trace_note(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Write and empty the buffer. */
+void trace_flush(struct trace_buf *b, struct trace_sink *t);
+void trace_buf_free(struct trace_buf *b);
+
+#endif
