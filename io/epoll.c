@@ -310,6 +310,7 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 	int n = epoll_wait(e->epfd, e->events, EVENTS_PER_WAIT, (int)timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	shard_refresh_clocks(sh);
 	for (int i = 0; i < n; i++) {
 		struct epoll_event *ev = &e->events[i];
 		if (ev->data.u64 == WAKE_TAG)

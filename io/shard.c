@@ -34,8 +34,6 @@
 #define LOOP_WAIT_MS 250u
 #define CONN_SLAB_CHUNK 256u
 
-static void refresh_clocks(struct shard *sh);
-
 static int open_listener(const struct listen_addr *la, bool reuseport)
 {
 	int family = la->sa.ss_family;
@@ -119,7 +117,7 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	if (e != 0)
 		return e;
 	if (!cfg->discard) {
-		refresh_clocks(sh);
+		shard_refresh_clocks(sh);
 		e = spool_open(&sh->spool, cfg, index, sh->wall_us);
 		if (e != 0) {
 			fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
@@ -168,7 +166,7 @@ void shard_out_free(struct shard *sh, uint8_t *buf)
 	sh->out_free = buf;
 }
 
-static void refresh_clocks(struct shard *sh)
+void shard_refresh_clocks(struct shard *sh)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -230,7 +228,7 @@ static void *shard_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals go to the main thread */
 	own_arena();
-	refresh_clocks(sh);
+	shard_refresh_clocks(sh);
 	timer_wheel_init(&sh->timers, sh->now_s);
 	timer_wheel_init(&sh->holds, sh->now_ms);
 	sh->faults = atomic_load(&sh->shared->faults);
@@ -241,7 +239,7 @@ static void *shard_main(void *arg)
 	if (e != 0)
 		return NULL;
 	for (;;) {
-		refresh_clocks(sh);
+		shard_refresh_clocks(sh);
 		sh->faults = atomic_load_explicit(&sh->shared->faults, memory_order_acquire);
 		timer_wheel_advance(&sh->timers, sh->now_s, fire, sh);
 		timer_wheel_advance(&sh->holds, sh->now_ms, fire_hold, sh);

@@ -113,6 +113,12 @@ int shard_ready(struct shard *sh);
 void shard_join(struct shard *sh);
 void shard_release(struct shard *sh);
 
+/* Read the clocks into now_s, mono_us, now_ms and wall_us: at the top of
+ * each loop turn, and by the backends once their wait is over, so that the
+ * completions they deliver see the time they arrived (session reports
+ * measure silences with it), not the time the wait began. */
+void shard_refresh_clocks(struct shard *sh);
+
 /* Allocation from the shard's own pools; never fails silently: NULL means
  * the process is out of memory and the caller drops the connection. */
 struct conn *shard_conn_alloc(struct shard *sh);

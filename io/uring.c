@@ -468,6 +468,7 @@ static int uring_run_once(struct shard *sh, unsigned timeout_ms)
 	int e = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
 	if (e < 0 && e != -ETIME && e != -EINTR && e != -EBUSY)
 		return e;
+	shard_refresh_clocks(sh);
 	deliver(u);
 	return 0;
 }
