@@ -14,8 +14,9 @@
  *   byte 1  bits0-2 extension preset, bit3 max_size 100 bytes, bit4
  *           max_rcpts 100, bit5 output capacity SMTP_OUT_RESERVE_BYTES,
  *           bits6-7 max_errors (default, 3, 0 = never, 1)
- *   byte 2  bits0-1 override mode, bit2 verdicts vary (250/451/554), bit3
- *           end with smtp_session_abort instead of smtp_session_eof,
+ *   byte 2  bits0-1 override mode (COMMAND, MAIL and RCPT events), bit2
+ *           verdicts vary (250/451/554), bit3 end with smtp_session_abort
+ *           or smtp_session_fail instead of smtp_session_eof,
  *           bits4-7 cutting: 0 whole, k > 0 pieces of 1..2^(k-1) bytes
  *   rest    the bytes the client sends
  *
@@ -170,11 +171,11 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 		check(ev->mail != NULL, "MAIL event without params");
 		touch_view(f, ev->mail->auth);
 		touch_view(f, ev->mail->envid);
-		break;
+		return pick_override(f); /* the layer above may answer a valid MAIL */
 	case SMTP_EV_RCPT:
 		check(ev->rcpt != NULL, "RCPT event without params");
 		touch_view(f, ev->rcpt->orcpt);
-		break;
+		return pick_override(f); /* ... and a valid RCPT (recipient outcomes) */
 	case SMTP_EV_COMMAND:
 		return pick_override(f);
 	default:
@@ -386,8 +387,20 @@ static void finish(struct fuzz *f, bool abort_end)
 		check(!f->in_msg, "a message is still open after eof");
 		return;
 	}
-	enum smtp_reason why = rng_next(f) & 1 ? SMTP_REASON_TIMEOUT : SMTP_REASON_SHUTDOWN;
-	smtp_session_abort(&f->s, why, &f->out);
+	switch (rng_next(f) % 4) { /* timeout, shutdown, a fault rule's abort with or without a reply */
+	case 0:
+		smtp_session_abort(&f->s, SMTP_REASON_TIMEOUT, &f->out);
+		break;
+	case 1:
+		smtp_session_abort(&f->s, SMTP_REASON_SHUTDOWN, &f->out);
+		break;
+	case 2:
+		smtp_session_fail(&f->s, 550, "5.0.0 Error: aborted", &f->out);
+		break;
+	default:
+		smtp_session_fail(&f->s, 0, NULL, &f->out);
+		break;
+	}
 	check_canary(f);
 	check(!f->in_msg, "a message is still open after abort");
 	drain(f);
