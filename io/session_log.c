@@ -20,7 +20,7 @@ struct session_log *session_log_new(uint64_t connect_wall_us, uint64_t mono_us, 
 		return NULL;
 	log->r.connect_us = connect_wall_us;
 	log->connect_mono_us = mono_us;
-	log->idle_gap_us = idle_gap_ms * 1000u;
+	log->idle_gap_us = (uint64_t)idle_gap_ms * 1000u;
 	log->last_verb = SMTP_VERB_COUNT;
 	return log;
 }

@@ -29,7 +29,7 @@ struct session_log {
 	struct smtp_view *qid_views; /* built at finish */
 	uint32_t abort_cap, gap_cap, qid_cap, qid_count;
 	uint64_t connect_mono_us; /* for offsets */
-	uint32_t idle_gap_us;
+	uint64_t idle_gap_us; /* --idle-gap goes up to a day: 64 bits */
 	uint32_t txn_rcpt_cmds; /* RCPT commands in the open transaction */
 	uint32_t txn_rcpts; /* ... accepted */
 	uint8_t last_verb; /* SMTP_VERB_COUNT: none yet */
