@@ -157,7 +157,8 @@ struct smtp_event {
  * command was found valid (recipient outcomes chosen by address): a 4xx/5xx
  * override there undoes the MAIL or RCPT and is the reply; a 2xx one with a
  * text keeps it and replaces the "250 Ok"; one without a text changes
- * nothing.
+ * nothing, its close included (at the events, close goes with a refusal or
+ * a text).
  * close = true closes the session after the reply; close with an empty
  * text closes without any reply (smtp-sink -q). */
 struct smtp_override {
