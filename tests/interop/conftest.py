@@ -204,11 +204,14 @@ class Server:
 
 
 def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=None, host=HOST,
-                 wait=True, check_exit=True, env=None, index=0):
+                 wait=True, check_exit=True, env=None, index=0, discard=True, stdout_path=None):
     """Start smtpsink; return a Server once it listens (unless wait=False).
 
     listen: list of --listen values; default one TCP address on a free port
     of host.  A port taken between picking and binding is retried.
+    discard: pass --discard (the default); False for a test that gives its
+    own --spool DIR.  stdout_path: a file for the server's stdout (default
+    /dev/null), for --trace -.
     """
     for attempt in range(5):
         port = None
@@ -216,14 +219,14 @@ def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=No
         if listens is None:
             port = free_port(host)
             listens = ["[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)]
-        argv = list(wrapper) + [bin_path, "--discard"]
+        argv = list(wrapper) + [bin_path] + (["--discard"] if discard else [])
         for addr in listens:
             argv += ["--listen", addr]
         if io is not None:
             argv += ["--io", io]
         argv += [str(a) for a in extra]
         stderr_path = tmp_path / ("smtpsink-%d-%d.stderr" % (index, attempt))
-        with open(stderr_path, "wb") as err, open(os.devnull, "wb") as out:
+        with open(stderr_path, "wb") as err, open(stdout_path or os.devnull, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                     env=env, start_new_session=True)
         srv = Server(argv, host, port, proc, stderr_path, io, check_exit)
@@ -293,7 +296,8 @@ def _server_factory(smtpsink_bin, tmp_path, default_io):
 @pytest.fixture
 def server(smtpsink_bin, backend, tmp_path):
     """Factory: server(*extra_args, io=backend, wrapper=(), listen=None,
-    wait=True, check_exit=True) -> Server (unpacks as host, port, proc).
+    wait=True, check_exit=True, discard=True) -> Server (unpacks as host,
+    port, proc).
 
     Runs with --io <backend> (parametrized: uring, epoll) unless io= says
     otherwise.  Each server is stopped at teardown with SIGTERM; unless

@@ -387,3 +387,79 @@ def io_uring_probe():
         return None
     err = ctypes.get_errno()
     return "io_uring_setup: %s (%s)" % (os.strerror(err), errno.errorcode.get(err, err))
+
+
+# -- the spool tool and --trace transcripts (test_sessions.py, test_trace.py)
+def spool_tool_path():
+    """smtpsink-spool: env SPOOL_TOOL_BIN, else next to the server in the
+    same build tree (build/io/smtpsink -> build/tools/spool/smtpsink-spool).
+    Fails (never skips) when it is missing."""
+    p = os.environ.get("SPOOL_TOOL_BIN")
+    if not p:
+        from pathlib import Path
+        srv = os.environ.get("SMTPSINK_BIN") or str(Path(__file__).resolve().parents[2] / "build" / "io" /
+                                                     "smtpsink")
+        p = str(Path(srv).resolve().parents[1] / "tools" / "spool" / "smtpsink-spool")
+    if not os.access(p, os.X_OK):
+        pytest.fail("smtpsink-spool not found at %s: build it (ninja) or set SPOOL_TOOL_BIN" % p,
+                    pytrace=False)
+    return p
+
+
+def spool_tool(spool, *args, check=0, timeout=60):
+    """Run smtpsink-spool --spool SPOOL ARGS; the exit status must be check
+    (None: any).  Returns the CompletedProcess (text)."""
+    import subprocess
+    argv = [spool_tool_path(), "--spool", str(spool)] + [str(a) for a in args]
+    p = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    if check is not None:
+        assert p.returncode == check, "%s: exit %d (expected %d)\n--- stdout\n%s\n--- stderr\n%s" % (
+            " ".join(argv), p.returncode, check, p.stdout[-4000:], p.stderr[-4000:])
+    return p
+
+
+TRACE_LINE_RE = re.compile(r"^(\d+)\.(\d{6}) (\S+) (C:|S:|--) (.*)$")
+
+
+class TraceLine:
+    """One transcript line: us (since the server started), sid, dir
+    ("C:", "S:", "--"), text."""
+
+    def __init__(self, us, sid, dir, text, raw):
+        self.us, self.sid, self.dir, self.text, self.raw = us, sid, dir, text, raw
+
+    def __repr__(self):
+        return "TraceLine(%r)" % self.raw
+
+
+def parse_trace(data):
+    """--trace output (str or bytes) as a list of TraceLine; every line
+    must have the documented shape "SECONDS.MICROS SESSIONID DIR TEXT"."""
+    if isinstance(data, bytes):
+        data = data.decode("ascii")  # non-printable bytes are written as \xHH
+    out = []
+    for ln in data.splitlines():
+        m = TRACE_LINE_RE.match(ln)
+        assert m, "not a transcript line: %r" % ln
+        out.append(TraceLine(int(m.group(1)) * 1000000 + int(m.group(2)), m.group(3), m.group(4),
+                             m.group(5), ln))
+    return out
+
+
+def trace_sessions(lines):
+    """{session ID: [TraceLine, ...]} in file order."""
+    out = {}
+    for t in lines:
+        out.setdefault(t.sid, []).append(t)
+    return out
+
+
+def traced_session(lines, client_port, client_addr=HOST):
+    """The lines of the session whose connect note names client_addr and
+    client_port; fails if there is not exactly one."""
+    note = "connect from %s port %d " % (client_addr, client_port)
+    sids = [t.sid for t in lines if t.dir == "--" and t.text.startswith(note)]
+    assert len(sids) == 1, "expected one traced session from %s port %d, found %d:\n%s" % (
+        client_addr, client_port, len(sids), "\n".join(t.raw for t in lines[-80:]))
+    return [t for t in lines if t.sid == sids[0]]
