@@ -79,12 +79,12 @@ void session_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		return;
 	}
 	bool no_name = cmd->arg.len == 0;
+	if (no_name) /* a quirk whether or not strict_helo_name refuses it */
+		s->quirks |= SMTP_QUIRK_HELO_NO_NAME;
 	if ((no_name && s->cfg->strict_helo_name) || smtp_view_has_ctl(cmd->arg)) {
 		session_error(s, out, 501, syntax_text(cmd->verb));
 		return;
 	}
-	if (no_name)
-		s->quirks |= SMTP_QUIRK_HELO_NO_NAME;
 	if (s->txn != SMTP_TXN_NONE) {
 		session_end_txn(s, SMTP_REASON_HELO);
 		session_emit_simple(s, SMTP_EV_RESET, SMTP_REASON_HELO);

@@ -689,7 +689,8 @@ void conn_on_sent(struct conn *c, uint32_t bytes)
 	memmove(c->out, c->out + bytes, c->out_len - bytes);
 	c->out_len -= bytes;
 	c->out_inflight = 0;
-	c->silent_us = c->shard->mono_us; /* the client's turn starts now */
+	if (!c->closing) /* our last reply (a 421 at a timeout) starts no turn */
+		c->silent_us = c->shard->mono_us; /* the client's turn starts now */
 	if (c->log != NULL)
 		session_log_output(c->log, bytes);
 	conn_process(c);
@@ -708,8 +709,8 @@ static void end_report(struct conn *c)
 	struct shard *sh = c->shard;
 	enum smtp_reason why = c->peer_eof || c->broken ? SMTP_REASON_EOF : SMTP_REASON_NONE;
 	if (c->trace != NULL)
-		conn_trace_end(c, c->peer_eof ? "the client closed the connection" :
-				  c->broken   ? "the connection failed (reset)" :
+		conn_trace_end(c, c->broken   ? "the connection failed (reset)" :
+				  c->peer_eof ? "the client closed the connection" :
 						"the server closed the connection");
 	if (c->log == NULL)
 		return;

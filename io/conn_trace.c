@@ -48,7 +48,8 @@ void conn_trace_note(struct conn *c, const char *fmt, ...)
 		trace_line(buf(c), sink(c), c->sid, "--", text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
 }
 
-/* Announce the group that just ended before its first command. */
+/* Announce the group that just ended before its first command, stamped
+ * with that command's time so the transcript's clock never goes back. */
 static void close_group(struct conn *c)
 {
 	struct conn_trace *t = c->trace;
@@ -57,7 +58,9 @@ static void close_group(struct conn *c)
 	struct trace_buf *b = buf(c);
 	if (t->group_n > 1 && t->group_mark <= b->len) {
 		size_t tail = b->len - t->group_mark;
-		conn_trace_note(c, "pipelined: the next %u commands came in one read", t->group_n);
+		char text[64];
+		int n = snprintf(text, sizeof text, "pipelined: the next %u commands came in one read", t->group_n);
+		trace_line_at(b, t->group_us, c->sid, "--", text, (size_t)n); /* the first command's time */
 		size_t line = b->len - t->group_mark - tail; /* the note just written */
 		char *note = malloc(line);
 		if (note != NULL) { /* move it in front of the group */
@@ -124,8 +127,10 @@ void conn_trace_event(struct conn *c, const struct smtp_event *ev)
 	struct conn_trace *t = c->trace;
 	switch (ev->type) {
 	case SMTP_EV_COMMAND:
-		if (t->group_n == 0 && (ev->flags & SMTP_EVF_PIPELINED))
+		if (t->group_n == 0 && (ev->flags & SMTP_EVF_PIPELINED)) {
 			t->group_mark = buf(c)->len;
+			t->group_us = trace_clock(sink(c));
+		}
 		command_line(c, ev);
 		if (t->group_n > 0 || (ev->flags & SMTP_EVF_PIPELINED))
 			t->group_n++;

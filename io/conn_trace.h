@@ -20,6 +20,7 @@
 
 struct conn_trace {
 	size_t group_mark; /* where the open pipelined group began in the buffer */
+	uint64_t group_us; /* when its first command came (trace_clock()) */
 	uint32_t group_n; /* commands in it so far */
 	uint64_t body_bytes, body_lines; /* the message in progress */
 };

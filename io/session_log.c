@@ -125,6 +125,7 @@ void session_log_event(struct session_log *log, const struct smtp_event *ev, uin
 		txn_end_aborted(log, SMTP_REASON_QUIT, mono_us);
 		break;
 	case SMTP_EV_CLOSE:
+		log->end_in_txn = log->txn_open;
 		txn_end_aborted(log, ev->reason, mono_us);
 		log->r.end_reason = (uint8_t)ev->reason;
 		log->closed = true;
@@ -151,7 +152,7 @@ void session_log_verdict(struct session_log *log, unsigned code, const char *qid
 }
 
 /* The client was silent since silent_us: note it if long enough. */
-static void check_gap(struct session_log *log, uint64_t mono_us, uint64_t silent_us)
+static void check_gap(struct session_log *log, uint64_t mono_us, uint64_t silent_us, bool in_txn)
 {
 	if (mono_us <= silent_us || mono_us - silent_us <= log->idle_gap_us)
 		return;
@@ -161,7 +162,7 @@ static void check_gap(struct session_log *log, uint64_t mono_us, uint64_t silent
 			.at_us = silent_us - log->connect_mono_us,
 			.len_us = mono_us - silent_us,
 			.after_verb = log->last_verb,
-			.in_txn = log->txn_open,
+			.in_txn = in_txn,
 		};
 		log->r.gap_count = i + 1;
 	}
@@ -169,7 +170,7 @@ static void check_gap(struct session_log *log, uint64_t mono_us, uint64_t silent
 
 void session_log_input(struct session_log *log, uint64_t mono_us, uint64_t silent_us, uint64_t bytes)
 {
-	check_gap(log, mono_us, silent_us);
+	check_gap(log, mono_us, silent_us, log->txn_open);
 	log->r.bytes_in += bytes;
 }
 
@@ -178,11 +179,12 @@ const struct session_report *session_log_finish(struct session_log *log, const s
 						uint64_t silent_us)
 {
 	if (!log->closed) {
+		log->end_in_txn = log->txn_open;
 		txn_end_aborted(log, why, mono_us);
 		log->r.end_reason = (uint8_t)why;
 	}
 	if (log->r.end_reason == SMTP_REASON_EOF || log->r.end_reason == SMTP_REASON_TIMEOUT)
-		check_gap(log, mono_us, silent_us); /* the silence before the end */
+		check_gap(log, mono_us, silent_us, log->end_in_txn); /* the silence before the end */
 	struct session_report *r = &log->r;
 	r->ended_by_client = r->end_reason == SMTP_REASON_QUIT || r->end_reason == SMTP_REASON_EOF;
 	r->end_us = end_wall_us;

@@ -34,6 +34,7 @@ struct session_log {
 	uint32_t txn_rcpts; /* ... accepted */
 	uint8_t last_verb; /* SMTP_VERB_COUNT: none yet */
 	bool txn_open, txn_data;
+	bool end_in_txn; /* a transaction was open when the session ended */
 	bool closed; /* CLOSE seen: end_reason is set */
 };
 

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,19 +74,23 @@ static bool reserve(struct trace_buf *b, size_t n)
 	return true;
 }
 
-static void prefix(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir)
+uint64_t trace_clock(const struct trace_sink *t)
 {
-	uint64_t us = mono_us() - t->t0_us;
-	b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, "%llu.%06llu %s %s ",
-				   (unsigned long long)(us / 1000000u), (unsigned long long)(us % 1000000u), sid, dir);
+	return mono_us() - t->t0_us;
 }
 
 void trace_line(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir, const void *text,
 		size_t len)
 {
+	trace_line_at(b, trace_clock(t), sid, dir, text, len);
+}
+
+void trace_line_at(struct trace_buf *b, uint64_t us, const char *sid, const char *dir, const void *text, size_t len)
+{
 	if (!reserve(b, 64 + 4 * TRACE_LINE_MAX + 8))
 		return; /* out of memory: the transcript loses a line, nothing else */
-	prefix(b, t, sid, dir);
+	b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, "%llu.%06llu %s %s ",
+				   (unsigned long long)(us / 1000000u), (unsigned long long)(us % 1000000u), sid, dir);
 	const uint8_t *p = text;
 	size_t n = len < TRACE_LINE_MAX ? len : TRACE_LINE_MAX;
 	for (size_t i = 0; i < n; i++) {
@@ -101,18 +104,6 @@ void trace_line(struct trace_buf *b, const struct trace_sink *t, const char *sid
 		b->len += 3;
 	}
 	b->buf[b->len++] = '\n';
-}
-
-void trace_note(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	trace_line(b, t, sid, "--", text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
 }
 
 void trace_flush(struct trace_buf *b, struct trace_sink *t)

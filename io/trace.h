@@ -42,12 +42,14 @@ void trace_close(struct trace_sink *t);
 /* Is a client of this address traced?  (family 4, 6, 0) */
 bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, uint8_t family, const uint8_t *addr);
 
-/* Append one line: dir is "C:", "S:" or "--"; text is escaped. */
+/* Append one line: dir is "C:", "S:" or "--"; text is escaped.  _at
+ * stamps it with a time taken earlier. */
 void trace_line(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir, const void *text,
 		size_t len);
-/* Append a "--" note formatted like printf. */
-void trace_note(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+void trace_line_at(struct trace_buf *b, uint64_t us, const char *sid, const char *dir, const void *text, size_t len);
+
+/* Microseconds since the server started: the lines' clock, for _at. */
+uint64_t trace_clock(const struct trace_sink *t);
 
 /* Write and empty the buffer. */
 void trace_flush(struct trace_buf *b, struct trace_sink *t);
