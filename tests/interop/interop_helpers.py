@@ -389,7 +389,7 @@ def io_uring_probe():
     return "io_uring_setup: %s (%s)" % (os.strerror(err), errno.errorcode.get(err, err))
 
 
-# -- the spool tool and --trace transcripts (test_sessions.py, test_trace.py)
+# -- the spool tool and --trace transcripts (test_session_reports.py, test_trace.py)
 def spool_tool_path():
     """smtpsink-spool: env SPOOL_TOOL_BIN, else next to the server in the
     same build tree (build/io/smtpsink -> build/tools/spool/smtpsink-spool).

@@ -977,7 +977,7 @@ def test_flipped_byte(spool_server, backend, tmp_path, where):
     (logged).  A sealed segment is not rescanned at start-up."""
     spool = tmp_path / "spool"
     # message records only, so that record k is the k-th message (session
-    # reports share the framing; test_sessions.py covers them)
+    # reports share the framing; test_session_reports.py covers them)
     args = ("--sync", "group", "--shards", 1, "--no-session-reports", *BASE_ARGS)
     srv = spool_server(spool, *args, io=backend)
     sent = write_messages(srv.port, 12)
