@@ -120,5 +120,8 @@ void cidr_format(const struct cidr *c, char *buf)
 		snprintf(buf, CIDR_TEXT_MAX, "?");
 		return;
 	}
-	snprintf(buf, CIDR_TEXT_MAX, "%s/%u", addr_text, (unsigned)c->prefix);
+	if (c->prefix == (c->family == 4 ? 32 : 128))
+		snprintf(buf, CIDR_TEXT_MAX, "%s", addr_text); /* one host: as it was given */
+	else
+		snprintf(buf, CIDR_TEXT_MAX, "%s/%u", addr_text, (unsigned)c->prefix);
 }

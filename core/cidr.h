@@ -30,7 +30,8 @@ bool cidr_parse(const char *text, struct cidr *out);
 /* Is the client (family 4: addr[0..4); 6: addr[0..16); 0: unix) inside? */
 bool cidr_match(const struct cidr *c, uint8_t family, const uint8_t *addr);
 
-/* Format back to text ("127.0.0.0/8"); buf >= CIDR_TEXT_MAX bytes. */
+/* Format back to text ("127.0.0.0/8"; a single host without its /32 or
+ * /128, as cidr_parse takes it); buf >= CIDR_TEXT_MAX bytes. */
 #define CIDR_TEXT_MAX 64u
 void cidr_format(const struct cidr *c, char *buf);
 

@@ -221,6 +221,8 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 			   struct smtp_out *out)
 {
 	bool has_text = override_has_text(ov);
+	if (override_refuses(ov) && cmd->verb == SMTP_VERB_BDAT && !ov->close && session_bdat_refuse(s, cmd, ov, out))
+		return; /* answered once its chunk is read */
 	if (override_refuses(ov)) {
 		if (has_text)
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);

@@ -153,6 +153,9 @@ struct smtp_event {
  * returns NULL for the normal behaviour, or a reply to send instead, from
  * the callback for SMTP_EV_COMMAND.  A 2xx/3xx override still runs the
  * command; a 4xx/5xx one refuses it (and does not count as a client error).
+ * A refusal of BDAT still reads its chunk (RFC 3030: the stream stays in
+ * sync) and answers once it is read, so its text must live that long (a
+ * literal, or a rule set's); with close it closes at once.
  * The callbacks for SMTP_EV_MAIL and SMTP_EV_RCPT may answer too, once the
  * command was found valid (recipient outcomes chosen by address): a 4xx/5xx
  * override there undoes the MAIL or RCPT and is the reply; a 2xx one with a
@@ -207,6 +210,7 @@ enum smtp_bdat_error {
 	SMTP_BDAT_NO_VALID_RCPT,
 	SMTP_BDAT_TOO_BIG,
 	SMTP_BDAT_DISCARDED, /* after an earlier chunk error */
+	SMTP_BDAT_REFUSED_ABOVE, /* an override refused it: its reply, once read */
 };
 
 struct smtp_session {
@@ -229,6 +233,7 @@ struct smtp_session {
 	bool msg_open; /* DATA_BEGIN raised, no MSG_END/MSG_ABORT yet */
 	bool cmd_pipelined; /* the command being handled had input after it */
 	uint16_t verdict_code; /* LMTP: the verdict being repeated */
+	uint16_t bdat_ov_code; /* SMTP_BDAT_REFUSED_ABOVE: the override's reply */
 	uint32_t rcpts; /* accepted recipients in this transaction */
 	uint32_t rcpts_refused; /* refused RCPTs in this transaction */
 	uint32_t rcpts_over; /* RCPTs refused 452 over the cap, this transaction */
@@ -240,6 +245,7 @@ struct smtp_session {
 	uint64_t bdat_left; /* octets of the current chunk still to read */
 	uint64_t bdat_chunk_bytes; /* size of the current chunk */
 	const char *verdict_text; /* LMTP: refusal text (a literal) */
+	const char *bdat_ov_text; /* ... its text (must outlive the chunk) */
 	char qid[SMTP_QID_MAX_BYTES + 1]; /* LMTP: the verdict's queue ID */
 	struct data_decoder data;
 	struct line_scan lines;

@@ -60,6 +60,12 @@ void session_auth_response(struct smtp_session *s, struct smtp_view line, struct
 size_t session_feed_data(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out);
 size_t session_feed_bdat(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out);
 
+/* BDAT refused by an override (without close): read its chunk, then
+ * answer with the override.  False if the command is malformed (the
+ * normal handler must answer it: the chunk size is unknown). */
+bool session_bdat_refuse(struct smtp_session *s, const struct smtp_cmd *cmd, const struct smtp_override *ov,
+			 struct smtp_out *out);
+
 /* Complete a chunk of zero octets (BDAT 0 LAST), as if its payload ended. */
 void session_bdat_chunk_done(struct smtp_session *s, struct smtp_out *out);
 

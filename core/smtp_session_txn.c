@@ -359,6 +359,25 @@ void session_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		session_bdat_chunk_done(s, out);
 }
 
+bool session_bdat_refuse(struct smtp_session *s, const struct smtp_cmd *cmd, const struct smtp_override *ov,
+			 struct smtp_out *out)
+{
+	uint64_t n;
+	bool last;
+	if (!parse_bdat(cmd->arg, &n, &last))
+		return false;
+	s->bdat_error = SMTP_BDAT_REFUSED_ABOVE;
+	s->bdat_ov_code = ov->code;
+	s->bdat_ov_text = ov->text;
+	s->bdat_last = last;
+	s->bdat_left = n;
+	s->bdat_chunk_bytes = n;
+	s->state = SMTP_STATE_BDAT;
+	if (n == 0)
+		session_bdat_chunk_done(s, out);
+	return true;
+}
+
 size_t session_feed_bdat(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out)
 {
 	size_t take = len < s->bdat_left ? len : (size_t)s->bdat_left;
@@ -396,6 +415,7 @@ static void chunk_refused(struct smtp_session *s, struct smtp_out *out, enum smt
 		[SMTP_BDAT_NO_VALID_RCPT] = { 554, "5.5.1 Error: no valid recipients" },
 		[SMTP_BDAT_TOO_BIG] = { 552, "5.3.4 Error: chunk exceeds message size limit" },
 		[SMTP_BDAT_DISCARDED] = { 551, "5.0.0 Error: chunk discarded after an earlier error" },
+		[SMTP_BDAT_REFUSED_ABOVE] = { 0, NULL }, /* the override's reply */
 	};
 	if (s->msg_open) {
 		s->msg_open = false;
@@ -406,7 +426,10 @@ static void chunk_refused(struct smtp_session *s, struct smtp_out *out, enum smt
 		s->txn = SMTP_TXN_BDAT_FAILED; /* later chunks: 551 until LAST or RSET */
 	if (s->bdat_last && s->txn != SMTP_TXN_NONE)
 		session_end_txn(s, SMTP_REASON_BDAT_ERROR);
-	session_error(s, out, replies[err].code, replies[err].text);
+	if (err != SMTP_BDAT_REFUSED_ABOVE)
+		session_error(s, out, replies[err].code, replies[err].text);
+	else if (s->bdat_ov_text != NULL && s->bdat_ov_text[0] != '\0') /* not the client's error */
+		smtp_reply_line(out, s->bdat_ov_code, false, session_enhanced(s), s->bdat_ov_text);
 }
 
 void session_bdat_chunk_done(struct smtp_session *s, struct smtp_out *out)

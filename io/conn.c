@@ -131,7 +131,6 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 		conn_fault_content(c);
 		break;
 	case SMTP_EV_MSG_END:
-		c->shard->stats.message_bytes += ev->size_bytes;
 		c->data_start_s = 0;
 		break;
 	case SMTP_EV_MSG_ABORT:
@@ -286,8 +285,10 @@ static void fill_envelope(const struct conn *c, struct spool_envelope *env)
 static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, struct smtp_out *out)
 {
 	struct smtp_verdict v = { ans->code, ans->qid, ans->text };
-	if (ans->code == 250)
+	if (ans->code == 250) { /* the session still holds the message's size */
 		c->shard->stats.messages++;
+		c->shard->stats.message_bytes += c->session.msg_bytes;
+	}
 	if (c->log != NULL)
 		session_log_verdict(c->log, ans->code, ans->qid);
 	return smtp_session_verdict(&c->session, &v, out);

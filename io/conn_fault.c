@@ -58,13 +58,16 @@ static void noted(struct conn *c, enum fault_stage st, const struct fault_action
 				 a->delay_ms);
 }
 
-#define CLOSING_TEXT "4.7.0 Service not available, closing transmission channel"
-
 /* "4.7.0 <host> Service not available, closing transmission channel" */
 static const char *close_text(struct shard *sh, const char *why)
 {
 	snprintf(sh->fault_text, sizeof sh->fault_text, "4.7.0 %s %s", sh->cfg->smtp.hostname, why);
 	return sh->fault_text;
+}
+
+static const char *closing_text(struct shard *sh)
+{
+	return close_text(sh, "Service not available, closing transmission channel");
 }
 
 /* The session override for an answer (NULL: none). */
@@ -81,7 +84,7 @@ static const struct smtp_override *override_for(struct conn *c, const struct fau
 	case FAULT_ANSWER_CLOSE:
 		*ov = (struct smtp_override){ a->code, true, a->text };
 		if (a->text == NULL)
-			ov->text = close_text(sh, "Service not available, closing transmission channel");
+			ov->text = closing_text(sh);
 		return ov;
 	case FAULT_ANSWER_DISCONNECT:
 		*ov = (struct smtp_override){ 421, true, "" };
@@ -186,7 +189,7 @@ void conn_fault_content(struct conn *c)
 		return;
 	ab->code = act.answer == FAULT_ANSWER_CLOSE ? (act.code ? act.code : 421) : 0;
 	if (ab->code != 0)
-		snprintf(ab->text, sizeof ab->text, "%s", act.text != NULL ? act.text : CLOSING_TEXT);
+		snprintf(ab->text, sizeof ab->text, "%s", act.text != NULL ? act.text : closing_text(c->shard));
 	free(c->abort);
 	c->abort = ab;
 	request_hold(c, 0, true);
@@ -197,8 +200,8 @@ enum conn_fault_end conn_fault_dot(struct conn *c, struct spool_answer *ans)
 	struct fault_action act;
 	if (!decide(c, FAULT_STAGE_DOT, false, smtp_view_make("", 0), &act))
 		return CONN_FAULT_STORE;
-	/* texts that outlive this turn (LMTP repeats them): the rule set's
-	 * (kept until exit) or a literal, never the shard's scratch */
+	/* a refusal's text may outlive this turn (LMTP repeats it): the rule
+	 * set's (kept until exit); a close's is used at once (the shard's) */
 	ans->code = act.code;
 	ans->text = act.text;
 	switch (act.answer) {
@@ -206,13 +209,15 @@ enum conn_fault_end conn_fault_dot(struct conn *c, struct spool_answer *ans)
 		return CONN_FAULT_STORE; /* a delay: the answer waits for the hold */
 	case FAULT_ANSWER_REPLY:
 		return CONN_FAULT_REFUSE;
-	case FAULT_ANSWER_CLOSE:
+	case FAULT_ANSWER_CLOSE: /* the session closes after this very reply */
 		if (ans->code == 0)
 			ans->code = 421;
 		if (ans->text == NULL)
-			ans->text = CLOSING_TEXT;
+			ans->text = closing_text(c->shard);
 		return CONN_FAULT_REFUSE_CLOSE;
-	case FAULT_ANSWER_DISCONNECT:
+	case FAULT_ANSWER_DISCONNECT: /* a reply the session writes, never sent */
+		ans->code = 421;
+		ans->text = "4.7.0 Service not available, closing transmission channel";
 		return CONN_FAULT_DROP;
 	}
 	return CONN_FAULT_STORE;

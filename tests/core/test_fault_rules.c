@@ -140,8 +140,8 @@ static const struct {
 	{ "rcpt:delay=1s:p=33.3%", "rcpt:delay=1s:p=0.333" },
 	/* client= and domain= */
 	{ "rcpt:reply=550 5.7.1 Blocked:client=10.0.0.0/8", "rcpt:reply=550 5.7.1 Blocked:client=10.0.0.0/8" },
-	{ "rcpt:reply=550 5.7.1 Blocked:client=::1/128:p=0.5", "rcpt:reply=550 5.7.1 Blocked:p=0.5:client=::1/128" },
-	{ "rcpt:client=::1:reply=550 x", "rcpt:reply=550 5.0.0 x:client=::1/128" },
+	{ "rcpt:reply=550 5.7.1 Blocked:client=::1/128:p=0.5", "rcpt:reply=550 5.7.1 Blocked:p=0.5:client=::1" },
+	{ "rcpt:client=::1:reply=550 x", "rcpt:reply=550 5.0.0 x:client=::1" },
 	{ "connect:reply=554 5.7.1 No:client=2001:db8::/32", "connect:reply=554 5.7.1 No:client=2001:db8::/32" },
 	{ "connect:client=::ffff:10.0.0.0/104:disconnect", "connect:disconnect:client=::ffff:10.0.0.0/104" },
 	{ "rcpt:reply=550 x:domain=Example.COM", "rcpt:reply=550 5.0.0 x:domain=example.com" },

@@ -416,6 +416,41 @@ static void test_answer_silent_close(void)
 /* COMMAND-time overrides as before: a refusal of RCPT counts it refused
  * (no RCPT event), a 2xx text at MAIL runs it and replaces the reply, a
  * refusal at DATA leaves the transaction, a close at NOOP closes. */
+/* A BDAT refused by a COMMAND override still reads its chunk (RFC 3030:
+ * the stream stays in sync), in any cut, and answers once it is read; the
+ * refusal is not a client error; later chunks of the transaction get 551
+ * until LAST, and a new transaction works.  With close: at once. */
+static void test_bdat_override(void)
+{
+	struct fdrv d;
+	struct smtp_override full = { 452, false, "4.3.1 Insufficient storage" };
+	fdrv_init(&d, NULL);
+	d.cmd_verb = SMTP_VERB_BDAT;
+	d.cmd_ov = &full;
+	static const char *const w1[] = { I_EHLO, I_MAIL, I_RCPT, "BDAT 7\r\nhel", "lo\r\n", NULL };
+	fdrv_writes(&d, w1);
+	CHECK_U64(d.s.state, SMTP_STATE_COMMAND);
+	CHECK_U64(d.s.errors, 0);
+	d.cmd_ov = NULL;
+	static const char *const w2[] = { "BDAT 6 LAST\r\nQUIT\r", "\n", I_MAIL, I_RCPT, "BDAT 4 LAST\r\nabcd", NULL };
+	fdrv_writes(&d, w2);
+	size_t ehlo_end = strstr(d.replies.p, "250 CHUNKING\r\n") - d.replies.p + strlen("250 CHUNKING\r\n");
+	CHECK_STR(d.replies.p + ehlo_end, d.replies.len - ehlo_end,
+		  R_MAIL R_RCPT "452 4.3.1 Insufficient storage\r\n"
+				"551 5.0.0 Error: chunk discarded after an earlier error\r\n" R_MAIL R_RCPT R_Q1);
+	fdrv_free(&d);
+
+	struct smtp_override bye = { 421, true, "4.7.0 Closing" };
+	fdrv_init(&d, NULL);
+	d.cmd_verb = SMTP_VERB_BDAT;
+	d.cmd_ov = &bye;
+	static const char *const w3[] = { I_EHLO, I_MAIL, I_RCPT, NULL };
+	fdrv_writes(&d, w3);
+	CHECK(fdrv_feed(&d, "BDAT 7 LAST\r\nhello\r\n") == SMTP_STOP_CLOSE);
+	CHECK_U64(d.last_used, strlen("BDAT 7 LAST\r\n"));
+	fdrv_free(&d);
+}
+
 static void test_command_overrides(void)
 {
 	struct fdrv d;
@@ -717,6 +752,7 @@ int main(void)
 	test_answer_close();
 	test_answer_silent_close();
 	test_command_overrides();
+	test_bdat_override();
 	test_fail();
 	test_quirk_pipelining_no_ehlo();
 	test_quirk_pipelining_unadvertised();

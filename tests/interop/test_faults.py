@@ -357,8 +357,9 @@ STAGE_CASES = {
                    "closed"),
     "data-554": ("data:reply=554 5.5.1 No DATA for you",
                  [(None, 220)] + TXN + [("DATA", "554 5.5.1 No DATA for you")], "open"),
+    # the chunk is "hello" and the CRLF run_steps() appends: 7 octets
     "bdat-452": ("bdat:reply=452 4.3.1 Insufficient storage",
-                 [(None, 220)] + TXN + [("BDAT 7 LAST\r\nhello\r\n", "452 4.3.1 Insufficient storage")],
+                 [(None, 220)] + TXN + [("BDAT 7 LAST\r\nhello", "452 4.3.1 Insufficient storage")],
                  "open"),
     "dot-close": ("dot:close=554 5.7.1 Content refused",
                   [(None, 220)] + TXN + [("DATA", 354), (MESSAGE + b".", "554 5.7.1 Content refused")],
