@@ -329,6 +329,19 @@ static enum smtp_bdat_error bdat_check(const struct smtp_session *s, uint64_t n)
 	return SMTP_BDAT_OK;
 }
 
+/* Read the chunk of n octets that follows; err says how it will be
+ * answered once read (SMTP_BDAT_OK: taken). */
+static void read_chunk(struct smtp_session *s, enum smtp_bdat_error err, uint64_t n, bool last, struct smtp_out *out)
+{
+	s->bdat_error = (uint8_t)err;
+	s->bdat_last = last;
+	s->bdat_left = n;
+	s->bdat_chunk_bytes = n;
+	s->state = SMTP_STATE_BDAT;
+	if (n == 0)
+		session_bdat_chunk_done(s, out);
+}
+
 void session_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	uint64_t n;
@@ -350,13 +363,7 @@ void session_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		s->txn = SMTP_TXN_BDAT;
 		s->msg_flags |= SMTP_MSG_BDAT;
 	}
-	s->bdat_error = (uint8_t)err;
-	s->bdat_last = last;
-	s->bdat_left = n;
-	s->bdat_chunk_bytes = n;
-	s->state = SMTP_STATE_BDAT;
-	if (n == 0)
-		session_bdat_chunk_done(s, out);
+	read_chunk(s, err, n, last, out);
 }
 
 bool session_bdat_refuse(struct smtp_session *s, const struct smtp_cmd *cmd, const struct smtp_override *ov,
@@ -366,15 +373,9 @@ bool session_bdat_refuse(struct smtp_session *s, const struct smtp_cmd *cmd, con
 	bool last;
 	if (!parse_bdat(cmd->arg, &n, &last))
 		return false;
-	s->bdat_error = SMTP_BDAT_REFUSED_ABOVE;
 	s->bdat_ov_code = ov->code;
 	s->bdat_ov_text = ov->text;
-	s->bdat_last = last;
-	s->bdat_left = n;
-	s->bdat_chunk_bytes = n;
-	s->state = SMTP_STATE_BDAT;
-	if (n == 0)
-		session_bdat_chunk_done(s, out);
+	read_chunk(s, SMTP_BDAT_REFUSED_ABOVE, n, last, out);
 	return true;
 }
 

@@ -165,7 +165,7 @@ static void run_error(struct run *rn, const char *fmt, ...)
 	rn->r->harness_errors++;
 }
 
-static const char *reason_name(enum smtp_reason why)
+const char *harness_reason_name(enum smtp_reason why)
 {
 	static const char *const names[] = {
 		[SMTP_REASON_NONE] = "none",
@@ -294,7 +294,7 @@ static void add_msg_done(struct run *rn, const struct smtp_event *ev)
 			run_error(rn, "MSG_END while a verdict is due");
 		rn->verdict_due = true;
 	} else {
-		sbuf_printf(b, "MSG_ABORT reason=%s", reason_name(ev->reason));
+		sbuf_printf(b, "MSG_ABORT reason=%s", harness_reason_name(ev->reason));
 	}
 	sbuf_str(b, " body=\"");
 	sbuf_escaped(b, rn->body.p, rn->body.len);
@@ -351,7 +351,7 @@ static void add_event(struct run *rn, const struct smtp_event *ev)
 		sbuf_str(b, "QUIT\n");
 		break;
 	case SMTP_EV_CLOSE:
-		sbuf_printf(b, "CLOSE reason=%s\n", reason_name(ev->reason));
+		sbuf_printf(b, "CLOSE reason=%s\n", harness_reason_name(ev->reason));
 		break;
 	default:
 		run_error(rn, "unknown event type %d", (int)ev->type);

@@ -190,4 +190,7 @@ void harness_rng_bytes(struct harness_rng *g, uint8_t *buf, size_t len, const ch
 /* Choose ncuts ascending cut offsets in [0, len] (repeats allowed). */
 void harness_rng_cuts(struct harness_rng *g, size_t len, size_t *cuts, size_t ncuts);
 
+/* The event text's name of a reason ("rset", "too_many_errors", ...). */
+const char *harness_reason_name(enum smtp_reason why);
+
 #endif

@@ -77,30 +77,6 @@ struct fdrv {
 	size_t last_used; /* consumed by the last feed() call */
 };
 
-static const char *reason_name(enum smtp_reason r)
-{
-	static const char *const names[] = {
-		[SMTP_REASON_NONE] = "none",
-		[SMTP_REASON_RSET] = "rset",
-		[SMTP_REASON_HELO] = "helo",
-		[SMTP_REASON_QUIT] = "quit",
-		[SMTP_REASON_EOF] = "eof",
-		[SMTP_REASON_TIMEOUT] = "timeout",
-		[SMTP_REASON_SHUTDOWN] = "shutdown",
-		[SMTP_REASON_TOO_BIG] = "too_big",
-		[SMTP_REASON_BARE_LF] = "bare_lf",
-		[SMTP_REASON_BDAT_ERROR] = "bdat_error",
-		[SMTP_REASON_TOO_MANY_ERRORS] = "too_many_errors",
-		[SMTP_REASON_SYNTAX] = "syntax",
-		[SMTP_REASON_SYNC] = "sync",
-		[SMTP_REASON_FAULT] = "fault",
-		[SMTP_REASON_VERDICT] = "verdict",
-	};
-	if ((size_t)r < sizeof names / sizeof names[0] && names[r] != NULL)
-		return names[r];
-	return "?";
-}
-
 static bool view_is(struct smtp_view v, const char *s)
 {
 	return s != NULL && v.len == strlen(s) && memcmp(v.ptr, s, v.len) == 0;
@@ -144,16 +120,16 @@ static const struct smtp_override *fdrv_event(void *ctx, const struct smtp_event
 		text_printf(t, "MSG_END rcpts=%u\n", (unsigned)ev->rcpts);
 		return NULL;
 	case SMTP_EV_MSG_ABORT:
-		text_printf(t, "MSG_ABORT %s\n", reason_name(ev->reason));
+		text_printf(t, "MSG_ABORT %s\n", harness_reason_name(ev->reason));
 		return NULL;
 	case SMTP_EV_RESET:
-		text_printf(t, "RESET %s\n", reason_name(ev->reason));
+		text_printf(t, "RESET %s\n", harness_reason_name(ev->reason));
 		return NULL;
 	case SMTP_EV_QUIT:
 		text_str(t, "QUIT\n");
 		return NULL;
 	case SMTP_EV_CLOSE:
-		text_printf(t, "CLOSE %s\n", reason_name(ev->reason));
+		text_printf(t, "CLOSE %s\n", harness_reason_name(ev->reason));
 		return NULL;
 	default:
 		text_str(t, "OTHER\n");
