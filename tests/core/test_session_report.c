@@ -91,7 +91,7 @@ static void check_same(const struct session_report *a, const struct session_repo
 	CHECK_U64(b->node, a->node);
 	CHECK(b->client_family == a->client_family && b->client_port == a->client_port &&
 	      memcmp(b->client_addr, a->client_addr, 16) == 0);
-	CHECK(b->helo.len == a->helo.len && memcmp(b->helo.ptr, a->helo.ptr, a->helo.len) == 0);
+	CHECK(b->helo.len == a->helo.len && (a->helo.len == 0 || memcmp(b->helo.ptr, a->helo.ptr, a->helo.len) == 0));
 	CHECK_U64(b->helo_verb, a->helo_verb);
 	CHECK_U64(b->end_reason, a->end_reason);
 	CHECK(b->ended_by_client == a->ended_by_client);
