@@ -248,7 +248,8 @@ static void *shard_main(void *arg)
 		sh->stats.loop_turns++;
 		spool_tick(sh); /* submit this turn's batch: group commit */
 		trace_flush(&sh->trace, &sh->shared->trace);
-		e = sh->ops->run_once(sh, sh->holds.armed ? 1 : LOOP_WAIT_MS);
+		/* a fault delay ending sooner than the usual wait shortens it */
+		e = sh->ops->run_once(sh, (unsigned)timer_wheel_until_next(&sh->holds, LOOP_WAIT_MS));
 		if (e < 0) {
 			fprintf(stderr, "smtpsink: shard %u: event loop failed: %s\n", sh->index, strerror(-e));
 			break;

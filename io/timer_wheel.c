@@ -83,3 +83,14 @@ void timer_wheel_advance(struct timer_wheel *w, uint64_t now_s, timer_fire_fn fi
 	for (uint64_t t = 0; t < steps; t++)
 		run_slot(w, (unsigned)((from + t) % TIMER_WHEEL_SLOTS), fire, ctx);
 }
+
+uint64_t timer_wheel_until_next(const struct timer_wheel *w, uint64_t max)
+{
+	if (w->armed == 0)
+		return max;
+	uint64_t limit = max < TIMER_WHEEL_SLOTS ? max : TIMER_WHEEL_SLOTS;
+	for (uint64_t d = 1; d <= limit; d++)
+		if (w->slot[(w->now_s + d) % TIMER_WHEEL_SLOTS] != NULL)
+			return d;
+	return max;
+}

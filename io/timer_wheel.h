@@ -42,4 +42,9 @@ void timer_wheel_disarm(struct timer_wheel *w, struct timer_node *node);
  * has come.  fire may re-arm nodes. */
 void timer_wheel_advance(struct timer_wheel *w, uint64_t now_s, timer_fire_fn fire, void *ctx);
 
+/* Ticks from now until the first slot that holds a node, at most max (and
+ * max when none is within the wheel's span): how long a loop may sleep.
+ * A node re-filed from that slot wakes it early, never late. */
+uint64_t timer_wheel_until_next(const struct timer_wheel *w, uint64_t max);
+
 #endif

@@ -118,10 +118,40 @@ static void test_random(void)
 	CHECK_U64(errors, 0);
 }
 
+/* How long a loop may sleep: ticks to the first occupied slot, capped;
+ * never past a deadline (a node re-filed from beyond the span only wakes
+ * the loop early). */
+static void test_until_next(void)
+{
+	static struct fixture f;
+	memset(&f, 0, sizeof f);
+	timer_wheel_init(&f.w, 1000);
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 250); /* empty */
+	timer_wheel_arm(&f.w, &f.n[0], 1040);
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 40);
+	CHECK_U64(timer_wheel_until_next(&f.w, 30), 30); /* the cap */
+	timer_wheel_arm(&f.w, &f.n[1], 1007);
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 7);
+	timer_wheel_arm(&f.w, &f.n[2], 900); /* already due: the next tick */
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 1);
+	timer_wheel_disarm(&f.w, &f.n[2]);
+	timer_wheel_disarm(&f.w, &f.n[1]);
+	timer_wheel_disarm(&f.w, &f.n[0]);
+	timer_wheel_arm(&f.w, &f.n[3], 1000 + TIMER_WHEEL_SLOTS + 20); /* beyond the span: its slot is at 20 */
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 20);
+	timer_wheel_arm(&f.w, &f.n[4], 1000 + 300); /* past the cap */
+	timer_wheel_disarm(&f.w, &f.n[3]);
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 250);
+	CHECK_U64(timer_wheel_until_next(&f.w, 1000), 300);
+	timer_wheel_advance(&f.w, 1290, on_fire, &f);
+	CHECK_U64(timer_wheel_until_next(&f.w, 250), 10);
+}
+
 int main(void)
 {
 	test_basic();
 	test_rearm_in_callback();
 	test_random();
+	test_until_next();
 	return harness_finish("timer_wheel");
 }
