@@ -218,19 +218,23 @@ enum session_event_answer session_event_override(struct smtp_session *s, const s
 /* A 4xx/5xx override refuses the command; a 2xx/3xx one runs it and
  * replaces its success reply (a refusal by the command itself stands). */
 static void apply_override(struct smtp_session *s, const struct smtp_override *ov, const struct smtp_cmd *cmd,
-			   struct smtp_out *out)
+			   session_cmd_fn handle, struct smtp_out *out)
 {
 	bool has_text = override_has_text(ov);
 	if (override_refuses(ov) && cmd->verb == SMTP_VERB_BDAT && !ov->close && session_bdat_refuse(s, cmd, ov, out))
 		return; /* answered once its chunk is read */
 	if (override_refuses(ov)) {
+		if (cmd->verb == SMTP_VERB_AUTH_RESPONSE) { /* the exchange ends, failed */
+			s->state = SMTP_STATE_COMMAND;
+			session_emit_simple(s, SMTP_EV_AUTH, SMTP_REASON_NONE);
+		}
 		if (has_text)
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
 		if (cmd->verb == SMTP_VERB_RCPT)
 			s->rcpts_refused++;
 	} else {
 		size_t mark = out->len;
-		cmd_table[cmd->verb].handle(s, cmd, out);
+		handle(s, cmd, out);
 		bool ok = out->len > mark && (out->buf[mark] == '2' || out->buf[mark] == '3');
 		if (ok && has_text) {
 			out->len = mark;
@@ -245,8 +249,12 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
  * group, or when PIPELINING was never offered. */
 static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct smtp_out *out)
 {
-	bool no_ehlo = s->helo_verb == SMTP_VERB_HELO || s->helo_verb == SMTP_VERB_UNKNOWN;
-	bool unadvertised = !(s->cfg->ext & SMTP_EXT_PIPELINING) || no_ehlo;
+	/* a pipelined EHLO/LHLO itself is not "without EHLO": the client
+	 * just did not wait for the list that would offer PIPELINING */
+	bool greeting = verb == SMTP_VERB_EHLO || verb == SMTP_VERB_LHLO;
+	bool no_ehlo = s->helo_verb == SMTP_VERB_HELO || (s->helo_verb == SMTP_VERB_UNKNOWN && !greeting);
+	bool unadvertised = !(s->cfg->ext & SMTP_EXT_PIPELINING) || s->helo_verb == SMTP_VERB_HELO ||
+			    s->helo_verb == SMTP_VERB_UNKNOWN;
 	bool ends_group = cmd_table[verb].ends_group;
 	if (no_ehlo)
 		s->quirks |= SMTP_QUIRK_PIPELINING_NO_EHLO;
@@ -310,18 +318,29 @@ static void handle_command(struct smtp_session *s, const struct line_scan_line *
 		return;
 	s->cmd_pipelined = pipelined;
 	if (ov != NULL)
-		apply_override(s, ov, &cmd, out);
+		apply_override(s, ov, &cmd, cmd_table[cmd.verb].handle, out);
 	else
 		cmd_table[cmd.verb].handle(s, &cmd, out);
 }
 
+static void auth_line(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+{
+	session_auth_response(s, cmd->arg, out);
+}
+
+/* A line answering a 334: a COMMAND event of its own, so an override can
+ * refuse it too (which ends the exchange, failed). */
 static void handle_auth_line(struct smtp_session *s, const struct line_scan_line *l, bool pipelined,
 			     struct smtp_out *out)
 {
 	struct smtp_event ev = { .type = SMTP_EV_COMMAND, .verb = SMTP_VERB_AUTH_RESPONSE, .arg = l->text };
 	ev.flags = SMTP_EVF_SECRET | (pipelined ? SMTP_EVF_PIPELINED : 0u);
-	session_emit(s, &ev);
-	session_auth_response(s, l->text, out);
+	const struct smtp_override *ov = session_emit(s, &ev);
+	struct smtp_cmd cmd = { .verb = SMTP_VERB_AUTH_RESPONSE, .arg = l->text };
+	if (ov != NULL)
+		apply_override(s, ov, &cmd, auth_line, out);
+	else
+		auth_line(s, &cmd, out);
 }
 
 static size_t feed_lines(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out)
@@ -418,10 +437,14 @@ enum smtp_stop smtp_session_feed(struct smtp_session *s, const uint8_t *in, size
 	}
 	for (;;) {
 		*consumed = off;
-		if (s->state == SMTP_STATE_CLOSED)
-			return SMTP_STOP_CLOSE;
-		if (s->state == SMTP_STATE_VERDICT)
-			return SMTP_STOP_VERDICT;
+		if (s->state == SMTP_STATE_CLOSED || s->state == SMTP_STATE_VERDICT) {
+			s->pause = false; /* the caller has control anyway */
+			return s->state == SMTP_STATE_CLOSED ? SMTP_STOP_CLOSE : SMTP_STOP_VERDICT;
+		}
+		if (s->pause) {
+			s->pause = false;
+			return SMTP_STOP_PAUSE;
+		}
 		if (s->state == SMTP_STATE_LMTP_REPLIES) {
 			if (!lmtp_flush(s, out))
 				return SMTP_STOP_OUT_FULL;
@@ -484,6 +507,11 @@ void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smt
 		smtp_reply_host(out, 421, session_enhanced(s), "4.3.2", s->cfg->hostname, " Service shutting down");
 	session_end_txn(s, why);
 	session_close(s, why);
+}
+
+void smtp_session_pause(struct smtp_session *s)
+{
+	s->pause = true;
 }
 
 void smtp_session_fail(struct smtp_session *s, unsigned code, const char *text, struct smtp_out *out)

@@ -24,6 +24,12 @@
  *                          input (pipelined commands wait in the caller).
  *      SMTP_STOP_CLOSE     the session is over (QUIT, fatal error): send the
  *                          output, then close.  It consumes no more input.
+ *      SMTP_STOP_PAUSE     an event callback called smtp_session_pause():
+ *                          the step that raised the event is done (its
+ *                          reply written), nothing after it was consumed;
+ *                          feed the rest when the layer above is ready
+ *                          (a fault delay holds the next command, or a
+ *                          message's content, until it ends).
  *  - The session never allocates.  Its size is fixed (a few hundred bytes plus
  *    one command line of carry), whatever the input.
  *
@@ -52,6 +58,7 @@ enum smtp_stop {
 	SMTP_STOP_OUT_FULL,
 	SMTP_STOP_VERDICT,
 	SMTP_STOP_CLOSE,
+	SMTP_STOP_PAUSE, /* the layer above asked to stop (smtp_session_pause) */
 };
 
 enum smtp_event_type {
@@ -232,6 +239,7 @@ struct smtp_session {
 	bool body_binary; /* MAIL BODY=BINARYMIME: DATA is not allowed */
 	bool msg_open; /* DATA_BEGIN raised, no MSG_END/MSG_ABORT yet */
 	bool cmd_pipelined; /* the command being handled had input after it */
+	bool pause; /* smtp_session_pause() was called: stop after this step */
 	uint16_t verdict_code; /* LMTP: the verdict being repeated */
 	uint16_t bdat_ov_code; /* SMTP_BDAT_REFUSED_ABOVE: the override's reply */
 	uint32_t rcpts; /* accepted recipients in this transaction */
@@ -287,6 +295,13 @@ void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smt
  * where a shutdown may close the session without losing anything.  False
  * once the session is closed (after QUIT, eof or abort). */
 bool smtp_session_is_idle(const struct smtp_session *s);
+
+/* From an event callback: make feed() return SMTP_STOP_PAUSE once the
+ * step that raised the event is over (a command handled, with its reply;
+ * DATA's 354 or a BDAT command read, before any content), so that no more
+ * input is consumed until the caller feeds again.  A close or a verdict
+ * still takes precedence. */
+void smtp_session_pause(struct smtp_session *s);
 
 /* End the session from above with a reply of the caller's choosing (a
  * fault rule: "550 5.3.0 aborted" in the middle of DATA), or none when

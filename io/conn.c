@@ -122,8 +122,11 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 	case SMTP_EV_MAIL:
 	case SMTP_EV_RCPT:
 		ov = conn_fault_address(c, ev);
-		if (refuses(ov))
-			return ov; /* the session undoes it: nothing to keep */
+		if (refuses(ov)) { /* the session undoes it: nothing to keep */
+			if (c->hold_req)
+				smtp_session_pause(&c->session);
+			return ov;
+		}
 		break;
 	case SMTP_EV_DATA_BEGIN:
 		c->data_start_s = c->shard->now_s;
@@ -143,6 +146,8 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 		session_log_event(c->log, ev, c->shard->mono_us);
 	if (!cfg->discard)
 		capture_event(c, ev);
+	if (c->hold_req) /* a fault delay: nothing more is read until it ends */
+		smtp_session_pause(&c->session);
 	return ov;
 }
 
@@ -228,9 +233,13 @@ static void cancel_hold(struct conn *c)
 	c->hold_in_only = false;
 }
 
-static bool output_held(const struct conn *c)
+/* Output that may leave now: all of it, or while a delay holds the
+ * replies, what was written before the delayed one. */
+static uint32_t sendable(const struct conn *c)
 {
-	return c->holding && !c->hold_in_only;
+	if (!c->holding || c->hold_in_only)
+		return c->out_len;
+	return c->hold_from < c->out_len ? c->hold_from : c->out_len;
 }
 
 static void maybe_close(struct conn *c)
@@ -248,10 +257,11 @@ static void maybe_close(struct conn *c)
 
 static void flush(struct conn *c)
 {
-	if (c->out_inflight == 0 && c->out_len > 0 && !c->close_sent && !output_held(c)) {
-		c->out_inflight = c->out_len;
+	uint32_t n = sendable(c);
+	if (c->out_inflight == 0 && n > 0 && !c->close_sent) {
+		c->out_inflight = n;
 		if (c->trace != NULL)
-			conn_trace_output(c, c->out, c->out_len);
+			conn_trace_output(c, c->out, n);
 		c->shard->ops->send(c);
 	}
 	if (c->out != NULL && c->out_len == 0 && c->out_inflight == 0) {
@@ -356,7 +366,7 @@ void conn_on_verdict(struct conn *c, const struct spool_answer *ans)
 
 /* Feed queued input to the session until it is consumed or the session
  * cannot go on.  Returns false when the session is blocked on output. */
-static bool feed_input(struct conn *c, struct smtp_out *out)
+static bool feed_input_loop(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
 	for (;;) {
@@ -398,6 +408,15 @@ static bool feed_input(struct conn *c, struct smtp_out *out)
 		if (st == SMTP_STOP_INPUT && c->in_head == CONN_NO_BUF && c->session.state != SMTP_STATE_LMTP_REPLIES)
 			return true;
 	}
+}
+
+/* The same, with c->feeding set for the fault code. */
+static bool feed_input(struct conn *c, struct smtp_out *out)
+{
+	c->feeding = out; /* a fault delay asked for meanwhile marks its reply */
+	bool ok = feed_input_loop(c, out);
+	c->feeding = NULL;
+	return ok;
 }
 
 /* The client is known (accepted, or named by its PROXY header): start its
@@ -690,6 +709,7 @@ void conn_on_sent(struct conn *c, uint32_t bytes)
 	memmove(c->out, c->out + bytes, c->out_len - bytes);
 	c->out_len -= bytes;
 	c->out_inflight = 0;
+	c->hold_from = c->hold_from > bytes ? c->hold_from - bytes : 0;
 	if (!c->closing) /* our last reply (a 421 at a timeout) starts no turn */
 		c->silent_us = c->shard->mono_us; /* the client's turn starts now */
 	if (c->log != NULL)
@@ -775,19 +795,23 @@ void conn_on_timer(struct conn *c)
 	}
 }
 
-/* content:close after a stall (smtp-sink -A): the reply, then the close. */
+/* content:close after a stall (smtp-sink -A): the reply, then the close.
+ * The session paused right after DATA's 354 or the BDAT command, so the
+ * content is still unread; if the message got further anyway, the abort
+ * is dropped (a message may never be stored and then refused). */
 static void run_abort(struct conn *c)
 {
 	struct conn_abort *ab = c->abort;
 	c->abort = NULL;
-	if (c->session.state != SMTP_STATE_VERDICT && want_out(c)) {
+	enum smtp_state st = (enum smtp_state)c->session.state;
+	if ((st == SMTP_STATE_DATA || st == SMTP_STATE_BDAT) && want_out(c)) {
 		struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
 		bool room = smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES;
 		smtp_session_fail(&c->session, ab->code, ab->code != 0 && room ? ab->text : NULL, &out);
 		c->out_len = (uint32_t)out.len;
+		start_closing(c);
 	}
 	free(ab);
-	start_closing(c);
 }
 
 void conn_on_hold_done(struct conn *c)

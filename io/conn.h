@@ -70,6 +70,8 @@ struct conn {
 	bool hold_req; /* a delay was asked for during feed(): hold after it */
 	bool hold_req_in_only;
 	uint32_t hold_req_ms;
+	uint32_t hold_from; /* output from here on waits for the hold's end */
+	struct smtp_out *feeding; /* the output feed() writes to, while it runs */
 	struct proxy_wait *proxy; /* non-NULL until the PROXY header is read */
 	char *helo; /* last HELO/EHLO/LHLO argument (capture mode) */
 	char *auth_user; /* AUTH user once authenticated */

@@ -34,15 +34,23 @@ static struct fault_subject subject(const struct conn *c, struct smtp_view domai
 	return who;
 }
 
+#define HOLD_MAX_MS 3600000u /* the longest delay a rule may give */
+
 /* A delay asked for while the session runs; the hold starts after it. */
 static void request_hold(struct conn *c, uint32_t ms, bool input_only)
 {
-	if (!c->hold_req)
+	if (!c->hold_req) {
 		c->hold_req_in_only = input_only;
-	else if (!input_only)
+		/* the reply being decided is written after this point: it and
+		 * what follows wait, what came before may go */
+		c->hold_from = c->feeding != NULL ? (uint32_t)c->feeding->len : c->out_len;
+	} else if (!input_only) {
 		c->hold_req_in_only = false;
+	}
 	c->hold_req = true;
-	c->hold_req_ms += ms;
+	/* the session pauses after the step that asked, so only one
+	 * decision's delays add up here; a hold is at most an hour */
+	c->hold_req_ms = ms > HOLD_MAX_MS - c->hold_req_ms ? HOLD_MAX_MS : c->hold_req_ms + ms;
 }
 
 /* Count a firing and say so in the transcript. */

@@ -73,6 +73,8 @@ struct fdrv {
 	enum smtp_verb cmd_verb;
 	const struct smtp_override *cmd_ov;
 	uint32_t last_msg_flags; /* of the last MSG_END */
+	int pause_on; /* an event type whose callback calls smtp_session_pause(); -1: none */
+	enum smtp_verb pause_verb; /* ... for COMMAND: this verb only */
 	enum smtp_stop last_stop;
 	size_t last_used; /* consumed by the last feed() call */
 };
@@ -94,6 +96,8 @@ static const struct smtp_override *fdrv_event(void *ctx, const struct smtp_event
 {
 	struct fdrv *d = ctx;
 	struct test_text *t = &d->events;
+	if ((int)ev->type == d->pause_on && (ev->type != SMTP_EV_COMMAND || ev->verb == d->pause_verb))
+		smtp_session_pause(&d->s);
 	switch (ev->type) {
 	case SMTP_EV_GREETING:
 		text_str(t, "GREETING\n");
@@ -153,6 +157,7 @@ static void fdrv_init(struct fdrv *d, const struct smtp_config *cfg)
 		smtp_config_defaults(&d->cfg);
 	d->out.buf = d->buf;
 	d->out.cap = sizeof d->buf;
+	d->pause_on = -1;
 	text_str(&d->replies, "");
 	text_str(&d->events, "");
 	smtp_session_init(&d->s, &d->cfg, fdrv_event, d);
@@ -719,6 +724,133 @@ static void test_clean_session(void)
 	}
 }
 
+/* ---- smtp_session_pause() ------------------------------------------------ */
+
+/* One feed() call, no verdict handling: the stop and what it consumed. */
+static enum smtp_stop feed_once(struct fdrv *d, const char *in)
+{
+	size_t used = 0;
+	enum smtp_stop st = smtp_session_feed(&d->s, (const uint8_t *)in, strlen(in), &used, &d->out);
+	d->last_used = used;
+	fdrv_drain(d);
+	return st;
+}
+
+/* A pause asked for at a command stops feed() right after that command's
+ * reply; at DATA_BEGIN right after the 354 (DATA) or the BDAT command line,
+ * before any content, whatever came in the same read; a verdict or a close
+ * takes precedence and consumes the request. */
+static void test_pause(void)
+{
+	struct fdrv d;
+	fdrv_init(&d, NULL);
+	fdrv_feed(&d, I_EHLO);
+	d.pause_on = SMTP_EV_COMMAND;
+	d.pause_verb = SMTP_VERB_MAIL;
+	CHECK(feed_once(&d, I_MAIL I_RCPT I_DATA) == SMTP_STOP_PAUSE);
+	CHECK_U64(d.last_used, strlen(I_MAIL));
+	CHECK(feed_once(&d, I_RCPT I_DATA) == SMTP_STOP_INPUT); /* no request: on to the end */
+	d.pause_on = SMTP_EV_DATA_BEGIN;
+	fdrv_free(&d);
+
+	fdrv_init(&d, NULL);
+	fdrv_feed(&d, I_EHLO I_MAIL I_RCPT);
+	d.pause_on = SMTP_EV_DATA_BEGIN;
+	CHECK(feed_once(&d, I_DATA "Subject: x\r\n\r\nbody\r\n.\r\n") == SMTP_STOP_PAUSE);
+	CHECK_U64(d.last_used, strlen(I_DATA));
+	CHECK_U64(d.s.state, SMTP_STATE_DATA);
+	CHECK(feed_once(&d, "Subject: x\r\n\r\nbody\r\n.\r\n") == SMTP_STOP_VERDICT);
+	fdrv_free(&d);
+
+	fdrv_init(&d, NULL);
+	fdrv_feed(&d, I_EHLO I_MAIL I_RCPT);
+	d.pause_on = SMTP_EV_DATA_BEGIN;
+	CHECK(feed_once(&d, "BDAT 5 LAST\r\nhello") == SMTP_STOP_PAUSE);
+	CHECK_U64(d.last_used, strlen("BDAT 5 LAST\r\n"));
+	CHECK_U64(d.s.state, SMTP_STATE_BDAT);
+	CHECK(feed_once(&d, "hello") == SMTP_STOP_VERDICT);
+	fdrv_free(&d);
+
+	/* BDAT 0 LAST completes the message inside the command: the verdict
+	 * wins, and the request does not linger */
+	fdrv_init(&d, NULL);
+	fdrv_feed(&d, I_EHLO I_MAIL I_RCPT);
+	d.pause_on = SMTP_EV_DATA_BEGIN;
+	CHECK(feed_once(&d, "BDAT 0 LAST\r\n" I_QUIT) == SMTP_STOP_VERDICT);
+	struct smtp_verdict v = { .code = 250, .qid = "Q1" };
+	CHECK(smtp_session_verdict(&d.s, &v, &d.out) == SMTP_STOP_INPUT);
+	d.pause_on = -1;
+	CHECK(feed_once(&d, I_QUIT) == SMTP_STOP_CLOSE);
+	CHECK_U64(d.last_used, strlen(I_QUIT));
+	fdrv_free(&d);
+
+	/* a close wins too */
+	struct smtp_override bye = { 421, true, "4.7.0 Closing" };
+	fdrv_init(&d, NULL);
+	d.cmd_verb = SMTP_VERB_NOOP;
+	d.cmd_ov = &bye;
+	d.pause_on = SMTP_EV_COMMAND;
+	d.pause_verb = SMTP_VERB_NOOP;
+	CHECK(feed_once(&d, "NOOP\r\n" I_QUIT) == SMTP_STOP_CLOSE);
+	fdrv_free(&d);
+}
+
+/* An override on a line answering a 334 (a rule at the auth stage): a
+ * refusal ends the exchange, failed, with the override's reply; a 2xx text
+ * replaces the success reply; a close closes. */
+static void test_auth_line_override(void)
+{
+	struct fdrv d;
+	struct smtp_override no = { 535, false, "5.7.8 Go away" };
+	fdrv_init(&d, NULL);
+	d.cmd_verb = SMTP_VERB_AUTH_RESPONSE;
+	d.cmd_ov = &no;
+	fdrv_feed(&d, I_EHLO "AUTH LOGIN\r\ndXNlcg==\r\n");
+	CHECK_U64(d.s.state, SMTP_STATE_COMMAND);
+	CHECK(!d.s.authenticated);
+	CHECK_U64(d.s.errors, 0);
+	CHECK(strstr(d.replies.p, "334 VXNlcm5hbWU6\r\n535 5.7.8 Go away\r\n") != NULL);
+	CHECK_EVENTS(&d, E_G "CMD EHLO\nHELO\nCMD AUTH\nCMD AUTH-RESPONSE\nOTHER\n"); /* OTHER: AUTH, failed */
+	fdrv_feed(&d, I_MAIL); /* back to commands */
+	CHECK(strstr(d.replies.p, "Go away\r\n" R_MAIL) != NULL);
+	fdrv_free(&d);
+
+	struct smtp_override fine = { 235, false, "2.7.0 Welcome, tester" };
+	fdrv_init(&d, NULL);
+	d.cmd_verb = SMTP_VERB_AUTH_RESPONSE;
+	d.cmd_ov = &fine;
+	fdrv_feed(&d, I_EHLO "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n");
+	CHECK(d.s.authenticated);
+	CHECK(strstr(d.replies.p, "334 \r\n235 2.7.0 Welcome, tester\r\n") != NULL);
+	fdrv_free(&d);
+
+	struct smtp_override bye = { 421, true, "4.7.0 Closing" };
+	fdrv_init(&d, NULL);
+	d.cmd_verb = SMTP_VERB_AUTH_RESPONSE;
+	d.cmd_ov = &bye;
+	fdrv_feed(&d, I_EHLO);
+	CHECK(fdrv_feed(&d, "AUTH PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\n" I_MAIL) == SMTP_STOP_CLOSE);
+	CHECK(!d.s.authenticated);
+	fdrv_free(&d);
+}
+
+/* A pipelined EHLO is not pipelining "without EHLO": the client did not
+ * wait for the list that would offer PIPELINING. */
+static void test_pipelined_ehlo_quirk(void)
+{
+	struct fdrv d;
+	fdrv_init(&d, NULL);
+	fdrv_feed(&d, "EHLO x\r\nNOOP\r\n");
+	CHECK_U64(d.s.quirks & (SMTP_QUIRK_PIPELINING_NO_EHLO | SMTP_QUIRK_PIPELINING_UNADVERTISED),
+		  SMTP_QUIRK_PIPELINING_UNADVERTISED);
+	fdrv_free(&d);
+	fdrv_init(&d, NULL);
+	fdrv_feed(&d, "HELO x\r\nNOOP\r\n");
+	CHECK_U64(d.s.quirks & (SMTP_QUIRK_PIPELINING_NO_EHLO | SMTP_QUIRK_PIPELINING_UNADVERTISED),
+		  SMTP_QUIRK_PIPELINING_NO_EHLO);
+	fdrv_free(&d);
+}
+
 int main(void)
 {
 	test_rcpt_refused();
@@ -729,6 +861,9 @@ int main(void)
 	test_answer_silent_close();
 	test_command_overrides();
 	test_bdat_override();
+	test_pause();
+	test_auth_line_override();
+	test_pipelined_ehlo_quirk();
 	test_fail();
 	test_quirk_pipelining_no_ehlo();
 	test_quirk_pipelining_unadvertised();

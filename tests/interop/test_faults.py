@@ -542,6 +542,96 @@ def test_content_abort(server, tmp_path):
     assert [n for _, n in firings(srv)] == [2], srv.stderr_tail()
 
 
+def test_content_rules_hold_bdat_and_early_content(server, tmp_path):
+    """content rules act before any content is read, however it comes: a
+    BDAT chunk in the same write as its command, or DATA pipelined with its
+    content (the client did not wait for the 354).  A stall delays the
+    reply to the end of data; an abort refuses before the message could be
+    complete, so nothing is stored and no 250 is ever sent."""
+    spool = tmp_path / "spool"
+    srv = server("--spool", spool, "--fault", "content:delay=1s:client=127.0.0.1",
+                 "--fault", "content:delay=1s:close=554 5.0.0 Error: aborted:client=127.0.0.2",
+                 discard=False)
+    body = b"Subject: early\r\n\r\nhello\r\n"
+    with srv.wire() as w:  # 127.0.0.1: stall
+        greet(w)
+        w.cmd("MAIL FROM:<s@example.com>", 250)
+        w.cmd("RCPT TO:<r@example.com>", 250)
+        r, dt = timed(w, b"BDAT %d LAST\r\n" % len(body) + body[:-2])  # timed() adds the last CRLF
+        assert_queued(r)
+        assert dt >= 1.0 - EARLY_S, dt
+        w.cmd("MAIL FROM:<s@example.com>", 250)
+        w.cmd("RCPT TO:<r@example.com>", 250)
+        t0 = time.monotonic()
+        w.send(b"DATA\r\n" + body + b".\r\n")
+        assert w.reply(15).code == 354
+        assert_queued(w.reply(15))
+        assert time.monotonic() - t0 >= 1.0 - EARLY_S, time.monotonic() - t0
+        w.cmd("QUIT", 221)
+    for first in (b"BDAT %d LAST\r\n" % len(body) + body, b"DATA\r\n" + body + b".\r\n"):
+        with Wire(HOST, srv.port, source="127.0.0.2") as w:  # abort
+            greet(w)
+            w.cmd("MAIL FROM:<s@example.com>", 250)
+            w.cmd("RCPT TO:<r@example.com>", 250)
+            t0 = time.monotonic()
+            w.send(first)
+            data = w.read_until_closed(15)
+            assert b"250 2.0.0" not in data and data.endswith(b"554 5.0.0 Error: aborted\r\n"), data
+            assert time.monotonic() - t0 >= 1.0 - EARLY_S
+    stopped(srv)
+    assert len(spool_qids(spool)) == 2  # the two stalled messages only
+    assert srv.summary().get("messages") == 2, srv.summary_line()
+
+
+def test_tarpit_holds_each_reply_of_a_group(server):
+    """--tarpit holds every reply once, in turn: the first reply of a
+    pipelined group comes after one delay (not the group's sum), the rest
+    one delay apart."""
+    srv = server("--tarpit", "400ms")
+    with srv.wire() as w:
+        w.expect(220)
+        r, _ = timed(w, "EHLO client.example")
+        assert r.code == 250
+        t0 = time.monotonic()
+        w.send(b"MAIL FROM:<s@example.com>\r\nRCPT TO:<r@example.com>\r\nRSET\r\n")
+        times = []
+        for _ in range(3):
+            assert w.reply(15).code == 250
+            times.append(time.monotonic() - t0)
+        assert 0.4 - EARLY_S <= times[0] < 0.4 + SLACK_S, times
+        assert times[1] - times[0] >= 0.4 - EARLY_S and times[2] - times[1] >= 0.4 - EARLY_S, times
+    stopped(srv)
+
+
+def test_auth_rule_on_the_challenge_answer(server):
+    """auth rules reach the lines answering a 334 too: a refusal there ends
+    the exchange, failed, with the rule's reply (AUTH LOGIN with the user
+    name on its own line)."""
+    srv = server("--fault", "auth:reply=535 5.7.8 Not today")
+    with srv.wire() as w:
+        greet(w)
+        # the AUTH command itself is refused at once
+        w.cmd("AUTH LOGIN", 535)
+    stopped(srv)
+    srv = server("--fault", "auth:reply=535 5.7.8 Not today:p=0.5", "--seed", "3", "--shards", "1")
+    answers = []  # (how many lines the exchange took, the last reply)
+    for _ in range(12):
+        with srv.wire() as w:
+            greet(w)
+            r, lines = w.cmd("AUTH LOGIN"), 1
+            for answer in ("dXNlcg==", "c2VjcmV0"):
+                if r.code != 334:
+                    break
+                r, lines = w.cmd(answer), lines + 1
+            answers.append((lines, r.lines[-1]))
+            assert w.cmd("NOOP").code == 250  # back to commands either way
+    stopped(srv)
+    refused = [n for n, a in answers if a == "535 5.7.8 Not today"]
+    assert len(refused) + [a for _, a in answers].count("235 2.7.0 Authentication successful") == 12, answers
+    assert sum(n for _, n in firings(srv)) == len(refused), (answers, firings(srv))
+    assert any(n > 1 for n in refused), answers  # refused on a line answering a 334
+
+
 # -- 8: recipient outcomes ------------------------------------------------------
 OUTCOMES = {
     "tempfail@x.example": (450, "4.2.0 <tempfail@x.example>: Recipient address rejected: "
