@@ -54,6 +54,7 @@ struct fuzz {
 	uint8_t override_mode;
 	bool vary_verdicts;
 	bool closed; /* SMTP_STOP_CLOSE returned */
+	bool paused; /* an event callback called smtp_session_pause() */
 	bool verdict_due; /* MSG_END seen, verdict not yet given */
 	bool in_msg; /* between DATA_BEGIN and MSG_END/MSG_ABORT */
 	uint64_t body_bytes; /* BODY bytes of the message in progress */
@@ -139,6 +140,10 @@ static const struct smtp_override *pick_override(struct fuzz *f)
 static const struct smtp_override *on_event(void *ctx, const struct smtp_event *ev)
 {
 	struct fuzz *f = ctx;
+	if (f->override_mode != 0 && rng_next(f) % 16 == 0) { /* a fault delay's pause */
+		smtp_session_pause(&f->s);
+		f->paused = true;
+	}
 	if (tracing()) {
 		fprintf(stderr, "event %d reason %d flags 0x%x ", (int)ev->type, (int)ev->reason, (unsigned)ev->flags);
 		trace_bytes("arg", ev->arg.ptr, ev->arg.len);
@@ -311,6 +316,7 @@ static void feed_piece(struct fuzz *f, const uint8_t *p, size_t n)
 			break;
 		case SMTP_STOP_VERDICT:
 			check(f->verdict_due, "SMTP_STOP_VERDICT without MSG_END");
+			f->paused = false; /* a verdict takes precedence over a pause */
 			give_verdict(f, p);
 			if (f->closed) {
 				check_closed(f, p, n);
@@ -320,6 +326,10 @@ static void feed_piece(struct fuzz *f, const uint8_t *p, size_t n)
 		case SMTP_STOP_CLOSE:
 			check_closed(f, p, n);
 			return;
+		case SMTP_STOP_PAUSE:
+			check(f->paused, "SMTP_STOP_PAUSE nobody asked for");
+			f->paused = false;
+			break; /* the hold is over at once: feed the rest */
 		default:
 			check(false, "unknown stop");
 		}
