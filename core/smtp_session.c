@@ -186,11 +186,6 @@ static const struct cmd_entry cmd_table[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_AUTH_RESPONSE] = { cmd_unknown, true },
 };
 
-static bool override_refuses(const struct smtp_override *ov)
-{
-	return ov->code >= 400 || ov->code < 200;
-}
-
 static bool override_has_text(const struct smtp_override *ov)
 {
 	return ov->text != NULL && ov->text[0] != '\0';
@@ -207,12 +202,12 @@ static void override_close(struct smtp_session *s, const struct smtp_override *o
 enum session_event_answer session_event_override(struct smtp_session *s, const struct smtp_override *ov,
 						 struct smtp_out *out)
 {
-	if (ov == NULL || (!override_refuses(ov) && !override_has_text(ov)))
+	if (ov == NULL || (!smtp_override_refuses(ov) && !override_has_text(ov)))
 		return SESSION_EVENT_NORMAL;
 	if (override_has_text(ov))
 		smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
 	override_close(s, ov);
-	return override_refuses(ov) ? SESSION_EVENT_REFUSED : SESSION_EVENT_REPLIED;
+	return smtp_override_refuses(ov) ? SESSION_EVENT_REFUSED : SESSION_EVENT_REPLIED;
 }
 
 /* A 4xx/5xx override refuses the command; a 2xx/3xx one runs it and
@@ -221,9 +216,10 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 			   session_cmd_fn handle, struct smtp_out *out)
 {
 	bool has_text = override_has_text(ov);
-	if (override_refuses(ov) && cmd->verb == SMTP_VERB_BDAT && !ov->close && session_bdat_refuse(s, cmd, ov, out))
+	if (smtp_override_refuses(ov) && cmd->verb == SMTP_VERB_BDAT && !ov->close &&
+	    session_bdat_refuse(s, cmd, ov, out))
 		return; /* answered once its chunk is read */
-	if (override_refuses(ov)) {
+	if (smtp_override_refuses(ov)) {
 		if (cmd->verb == SMTP_VERB_AUTH_RESPONSE) { /* the exchange ends, failed */
 			s->state = SMTP_STATE_COMMAND;
 			session_emit_simple(s, SMTP_EV_AUTH, SMTP_REASON_NONE);

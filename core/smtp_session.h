@@ -177,6 +177,12 @@ struct smtp_override {
 	const char *text; /* "4.7.0 Busy"-style, no code, no CRLF; NULL: none */
 };
 
+/* Does the override refuse (4xx/5xx, or an out-of-range code)? */
+static inline bool smtp_override_refuses(const struct smtp_override *ov)
+{
+	return ov->code >= 400 || ov->code < 200;
+}
+
 typedef const struct smtp_override *(*smtp_event_fn)(void *ctx, const struct smtp_event *ev);
 
 /* The layer above's answer to SMTP_EV_MSG_END. */

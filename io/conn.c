@@ -99,11 +99,6 @@ static void capture_event(struct conn *c, const struct smtp_event *ev)
 	}
 }
 
-static bool refuses(const struct smtp_override *ov)
-{
-	return ov != NULL && (ov->code >= 400 || ov->code < 200);
-}
-
 static const struct smtp_override *on_event(void *ctx, const struct smtp_event *ev)
 {
 	static const struct smtp_override no_room = { 452, false, "4.3.1 Insufficient system storage" };
@@ -122,7 +117,7 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 	case SMTP_EV_MAIL:
 	case SMTP_EV_RCPT:
 		ov = conn_fault_address(c, ev);
-		if (refuses(ov)) { /* the session undoes it: nothing to keep */
+		if (ov != NULL && smtp_override_refuses(ov)) { /* the session undoes it: nothing to keep */
 			if (c->hold_req)
 				smtp_session_pause(&c->session);
 			return ov;

@@ -81,6 +81,17 @@ void fault_set_free(struct fault_set *fs)
 	free(fs);
 }
 
+bool fault_set_same(const struct fault_set *a, const struct fault_set *b)
+{
+	uint32_t n = fault_rules_count(a->rules);
+	if (n != fault_rules_count(b->rules))
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(fault_rules_text(a->rules, i), fault_rules_text(b->rules, i)) != 0)
+			return false;
+	return true;
+}
+
 void fault_set_report(const struct fault_set *fs, FILE *f)
 {
 	for (uint32_t i = 0; i < fault_rules_count(fs->rules); i++)

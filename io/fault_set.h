@@ -37,6 +37,9 @@ static inline void fault_set_hit(struct fault_set *fs, int rule)
 		atomic_fetch_add_explicit(&fs->hits[rule], 1, memory_order_relaxed);
 }
 
+/* The same rules, in the same order (canonical texts)? */
+bool fault_set_same(const struct fault_set *a, const struct fault_set *b);
+
 /* "smtpsink: fault rule 'TEXT' fired N times", one line per rule. */
 void fault_set_report(const struct fault_set *fs, FILE *f);
 

@@ -124,6 +124,12 @@ static void reload_faults(const struct server_config *cfg, struct server_shared 
 {
 	char err[512];
 	struct fault_set *fs = fault_set_load(cfg, sets->n + 1, err, sizeof err);
+	if (fs != NULL && fault_set_same(fs, sets->v[sets->n - 1])) {
+		fprintf(stderr, "smtpsink: SIGHUP: fault rules unchanged (%u in force)\n",
+			fault_rules_count(fs->rules));
+		fault_set_free(fs); /* a HUP from log rotation keeps no copies */
+		return;
+	}
 	if (fs == NULL || !keep_set(sets, fs)) {
 		fprintf(stderr, "smtpsink: SIGHUP: fault rules not reloaded, the old ones stay: %s\n",
 			fs == NULL ? err : "out of memory");

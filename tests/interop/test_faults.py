@@ -708,6 +708,10 @@ def test_fault_file_sighup(server, tmp_path):
     with srv.wire() as w:
         w.expect(220)
         assert w.cmd("NOOP").lines == ["250 2.0.0 Reloaded"]
+    # the same rules again (a HUP from log rotation): no new rule set
+    rules.write_text("mail:reply=451 4.7.1 Sender deferred:domain=deferred.example\n"
+                     "noop:reply=250 2.0.0 Reloaded\n")
+    hup_and_wait(srv, "smtpsink: SIGHUP: fault rules unchanged (2 in force)", 1)
     stopped(srv)
     assert firings(srv) == [("rcpt:reply=550 5.7.1 Not today", 1),
                             ("mail:reply=451 4.7.1 Sender deferred:domain=deferred.example", 2),
