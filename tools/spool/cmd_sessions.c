@@ -55,8 +55,20 @@ static int row_newer_first(const void *a, const void *b)
 	return -memcmp(x->qid, y->qid, sizeof x->qid);
 }
 
+/* Sort the rows newest first and keep the newest keep of them. */
+static void sort_rows(struct sessions_run *run, size_t keep)
+{
+	qsort(run->rows, run->count, sizeof *run->rows, row_newer_first);
+	for (size_t i = keep; i < run->count; i++)
+		free(run->rows[i].text);
+	if (keep < run->count)
+		run->count = keep;
+}
+
 static bool keep_row(struct sessions_run *run, const struct spool_index_entry *e)
 {
+	if (run->limit != 0 && run->count >= 2 * run->limit)
+		sort_rows(run, run->limit); /* --limit N holds at most 2N rows */
 	if (run->count == run->cap) {
 		size_t n = run->cap ? 2 * run->cap : 256;
 		struct session_row *p = realloc(run->rows, n * sizeof *p);
@@ -80,10 +92,9 @@ static bool keep_row(struct sessions_run *run, const struct spool_index_entry *e
 
 static void print_rows(struct sessions_run *run)
 {
-	qsort(run->rows, run->count, sizeof *run->rows, row_newer_first);
+	sort_rows(run, run->limit != 0 && run->limit < run->count ? run->limit : run->count);
 	for (size_t i = 0; i < run->count; i++) {
-		if (run->limit == 0 || i < run->limit)
-			fwrite(run->rows[i].text, 1, run->rows[i].len, stdout);
+		fwrite(run->rows[i].text, 1, run->rows[i].len, stdout);
 		free(run->rows[i].text);
 	}
 	free(run->rows);
