@@ -243,14 +243,25 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 /* RFC 2920: a command followed by more input in the same read.  Lenient:
  * noted as a quirk.  strict_sync: 554 and close when the command must end a
  * group, or when PIPELINING was never offered. */
+static bool pipelining_unadvertised(const struct smtp_session *s)
+{
+	return !(s->cfg->ext & SMTP_EXT_PIPELINING) || s->helo_verb == SMTP_VERB_HELO ||
+	       s->helo_verb == SMTP_VERB_UNKNOWN;
+}
+
+/* Would strict_sync refuse this pipelined command? */
+static bool sync_refuses(const struct smtp_session *s, enum smtp_verb verb)
+{
+	return s->cfg->strict_sync && (cmd_table[verb].ends_group || pipelining_unadvertised(s));
+}
+
 static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct smtp_out *out)
 {
 	/* a pipelined EHLO/LHLO itself is not "without EHLO": the client
 	 * just did not wait for the list that would offer PIPELINING */
 	bool greeting = verb == SMTP_VERB_EHLO || verb == SMTP_VERB_LHLO;
 	bool no_ehlo = s->helo_verb == SMTP_VERB_HELO || (s->helo_verb == SMTP_VERB_UNKNOWN && !greeting);
-	bool unadvertised = !(s->cfg->ext & SMTP_EXT_PIPELINING) || s->helo_verb == SMTP_VERB_HELO ||
-			    s->helo_verb == SMTP_VERB_UNKNOWN;
+	bool unadvertised = pipelining_unadvertised(s);
 	bool ends_group = cmd_table[verb].ends_group;
 	if (no_ehlo)
 		s->quirks |= SMTP_QUIRK_PIPELINING_NO_EHLO;
@@ -258,7 +269,7 @@ static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct s
 		s->quirks |= SMTP_QUIRK_PIPELINING_UNADVERTISED;
 	if (ends_group)
 		s->quirks |= SMTP_QUIRK_ILL_PIPELINING;
-	if (!s->cfg->strict_sync || !(ends_group || unadvertised))
+	if (!sync_refuses(s, verb))
 		return false;
 	session_reply(s, out, 554, "5.5.0 Error: SMTP protocol synchronization");
 	session_end_txn(s, SMTP_REASON_SYNC);
@@ -268,28 +279,33 @@ static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct s
 
 /* Line-level checks before any verb is looked at.  Returns false if the
  * line was refused. */
-static bool line_acceptable(struct smtp_session *s, const struct line_scan_line *l, struct smtp_out *out)
+static const char *line_problem(const struct smtp_session *s, const struct line_scan_line *l, unsigned *code)
 {
 	struct smtp_view t = l->text;
-	if (l->bare_lf) {
-		if (s->cfg->bare_lf == SMTP_BARE_LF_REJECT) {
-			session_error(s, out, 550, "5.5.2 Error: bare <LF> received");
-			return false;
-		}
+	*code = 500;
+	if (l->bare_lf && s->cfg->bare_lf == SMTP_BARE_LF_REJECT) {
+		*code = 550;
+		return "5.5.2 Error: bare <LF> received";
+	}
+	if (t.len == 0)
+		return "5.5.2 Error: bad syntax";
+	if (memchr(t.ptr, 0, t.len) != NULL)
+		return "5.5.2 Error: NUL character in command";
+	if ((s->cfg->ext & SMTP_EXT_SMTPUTF8) && utf8_has_8bit(t.ptr, t.len) && !utf8_valid(t.ptr, t.len))
+		return "5.5.2 Error: bad UTF-8 syntax";
+	return NULL;
+}
+
+static bool line_acceptable(struct smtp_session *s, const struct line_scan_line *l, struct smtp_out *out)
+{
+	unsigned code;
+	const char *why = line_problem(s, l, &code);
+	if (why != NULL) {
+		session_error(s, out, code, why);
+		return false;
+	}
+	if (l->bare_lf)
 		s->quirks |= SMTP_QUIRK_BARE_LF_COMMAND;
-	}
-	if (t.len == 0) {
-		session_error(s, out, 500, "5.5.2 Error: bad syntax");
-		return false;
-	}
-	if (memchr(t.ptr, 0, t.len) != NULL) {
-		session_error(s, out, 500, "5.5.2 Error: NUL character in command");
-		return false;
-	}
-	if ((s->cfg->ext & SMTP_EXT_SMTPUTF8) && utf8_has_8bit(t.ptr, t.len) && !utf8_valid(t.ptr, t.len)) {
-		session_error(s, out, 500, "5.5.2 Error: bad UTF-8 syntax");
-		return false;
-	}
 	return true;
 }
 
@@ -303,6 +319,9 @@ static void handle_command(struct smtp_session *s, const struct line_scan_line *
 		ev.flags |= SMTP_EVF_BARE_LF_LINE;
 	if (cmd.verb == SMTP_VERB_AUTH && cmd.arg.len != 0)
 		ev.flags |= SMTP_EVF_SECRET;
+	unsigned code;
+	if (line_problem(s, l, &code) != NULL || (pipelined && sync_refuses(s, cmd.verb)))
+		ev.flags |= SMTP_EVF_REFUSED; /* its override, if any, is not used */
 	const struct smtp_override *ov = session_emit(s, &ev);
 	if (!line_acceptable(s, l, out))
 		return;

@@ -106,6 +106,9 @@ enum smtp_event_flag {
 	SMTP_EVF_BDAT = 1u << 4, /* DATA_BEGIN, MSG_END: via BDAT */
 	SMTP_EVF_BARE_LF_LINE = 1u << 5, /* COMMAND: ended by a bare LF */
 	SMTP_EVF_NO_BRACKETS = 1u << 6, /* MAIL/RCPT: path without <> */
+	SMTP_EVF_REFUSED = 1u << 7, /* COMMAND: the line will be refused before
+				       its verb is acted on (malformed, or a
+				       strict_sync violation): no override is used */
 };
 
 /* Message flags reported with SMTP_EV_MSG_END (a subset of decoder flags

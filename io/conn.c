@@ -109,7 +109,8 @@ static const struct smtp_override *on_event(void *ctx, const struct smtp_event *
 		conn_trace_event(c, ev);
 	switch (ev->type) {
 	case SMTP_EV_COMMAND:
-		if (!cfg->discard && ev->verb == SMTP_VERB_MAIL && !spool_ready(&c->shard->spool))
+		if (!cfg->discard && ev->verb == SMTP_VERB_MAIL && !(ev->flags & SMTP_EVF_REFUSED) &&
+		    !spool_ready(&c->shard->spool))
 			ov = &no_room; /* the disk is full or failing: say so at MAIL */
 		else
 			ov = conn_fault_command(c, ev);

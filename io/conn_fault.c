@@ -152,6 +152,8 @@ const struct smtp_override *conn_fault_command(struct conn *c, const struct smtp
 {
 	struct shard *sh = c->shard;
 	struct server_shared *g = sh->shared;
+	if (ev->flags & SMTP_EVF_REFUSED)
+		return NULL; /* the session refuses the line itself: no rule, no count */
 	if (ev->verb == SMTP_VERB_MAIL) {
 		uint8_t fam = client_family(c);
 		if (!throttle_admit(&g->msg_rate, sh->now_s, fam, c->peer.addr) ||

@@ -73,6 +73,7 @@ struct fdrv {
 	enum smtp_verb cmd_verb;
 	const struct smtp_override *cmd_ov;
 	uint32_t last_msg_flags; /* of the last MSG_END */
+	uint32_t last_cmd_flags; /* of the last COMMAND event */
 	int pause_on; /* an event type whose callback calls smtp_session_pause(); -1: none */
 	enum smtp_verb pause_verb; /* ... for COMMAND: this verb only */
 	enum smtp_stop last_stop;
@@ -103,6 +104,7 @@ static const struct smtp_override *fdrv_event(void *ctx, const struct smtp_event
 		text_str(t, "GREETING\n");
 		return NULL;
 	case SMTP_EV_COMMAND:
+		d->last_cmd_flags = ev->flags;
 		text_printf(t, "CMD %s\n", smtp_cmd_name(ev->verb));
 		return d->cmd_ov != NULL && ev->verb == d->cmd_verb ? d->cmd_ov : NULL;
 	case SMTP_EV_HELO:
@@ -851,6 +853,53 @@ static void test_pipelined_ehlo_quirk(void)
 	fdrv_free(&d);
 }
 
+/* A COMMAND event says when the session will refuse the line itself
+ * (malformed, bare LF under reject, a strict_sync violation): the layer
+ * above then decides no rule for it, and an override is not used. */
+static void test_refused_flag(void)
+{
+	static const struct {
+		const char *line;
+		bool refused;
+	} rows[] = {
+		{ "NOOP\r\n", false },
+		{ "\r\n", true },
+		{ "NO\0OP\r\n", true },
+		{ "MAIL FROM:<\xff\xfe@b>\r\n", true },
+	};
+	struct smtp_override busy = { 451, false, "4.3.0 Busy" };
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct fdrv d;
+		fdrv_init(&d, NULL);
+		d.cmd_verb = smtp_cmd_parse(smtp_view_make(rows[i].line, strcspn(rows[i].line, "\r"))).verb;
+		d.cmd_ov = &busy;
+		size_t len = strlen(rows[i].line);
+		if (i == 2)
+			len = 8; /* the NUL inside */
+		size_t used = 0;
+		smtp_session_feed(&d.s, (const uint8_t *)rows[i].line, len, &used, &d.out);
+		fdrv_drain(&d);
+		CHECK_U64((d.last_cmd_flags & SMTP_EVF_REFUSED) != 0, rows[i].refused);
+		CHECK_U64(strstr(d.replies.p, "451 4.3.0 Busy") != NULL, !rows[i].refused); /* override used or not */
+		fdrv_free(&d);
+	}
+	struct smtp_config strict;
+	smtp_config_defaults(&strict);
+	strict.bare_lf = SMTP_BARE_LF_REJECT;
+	strict.strict_sync = true;
+	struct fdrv d;
+	fdrv_init(&d, &strict);
+	fdrv_feed(&d, "NOOP\n");
+	CHECK((d.last_cmd_flags & SMTP_EVF_REFUSED) != 0);
+	static const char *const w[] = { I_EHLO, I_MAIL, I_RCPT, NULL };
+	fdrv_writes(&d, w);
+	CHECK((d.last_cmd_flags & SMTP_EVF_REFUSED) == 0);
+	fdrv_feed(&d, "DATA\r\nNOOP\r\n"); /* DATA must end a group: 554 and close */
+	CHECK_U64(d.s.state, SMTP_STATE_CLOSED);
+	CHECK((d.last_cmd_flags & SMTP_EVF_REFUSED) != 0);
+	fdrv_free(&d);
+}
+
 int main(void)
 {
 	test_rcpt_refused();
@@ -864,6 +913,7 @@ int main(void)
 	test_pause();
 	test_auth_line_override();
 	test_pipelined_ehlo_quirk();
+	test_refused_flag();
 	test_fail();
 	test_quirk_pipelining_no_ehlo();
 	test_quirk_pipelining_unadvertised();

@@ -583,6 +583,22 @@ def test_content_rules_hold_bdat_and_early_content(server, tmp_path):
     assert srv.summary().get("messages") == 2, srv.summary_line()
 
 
+def test_rules_skip_lines_the_session_refuses(server):
+    """A line the session refuses itself (a NUL in it) gets its own 500:
+    no rule fires for it, no rate window counts it."""
+    srv = server("--fault", "any:reply=451 4.3.0 Busy", "--msg-rate", "1")
+    with srv.wire() as w:
+        w.expect(220)
+        # one write, so one rate window: had the bad MAIL been counted, the
+        # good one would get 421 (--msg-rate 1) instead of the rule's 451
+        w.send(b"NO\x00OP\r\nMAIL FROM:<a@\x00b>\r\nMAIL FROM:<a@b>\r\n")
+        assert [r.lines[-1] for r in w.replies(3)] == ["500 5.5.2 Error: NUL character in command"] * 2 + [
+            "451 4.3.0 Busy"]
+    stopped(srv)
+    assert firings(srv) == [("any:reply=451 4.3.0 Busy", 1)], srv.stderr_tail()
+    assert totals(srv)[2] == 0, srv.stderr_tail()
+
+
 def test_tarpit_holds_each_reply_of_a_group(server):
     """--tarpit holds every reply once, in turn: the first reply of a
     pipelined group comes after one delay (not the group's sum), the rest
