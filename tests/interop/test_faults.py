@@ -583,6 +583,23 @@ def test_content_rules_hold_bdat_and_early_content(server, tmp_path):
     assert srv.summary().get("messages") == 2, srv.summary_line()
 
 
+def test_delay_range(server):
+    """delay=A-B: each hold is drawn within the range (and they differ)."""
+    srv = server("--fault", "noop:delay=200-500ms", "--seed", "11", "--shards", "1")
+    took = []
+    with srv.wire() as w:
+        w.expect(220)
+        for _ in range(8):
+            time.sleep(IDLE_S)
+            r, dt = timed(w, "NOOP")
+            assert r.code == 250
+            took.append(dt)
+    stopped(srv)
+    assert all(0.2 - EARLY_S <= t < 0.5 + SLACK_S for t in took), took
+    assert max(took) - min(took) > 0.05, took  # drawn, not fixed
+    assert firings(srv) == [("noop:delay=200ms-500ms", 8)], srv.stderr_tail()
+
+
 def test_rules_skip_lines_the_session_refuses(server):
     """A line the session refuses itself (a NUL in it) gets its own 500:
     no rule fires for it, no rate window counts it."""
