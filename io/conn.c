@@ -731,19 +731,17 @@ static void end_report(struct conn *c)
 						"the server closed the connection");
 	if (c->log == NULL)
 		return;
-	const struct session_report *r =
-		session_log_finish(c->log, &c->session, why, sh->wall_us, sh->mono_us, c->silent_us);
-	struct session_report *w = &c->log->r;
-	w->id = str_view(c->sid);
-	w->shard = sh->index;
-	w->node = sh->cfg->node_id;
+	struct session_report *r = &c->log->r; /* the connection's own facts */
 	struct spool_envelope env;
 	fill_envelope(c, &env);
-	w->client_family = env.client_family;
-	w->client_port = env.client_port;
-	memcpy(w->client_addr, env.client_addr, sizeof w->client_addr);
-	w->helo = env.helo;
-	spool_append_session(sh, r);
+	r->id = str_view(c->sid);
+	r->shard = sh->index;
+	r->node = sh->cfg->node_id;
+	r->client_family = env.client_family;
+	r->client_port = env.client_port;
+	memcpy(r->client_addr, env.client_addr, sizeof r->client_addr);
+	r->helo = env.helo;
+	spool_append_session(sh, session_log_finish(c->log, &c->session, why, sh->wall_us, sh->mono_us, c->silent_us));
 	session_log_free(c->log);
 	c->log = NULL;
 }
