@@ -276,7 +276,7 @@ static struct smtp_view str_view(const char *s)
 static void fill_envelope(const struct conn *c, struct spool_envelope *env)
 {
 	memset(env, 0, sizeof *env);
-	env->client_family = c->peer.family == AF_INET ? 4 : c->peer.family == AF_INET6 ? 6 : 0;
+	env->client_family = conn_client_family(c);
 	env->client_port = c->peer.port;
 	memcpy(env->client_addr, c->peer.addr, sizeof env->client_addr);
 	env->helo = str_view(c->helo);

@@ -15,6 +15,7 @@
 #ifndef SMTPSINK_CONN_H
 #define SMTPSINK_CONN_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -92,6 +93,12 @@ struct conn {
 	struct io_op recv_op, send_op, cancel_op, close_op;
 	struct smtp_session session;
 };
+
+/* The client's family as the spool and the rules name it: 4, 6, 0 (unix). */
+static inline uint8_t conn_client_family(const struct conn *c)
+{
+	return c->peer.family == AF_INET ? 4 : c->peer.family == AF_INET6 ? 6 : 0;
+}
 
 /* Backend -> conn, in the shard's thread. */
 /* A new connection; false if it could not be taken (out of memory): the

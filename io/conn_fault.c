@@ -23,14 +23,9 @@
 #include "shard.h"
 #include "spool.h"
 
-static uint8_t client_family(const struct conn *c)
-{
-	return c->peer.family == AF_INET ? 4 : c->peer.family == AF_INET6 ? 6 : 0;
-}
-
 static struct fault_subject subject(const struct conn *c, struct smtp_view domain)
 {
-	struct fault_subject who = { client_family(c), c->peer.addr, domain };
+	struct fault_subject who = { conn_client_family(c), c->peer.addr, domain };
 	return who;
 }
 
@@ -129,7 +124,7 @@ enum conn_fault_start conn_fault_connect(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
 	struct server_shared *g = sh->shared;
-	uint8_t fam = client_family(c);
+	uint8_t fam = conn_client_family(c);
 	const struct smtp_override *ov = NULL;
 	if (!throttle_admit(&g->conn_rate, sh->now_s, fam, c->peer.addr) ||
 	    !throttle_admit(&g->client_conn_rate, sh->now_s, fam, c->peer.addr)) {
@@ -155,7 +150,7 @@ const struct smtp_override *conn_fault_command(struct conn *c, const struct smtp
 	if (ev->flags & SMTP_EVF_REFUSED)
 		return NULL; /* the session refuses the line itself: no rule, no count */
 	if (ev->verb == SMTP_VERB_MAIL) {
-		uint8_t fam = client_family(c);
+		uint8_t fam = conn_client_family(c);
 		if (!throttle_admit(&g->msg_rate, sh->now_s, fam, c->peer.addr) ||
 		    !throttle_admit(&g->client_msg_rate, sh->now_s, fam, c->peer.addr))
 			return throttled(c, "Error: too many messages per second, try again later");

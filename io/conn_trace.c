@@ -25,7 +25,7 @@ static const struct trace_sink *sink(struct conn *c)
 void conn_trace_start(struct conn *c)
 {
 	struct shard *sh = c->shard;
-	uint8_t fam = c->peer.family == AF_INET ? 4 : c->peer.family == AF_INET6 ? 6 : 0;
+	uint8_t fam = conn_client_family(c);
 	if (!trace_wanted(sink(c), sh->cfg, fam, c->peer.addr))
 		return;
 	c->trace = calloc(1, sizeof *c->trace);
