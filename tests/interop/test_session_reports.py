@@ -205,20 +205,31 @@ def q_clean(srv):
         return port_of(w)
 
 
-def q_helo_no_name(srv):
-    with Wire(srv.host, srv.port) as w:
-        w.expect(220)
-        w.cmd("HELO", 250)
-        quit(w)
-        return port_of(w)
+def command_client(name, greeting, *lines):
+    """A client (called name) that sends each (line, expected code) in turn
+    after the banner (and EHLO unless greeting is False), then QUIT."""
+    def client(srv):
+        with Wire(srv.host, srv.port) as w:
+            if greeting:
+                greet(w)
+            else:
+                w.expect(220)
+            for line, code in lines:
+                w.cmd(line, code)
+            quit(w)
+            return port_of(w)
+    client.__name__ = name
+    return client
 
 
-def q_no_helo(srv):
-    with Wire(srv.host, srv.port) as w:
-        w.expect(220)
-        w.cmd("MAIL FROM:<a@example.com>", 250)
-        quit(w)
-        return port_of(w)
+MAIL_A = "MAIL FROM:<a@example.com>"
+q_helo_no_name = command_client("q_helo_no_name", False, ("HELO", 250))
+q_no_helo = command_client("q_no_helo", False, (MAIL_A, 250))
+q_lowercase = command_client("q_lowercase", True, ("mail FROM:<a@example.com>", 250), ("RSET", 250))
+q_odd_spacing = command_client("q_odd_spacing", True, ("MAIL FROM: <a@example.com>", 250), ("RSET", 250))
+q_no_brackets = command_client("q_no_brackets", True, ("MAIL FROM:a@example.com", 250), ("RSET", 250))
+q_rset_for_data = command_client("q_rset_for_data", True, (MAIL_A, 250), ("RCPT TO:<b@example.com>", 250),
+                                 ("RSET", 250))
 
 
 def q_bare_lf_command(srv):
@@ -226,43 +237,6 @@ def q_bare_lf_command(srv):
         greet(w)
         w.send(b"NOOP\n")
         w.expect(250)
-        quit(w)
-        return port_of(w)
-
-
-def q_lowercase(srv):
-    with Wire(srv.host, srv.port) as w:
-        greet(w)
-        w.cmd("mail FROM:<a@example.com>", 250)
-        w.cmd("RSET", 250)
-        quit(w)
-        return port_of(w)
-
-
-def q_odd_spacing(srv):
-    with Wire(srv.host, srv.port) as w:
-        greet(w)
-        w.cmd("MAIL FROM: <a@example.com>", 250)
-        w.cmd("RSET", 250)
-        quit(w)
-        return port_of(w)
-
-
-def q_no_brackets(srv):
-    with Wire(srv.host, srv.port) as w:
-        greet(w)
-        w.cmd("MAIL FROM:a@example.com", 250)
-        w.cmd("RSET", 250)
-        quit(w)
-        return port_of(w)
-
-
-def q_rset_for_data(srv):
-    with Wire(srv.host, srv.port) as w:
-        greet(w)
-        w.cmd("MAIL FROM:<a@example.com>", 250)
-        w.cmd("RCPT TO:<b@example.com>", 250)
-        w.cmd("RSET", 250)
         quit(w)
         return port_of(w)
 
