@@ -56,8 +56,10 @@ struct backend_ops {
 	void (*send)(struct conn *c);
 	void (*recv_pause)(struct conn *c);
 	void (*recv_resume)(struct conn *c);
-	/* Cancel what is in flight and close the descriptor; conn_on_closed()
-	 * follows once nothing refers to c any more. */
+	/* Cancel what is in flight and close the descriptor; report the
+	 * close with conn_on_close_done().  Every operation that refers to c
+	 * is counted with conn_op_start() and ended with conn_op_end(): c is
+	 * freed when the last one ends after the close. */
 	void (*close)(struct conn *c);
 	/* Hand a receive buffer back to the pool (or the kernel's ring). */
 	void (*release_buf)(struct shard *sh, uint16_t bid);

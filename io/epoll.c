@@ -69,7 +69,7 @@ static void complete_later(struct shard *sh, void *owner, int kind, int res)
 	}
 	e->done[e->done_count++] = (struct completion){ owner, kind, res };
 	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE)
-		((struct conn *)owner)->ops++;
+		conn_op_start(owner);
 }
 
 /* Make the registered events match what the connection wants. */
@@ -145,7 +145,7 @@ static void epoll_send(struct conn *c)
 
 static void epoll_recv_resume(struct conn *c)
 {
-	if (c->recv_armed || c->closing || c->peer_eof)
+	if (c->recv_armed || !conn_wants_input(c))
 		return;
 	c->recv_armed = true;
 	update_poll(c);
@@ -252,7 +252,7 @@ static void on_writable(struct conn *c)
 
 static void on_readable(struct shard *sh, struct conn *c)
 {
-	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && !c->closing; i++) {
+	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && conn_wants_input(c); i++) {
 		if (sh->rbufs.free_count == 0) {
 			sh->stats.enobufs++; /* level-triggered: retried next turn */
 			return;
@@ -287,15 +287,15 @@ static void deliver(struct shard *sh, struct epoll_state *e)
 			continue;
 		}
 		struct conn *c = d.owner;
-		c->ops--;
-		if (d.kind == IO_OP_CLOSE)
-			c->close_done = true;
-		else if (d.res >= 0)
+		if (d.kind == IO_OP_CLOSE) {
+			conn_on_close_done(c);
+			continue;
+		}
+		if (d.res >= 0)
 			conn_on_sent(c, (uint32_t)d.res);
 		else
 			conn_on_send_error(c, d.res);
-		if (c->close_done && c->ops == 0)
-			conn_on_closed(c);
+		conn_op_end(c);
 	}
 }
 
@@ -320,7 +320,7 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 			continue;
 		}
 		struct conn *c = ev->data.ptr;
-		if (c->close_sent)
+		if (conn_closing(c))
 			continue; /* closed earlier in this batch */
 		if ((ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (c->poll_mask & POLL_OUT))
 			on_writable(c);

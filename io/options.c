@@ -221,8 +221,15 @@ static int add_fault(struct server_config *cfg, const char *prefix, const char *
 	if (text == NULL)
 		return bad("fault", v, "out of memory");
 	snprintf(text, n, "%s%s", prefix, v);
-	cfg->fault_text[cfg->fault_count++] = text; /* lives as long as the process */
+	cfg->fault_text[cfg->fault_count++] = text; /* until options_free() */
 	return 0;
+}
+
+void options_free(struct server_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->fault_count; i++)
+		free((char *)cfg->fault_text[i]);
+	cfg->fault_count = 0;
 }
 
 static int apply(const struct opt *o, const char *v, struct server_config *cfg)

@@ -72,5 +72,7 @@ struct server_config {
  * --version was printed (exit 0), -1 on a bad option (message printed to
  * stderr, exit 2). */
 int options_parse(int argc, char **argv, struct server_config *cfg);
+/* Free what options_parse() allocated (the fault rule texts). */
+void options_free(struct server_config *cfg);
 
 #endif

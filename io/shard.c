@@ -113,6 +113,7 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	sh->cpu = -1;
 	sh->accepting = true;
 	sh->spool.dir_fd = sh->spool.seg_fd = -1;
+	conn_fault_texts_init(&sh->texts, cfg->smtp.hostname);
 	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
 	if (e != 0)
 		return e;
@@ -128,15 +129,23 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	return open_listeners(sh);
 }
 
+/* A chunk of the connection slab; chunks are kept until the shard ends. */
+struct conn_slab {
+	struct conn_slab *next;
+	struct conn conns[CONN_SLAB_CHUNK];
+};
+
 struct conn *shard_conn_alloc(struct shard *sh)
 {
 	if (sh->conn_free == NULL) {
-		struct conn *chunk = calloc(CONN_SLAB_CHUNK, sizeof *chunk);
+		struct conn_slab *chunk = calloc(1, sizeof *chunk);
 		if (chunk == NULL)
 			return NULL;
+		chunk->next = sh->slabs;
+		sh->slabs = chunk;
 		for (unsigned i = 0; i < CONN_SLAB_CHUNK; i++) {
-			chunk[i].next = sh->conn_free;
-			sh->conn_free = &chunk[i];
+			chunk->conns[i].next = sh->conn_free;
+			sh->conn_free = &chunk->conns[i];
 		}
 	}
 	struct conn *c = sh->conn_free;
@@ -305,4 +314,10 @@ void shard_release(struct shard *sh)
 		memcpy(&sh->out_free, b, sizeof(void *));
 		free(b);
 	}
+	while (sh->slabs != NULL) {
+		struct conn_slab *chunk = sh->slabs;
+		sh->slabs = chunk->next;
+		free(chunk);
+	}
+	sh->conn_free = NULL;
 }

@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "conn.h"
+#include "conn_fault.h"
 #include "fault_set.h"
 #include "queue_id.h"
 #include "server_config.h"
@@ -79,6 +80,7 @@ struct shard {
 	struct rbuf_pool rbufs;
 	void *out_free; /* free output buffers, linked through their first word */
 	struct conn *conn_free; /* free connection structs (slab) */
+	struct conn_slab *slabs; /* every chunk the slab allocated, for the end */
 	struct conn *live; /* live connections */
 	uint32_t live_count;
 	struct timer_wheel timers; /* idle timeouts, 1 s ticks */
@@ -91,8 +93,7 @@ struct shard {
 	struct fault_set *faults; /* the rules for this loop turn */
 	uint64_t seed; /* --seed (or the clock) */
 	uint64_t sessions; /* ordinal of the next session (fault choices) */
-	struct smtp_override fault_ov; /* an override being returned */
-	char fault_text[512]; /* its text, when built here */
+	struct conn_fault_texts texts; /* fixed reply texts, built at start */
 	struct trace_buf trace; /* transcript lines of this turn */
 	struct shard_stats stats;
 	int init_error; /* backend init result, for the main thread */
