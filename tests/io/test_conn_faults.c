@@ -91,37 +91,70 @@ static void test_delayed_refusal(void)
 	engine_fini(&e);
 }
 
-/* content:close after a stall (smtp-sink -A): 354 leaves, the content is
- * not read until the stall ends, then the abort and the close; nothing is
- * stored.  A content delay alone only stalls. */
+/* content:close after a stall (smtp-sink -A), or a stall alone: content
+ * rules act before any content is read, however it comes (DATA pipelined
+ * with its content, a BDAT chunk in the same write as its command); the
+ * 354 leaves at once; after the stall the abort and the close (nothing is
+ * stored, no 250 ever sent), or the message is taken. */
 static void test_content_stall(void)
 {
-	const char *const abort_args[] = { "--discard", "--fault", "content:close=451 4.3.0 stalled:delay=500ms",
-					   NULL };
+	static const char body[] = "Subject: x\r\n\r\nhello\r\n";
+	char bdat[128], data[128];
+	snprintf(bdat, sizeof bdat, "BDAT %zu LAST\r\n%s", sizeof body - 1, body);
+	snprintf(data, sizeof data, "DATA\r\n%s.\r\n", body);
+	const char *const abort_args[] = { "--discard", "--fault", "content:close=451 4.3.0 stalled:delay=500ms", NULL };
 	const char *const stall_args[] = { "--discard", "--fault", "content:delay=500ms", NULL };
 	for (int aborts = 0; aborts < 2; aborts++) {
-		static struct engine e;
-		CHECK(engine_init(&e, aborts ? abort_args : stall_args));
-		int k = engine_connect_greeted(&e, PORT);
-		ENGINE_CMD(&e, k, "MAIL FROM:<a@b.example>\r\n", "250");
-		ENGINE_CMD(&e, k, "RCPT TO:<c@d.example>\r\n", "250");
-		engine_send_str(&e, k, "DATA\r\nSubject: x\r\n\r\n.\r\n");
-		engine_pump(&e);
-		ENGINE_CHECK_REPLY(&e, k, "354"); /* the reply leaves: only the input is held */
-		ENGINE_CHECK_NOTHING(&e, k);
-		engine_advance(&e, 499);
-		ENGINE_CHECK_NOTHING(&e, k);
-		engine_advance(&e, 1);
-		if (aborts) {
-			ENGINE_CHECK_REPLY(&e, k, "451 4.3.0 stalled");
-			CHECK(e.clients[k].closed);
-			CHECK_U64(e.sh.stats.messages, 0);
-		} else {
-			ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
-			CHECK_U64(e.sh.stats.messages, 1);
+		for (int use_bdat = 0; use_bdat < 2; use_bdat++) {
+			static struct engine e;
+			CHECK(engine_init(&e, aborts ? abort_args : stall_args));
+			int k = engine_connect_greeted(&e, PORT);
+			ENGINE_CMD(&e, k, "MAIL FROM:<a@b.example>\r\n", "250");
+			ENGINE_CMD(&e, k, "RCPT TO:<c@d.example>\r\n", "250");
+			engine_send_str(&e, k, use_bdat ? bdat : data);
+			engine_pump(&e);
+			if (!use_bdat)
+				ENGINE_CHECK_REPLY(&e, k, "354"); /* only the input is held */
+			ENGINE_CHECK_NOTHING(&e, k);
+			engine_advance(&e, 499);
+			ENGINE_CHECK_NOTHING(&e, k);
+			engine_advance(&e, 1);
+			if (aborts) {
+				ENGINE_CHECK_REPLY(&e, k, "451 4.3.0 stalled");
+				CHECK(e.clients[k].closed);
+				CHECK(strstr(engine_wire(&e, k), "250 2.0.0 Ok: queued") == NULL);
+				CHECK_U64(e.sh.stats.messages, 0);
+			} else {
+				ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+				CHECK_U64(e.sh.stats.messages, 1);
+			}
+			engine_fini(&e);
 		}
-		engine_fini(&e);
 	}
+}
+
+/* delay=A-B: each hold is drawn within the range, and they differ. */
+static void test_delay_range(void)
+{
+	static struct engine e;
+	const char *const args[] = { "--discard", "--fault", "noop:delay=200-500ms", "--seed", "11", NULL };
+	CHECK(engine_init(&e, args));
+	int k = engine_connect_greeted(&e, PORT);
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int i = 0; i < 8; i++) {
+		engine_send_str(&e, k, "NOOP\r\n");
+		engine_pump(&e);
+		uint64_t ms = 0;
+		while (engine_reply(&e, k)[0] == '\0' && ms < 1000) {
+			engine_advance(&e, 1);
+			ms++;
+		}
+		CHECK(ms >= 200 && ms <= 500);
+		lo = ms < lo ? ms : lo;
+		hi = ms > hi ? ms : hi;
+	}
+	CHECK(hi - lo > 50); /* drawn, not fixed */
+	engine_fini(&e);
 }
 
 /* The time we hold a reply is not the client's idleness. */
@@ -195,6 +228,7 @@ int main(void)
 	test_greeting_delay();
 	test_delayed_refusal();
 	test_content_stall();
+	test_delay_range();
 	test_hold_is_not_idle();
 	test_refused_rcpt_undone();
 	test_dot_delay_with_spool();
