@@ -102,7 +102,8 @@ static void test_content_stall(void)
 	char bdat[128], data[128];
 	snprintf(bdat, sizeof bdat, "BDAT %zu LAST\r\n%s", sizeof body - 1, body);
 	snprintf(data, sizeof data, "DATA\r\n%s.\r\n", body);
-	const char *const abort_args[] = { "--discard", "--fault", "content:close=451 4.3.0 stalled:delay=500ms", NULL };
+	const char *const abort_args[] = { "--discard", "--fault", "content:close=451 4.3.0 stalled:delay=500ms",
+					   NULL };
 	const char *const stall_args[] = { "--discard", "--fault", "content:delay=500ms", NULL };
 	for (int aborts = 0; aborts < 2; aborts++) {
 		for (int use_bdat = 0; use_bdat < 2; use_bdat++) {
