@@ -546,3 +546,8 @@ bool smtp_session_is_idle(const struct smtp_session *s)
 {
 	return s->state == SMTP_STATE_COMMAND && s->txn == SMTP_TXN_NONE && !line_scan_pending(&s->lines);
 }
+
+bool smtp_session_in_command(const struct smtp_session *s)
+{
+	return s->state <= SMTP_STATE_AUTH_LOGIN_PASS && line_scan_pending(&s->lines);
+}

@@ -305,6 +305,12 @@ void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smt
  * once the session is closed (after QUIT, eof or abort). */
 bool smtp_session_is_idle(const struct smtp_session *s);
 
+/* True while a command line (or an AUTH exchange line) has begun but not
+ * ended: its first bytes wait in the session's carry.  The layer above
+ * gives a command a deadline from its first byte (--timeout), so a line
+ * trickled a byte at a time cannot hold the session. */
+bool smtp_session_in_command(const struct smtp_session *s);
+
 /* From an event callback: make feed() return SMTP_STOP_PAUSE once the
  * step that raised the event is over (a command handled, with its reply;
  * DATA's 354 or a BDAT command read, before any content), so that no more

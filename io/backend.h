@@ -33,6 +33,7 @@ enum io_op_kind {
 	IO_OP_CLOSE,
 	IO_OP_SPOOL_WRITE, /* owner: struct spool_batch */
 	IO_OP_SPOOL_FSYNC,
+	IO_OP_SPILL_WRITE, /* owner: struct capture (io/capture.h) */
 };
 
 struct io_op {
@@ -67,6 +68,10 @@ struct backend_ops {
 	 * only if the write succeeded; spool_on_write()/spool_on_fsync()
 	 * report each.  The iovecs belong to the kernel until then. */
 	void (*spool_write)(struct shard *sh, struct spool_batch *b);
+	/* Write buf[0..len) at off of fd (a message's spill file); the
+	 * completion goes to capture_on_spilled(op->owner, bytes or -errno).
+	 * buf belongs to the kernel until then. */
+	void (*file_write)(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off);
 };
 
 extern const struct backend_ops backend_uring;

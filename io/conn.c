@@ -120,7 +120,7 @@ static enum smtp_stop feed_once(struct conn *c, struct smtp_out *out)
 static bool feed_input_loop(struct conn *c, struct smtp_out *out)
 {
 	for (;;) {
-		if (c->state != CONN_SESSION || smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES)
+		if (c->state != CONN_SESSION || smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES || conn_capture_blocked(c))
 			return false;
 		if (conn_input_empty(c) && c->session.state != SMTP_STATE_LMTP_REPLIES)
 			return true;
@@ -193,8 +193,11 @@ void conn_process(struct conn *c)
 			struct smtp_out out = conn_out(c);
 			if (c->state != CONN_PROXY || conn_proxy_read(c, &out)) {
 				bool blocked = !feed_input(c, &out);
+				conn_timer_after_feed(c);
 				if (c->trace != NULL)
 					conn_trace_feed_done(c);
+				if (blocked)
+					conn_input_blocked(c); /* never pin shared buffers */
 				after_input(c, blocked, &out);
 			} else if (c->peer_eof) {
 				conn_drain(c);
@@ -302,6 +305,7 @@ static void conn_free(struct conn *c)
 	sh->live_count--;
 	if (c->counted)
 		atomic_fetch_sub(&sh->shared->conns, 1);
+	throttle_conns_leave(&sh->shared->client_conns, c->client_slot);
 	conn_set_state(c, CONN_FREE);
 	shard_conn_free(sh, c);
 }

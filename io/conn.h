@@ -98,11 +98,15 @@ struct conn_hold {
 	const char *abort_text; /* the rule set's, or the shard's texts */
 };
 
-/* The received buffers not yet consumed (conn_input.c): a queue chained
- * through the shard's pool, head first. */
+/* The received bytes not yet consumed (conn_input.c): first what was
+ * copied out of the shard's receive buffers (own), then a queue of
+ * receive buffers chained through the shard's pool, head first. */
+struct conn_own; /* conn_input.c */
 struct conn_input {
 	uint16_t head, tail; /* buffer ids, CONN_NO_BUF when empty */
 	uint32_t off; /* consumed bytes of head */
+	uint16_t bufs; /* receive buffers queued */
+	struct conn_own *own; /* bytes copied out of receive buffers, or NULL */
 };
 
 struct conn {
@@ -117,6 +121,7 @@ struct conn {
 	bool peer_eof; /* the client closed its side */
 	bool broken; /* the socket failed: output can never go out */
 	bool counted; /* holds a place under --max-conns */
+	uint16_t client_slot; /* its place under --client-max-conns (throttle.h) */
 	struct conn_input in;
 	uint8_t *out; /* NULL while nothing is to be sent */
 	uint32_t out_len; /* bytes in out */
@@ -136,6 +141,8 @@ struct conn {
 	struct conn_peer peer;
 	struct timer_node timer; /* idle wheel, or the hold wheel while HELD */
 	uint64_t last_active_s; /* last input */
+	uint32_t start_s; /* monotonic seconds: the session began (--session-max) */
+	uint32_t cmd_start_s; /* a command line's first byte came; 0: none pending */
 	uint64_t data_start_s; /* DATA/BDAT content began; 0 otherwise */
 	uint64_t data_bytes; /* content bytes received since data_start_s */
 	struct io_op recv_op, send_op, cancel_op, close_op;
@@ -195,8 +202,14 @@ void conn_on_close_done(struct conn *c);
 struct spool_answer;
 void conn_on_verdict(struct conn *c, const struct spool_answer *ans);
 
+/* Shard -> conn: the receive buffers ran out (ENOBUFS): every connection
+ * that holds some copies its input out and gives them back. */
+void conn_input_reclaim(struct shard *sh);
+bool conn_input_pool_short(const struct shard *sh);
+
 /* Shard -> conn. */
 void conn_on_timer(struct conn *c);
+void conn_on_stress(struct conn *c); /* stress mode began: deadlines shrink */
 void conn_on_hold_done(struct conn *c); /* a fault delay is over */
 void conn_shutdown(struct conn *c, bool force); /* SIGTERM: 421 when idle */
 

@@ -74,17 +74,34 @@ static void init_conn(struct conn *c, struct shard *sh, int fd, const struct soc
 	sh->stats.conns_accepted++;
 	smtp_session_init(&c->session, &sh->cfg->smtp, conn_events_on_session, c);
 	c->last_active_s = sh->now_s;
+	c->start_s = (uint32_t)sh->now_s;
+	c->client_slot = THROTTLE_NO_SLOT;
 	c->connect_us = sh->wall_us;
 	c->silent_us = sh->mono_us;
 	queue_id_next(&sh->qids, sh->wall_us, c->sid);
 	c->rng = fault_rng_seed(sh->seed, sh->index, sh->sessions++);
 }
 
+/* --proxy-from: is the peer one of the trusted proxies? */
+static bool trusted_proxy(const struct conn *c)
+{
+	const struct cidr_list *l = &c->shard->cfg->proxy_from;
+	if (l->count == 0)
+		return true; /* --proxy-protocol alone: any peer (a warning at start) */
+	for (unsigned i = 0; i < l->count; i++)
+		if (cidr_match(&l->v[i], conn_client_family(c), c->peer.addr))
+			return true;
+	return false;
+}
+
 /* Begin at once, or after the PROXY header. */
 static void start(struct conn *c)
 {
 	struct shard *sh = c->shard;
-	if (!sh->cfg->discard && !conn_capture_start(c)) {
+	if (sh->cfg->proxy_protocol && !trusted_proxy(c)) {
+		sh->stats.proxy_refused++; /* no banner, no reply: closed */
+		drop(c);
+	} else if (!sh->cfg->discard && !conn_capture_start(c)) {
 		drop(c);
 	} else if (sh->cfg->proxy_protocol) {
 		if (conn_proxy_start(c))

@@ -26,6 +26,7 @@
 #include "spool.h"
 
 struct conn_capture {
+	struct conn *conn; /* the connection it belongs to (content backpressure) */
 	char *helo; /* last HELO/EHLO/LHLO argument */
 	char *auth_user; /* AUTH user once authenticated */
 	char *auth_pending; /* AUTH user named, outcome not yet known */
@@ -57,7 +58,6 @@ static void drop_msg(struct conn_capture *k)
 void conn_capture_observe(void *state, const struct conn *c, const struct smtp_event *ev)
 {
 	struct conn_capture *k = state;
-	(void)c;
 	switch (ev->type) {
 	case SMTP_EV_HELO:
 		replace(&k->helo, dup_view(ev->arg));
@@ -75,7 +75,8 @@ void conn_capture_observe(void *state, const struct conn *c, const struct smtp_e
 		break;
 	case SMTP_EV_MAIL:
 		capture_free(k->msg);
-		k->msg = capture_begin(ev->arg, ev->params);
+		k->msg = capture_begin(c->shard, k->conn, ev->arg, ev->params,
+				       ev->mail != NULL ? ev->mail->size_bytes : 0);
 		break;
 	case SMTP_EV_RCPT:
 		if (k->msg != NULL)
@@ -102,7 +103,20 @@ void conn_capture_observe(void *state, const struct conn *c, const struct smtp_e
 bool conn_capture_start(struct conn *c)
 {
 	c->cap = calloc(1, sizeof *c->cap);
-	return c->cap != NULL;
+	if (c->cap == NULL)
+		return false;
+	c->cap->conn = c;
+	return true;
+}
+
+bool conn_capture_blocked(const struct conn *c)
+{
+	return c->cap != NULL && c->cap->msg != NULL && capture_blocked(c->cap->msg);
+}
+
+void conn_capture_unblocked(struct conn *c)
+{
+	conn_process(c); /* the content waiting in the input goes on */
 }
 
 static struct smtp_view str_view(const char *s)

@@ -23,6 +23,7 @@
 
 #define CONN_RATE_WHY "Error: too many connections per second, try again later"
 #define MSG_RATE_WHY "Error: too many messages per second, try again later"
+#define CLIENT_CONNS_WHY "Error: too many connections from your address, try again later"
 
 void conn_fault_texts_init(struct conn_fault_texts *t, const char *hostname)
 {
@@ -30,6 +31,7 @@ void conn_fault_texts_init(struct conn_fault_texts *t, const char *hostname)
 		 hostname);
 	snprintf(t->conn_rate, sizeof t->conn_rate, "4.7.0 %s " CONN_RATE_WHY, hostname);
 	snprintf(t->msg_rate, sizeof t->msg_rate, "4.7.0 %s " MSG_RATE_WHY, hostname);
+	snprintf(t->client_conns, sizeof t->client_conns, "4.7.0 %s " CLIENT_CONNS_WHY, hostname);
 }
 
 static struct fault_subject subject(const struct conn *c, struct smtp_view domain)
@@ -97,8 +99,13 @@ enum conn_fault_start conn_fault_connect(struct conn *c, struct smtp_out *out, s
 	struct server_shared *g = sh->shared;
 	uint8_t fam = conn_client_family(c);
 	const struct smtp_override *ov = NULL;
-	if (!throttle_admit(&g->conn_rate, sh->now_s, fam, c->peer.addr) ||
-	    !throttle_admit(&g->client_conn_rate, sh->now_s, fam, c->peer.addr)) {
+	int slot = throttle_conns_enter(&g->client_conns, fam, c->peer.addr);
+	if (slot >= 0)
+		c->client_slot = (uint16_t)slot;
+	if (slot < 0) {
+		ov = throttled(c, CLIENT_CONNS_WHY, sh->texts.client_conns, d);
+	} else if (!throttle_admit(&g->conn_rate, sh->now_s, fam, c->peer.addr) ||
+		   !throttle_admit(&g->client_conn_rate, sh->now_s, fam, c->peer.addr)) {
 		ov = throttled(c, CONN_RATE_WHY, sh->texts.conn_rate, d);
 	} else {
 		struct fault_action act;

@@ -53,7 +53,8 @@ enum conn_fault_start {
 	CONN_FAULT_REFUSED, /* a reply (in out) or none; close */
 };
 
-/* At accept (connection rate limits, connect rules). */
+/* At accept (the client's concurrent sessions, connection rate limits,
+ * connect rules). */
 enum conn_fault_start conn_fault_connect(struct conn *c, struct smtp_out *out, struct conn_decision *d);
 
 /* A session event: COMMAND (storage at MAIL, message rate limits at MAIL,
@@ -77,6 +78,7 @@ struct conn_fault_texts {
 	char closing[SMTP_REPLY_LINE_MAX_BYTES];
 	char conn_rate[SMTP_REPLY_LINE_MAX_BYTES];
 	char msg_rate[SMTP_REPLY_LINE_MAX_BYTES];
+	char client_conns[SMTP_REPLY_LINE_MAX_BYTES];
 };
 void conn_fault_texts_init(struct conn_fault_texts *t, const char *hostname);
 

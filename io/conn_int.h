@@ -45,8 +45,13 @@ void conn_input_consume(struct conn *c, size_t n);
 void conn_input_release(struct conn *c);
 static inline bool conn_input_empty(const struct conn *c)
 {
-	return c->in.head == CONN_NO_BUF;
+	return c->in.head == CONN_NO_BUF && c->in.own == NULL;
 }
+/* The connection cannot consume now: copy its input out of the shared
+ * receive buffers when it holds more than one, or the pool runs short. */
+void conn_input_blocked(struct conn *c);
+/* Copy out everything it holds in receive buffers (bounded). */
+void conn_input_own(struct conn *c);
 
 /* conn_events.c: the session's event callback (observers see every
  * event; the fault hook alone may answer or pause), and the decisions
@@ -72,6 +77,9 @@ void conn_timer_disarm(struct conn *c);
 /* Input arrived: the client is active; content counts toward
  * --data-min-rate.  False when it was too slow: the session was ended. */
 bool conn_timer_input(struct conn *c, uint32_t len);
+/* After feed(): a command line begun and not ended has a deadline from
+ * its first byte. */
+void conn_timer_after_feed(struct conn *c);
 /* The session's events that start and end content. */
 void conn_timer_event(struct conn *c, const struct smtp_event *ev);
 /* End the session from our side (timeout, shutdown): 421 if there is
@@ -81,6 +89,11 @@ void conn_timer_end_session(struct conn *c, enum smtp_reason why);
 /* conn_capture.c: the message being captured, and its verdict. */
 /* Capture mode, at accept: the observer's state; false: no memory. */
 bool conn_capture_start(struct conn *c);
+/* The message's content cannot be taken now (its spill file is being
+ * written and the chunk after it is full): feed no input. */
+bool conn_capture_blocked(const struct conn *c);
+/* ... it can again (capture.c, when the spill write is done). */
+void conn_capture_unblocked(struct conn *c);
 /* end of data: answer at once (--discard, a dot rule, a refusal) or
  * through the spool (SMTP_STOP_VERDICT stays: the session waits). */
 enum smtp_stop conn_capture_verdict(struct conn *c, struct smtp_out *out);

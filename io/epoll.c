@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "conn.h"
 #include "shard.h"
 #include "spool.h"
@@ -37,7 +38,7 @@ enum {
 
 struct completion {
 	void *owner; /* struct conn, or struct spool_batch */
-	int kind; /* IO_OP_SEND, IO_OP_CLOSE, IO_OP_SPOOL_WRITE, IO_OP_SPOOL_FSYNC */
+	int kind; /* IO_OP_SEND, IO_OP_CLOSE, IO_OP_SPOOL_WRITE, IO_OP_SPOOL_FSYNC, IO_OP_SPILL_WRITE */
 	int res;
 };
 
@@ -178,7 +179,7 @@ static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
 {
 	uint64_t done = 0;
 	int res = 0;
-	struct iovec iov[3 * SPOOL_BATCH_MAX_MSGS];
+	struct iovec iov[SPOOL_BATCH_IOV_MAX];
 	unsigned n = b->iov_count, first = 0;
 	memcpy(iov, b->iov, n * sizeof *iov);
 	while (done < b->bytes && first < n) {
@@ -204,6 +205,17 @@ static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
 		complete_later(sh, b, IO_OP_SPOOL_FSYNC,
 			       res != 0 ? -ECANCELED : (fdatasync(b->seg_fd) == 0 ? 0 : -errno));
 	complete_later(sh, b, IO_OP_SPOOL_WRITE, res != 0 ? res : (int)done);
+}
+
+/* A spill write, done at once (into the page cache); its result comes
+ * back from the loop like a completion. */
+static void epoll_file_write(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+	do
+		n = pwrite(fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	complete_later(sh, op->owner, IO_OP_SPILL_WRITE, n < 0 ? -errno : (int)n);
 }
 
 static void epoll_release_buf(struct shard *sh, uint16_t bid)
@@ -255,6 +267,7 @@ static void on_readable(struct shard *sh, struct conn *c)
 	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && conn_wants_input(c); i++) {
 		if (sh->rbufs.free_count == 0) {
 			sh->stats.enobufs++; /* level-triggered: retried next turn */
+			sh->rbufs_short = true; /* the loop reclaims buffers */
 			return;
 		}
 		uint16_t bid = sh->rbufs.free_stack[--sh->rbufs.free_count];
@@ -284,6 +297,10 @@ static void deliver(struct shard *sh, struct epoll_state *e)
 		struct completion d = e->done[--e->done_count];
 		if (d.kind == IO_OP_SPOOL_WRITE || d.kind == IO_OP_SPOOL_FSYNC) {
 			(d.kind == IO_OP_SPOOL_WRITE ? spool_on_write : spool_on_fsync)(sh, d.owner, d.res);
+			continue;
+		}
+		if (d.kind == IO_OP_SPILL_WRITE) {
+			capture_on_spilled(d.owner, d.res);
 			continue;
 		}
 		struct conn *c = d.owner;
@@ -343,4 +360,5 @@ const struct backend_ops backend_epoll = {
 	.close = epoll_close,
 	.release_buf = epoll_release_buf,
 	.spool_write = epoll_spool_write,
+	.file_write = epoll_file_write,
 };

@@ -163,6 +163,7 @@ static int shared_init(const struct server_config *cfg, struct server_shared *sh
 		return -1;
 	}
 	atomic_store(&shared->faults, fs);
+	mem_budget_init(&shared->mem, cfg->memory_limit ? cfg->memory_limit : mem_budget_default());
 	shared->seed = cfg->seed;
 	if (shared->seed == 0) {
 		struct timespec ts;
@@ -175,7 +176,8 @@ static int shared_init(const struct server_config *cfg, struct server_shared *sh
 	if (throttle_init(&shared->msg_rate, cfg->msg_rate, false) != 0 ||
 	    throttle_init(&shared->conn_rate, cfg->conn_rate, false) != 0 ||
 	    throttle_init(&shared->client_msg_rate, cfg->client_msg_rate, true) != 0 ||
-	    throttle_init(&shared->client_conn_rate, cfg->client_conn_rate, true) != 0) {
+	    throttle_init(&shared->client_conn_rate, cfg->client_conn_rate, true) != 0 ||
+	    throttle_conns_init(&shared->client_conns, cfg->client_max_conns) != 0) {
 		fprintf(stderr, "smtpsink: out of memory\n");
 		return -1;
 	}
@@ -194,6 +196,7 @@ static void shared_fini(struct server_shared *shared, struct fault_sets *sets)
 	throttle_fini(&shared->conn_rate);
 	throttle_fini(&shared->client_msg_rate);
 	throttle_fini(&shared->client_conn_rate);
+	throttle_conns_fini(&shared->client_conns);
 	trace_close(&shared->trace);
 }
 

@@ -32,7 +32,7 @@ enum opt_kind {
 	OPT_BARE_LF,
 	OPT_SYNC,
 	OPT_FAULT, /* a rule; lo: index of the prefix in fault_prefix[] */
-	OPT_CIDR /* --trace-client */
+	OPT_CIDR /* an address range, added to the struct cidr_list at offset */
 };
 
 /* Options that are shorthands for a fault rule: the value is appended. */
@@ -64,15 +64,24 @@ static const struct opt opts[] = {
 	{ "spool-max-age", OPT_U64, CFG(spool_max_age_s), 0, 100ull * 365 * 86400, "SECS",
 	  "delete segments older than this, 0: keep all" },
 	{ "max-conns", OPT_U32, CFG(max_conns), 1, 10000000, "N", "concurrent sessions (default 100000)" },
-	{ "timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS", "idle or stalled session timeout (default 300)" },
+	{ "timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS",
+	  "idle limit, and deadline for each command from its first byte (default 300)" },
+	{ "session-max", OPT_U32, CFG(session_max_s), 0, 30u * 86400, "SECS",
+	  "deadline for a whole session, 0: none (default 3600)" },
+	{ "client-max-conns", OPT_U32, CFG(client_max_conns), 0, 10000000, "N",
+	  "concurrent sessions from one address, 0: any (default 0)" },
 	{ "data-min-rate", OPT_U32, CFG(data_min_rate), 0, 1u << 30, "BYTES",
 	  "minimum DATA rate in bytes/s (default 500; 0 off)" },
 	{ "grace", OPT_U32, CFG(grace_s), 0, 86400, "SECS", "shutdown: time for transactions to finish (default 10)" },
 	{ "proxy-protocol", OPT_FLAG, CFG(proxy_protocol), 0, 0, NULL, "expect a HAProxy PROXY v1/v2 header" },
+	{ "proxy-from", OPT_CIDR, CFG(proxy_from), 0, 0, "CIDR",
+	  "PROXY headers only from these peers, others refused (repeatable; implies --proxy-protocol)" },
 	{ "node-id", OPT_U32, CFG(node_id), 0, 65535, "N", "host number in queue IDs (default 0)" },
 	{ "recv-buffer", OPT_U32, CFG(recv_buf_bytes), 1024, 1u << 20, "BYTES", "receive buffer size (default 8192)" },
 	{ "recv-buffers", OPT_U32, CFG(recv_bufs), 64, 32768, "N",
 	  "receive buffers per shard, power of 2 (default 2048)" },
+	{ "memory-limit", OPT_U64, CFG(memory_limit), 1u << 20, 1ull << 50, "BYTES",
+	  "memory held for clients' data, past it reading slows (default: RAM/4)" },
 	{ "hostname", OPT_STRING, CFG(smtp.hostname), 0, 0, "NAME",
 	  "name in the greeting and replies (default smtpsink)" },
 	{ "max-size", OPT_U64, CFG(smtp.max_size_bytes), 0, UINT64_MAX / 2, "BYTES",
@@ -115,7 +124,7 @@ static const struct opt opts[] = {
 	{ "client-conn-rate", OPT_U32, CFG(client_conn_rate), 0, 1u << 30, "N",
 	  "421 beyond N connections/s from one address" },
 	{ "trace", OPT_STRING, CFG(trace_path), 0, 0, "FILE|-", "write session transcripts to FILE (- stdout)" },
-	{ "trace-client", OPT_CIDR, 0, 0, 0, "CIDR", "trace only these clients (repeatable)" },
+	{ "trace-client", OPT_CIDR, CFG(trace_clients), 0, 0, "CIDR", "trace only these clients (repeatable)" },
 	{ "idle-gap", OPT_U32, CFG(idle_gap_ms), 1, 86400000, "MS",
 	  "session reports note client silences over MS (default 1000)" },
 	{ "no-session-reports", OPT_FLAG, CFG(no_session_reports), 0, 0, NULL, "keep no session reports in the spool" },
@@ -281,12 +290,14 @@ static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 		return 0;
 	case OPT_FAULT:
 		return add_fault(cfg, fault_prefix[o->lo], v);
-	case OPT_CIDR:
-		if (cfg->trace_client_count == SERVER_TRACE_CLIENTS_MAX)
+	case OPT_CIDR: {
+		struct cidr_list *l = (struct cidr_list *)field;
+		if (l->count == SERVER_CIDRS_MAX)
 			return bad(o->name, v, "too many ranges");
-		if (!cidr_parse(v, &cfg->trace_client[cfg->trace_client_count++]))
+		if (!cidr_parse(v, &l->v[l->count++]))
 			return bad(o->name, v, "expected an address or ADDR/BITS");
 		return 0;
+	}
 	}
 	return -1;
 }
@@ -298,6 +309,7 @@ static void defaults(struct server_config *cfg)
 	cfg->io = IO_BACKEND_AUTO;
 	cfg->max_conns = 100000;
 	cfg->timeout_s = 300;
+	cfg->session_max_s = 3600;
 	cfg->data_min_rate = 500;
 	cfg->grace_s = 10;
 	cfg->recv_buf_bytes = 8192;
@@ -324,6 +336,8 @@ static int check(struct server_config *cfg)
 			"smtpsink: --segment-size must be at least --max-size + 16 MiB (and --max-size not 0)\n");
 		return -1;
 	}
+	if (cfg->proxy_from.count > 0)
+		cfg->proxy_protocol = true; /* trusted proxies: the header is expected */
 	if ((cfg->recv_bufs & (cfg->recv_bufs - 1)) != 0) {
 		fprintf(stderr, "smtpsink: --recv-buffers must be a power of two\n");
 		return -1;

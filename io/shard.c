@@ -114,6 +114,7 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	sh->accepting = true;
 	sh->spool.dir_fd = sh->spool.seg_fd = -1;
 	conn_fault_texts_init(&sh->texts, cfg->smtp.hostname);
+	mem_local_init(&sh->mem, &shared->mem);
 	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
 	if (e != 0)
 		return e;
@@ -230,6 +231,24 @@ static void own_arena(void)
 #endif
 }
 
+/* Stress mode (as Postfix's): most of --max-conns in use makes every
+ * deadline shorter (conn_timer.c); on at 80 %, off again under 70 %. */
+void shard_check_stress(struct shard *sh)
+{
+	uint64_t live = atomic_load_explicit(&sh->shared->conns, memory_order_relaxed);
+	uint64_t max = sh->cfg->max_conns;
+	bool stress = sh->stress ? live * 10 >= max * 7 : live * 10 >= max * 8;
+	if (stress != sh->stress && sh->index == 0)
+		fprintf(stderr, "smtpsink: %s stress mode: %llu of %llu connections in use\n",
+			stress ? "entering" : "leaving", (unsigned long long)live, (unsigned long long)max);
+	bool entering = stress && !sh->stress;
+	sh->stress = stress;
+	sh->stats.stress_turns += stress;
+	if (entering) /* deadlines armed before are too far now */
+		for (struct conn *c = sh->live; c != NULL; c = c->next)
+			conn_on_stress(c);
+}
+
 static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;
@@ -255,6 +274,11 @@ static void *shard_main(void *arg)
 		if (shutting_down(sh))
 			break;
 		sh->stats.loop_turns++;
+		shard_check_stress(sh);
+		if (sh->rbufs_short) { /* blocked sessions give their buffers back */
+			conn_input_reclaim(sh);
+			sh->rbufs_short = false;
+		}
 		spool_tick(sh); /* submit this turn's batch: group commit */
 		trace_flush(&sh->trace, &sh->shared->trace);
 		/* a fault delay ending sooner than the usual wait shortens it */
@@ -298,6 +322,7 @@ void shard_join(struct shard *sh)
 
 void shard_release(struct shard *sh)
 {
+	mem_local_fini(&sh->mem);
 	trace_buf_free(&sh->trace);
 	if (sh->spool.dir_fd >= 0)
 		spool_close(&sh->spool);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "conn.h"
 #include "shard.h"
 #include "spool.h"
@@ -323,6 +324,13 @@ static void uring_spool_write(struct shard *sh, struct spool_batch *b)
 	io_uring_sqe_set_data(sqe, &b->fsync_op);
 }
 
+static void uring_file_write(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct io_uring_sqe *sqe = get_sqe(state(sh));
+	io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+	io_uring_sqe_set_data(sqe, op);
+}
+
 static void uring_release_buf(struct shard *sh, uint16_t bid)
 {
 	struct uring_state *u = state(sh);
@@ -398,6 +406,7 @@ static void on_recv(struct uring_state *u, struct conn *c, int res, unsigned fla
 		conn_on_eof(c);
 	} else if (res == -ENOBUFS) {
 		c->shard->stats.enobufs++;
+		c->shard->rbufs_short = true; /* the loop reclaims buffers */
 		park(u, c);
 	} else if (res < 0 && res != -ECANCELED) {
 		conn_on_error(c, res);
@@ -424,6 +433,10 @@ static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
 		spool_on_fsync(u->sh, op->owner, cqe->res);
 		return;
 	}
+	if (op->kind == IO_OP_SPILL_WRITE) {
+		capture_on_spilled(op->owner, cqe->res);
+		return;
+	}
 	struct conn *c = op->owner;
 	switch ((enum io_op_kind)op->kind) {
 	case IO_OP_RECV:
@@ -445,6 +458,7 @@ static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
 	case IO_OP_ACCEPT:
 	case IO_OP_SPOOL_WRITE:
 	case IO_OP_SPOOL_FSYNC:
+	case IO_OP_SPILL_WRITE:
 		break;
 	}
 }
@@ -503,4 +517,5 @@ const struct backend_ops backend_uring = {
 	.close = uring_close,
 	.release_buf = uring_release_buf,
 	.spool_write = uring_spool_write,
+	.file_write = uring_file_write,
 };

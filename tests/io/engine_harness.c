@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "capture.h"
 #include "fault_set.h"
 #include "session_harness.h"
 #include "spool.h"
@@ -130,6 +131,26 @@ static void fake_spool_write(struct shard *sh, struct spool_batch *b)
 	}
 }
 
+/* A spill write: done now, reported at the next pump. */
+static void fake_file_write(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off)
+{
+	(void)sh;
+	struct engine *e = the_engine;
+	if (e->spill_count == ENGINE_SPILLS_MAX) {
+		fprintf(stderr, "engine harness: too many spill writes in flight\n");
+		abort();
+	}
+	ssize_t n = pwrite(fd, buf, len, (off_t)off);
+	e->spills[e->spill_count].op = op;
+	e->spills[e->spill_count].res = n < 0 ? -errno : (int)n;
+	if (e->fail_spill != 0) {
+		e->spills[e->spill_count].res = e->fail_spill;
+		e->fail_spill = 0;
+	}
+	e->spill_count++;
+	e->spill_writes++;
+}
+
 static const struct backend_ops fake_ops = {
 	.name = "fake",
 	.init = fake_init,
@@ -142,6 +163,7 @@ static const struct backend_ops fake_ops = {
 	.close = fake_close,
 	.release_buf = fake_release_buf,
 	.spool_write = fake_spool_write,
+	.file_write = fake_file_write,
 };
 
 static void set_clocks(struct engine *e)
@@ -196,10 +218,12 @@ bool engine_init(struct engine *e, const char *const *args)
 	atomic_store(&e->shared.faults, e->faults);
 	e->shared.seed = e->cfg.seed ? e->cfg.seed : 1;
 	e->shared.wake_fd = -1;
+	mem_budget_init(&e->shared.mem, e->cfg.memory_limit ? e->cfg.memory_limit : (64u << 20));
 	if (throttle_init(&e->shared.msg_rate, e->cfg.msg_rate, false) != 0 ||
 	    throttle_init(&e->shared.conn_rate, e->cfg.conn_rate, false) != 0 ||
 	    throttle_init(&e->shared.client_msg_rate, e->cfg.client_msg_rate, true) != 0 ||
 	    throttle_init(&e->shared.client_conn_rate, e->cfg.client_conn_rate, true) != 0 ||
+	    throttle_conns_init(&e->shared.client_conns, e->cfg.client_max_conns) != 0 ||
 	    trace_open(&e->shared.trace, &e->cfg) != 0)
 		return false;
 	if (shard_prepare(&e->sh, 0, &e->cfg, &e->shared, &fake_ops) != 0)
@@ -215,9 +239,11 @@ bool engine_init(struct engine *e, const char *const *args)
 /* Every client still connected resets; the spool finishes its work. */
 static void end_everything(struct engine *e)
 {
-	for (unsigned i = 0; i < ENGINE_CLIENTS_MAX; i++)
+	for (unsigned i = 0; i < ENGINE_CLIENTS_MAX; i++) {
+		e->clients[i].no_read = false; /* its last sends complete */
 		if (e->clients[i].used && e->clients[i].conn != NULL && !e->clients[i].closed)
 			engine_reset(e, (int)i);
+	}
 	engine_pump(e);
 	for (int rounds = 0; rounds < 100 && (e->batch_count > 0 || !spool_idle(&e->sh.spool)); rounds++) {
 		engine_spool_tick(e);
@@ -239,6 +265,7 @@ void engine_fini(struct engine *e)
 	throttle_fini(&e->shared.conn_rate);
 	throttle_fini(&e->shared.client_msg_rate);
 	throttle_fini(&e->shared.client_conn_rate);
+	throttle_conns_fini(&e->shared.client_conns);
 	trace_close(&e->shared.trace);
 	fault_set_free(e->faults);
 	options_free(&e->cfg);
@@ -255,6 +282,11 @@ static void mark_freed(struct engine *e);
 
 int engine_connect(struct engine *e, uint16_t port)
 {
+	return engine_connect_from(e, "127.0.0.1", port);
+}
+
+int engine_connect_from(struct engine *e, const char *addr, uint16_t port)
+{
 	mark_freed(e); /* a struct freed before may be handed out again now */
 	unsigned i = 0;
 	while (i < ENGINE_CLIENTS_MAX && e->clients[i].used)
@@ -268,7 +300,8 @@ int engine_connect(struct engine *e, uint16_t port)
 	k->used = true;
 	k->fd = e->next_fd++;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		abort();
 	/* conn_on_accept calls back into the backend: find the client by
 	 * its connection as soon as the shard has allocated it */
 	k->conn = e->sh.conn_free;
@@ -286,6 +319,10 @@ int engine_connect(struct engine *e, uint16_t port)
 static void deliver_pending(struct engine_client *k)
 {
 	struct shard *sh = &the_engine->sh;
+	if (k->pending_len > 0 && k->conn != NULL && k->conn->recv_armed && sh->rbufs.free_count == 0) {
+		sh->stats.enobufs++; /* as a backend finds no buffer */
+		sh->rbufs_short = true;
+	}
 	while (k->pending_len > 0 && k->conn != NULL && k->conn->recv_armed && sh->rbufs.free_count > 0) {
 		uint16_t bid = sh->rbufs.free_stack[--sh->rbufs.free_count];
 		size_t n = k->pending_len < sh->rbufs.buf_bytes ? k->pending_len : sh->rbufs.buf_bytes;
@@ -394,15 +431,27 @@ static void mark_freed(struct engine *e)
 	}
 }
 
+/* Spill writes done so far report back. */
+static bool complete_spills(struct engine *e)
+{
+	unsigned n = e->spill_count;
+	struct engine_spill done[ENGINE_SPILLS_MAX];
+	memcpy(done, e->spills, n * sizeof done[0]);
+	e->spill_count = 0;
+	for (unsigned i = 0; i < n; i++)
+		capture_on_spilled(done[i].op->owner, done[i].res);
+	return n > 0;
+}
+
 /* One round of completions; true if anything happened. */
 static bool pump_once(struct engine *e)
 {
-	bool any = false;
+	bool any = !e->hold_spills && complete_spills(e);
 	for (unsigned i = 0; i < ENGINE_CLIENTS_MAX; i++) {
 		struct engine_client *k = &e->clients[i];
 		if (!k->used || k->conn == NULL)
 			continue;
-		if (k->send_pending) {
+		if (k->send_pending && !k->no_read) {
 			engine_complete_send(e, (int)i, SIZE_MAX);
 			any = true;
 		} else if (k->close_pending) {
@@ -419,9 +468,21 @@ static bool pump_once(struct engine *e)
 	return any;
 }
 
+/* What the shard's loop does at the top of a turn: buffers ran short, so
+ * every connection holding some gives them back. */
+static bool loop_turn(struct engine *e)
+{
+	shard_check_stress(&e->sh);
+	if (!e->sh.rbufs_short)
+		return false;
+	conn_input_reclaim(&e->sh);
+	e->sh.rbufs_short = false;
+	return true;
+}
+
 void engine_pump(struct engine *e)
 {
-	for (int rounds = 0; rounds < 10000 && pump_once(e); rounds++)
+	for (int rounds = 0; rounds < 10000 && (pump_once(e) || loop_turn(e)); rounds++)
 		;
 }
 
@@ -536,7 +597,11 @@ static void take_record(const struct spool_record *rec, unsigned i, struct engin
 	while (spool_meta_next(rec, &pos, &tag, &v, &bad))
 		if (tag == SPOOL_TAG_RCPT)
 			add_text(out->rcpts, sizeof out->rcpts, v);
-	snprintf(out->body, sizeof out->body, "%.*s", (int)rec->body_len, (const char *)rec->body);
+	size_t shown = rec->body_len < sizeof out->body - 1 ? (size_t)rec->body_len : sizeof out->body - 1;
+	memcpy(out->body, rec->body, shown);
+	out->body[shown] = '\0';
+	out->body_len = rec->body_len;
+	out->body_hash = XXH3_64bits(rec->body, (size_t)rec->body_len);
 }
 
 static bool read_segment(int dir, const char *name, unsigned i, struct engine_spooled *out)

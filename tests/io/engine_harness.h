@@ -27,7 +27,7 @@
 #include "server_config.h"
 #include "shard.h"
 
-#define ENGINE_CLIENTS_MAX 16u
+#define ENGINE_CLIENTS_MAX 128u
 #define ENGINE_REPLY_BYTES 8192u /* engine_reply() returns at most this */
 #define ENGINE_BATCHES_MAX 16u
 
@@ -47,11 +47,19 @@ struct engine_client {
 	uint32_t sends; /* send operations the server started */
 	bool send_pending; /* a send is in flight */
 	bool close_pending; /* the backend close is in flight */
+	bool no_read; /* the client never reads: pumping leaves its sends in flight */
 };
 
 struct engine_batch {
 	struct spool_batch *b;
 	int write_res, fsync_res; /* what the disk said */
+};
+
+#define ENGINE_SPILLS_MAX 64u
+
+struct engine_spill {
+	struct io_op *op;
+	int res;
 };
 
 struct engine {
@@ -68,6 +76,11 @@ struct engine {
 	/* the next spool write/fsync results (0: as the disk says) */
 	int fail_write, fail_fsync;
 	uint32_t recv_pauses, recv_resumes;
+	struct engine_spill spills[ENGINE_SPILLS_MAX]; /* spill writes done, not yet reported */
+	unsigned spill_count;
+	uint64_t spill_writes; /* all of them */
+	bool hold_spills; /* pumping does not report spill writes (a slow disk) */
+	int fail_spill; /* the next spill write's result (0: as the disk says) */
 };
 
 /* Set up from command-line options (as the server would parse them, after
@@ -76,8 +89,10 @@ struct engine {
 bool engine_init(struct engine *e, const char *const *args);
 void engine_fini(struct engine *e);
 
-/* A client connects from 127.0.0.1:port; returns its index. */
+/* A client connects from 127.0.0.1:port (or addr:port); returns its
+ * index. */
 int engine_connect(struct engine *e, uint16_t port);
+int engine_connect_from(struct engine *e, const char *addr, uint16_t port);
 /* The client sends bytes: delivered at once if the connection receives,
  * else when it asks again (in receive buffers of the shard's size). */
 void engine_send(struct engine *e, int client, const void *bytes, size_t len);
@@ -93,8 +108,9 @@ void engine_recv_stopped(struct engine *e, int client);
  * send), or fail it; returns the bytes completed. */
 size_t engine_complete_send(struct engine *e, int client, size_t max);
 void engine_fail_send(struct engine *e, int client, int err);
-/* Complete every send (in full) and close and deliver pending input, until
- * nothing more happens.  Spool batches are not completed. */
+/* Complete every send (in full), spill write (unless hold_spills) and
+ * close, and deliver pending input, until nothing more happens.  Spool
+ * batches are not completed. */
 void engine_pump(struct engine *e);
 /* Deliver the completions of every spool batch written so far (then pump):
  * the results set in fail_write/fail_fsync, once, else the disk's. */
@@ -114,7 +130,9 @@ void engine_tick(struct engine *e, uint64_t ms);
 struct engine_spooled {
 	unsigned messages, sessions;
 	char rcpts[512];
-	char body[512];
+	char body[512]; /* its start */
+	uint64_t body_len;
+	uint64_t body_hash; /* XXH3-64 of the whole body */
 };
 bool engine_spool_read(struct engine *e, unsigned i, struct engine_spooled *out);
 

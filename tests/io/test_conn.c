@@ -117,7 +117,7 @@ static void test_never_reads(void)
 	CHECK(e.recv_pauses >= 1);
 	CHECK(e.clients[k].pending_len > 0); /* the rest waits in the "kernel" */
 	uint32_t held = e.sh.rbufs.count - e.sh.rbufs.free_count;
-	CHECK(held <= 2); /* what it holds is bounded: the buffers in flight */
+	CHECK(held <= 1); /* its input was copied out: the buffers went back */
 	CHECK(c->out_len <= CONN_OUT_BYTES);
 	/* the client reads: everything is answered, in order */
 	engine_pump(&e);
@@ -128,6 +128,45 @@ static void test_never_reads(void)
 	CHECK_U64(oks, NOOPS);
 	CHECK(e.recv_resumes >= 1 && c->recv_armed);
 	CHECK_U64(e.sh.rbufs.free_count, e.sh.rbufs.count);
+	free(noops);
+	engine_fini(&e);
+}
+
+/* Sessions that never read their replies do not pin the shared receive
+ * buffers: each keeps at most one while the pool is plentiful, and when it
+ * runs out (more stalled sessions than buffers) they all copy what they
+ * hold out (bounded) and give the buffers back; an honest client is
+ * served. */
+static void test_stalled_sessions_release_buffers(void)
+{
+	enum {
+		STALLED = 100
+	};
+	const char *const args[] = { "--discard", "--recv-buffers", "64", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	size_t len = 64 * 1024;
+	char *noops = malloc(len);
+	for (size_t i = 0; i + 6 <= len; i += 6)
+		memcpy(noops + i, "NOOP\r\n", 6);
+	int k[STALLED];
+	for (int i = 0; i < STALLED; i++) {
+		k[i] = engine_connect_greeted(&e, PORT);
+		e.clients[k[i]].no_read = true;
+		engine_send(&e, k[i], noops, len - len % 6); /* and never read */
+	}
+	engine_pump(&e);
+	uint32_t held = e.sh.rbufs.count - e.sh.rbufs.free_count;
+	CHECK(held <= e.sh.rbufs.count * 3 / 4); /* never all of them, with 100 stalled */
+	e.sh.rbufs_short = true; /* as when a receive found none (ENOBUFS) */
+	engine_pump(&e); /* the loop's next turn: every blocked one gives back */
+	CHECK_U64(e.sh.rbufs.free_count, e.sh.rbufs.count);
+	for (int i = 0; i < STALLED; i++)
+		CHECK(!e.clients[k[i]].conn->recv_armed); /* each stopped receiving */
+	int honest = engine_connect_greeted(&e, PORT);
+	ENGINE_CMD(&e, honest, "EHLO honest.example\r\n", "250-smtpsink");
+	transaction(&e, honest);
+	ENGINE_CMD(&e, honest, "QUIT\r\n", "221");
 	free(noops);
 	engine_fini(&e);
 }
@@ -237,6 +276,96 @@ static void test_timeout_never_read(void)
 	engine_fini(&e);
 }
 
+/* A command line trickled a byte at a time has a deadline from its first
+ * byte: every byte is activity, but the line is never done. */
+static void test_trickled_command(void)
+{
+	const char *const args[] = { "--discard", "--timeout", "5", NULL };
+	static const char line[] = "MAIL FROM:<trickle@example.com>\r\n";
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int k = engine_connect_greeted(&e, PORT);
+	uint64_t ms = 0;
+	for (size_t i = 0; i < sizeof line - 3 && !e.clients[k].closed; i++) {
+		engine_send(&e, k, line + i, 1);
+		engine_advance(&e, 2000);
+		ms += 2000;
+	}
+	CHECK(e.clients[k].closed);
+	CHECK(ms >= 6000 && ms <= 8000); /* the deadline, not the idle timer */
+	CHECK(strstr(engine_wire(&e, k), TIMEOUT_421) != NULL);
+	/* a pipelined group whose lines all end is never cut */
+	int j = engine_connect_greeted(&e, PORT);
+	for (int i = 0; i < 10; i++) {
+		engine_advance(&e, 2000);
+		ENGINE_CMD(&e, j, "NOOP\r\n", "250");
+	}
+	CHECK(!e.clients[j].closed);
+	engine_fini(&e);
+}
+
+/* --session-max: a session busy all along still ends. */
+static void test_session_max(void)
+{
+	const char *const args[] = { "--discard", "--session-max", "10", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int k = engine_connect_greeted(&e, PORT);
+	int n = 0;
+	while (!e.clients[k].closed && n < 30) {
+		ENGINE_CMD(&e, k, "NOOP\r\n", "250");
+		engine_advance(&e, 1000);
+		n++;
+	}
+	CHECK(n >= 10 && n <= 12);
+	CHECK(strstr(engine_wire(&e, k), TIMEOUT_421) != NULL);
+	engine_fini(&e);
+}
+
+/* Stress: 80 % of --max-conns in use, and idle sessions time out after
+ * 10 s instead of --timeout; below 70 % the normal timeout is back. */
+static void test_stress_mode(void)
+{
+	const char *const args[] = { "--discard", "--max-conns", "10", "--timeout", "300", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int k[8];
+	for (int i = 0; i < 8; i++)
+		k[i] = engine_connect_greeted(&e, PORT);
+	CHECK(e.sh.stress);
+	engine_advance(&e, 12000);
+	for (int i = 0; i < 8; i++)
+		CHECK(e.clients[k[i]].closed);
+	CHECK(!e.sh.stress);
+	int j = engine_connect_greeted(&e, PORT);
+	engine_advance(&e, 30000);
+	CHECK(!e.clients[j].closed);
+	engine_fini(&e);
+}
+
+/* --client-max-conns: a fourth session from one address is refused, from
+ * another address it is not; a place freed is taken again. */
+static void test_client_max_conns(void)
+{
+	const char *const args[] = { "--discard", "--client-max-conns", "3", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int a[3];
+	for (int i = 0; i < 3; i++)
+		a[i] = engine_connect_greeted(&e, PORT);
+	int over = engine_connect(&e, PORT);
+	engine_pump(&e);
+	ENGINE_CHECK_REPLY(&e, over, "421 4.7.0 smtpsink Error: too many connections from your address");
+	CHECK(e.clients[over].closed);
+	int other = engine_connect_from(&e, "127.0.0.2", PORT);
+	engine_pump(&e);
+	ENGINE_CHECK_REPLY(&e, other, "220");
+	ENGINE_CMD(&e, a[0], "QUIT\r\n", "221");
+	int again = engine_connect_greeted(&e, PORT);
+	ENGINE_CMD(&e, again, "NOOP\r\n", "250");
+	engine_fini(&e);
+}
+
 /* --data-min-rate: a slowloris DATA is cut, a steady one is not. */
 static void test_data_min_rate(void)
 {
@@ -287,6 +416,28 @@ static void test_max_conns(void)
 	int d = engine_connect_greeted(&e, PORT); /* a place is free again */
 	ENGINE_CMD(&e, b, "NOOP\r\n", "250");
 	ENGINE_CMD(&e, d, "NOOP\r\n", "250");
+	engine_fini(&e);
+}
+
+/* --proxy-from: only a trusted peer's header is read; any other peer gets
+ * no banner and is closed. */
+static void test_proxy_from(void)
+{
+	static const char hdr[] = "PROXY TCP4 192.0.2.7 192.0.2.1 51000 25\r\n";
+	const char *const args[] = { "--discard", "--proxy-from", "127.0.0.2", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int bad = engine_connect(&e, PORT);
+	engine_send_str(&e, bad, hdr);
+	engine_pump(&e);
+	CHECK_U64(e.clients[bad].wire_len, 0);
+	CHECK(e.clients[bad].closed);
+	CHECK_U64(e.sh.stats.proxy_refused, 1);
+	int good = engine_connect_from(&e, "127.0.0.2", PORT);
+	engine_send_str(&e, good, hdr);
+	engine_pump(&e);
+	ENGINE_CHECK_REPLY(&e, good, "220 smtpsink");
+	CHECK(e.clients[good].conn->peer.addr[0] == 192);
 	engine_fini(&e);
 }
 
@@ -347,11 +498,17 @@ int main(void)
 	test_short_sends();
 	test_send_error();
 	test_never_reads();
+	test_stalled_sessions_release_buffers();
 	test_recv_stopped();
 	test_reset_and_eof();
 	test_idle_timeout();
 	test_timeout_never_read();
 	test_data_min_rate();
+	test_trickled_command();
+	test_session_max();
+	test_stress_mode();
+	test_client_max_conns();
+	test_proxy_from();
 	test_max_conns();
 	test_proxy_header();
 	test_shutdown();
