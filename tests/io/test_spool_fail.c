@@ -10,11 +10,12 @@
  * they were answered when queued); a session record among them is answered
  * to nobody and not kept; the segment is cut where the failure began (what
  * was durable before stays, with its index) and sealed; a new segment takes
- * the next messages.  When no segment can be created (after a failure, or
- * at rotation) the spool is down: messages get 452 4.3.1 at once (451 for
- * the one whose rotation failed), session records are not kept, and the
- * spool comes back on the retry, at most once a second.  Every file is read
- * back through core's decoder.
+ * the next messages. A failure in a segment already rotated away fails
+ * only that segment's messages and cuts that segment.  When no segment can be
+ * created (after a failure, or at rotation) the spool is down: messages get
+ * 452 4.3.1 at once (451 for the one whose rotation failed), session records
+ * are not kept, and the spool comes back on the retry, at most once a second.
+ * Every file is read back through core's decoder.
  *
  * "No segment can be created" is made real, not simulated: a directory in
  * the place of the next segment's name makes its O_EXCL create fail
@@ -181,6 +182,36 @@ static void test_poison_none(void)
 	fake_free(f);
 }
 
+/* The failed batch is the last of a segment already rotated away: only its
+ * messages fail; the next segment's go on; the old segment is cut where
+ * the failure began, not where its records would have ended. */
+static void test_poison_rotated(void)
+{
+	uint64_t r = fake_record_len(FAKE_BODY);
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_HDR + 3 * r);
+	if (f == NULL)
+		return;
+	unsigned x = durable_message(f);
+	unsigned a = fake_append_queued(f, FAKE_BODY);
+	fake_tick(f);
+	unsigned b = fake_append_queued(f, FAKE_BODY), c = fake_append_queued(f, FAKE_BODY);
+	CHECK_U64(f->msgs[b].segno, 1);
+	CHECK_U64(f->msgs[c].segno, 2); /* rotated while a is in flight */
+	fake_write_done(f, FAKE_WRITE_ERROR, -EIO);
+	fake_fsync_done(f, -ECANCELED);
+	fake_expect_verdict(f, a, 451, TEXT_451);
+	fake_expect_verdict(f, b, 451, TEXT_451);
+	CHECK_U64(fake_verdicts_for(f, c, &(struct fake_verdict){ 0 }), 0);
+	CHECK_U64(f->last.segno, 2); /* c's batch went at once */
+	fake_batch_ok(f);
+	fake_expect_verdict(f, c, 250, NULL);
+	const char *q1[] = { f->msgs[x].qid }, *q2[] = { f->msgs[c].qid };
+	fake_check_segment(f, 1, q1, 1, true);
+	fake_check_segment(f, 2, q2, 1, false);
+	CHECK_U64(f->sh.spool.segno, 2); /* no segment was opened for the failure */
+	fake_free(f);
+}
+
 /* A failure and no segment to go to: the spool is down until a retry, at
  * most once a second, creates one. */
 static void test_down_after_failure(void)
@@ -269,6 +300,7 @@ int main(void)
 	test_poison();
 	test_poison_always();
 	test_poison_none();
+	test_poison_rotated();
 	test_down_after_failure();
 	test_down_at_rotation();
 	return harness_finish("spool_fail");
