@@ -13,7 +13,8 @@
  * alignment unit short), a record too big for any segment, a batch never
  * spanning two segments (--sync group and always); sealing (only once the segment's last batch is
  * durable: cut to its used length, an index of every record); session
- * records queued with nobody to answer.  Every file is read back through
+ * records queued with nobody to answer; retention (--spool-max-bytes at,
+ * over and under its limit, --spool-max-age; never the open segment).  Every file is read back through
  * core's decoder.  Failures are in test_spool_fail.c.
  *
  * Workload: a few hundred small messages in temporary directories.
@@ -329,6 +330,78 @@ static void test_session_records(void)
 	fake_free(f);
 }
 
+/* Seven messages, each turn written and synced, under these retention
+ * limits (as spool_open() sets them from the options): segments 1-3
+ * sealed with two records each, segment 4 open with one. */
+static struct spool_fake *four_segments(const char *test, const char **q, uint64_t max_bytes, uint64_t max_age_s)
+{
+	struct spool_fake *f = fake_new(test, SPOOL_SYNC_GROUP, FAKE_HDR + 2 * fake_record_len(FAKE_BODY));
+	if (f == NULL)
+		return NULL;
+	f->sh.spool.max_bytes = max_bytes;
+	f->sh.spool.max_age_s = max_age_s;
+	for (unsigned i = 0; i < 7; i++) {
+		unsigned c = fake_append_queued(f, FAKE_BODY);
+		q[i] = f->msgs[c].qid;
+		fake_tick(f);
+		fake_batch_ok(f);
+	}
+	return f;
+}
+
+/* --spool-max-bytes: past it, the oldest sealed segments go (segment and
+ * index), once a second, never the open one; at the limit nothing more
+ * goes.  The limit is one segment under the total, less over_bytes. */
+static void retention_bytes_case(int64_t over_bytes, unsigned gone)
+{
+	uint64_t r = fake_record_len(FAKE_BODY), sealed_bytes = FAKE_HDR + 2 * r;
+	uint64_t total = 3 * sealed_bytes + FAKE_HDR + r;
+	const char *q[7];
+	struct spool_fake *f = four_segments(__func__, q, total - sealed_bytes - (uint64_t)over_bytes, 0);
+	if (f == NULL)
+		return;
+	CHECK_U64(f->sh.spool.write_off, FAKE_HDR + r);
+	CHECK(fake_exists(f, 1, "seg")); /* retention ran before they were sealed, and runs once a second */
+	fake_advance_s(f);
+	fake_tick(f);
+	for (unsigned s = 1; s <= 3; s++) {
+		CHECK(fake_exists(f, s, "seg") == (s > gone));
+		CHECK(fake_exists(f, s, "idx") == (s > gone));
+		if (s > gone)
+			fake_check_segment(f, s, q + 2 * (s - 1), 2, true);
+	}
+	fake_check_segment(f, 4, q + 6, 1, false);
+	fake_free(f);
+}
+
+/* --spool-max-age: sealed segments older than it go; the open one stays,
+ * however old. */
+static void test_retention_age(void)
+{
+	const char *q[7];
+	struct spool_fake *f = four_segments(__func__, q, 0, 2);
+	if (f == NULL)
+		return;
+	fake_advance_s(f);
+	fake_tick(f);
+	CHECK(fake_exists(f, 1, "seg")); /* a second old */
+	fake_advance_s(f);
+	fake_advance_s(f);
+	fake_tick(f);
+	for (unsigned s = 1; s <= 3; s++)
+		CHECK(!fake_exists(f, s, "seg") && !fake_exists(f, s, "idx"));
+	fake_check_segment(f, 4, q + 6, 1, false);
+	fake_free(f);
+}
+
+static void test_retention(void)
+{
+	retention_bytes_case(-1, 1); /* under the limit once segment 1 is gone */
+	retention_bytes_case(0, 1); /* exactly at it */
+	retention_bytes_case(1, 2); /* a byte over it: segment 2 goes too */
+	test_retention_age();
+}
+
 int main(void)
 {
 	test_group_commit();
@@ -339,5 +412,6 @@ int main(void)
 	test_rotation_always();
 	test_record_too_big();
 	test_session_records();
+	test_retention();
 	return harness_finish("spool");
 }
