@@ -226,6 +226,27 @@ static void answer_all(struct capture *list, const struct spool_answer *proto)
 	}
 }
 
+/* How many of a segment's index entries (in offset order) lie before
+ * offset: the records from offset on were never durable. */
+static uint32_t entries_before(const struct spool_index_entry *e, uint32_t count, uint64_t offset)
+{
+	while (count > 0 && e[count - 1].offset >= offset)
+		count--;
+	return count;
+}
+
+/* A segment rotated away failed: it already waits to be sealed, with an
+ * end and entries that counted the failed records; cut it where they
+ * begin. */
+static void cut_sealing(struct spool *sp, uint64_t segno, uint64_t offset)
+{
+	for (struct spool_sealing *s = sp->sealing; s != NULL; s = s->next)
+		if (s->segno == segno) {
+			s->end_off = offset;
+			s->entry_count = entries_before(s->entries, s->entry_count, offset);
+		}
+}
+
 /* A write or sync failed: everything still queued for that segment fails
  * with it (never 250), the segment is cut where the failure happened and
  * sealed, and a new segment takes the next messages. */
@@ -252,11 +273,12 @@ static void poison(struct shard *sh, struct spool_batch *b)
 	}
 	struct spool_answer ans = failure(b->result);
 	answer_all(failed, &ans);
-	if (b->segno != sp->segno)
+	if (b->segno != sp->segno) { /* rotated away meanwhile: waiting to be sealed */
+		cut_sealing(sp, b->segno, b->offset);
 		return;
+	}
 	sp->write_off = b->offset;
-	while (sp->entry_count > 0 && sp->entries[sp->entry_count - 1].offset >= b->offset)
-		sp->entry_count--;
+	sp->entry_count = entries_before(sp->entries, sp->entry_count, b->offset);
 	spool_table_clear(&sp->table); /* the segment is sealed right below */
 	spool_files_seal(sp);
 	spool_files_new_segment(sp, sh->wall_us);
