@@ -217,13 +217,15 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 		return 2;
 	}
 	struct shard *shards = calloc(n, sizeof *shards);
-	unsigned started = 0;
+	unsigned started = 0, prepared = 0;
 	int rc = 1;
 	if (shards == NULL)
 		return 1;
-	for (unsigned i = 0; i < n; i++)
-		if (shard_prepare(&shards[i], i, cfg, &shared, ops) != 0)
+	for (; prepared < n; prepared++)
+		if (shard_prepare(&shards[prepared], prepared, cfg, &shared, ops) != 0) {
+			prepared++; /* what it set up is released below */
 			goto out;
+		}
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)
 			break;
@@ -253,7 +255,7 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 	if (rc == 0)
 		summary(shards, n, started_s);
 out:
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < prepared; i++)
 		shard_release(&shards[i]);
 	free(shards);
 	shared_fini(&shared, &sets);

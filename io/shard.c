@@ -34,6 +34,44 @@
 #define LOOP_WAIT_MS 250u
 #define CONN_SLAB_CHUNK 256u
 
+/* A TCP address another process listens on?  Our shards share their
+ * port through SO_REUSEPORT, which would let a second server of the same
+ * user join it silently (the kernel would split the clients): a first
+ * bind without it must succeed, so the address is ours alone. */
+static int probe_tcp(const struct listen_addr *la)
+{
+	int fd = socket(la->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, e = 0;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is no owner */
+	if (la->sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&la->sa, la->sa_len) != 0)
+		e = -errno;
+	close(fd);
+	return e;
+}
+
+/* A unix path: a socket someone still serves is refused; a stale one (a
+ * server that died) is removed. */
+static int claim_path(const struct listen_addr *la)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&la->sa;
+	struct stat st;
+	if (lstat(un->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return 0; /* nothing there, or not a socket: bind() says */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int live = connect(fd, (const struct sockaddr *)&la->sa, la->sa_len) == 0 || errno == EAGAIN;
+	close(fd);
+	if (live)
+		return -EADDRINUSE;
+	unlink(un->sun_path);
+	return 0;
+}
+
 static int open_listener(const struct listen_addr *la, bool reuseport)
 {
 	int family = la->sa.ss_family;
@@ -41,12 +79,7 @@ static int open_listener(const struct listen_addr *la, bool reuseport)
 	int one = 1;
 	if (fd < 0)
 		return -errno;
-	if (family == AF_UNIX) {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)&la->sa;
-		struct stat st;
-		if (lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(un->sun_path); /* a stale socket from an earlier run */
-	} else {
+	if (family != AF_UNIX) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
 			goto fail;
@@ -70,7 +103,17 @@ static int open_listeners(struct shard *sh)
 		const struct listen_addr *la = &sh->cfg->listen[i];
 		if (la->sa.ss_family == AF_UNIX && sh->index != 0)
 			continue; /* one path, one socket: shard 0 serves it */
-		int fd = open_listener(la, true);
+		int fd = 0;
+		if (sh->index == 0) /* the first shard claims the address */
+			fd = la->sa.ss_family == AF_UNIX ? claim_path(la) : probe_tcp(la);
+		if (fd == 0)
+			fd = open_listener(la, true);
+		if (fd == -EADDRINUSE) {
+			fprintf(stderr,
+				"smtpsink: cannot listen on %s: address in use (another server listens there)\n",
+				la->text);
+			return fd;
+		}
 		if (fd < 0) {
 			fprintf(stderr, "smtpsink: cannot listen on %s: %s\n", la->text, strerror(-fd));
 			return fd;
@@ -118,16 +161,15 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
 	if (e != 0)
 		return e;
-	if (!cfg->discard) {
-		shard_refresh_clocks(sh);
-		e = spool_open(&sh->spool, cfg, index, sh->wall_us);
-		if (e != 0) {
-			fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
-				strerror(-e));
-			return e;
-		}
-	}
-	return open_listeners(sh);
+	/* the addresses first: a server that cannot have them touches no spool */
+	if ((e = open_listeners(sh)) != 0 || cfg->discard)
+		return e;
+	shard_refresh_clocks(sh);
+	e = spool_open(&sh->spool, cfg, index, sh->wall_us);
+	if (e != 0)
+		fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
+			strerror(-e));
+	return e;
 }
 
 /* A chunk of the connection slab; chunks are kept until the shard ends. */
