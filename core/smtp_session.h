@@ -49,6 +49,7 @@
 #include "smtp_cmd.h"
 #include "smtp_config.h"
 #include "smtp_limits.h"
+#include "smtp_msg_flags.h"
 #include "smtp_params.h"
 #include "smtp_reply.h"
 #include "smtp_view.h"
@@ -109,22 +110,6 @@ enum smtp_event_flag {
 	SMTP_EVF_REFUSED = 1u << 7, /* COMMAND: the line will be refused before
 				       its verb is acted on (malformed, or a
 				       strict_sync violation): no override is used */
-};
-
-/* Message flags reported with SMTP_EV_MSG_END (a subset of decoder flags
- * plus transaction facts); kept in the spool record. */
-enum smtp_msg_flag {
-	SMTP_MSG_BARE_LF = DATA_FLAG_BARE_LF,
-	SMTP_MSG_BARE_CR = DATA_FLAG_BARE_CR,
-	SMTP_MSG_NUL = DATA_FLAG_NUL,
-	SMTP_MSG_8BIT = DATA_FLAG_8BIT,
-	SMTP_MSG_LONG_LINE = DATA_FLAG_LONG_LINE,
-	SMTP_MSG_FALSE_EOD = DATA_FLAG_FALSE_EOD,
-	SMTP_MSG_BDAT = 1u << 8,
-	SMTP_MSG_ILL_PIPELINING = 1u << 9, /* content before the 354 */
-	SMTP_MSG_SMTPUTF8 = 1u << 10,
-	SMTP_MSG_UTF8_NO_PARAM = 1u << 11, /* 8-bit address w/o SMTPUTF8 */
-	SMTP_MSG_NO_BRACKETS = 1u << 12,
 };
 
 /* Session quirks: things a client did that are legal-ish but telling. */

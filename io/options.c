@@ -5,6 +5,8 @@
  * text, default), parsing "--name value" and "--name=value", range checks,
  * listen address syntax, and the --help text generated from the table so it
  * can never disagree with the parser.  Errors name the option and exit 2.
+ * The --no-X switches are not in the table: each extension's row in core's
+ * registry (core/smtp_verbs.c) names its switch and help (ext_opt).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 
 #include "server_config.h"
 #include "smtp_limits.h"
+#include "smtp_verbs.h"
 
 #ifndef SMTPSINK_VERSION
 #define SMTPSINK_VERSION "0"
@@ -100,15 +103,7 @@ static const struct opt opts[] = {
 	  "input before a reply that must be awaited: 554, close" },
 	{ "strict-address", OPT_FLAG, CFG(smtp.strict_address), 0, 0, NULL,
 	  "paths without <>, 8-bit without SMTPUTF8: refused" },
-	{ "no-pipelining", OPT_EXT_OFF, 0, SMTP_EXT_PIPELINING, 0, NULL, "do not offer PIPELINING" },
-	{ "no-size", OPT_EXT_OFF, 0, SMTP_EXT_SIZE, 0, NULL, "do not offer SIZE" },
-	{ "no-8bitmime", OPT_EXT_OFF, 0, SMTP_EXT_8BITMIME, 0, NULL, "do not offer 8BITMIME" },
-	{ "no-smtputf8", OPT_EXT_OFF, 0, SMTP_EXT_SMTPUTF8, 0, NULL, "do not offer SMTPUTF8" },
-	{ "no-enhancedstatuscodes", OPT_EXT_OFF, 0, SMTP_EXT_ENHANCEDSTATUSCODES, 0, NULL, "no ENHANCEDSTATUSCODES" },
-	{ "no-chunking", OPT_EXT_OFF, 0, SMTP_EXT_CHUNKING, 0, NULL, "do not offer CHUNKING (BDAT)" },
-	{ "no-dsn", OPT_EXT_OFF, 0, SMTP_EXT_DSN, 0, NULL, "do not offer DSN" },
-	{ "no-auth", OPT_EXT_OFF, 0, SMTP_EXT_AUTH, 0, NULL, "do not offer AUTH" },
-	{ "no-esmtp", OPT_EXT_OFF, 0, SMTP_EXT_ESMTP, 0, NULL, "refuse EHLO: plain SMTP only" },
+	{ NULL, OPT_EXT_OFF, 0, 0, 0, NULL, NULL }, /* here: --no-X of each extension (ext_opt) */
 	{ "fault", OPT_FAULT, 0, 0, 0, "RULE",
 	  "fault rule, e.g. 'rcpt:reply=550 5.1.1 No such user:p=0.1' (repeatable)" },
 	{ "fault-file", OPT_STRING, CFG(fault_file), 0, 0, "FILE", "fault rules, one per line; re-read on SIGHUP" },
@@ -131,14 +126,33 @@ static const struct opt opts[] = {
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
 
+/* The --no-X switch of extension bit number b, from its row in core's
+ * registry (core/smtp_verbs.c), in bit order; false past the last. */
+static bool ext_opt(unsigned b, struct opt *o)
+{
+	const struct smtp_ext_info *e = b < SMTP_EXT_COUNT ? smtp_verbs_ext_of_bit(1u << b) : NULL;
+	if (e == NULL)
+		return false;
+	*o = (struct opt){ e->option, OPT_EXT_OFF, 0, e->bit, 0, NULL, e->help };
+	return true;
+}
+
+static void usage_line(FILE *f, const struct opt *o)
+{
+	char left[64];
+	snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	fprintf(f, "  %-34s %s\n", left, o->help);
+}
+
 static void usage(FILE *f)
 {
+	struct opt ext;
 	fprintf(f, "usage: smtpsink [options]\n\nAn SMTP sink: takes mail as fast as the machine allows.\n\n");
 	for (size_t i = 0; i < OPT_COUNT; i++) {
-		char left[64];
-		snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
-			 opts[i].arg ? opts[i].arg : "");
-		fprintf(f, "  %-34s %s\n", left, opts[i].help);
+		if (opts[i].name != NULL)
+			usage_line(f, &opts[i]);
+		for (unsigned b = 0; opts[i].name == NULL && ext_opt(b, &ext); b++)
+			usage_line(f, &ext);
 	}
 	fprintf(f, "  %-34s %s\n  %-34s %s\n", "--help", "this text", "--version", "print the version");
 }
@@ -347,6 +361,18 @@ static int check(struct server_config *cfg)
 	return 0;
 }
 
+/* The option named name[0..len); an extension's switch is built in *ext. */
+static const struct opt *find_opt(const char *name, size_t len, struct opt *ext)
+{
+	for (size_t k = 0; k < OPT_COUNT; k++)
+		if (opts[k].name != NULL && strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0)
+			return &opts[k];
+	for (unsigned b = 0; ext_opt(b, ext); b++)
+		if (strlen(ext->name) == len && strncmp(ext->name, name, len) == 0)
+			return ext;
+	return NULL;
+}
+
 int options_parse(int argc, char **argv, struct server_config *cfg)
 {
 	defaults(cfg);
@@ -366,10 +392,8 @@ int options_parse(int argc, char **argv, struct server_config *cfg)
 		}
 		const char *eq = strchr(a, '=');
 		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		const struct opt *o = NULL;
-		for (size_t k = 0; k < OPT_COUNT && o == NULL; k++)
-			if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, a + 2, nlen) == 0)
-				o = &opts[k];
+		struct opt ext;
+		const struct opt *o = find_opt(a + 2, nlen, &ext);
 		if (o == NULL) {
 			fprintf(stderr, "smtpsink: unknown option '%s' (see --help)\n", a);
 			return -1;
