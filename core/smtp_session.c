@@ -69,6 +69,21 @@ void session_error(struct smtp_session *s, struct smtp_out *out, unsigned code, 
 	count_error(s, out);
 }
 
+bool session_refused_above(const struct smtp_session *s)
+{
+	if (s->txn == SMTP_TXN_NONE)
+		return s->mail_refused_above;
+	return s->rcpts == 0 && s->rcpts_refused > 0 && s->rcpts_refused == s->rcpts_refused_above;
+}
+
+void session_error_unless_above(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text)
+{
+	if (session_refused_above(s))
+		session_reply(s, out, code, text);
+	else
+		session_error(s, out, code, text);
+}
+
 void session_error_spec(struct smtp_session *s, struct smtp_out *out, const struct smtp_reply_spec *spec)
 {
 	smtp_reply_spec_write(out, session_enhanced(s), spec);
@@ -84,6 +99,7 @@ void session_end_txn(struct smtp_session *s, enum smtp_reason why)
 	s->txn = SMTP_TXN_NONE;
 	s->rcpts = 0;
 	s->rcpts_refused = 0;
+	s->rcpts_refused_above = 0;
 	s->rcpts_over = 0;
 	s->msg_flags = 0;
 	s->msg_bytes = 0;
@@ -121,6 +137,7 @@ void session_cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	if (s->txn == SMTP_TXN_MAIL && s->rcpts > 0)
 		s->quirks |= SMTP_QUIRK_RSET_FOR_DATA;
 	session_end_txn(s, SMTP_REASON_RSET);
+	s->mail_refused_above = false;
 	session_emit_simple(s, SMTP_EV_RESET, SMTP_REASON_RSET);
 	session_reply(s, out, 250, "2.0.0 Ok");
 }
@@ -222,8 +239,12 @@ static void apply_override(struct smtp_session *s, const struct smtp_override *o
 		}
 		if (has_text)
 			smtp_reply_line(out, ov->code, false, session_enhanced(s), ov->text);
-		if (cmd->verb == SMTP_VERB_RCPT)
+		if (cmd->verb == SMTP_VERB_RCPT) {
 			s->rcpts_refused++;
+			s->rcpts_refused_above++;
+		}
+		if (cmd->verb == SMTP_VERB_MAIL && s->txn == SMTP_TXN_NONE)
+			s->mail_refused_above = true;
 	} else {
 		size_t mark = out->len;
 		handle(s, cmd, out);

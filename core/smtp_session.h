@@ -234,10 +234,12 @@ struct smtp_session {
 	bool msg_open; /* DATA_BEGIN raised, no MSG_END/MSG_ABORT yet */
 	bool cmd_pipelined; /* the command being handled had input after it */
 	bool pause; /* smtp_session_pause() was called: stop after this step */
+	bool mail_refused_above; /* the last MAIL was refused by the layer above */
 	uint16_t verdict_code; /* LMTP: the verdict being repeated */
 	uint16_t bdat_ov_code; /* SMTP_BDAT_REFUSED_ABOVE: the override's reply */
 	uint32_t rcpts; /* accepted recipients in this transaction */
 	uint32_t rcpts_refused; /* refused RCPTs in this transaction */
+	uint32_t rcpts_refused_above; /* ... of them by the layer above (fault rules, outcomes) */
 	uint32_t rcpts_over; /* RCPTs refused 452 over the cap, this transaction */
 	uint32_t errors; /* client errors so far */
 	uint32_t quirks; /* enum smtp_quirk bits, whole session */

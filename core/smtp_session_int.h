@@ -46,6 +46,15 @@ enum session_event_answer {
 enum session_event_answer session_event_override(struct smtp_session *s, const struct smtp_override *ov,
 						 struct smtp_out *out);
 
+/* DATA, BDAT or RCPT finds no transaction to act on only because the layer
+ * above refused its MAIL or every RCPT (fault rules, recipient outcomes):
+ * the refusal that follows is not the client's error, so it is not
+ * counted toward max_errors (a pipelining client may send them all). */
+bool session_refused_above(const struct smtp_session *s);
+/* A refusal of the session's own that is the client's error unless
+ * session_refused_above(). */
+void session_error_unless_above(struct smtp_session *s, struct smtp_out *out, unsigned code, const char *text);
+
 /* Enter the closed state, raising SMTP_EV_CLOSE. */
 void session_close(struct smtp_session *s, enum smtp_reason why);
 

@@ -71,6 +71,7 @@ void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	if (!path_acceptable(s, &p, mp.smtputf8, "5.1.7 Error: bad sender address syntax", out))
 		return;
 	s->txn = SMTP_TXN_MAIL;
+	s->mail_refused_above = false;
 	s->msg_flags = 0;
 	if (mp.smtputf8)
 		s->msg_flags |= SMTP_MSG_SMTPUTF8;
@@ -83,8 +84,10 @@ void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	if (!p.bracketed)
 		ev.flags |= SMTP_EVF_NO_BRACKETS;
 	enum session_event_answer a = session_event_override(s, session_emit(s, &ev), out);
-	if (a == SESSION_EVENT_REFUSED && s->state != SMTP_STATE_CLOSED)
+	if (a == SESSION_EVENT_REFUSED && s->state != SMTP_STATE_CLOSED) {
 		session_end_txn(s, SMTP_REASON_NONE);
+		s->mail_refused_above = true;
+	}
 	if (a == SESSION_EVENT_NORMAL)
 		session_reply(s, out, 250, "2.1.0 Ok");
 }
@@ -95,7 +98,7 @@ void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	struct smtp_rcpt_params rp;
 	struct smtp_reply_spec refusal;
 	if (s->txn == SMTP_TXN_NONE) {
-		session_error(s, out, 503, "5.5.1 Error: need MAIL command");
+		session_error_unless_above(s, out, 503, "5.5.1 Error: need MAIL command");
 		return;
 	}
 	if (s->txn != SMTP_TXN_MAIL) {
@@ -133,6 +136,7 @@ void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	enum session_event_answer a = session_event_override(s, session_emit(s, &ev), out);
 	if (a == SESSION_EVENT_REFUSED) {
 		s->rcpts_refused++;
+		s->rcpts_refused_above++;
 		return;
 	}
 	if (p.eight_bit && !(s->msg_flags & SMTP_MSG_SMTPUTF8))
@@ -188,7 +192,7 @@ void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		return;
 	}
 	if (!txn_ready(s, &code, &text)) {
-		session_error(s, out, code, text);
+		session_error_unless_above(s, out, code, text);
 		return;
 	}
 	if (s->body_binary) {
@@ -418,6 +422,8 @@ static void chunk_refused(struct smtp_session *s, struct smtp_out *out, enum smt
 		[SMTP_BDAT_DISCARDED] = { 551, "5.0.0 Error: chunk discarded after an earlier error" },
 		[SMTP_BDAT_REFUSED_ABOVE] = { 0, NULL }, /* the override's reply */
 	};
+	/* no transaction because the layer above refused it: not the client's */
+	bool above = (err == SMTP_BDAT_NEED_MAIL || err == SMTP_BDAT_NO_VALID_RCPT) && session_refused_above(s);
 	if (s->msg_open) {
 		s->msg_open = false;
 		session_emit_simple(s, SMTP_EV_MSG_ABORT,
@@ -427,7 +433,9 @@ static void chunk_refused(struct smtp_session *s, struct smtp_out *out, enum smt
 		s->txn = SMTP_TXN_BDAT_FAILED; /* later chunks: 551 until LAST or RSET */
 	if (s->bdat_last && s->txn != SMTP_TXN_NONE)
 		session_end_txn(s, SMTP_REASON_BDAT_ERROR);
-	if (err != SMTP_BDAT_REFUSED_ABOVE)
+	if (above)
+		session_reply(s, out, replies[err].code, replies[err].text);
+	else if (err != SMTP_BDAT_REFUSED_ABOVE)
 		session_error(s, out, replies[err].code, replies[err].text);
 	else if (s->bdat_ov_text != NULL && s->bdat_ov_text[0] != '\0') /* not the client's error */
 		smtp_reply_line(out, s->bdat_ov_code, false, session_enhanced(s), s->bdat_ov_text);

@@ -239,9 +239,46 @@ static void test_rcpt_refused(void)
 		fdrv_writes(&d, w2);
 		CHECK_REPLIES(&d, want_replies[i]);
 		CHECK_EVENTS(&d, E_G E_HELO E_MAIL E_BAD "CMD DATA\n" E_QUIT);
-		CHECK_U64(d.s.errors, 1); /* the 554 only */
+		/* the 554 follows from the layer above's refusal: not the
+		 * client's error (issue 12: pipelining clients send DATA anyway) */
+		CHECK_U64(d.s.errors, 0);
 		fdrv_free(&d);
 	}
+}
+
+/* A pipelining client whose recipients are all refused by the layer above
+ * sends DATA (or BDAT LAST) anyway, as RFC 2920/3030 allow, message after
+ * message: the 554s are not its errors, so max_errors (20) never closes the
+ * session; a MAIL refused above makes the RCPT and DATA after it 503, not
+ * errors either.  The session's own refusals still count. */
+static void test_refusals_above_not_errors(void)
+{
+	struct fdrv d;
+	struct smtp_override ov = { 550, false, "5.1.1 <bad@d>: Recipient address rejected" };
+	fdrv_init(&d, NULL);
+	d.rcpt_addr = "bad@d";
+	d.rcpt_ov = &ov;
+	fdrv_feed(&d, I_EHLO);
+	for (int i = 0; i < 30; i++) {
+		fdrv_feed(&d, I_MAIL I_BAD I_BAD I_DATA);
+		fdrv_feed(&d, "RSET\r\n" I_MAIL I_BAD "BDAT 4 LAST\r\nabcd");
+		fdrv_feed(&d, "RSET\r\n");
+	}
+	CHECK_U64(d.s.errors, 0);
+	CHECK(d.s.state != SMTP_STATE_CLOSED);
+	CHECK(strstr(d.replies.p, "421") == NULL);
+	/* MAIL refused above: the RCPT and DATA behind it are not errors */
+	d.mail_addr = "a@b";
+	struct smtp_override mail_ov = { 451, false, "4.7.1 Try later" };
+	d.mail_ov = &mail_ov;
+	fdrv_feed(&d, I_MAIL I_RCPT I_DATA);
+	CHECK_U64(d.s.errors, 0);
+	/* the session's own refusal is the client's error: a syntax-refused
+	 * RCPT, then DATA */
+	d.mail_ov = NULL;
+	fdrv_feed(&d, "RSET\r\n" I_MAIL "RCPT TO:<a b>\r\n" I_DATA);
+	CHECK_U64(d.s.errors, 2);
+	fdrv_free(&d);
 }
 
 /* A refused recipient next to an accepted one: the message has one. */
@@ -904,6 +941,7 @@ int main(void)
 {
 	test_rcpt_refused();
 	test_rcpt_refused_mixed();
+	test_refusals_above_not_errors();
 	test_rcpt_2xx();
 	test_mail_answers();
 	test_answer_close();
