@@ -112,7 +112,7 @@ static bool chunk_alloc(struct capture *cap, size_t new_cap, bool force)
 	if (!mem_local_take(m, add, mine)) {
 		if (!force)
 			return false;
-		mem_local_take(m, add, 0); /* content already read: it must be kept */
+		mem_local_force(m, add); /* content already read: it must be kept */
 	}
 	uint8_t *p = realloc(cap->body, new_cap);
 	if (p == NULL) {

@@ -61,6 +61,16 @@ bool mem_local_take(struct mem_local *l, size_t n, size_t mine)
 	return true;
 }
 
+void mem_local_force(struct mem_local *l, size_t n)
+{
+	if (l->reserve < (int64_t)n) {
+		atomic_fetch_add(&l->global->held, (int64_t)n);
+		l->reserve += (int64_t)n;
+	}
+	l->reserve -= (int64_t)n;
+	l->held += (int64_t)n;
+}
+
 void mem_local_give(struct mem_local *l, size_t n)
 {
 	l->held -= (int64_t)n;

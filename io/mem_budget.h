@@ -48,6 +48,9 @@ void mem_local_fini(struct mem_local *l);
  * within the limit, or while mine + n stays under the floor. */
 bool mem_local_take(struct mem_local *l, size_t n, size_t mine);
 void mem_local_give(struct mem_local *l, size_t n);
+/* Take n bytes whatever the limit says: content already read must be
+ * kept (the overshoot is bounded by one read). */
+void mem_local_force(struct mem_local *l, size_t n);
 
 /* Half the limit is held: captures spill early, in small pieces. */
 bool mem_local_tight(const struct mem_local *l);
