@@ -24,6 +24,7 @@
 #include "bench_loop.h"
 #include "bench_qidlog.h"
 #include "bench_report.h"
+#include "grow.h"
 
 #define POLL_MS 1000
 #define READ_CHUNK_BYTES 65536u
@@ -171,14 +172,8 @@ static int drain_records(struct worker *w, struct bench_stats *total)
 
 static int read_worker(struct worker *w, struct bench_stats *total)
 {
-	if (w->cap - w->len < READ_CHUNK_BYTES) {
-		size_t cap = w->cap ? 2 * w->cap : 4 * READ_CHUNK_BYTES;
-		uint8_t *b = realloc(w->buf, cap);
-		if (b == NULL)
-			return -1;
-		w->buf = b;
-		w->cap = cap;
-	}
+	if (!grow_array((void **)&w->buf, &w->cap, w->len + READ_CHUNK_BYTES, 1, 4 * READ_CHUNK_BYTES))
+		return -1;
 	ssize_t n = read(w->fd, w->buf + w->len, w->cap - w->len);
 	if (n < 0)
 		return errno == EINTR ? 0 : -1;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "grow.h"
 #include "server_config.h"
 #include "shard.h"
 
@@ -107,16 +108,14 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
  * still be repeated from one (LMTP), and their counts are reported. */
 struct fault_sets {
 	struct fault_set **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static bool keep_set(struct fault_sets *sets, struct fault_set *fs)
 {
-	struct fault_set **v = realloc(sets->v, (sets->n + 1) * sizeof *v);
-	if (v == NULL)
+	if (!grow_array((void **)&sets->v, &sets->cap, sets->n + 1, sizeof *sets->v, 4))
 		return false;
-	v[sets->n++] = fs;
-	sets->v = v;
+	sets->v[sets->n++] = fs;
 	return true;
 }
 
@@ -207,7 +206,7 @@ static unsigned shard_count(const struct server_config *cfg)
 static int serve(const struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
 {
 	static struct server_shared shared;
-	struct fault_sets sets = { NULL, 0 };
+	struct fault_sets sets = { NULL, 0, 0 };
 	shared.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (shared_init(cfg, &shared, &sets) != 0) {
 		shared_fini(&shared, &sets);

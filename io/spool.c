@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "grow.h"
 #include "session_report.h"
 #include "shard.h"
 
@@ -104,14 +105,8 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 
 static bool add_entry(struct spool *sp, const struct capture *cap)
 {
-	if (sp->entry_count == sp->entry_cap) {
-		uint32_t n = sp->entry_cap ? 2 * sp->entry_cap : 1024;
-		struct spool_index_entry *e = realloc(sp->entries, (size_t)n * sizeof *e);
-		if (e == NULL)
-			return false;
-		sp->entries = e;
-		sp->entry_cap = n;
-	}
+	if (!grow_array((void **)&sp->entries, &sp->entry_cap, (size_t)sp->entry_count + 1, sizeof *sp->entries, 1024))
+		return false;
 	struct spool_index_entry *e = &sp->entries[sp->entry_count++];
 	memset(e, 0, sizeof *e);
 	memcpy(e->qid, cap->qid, strlen(cap->qid));

@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "export.h"
 #include "filter.h"
+#include "grow.h"
 #include "report.h"
 #include "spool_walk.h"
 #include "when.h"
@@ -47,14 +48,8 @@ static int pick(void *arg, const struct seg_reader *r, const struct spool_index_
 	struct msg m;
 	if (filter_select(&run->filter, r, e, false, &m) != FILTER_YES)
 		return 0;
-	if (run->n == run->cap) {
-		size_t cap = run->cap ? 2 * run->cap : 1024;
-		struct picked *p = realloc(run->v, cap * sizeof *p);
-		if (p == NULL)
-			return -ENOMEM;
-		run->v = p;
-		run->cap = cap;
-	}
+	if (!grow_array((void **)&run->v, &run->cap, run->n + 1, sizeof *run->v, 1024))
+		return -ENOMEM;
 	run->v[run->n++] = (struct picked){ (uint32_t)spool_dir_shard_index(run->dir, r->shard), r->segno, *e };
 	return run->limit != 0 && run->n >= run->limit ? 1 : 0;
 }

@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "filter.h"
+#include "grow.h"
 #include "report.h"
 #include "session_out.h"
 #include "spool_find.h"
@@ -69,14 +70,8 @@ static bool keep_row(struct sessions_run *run, const struct spool_index_entry *e
 {
 	if (run->limit != 0 && run->count >= 2 * run->limit)
 		sort_rows(run, run->limit); /* --limit N holds at most 2N rows */
-	if (run->count == run->cap) {
-		size_t n = run->cap ? 2 * run->cap : 256;
-		struct session_row *p = realloc(run->rows, n * sizeof *p);
-		if (p == NULL)
-			return false;
-		run->rows = p;
-		run->cap = n;
-	}
+	if (!grow_array((void **)&run->rows, &run->cap, run->count + 1, sizeof *run->rows, 256))
+		return false;
 	struct session_row *row = &run->rows[run->count];
 	FILE *f = open_memstream(&row->text, &row->len);
 	if (f == NULL)
