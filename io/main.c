@@ -17,6 +17,7 @@
 
 #include "backend.h"
 #include "grow.h"
+#include "io_classify.h"
 #include "server_config.h"
 #include "shard.h"
 
@@ -45,7 +46,7 @@ static const struct backend_ops *choose_backend(const struct server_config *cfg)
 		fprintf(stderr, "smtpsink: io_uring is unavailable: %s\n", strerror(-e));
 		return NULL;
 	}
-	if (e != -ENOSYS && e != -EPERM && e != -EINVAL) {
+	if (io_classify(IO_VERB_SETUP, e) != IO_UNSUPPORTED) {
 		/* a resource error is not a reason to run another engine */
 		fprintf(stderr, "smtpsink: io_uring set-up failed: %s\n", strerror(-e));
 		return NULL;

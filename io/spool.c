@@ -22,6 +22,7 @@
 
 #include "conn.h"
 #include "grow.h"
+#include "io_classify.h"
 #include "session_report.h"
 #include "shard.h"
 
@@ -211,7 +212,7 @@ static void answer_all(struct capture *list, const struct spool_answer *proto)
 
 static struct spool_answer failure(int err)
 {
-	bool full = err == -ENOSPC || err == -EDQUOT;
+	bool full = io_classify(IO_VERB_WRITE, err) == IO_DISK_FULL;
 	struct spool_answer a = { full ? 452 : 451, NULL, { 0 } };
 	a.text = full ? "4.3.1 Insufficient system storage" : "4.3.0 Error: queue file write error";
 	return a;
@@ -289,7 +290,8 @@ void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res)
 	b->pending--;
 	sh->spool.fsyncs++;
 	if (res < 0 && b->result == 0)
-		b->result = res == -ECANCELED ? -EIO : res; /* the write failed first */
+		/* canceled: the write failed first, and said why */
+		b->result = io_classify(IO_VERB_FSYNC, res) == IO_CANCELED ? -EIO : res;
 	batch_done(sh, b);
 }
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "grow.h"
+#include "io_classify.h"
 #include "queue_id.h"
 #include "server_config.h"
 #include "spool.h"
@@ -471,7 +472,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	int e = spool_files_recover(sp);
 	if (e == 0 && sp->seg_fd < 0)
 		e = spool_files_new_segment(sp, now_us);
-	if (e == -ENOSPC || e == -EDQUOT) {
+	if (io_classify(IO_VERB_WRITE, e) == IO_DISK_FULL) {
 		/* a full disk is not a reason not to start: MAIL gets 452 4.3.1
 		 * and a new segment is tried every second */
 		fprintf(stderr, "smtpsink: shard %u: spool disk full: answering 452 until there is room\n", shard);

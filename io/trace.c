@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "grow.h"
+#include "io_classify.h"
 
 #define TRACE_LINE_MAX 2048u /* escaped text beyond this is cut, marked "..." */
 
@@ -106,7 +107,7 @@ void trace_flush(struct trace_buf *b, struct trace_sink *t)
 	size_t off = 0;
 	while (off < b->len) {
 		ssize_t w = write(t->fd, b->buf + off, b->len - off);
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && io_classify(IO_VERB_WRITE, -errno) == IO_RETRY)
 			continue;
 		if (w <= 0)
 			break; /* a full disk or a closed pipe loses the transcript, not the server */
