@@ -42,30 +42,12 @@ static void test_order(size_t n, bool newest)
 	done_queue_free(&q);
 }
 
-/* The server's spool write: sync queued first, write second; delivered
- * newest first, so the write comes first.  A send queued while delivering
- * the write comes before the sync (it is the newest then). */
-static void test_newest_first_with_requeue(void)
-{
-	struct done_queue q = { 0 };
-	done_queue_push(&q, owner(0), 'f', 0);
-	done_queue_push(&q, owner(1), 'w', 0);
-	struct done d;
-	char order[4] = { 0 };
-	int n = 0;
-	while (n < 3 && done_queue_pop_newest(&q, &d)) {
-		order[n++] = (char)d.kind;
-		if (d.kind == 'w')
-			done_queue_push(&q, owner(2), 's', 0);
-	}
-	CHECK_STR(order, (size_t)n, "wsf");
-	CHECK(done_queue_empty(&q));
-	done_queue_free(&q);
-}
-
-/* The generator: what delivering queues comes after everything queued
- * before, in the same run. */
-static void test_oldest_first_with_requeue(void)
+/* Records queued while delivering are delivered in the same run.  The
+ * server (newest first) queues a batch's sync (a) before its write (b), so
+ * the write comes first, and a send queued while delivering it (c) comes
+ * before the sync; the generator (oldest first) delivers c after all that
+ * was queued before. */
+static void test_requeue(bool newest, const char *want)
 {
 	struct done_queue q = { 0 };
 	done_queue_push(&q, owner(0), 'a', 0);
@@ -73,12 +55,12 @@ static void test_oldest_first_with_requeue(void)
 	struct done d;
 	char order[8] = { 0 };
 	int n = 0;
-	while (n < 7 && done_queue_pop_oldest(&q, &d)) {
+	while (n < 7 && (newest ? done_queue_pop_newest(&q, &d) : done_queue_pop_oldest(&q, &d))) {
 		order[n++] = (char)d.kind;
-		if (d.kind == 'a')
+		if (n == 1)
 			done_queue_push(&q, owner(2), 'c', 0);
 	}
-	CHECK_STR(order, (size_t)n, "abc");
+	CHECK_STR(order, (size_t)n, want);
 	CHECK(done_queue_empty(&q));
 	done_queue_free(&q);
 }
@@ -90,7 +72,7 @@ int main(void)
 		test_order(sizes[i], true);
 		test_order(sizes[i], false);
 	}
-	test_newest_first_with_requeue();
-	test_oldest_first_with_requeue();
+	test_requeue(true, "bca");
+	test_requeue(false, "abc");
 	return harness_finish("done_queue");
 }
