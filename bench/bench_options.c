@@ -27,7 +27,8 @@
 #define DEFAULT_MESSAGES 10000u
 #define DEFAULT_SIZE_BYTES 1000u
 #define DEFAULT_TIMEOUT_S 30u
-#define DURATION_MAX_S (30.0 * 86400)
+#define DURATION_MIN_NS 1000000ull /* 1 ms */
+#define DURATION_MAX_NS (30ull * 86400 * 1000000000) /* 30 days */
 #define RATE_MAX 1e9
 #define HOST_MAX_BYTES 256u
 
@@ -42,7 +43,7 @@ static const char *parse_size(const struct cli_opt *o, const char *v)
 	uint64_t a, b;
 	const char *why, *dash = strchr(v, '-');
 	if (dash == NULL) {
-		if ((why = cli_value_u64(v, 0, BENCH_SIZE_MAX_BYTES, &a)) != NULL)
+		if ((why = cli_value_size(v, 0, BENCH_SIZE_MAX_BYTES, &a)) != NULL)
 			return why;
 		cfg->size_min = cfg->size_max = (uint32_t)a;
 		return NULL;
@@ -51,8 +52,8 @@ static const char *parse_size(const struct cli_opt *o, const char *v)
 		return "expected BYTES or MIN-MAX";
 	memcpy(lo, v, (size_t)(dash - v));
 	lo[dash - v] = '\0';
-	if ((why = cli_value_u64(lo, 0, BENCH_SIZE_MAX_BYTES, &a)) != NULL ||
-	    (why = cli_value_u64(dash + 1, 0, BENCH_SIZE_MAX_BYTES, &b)) != NULL)
+	if ((why = cli_value_size(lo, 0, BENCH_SIZE_MAX_BYTES, &a)) != NULL ||
+	    (why = cli_value_size(dash + 1, 0, BENCH_SIZE_MAX_BYTES, &b)) != NULL)
 		return why;
 	if (a > b)
 		return "MIN is above MAX";
@@ -61,14 +62,11 @@ static const char *parse_size(const struct cli_opt *o, const char *v)
 	return NULL;
 }
 
-/* --duration SECS (fractions allowed), kept in nanoseconds. */
+/* --duration: a plain number is seconds (fractions allowed), kept in
+ * nanoseconds, from 1 ms. */
 static const char *parse_duration(const struct cli_opt *o, const char *v)
 {
-	double d;
-	const char *why = cli_value_double(v, 0.001, DURATION_MAX_S, &d);
-	if (why == NULL)
-		*(uint64_t *)o->dest = (uint64_t)(d * 1e9);
-	return why;
+	return cli_value_duration(v, CLI_SECONDS, CLI_NS, DURATION_MIN_NS, DURATION_MAX_NS, o->dest);
 }
 
 static const char *parse_no_progress(const struct cli_opt *o, const char *v)
@@ -191,13 +189,17 @@ static void rows_run(struct cli *c, struct bench_config *cfg)
 		cli_u32("connections", &cfg->connections, 1, BENCH_CONNECTIONS_MAX, "N", "concurrent connections"),
 		cli_def(cli_u64("messages", &cfg->messages, 1, 1000000000000000ull, "N", "messages to send"),
 			"10000, or unlimited with --duration"),
-		cli_custom("duration", parse_duration, &cfg->duration_ns, NULL, "SECS",
-			   "stop starting messages after SECS"),
+		cli_reads(cli_custom("duration", parse_duration, &cfg->duration_ns, NULL, "SECS",
+				     "stop starting messages after SECS"),
+			  CLI_DURATION),
 		cli_enum("mode", &cfg->mode, mode_words, "what a session does"),
 		cli_flag("no-rset", &cfg->no_rset, "reuse/pipeline: no RSET probe before MAIL (smtp-source -d)"),
 		cli_double("rate", &cfg->rate, 0.001, RATE_MAX, "R",
 			   "open loop: R messages/s, latency from the intended start"),
-		cli_def(cli_custom("size", parse_size, cfg, NULL, "BYTES|MIN-MAX", "message size in bytes"), "1000"),
+		cli_def(cli_reads(cli_custom("size", parse_size, cfg, NULL, "BYTES|MIN-MAX",
+					     "message size, or a range to pick from"),
+				  CLI_SIZE),
+			"1000"),
 		cli_u32("rcpts", &cfg->rcpts, 1, CLIENT_RCPTS_MAX, "N", "recipients per message"),
 	};
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
@@ -217,7 +219,8 @@ static void rows_client(struct cli *c, struct bench_config *cfg)
 		cli_def(cli_u32("workers", &cfg->workers, 0, BENCH_WORKERS_MAX, "N", "processes"),
 			"0: as the descriptor limit needs"),
 		cli_enum("io", &cfg->io, io_words, "I/O backend: auto is io_uring, else epoll"),
-		cli_u32("timeout", &cfg->timeout_s, 1, 86400, "SECS", "a connect or reply slower than this fails"),
+		cli_duration32("timeout", &cfg->timeout_s, CLI_SECONDS, 1, 86400, "SECS",
+			       "a connect or reply slower than this fails"),
 		cli_flag("json", &cfg->json, "print the results as JSON"),
 		cli_string("qid-log", &cfg->qid_log, "FILE", "write \"QUEUE-ID SEQ\" per message accepted"),
 		cli_def(cli_u64("seed", &cfg->seed, 0, UINT64_MAX, "N", "seed of the --size MIN-MAX choice"), "0"),

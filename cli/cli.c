@@ -94,7 +94,15 @@ static const char *apply(const struct cli_opt *o, const char *v)
 		*(const char **)o->dest = v;
 		return NULL;
 	case CLI_UINT:
-		if ((why = cli_value_u64(v, o->lo, o->hi, &n)) != NULL)
+	case CLI_SIZE:
+	case CLI_DURATION:
+		if (o->kind == CLI_UINT)
+			why = cli_value_u64(v, o->lo, o->hi, &n);
+		else if (o->kind == CLI_SIZE)
+			why = cli_value_size(v, o->lo, o->hi, &n);
+		else
+			why = cli_value_duration(v, o->unit_ns, o->unit_ns, o->lo, o->hi, &n);
+		if (why != NULL)
 			return why;
 		if (o->width == 4)
 			*(uint32_t *)o->dest = (uint32_t)n;

@@ -29,12 +29,17 @@
 #include <stdio.h>
 
 #define CLI_OPTS_MAX 64u /* rows in one table (the server has about 55) */
+#define CLI_NS 1ull /* units of a CLI_DURATION row */
+#define CLI_MS 1000000ull
+#define CLI_SECONDS 1000000000ull
 
 enum cli_kind {
 	CLI_FLAG, /* dest bool: set */
 	CLI_FLAG_CLEAR, /* dest uint32_t: clear the bits in lo */
 	CLI_STRING, /* dest const char *: the argument itself */
 	CLI_UINT, /* dest uint32_t or uint64_t (width): decimal, lo..hi */
+	CLI_SIZE, /* like CLI_UINT, in bytes: also 512K, 10M, 1G, 2T (KiB, ...) */
+	CLI_DURATION, /* like CLI_UINT, in units of unit_ns: also 500ms, 30s, 5m, 2h, 1d */
 	CLI_DOUBLE, /* dest double: dlo..dhi */
 	CLI_ENUM, /* dest a 4-byte enum: the index of the word in words */
 	CLI_CUSTOM, /* parse(row, value); a flag when arg is NULL (value NULL) */
@@ -50,15 +55,17 @@ struct cli_opt {
 	const char *name; /* without "--" */
 	enum cli_kind kind;
 	void *dest; /* where the value goes; CLI_CUSTOM: the parser's context */
-	uint8_t width; /* CLI_UINT: bytes of *dest, 4 or 8 */
-	uint64_t lo, hi; /* CLI_UINT: range; CLI_FLAG_CLEAR: lo = bits */
+	uint8_t width; /* CLI_UINT, CLI_SIZE, CLI_DURATION: bytes of *dest, 4 or 8 */
+	uint64_t lo, hi; /* their range, in dest's unit; CLI_FLAG_CLEAR: lo = bits */
+	uint64_t unit_ns; /* CLI_DURATION: dest's unit (and a plain number's) */
 	double dlo, dhi; /* CLI_DOUBLE: range */
 	const char *const *words; /* CLI_ENUM: the values' names, NULL-terminated */
 	cli_parse_fn parse; /* CLI_CUSTOM */
 	const void *data; /* CLI_CUSTOM: fixed data of the row, for parse */
+	enum cli_kind reads; /* CLI_CUSTOM: CLI_SIZE or CLI_DURATION if parse reads those (--help says how) */
 	const char *arg; /* argument name in --help; NULL: a flag (CLI_ENUM: the words) */
 	const char *help; /* one line */
-	const char *def; /* default in --help; NULL: from dest (CLI_UINT, CLI_DOUBLE, CLI_STRING, CLI_ENUM) */
+	const char *def; /* default in --help; NULL: from dest (numbers, CLI_STRING, CLI_ENUM) */
 };
 
 struct cli {
@@ -127,6 +134,42 @@ static inline struct cli_opt cli_u64(const char *name, uint64_t *dest, uint64_t 
 	};
 }
 
+/* A whole-number row read as another kind (CLI_SIZE, CLI_DURATION in
+ * units of unit_ns). */
+static inline struct cli_opt cli_as(struct cli_opt o, enum cli_kind kind, uint64_t unit_ns)
+{
+	o.kind = kind;
+	o.unit_ns = unit_ns;
+	return o;
+}
+
+/* Sizes in bytes (plain numbers, or K, M, G, T: powers of 1024). */
+static inline struct cli_opt cli_size32(const char *name, uint32_t *dest, uint32_t lo, uint32_t hi, const char *arg,
+					const char *help)
+{
+	return cli_as(cli_u32(name, dest, lo, hi, arg, help), CLI_SIZE, 0);
+}
+
+static inline struct cli_opt cli_size64(const char *name, uint64_t *dest, uint64_t lo, uint64_t hi, const char *arg,
+					const char *help)
+{
+	return cli_as(cli_u64(name, dest, lo, hi, arg, help), CLI_SIZE, 0);
+}
+
+/* Durations kept in units of unit_ns (CLI_SECONDS, CLI_MS, CLI_NS), which
+ * is also the unit of a plain number; lo and hi in that unit. */
+static inline struct cli_opt cli_duration32(const char *name, uint32_t *dest, uint64_t unit_ns, uint32_t lo,
+					    uint32_t hi, const char *arg, const char *help)
+{
+	return cli_as(cli_u32(name, dest, lo, hi, arg, help), CLI_DURATION, unit_ns);
+}
+
+static inline struct cli_opt cli_duration64(const char *name, uint64_t *dest, uint64_t unit_ns, uint64_t lo,
+					    uint64_t hi, const char *arg, const char *help)
+{
+	return cli_as(cli_u64(name, dest, lo, hi, arg, help), CLI_DURATION, unit_ns);
+}
+
 static inline struct cli_opt cli_double(const char *name, double *dest, double lo, double hi, const char *arg,
 					const char *help)
 {
@@ -150,6 +193,14 @@ static inline struct cli_opt cli_custom(const char *name, cli_parse_fn parse, vo
 	};
 }
 
+/* A custom row whose parser reads sizes (CLI_SIZE) or durations
+ * (CLI_DURATION), written as the kind's rows are. */
+static inline struct cli_opt cli_reads(struct cli_opt o, enum cli_kind kind)
+{
+	o.reads = kind;
+	return o;
+}
+
 /* The row with its default shown as text in --help. */
 static inline struct cli_opt cli_def(struct cli_opt o, const char *text)
 {
@@ -167,5 +218,18 @@ static inline bool cli_takes_value(const struct cli_opt *o)
  * the text is refused. */
 const char *cli_value_u64(const char *v, uint64_t lo, uint64_t hi, uint64_t *out);
 const char *cli_value_double(const char *v, double lo, double hi, double *out);
+/* Bytes: a whole number, alone or followed by K, M, G, T or KiB, MiB,
+ * GiB, TiB (powers of 1024); more than 64 bits is out of range. */
+const char *cli_value_size(const char *v, uint64_t lo, uint64_t hi, uint64_t *out);
+/* A duration, in units of unit_ns: a number (decimals allowed) in units of
+ * plain_ns, or followed by ms, s, m, h or d; it must come to a whole
+ * number of units (500ms is no whole number of seconds). */
+const char *cli_value_duration(const char *v, uint64_t plain_ns, uint64_t unit_ns, uint64_t lo, uint64_t hi,
+			       uint64_t *out);
+/* How --help shows a size (the largest exact suffix: 268435456 -> 256M)
+ * and a duration of n units of unit_ns (the largest whole unit: 300 s ->
+ * 5m). */
+void cli_value_format_size(uint64_t bytes, char *out, size_t len);
+void cli_value_format_duration(uint64_t n, uint64_t unit_ns, char *out, size_t len);
 
 #endif

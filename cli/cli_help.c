@@ -32,11 +32,18 @@ static bool default_text(const struct cli_opt *o, char *out, size_t len)
 		snprintf(out, len, "%s", o->def);
 		return true;
 	}
-	uint64_t n;
+	uint64_t n = 0;
+	if (o->kind == CLI_UINT || o->kind == CLI_SIZE || o->kind == CLI_DURATION)
+		n = o->width == 4 ? *(const uint32_t *)o->dest : *(const uint64_t *)o->dest;
 	switch (o->kind) {
 	case CLI_UINT:
-		n = o->width == 4 ? *(const uint32_t *)o->dest : *(const uint64_t *)o->dest;
 		snprintf(out, len, "%llu", (unsigned long long)n);
+		return n != 0;
+	case CLI_SIZE:
+		cli_value_format_size(n, out, len);
+		return n != 0;
+	case CLI_DURATION:
+		cli_value_format_duration(n, o->unit_ns, out, len);
 		return n != 0;
 	case CLI_DOUBLE:
 		snprintf(out, len, "%g", *(const double *)o->dest);
@@ -62,6 +69,25 @@ static bool default_text(const struct cli_opt *o, char *out, size_t len)
 	return false;
 }
 
+/* How sizes and durations may be written, when the table has any. */
+static void units_note(const struct cli *c, FILE *f)
+{
+	bool size = false, duration = false;
+	for (size_t i = 0; i < c->opt_count; i++) {
+		const struct cli_opt *o = &c->opts[i];
+		size |= o->kind == CLI_SIZE || (o->kind == CLI_CUSTOM && o->reads == CLI_SIZE);
+		duration |= o->kind == CLI_DURATION || (o->kind == CLI_CUSTOM && o->reads == CLI_DURATION);
+	}
+	if (size || duration)
+		fputc('\n', f);
+	if (size)
+		fprintf(f, "BYTES: a number of bytes, or with K, M, G, T (or KiB, MiB, GiB, TiB: powers of 1024): "
+			   "512K, 10M, 1G.\n");
+	if (duration)
+		fprintf(f, "SECS, MS: a number of seconds (milliseconds), or with ms, s, m, h, d: 500ms, 30s, 5m, 2h, "
+			   "1d.\n");
+}
+
 void cli_help_print(const struct cli *c, FILE *f)
 {
 	fprintf(f, "usage: %s%s%s%s%s [options]%s%s\n\n%s\n\n", c->prog, c->global ? " " : "",
@@ -80,4 +106,5 @@ void cli_help_print(const struct cli *c, FILE *f)
 	fprintf(f, "  %-*s %s\n", col, "--help", "this text");
 	if (c->version != NULL)
 		fprintf(f, "  %-*s %s\n", col, "--version", "print the version");
+	units_note(c, f);
 }

@@ -9,6 +9,9 @@
  * wherever it stands (not as an option's value) and showing the defaults
  * from before parsing; --version; and the --help text generated from the
  * rows (enum words, defaults from the value or the row, none for zero).
+ * Sizes and durations with units: every suffix, the range at lo-1, lo, hi,
+ * hi+1, 64-bit overflow, decimals that do or do not come to whole units,
+ * spellings refused, how --help writes their defaults, and its note.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,11 +238,195 @@ static void test_help_and_version(void)
 	CHECK_U64((uint64_t)run(&c, v, NULL, 0, NULL, out, sizeof out), (uint64_t)-1);
 }
 
+struct size_row {
+	const char *text;
+	uint64_t lo, hi;
+	uint64_t want; /* when why is NULL */
+	const char *why;
+};
+
+#define NOT_SIZE "not a size (bytes, or with K, M, G, T)"
+
+static const struct size_row size_rows[] = {
+	{ "0", 0, UINT64_MAX, 0, NULL },
+	{ "512", 0, UINT64_MAX, 512, NULL }, /* a plain number stays bytes */
+	{ "512K", 0, UINT64_MAX, 512ull << 10, NULL },
+	{ "512KiB", 0, UINT64_MAX, 512ull << 10, NULL },
+	{ "10M", 0, UINT64_MAX, 10ull << 20, NULL },
+	{ "10MiB", 0, UINT64_MAX, 10ull << 20, NULL },
+	{ "1G", 0, UINT64_MAX, 1ull << 30, NULL },
+	{ "1GiB", 0, UINT64_MAX, 1ull << 30, NULL },
+	{ "2T", 0, UINT64_MAX, 2ull << 40, NULL },
+	{ "2TiB", 0, UINT64_MAX, 2ull << 40, NULL },
+	/* the range, in bytes: 1M is hi, hi+1 and lo-1 are not */
+	{ "1M", 1024, 1ull << 20, 1ull << 20, NULL },
+	{ "1048577", 1024, 1ull << 20, 0, "out of range" },
+	{ "1023", 1024, 1ull << 20, 0, "out of range" },
+	{ "1K", 1024, 1ull << 20, 1024, NULL },
+	/* 64 bits: 16777215T fits, 16777216T (2^64) does not; nor 2^64 bytes */
+	{ "16777215T", 0, UINT64_MAX, 16777215ull << 40, NULL },
+	{ "16777216T", 0, UINT64_MAX, 0, "out of range" },
+	{ "18446744073709551615", 0, UINT64_MAX, UINT64_MAX, NULL },
+	{ "18446744073709551616", 0, UINT64_MAX, 0, "out of range" },
+	{ "17179869184G", 0, UINT64_MAX, 0, "out of range" },
+	/* spellings that are not sizes */
+	{ "", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "K", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "1k", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "1KB", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "1 K", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "1.5G", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "-1", 0, UINT64_MAX, 0, NOT_SIZE },
+	{ "1E", 0, UINT64_MAX, 0, NOT_SIZE },
+};
+
+static void test_sizes(void)
+{
+	for (size_t i = 0; i < sizeof size_rows / sizeof size_rows[0]; i++) {
+		const struct size_row *r = &size_rows[i];
+		uint64_t got = 7;
+		const char *why = cli_value_size(r->text, r->lo, r->hi, &got);
+		bool ok = r->why ? why != NULL && strcmp(why, r->why) == 0 && got == 7 : why == NULL && got == r->want;
+		if (!CHECK(ok))
+			fprintf(stderr, "  size row %zu '%s': %s, %llu\n", i, r->text, why ? why : "ok",
+				(unsigned long long)got);
+	}
+}
+
+struct duration_row {
+	const char *text;
+	uint64_t plain_ns, unit_ns, lo, hi;
+	uint64_t want; /* when why is NULL */
+	const char *why;
+};
+
+#define SEC CLI_SECONDS
+#define MSEC CLI_MS
+#define NOT_DUR "not a duration (e.g. 500ms, 30s, 5m, 2h, 1d)"
+
+static const struct duration_row duration_rows[] = {
+	/* a plain number keeps the option's unit */
+	{ "300", SEC, SEC, 1, 86400, 300, NULL },
+	{ "1000", MSEC, MSEC, 1, 86400000, 1000, NULL },
+	{ "30s", SEC, SEC, 1, 86400, 30, NULL },
+	{ "5m", SEC, SEC, 1, 86400, 300, NULL },
+	{ "2h", SEC, SEC, 1, 86400, 7200, NULL },
+	{ "1d", SEC, SEC, 1, 86400, 86400, NULL }, /* hi */
+	{ "86401", SEC, SEC, 1, 86400, 0, "out of range" }, /* hi+1 */
+	{ "1441m", SEC, SEC, 1, 86400, 0, "out of range" },
+	{ "0", SEC, SEC, 1, 86400, 0, "out of range" }, /* lo-1 */
+	{ "1s", SEC, SEC, 1, 86400, 1, NULL }, /* lo */
+	{ "1.5m", SEC, SEC, 1, 86400, 90, NULL }, /* decimals that come to whole units */
+	{ "500ms", SEC, SEC, 1, 86400, 0, "not a whole number of seconds" },
+	{ "1.5", SEC, SEC, 1, 86400, 0, "not a whole number of seconds" },
+	{ "1500ms", SEC, SEC, 1, 86400, 0, "not a whole number of seconds" },
+	{ "2000ms", SEC, SEC, 1, 86400, 2, NULL },
+	{ "500ms", MSEC, MSEC, 1, 86400000, 500, NULL }, /* sub-second where the unit allows */
+	{ "1.5s", MSEC, MSEC, 1, 86400000, 1500, NULL },
+	{ "0.5ms", MSEC, MSEC, 1, 86400000, 0, "not a whole number of milliseconds" },
+	/* seconds kept in nanoseconds (the generator's --duration) */
+	{ "0.001", SEC, CLI_NS, 1000000, UINT64_MAX, 1000000, NULL },
+	{ "0.000999999", SEC, CLI_NS, 1000000, UINT64_MAX, 0, "out of range" },
+	{ "1.000000001", SEC, CLI_NS, 1, UINT64_MAX, 1000000001, NULL },
+	{ "1.0000000001", SEC, CLI_NS, 1, UINT64_MAX, 0, "finer than a nanosecond" },
+	{ "1.0000000000", SEC, CLI_NS, 1, UINT64_MAX, 1000000000, NULL }, /* zeros are fine */
+	/* 64 bits of nanoseconds: 213503d fits, 213504d does not */
+	{ "213503d", SEC, SEC, 0, UINT64_MAX, 213503ull * 86400, NULL },
+	{ "213504d", SEC, SEC, 0, UINT64_MAX, 0, "out of range" },
+	{ "18446744073709551616", SEC, SEC, 0, UINT64_MAX, 0, "out of range" },
+	/* spellings that are not durations */
+	{ "", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "s", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "5 m", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "5min", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "5S", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "1.", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ ".5", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "-1s", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "1e3", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+	{ "1.5.5s", SEC, SEC, 0, UINT64_MAX, 0, NOT_DUR },
+};
+
+static void test_durations(void)
+{
+	for (size_t i = 0; i < sizeof duration_rows / sizeof duration_rows[0]; i++) {
+		const struct duration_row *r = &duration_rows[i];
+		uint64_t got = 7;
+		const char *why = cli_value_duration(r->text, r->plain_ns, r->unit_ns, r->lo, r->hi, &got);
+		bool ok = r->why ? why != NULL && strcmp(why, r->why) == 0 && got == 7 : why == NULL && got == r->want;
+		if (!CHECK(ok))
+			fprintf(stderr, "  duration row %zu '%s': %s, %llu\n", i, r->text, why ? why : "ok",
+				(unsigned long long)got);
+	}
+}
+
+/* How --help writes defaults: the largest exact unit. */
+static void test_formats(void)
+{
+	char b[32];
+	cli_value_format_size(268435456, b, sizeof b);
+	CHECK(strcmp(b, "256M") == 0);
+	cli_value_format_size(52428800, b, sizeof b);
+	CHECK(strcmp(b, "50M") == 0);
+	cli_value_format_size(1536, b, sizeof b);
+	CHECK(strcmp(b, "1536") == 0); /* 1.5K: not exact in K */
+	cli_value_format_size(1ull << 50, b, sizeof b);
+	CHECK(strcmp(b, "1024T") == 0);
+	cli_value_format_duration(300, CLI_SECONDS, b, sizeof b);
+	CHECK(strcmp(b, "5m") == 0);
+	cli_value_format_duration(10, CLI_SECONDS, b, sizeof b);
+	CHECK(strcmp(b, "10s") == 0);
+	cli_value_format_duration(1000, CLI_MS, b, sizeof b);
+	CHECK(strcmp(b, "1s") == 0);
+	cli_value_format_duration(1500, CLI_MS, b, sizeof b);
+	CHECK(strcmp(b, "1500ms") == 0);
+	cli_value_format_duration(172800, CLI_SECONDS, b, sizeof b);
+	CHECK(strcmp(b, "2d") == 0);
+}
+
+/* Size and duration rows through the parser, and the note in --help. */
+static void test_unit_rows(void)
+{
+	struct cli c = { .prog = "prog", .about = "A test.", .help_col = 20, .report = report };
+	uint64_t max = 50ull << 20;
+	uint32_t timeout = 300, gap = 1000;
+	cli_add(&c, cli_size64("max", &max, 0, UINT64_MAX / 2, "BYTES", "a size"));
+	cli_add(&c, cli_duration32("timeout", &timeout, CLI_SECONDS, 1, 86400, "SECS", "a duration"));
+	cli_add(&c, cli_duration32("gap", &gap, CLI_MS, 1, 86400000, "MS", "a short one"));
+	char out[4096];
+	static const char *const h[] = { "--help", NULL };
+	CHECK_U64((uint64_t)run(&c, h, NULL, 0, NULL, out, sizeof out), 1);
+	CHECK(strstr(out, "  --max BYTES          a size (default 50M)\n") != NULL);
+	CHECK(strstr(out, "  --timeout SECS       a duration (default 5m)\n") != NULL);
+	CHECK(strstr(out, "  --gap MS             a short one (default 1s)\n") != NULL);
+	CHECK(strstr(out, "\nBYTES: a number of bytes, or with K, M, G, T") != NULL);
+	CHECK(strstr(out, "\nSECS, MS: a number of seconds (milliseconds), or with ms, s, m, h, d") != NULL);
+	static const char *const a[] = { "--max=1G", "--timeout", "2h", "--gap", "1.5s", NULL };
+	CHECK_U64((uint64_t)run(&c, a, NULL, 0, NULL, out, sizeof out), 0);
+	CHECK(max == 1ull << 30 && timeout == 7200 && gap == 1500);
+	static const char *const bad[] = { "--timeout", "500ms", NULL };
+	CHECK_U64((uint64_t)run(&c, bad, NULL, 0, NULL, out, sizeof out), (uint64_t)-1);
+	CHECK(strcmp(last_error, "--timeout 500ms: not a whole number of seconds") == 0);
+	/* a table without such rows has no note */
+	struct cli plain = { .prog = "prog", .about = "A test.", .help_col = 20, .report = report };
+	CHECK_U64((uint64_t)run(&plain, h, NULL, 0, NULL, out, sizeof out), 1);
+	CHECK(strstr(out, "BYTES:") == NULL && strstr(out, "SECS, MS:") == NULL);
+	/* a custom row that reads sizes brings the note for sizes only */
+	struct opts x;
+	cli_add(&plain, cli_reads(cli_custom("even", parse_even, &x, NULL, "S", "sized"), CLI_SIZE));
+	CHECK_U64((uint64_t)run(&plain, h, NULL, 0, NULL, out, sizeof out), 1);
+	CHECK(strstr(out, "\nBYTES: ") != NULL && strstr(out, "SECS, MS:") == NULL);
+}
+
 int main(void)
 {
 	test_kinds();
 	test_refusals();
 	test_positionals();
 	test_help_and_version();
+	test_sizes();
+	test_durations();
+	test_formats();
+	test_unit_rows();
 	return harness_finish("cli");
 }

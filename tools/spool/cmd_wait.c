@@ -98,7 +98,8 @@ int cmd_wait(const struct cmd_ctx *ctx, int argc, char **argv)
 	spool_cli_init(&c, "wait", NULL, "Wait until matching mail arrives: exit 0, or 1 on timeout.");
 	filter_cli_patterns(&c, &fa);
 	cli_add(&c, cli_u64("count", &run.want, 0, UINT64_MAX, "N", "wait for N matching messages"));
-	cli_add(&c, cli_u64("timeout", &timeout_s, 0, UINT64_MAX, "SECS", "give up after SECS, exit 1; 0: never"));
+	cli_add(&c, cli_duration64("timeout", &timeout_s, CLI_SECONDS, 0, UINT64_MAX / CLI_SECONDS, "SECS",
+				   "give up after SECS, exit 1; 0: never"));
 	cli_add(&c, cli_flag("existing", &existing, "count matching messages already in the spool too"));
 	cli_add(&c, cli_flag("json", &run.json, "print each matching message as a JSON line"));
 	cli_add(&c, cli_flag("quiet", &run.quiet, "print nothing; the exit status says it"));
