@@ -6,9 +6,10 @@
  * Owns: non-blocking sockets (set up with plain setsockopt/bind/connect),
  * level-triggered readiness, reads into one worker-wide buffer, immediate
  * non-blocking sends.  To keep io_uring's contract, a result known inside
- * connect(), send() or close() is queued and delivered by run_once(), like
- * a completion, so the loop is never re-entered; results found while
- * handling readiness inside run_once() are delivered at once.  Bounded by
+ * connect(), send() or close() is queued (ring/done_queue.h) and delivered
+ * by run_once(), like a completion, so the loop is never re-entered;
+ * results found while handling readiness inside run_once() are delivered
+ * at once.  Errors are classified by ring/io_classify.h.  Bounded by
  * RLIMIT_NOFILE: every connection holds a real descriptor (bench_main.c
  * splits larger runs over workers).
  */
@@ -25,10 +26,12 @@
 
 #include "bench_backend.h"
 #include "bench_loop.h"
+#include "done_queue.h"
+#include "epoll_loop.h"
+#include "io_classify.h"
 
 #define EVENTS_PER_WAIT 512
 #define RECV_BYTES 65536u
-#define COMPLETIONS_MIN 256u
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
@@ -41,16 +44,11 @@ enum {
 	PM_EOF = 8
 };
 
-struct completion {
-	struct bench_conn *c;
-	int kind; /* BENCH_OP_CONNECT, BENCH_OP_SEND, BENCH_OP_CLOSE */
-	int res;
-};
-
 struct epoll_state {
-	int epfd;
-	struct completion *done; /* delivered at the next run_once, in order */
-	uint32_t done_count, done_cap;
+	/* loop.done: delivered at the next run_once, oldest first; owner:
+	 * struct bench_conn, kind: BENCH_OP_CONNECT, BENCH_OP_SEND,
+	 * BENCH_OP_CLOSE */
+	struct epoll_loop loop;
 	uint8_t buf[RECV_BYTES];
 	struct epoll_event events[EVENTS_PER_WAIT];
 };
@@ -62,16 +60,8 @@ static struct epoll_state *state(struct bench_loop *l)
 
 static void complete_later(struct bench_conn *c, int kind, int res)
 {
-	struct epoll_state *e = state(c->loop);
-	if (e->done_count == e->done_cap) {
-		uint32_t cap = e->done_cap ? 2 * e->done_cap : COMPLETIONS_MIN;
-		struct completion *d = realloc(e->done, cap * sizeof *d);
-		if (d == NULL)
-			abort(); /* cannot even report a result: nothing sane to do */
-		e->done = d;
-		e->done_cap = cap;
-	}
-	e->done[e->done_count++] = (struct completion){ c, kind, res };
+	if (!done_queue_push(&state(c->loop)->loop.done, c, kind, res))
+		abort(); /* cannot even report a result: nothing sane to do */
 }
 
 /* Register what c waits for: writability while connecting or while a send
@@ -86,7 +76,7 @@ static int update_poll(struct bench_conn *c)
 		ev |= EPOLLIN;
 	struct epoll_event ee = { .events = ev, .data.ptr = c };
 	int op = (c->poll_mask & PM_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(e->epfd, op, c->fd, &ee) != 0)
+	if (epoll_ctl(e->loop.fd, op, c->fd, &ee) != 0)
 		return -errno;
 	c->poll_mask |= PM_REGISTERED;
 	return 0;
@@ -98,8 +88,7 @@ static int epoll_init(struct bench_loop *l)
 	if (e == NULL)
 		return -ENOMEM;
 	l->backend = e;
-	e->epfd = epoll_create1(EPOLL_CLOEXEC);
-	return e->epfd < 0 ? -errno : 0;
+	return epoll_loop_open(&e->loop);
 }
 
 static void epoll_fini(struct bench_loop *l)
@@ -107,9 +96,7 @@ static void epoll_fini(struct bench_loop *l)
 	struct epoll_state *e = state(l);
 	if (e == NULL)
 		return;
-	if (e->epfd >= 0)
-		close(e->epfd);
-	free(e->done);
+	epoll_loop_close(&e->loop);
 	free(e);
 	l->backend = NULL;
 }
@@ -138,7 +125,7 @@ static void epoll_connect(struct bench_conn *c, const struct bench_addr *src)
 	int e = make_socket(c, src);
 	if (e == 0 && connect(c->fd, (const struct sockaddr *)&cfg->target.sa, cfg->target.len) != 0)
 		e = -errno;
-	if (e == -EINPROGRESS) {
+	if (io_classify(IO_VERB_CONNECT, e) == IO_IN_PROGRESS) {
 		c->poll_mask |= PM_CONNECTING;
 		e = 0;
 	}
@@ -158,7 +145,7 @@ static ssize_t send_iov(struct bench_conn *c)
 static void epoll_send(struct bench_conn *c)
 {
 	ssize_t n = send_iov(c);
-	if (n == -EAGAIN || n == -EWOULDBLOCK) {
+	if (io_classify(IO_VERB_SEND, (int)n) == IO_RETRY) {
 		c->poll_mask |= PM_SEND_WAIT; /* retried when writable */
 		int e = update_poll(c);
 		if (e != 0)
@@ -195,7 +182,7 @@ static void on_connect_ready(struct bench_conn *c)
 static void on_writable(struct bench_conn *c)
 {
 	ssize_t n = send_iov(c);
-	if (n == -EAGAIN || n == -EWOULDBLOCK)
+	if (io_classify(IO_VERB_SEND, (int)n) == IO_RETRY)
 		return;
 	c->poll_mask &= (uint8_t)~PM_SEND_WAIT;
 	update_poll(c);
@@ -213,7 +200,7 @@ static void on_readable(struct epoll_state *e, struct bench_conn *c)
 				return; /* drained, or closed meanwhile */
 			continue;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (n < 0 && io_classify(IO_VERB_RECV, -errno) == IO_RETRY)
 			return;
 		c->poll_mask |= PM_EOF;
 		update_poll(c);
@@ -222,18 +209,18 @@ static void on_readable(struct epoll_state *e, struct bench_conn *c)
 	}
 }
 
+/* Oldest first; what delivering queues is delivered in the same run. */
 static void deliver(struct epoll_state *e)
 {
-	for (uint32_t i = 0; i < e->done_count; i++) { /* delivering may queue more */
-		struct completion d = e->done[i];
+	struct done d;
+	while (done_queue_pop_oldest(&e->loop.done, &d)) {
 		if (d.kind == BENCH_OP_CONNECT)
-			bench_loop_on_connected(d.c, d.res);
+			bench_loop_on_connected(d.owner, d.res);
 		else if (d.kind == BENCH_OP_SEND)
-			bench_loop_on_sent(d.c, d.res);
+			bench_loop_on_sent(d.owner, d.res);
 		else
-			bench_loop_on_closed(d.c);
+			bench_loop_on_closed(d.owner);
 	}
-	e->done_count = 0;
 }
 
 static int epoll_run_once(struct bench_loop *l, uint64_t timeout_ns)
@@ -241,13 +228,13 @@ static int epoll_run_once(struct bench_loop *l, uint64_t timeout_ns)
 	struct epoll_state *e = state(l);
 	deliver(e);
 	struct timespec ts = { (time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull) };
-	if (e->done_count > 0)
+	if (!done_queue_empty(&e->loop.done))
 		ts = (struct timespec){ 0, 0 };
-	int n = epoll_pwait2(e->epfd, e->events, EVENTS_PER_WAIT, &ts, NULL);
+	int n = epoll_pwait2(e->loop.fd, e->events, EVENTS_PER_WAIT, &ts, NULL);
 	l->now_ns = bench_clock_ns();
 	l->stats->c.loop_turns++;
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return io_classify(IO_VERB_WAIT, -errno) == IO_RETRY ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
 		struct bench_conn *c = e->events[i].data.ptr;
 		uint32_t ev = e->events[i].events;

@@ -20,6 +20,7 @@
 #include "bench_report.h"
 #include "bench_workers.h"
 #include "client_msg.h"
+#include "io_classify.h"
 
 #define FD_RESERVE 64u /* descriptors a worker keeps for itself (ring, pipes, log) */
 #define AUTH_B64_MAX_BYTES 2048u
@@ -59,7 +60,7 @@ static const struct bench_backend *choose_backend(const struct bench_config *cfg
 		fprintf(stderr, "smtpsink-bench: io_uring cannot run this here: %s\n", strerror(-e));
 		return NULL;
 	}
-	if (e != -ENOSYS && e != -EPERM && e != -EINVAL && e != -EOPNOTSUPP) {
+	if (io_classify(IO_VERB_SETUP, e) != IO_UNSUPPORTED) {
 		/* a resource error is not a reason to run another engine */
 		fprintf(stderr, "smtpsink-bench: io_uring set-up failed: %s\n", strerror(-e));
 		return NULL;

@@ -1,17 +1,15 @@
 /*
- * bench/bench_options.c - smtpsink-bench's command line and --help, from
- * one option table (like io/options.c).
+ * bench/bench_options.c - smtpsink-bench's command line: its option rows
+ * and checks (like io/options.c).
  *
- * Owns: the option table (name, argument kind, where the value goes, range,
- * help), "--name value" and "--name=value", the target HOST:PORT /
- * [V6]:PORT / unix:/path, --size MIN-MAX, --source-addrs lists and IPv4
- * ranges, and every cross-option check.  Errors name the option.
+ * Owns: the option table (name, kind, where the value goes, range,
+ * argument name, help, default) for the one parser (cli/cli.h), the target
+ * HOST:PORT / [V6]:PORT / unix:/path, --size MIN-MAX, --duration,
+ * --source-addrs lists and IPv4 ranges, the defaults, and every
+ * cross-option check.  Parsing, errors (exit 2) and --help are cli/'s.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <math.h>
 #include <netdb.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 
 #include "bench_config.h"
 #include "bench_sched.h"
+#include "cli.h"
 
 #ifndef SMTPSINK_VERSION
 #define SMTPSINK_VERSION "0"
@@ -28,139 +27,52 @@
 #define DEFAULT_MESSAGES 10000u
 #define DEFAULT_SIZE_BYTES 1000u
 #define DEFAULT_TIMEOUT_S 30u
-#define DURATION_MAX_S (30.0 * 86400)
+#define DURATION_MIN_NS 1000000ull /* 1 ms */
+#define DURATION_MAX_NS (30ull * 86400 * 1000000000) /* 30 days */
 #define RATE_MAX 1e9
 #define HOST_MAX_BYTES 256u
 
-enum opt_kind {
-	OPT_FLAG,
-	OPT_U32,
-	OPT_U64,
-	OPT_SECONDS,
-	OPT_DOUBLE,
-	OPT_STRING,
-	OPT_MODE,
-	OPT_SIZE,
-	OPT_IO,
-	OPT_SOURCE
-};
+static const char *const mode_words[] = { "connect", "reuse", "pipeline", "bdat", NULL };
+static const char *const io_words[] = { "auto", "uring", "epoll", NULL };
 
-struct opt {
-	const char *name;
-	enum opt_kind kind;
-	size_t offset; /* into struct bench_config */
-	double lo, hi; /* numeric range */
-	const char *arg; /* argument name in --help, NULL for flags */
-	const char *help;
-};
-
-#define CFG(f) offsetof(struct bench_config, f)
-
-static const struct opt opts[] = {
-	{ "connections", OPT_U32, CFG(connections), 1, BENCH_CONNECTIONS_MAX, "N",
-	  "concurrent connections (default 100)" },
-	{ "messages", OPT_U64, CFG(messages), 1, 1e15, "N",
-	  "messages to send (default 10000, or unlimited with --duration)" },
-	{ "duration", OPT_SECONDS, CFG(duration_ns), 0.001, DURATION_MAX_S, "SECS",
-	  "stop starting messages after SECS" },
-	{ "mode", OPT_MODE, CFG(mode), 0, 0, "connect|reuse|pipeline|bdat", "what a session does (default reuse)" },
-	{ "no-rset", OPT_FLAG, CFG(no_rset), 0, 0, NULL, "reuse/pipeline: no RSET probe before MAIL (smtp-source -d)" },
-	{ "rate", OPT_DOUBLE, CFG(rate), 0.001, RATE_MAX, "R",
-	  "open loop: R messages/s, latency from the intended start" },
-	{ "size", OPT_SIZE, 0, 0, 0, "BYTES|MIN-MAX", "message size in bytes (default 1000)" },
-	{ "rcpts", OPT_U32, CFG(rcpts), 1, CLIENT_RCPTS_MAX, "N", "recipients per message (default 1)" },
-	{ "from", OPT_STRING, CFG(from), 0, 0, "TEMPLATE", "sender; %n: message number (default bench@example.com)" },
-	{ "to", OPT_STRING, CFG(to), 0, 0, "TEMPLATE",
-	  "recipient; %n, %r: recipient number (default rcpt%r@example.com)" },
-	{ "body", OPT_STRING, CFG(body_file), 0, 0, "FILE", "send FILE as every message's content" },
-	{ "helo", OPT_STRING, CFG(helo), 0, 0, "NAME", "EHLO name (default smtpsink-bench)" },
-	{ "auth", OPT_STRING, CFG(auth), 0, 0, "USER:PASS", "AUTH PLAIN after EHLO" },
-	{ "source-addrs", OPT_SOURCE, 0, 0, 0, "LIST", "bind to these, round-robin: 127.0.0.2-127.0.0.9 or a,b,c" },
-	{ "workers", OPT_U32, CFG(workers), 0, BENCH_WORKERS_MAX, "N",
-	  "processes (default 0: as the descriptor limit needs)" },
-	{ "io", OPT_IO, CFG(io), 0, 0, "auto|uring|epoll", "I/O backend (default auto: io_uring, else epoll)" },
-	{ "timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS",
-	  "a connect or reply slower than this fails (default 30)" },
-	{ "json", OPT_FLAG, CFG(json), 0, 0, NULL, "print the results as JSON" },
-	{ "qid-log", OPT_STRING, CFG(qid_log), 0, 0, "FILE", "write \"QUEUE-ID SEQ\" per message accepted" },
-	{ "seed", OPT_U64, CFG(seed), 0, 1.8e19, "N", "seed of the --size MIN-MAX choice (default 0)" },
-	{ "no-progress", OPT_FLAG, 0, 0, 0, NULL, "no live progress line (default: one on a terminal)" },
-};
-#define OPT_COUNT (sizeof opts / sizeof opts[0])
-
-static void usage(FILE *f)
+/* --size BYTES or MIN-MAX. */
+static const char *parse_size(const struct cli_opt *o, const char *v)
 {
-	fprintf(f, "usage: smtpsink-bench [options] HOST:PORT | [V6]:PORT | unix:/path\n\n"
-		   "An SMTP load generator with per-step latency percentiles.\n\n");
-	for (size_t i = 0; i < OPT_COUNT; i++) {
-		char left[64];
-		snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
-			 opts[i].arg ? opts[i].arg : "");
-		fprintf(f, "  %-40s %s\n", left, opts[i].help);
-	}
-	fprintf(f, "  %-40s %s\n  %-40s %s\n", "--help", "this text", "--version", "print the version");
-}
-
-static int bad(const char *name, const char *value, const char *why)
-{
-	if (name[0] == '\0') /* the target or an unknown option */
-		fprintf(stderr, "smtpsink-bench: %s: %s\n", value ? value : "", why);
-	else
-		fprintf(stderr, "smtpsink-bench: --%s %s: %s\n", name, value ? value : "", why);
-	return -1;
-}
-
-static int parse_double(const struct opt *o, const char *v, double *out)
-{
-	char *end;
-	errno = 0;
-	double d = strtod(v, &end);
-	if (errno != 0 || end == v || *end != '\0' || !isfinite(d))
-		return bad(o->name, v, "not a number");
-	if (d < o->lo || d > o->hi)
-		return bad(o->name, v, "out of range");
-	*out = d;
-	return 0;
-}
-
-static int parse_u64(const struct opt *o, const char *v, uint64_t *out)
-{
-	char *end;
-	errno = 0;
-	if (v[0] < '0' || v[0] > '9')
-		return bad(o->name, v, "not a number");
-	unsigned long long n = strtoull(v, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return bad(o->name, v, "not a number");
-	if ((double)n < o->lo || (double)n > o->hi)
-		return bad(o->name, v, "out of range");
-	*out = n;
-	return 0;
-}
-
-static int parse_size(const char *v, struct bench_config *cfg)
-{
-	struct opt o = { "size", OPT_U32, 0, 0, BENCH_SIZE_MAX_BYTES, NULL, NULL };
+	struct bench_config *cfg = o->dest;
 	char lo[32];
 	uint64_t a, b;
-	const char *dash = strchr(v, '-');
+	const char *why, *dash = strchr(v, '-');
 	if (dash == NULL) {
-		if (parse_u64(&o, v, &a) != 0)
-			return -1;
+		if ((why = cli_value_size(v, 0, BENCH_SIZE_MAX_BYTES, &a)) != NULL)
+			return why;
 		cfg->size_min = cfg->size_max = (uint32_t)a;
-		return 0;
+		return NULL;
 	}
 	if ((size_t)(dash - v) >= sizeof lo)
-		return bad("size", v, "expected BYTES or MIN-MAX");
+		return "expected BYTES or MIN-MAX";
 	memcpy(lo, v, (size_t)(dash - v));
 	lo[dash - v] = '\0';
-	if (parse_u64(&o, lo, &a) != 0 || parse_u64(&o, dash + 1, &b) != 0)
-		return -1;
+	if ((why = cli_value_size(lo, 0, BENCH_SIZE_MAX_BYTES, &a)) != NULL ||
+	    (why = cli_value_size(dash + 1, 0, BENCH_SIZE_MAX_BYTES, &b)) != NULL)
+		return why;
 	if (a > b)
-		return bad("size", v, "MIN is above MAX");
+		return "MIN is above MAX";
 	cfg->size_min = (uint32_t)a;
 	cfg->size_max = (uint32_t)b;
-	return 0;
+	return NULL;
+}
+
+/* --duration: a plain number is seconds (fractions allowed), kept in
+ * nanoseconds, from 1 ms. */
+static const char *parse_duration(const struct cli_opt *o, const char *v)
+{
+	return cli_value_duration(v, CLI_SECONDS, CLI_NS, DURATION_MIN_NS, DURATION_MAX_NS, o->dest);
+}
+
+static const char *parse_no_progress(const struct cli_opt *o, const char *v)
+{
+	*(int *)o->dest = 0;
+	return NULL;
 }
 
 /* A numeric address of family, port 0. */
@@ -179,16 +91,16 @@ static int parse_ip(const char *s, int family, struct bench_addr *a)
 	return inet_pton(AF_INET6, s, &in6->sin6_addr) == 1 ? 0 : -1;
 }
 
-static int add_source(struct bench_config *cfg, const struct bench_addr *a, const char *v)
+static const char *add_source(struct bench_config *cfg, const struct bench_addr *a)
 {
 	if (cfg->source_count >= BENCH_SOURCE_ADDRS_MAX)
-		return bad("source-addrs", v, "too many addresses");
+		return "too many addresses";
 	cfg->source[cfg->source_count++] = *a;
-	return 0;
+	return NULL;
 }
 
 /* One item: an address, or an IPv4 range A-B. */
-static int parse_source_item(struct bench_config *cfg, char *item, const char *v)
+static const char *parse_source_item(struct bench_config *cfg, char *item)
 {
 	int family = strchr(item, ':') ? AF_INET6 : AF_INET;
 	char *dash = family == AF_INET ? strchr(item, '-') : NULL;
@@ -196,115 +108,54 @@ static int parse_source_item(struct bench_config *cfg, char *item, const char *v
 	if (dash != NULL)
 		*dash = '\0';
 	if (parse_ip(item, family, &a) != 0 || (dash != NULL && parse_ip(dash + 1, family, &b) != 0))
-		return bad("source-addrs", v, "not a numeric address or IPv4 range");
+		return "not a numeric address or IPv4 range";
 	if (dash == NULL)
-		return add_source(cfg, &a, v);
+		return add_source(cfg, &a);
 	uint32_t lo = ntohl(((struct sockaddr_in *)&a.sa)->sin_addr.s_addr);
 	uint32_t hi = ntohl(((struct sockaddr_in *)&b.sa)->sin_addr.s_addr);
 	if (lo > hi || hi - lo >= BENCH_SOURCE_ADDRS_MAX)
-		return bad("source-addrs", v, "empty or too large a range");
-	for (uint64_t ip = lo; ip <= hi; ip++) {
+		return "empty or too large a range";
+	const char *why = NULL;
+	for (uint64_t ip = lo; ip <= hi && why == NULL; ip++) {
 		((struct sockaddr_in *)&a.sa)->sin_addr.s_addr = htonl((uint32_t)ip);
-		if (add_source(cfg, &a, v) != 0)
-			return -1;
+		why = add_source(cfg, &a);
 	}
-	return 0;
+	return why;
 }
 
-static int parse_source(const char *v, struct bench_config *cfg)
+/* --source-addrs: a comma-separated list of items (the last option wins). */
+static const char *parse_source(const struct cli_opt *o, const char *v)
 {
+	struct bench_config *cfg = o->dest;
 	char *copy = strdup(v), *save = NULL;
 	if (copy == NULL)
-		return bad("source-addrs", v, "out of memory");
+		return "out of memory";
 	free(cfg->source);
 	cfg->source = calloc(BENCH_SOURCE_ADDRS_MAX, sizeof *cfg->source);
 	cfg->source_count = 0;
-	int r = cfg->source ? 0 : bad("source-addrs", v, "out of memory");
-	for (char *item = strtok_r(copy, ",", &save); item != NULL && r == 0; item = strtok_r(NULL, ",", &save))
-		r = parse_source_item(cfg, item, v);
+	const char *why = cfg->source ? NULL : "out of memory";
+	for (char *item = strtok_r(copy, ",", &save); item != NULL && why == NULL; item = strtok_r(NULL, ",", &save))
+		why = parse_source_item(cfg, item);
 	free(copy);
-	if (r == 0 && cfg->source_count == 0)
-		r = bad("source-addrs", v, "no address");
-	return r;
+	if (why == NULL && cfg->source_count == 0)
+		why = "no address";
+	return why;
 }
 
-static int parse_enum(const struct opt *o, const char *v, const char *const *names, int *out)
-{
-	for (int i = 0; names[i] != NULL; i++)
-		if (strcmp(v, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	return bad(o->name, v, "unknown value");
-}
-
-static int set_option(const struct opt *o, const char *v, struct bench_config *cfg)
-{
-	static const char *const modes[] = { "connect", "reuse", "pipeline", "bdat", NULL };
-	static const char *const ios[] = { "auto", "uring", "epoll", NULL };
-	char *field = (char *)cfg + o->offset;
-	uint64_t n;
-	double d;
-	int e;
-	switch (o->kind) {
-	case OPT_FLAG:
-		if (strcmp(o->name, "no-progress") == 0)
-			cfg->progress = 0;
-		else
-			*(bool *)field = true;
-		return 0;
-	case OPT_U32:
-	case OPT_U64:
-		if (parse_u64(o, v, &n) != 0)
-			return -1;
-		if (o->kind == OPT_U32)
-			*(uint32_t *)field = (uint32_t)n;
-		else
-			*(uint64_t *)field = n;
-		return 0;
-	case OPT_SECONDS:
-	case OPT_DOUBLE:
-		if (parse_double(o, v, &d) != 0)
-			return -1;
-		if (o->kind == OPT_SECONDS)
-			*(uint64_t *)field = (uint64_t)(d * 1e9);
-		else
-			*(double *)field = d;
-		return 0;
-	case OPT_STRING:
-		*(const char **)field = v;
-		return 0;
-	case OPT_MODE:
-		if (parse_enum(o, v, modes, &e) != 0)
-			return -1;
-		cfg->mode = (enum client_mode)e;
-		return 0;
-	case OPT_IO:
-		if (parse_enum(o, v, ios, &e) != 0)
-			return -1;
-		cfg->io = (enum bench_io)e;
-		return 0;
-	case OPT_SIZE:
-		return parse_size(v, cfg);
-	case OPT_SOURCE:
-		return parse_source(v, cfg);
-	}
-	return -1;
-}
-
-static int parse_unix_target(const char *v, struct bench_config *cfg)
+static const char *parse_unix_target(const char *v, struct bench_config *cfg)
 {
 	struct sockaddr_un *un = (struct sockaddr_un *)&cfg->target.sa;
 	if (strlen(v + 5) == 0 || strlen(v + 5) >= sizeof un->sun_path)
-		return bad("", v, "bad unix socket path");
+		return "bad unix socket path";
 	un->sun_family = AF_UNIX;
 	strcpy(un->sun_path, v + 5);
 	cfg->target.len = sizeof *un;
-	return 0;
+	return NULL;
 }
 
-/* HOST:PORT, [V6]:PORT or unix:/path; host names are resolved once here. */
-static int parse_target(const char *v, struct bench_config *cfg)
+/* HOST:PORT, [V6]:PORT or unix:/path; host names are resolved once here.
+ * NULL, or why not. */
+static const char *parse_target(const char *v, struct bench_config *cfg)
 {
 	snprintf(cfg->target_text, sizeof cfg->target_text, "%s", v);
 	memset(&cfg->target, 0, sizeof cfg->target);
@@ -313,7 +164,7 @@ static int parse_target(const char *v, struct bench_config *cfg)
 	char host[HOST_MAX_BYTES];
 	const char *colon = strrchr(v, ':');
 	if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof host || colon[1] == '\0')
-		return bad("", v, "expected HOST:PORT, [V6]:PORT or unix:/path");
+		return "expected HOST:PORT, [V6]:PORT or unix:/path";
 	size_t hl = (size_t)(colon - v);
 	memcpy(host, v, hl);
 	host[hl] = '\0';
@@ -324,19 +175,59 @@ static int parse_target(const char *v, struct bench_config *cfg)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV }, *res = NULL;
 	int e = getaddrinfo(host, colon + 1, &hints, &res);
 	if (e != 0)
-		return bad("", v, gai_strerror(e));
+		return gai_strerror(e);
 	memcpy(&cfg->target.sa, res->ai_addr, res->ai_addrlen);
 	cfg->target.len = res->ai_addrlen;
 	freeaddrinfo(res);
-	return 0;
+	return NULL;
 }
 
-static const struct opt *find_opt(const char *name, size_t len)
+/* What a run is: how many, how fast, in what mode. */
+static void rows_run(struct cli *c, struct bench_config *cfg)
 {
-	for (size_t i = 0; i < OPT_COUNT; i++)
-		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
-			return &opts[i];
-	return NULL;
+	const struct cli_opt rows[] = {
+		cli_u32("connections", &cfg->connections, 1, BENCH_CONNECTIONS_MAX, "N", "concurrent connections"),
+		cli_def(cli_u64("messages", &cfg->messages, 1, 1000000000000000ull, "N", "messages to send"),
+			"10000, or unlimited with --duration"),
+		cli_reads(cli_custom("duration", parse_duration, &cfg->duration_ns, NULL, "SECS",
+				     "stop starting messages after SECS"),
+			  CLI_DURATION),
+		cli_enum("mode", &cfg->mode, mode_words, "what a session does"),
+		cli_flag("no-rset", &cfg->no_rset, "reuse/pipeline: no RSET probe before MAIL (smtp-source -d)"),
+		cli_double("rate", &cfg->rate, 0.001, RATE_MAX, "R",
+			   "open loop: R messages/s, latency from the intended start"),
+		cli_def(cli_reads(cli_custom("size", parse_size, cfg, NULL, "BYTES|MIN-MAX",
+					     "message size, or a range to pick from"),
+				  CLI_SIZE),
+			"1000"),
+		cli_u32("rcpts", &cfg->rcpts, 1, CLIENT_RCPTS_MAX, "N", "recipients per message"),
+	};
+	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* What the messages say, and how the client connects and reports. */
+static void rows_client(struct cli *c, struct bench_config *cfg)
+{
+	const struct cli_opt rows[] = {
+		cli_string("from", &cfg->from, "TEMPLATE", "sender; %n: message number"),
+		cli_string("to", &cfg->to, "TEMPLATE", "recipient; %n, %r: recipient number"),
+		cli_string("body", &cfg->body_file, "FILE", "send FILE as every message's content"),
+		cli_string("helo", &cfg->helo, "NAME", "EHLO name"),
+		cli_string("auth", &cfg->auth, "USER:PASS", "AUTH PLAIN after EHLO"),
+		cli_custom("source-addrs", parse_source, cfg, NULL, "LIST",
+			   "bind to these, round-robin: 127.0.0.2-127.0.0.9 or a,b,c"),
+		cli_def(cli_u32("workers", &cfg->workers, 0, BENCH_WORKERS_MAX, "N", "processes"),
+			"0: as the descriptor limit needs"),
+		cli_enum("io", &cfg->io, io_words, "I/O backend: auto is io_uring, else epoll"),
+		cli_duration32("timeout", &cfg->timeout_s, CLI_SECONDS, 1, 86400, "SECS",
+			       "a connect or reply slower than this fails"),
+		cli_flag("json", &cfg->json, "print the results as JSON"),
+		cli_string("qid-log", &cfg->qid_log, "FILE", "write \"QUEUE-ID SEQ\" per message accepted"),
+		cli_def(cli_u64("seed", &cfg->seed, 0, UINT64_MAX, "N", "seed of the --size MIN-MAX choice"), "0"),
+		cli_custom("no-progress", parse_no_progress, &cfg->progress, NULL, NULL,
+			   "no live progress line (default: one on a terminal)"),
+	};
+	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }
 
 static void set_defaults(struct bench_config *cfg)
@@ -354,32 +245,32 @@ static void set_defaults(struct bench_config *cfg)
 	cfg->progress = -1;
 }
 
-static int check_helo(const char *h)
+static const char *check_helo(const char *h)
 {
 	size_t n = strlen(h);
 	if (n == 0 || n > CLIENT_HELO_MAX_BYTES)
-		return bad("helo", h, "empty or too long");
+		return "empty or too long";
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)h[i] <= 0x20 || (unsigned char)h[i] >= 0x7f)
-			return bad("helo", h, "only printable ASCII without spaces");
-	return 0;
+			return "only printable ASCII without spaces";
+	return NULL;
 }
 
 /* Checks that need every option. */
-static int check(struct bench_config *cfg)
+static int check(const struct cli *c, struct bench_config *cfg)
 {
 	const char *why;
 	if ((why = client_msg_template_check(cfg->from)) != NULL)
-		return bad("from", cfg->from, why);
+		return cli_bad(c, "from", cfg->from, why);
 	if ((why = client_msg_template_check(cfg->to)) != NULL)
-		return bad("to", cfg->to, why);
-	if (check_helo(cfg->helo) != 0)
-		return -1;
+		return cli_bad(c, "to", cfg->to, why);
+	if ((why = check_helo(cfg->helo)) != NULL)
+		return cli_bad(c, "helo", cfg->helo, why);
 	if (cfg->auth != NULL && strchr(cfg->auth, ':') == NULL)
-		return bad("auth", cfg->auth, "expected USER:PASS");
+		return cli_bad(c, "auth", cfg->auth, "expected USER:PASS");
 	for (uint32_t i = 0; i < cfg->source_count; i++)
 		if (cfg->source[i].sa.ss_family != cfg->target.sa.ss_family)
-			return bad("source-addrs", "", "not the target's address family");
+			return cli_bad(c, "source-addrs", "", "not the target's address family");
 	if (cfg->messages == 0)
 		cfg->messages = cfg->duration_ns ? BENCH_SCHED_UNLIMITED : DEFAULT_MESSAGES;
 	return 0;
@@ -387,44 +278,29 @@ static int check(struct bench_config *cfg)
 
 int bench_options_parse(int argc, char **argv, struct bench_config *cfg)
 {
+	struct cli c = {
+		.prog = "smtpsink-bench",
+		.args = "HOST:PORT | [V6]:PORT | unix:/path",
+		.about = "An SMTP load generator with per-step latency percentiles.",
+		.version = SMTPSINK_VERSION,
+		.help_col = 40,
+	};
 	set_defaults(cfg);
-	const char *target = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			usage(stdout);
-			return 1;
-		}
-		if (strcmp(a, "--version") == 0) {
-			printf("smtpsink-bench %s\n", SMTPSINK_VERSION);
-			return 1;
-		}
-		if (strncmp(a, "--", 2) != 0) {
-			if (target != NULL)
-				return bad("", a, "one target only");
-			target = a;
-			continue;
-		}
-		const char *eq = strchr(a + 2, '=');
-		const struct opt *o = find_opt(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
-		if (o == NULL)
-			return bad("", a, "unknown option (see --help)");
-		const char *v = NULL;
-		if (o->arg != NULL) {
-			v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-			if (v == NULL)
-				return bad(o->name, "", "needs a value");
-		} else if (eq != NULL) {
-			return bad(o->name, eq + 1, "takes no value");
-		}
-		if (set_option(o, v, cfg) != 0)
-			return -1;
-	}
-	if (target == NULL) {
-		usage(stderr);
+	rows_run(&c, cfg);
+	rows_client(&c, cfg);
+	const char *target;
+	size_t npos;
+	int r = cli_parse(&c, argc, argv, &target, 1, &npos);
+	if (r != 0)
+		return r;
+	if (npos == 0) {
+		cli_help_print(&c, stderr);
 		return -1;
 	}
-	if (parse_target(target, cfg) != 0)
+	const char *why = parse_target(target, cfg);
+	if (why != NULL) {
+		cli_error(&c, "%s: %s", target, why);
 		return -1;
-	return check(cfg);
+	}
+	return check(&c, cfg);
 }

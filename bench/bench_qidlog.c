@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io_classify.h"
+
 int bench_qidlog_open(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
@@ -28,7 +30,7 @@ void bench_qidlog_flush(struct bench_qidlog *q)
 	size_t off = 0;
 	while (off < q->len) {
 		ssize_t n = write(q->fd, q->buf + off, q->len - off);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && io_classify(IO_VERB_WRITE, -errno) == IO_RETRY)
 			continue;
 		if (n <= 0) {
 			for (size_t i = off; i < q->len; i++) /* count what is lost */

@@ -1,13 +1,10 @@
 /*
  * bench/bench_uring.c - the io_uring client backend (see bench_backend.h).
  *
- * Owns: one ring per worker and every SQE the client submits.  Set-up
- * flags as in io/uring.c, each for a reason:
- *  - SINGLE_ISSUER | DEFER_TASKRUN: only this thread submits; completions
- *    run when it waits, in one batch (6.1+);
- *  - SUBMIT_ALL: one bad SQE does not stall the rest of the batch;
- *  - CQSIZE 16x the SQ: multishot recv posts many CQEs per SQE;
- *  - a registered ring fd: io_uring_enter skips the fd lookup.
+ * Owns: one ring per worker and every SQE the client submits.  The ring
+ * itself (set-up flags and why, SQE acquisition), the provided-buffer ring
+ * and the list of connections parked for buffers are ring/'s, shared with
+ * the server.
  * Descriptors: every socket is a direct descriptor made by IORING_OP_SOCKET
  * straight into fixed-file slot = connection slot, so a worker needs no
  * process descriptor per connection and every later SQE skips fget/fput.
@@ -23,9 +20,9 @@
  * The fixed-file table is bounded by RLIMIT_NOFILE at registration (per
  * ring); past it, bench_main.c runs several workers.
  * Receive: one multishot recv per connection from the worker's provided
- * buffer ring (registered by hand: liburing 2.3 lacks
- * io_uring_setup_buf_ring); each buffer goes back as soon as its bytes were
- * fed to the session.  -ENOBUFS parks the connection until buffers return.
+ * buffer ring (ring/ring_bufs.h); each buffer goes back as soon as its
+ * bytes were fed to the session.  -ENOBUFS parks the connection until
+ * buffers return.  Errors are classified by ring/io_classify.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -34,20 +31,18 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "bench_backend.h"
 #include "bench_loop.h"
+#include "io_classify.h"
+#include "ring.h"
+#include "ring_bufs.h"
+#include "ring_park.h"
 
-#define SQ_ENTRIES 4096u
-#define CQ_ENTRIES (16u * SQ_ENTRIES)
-#define BUF_GROUP 0
 #define RECV_BUF_BYTES 2048u /* replies are short; a long one spans buffers */
 #define RECV_BUFS_MIN 64u
-#define RECV_BUFS_MAX 4096u /* a power of two, at most 32,768 (kernel) */
+#define RECV_BUFS_MAX 4096u /* a power of two, at most RING_BUFS_MAX */
 #define CHAIN_MAX_SQES 5u
-#define SETUP_FLAGS \
-	(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE)
 
 /* Kernel interfaces newer than liburing 2.3's headers. */
 #define BENCH_IORING_OP_BIND 56u /* 6.11 */
@@ -58,13 +53,9 @@
 
 struct uring_state {
 	struct io_uring ring;
-	struct io_uring_buf_ring *br;
-	size_t br_bytes;
-	unsigned br_count, br_mask;
-	unsigned br_pending; /* buffers returned since the last advance */
-	uint8_t *bufs;
-	struct bench_conn **parked; /* recv ended with -ENOBUFS: re-arm later */
-	uint32_t parked_count;
+	struct ring_bufs bufs; /* over buf_mem */
+	uint8_t *buf_mem;
+	struct ring_park parked; /* struct bench_conn: recv ended with -ENOBUFS, re-arm later */
 	struct bench_op ignore_op;
 };
 
@@ -77,14 +68,7 @@ static struct uring_state *state(struct bench_loop *l)
 
 static struct io_uring_sqe *get_sqe(struct uring_state *u)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	for (int tries = 0; sqe == NULL && tries < 64; tries++) {
-		io_uring_submit(&u->ring); /* the SQ is full: flush it */
-		sqe = io_uring_get_sqe(&u->ring);
-	}
-	if (sqe == NULL)
-		abort(); /* the kernel takes no SQEs at all: nothing sane to do */
-	return sqe;
+	return ring_get_sqe(&u->ring);
 }
 
 /* SOCKET_URING_OP_SETSOCKOPT (6.7): level and optname share the 64-bit
@@ -109,15 +93,6 @@ static void prep_bind(struct io_uring_sqe *sqe, int slot, const struct bench_add
 static bool is_tcp(const struct bench_config *cfg)
 {
 	return cfg->target.sa.ss_family != AF_UNIX;
-}
-
-static int setup_ring(struct io_uring *ring, unsigned entries, unsigned cq_entries)
-{
-	struct io_uring_params p;
-	memset(&p, 0, sizeof p);
-	p.flags = SETUP_FLAGS;
-	p.cq_entries = cq_entries;
-	return io_uring_queue_init_params(entries, ring, &p);
 }
 
 /* Opcodes first, then a live SOCKET -> SETSOCKOPT chain: URING_CMD exists
@@ -159,41 +134,24 @@ static int probe_features(const struct bench_config *cfg, struct uring_state *u)
 	return e < 0 ? -EOPNOTSUPP : 0;
 }
 
-/* The provided-buffer ring, registered by hand (liburing 2.3). */
+/* The receive buffers (one per connection, within bounds), all handed to
+ * the kernel. */
 static int setup_buf_ring(struct bench_loop *l, struct uring_state *u)
 {
 	unsigned count = RECV_BUFS_MIN;
 	while (count < l->conn_count && count < RECV_BUFS_MAX)
 		count *= 2;
-	u->br_count = count;
-	u->bufs = malloc((size_t)count * RECV_BUF_BYTES);
-	u->br_bytes = (size_t)count * sizeof(struct io_uring_buf);
-	void *mem = mmap(NULL, u->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (u->bufs == NULL || mem == MAP_FAILED)
+	u->buf_mem = malloc((size_t)count * RECV_BUF_BYTES);
+	if (u->buf_mem == NULL)
 		return -ENOMEM;
-	u->br = mem;
-	struct io_uring_buf_reg reg;
-	memset(&reg, 0, sizeof reg);
-	reg.ring_addr = (uint64_t)(uintptr_t)mem;
-	reg.ring_entries = count;
-	reg.bgid = BUF_GROUP;
-	int e = io_uring_register_buf_ring(&u->ring, &reg, 0);
-	if (e < 0)
-		return e;
-	io_uring_buf_ring_init(u->br);
-	u->br_mask = (unsigned)io_uring_buf_ring_mask(count);
-	for (unsigned bid = 0; bid < count; bid++)
-		io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * RECV_BUF_BYTES, RECV_BUF_BYTES,
-				      (unsigned short)bid, (int)u->br_mask, (int)bid);
-	io_uring_buf_ring_advance(u->br, (int)count);
-	return 0;
+	return ring_bufs_setup(&u->bufs, &u->ring, u->buf_mem, count, RECV_BUF_BYTES);
 }
 
 int bench_uring_probe(const struct bench_config *cfg)
 {
 	struct uring_state u;
 	memset(&u, 0, sizeof u);
-	int e = setup_ring(&u.ring, 8, 64);
+	int e = ring_setup(&u.ring, RING_PROBE_SQ_ENTRIES, RING_PROBE_CQ_ENTRIES);
 	if (e < 0)
 		return e;
 	e = io_uring_register_files_sparse(&u.ring, 1);
@@ -209,15 +167,14 @@ static int uring_init(struct bench_loop *l)
 	if (u == NULL)
 		return -ENOMEM;
 	l->backend = u;
-	int e = setup_ring(&u->ring, SQ_ENTRIES, CQ_ENTRIES);
+	int e = ring_open(&u->ring);
 	if (e < 0) {
 		free(u);
 		l->backend = NULL;
 		return e;
 	}
-	io_uring_register_ring_fd(&u->ring); /* an optimisation: failure is fine */
-	u->parked = calloc(l->conn_count, sizeof *u->parked);
-	if (u->parked == NULL)
+	/* at most one entry per connection: parking never allocates */
+	if (!ring_park_reserve(&u->parked, l->conn_count))
 		return -ENOMEM;
 	/* the table is also the limit of this worker's connections (RLIMIT_NOFILE) */
 	if ((e = io_uring_register_files_sparse(&u->ring, l->conn_count)) < 0 || (e = probe_features(l->cfg, u)) < 0)
@@ -231,10 +188,9 @@ static void uring_fini(struct bench_loop *l)
 	if (u == NULL)
 		return;
 	io_uring_queue_exit(&u->ring);
-	if (u->br != NULL)
-		munmap(u->br, u->br_bytes);
-	free(u->bufs);
-	free(u->parked);
+	ring_bufs_free(&u->bufs);
+	free(u->buf_mem);
+	ring_park_free(&u->parked);
 	free(u);
 	l->backend = NULL;
 }
@@ -245,8 +201,7 @@ static void uring_connect(struct bench_conn *c, const struct bench_addr *src)
 	struct uring_state *u = state(l);
 	int slot = (int)c->index;
 	unsigned n = 2 + (is_tcp(l->cfg) ? 1 : 0) + (src ? 2 : 0);
-	if (io_uring_sq_space_left(&u->ring) < n)
-		io_uring_submit(&u->ring); /* a chain must not be split across submits */
+	ring_reserve(&u->ring, n);
 	c->fd = slot;
 	c->chain_left = (uint8_t)n;
 	c->chain_err = 0;
@@ -272,13 +227,7 @@ static void uring_connect(struct bench_conn *c, const struct bench_addr *src)
 
 static void arm_recv(struct uring_state *u, struct bench_conn *c)
 {
-	struct io_uring_sqe *sqe = get_sqe(u);
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BUF_GROUP;
-	/* a reply is awaited when this is armed: skip the useless first try */
-	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-	io_uring_sqe_set_data(sqe, &c->recv_op);
+	ring_bufs_arm_recv(&u->bufs, &u->ring, c->fd, &c->recv_op);
 	c->recv_armed = true;
 	c->ops++;
 }
@@ -303,24 +252,9 @@ static void uring_send(struct bench_conn *c)
 static void uring_close(struct bench_conn *c)
 {
 	struct uring_state *u = state(c->loop);
-	if (io_uring_sq_space_left(&u->ring) < 2)
-		io_uring_submit(&u->ring);
-	struct io_uring_sqe *sqe = get_sqe(u);
 	/* cancel whatever still refers to the socket, then close it */
-	io_uring_prep_cancel_fd(sqe, (int)c->index, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-	sqe->flags |= IOSQE_IO_HARDLINK;
-	io_uring_sqe_set_data(sqe, &c->cancel_op);
-	sqe = get_sqe(u);
-	io_uring_prep_close_direct(sqe, c->index);
-	io_uring_sqe_set_data(sqe, &c->close_op);
+	ring_prep_close_fixed(&u->ring, c->index, &c->cancel_op, &c->close_op);
 	c->ops += 2;
-}
-
-static void release_buf(struct uring_state *u, unsigned bid)
-{
-	io_uring_buf_ring_add(u->br, u->bufs + (size_t)bid * RECV_BUF_BYTES, RECV_BUF_BYTES, (unsigned short)bid,
-			      (int)u->br_mask, (int)u->br_pending);
-	u->br_pending++;
 }
 
 static void maybe_closed(struct bench_conn *c)
@@ -329,38 +263,38 @@ static void maybe_closed(struct bench_conn *c)
 		bench_loop_on_closed(c);
 }
 
-/* Buffers came back: re-arm the connections that ran out. */
-static void unpark(struct uring_state *u)
+/* Buffers came back: re-arm a connection that ran out. */
+static void unpark(void *ctx, void *item)
 {
-	uint32_t n = u->parked_count;
-	u->parked_count = 0;
-	for (uint32_t i = 0; i < n; i++) {
-		struct bench_conn *c = u->parked[i];
-		c->ops--;
-		if (c->state == BENCH_CONN_OPEN && !c->peer_eof)
-			arm_recv(u, c);
-		maybe_closed(c);
-	}
+	struct uring_state *u = ctx;
+	struct bench_conn *c = item;
+	c->ops--;
+	if (c->state == BENCH_CONN_OPEN && !c->peer_eof)
+		arm_recv(u, c);
+	maybe_closed(c);
 }
 
 static void on_recv(struct bench_loop *l, struct uring_state *u, struct bench_conn *c, int res, unsigned flags)
 {
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
-		bench_loop_on_recv(c, u->bufs + (size_t)bid * RECV_BUF_BYTES, (size_t)res);
-		release_buf(u, bid);
+		uint16_t bid = (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT);
+		bench_loop_on_recv(c, ring_bufs_at(&u->bufs, bid), (size_t)res);
+		ring_bufs_release(&u->bufs, bid);
 	}
 	if (flags & IORING_CQE_F_MORE)
 		return;
 	c->ops--;
 	c->recv_armed = false;
+	enum io_outcome o = io_classify(IO_VERB_RECV, res);
 	if (res == 0) {
 		bench_loop_on_recv_end(c, 0);
-	} else if (res == -ENOBUFS) {
+	} else if (o == IO_NO_BUFFERS) {
 		l->stats->c.enobufs++;
-		u->parked[u->parked_count++] = c; /* at most one entry per connection */
-		c->ops++;
-	} else if (res < 0 && res != -ECANCELED) {
+		if (ring_park_add(&u->parked, c)) /* reserved for every connection */
+			c->ops++;
+		else
+			bench_loop_on_recv_end(c, -ENOMEM);
+	} else if (o != IO_OK && o != IO_CANCELED) {
 		bench_loop_on_recv_end(c, res);
 	} else if (c->state == BENCH_CONN_OPEN && !c->peer_eof) {
 		arm_recv(u, c); /* the multishot ended on its own: re-arm */
@@ -370,7 +304,8 @@ static void on_recv(struct bench_loop *l, struct uring_state *u, struct bench_co
 static void on_chain(struct uring_state *u, struct bench_conn *c, int res)
 {
 	c->ops--;
-	if (res < 0 && (c->chain_err == 0 || (c->chain_err == -ECANCELED && res != -ECANCELED)))
+	if (res < 0 && (c->chain_err == 0 || (io_classify(IO_VERB_CONNECT, c->chain_err) == IO_CANCELED &&
+					      io_classify(IO_VERB_CONNECT, res) != IO_CANCELED)))
 		c->chain_err = res; /* the first real error, not the cancellations it caused */
 	if (--c->chain_left > 0)
 		return;
@@ -379,8 +314,10 @@ static void on_chain(struct uring_state *u, struct bench_conn *c, int res)
 	bench_loop_on_connected(c, c->chain_err);
 }
 
-static void dispatch(struct bench_loop *l, struct uring_state *u, struct io_uring_cqe *cqe)
+static void dispatch(void *ctx, struct io_uring_cqe *cqe)
 {
+	struct bench_loop *l = ctx;
+	struct uring_state *u = state(l);
 	struct bench_op *op = io_uring_cqe_get_data(cqe);
 	if (op == NULL || op == &u->ignore_op)
 		return;
@@ -409,26 +346,14 @@ static void dispatch(struct bench_loop *l, struct uring_state *u, struct io_urin
 static int uring_run_once(struct bench_loop *l, uint64_t timeout_ns)
 {
 	struct uring_state *u = state(l);
-	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = { .tv_sec = (long long)(timeout_ns / 1000000000ull),
-					.tv_nsec = (long long)(timeout_ns % 1000000000ull) };
-	if (u->br_pending) {
-		io_uring_buf_ring_advance(u->br, (int)u->br_pending);
-		u->br_pending = 0;
-		unpark(u);
-	}
-	int e = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	if (ring_bufs_flush(&u->bufs))
+		ring_park_drain(&u->parked, unpark, u);
+	int e = ring_wait(&u->ring, timeout_ns);
 	l->now_ns = bench_clock_ns();
 	l->stats->c.loop_turns++;
-	if (e < 0 && e != -ETIME && e != -EINTR && e != -EBUSY)
+	if (e < 0)
 		return e;
-	unsigned head, seen = 0;
-	io_uring_for_each_cqe(&u->ring, head, cqe)
-	{
-		dispatch(l, u, cqe);
-		seen++;
-	}
-	io_uring_cq_advance(&u->ring, seen);
+	ring_deliver(&u->ring, dispatch, l);
 	return 0;
 }
 

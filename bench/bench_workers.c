@@ -24,6 +24,8 @@
 #include "bench_loop.h"
 #include "bench_qidlog.h"
 #include "bench_report.h"
+#include "grow.h"
+#include "io_classify.h"
 
 #define POLL_MS 1000
 #define READ_CHUNK_BYTES 65536u
@@ -74,7 +76,7 @@ static int write_all(int fd, const void *p, size_t n)
 	const uint8_t *b = p;
 	while (n > 0) {
 		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && io_classify(IO_VERB_WRITE, -errno) == IO_RETRY)
 			continue;
 		if (w <= 0)
 			return -1;
@@ -171,17 +173,11 @@ static int drain_records(struct worker *w, struct bench_stats *total)
 
 static int read_worker(struct worker *w, struct bench_stats *total)
 {
-	if (w->cap - w->len < READ_CHUNK_BYTES) {
-		size_t cap = w->cap ? 2 * w->cap : 4 * READ_CHUNK_BYTES;
-		uint8_t *b = realloc(w->buf, cap);
-		if (b == NULL)
-			return -1;
-		w->buf = b;
-		w->cap = cap;
-	}
+	if (!grow_array((void **)&w->buf, &w->cap, w->len + READ_CHUNK_BYTES, 1, 4 * READ_CHUNK_BYTES))
+		return -1;
 	ssize_t n = read(w->fd, w->buf + w->len, w->cap - w->len);
 	if (n < 0)
-		return errno == EINTR ? 0 : -1;
+		return io_classify(IO_VERB_RECV, -errno) == IO_RETRY ? 0 : -1;
 	if (n == 0) {
 		close(w->fd);
 		w->fd = -1;

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /* The longest canonical text: stage, reply with FAULT_TEXT_MAX of text,
  * two durations, p, a CIDR and a domain, with their keywords. */
 #define FAULT_CANON_MAX (FAULT_RULE_TEXT_MAX + FAULT_TEXT_MAX)
@@ -605,20 +607,12 @@ void fault_rules_free(struct fault_rules *r)
  * index rebuild never allocates). */
 static bool grow(struct fault_rules *r)
 {
-	if (r->count < r->cap)
-		return true;
-	uint32_t cap = r->cap ? r->cap * 2 : 16;
-	if (cap > FAULT_RULES_MAX)
-		cap = FAULT_RULES_MAX;
-	struct fault_rule *rules = realloc(r->rules, cap * sizeof *rules);
-	if (rules == NULL)
+	size_t rules_cap = r->cap, order_cap = r->cap;
+	/* both grow by the same rule; until both did, cap stays the old one */
+	if (!grow_array((void **)&r->rules, &rules_cap, (size_t)r->count + 1, sizeof *r->rules, 16) ||
+	    !grow_array((void **)&r->order, &order_cap, (size_t)r->count + 1, sizeof *r->order, 16))
 		return false;
-	r->rules = rules;
-	uint32_t *order = realloc(r->order, cap * sizeof *order);
-	if (order == NULL)
-		return false;
-	r->order = order;
-	r->cap = cap;
+	r->cap = rules_cap;
 	return true;
 }
 

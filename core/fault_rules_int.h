@@ -45,7 +45,8 @@ struct fault_rule {
 struct fault_rules {
 	struct fault_rule *rules;
 	uint32_t *order; /* same capacity as rules */
-	uint32_t count, cap;
+	uint32_t count;
+	size_t cap; /* of rules[] and order[] */
 	uint32_t stage_start[FAULT_STAGE_COUNT + 1];
 	uint32_t has_mask;
 };

@@ -32,19 +32,13 @@
 
 #define FIRST_CHUNK_BYTES 4096u
 
+#include "grow.h"
+
+#define CAPTURE_FIRST_CAP 64u /* elements of a fresh body, arena or recipient list */
+
 static bool grow(void **buf, size_t *cap, size_t need, size_t elem)
 {
-	if (need <= *cap)
-		return true;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*buf, n * elem);
-	if (p == NULL)
-		return false;
-	*buf = p;
-	*cap = n;
-	return true;
+	return grow_array(buf, cap, need, elem, CAPTURE_FIRST_CAP);
 }
 
 /* Content that cannot be kept: the message will be refused. */

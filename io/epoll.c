@@ -5,8 +5,9 @@
  * Owns: level-triggered readiness for listeners and sockets, reads into the
  * shard's buffer pool, and immediate non-blocking sends.  To keep the same
  * contract as io_uring, a send or close never reports back from inside the
- * call that started it: its result is queued and delivered by run_once(),
- * like a completion, so conn.c is never re-entered.  Bounded by
+ * call that started it: its result is queued (ring/done_queue.h) and
+ * delivered by run_once(), like a completion, so conn.c is never
+ * re-entered.  Errors are classified by ring/io_classify.h.  Bounded by
  * RLIMIT_NOFILE: every session holds a real descriptor.
  */
 #define _GNU_SOURCE
@@ -21,6 +22,9 @@
 #include "backend.h"
 #include "capture.h"
 #include "conn.h"
+#include "done_queue.h"
+#include "epoll_loop.h"
+#include "io_classify.h"
 #include "shard.h"
 #include "spool.h"
 
@@ -36,17 +40,12 @@ enum {
 	POLL_OUT = 4
 };
 
-struct completion {
-	void *owner; /* struct conn, or struct spool_batch */
-	int kind; /* IO_OP_SEND, IO_OP_CLOSE, IO_OP_SPOOL_WRITE, IO_OP_SPOOL_FSYNC, IO_OP_SPILL_WRITE */
-	int res;
-};
-
 struct epoll_state {
-	int epfd;
+	/* loop.done: delivered at the next run_once, newest first; owner:
+	 * struct conn (IO_OP_SEND, IO_OP_CLOSE) or struct spool_batch
+	 * (IO_OP_SPOOL_*) */
+	struct epoll_loop loop;
 	uint64_t accept_paused_s; /* listeners off (descriptors ran out) */
-	struct completion *done; /* delivered at the next run_once */
-	unsigned done_count, done_cap;
 	struct epoll_event events[EVENTS_PER_WAIT];
 };
 
@@ -57,18 +56,10 @@ static struct epoll_state *state(struct shard *sh)
 
 static void complete_later(struct shard *sh, void *owner, int kind, int res)
 {
-	struct epoll_state *e = state(sh);
-	if (e->done_count == e->done_cap) {
-		unsigned cap = e->done_cap ? 2 * e->done_cap : 256;
-		struct completion *d = realloc(e->done, cap * sizeof *d);
-		if (d == NULL) {
-			fprintf(stderr, "smtpsink: out of memory in the epoll backend\n");
-			abort();
-		}
-		e->done = d;
-		e->done_cap = cap;
+	if (!done_queue_push(&state(sh)->loop.done, owner, kind, res)) {
+		fprintf(stderr, "smtpsink: out of memory in the epoll backend\n");
+		abort();
 	}
-	e->done[e->done_count++] = (struct completion){ owner, kind, res };
 	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE)
 		conn_op_start(owner);
 }
@@ -83,7 +74,7 @@ static void update_poll(struct conn *c)
 	struct epoll_event ev = { .events = ((want & POLL_IN) ? EPOLLIN : 0u) | ((want & POLL_OUT) ? EPOLLOUT : 0u),
 				  .data.ptr = c };
 	int op = (c->poll_mask & POLL_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	if (epoll_ctl(e->epfd, op, c->fd, &ev) != 0) {
+	if (epoll_ctl(e->loop.fd, op, c->fd, &ev) != 0) {
 		complete_later(c->shard, c, IO_OP_SEND, -errno);
 		return;
 	}
@@ -96,17 +87,17 @@ static int epoll_init(struct shard *sh)
 	if (e == NULL)
 		return -ENOMEM;
 	sh->backend = e;
-	e->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (e->epfd < 0)
-		return -errno;
+	int err = epoll_loop_open(&e->loop);
+	if (err < 0)
+		return err;
 	for (unsigned i = 0; i < sh->listen_count; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG };
-		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->listen_fd[i], &ev) != 0)
+		if (epoll_ctl(e->loop.fd, EPOLL_CTL_ADD, sh->listen_fd[i], &ev) != 0)
 			return -errno;
 	}
 	if (sh->shared->wake_fd >= 0) { /* wakes the loop at SIGTERM, once */
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = WAKE_TAG };
-		if (epoll_ctl(e->epfd, EPOLL_CTL_ADD, sh->shared->wake_fd, &ev) != 0)
+		if (epoll_ctl(e->loop.fd, EPOLL_CTL_ADD, sh->shared->wake_fd, &ev) != 0)
 			return -errno;
 	}
 	return 0;
@@ -117,9 +108,7 @@ static void epoll_fini(struct shard *sh)
 	struct epoll_state *e = state(sh);
 	if (e == NULL)
 		return;
-	if (e->epfd >= 0)
-		close(e->epfd);
-	free(e->done);
+	epoll_loop_close(&e->loop);
 	free(e);
 	sh->backend = NULL;
 }
@@ -127,7 +116,7 @@ static void epoll_fini(struct shard *sh)
 static void epoll_stop_accepting(struct shard *sh)
 {
 	for (unsigned i = 0; i < sh->listen_count; i++) {
-		epoll_ctl(state(sh)->epfd, EPOLL_CTL_DEL, sh->listen_fd[i], NULL);
+		epoll_ctl(state(sh)->loop.fd, EPOLL_CTL_DEL, sh->listen_fd[i], NULL);
 		close(sh->listen_fd[i]);
 		sh->listen_fd[i] = -1;
 	}
@@ -136,7 +125,7 @@ static void epoll_stop_accepting(struct shard *sh)
 static void epoll_send(struct conn *c)
 {
 	ssize_t n = send(c->fd, c->out, c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	if (n < 0 && io_classify(IO_VERB_SEND, -errno) == IO_RETRY) {
 		c->poll_mask |= POLL_OUT; /* retried on EPOLLOUT */
 		update_poll(c);
 		return;
@@ -184,7 +173,7 @@ static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
 	memcpy(iov, b->iov, n * sizeof *iov);
 	while (done < b->bytes && first < n) {
 		ssize_t w = pwritev(b->seg_fd, iov + first, (int)(n - first), (off_t)(b->offset + done));
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && io_classify(IO_VERB_WRITE, -errno) == IO_RETRY)
 			continue;
 		if (w <= 0) {
 			res = w < 0 ? -errno : -EIO;
@@ -228,7 +217,7 @@ static void set_listeners(struct shard *sh, int op)
 	for (unsigned i = 0; i < sh->listen_count; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | LISTENER_TAG };
 		if (sh->listen_fd[i] >= 0)
-			epoll_ctl(state(sh)->epfd, op, sh->listen_fd[i], &ev);
+			epoll_ctl(state(sh)->loop.fd, op, sh->listen_fd[i], &ev);
 	}
 }
 
@@ -239,7 +228,7 @@ static void on_listener(struct shard *sh, unsigned idx)
 		socklen_t len = sizeof addr;
 		int fd = accept4(sh->listen_fd[idx], (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS) {
+			if (io_classify(IO_VERB_ACCEPT, -errno) == IO_NO_RESOURCES) {
 				/* out of descriptors: stop listening for a second */
 				sh->stats.accept_full++;
 				set_listeners(sh, EPOLL_CTL_DEL);
@@ -255,7 +244,7 @@ static void on_listener(struct shard *sh, unsigned idx)
 static void on_writable(struct conn *c)
 {
 	ssize_t n = send(c->fd, c->out, c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n < 0 && io_classify(IO_VERB_SEND, -errno) == IO_RETRY)
 		return;
 	c->poll_mask &= (uint8_t)~POLL_OUT;
 	update_poll(c);
@@ -279,7 +268,7 @@ static void on_readable(struct shard *sh, struct conn *c)
 			continue;
 		}
 		epoll_release_buf(sh, bid);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (n < 0 && io_classify(IO_VERB_RECV, -errno) == IO_RETRY)
 			return;
 		c->recv_armed = false;
 		update_poll(c);
@@ -291,10 +280,12 @@ static void on_readable(struct shard *sh, struct conn *c)
 	}
 }
 
+/* Newest first: epoll_spool_write() queues a batch's sync before its
+ * write, so the write is delivered first. */
 static void deliver(struct shard *sh, struct epoll_state *e)
 {
-	while (e->done_count > 0) {
-		struct completion d = e->done[--e->done_count];
+	struct done d;
+	while (done_queue_pop_newest(&e->loop.done, &d)) {
 		if (d.kind == IO_OP_SPOOL_WRITE || d.kind == IO_OP_SPOOL_FSYNC) {
 			(d.kind == IO_OP_SPOOL_WRITE ? spool_on_write : spool_on_fsync)(sh, d.owner, d.res);
 			continue;
@@ -324,9 +315,9 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 		set_listeners(sh, EPOLL_CTL_ADD);
 	}
 	deliver(sh, e);
-	int n = epoll_wait(e->epfd, e->events, EVENTS_PER_WAIT, (int)timeout_ms);
+	int n = epoll_wait(e->loop.fd, e->events, EVENTS_PER_WAIT, (int)timeout_ms);
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return io_classify(IO_VERB_WAIT, -errno) == IO_RETRY ? 0 : -errno;
 	shard_refresh_clocks(sh);
 	for (int i = 0; i < n; i++) {
 		struct epoll_event *ev = &e->events[i];

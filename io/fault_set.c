@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
+#define FAULT_FILE_MAX_BYTES (64u << 20) /* a rules file larger than this is refused */
+
 /* The whole of a rules file, NUL-terminated; NULL with err set. */
 static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
 {
@@ -15,22 +19,20 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
 		snprintf(err, err_len, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf != NULL) {
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+	bool failed = false;
+	for (;;) {
+		/* room for more than was read so far, and the NUL */
+		if (cap >= FAULT_FILE_MAX_BYTES || !grow_array((void **)&buf, &cap, n + 2, 1, 4096)) {
+			failed = true;
+			break;
+		}
 		n += fread(buf + n, 1, cap - n - 1, f);
 		if (n < cap - 1)
 			break;
-		char *p = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-		if (p == NULL) {
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		buf = p;
-		cap *= 2;
 	}
-	bool failed = buf == NULL || ferror(f);
+	failed = failed || ferror(f);
 	fclose(f);
 	if (failed) {
 		snprintf(err, err_len, "%s: cannot read (or larger than 64 MiB)", path);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "grow.h"
+#include "io_classify.h"
 #include "server_config.h"
 #include "shard.h"
 
@@ -44,7 +46,7 @@ static const struct backend_ops *choose_backend(const struct server_config *cfg)
 		fprintf(stderr, "smtpsink: io_uring is unavailable: %s\n", strerror(-e));
 		return NULL;
 	}
-	if (e != -ENOSYS && e != -EPERM && e != -EINVAL) {
+	if (io_classify(IO_VERB_SETUP, e) != IO_UNSUPPORTED) {
 		/* a resource error is not a reason to run another engine */
 		fprintf(stderr, "smtpsink: io_uring set-up failed: %s\n", strerror(-e));
 		return NULL;
@@ -107,16 +109,14 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
  * still be repeated from one (LMTP), and their counts are reported. */
 struct fault_sets {
 	struct fault_set **v;
-	size_t n;
+	size_t n, cap;
 };
 
 static bool keep_set(struct fault_sets *sets, struct fault_set *fs)
 {
-	struct fault_set **v = realloc(sets->v, (sets->n + 1) * sizeof *v);
-	if (v == NULL)
+	if (!grow_array((void **)&sets->v, &sets->cap, sets->n + 1, sizeof *sets->v, 4))
 		return false;
-	v[sets->n++] = fs;
-	sets->v = v;
+	sets->v[sets->n++] = fs;
 	return true;
 }
 
@@ -210,7 +210,7 @@ static unsigned shard_count(const struct server_config *cfg)
 static int serve(const struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
 {
 	static struct server_shared shared;
-	struct fault_sets sets = { NULL, 0 };
+	struct fault_sets sets = { NULL, 0, 0 };
 	shared.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (shared_init(cfg, &shared, &sets) != 0) {
 		shared_fini(&shared, &sets);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 struct session_log *session_log_new(uint64_t connect_wall_us, uint64_t mono_us, uint32_t idle_gap_ms)
 {
 	struct session_log *log = calloc(1, sizeof *log);
@@ -44,14 +46,10 @@ static bool list_room(void **list, uint32_t *cap, uint32_t count, uint32_t max, 
 		return true;
 	if (count >= max)
 		return false;
-	uint32_t n = *cap ? 2 * *cap : 4;
-	if (n > max)
-		n = max;
-	void *p = realloc(*list, (size_t)n * elem);
-	if (p == NULL)
+	size_t n = *cap; /* a per-connection count: kept 32 bits wide */
+	if (!grow_array(list, &n, (size_t)count + 1, elem, 4))
 		return false;
-	*list = p;
-	*cap = n;
+	*cap = (uint32_t)(n < max ? n : max);
 	return true;
 }
 

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "grow.h"
+#include "io_classify.h"
 #include "session_report.h"
 #include "shard.h"
 
@@ -105,14 +107,8 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 
 static bool add_entry(struct spool *sp, const struct capture *cap)
 {
-	if (sp->entry_count == sp->entry_cap) {
-		uint32_t n = sp->entry_cap ? 2 * sp->entry_cap : 1024;
-		struct spool_index_entry *e = realloc(sp->entries, (size_t)n * sizeof *e);
-		if (e == NULL)
-			return false;
-		sp->entries = e;
-		sp->entry_cap = n;
-	}
+	if (!grow_array((void **)&sp->entries, &sp->entry_cap, (size_t)sp->entry_count + 1, sizeof *sp->entries, 1024))
+		return false;
 	struct spool_index_entry *e = &sp->entries[sp->entry_count++];
 	memset(e, 0, sizeof *e);
 	memcpy(e->qid, cap->qid, strlen(cap->qid));
@@ -156,7 +152,7 @@ static bool enqueue(struct spool *sp, struct capture *cap)
 
 static struct spool_answer failure(int err)
 {
-	bool full = err == -ENOSPC || err == -EDQUOT;
+	bool full = io_classify(IO_VERB_WRITE, err) == IO_DISK_FULL;
 	struct spool_answer a = { full ? 452 : 451, NULL, { 0 } };
 	a.text = full ? "4.3.1 Insufficient system storage" : "4.3.0 Error: queue file write error";
 	return a;
@@ -320,7 +316,8 @@ void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res)
 	b->pending--;
 	sh->spool.fsyncs++;
 	if (res < 0 && b->result == 0)
-		b->result = res == -ECANCELED ? -EIO : res; /* the write failed first */
+		/* canceled: the write failed first, and said why */
+		b->result = io_classify(IO_VERB_FSYNC, res) == IO_CANCELED ? -EIO : res;
 	batch_done(sh, b);
 }
 

@@ -84,7 +84,8 @@ struct spool {
 	uint64_t durable_off; /* fdatasync'ed through here */
 	uint64_t retry_s; /* when down: next attempt to open a segment */
 	struct spool_index_entry *entries; /* the open segment's index */
-	uint32_t entry_count, entry_cap;
+	uint32_t entry_count;
+	size_t entry_cap;
 	struct spool_table table; /* queue ID -> entries[], open segment */
 	struct capture *queue_head, *queue_tail; /* laid out, not yet written */
 	uint32_t queued;
@@ -93,7 +94,8 @@ struct spool {
 	uint64_t retire_s; /* last retention pass */
 	uint64_t max_bytes, max_age_s; /* retention, this shard's share */
 	struct spool_sealed *sealed; /* oldest first */
-	uint32_t sealed_count, sealed_cap;
+	uint32_t sealed_count;
+	size_t sealed_cap;
 	uint64_t qid_floor_us; /* newest queue ID time found at start-up */
 	uint64_t writes, fsyncs, errors;
 };

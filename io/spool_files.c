@@ -32,6 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
+#include "io_classify.h"
 #include "queue_id.h"
 #include "server_config.h"
 #include "spool.h"
@@ -86,14 +88,8 @@ int spool_files_new_segment(struct spool *sp, uint64_t now_us)
 
 static void add_sealed(struct spool *sp, uint64_t segno, uint64_t bytes, uint64_t created_us)
 {
-	if (sp->sealed_count == sp->sealed_cap) {
-		uint32_t n = sp->sealed_cap ? 2 * sp->sealed_cap : 64;
-		struct spool_sealed *p = realloc(sp->sealed, (size_t)n * sizeof *p);
-		if (p == NULL)
-			return; /* only retention loses track of it */
-		sp->sealed = p;
-		sp->sealed_cap = n;
-	}
+	if (!grow_array((void **)&sp->sealed, &sp->sealed_cap, (size_t)sp->sealed_count + 1, sizeof *sp->sealed, 64))
+		return; /* only retention loses track of it */
 	sp->sealed[sp->sealed_count++] = (struct spool_sealed){ segno, bytes, created_us };
 }
 
@@ -209,20 +205,14 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 
 /* Index entries for the valid records of a segment image. */
 static int index_records(const uint8_t *img, uint64_t good_end, struct spool_index_entry **out, uint32_t *count,
-			 uint32_t *cap)
+			 size_t *cap)
 {
 	uint64_t off = SPOOL_SEGMENT_HEADER_BYTES;
 	struct spool_record rec;
 	*count = 0;
 	while (off < good_end && spool_record_decode(img + off, good_end - off, &rec) == SPOOL_OK) {
-		if (*count == *cap) {
-			uint32_t n = *cap ? 2 * *cap : 1024;
-			struct spool_index_entry *p = realloc(*out, (size_t)n * sizeof *p);
-			if (p == NULL)
-				return -ENOMEM;
-			*out = p;
-			*cap = n;
-		}
+		if (!grow_array((void **)out, cap, (size_t)*count + 1, sizeof **out, 1024))
+			return -ENOMEM;
 		struct spool_index_entry *e = &(*out)[(*count)++];
 		memset(e, 0, sizeof *e);
 		e->offset = off;
@@ -328,12 +318,11 @@ static int recover_segment(struct spool *sp, uint64_t segno, bool last)
 	}
 	if (scan.recovery == SPOOL_RECOVERY_TORN_TAIL)
 		keep_cut_bytes(sp, name, img, (uint64_t)st.st_size, &scan);
-	uint32_t cap = 0;
 	sp->entry_count = 0;
+	sp->entry_cap = 0;
 	free(sp->entries);
 	sp->entries = NULL;
-	int e = index_records(img, scan.good_end, &sp->entries, &sp->entry_count, &cap);
-	sp->entry_cap = cap;
+	int e = index_records(img, scan.good_end, &sp->entries, &sp->entry_count, &sp->entry_cap);
 	spool_table_clear(&sp->table);
 	for (uint32_t i = 0; e == 0 && i < sp->entry_count; i++)
 		if (!spool_table_add(&sp->table, sp->entries, i))
@@ -381,13 +370,8 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 		}
 		if (end == de->d_name || strncmp(end, ".seg", 4) != 0)
 			continue;
-		if (*count == cap) {
-			cap = cap ? 2 * cap : 64;
-			uint64_t *p = realloc(*out, cap * sizeof *p);
-			if (p == NULL)
-				break;
-			*out = p;
-		}
+		if (!grow_array((void **)out, &cap, *count + 1, sizeof **out, 64))
+			break;
 		(*out)[(*count)++] = n;
 		if (strcmp(end, ".seg") != 0)
 			(*out)[*count - 1] |= 1ull << 63; /* quarantined: number only */
@@ -488,7 +472,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	int e = spool_files_recover(sp);
 	if (e == 0 && sp->seg_fd < 0)
 		e = spool_files_new_segment(sp, now_us);
-	if (e == -ENOSPC || e == -EDQUOT) {
+	if (io_classify(IO_VERB_WRITE, e) == IO_DISK_FULL) {
 		/* a full disk is not a reason not to start: MAIL gets 452 4.3.1
 		 * and a new segment is tried every second */
 		fprintf(stderr, "smtpsink: shard %u: spool disk full: answering 452 until there is room\n", shard);

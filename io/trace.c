@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
+#include "io_classify.h"
+
 #define TRACE_LINE_MAX 2048u /* escaped text beyond this is cut, marked "..." */
 
 static uint64_t mono_us(void)
@@ -61,17 +64,7 @@ bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, u
 
 static bool reserve(struct trace_buf *b, size_t n)
 {
-	if (b->len + n <= b->cap)
-		return true;
-	size_t cap = b->cap ? b->cap : 65536;
-	while (cap < b->len + n)
-		cap *= 2;
-	char *p = realloc(b->buf, cap);
-	if (p == NULL)
-		return false;
-	b->buf = p;
-	b->cap = cap;
-	return true;
+	return grow_array((void **)&b->buf, &b->cap, b->len + n, 1, 65536);
 }
 
 uint64_t trace_clock(const struct trace_sink *t)
@@ -114,7 +107,7 @@ void trace_flush(struct trace_buf *b, struct trace_sink *t)
 	size_t off = 0;
 	while (off < b->len) {
 		ssize_t w = write(t->fd, b->buf + off, b->len - off);
-		if (w < 0 && errno == EINTR)
+		if (w < 0 && io_classify(IO_VERB_WRITE, -errno) == IO_RETRY)
 			continue;
 		if (w <= 0)
 			break; /* a full disk or a closed pipe loses the transcript, not the server */

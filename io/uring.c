@@ -2,13 +2,9 @@
  * io/uring.c - the io_uring backend (see backend.h).
  *
  * Owns: one ring per shard, created in the shard's thread, and every SQE
- * the engine submits.  Set-up flags, each for a reason:
- *  - SINGLE_ISSUER | DEFER_TASKRUN: only this thread submits; completions
- *    are run when it waits, in one batch, not by interrupting it (6.1+).
- *  - SUBMIT_ALL: one bad SQE does not stall the rest of the batch.
- *  - CQSIZE 16x the SQ: multishot recv can post many CQEs per SQE, and an
- *    overflowing CQ slows everything down.
- *  - A registered ring fd: io_uring_enter skips the fd lookup.
+ * the engine submits.  The ring itself (set-up flags and why, SQE
+ * acquisition), the provided-buffer ring and the list of connections
+ * parked for buffers are ring/'s, shared with the load generator.
  * Descriptors: accepted sockets go straight into the ring's fixed file
  * table (accept_direct with IORING_FILE_INDEX_ALLOC), so 50,000 sessions
  * fit under a 20,000 RLIMIT_NOFILE, and every later SQE skips fget/fput.
@@ -16,9 +12,9 @@
  * single-shot accept reports the peer address, which a direct descriptor
  * cannot be asked for afterwards.
  * Receive: one multishot recv per connection from the shard's provided
- * buffer ring (registered by hand: liburing 2.3 lacks
- * io_uring_setup_buf_ring).  -ENOBUFS parks the connection until buffers
- * come back; it is counted, never fatal.
+ * buffer ring (ring/ring_bufs.h).  -ENOBUFS parks the connection until
+ * buffers come back; it is counted, never fatal.  Errors are classified by
+ * ring/io_classify.h.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,22 +23,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "capture.h"
 #include "conn.h"
+#include "io_classify.h"
+#include "ring.h"
+#include "ring_bufs.h"
+#include "ring_park.h"
 #include "shard.h"
 #include "spool.h"
 
-#define SQ_ENTRIES 4096u
-#define CQ_ENTRIES (16u * SQ_ENTRIES)
 #define ACCEPTS_PER_LISTENER 16u
-#define BUF_GROUP 0
-#define SETUP_FLAGS \
-	(IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE)
 
 struct accept_slot {
 	struct io_op op;
@@ -56,14 +50,10 @@ struct accept_slot {
 struct uring_state {
 	struct io_uring ring;
 	struct shard *sh;
-	struct io_uring_buf_ring *br;
-	size_t br_bytes;
-	unsigned br_mask;
-	unsigned br_pending; /* buffers added since the last advance */
+	struct ring_bufs bufs; /* the shard's receive buffers, as the kernel sees them */
 	struct accept_slot *accepts;
 	unsigned accept_count;
-	struct conn **parked; /* recv ended with -ENOBUFS: re-arm later */
-	unsigned parked_count, parked_cap;
+	struct ring_park parked; /* struct conn: recv ended with -ENOBUFS, re-arm later */
 	struct io_op ignore_op; /* completions nobody waits for */
 };
 
@@ -74,60 +64,20 @@ static struct uring_state *state(struct shard *sh)
 
 static struct io_uring_sqe *get_sqe(struct uring_state *u)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-	for (int tries = 0; sqe == NULL && tries < 64; tries++) {
-		io_uring_submit(&u->ring); /* the SQ is full: flush it */
-		sqe = io_uring_get_sqe(&u->ring);
-	}
-	if (sqe == NULL) {
-		fprintf(stderr, "smtpsink: io_uring submission queue stuck\n");
-		abort();
-	}
-	return sqe;
-}
-
-static int setup_ring(struct io_uring *ring, unsigned entries, unsigned cq_entries)
-{
-	struct io_uring_params p;
-	memset(&p, 0, sizeof p);
-	p.flags = SETUP_FLAGS;
-	p.cq_entries = cq_entries;
-	return io_uring_queue_init_params(entries, ring, &p);
+	return ring_get_sqe(&u->ring);
 }
 
 int backend_uring_probe(void)
 {
-	struct io_uring ring;
-	int e = setup_ring(&ring, 8, 64);
-	if (e < 0)
-		return e;
-	io_uring_queue_exit(&ring);
-	return 0;
+	return ring_probe();
 }
 
-/* The provided-buffer ring, registered by hand (liburing 2.3). */
+/* The shard's receive buffers, all handed to the kernel. */
 static int setup_buf_ring(struct shard *sh, struct uring_state *u)
 {
-	unsigned count = sh->rbufs.count;
-	u->br_bytes = (size_t)count * sizeof(struct io_uring_buf);
-	void *mem = mmap(NULL, u->br_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (mem == MAP_FAILED)
-		return -ENOMEM;
-	u->br = mem;
-	struct io_uring_buf_reg reg;
-	memset(&reg, 0, sizeof reg);
-	reg.ring_addr = (uint64_t)(uintptr_t)mem;
-	reg.ring_entries = count;
-	reg.bgid = BUF_GROUP;
-	int e = io_uring_register_buf_ring(&u->ring, &reg, 0);
+	int e = ring_bufs_setup(&u->bufs, &u->ring, sh->rbufs.base, sh->rbufs.count, sh->rbufs.buf_bytes);
 	if (e < 0)
 		return e;
-	io_uring_buf_ring_init(u->br);
-	u->br_mask = (unsigned)io_uring_buf_ring_mask(count);
-	for (unsigned bid = 0; bid < count; bid++)
-		io_uring_buf_ring_add(u->br, shard_rbuf(sh, (uint16_t)bid), sh->rbufs.buf_bytes, (unsigned short)bid,
-				      (int)u->br_mask, (int)bid);
-	io_uring_buf_ring_advance(u->br, (int)count);
 	sh->rbufs.free_count = 0; /* all of them are the kernel's now */
 	return 0;
 }
@@ -182,10 +132,9 @@ static int uring_init(struct shard *sh)
 	sh->backend = u;
 	u->sh = sh;
 	u->ignore_op.kind = IO_OP_CANCEL;
-	int e = setup_ring(&u->ring, SQ_ENTRIES, CQ_ENTRIES);
+	int e = ring_open(&u->ring);
 	if (e < 0)
 		return e;
-	io_uring_register_ring_fd(&u->ring); /* an optimisation: failure is fine */
 	if ((e = setup_files(u)) < 0 || (e = setup_buf_ring(sh, u)) < 0 || (e = setup_accepts(sh, u)) < 0)
 		return e;
 	if (sh->shared->wake_fd >= 0) { /* one poll: its completion wakes the loop at SIGTERM */
@@ -197,7 +146,6 @@ static int uring_init(struct shard *sh)
 }
 
 static void reap(struct uring_state *u, unsigned timeout_ms);
-static void deliver(struct uring_state *u);
 
 /* Wait (bounded, 2 s) for the cancelled accepts to come back: until they
  * do, they hold the listening socket open, and the kernel would tear them
@@ -222,10 +170,9 @@ static void uring_fini(struct shard *sh)
 	if (u->accepts != NULL)
 		drain_accepts(u);
 	io_uring_queue_exit(&u->ring);
-	if (u->br != NULL)
-		munmap(u->br, u->br_bytes);
+	ring_bufs_free(&u->bufs);
 	free(u->accepts);
-	free(u->parked);
+	ring_park_free(&u->parked);
 	free(u);
 	sh->backend = NULL;
 }
@@ -260,14 +207,7 @@ static void uring_send(struct conn *c)
 
 static void arm_recv(struct uring_state *u, struct conn *c)
 {
-	struct io_uring_sqe *sqe = get_sqe(u);
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
-	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BUF_GROUP;
-	/* the socket is usually empty when this is armed (the server speaks
-	 * first): skip the first, useless receive attempt */
-	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-	io_uring_sqe_set_data(sqe, &c->recv_op);
+	ring_bufs_arm_recv(&u->bufs, &u->ring, c->fd, &c->recv_op);
 	c->recv_armed = true;
 	conn_op_start(c);
 }
@@ -293,16 +233,10 @@ static void uring_recv_pause(struct conn *c)
 static void uring_close(struct conn *c)
 {
 	struct uring_state *u = state(c->shard);
-	struct io_uring_sqe *sqe = get_sqe(u);
 	/* cancel whatever still refers to the socket, then close it */
-	io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-	sqe->flags |= IOSQE_IO_HARDLINK;
-	io_uring_sqe_set_data(sqe, &c->cancel_op);
-	conn_op_start(c);
-	sqe = get_sqe(u);
-	io_uring_prep_close_direct(sqe, (unsigned)c->fd);
-	io_uring_sqe_set_data(sqe, &c->close_op);
-	conn_op_start(c);
+	ring_prep_close_fixed(&u->ring, (unsigned)c->fd, &c->cancel_op, &c->close_op);
+	conn_op_start(c); /* the cancel */
+	conn_op_start(c); /* the close */
 }
 
 /* One vectored write hard-wired to its fdatasync: the sync runs only after
@@ -311,8 +245,7 @@ static void uring_close(struct conn *c)
 static void uring_spool_write(struct shard *sh, struct spool_batch *b)
 {
 	struct uring_state *u = state(sh);
-	if (io_uring_sq_space_left(&u->ring) < 2)
-		io_uring_submit(&u->ring); /* a chain must not be split across submits */
+	ring_reserve(&u->ring, 2);
 	struct io_uring_sqe *sqe = get_sqe(u);
 	io_uring_prep_writev(sqe, b->seg_fd, b->iov, b->iov_count, b->offset);
 	io_uring_sqe_set_data(sqe, &b->write_op);
@@ -333,38 +266,25 @@ static void uring_file_write(struct shard *sh, struct io_op *op, int fd, const v
 
 static void uring_release_buf(struct shard *sh, uint16_t bid)
 {
-	struct uring_state *u = state(sh);
-	io_uring_buf_ring_add(u->br, shard_rbuf(sh, bid), sh->rbufs.buf_bytes, bid, (int)u->br_mask,
-			      (int)u->br_pending);
-	u->br_pending++;
+	ring_bufs_release(&state(sh)->bufs, bid);
 }
 
 static void park(struct uring_state *u, struct conn *c)
 {
-	if (u->parked_count == u->parked_cap) {
-		unsigned cap = u->parked_cap ? 2 * u->parked_cap : 64;
-		struct conn **p = realloc(u->parked, cap * sizeof *p);
-		if (p == NULL) { /* cannot even remember it: drop the session */
-			conn_on_error(c, -ENOMEM);
-			return;
-		}
-		u->parked = p;
-		u->parked_cap = cap;
+	if (!ring_park_add(&u->parked, c)) { /* cannot even remember it: drop the session */
+		conn_on_error(c, -ENOMEM);
+		return;
 	}
-	u->parked[u->parked_count++] = c;
 	conn_op_start(c); /* the parked list refers to c: it must not be freed */
 }
 
-/* Buffers came back: re-arm the connections that ran out. */
-static void unpark(struct uring_state *u)
+/* Buffers came back: re-arm a connection that ran out. */
+static void unpark(void *ctx, void *item)
 {
-	unsigned n = u->parked_count;
-	u->parked_count = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct conn *c = u->parked[i];
-		conn_on_recv_stopped(c);
-		conn_op_end(c);
-	}
+	struct conn *c = item;
+	(void)ctx;
+	conn_on_recv_stopped(c);
+	conn_op_end(c);
 }
 
 /* Accepts that failed for lack of room (fixed table full): try again. */
@@ -378,19 +298,20 @@ static void rearm_accepts(struct shard *sh, struct uring_state *u)
 static void on_accept(struct uring_state *u, struct accept_slot *a, int res)
 {
 	struct shard *sh = a->sh;
+	enum io_outcome o = io_classify(IO_VERB_ACCEPT, res);
 	a->armed = false;
-	if (res >= 0 && (!sh->accepting || !conn_on_accept(sh, res, (struct sockaddr *)&a->addr, a->addr_len))) {
+	if (o == IO_OK && (!sh->accepting || !conn_on_accept(sh, res, (struct sockaddr *)&a->addr, a->addr_len))) {
 		struct io_uring_sqe *sqe = get_sqe(u);
 		io_uring_prep_close_direct(sqe, (unsigned)res);
 		io_uring_sqe_set_data(sqe, &u->ignore_op);
 	}
-	if (res == -ECANCELED || !sh->accepting)
+	if (o == IO_CANCELED || !sh->accepting)
 		return;
-	if (res == -ENFILE || res == -EMFILE || res == -ENOMEM) {
+	if (o == IO_NO_RESOURCES) {
 		sh->stats.accept_full++; /* retried next loop turn */
 		return;
 	}
-	if (res < 0 && res != -EAGAIN && res != -ECONNABORTED && res != -EINTR)
+	if (o != IO_OK && o != IO_RETRY)
 		fprintf(stderr, "smtpsink: shard %u: accept: %s\n", sh->index, strerror(-res));
 	arm_accept(u, a);
 }
@@ -402,13 +323,14 @@ static void on_recv(struct uring_state *u, struct conn *c, int res, unsigned fla
 	if (flags & IORING_CQE_F_MORE)
 		return;
 	c->recv_armed = false;
+	enum io_outcome o = io_classify(IO_VERB_RECV, res);
 	if (res == 0) {
 		conn_on_eof(c);
-	} else if (res == -ENOBUFS) {
+	} else if (o == IO_NO_BUFFERS) {
 		c->shard->stats.enobufs++;
 		c->shard->rbufs_short = true; /* the loop reclaims buffers */
 		park(u, c);
-	} else if (res < 0 && res != -ECANCELED) {
+	} else if (o != IO_OK && o != IO_CANCELED) {
 		conn_on_error(c, res);
 	} else {
 		conn_on_recv_stopped(c);
@@ -416,8 +338,9 @@ static void on_recv(struct uring_state *u, struct conn *c, int res, unsigned fla
 	conn_op_end(c); /* the recv is over: the last reference may free c */
 }
 
-static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
+static void dispatch(void *ctx, struct io_uring_cqe *cqe)
 {
+	struct uring_state *u = ctx;
 	struct io_op *op = io_uring_cqe_get_data(cqe);
 	if (op == NULL || op == &u->ignore_op)
 		return;
@@ -466,43 +389,22 @@ static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
 static int uring_run_once(struct shard *sh, unsigned timeout_ms)
 {
 	struct uring_state *u = state(sh);
-	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = { .tv_sec = timeout_ms / 1000,
-					.tv_nsec = (long long)(timeout_ms % 1000) * 1000000 };
-	if (u->br_pending) {
-		io_uring_buf_ring_advance(u->br, (int)u->br_pending);
-		u->br_pending = 0;
-		unpark(u);
-	}
+	if (ring_bufs_flush(&u->bufs))
+		ring_park_drain(&u->parked, unpark, u);
 	rearm_accepts(sh, u);
-	int e = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
-	if (e < 0 && e != -ETIME && e != -EINTR && e != -EBUSY)
+	int e = ring_wait(&u->ring, (uint64_t)timeout_ms * 1000000u);
+	if (e < 0)
 		return e;
 	shard_refresh_clocks(sh);
-	deliver(u);
+	ring_deliver(&u->ring, dispatch, u);
 	return 0;
-}
-
-/* Hand every completion that is ready to its owner. */
-static void deliver(struct uring_state *u)
-{
-	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
-	io_uring_for_each_cqe(&u->ring, head, cqe)
-	{
-		dispatch(u, cqe);
-		seen++;
-	}
-	io_uring_cq_advance(&u->ring, seen);
 }
 
 /* Submit, wait up to timeout_ms for one completion, deliver what came. */
 static void reap(struct uring_state *u, unsigned timeout_ms)
 {
-	struct io_uring_cqe *cqe;
-	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = (long long)timeout_ms * 1000000 };
-	io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
-	deliver(u);
+	ring_wait(&u->ring, (uint64_t)timeout_ms * 1000000u);
+	ring_deliver(&u->ring, dispatch, u);
 }
 
 const struct backend_ops backend_uring = {

@@ -19,9 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
 #include "cmd.h"
 #include "report.h"
+#include "spool_cli.h"
 #include "spool_find.h"
 #include "when.h"
 
@@ -87,8 +87,9 @@ static int cat_one(void *arg, struct msg *m)
 int cmd_cat(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct cat_opts o = { false, DEFAULT_HOSTNAME };
-	struct cli_cmd c = { "cat", "ID", "Write one message, byte-exact, to stdout.", { { 0 } }, 0 };
-	cli_add(&c, "envelope", CLI_FLAG, &o.envelope, NULL, "prepend smtp-sink style X-*-Args and Received headers");
-	cli_add(&c, "hostname", CLI_STRING, &o.hostname, "NAME", "name in the Received header (default smtpsink)");
+	struct cli c;
+	spool_cli_init(&c, "cat", "ID", "Write one message, byte-exact, to stdout.");
+	cli_add(&c, cli_flag("envelope", &o.envelope, "prepend smtp-sink style X-*-Args and Received headers"));
+	cli_add(&c, cli_string("hostname", &o.hostname, "NAME", "name in the Received header (default smtpsink)"));
 	return spool_with_msg(ctx, &c, argc, argv, cat_one, &o);
 }

@@ -19,7 +19,9 @@
 #include "cmd.h"
 #include "export.h"
 #include "filter.h"
+#include "grow.h"
 #include "report.h"
+#include "spool_cli.h"
 #include "spool_walk.h"
 #include "when.h"
 
@@ -47,14 +49,8 @@ static int pick(void *arg, const struct seg_reader *r, const struct spool_index_
 	struct msg m;
 	if (filter_select(&run->filter, r, e, false, &m) != FILTER_YES)
 		return 0;
-	if (run->n == run->cap) {
-		size_t cap = run->cap ? 2 * run->cap : 1024;
-		struct picked *p = realloc(run->v, cap * sizeof *p);
-		if (p == NULL)
-			return -ENOMEM;
-		run->v = p;
-		run->cap = cap;
-	}
+	if (!grow_array((void **)&run->v, &run->cap, run->n + 1, sizeof *run->v, 1024))
+		return -ENOMEM;
 	run->v[run->n++] = (struct picked){ (uint32_t)spool_dir_shard_index(run->dir, r->shard), r->segno, *e };
 	return run->limit != 0 && run->n >= run->limit ? 1 : 0;
 }
@@ -173,13 +169,14 @@ int cmd_export(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct filter_args fa = { 0 };
 	const char *eml = NULL, *mbox = NULL, *maildir = NULL;
 	bool quiet = false;
-	struct cli_cmd c = { "export", "", "Write the selected messages (oldest first) as files.", { { 0 } }, 0 };
-	cli_add(&c, "eml", CLI_STRING, &eml, "DIR", "one DIR/<queue ID>.eml per message");
-	cli_add(&c, "mbox", CLI_STRING, &mbox, "FILE", "one mboxrd file (replaced)");
-	cli_add(&c, "maildir", CLI_STRING, &maildir, "DIR", "a Maildir (messages in DIR/new)");
+	struct cli c;
+	spool_cli_init(&c, "export", NULL, "Write the selected messages (oldest first) as files.");
+	cli_add(&c, cli_string("eml", &eml, "DIR", "one DIR/<queue ID>.eml per message"));
+	cli_add(&c, cli_string("mbox", &mbox, "FILE", "one mboxrd file (replaced)"));
+	cli_add(&c, cli_string("maildir", &maildir, "DIR", "a Maildir (messages in DIR/new)"));
 	filter_cli(&c, &fa);
-	cli_add(&c, "limit", CLI_U64, &run.limit, "N", "only the N newest matching messages");
-	cli_add(&c, "quiet", CLI_FLAG, &quiet, NULL, "no progress or summary on stderr");
+	cli_add(&c, cli_u64("limit", &run.limit, 0, UINT64_MAX, "N", "only the N newest matching messages"));
+	cli_add(&c, cli_flag("quiet", &quiet, "no progress or summary on stderr"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

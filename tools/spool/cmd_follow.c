@@ -16,6 +16,7 @@
 #include "filter.h"
 #include "poll_sleep.h"
 #include "report.h"
+#include "spool_cli.h"
 #include "spool_tail.h"
 #include "text_out.h"
 
@@ -65,11 +66,12 @@ int cmd_follow(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct follow_run run = { 0 };
 	struct filter_args fa = { 0 };
 	bool existing = false;
-	struct cli_cmd c = { "follow", "", "Print messages as they arrive, until interrupted.", { { 0 } }, 0 };
+	struct cli c;
+	spool_cli_init(&c, "follow", NULL, "Print messages as they arrive, until interrupted.");
 	filter_cli(&c, &fa);
-	cli_add(&c, "json", CLI_FLAG, &run.json, NULL, "one JSON object per line");
-	cli_add(&c, "no-subject", CLI_FLAG, &run.no_subject, NULL, "do not read Subjects");
-	cli_add(&c, "existing", CLI_FLAG, &existing, NULL, "first print the messages already there, oldest first");
+	cli_add(&c, cli_flag("json", &run.json, "one JSON object per line"));
+	cli_add(&c, cli_flag("no-subject", &run.no_subject, "do not read Subjects"));
+	cli_add(&c, cli_flag("existing", &existing, "first print the messages already there, oldest first"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

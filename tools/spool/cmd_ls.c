@@ -13,6 +13,7 @@
 #include "cmd.h"
 #include "filter.h"
 #include "report.h"
+#include "spool_cli.h"
 #include "spool_walk.h"
 #include "text_out.h"
 
@@ -37,11 +38,12 @@ int cmd_ls(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct ls_run run = { 0 };
 	struct filter_args fa = { 0 };
-	struct cli_cmd c = { "ls", "", "List messages, newest first.", { { 0 } }, 0 };
+	struct cli c;
+	spool_cli_init(&c, "ls", NULL, "List messages, newest first.");
 	filter_cli(&c, &fa);
-	cli_add(&c, "limit", CLI_U64, &run.limit, "N", "at most N messages (default: all)");
-	cli_add(&c, "json", CLI_FLAG, &run.json, NULL, "one JSON object per line (docs/SPOOL-TOOL.md)");
-	cli_add(&c, "no-subject", CLI_FLAG, &run.no_subject, NULL, "do not read Subjects (faster; JSON subject null)");
+	cli_add(&c, cli_u64("limit", &run.limit, 0, UINT64_MAX, "N", "at most N messages (default: all)"));
+	cli_add(&c, cli_flag("json", &run.json, "one JSON object per line (docs/SPOOL-TOOL.md)"));
+	cli_add(&c, cli_flag("no-subject", &run.no_subject, "do not read Subjects (faster; JSON subject null)"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

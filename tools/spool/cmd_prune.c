@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "cmd.h"
 #include "report.h"
 #include "seg_reader.h"
+#include "spool_cli.h"
 #include "spool_dir.h"
 #include "when.h"
 
@@ -88,11 +88,10 @@ int cmd_prune(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct prune_run run = { 0 };
 	const char *before = NULL;
-	struct cli_cmd c = {
-		"prune", "", "Delete sealed segments whose newest message is older than --before.", { { 0 } }, 0
-	};
-	cli_add(&c, "before", CLI_STRING, &before, "TIME", "required: 2026-11-28T12:00:00Z, -7d, epoch seconds");
-	cli_add(&c, "dry-run", CLI_FLAG, &run.dry_run, NULL, "say what would be deleted, delete nothing");
+	struct cli c;
+	spool_cli_init(&c, "prune", NULL, "Delete sealed segments whose newest message is older than --before.");
+	cli_add(&c, cli_string("before", &before, "TIME", "required: 2026-11-28T12:00:00Z, -7d, epoch seconds"));
+	cli_add(&c, cli_flag("dry-run", &run.dry_run, "say what would be deleted, delete nothing"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

@@ -18,11 +18,12 @@
 #include <unistd.h>
 
 #include "cidr.h"
-#include "cli.h"
 #include "cmd.h"
 #include "filter.h"
+#include "grow.h"
 #include "report.h"
 #include "session_out.h"
+#include "spool_cli.h"
 #include "spool_find.h"
 #include "spool_walk.h"
 
@@ -69,14 +70,8 @@ static bool keep_row(struct sessions_run *run, const struct spool_index_entry *e
 {
 	if (run->limit != 0 && run->count >= 2 * run->limit)
 		sort_rows(run, run->limit); /* --limit N holds at most 2N rows */
-	if (run->count == run->cap) {
-		size_t n = run->cap ? 2 * run->cap : 256;
-		struct session_row *p = realloc(run->rows, n * sizeof *p);
-		if (p == NULL)
-			return false;
-		run->rows = p;
-		run->cap = n;
-	}
+	if (!grow_array((void **)&run->rows, &run->cap, run->count + 1, sizeof *run->rows, 256))
+		return false;
 	struct session_row *row = &run->rows[run->count];
 	FILE *f = open_memstream(&row->text, &row->len);
 	if (f == NULL)
@@ -188,12 +183,13 @@ int cmd_sessions(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct sessions_run run = { 0 };
 	struct filter_args fa = { 0 };
 	const char *client = NULL, *quirk = NULL;
-	struct cli_cmd c = { "sessions", "", "List session reports, newest first.", { { 0 } }, 0 };
-	cli_add(&c, "client", CLI_STRING, &client, "CIDR", "client address in this range (10.0.0.0/8, ::1)");
-	cli_add(&c, "quirk", CLI_STRING, &quirk, "NAME", "sessions with this quirk (rset-for-data, pregreet, ...)");
+	struct cli c;
+	spool_cli_init(&c, "sessions", NULL, "List session reports, newest first.");
+	cli_add(&c, cli_string("client", &client, "CIDR", "client address in this range (10.0.0.0/8, ::1)"));
+	cli_add(&c, cli_string("quirk", &quirk, "NAME", "sessions with this quirk (rset-for-data, pregreet, ...)"));
 	filter_cli_times(&c, &fa, "connected");
-	cli_add(&c, "limit", CLI_U64, &run.limit, "N", "at most N sessions (default: all)");
-	cli_add(&c, "json", CLI_FLAG, &run.json, NULL, "one JSON object per line (docs/SPOOL-TOOL.md)");
+	cli_add(&c, cli_u64("limit", &run.limit, 0, UINT64_MAX, "N", "at most N sessions (default: all)"));
+	cli_add(&c, cli_flag("json", &run.json, "one JSON object per line (docs/SPOOL-TOOL.md)"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)
@@ -247,10 +243,9 @@ int cmd_session(const struct cmd_ctx *ctx, int argc, char **argv)
 	bool json = false;
 	const char *id[1];
 	size_t npos;
-	struct cli_cmd c = {
-		"session", "ID", "Show one session report: commands, transactions, gaps, quirks.", { { 0 } }, 0
-	};
-	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object (the sessions --json object)");
+	struct cli c;
+	spool_cli_init(&c, "session", "ID", "Show one session report: commands, transactions, gaps, quirks.");
+	cli_add(&c, cli_flag("json", &json, "one JSON object (the sessions --json object)"));
 	int rc = cli_parse(&c, argc, argv, id, 1, &npos);
 	if (rc != 0 || npos != 1) {
 		if (rc == 0)

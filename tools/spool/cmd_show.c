@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
 #include "cmd.h"
 #include "json_out.h"
 #include "mail_header.h"
 #include "report.h"
+#include "spool_cli.h"
 #include "spool_find.h"
 #include "text_out.h"
 #include "when.h"
@@ -157,9 +157,8 @@ static int show_one(void *arg, struct msg *m)
 int cmd_show(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	bool json = false;
-	struct cli_cmd c = {
-		"show", "ID", "Show the envelope, session facts and headers of one message.", { { 0 } }, 0
-	};
-	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object: the ls fields plus \"headers\"");
+	struct cli c;
+	spool_cli_init(&c, "show", "ID", "Show the envelope, session facts and headers of one message.");
+	cli_add(&c, cli_flag("json", &json, "one JSON object: the ls fields plus \"headers\""));
 	return spool_with_msg(ctx, &c, argc, argv, show_one, &json);
 }

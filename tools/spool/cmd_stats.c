@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
 #include "cmd.h"
 #include "report.h"
 #include "seg_reader.h"
+#include "spool_cli.h"
 #include "spool_dir.h"
 #include "when.h"
 
@@ -171,10 +171,9 @@ static int stats_run(const struct spool_dir *d, bool json)
 int cmd_stats(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	bool json = false;
-	struct cli_cmd c = {
-		"stats", "", "Messages, bytes, segments and time range, per shard and in total.", { { 0 } }, 0
-	};
-	cli_add(&c, "json", CLI_FLAG, &json, NULL, "one JSON object (docs/SPOOL-TOOL.md)");
+	struct cli c;
+	spool_cli_init(&c, "stats", NULL, "Messages, bytes, segments and time range, per shard and in total.");
+	cli_add(&c, cli_flag("json", &json, "one JSON object (docs/SPOOL-TOOL.md)"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

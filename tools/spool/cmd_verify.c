@@ -31,12 +31,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "cmd.h"
 #include "poll_sleep.h"
 #include "queue_id.h"
 #include "report.h"
 #include "seg_reader.h"
+#include "spool_cli.h"
 #include "spool_dir.h"
 
 #define VERIFY_SETTLE_MS 1000u /* how long a write in progress may take */
@@ -395,10 +395,9 @@ static int verify_shard(struct verify_run *v, int fd, uint32_t shard, volatile s
 int cmd_verify(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct verify_run v = { 0 };
-	struct cli_cmd c = {
-		"verify", "", "Check every record checksum and every index; exit 1 if anything is wrong.", { { 0 } }, 0
-	};
-	cli_add(&c, "quiet", CLI_FLAG, &v.quiet, NULL, "print problems only (no notes, no summary)");
+	struct cli c;
+	spool_cli_init(&c, "verify", NULL, "Check every record checksum and every index; exit 1 if anything is wrong.");
+	cli_add(&c, cli_flag("quiet", &v.quiet, "print problems only (no notes, no summary)"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

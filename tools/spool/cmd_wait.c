@@ -22,6 +22,7 @@
 #include "filter.h"
 #include "poll_sleep.h"
 #include "report.h"
+#include "spool_cli.h"
 #include "spool_tail.h"
 #include "text_out.h"
 
@@ -93,13 +94,15 @@ int cmd_wait(const struct cmd_ctx *ctx, int argc, char **argv)
 	uint64_t timeout_s = WAIT_DEFAULT_TIMEOUT_S;
 	bool existing = false;
 	run.want = 1;
-	struct cli_cmd c = { "wait", "", "Wait until matching mail arrives: exit 0, or 1 on timeout.", { { 0 } }, 0 };
+	struct cli c;
+	spool_cli_init(&c, "wait", NULL, "Wait until matching mail arrives: exit 0, or 1 on timeout.");
 	filter_cli_patterns(&c, &fa);
-	cli_add(&c, "count", CLI_U64, &run.want, "N", "wait for N matching messages (default 1)");
-	cli_add(&c, "timeout", CLI_U64, &timeout_s, "SECS", "give up after SECS, exit 1 (default 30; 0: never)");
-	cli_add(&c, "existing", CLI_FLAG, &existing, NULL, "count matching messages already in the spool too");
-	cli_add(&c, "json", CLI_FLAG, &run.json, NULL, "print each matching message as a JSON line");
-	cli_add(&c, "quiet", CLI_FLAG, &run.quiet, NULL, "print nothing; the exit status says it");
+	cli_add(&c, cli_u64("count", &run.want, 0, UINT64_MAX, "N", "wait for N matching messages"));
+	cli_add(&c, cli_duration64("timeout", &timeout_s, CLI_SECONDS, 0, UINT64_MAX / CLI_SECONDS, "SECS",
+				   "give up after SECS, exit 1; 0: never"));
+	cli_add(&c, cli_flag("existing", &existing, "count matching messages already in the spool too"));
+	cli_add(&c, cli_flag("json", &run.json, "print each matching message as a JSON line"));
+	cli_add(&c, cli_flag("quiet", &run.quiet, "print nothing; the exit status says it"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)

@@ -19,23 +19,23 @@
 
 #define FILTER_VALUE_MAX_BYTES 1024u
 
-void filter_cli_patterns(struct cli_cmd *c, struct filter_args *a)
+void filter_cli_patterns(struct cli *c, struct filter_args *a)
 {
-	cli_add(c, "from", CLI_STRING, &a->from, "PAT", "sender matches this glob ('' for the null sender)");
-	cli_add(c, "to", CLI_STRING, &a->to, "PAT", "a recipient matches this glob");
-	cli_add(c, "subject", CLI_STRING, &a->subject, "PAT", "Subject matches this glob (e.g. '*invoice*')");
+	cli_add(c, cli_string("from", &a->from, "PAT", "sender matches this glob ('' for the null sender)"));
+	cli_add(c, cli_string("to", &a->to, "PAT", "a recipient matches this glob"));
+	cli_add(c, cli_string("subject", &a->subject, "PAT", "Subject matches this glob (e.g. '*invoice*')"));
 }
 
-void filter_cli_times(struct cli_cmd *c, struct filter_args *a, const char *what)
+void filter_cli_times(struct cli *c, struct filter_args *a, const char *what)
 {
 	char *since = a->help[0], *until = a->help[1];
 	snprintf(since, FILTER_HELP_BYTES, "%s at or after TIME (2026-11-28T12:00:00Z, -2h, epoch)", what);
 	snprintf(until, FILTER_HELP_BYTES, "%s before TIME", what);
-	cli_add(c, "since", CLI_STRING, &a->since, "TIME", since);
-	cli_add(c, "until", CLI_STRING, &a->until, "TIME", until);
+	cli_add(c, cli_string("since", &a->since, "TIME", since));
+	cli_add(c, cli_string("until", &a->until, "TIME", until));
 }
 
-void filter_cli(struct cli_cmd *c, struct filter_args *a)
+void filter_cli(struct cli *c, struct filter_args *a)
 {
 	filter_cli_patterns(c, a);
 	filter_cli_times(c, a, "received");

@@ -40,11 +40,11 @@ struct filter {
 };
 
 /* Add --from, --to, --subject, --since, --until to a command's table. */
-void filter_cli(struct cli_cmd *c, struct filter_args *a);
+void filter_cli(struct cli *c, struct filter_args *a);
 /* Add --to, --from, --subject only (wait: times make no sense there). */
-void filter_cli_patterns(struct cli_cmd *c, struct filter_args *a);
+void filter_cli_patterns(struct cli *c, struct filter_args *a);
 /* Add --since, --until only; what: "received", "connected" (the help). */
-void filter_cli_times(struct cli_cmd *c, struct filter_args *a, const char *what);
+void filter_cli_times(struct cli *c, struct filter_args *a, const char *what);
 
 /* Check the arguments; 0, or -1 after printing what is wrong. */
 int filter_compile(struct filter *f, const struct filter_args *a, uint64_t now_us);

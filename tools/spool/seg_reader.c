@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "session_out.h"
 #include "spool_dir.h"
 
@@ -181,14 +182,8 @@ void seg_reader_close(struct seg_reader *r)
 
 static int add_entry(struct seg_reader *r, uint64_t off, const struct spool_record *rec)
 {
-	if (r->ent_count == r->ent_cap) {
-		uint32_t n = r->ent_cap ? 2 * r->ent_cap : 1024;
-		struct spool_index_entry *p = realloc(r->ents, (size_t)n * sizeof *p);
-		if (p == NULL)
-			return -ENOMEM;
-		r->ents = p;
-		r->ent_cap = n;
-	}
+	if (!grow_array((void **)&r->ents, &r->ent_cap, (size_t)r->ent_count + 1, sizeof *r->ents, 1024))
+		return -ENOMEM;
 	struct spool_index_entry *e = &r->ents[r->ent_count++];
 	memset(e, 0, sizeof *e);
 	msg_meta_ids(rec, e->qid, &e->received_us);

@@ -58,7 +58,8 @@ struct seg_reader {
 	uint32_t idx_count;
 	/* open: entries found by scanning, and where the scan stopped */
 	struct spool_index_entry *ents;
-	uint32_t ent_count, ent_cap;
+	uint32_t ent_count;
+	size_t ent_cap;
 	uint64_t scan_end;
 	enum spool_verdict scan_stop;
 	uint8_t *win; /* pread window */

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 #define SHARD_PREFIX "shard-"
 #define SEGNO_DIGITS 8u
 
@@ -180,14 +182,9 @@ int spool_dir_files(int shard_fd, struct spool_file **out, size_t *count)
 		struct spool_file f;
 		if (!classify(de->d_name, &f))
 			continue;
-		if (*count == cap) {
-			cap = cap ? 2 * cap : 64;
-			struct spool_file *p = realloc(*out, cap * sizeof *p);
-			if (p == NULL) {
-				e = -ENOMEM;
-				break;
-			}
-			*out = p;
+		if (!grow_array((void **)out, &cap, *count + 1, sizeof **out, 64)) {
+			e = -ENOMEM;
+			break;
 		}
 		(*out)[(*count)++] = f;
 	}

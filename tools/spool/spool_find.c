@@ -94,7 +94,7 @@ int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, 
 	return SPOOL_EXIT_OK;
 }
 
-int spool_with_msg(const struct cmd_ctx *ctx, struct cli_cmd *c, int argc, char **argv,
+int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
 		   int (*act)(void *arg, struct msg *m), void *arg)
 {
 	const char *id[1];
@@ -102,7 +102,7 @@ int spool_with_msg(const struct cmd_ctx *ctx, struct cli_cmd *c, int argc, char 
 	int rc = cli_parse(c, argc, argv, id, 1, &npos);
 	if (rc != 0 || npos != 1) {
 		if (rc == 0)
-			report_error("%s: which message? (%s ID)", c->name, c->name);
+			report_error("%s: which message? (%s ID)", c->command, c->command);
 		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
 	}
 	struct spool_dir d;
@@ -111,7 +111,7 @@ int spool_with_msg(const struct cmd_ctx *ctx, struct cli_cmd *c, int argc, char 
 		return report_spool_open(ctx->spool, e);
 	struct seg_reader r;
 	struct msg m;
-	rc = spool_find_msg(&d, c->name, id[0], &r, &m);
+	rc = spool_find_msg(&d, c->command, id[0], &r, &m);
 	if (rc == SPOOL_EXIT_OK) {
 		rc = act(arg, &m);
 		seg_reader_close(&r);

@@ -29,13 +29,13 @@ int spool_find(const struct spool_dir *d, const char *qid, struct seg_reader *r,
  * session report's ID is not a message: NOT_FOUND, naming `session`. */
 int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, struct seg_reader *r, struct msg *m);
 
-struct cli_cmd;
+struct cli;
 struct cmd_ctx;
 
 /* The commands that take one queue ID (show, cat): parse argv with c's
  * options and one positional ID, open the spool, find the message, run
  * act on it, close everything.  Returns the exit status. */
-int spool_with_msg(const struct cmd_ctx *ctx, struct cli_cmd *c, int argc, char **argv,
+int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
 		   int (*act)(void *arg, struct msg *m), void *arg);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "grow.h"
 #include "report.h"
 
 void spool_tail_init(struct spool_tail *t, const char *path, bool from_start)
@@ -61,14 +62,8 @@ static int find_shards(struct spool_tail *t)
 /* Start tracking segment segno; skip_existing: what is there is old. */
 static int track(struct tail_shard *s, uint64_t segno, bool skip_existing)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct tail_seg *p = realloc(s->segs, cap * sizeof *p);
-		if (p == NULL)
-			return -ENOMEM;
-		s->segs = p;
-		s->cap = cap;
-	}
+	if (!grow_array((void **)&s->segs, &s->cap, s->n + 1, sizeof *s->segs, 8))
+		return -ENOMEM;
 	struct tail_seg *ts = &s->segs[s->n];
 	memset(ts, 0, sizeof *ts);
 	int e = seg_reader_open(&ts->r, s->fd, s->shard, segno);
@@ -103,14 +98,8 @@ static int find_segments(struct tail_shard *s, bool skip_existing)
 
 static int add_item(struct spool_tail *t, struct tail_seg *ts, uint32_t i)
 {
-	if (t->item_count == t->item_cap) {
-		size_t cap = t->item_cap ? 2 * t->item_cap : 256;
-		struct tail_item *p = realloc(t->items, cap * sizeof *p);
-		if (p == NULL)
-			return -ENOMEM;
-		t->items = p;
-		t->item_cap = cap;
-	}
+	if (!grow_array((void **)&t->items, &t->item_cap, t->item_count + 1, sizeof *t->items, 256))
+		return -ENOMEM;
 	struct tail_item *it = &t->items[t->item_count++];
 	it->seg = ts;
 	seg_reader_entry(&ts->r, i, &it->e);
