@@ -11,6 +11,7 @@
  * row in core's registry (core/smtp_verbs.c), in bit order.
  */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,16 +45,61 @@ static const char *listen_unix(const char *v, struct listen_addr *la)
 	return NULL;
 }
 
-/* "host:port", "[v6]:port" or "unix:/path"; NULL, or why not. */
-static const char *listen_parse(const char *v, struct listen_addr *la)
+/* A name: every address it resolves to (getaddrinfo, TCP), in its order;
+ * each keeps the name in its text, with the address when there are more. */
+static const char *listen_name(struct server_config *cfg, const char *v, const char *host, const char *port)
 {
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+		return "cannot resolve the host name (use an address, or [v6] for IPv6)";
+	const char *why = NULL;
+	unsigned added = 0;
+	for (struct addrinfo *a = res; a != NULL && why == NULL; a = a->ai_next) {
+		bool dup = false;
+		for (unsigned i = cfg->listen_count - added; i < cfg->listen_count && !dup; i++)
+			dup = cfg->listen[i].sa_len == a->ai_addrlen &&
+			      memcmp(&cfg->listen[i].sa, a->ai_addr, a->ai_addrlen) == 0;
+		if (dup || a->ai_addrlen > sizeof(struct sockaddr_storage))
+			continue;
+		if (cfg->listen_count == SERVER_LISTEN_MAX) {
+			why = "too many listen addresses";
+			break;
+		}
+		struct listen_addr *la = &cfg->listen[cfg->listen_count++];
+		memset(la, 0, sizeof *la);
+		memcpy(&la->sa, a->ai_addr, a->ai_addrlen);
+		la->sa_len = a->ai_addrlen;
+		char ip[INET6_ADDRSTRLEN] = "?";
+		const void *in = a->ai_family == AF_INET6 ?
+					 (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr :
+					 (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr;
+		inet_ntop(a->ai_family, in, ip, sizeof ip);
+		snprintf(la->text, sizeof la->text, "%s (%s)", v, ip);
+		added++;
+	}
+	freeaddrinfo(res);
+	return why;
+}
+
+/* "host:port", "[v6]:port", "name:port" or "unix:/path"; NULL, or why not.
+ * A literal address is one listen address; a name may give several. */
+static const char *listen_parse(struct server_config *cfg, const char *v)
+{
+	if (cfg->listen_count == SERVER_LISTEN_MAX)
+		return "too many listen addresses";
+	struct listen_addr *la = &cfg->listen[cfg->listen_count];
 	memset(la, 0, sizeof *la);
 	snprintf(la->text, sizeof la->text, "%s", v);
-	if (strncmp(v, "unix:", 5) == 0)
-		return listen_unix(v, la);
+	const char *why = NULL;
+	if (strncmp(v, "unix:", 5) == 0) {
+		why = listen_unix(v, la);
+		cfg->listen_count += why == NULL;
+		return why;
+	}
 	char host[HOST_MAX_BYTES];
 	const char *colon = strrchr(v, ':');
-	if (colon == NULL || (size_t)(colon - v) >= sizeof host)
+	if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof host)
 		return "expected HOST:PORT";
 	memcpy(host, v, (size_t)(colon - v));
 	host[colon - v] = '\0';
@@ -61,34 +107,29 @@ static const char *listen_parse(const char *v, struct listen_addr *la)
 	if (cli_value_u64(colon + 1, 1, 65535, &port) != NULL)
 		return "expected HOST:PORT with PORT 1..65535";
 	size_t hl = strlen(host);
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&la->sa;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&la->sa;
 	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&la->sa;
 		host[hl - 1] = '\0';
 		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
 			return "bad IPv6 address";
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
 		la->sa_len = sizeof *s6;
-		return NULL;
+	} else if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		la->sa_len = sizeof *s4;
+	} else {
+		return listen_name(cfg, v, host, colon + 1);
 	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&la->sa;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-		return "bad IPv4 address (use [v6] for IPv6)";
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((uint16_t)port);
-	la->sa_len = sizeof *s4;
+	cfg->listen_count++;
 	return NULL;
 }
 
 static const char *parse_listen(const struct cli_opt *o, const char *v)
 {
-	struct server_config *cfg = o->dest;
-	if (cfg->listen_count == SERVER_LISTEN_MAX)
-		return "too many listen addresses";
-	const char *why = listen_parse(v, &cfg->listen[cfg->listen_count]);
-	if (why == NULL)
-		cfg->listen_count++;
-	return why;
+	return listen_parse(o->dest, v);
 }
 
 /* Keep a rule's text, after the row's prefix (a shorthand such as
@@ -133,7 +174,8 @@ static void rows_engine(struct cli *c, struct server_config *cfg)
 {
 	const struct cli_opt rows[] = {
 		cli_custom("listen", parse_listen, cfg, NULL, "ADDR",
-			   "listen on 127.0.0.1:2525, [::1]:2525, unix:/path (repeatable)"),
+			   "listen on 127.0.0.1:2525, [::1]:2525, localhost:2525 (every address of the name), "
+			   "unix:/path (repeatable)"),
 		cli_def(cli_u32("shards", &cfg->shards, 0, 256, "N", "event loops, one per CPU"), "online CPUs"),
 		cli_enum("io", &cfg->io, io_words, "I/O backend: auto is io_uring, else epoll"),
 		cli_flag("discard", &cfg->discard, "accept and throw away every message (no spool)"),
@@ -267,7 +309,7 @@ static int check(const struct cli *c, struct server_config *cfg)
 		cli_error(c, "--recv-buffers must be a power of two");
 		return -1;
 	}
-	if (cfg->listen_count == 0 && listen_parse(SERVER_DEFAULT_LISTEN, &cfg->listen[cfg->listen_count++]) != NULL)
+	if (cfg->listen_count == 0 && listen_parse(cfg, SERVER_DEFAULT_LISTEN) != NULL)
 		return -1;
 	return 0;
 }

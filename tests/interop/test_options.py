@@ -11,7 +11,7 @@ stops the start with exit 2 and a line naming the option.
 import subprocess
 import time
 
-from interop_helpers import greet
+from interop_helpers import HOST, Wire, free_port, greet, is_listening, wait_for
 
 TIMEOUT_421 = "421 4.4.2 smtpsink Error: timeout exceeded"
 
@@ -47,3 +47,21 @@ def test_help_says_so(smtpsink_bin):
     assert "--timeout SECS" in p.stdout and "(default 5m)" in p.stdout, p.stdout
     assert "BYTES: a number of bytes, or with K, M, G, T" in p.stdout, p.stdout
     assert "SECS, MS: a number of seconds (milliseconds), or with ms, s, m, h, d" in p.stdout, p.stdout
+
+
+def test_listen_host_name(smtpsink_bin):
+    """--listen localhost:PORT listens on every address the name resolves
+    to (127.0.0.1 here); a name that does not resolve stops the start."""
+    port = free_port()
+    p = subprocess.Popen([str(smtpsink_bin), "--discard", "--listen", "localhost:%d" % port],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: is_listening(port), 10, what="the server to listen on localhost")
+        with Wire(HOST, port) as w:
+            assert w.reply(10).code == 220
+            w.cmd("QUIT", 221)
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=30)
+    assert "listening on localhost:%d (127.0.0.1)" % port in err, err
+    assert "cannot resolve the host name" in _refused(smtpsink_bin, "--listen", "no-such-host.invalid:25")
