@@ -48,6 +48,7 @@ struct bench_config {
 	uint32_t workers; /* 0: as many as the descriptor limit needs */
 	enum bench_io io;
 	uint32_t timeout_s;
+	uint64_t max_failures; /* failed transactions tolerated before exit 1 */
 	bool json;
 	const char *qid_log;
 	uint64_t seed;

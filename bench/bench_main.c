@@ -148,6 +148,31 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* The run's verdict: exit 1 when nothing connected, no transaction could
+ * start, or more transactions failed (or connections outside one) than
+ * --max-failures. */
+static int verdict(const struct bench_config *cfg, const struct bench_counts *c)
+{
+	uint64_t failures = c->txn_failed;
+	if (cfg->mode != CLIENT_MODE_CONNECT) /* there a refused connection is a failed message */
+		failures += c->errors[BENCH_ERR_CONNECT];
+	if (c->sessions == 0) {
+		fprintf(stderr, "smtpsink-bench: no connection could be made to %s\n", cfg->target_text);
+		return 1;
+	}
+	if (c->txn_started == 0) {
+		fprintf(stderr, "smtpsink-bench: no transaction could be started\n");
+		return 1;
+	}
+	if (failures > cfg->max_failures) {
+		fprintf(stderr,
+			"smtpsink-bench: %llu failed (transactions and connections), more than --max-failures %llu\n",
+			(unsigned long long)failures, (unsigned long long)cfg->max_failures);
+		return 1;
+	}
+	return 0;
+}
+
 static int run(const struct bench_config *cfg, struct bench_run *r, uint32_t workers)
 {
 	struct bench_stats total;
@@ -162,6 +187,8 @@ static int run(const struct bench_config *cfg, struct bench_run *r, uint32_t wor
 		bench_report_json(stdout, &ri, &total);
 	else
 		bench_report_human(stdout, &ri, &total);
+	if (rc == 0)
+		rc = verdict(cfg, &total.c);
 	bench_stats_fini(&total);
 	return rc == 0 ? 0 : 1;
 }

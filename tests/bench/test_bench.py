@@ -97,8 +97,9 @@ def test_postfix_rcpt_refused(postfix_sink, bench):
     """smtp-sink -r RCPT: 450 to every RCPT, so no DATA and no message."""
     srv = postfix_sink("-r", "RCPT")
     n, rcpts = 200, 3
-    r, _ = bench(f"127.0.0.1:{srv.port}", "--mode", "reuse", "--connections", 4, "--messages", n,
-                 "--rcpts", rcpts)
+    r, err = bench(f"127.0.0.1:{srv.port}", "--mode", "reuse", "--connections", 4, "--messages", n,
+                   "--rcpts", rcpts, rc=1)
+    assert f"{n} failed (transactions and connections), more than --max-failures 0" in err, err
     replies = {int(k): v for k, v in r["replies"].items()}
     assert r["messages"] == 0 and r["transactions_failed"] == n and r["transactions_started"] == n
     assert replies.get(450) == n * rcpts, replies
@@ -112,7 +113,8 @@ def test_postfix_rcpt_refused(postfix_sink, bench):
 def test_postfix_pipeline_needs_pipelining(postfix_sink, bench):
     """smtp-sink -r implies -p (no PIPELINING): pipeline mode says so."""
     srv = postfix_sink("-r", "RCPT")
-    r, _ = bench(f"127.0.0.1:{srv.port}", "--mode", "pipeline", "--connections", 3, "--messages", 10)
+    r, err = bench(f"127.0.0.1:{srv.port}", "--mode", "pipeline", "--connections", 3, "--messages", 10, rc=1)
+    assert "no transaction could be started" in err, err
     assert r["errors"]["extension_missing"] == 3 and r["sessions"] == 3
     assert r["transactions_started"] == 0
 
@@ -136,7 +138,7 @@ def test_smtpsink_size_limit(smtpsink, bench, tmp_path):
     n = 400
     qlog = tmp_path / "qids"
     r, _ = bench(f"127.0.0.1:{srv.port}", "--mode", "reuse", "--connections", 4, "--messages", n,
-                 "--size", "1000-3000", "--qid-log", qlog)
+                 "--size", "1000-3000", "--qid-log", qlog, "--max-failures", n)
     _, summary = srv.stop()
     replies = {int(k): v for k, v in r["replies"].items()}
     assert 0 < r["messages"] < n and r["messages"] + r["transactions_failed"] == n
@@ -224,7 +226,8 @@ def test_timeout_on_a_silent_server(bench):
     t.start()
     try:
         t0 = time.monotonic()
-        r, _ = bench(f"127.0.0.1:{lst.getsockname()[1]}", "--connections", 4, "--messages", 10, "--timeout", 1)
+        r, _ = bench(f"127.0.0.1:{lst.getsockname()[1]}", "--connections", 4, "--messages", 10, "--timeout", 1,
+                     rc=1)
         assert time.monotonic() - t0 < 10
     finally:
         stop.set()
@@ -239,10 +242,25 @@ def test_connect_refused(bench):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    r, _ = bench(f"127.0.0.1:{port}", "--mode", "connect", "--connections", 3, "--messages", 12)
+    r, err = bench(f"127.0.0.1:{port}", "--mode", "connect", "--connections", 3, "--messages", 12, rc=1)
     assert r["errors"]["connect_failed"] == 12 and r["transactions_failed"] == 12 and r["sessions"] == 0
-    r, _ = bench(f"127.0.0.1:{port}", "--mode", "reuse", "--connections", 3, "--messages", 12)
+    assert f"no connection could be made to 127.0.0.1:{port}" in err, err
+    r, err = bench(f"127.0.0.1:{port}", "--mode", "reuse", "--connections", 3, "--messages", 12, rc=1)
     assert r["errors"]["connect_failed"] == 3 and r["transactions_started"] == 0
+    assert "no connection could be made" in err, err
+
+
+def test_max_failures(smtpsink, bench):
+    """Any failed transaction makes the exit status 1, unless --max-failures
+    tolerates that many: a rule refusing about half the recipients."""
+    srv = smtpsink("--discard", "--fault", "rcpt:reply=550 5.1.1 No such user:p=0.5", "--seed", "5")
+    target = f"127.0.0.1:{srv.port}"
+    r, err = bench(target, "--mode", "reuse", "--connections", 2, "--messages", 200, rc=1)
+    failed = r["transactions_failed"]
+    assert 40 < failed < 160 and r["messages"] == 200 - failed, r
+    assert f"{failed} failed (transactions and connections), more than --max-failures 0" in err, err
+    r, _ = bench(target, "--mode", "reuse", "--connections", 2, "--messages", 200, "--max-failures", 200, rc=0)
+    assert r["transactions_failed"] > 0
 
 
 def test_human_summary_and_no_progress_off_a_terminal(smtpsink, bench_bin):
