@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
+
 /* RFC 2047 section 2: an encoded word is at most 75 characters; accept
  * longer ones (real mailers exceed it) up to this bound. */
 #define WORD_MAX_CHARS 1024u
@@ -47,17 +49,6 @@ static void put_char(struct out *o, enum charset cs, uint8_t c)
 	}
 }
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int b64(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -77,7 +68,7 @@ static bool decode_q(const char *t, size_t n, enum charset cs, struct out *o)
 		} else if (t[i] == '=') {
 			if (i + 2 >= n)
 				return false;
-			int hi = hex(t[i + 1]), lo = hex(t[i + 2]);
+			int hi = hex_digit((uint8_t)t[i + 1]), lo = hex_digit((uint8_t)t[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			put_char(o, cs, (uint8_t)(hi << 4 | lo));

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "text_out.h"
 
 struct cursor {
 	uint32_t shard;
@@ -46,6 +47,15 @@ void spool_walk_warn_segment(const struct seg_reader *r)
 		report_warning("%s: the segment header does not verify; skipped (run verify)", name);
 	else if (r->index_bad)
 		report_warning("%s: its .idx does not verify; reading the segment instead (run verify)", name);
+}
+
+void spool_walk_warn_record(const struct seg_reader *r, const struct spool_index_entry *e, const char *why)
+{
+	char name[SPOOL_DIR_NAME_BYTES * 2], qid[4 * MSG_QID_BYTES];
+	seg_reader_name(r, name, sizeof name);
+	text_out_safe(e->qid, strnlen(e->qid, MSG_QID_BYTES), qid, sizeof qid);
+	report_warning("%s: offset %llu (%s%s): %s; skipped (run verify)", name, (unsigned long long)e->offset,
+		       (e->flags & SPOOL_FLAG_SESSION) ? "session " : "", qid, why);
 }
 
 static void cursor_close(struct cursor *c)

@@ -38,4 +38,9 @@ int spool_walk(struct spool_dir *d, const struct spool_walk_range *range, spool_
  * index that does not verify). */
 void spool_walk_warn_segment(const struct seg_reader *r);
 
+/* Warn about one record that cannot be used (why: msg_status_text() or
+ * the like): "FILE: offset N (ID): why; skipped (run verify)", the ID
+ * cleaned for the terminal (it comes from a file). */
+void spool_walk_warn_record(const struct seg_reader *r, const struct spool_index_entry *e, const char *why);
+
 #endif
