@@ -16,6 +16,7 @@
 
 #include "server_config.h"
 #include "smtp_limits.h"
+#include "spool_fs.h"
 
 #ifndef SMTPSINK_VERSION
 #define SMTPSINK_VERSION "0"
@@ -61,6 +62,8 @@ static const struct opt opts[] = {
 	  "spool segment size (default 268435456)" },
 	{ "spool-max-bytes", OPT_U64, CFG(spool_max_bytes), 0, UINT64_MAX / 2, "BYTES",
 	  "delete oldest segments past this, 0: keep all" },
+	{ "spool-mode", OPT_STRING, CFG(spool_mode_text), 0, 0, "MODE",
+	  "spool file mode, octal (default 0600; 0640: the group may read); directories get x where r is" },
 	{ "spool-max-age", OPT_U64, CFG(spool_max_age_s), 0, 100ull * 365 * 86400, "SECS",
 	  "delete segments older than this, 0: keep all" },
 	{ "max-conns", OPT_U32, CFG(max_conns), 1, 10000000, "N", "concurrent sessions (default 100000)" },
@@ -298,6 +301,7 @@ static void defaults(struct server_config *cfg)
 	cfg->spool_dir = "spool";
 	cfg->segment_size = 256ull << 20;
 	cfg->sync = 1; /* group */
+	cfg->spool_mode = SPOOL_FS_FILE_MODE_DEFAULT;
 	cfg->idle_gap_ms = 1000;
 }
 
@@ -317,6 +321,9 @@ static int check(struct server_config *cfg)
 			"smtpsink: --segment-size must be at least --max-size + 16 MiB (and --max-size not 0)\n");
 		return -1;
 	}
+	if (cfg->spool_mode_text && spool_fs_parse_mode(cfg->spool_mode_text, &cfg->spool_mode) != 0)
+		return bad("spool-mode", cfg->spool_mode_text,
+			   "an octal file mode with 0600, at most 0666 (0640, 0644)");
 	if ((cfg->recv_bufs & (cfg->recv_bufs - 1)) != 0) {
 		fprintf(stderr, "smtpsink: --recv-buffers must be a power of two\n");
 		return -1;

@@ -44,6 +44,8 @@ struct server_config {
 	uint32_t sync; /* enum spool_sync */
 	uint64_t spool_max_bytes; /* retention; 0: none */
 	uint64_t spool_max_age_s; /* retention; 0: none */
+	const char *spool_mode_text; /* --spool-mode, as given (NULL: default) */
+	uint32_t spool_mode; /* spool file mode; directories get x where r is set */
 	uint32_t max_conns; /* across all shards */
 	uint32_t timeout_s; /* idle/stalled session (RFC 5321 4.5.3.2) */
 	uint32_t data_min_rate; /* bytes/s during DATA/BDAT; 0: off */
