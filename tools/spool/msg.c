@@ -186,6 +186,12 @@ void msg_read_subject(struct msg *m)
 	}
 }
 
+const char *msg_line_end(const struct msg *m)
+{
+	const uint8_t *lf = memchr(m->rec.body, '\n', (size_t)m->rec.body_len);
+	return lf != NULL && (lf == m->rec.body || lf[-1] != '\r') ? "\n" : "\r\n";
+}
+
 void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t size)
 {
 	int af = family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;

@@ -84,6 +84,10 @@ void msg_client_addr(const struct msg *m, char *buf, size_t size);
 /* The same from a CLIENT field's family (4, 6, 0) and address. */
 void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t size);
 
+/* The body's line ending, for header lines put before it: "\n" if its
+ * first line ends with a bare LF, else "\r\n". */
+const char *msg_line_end(const struct msg *m);
+
 /* Name of one flag bit (enum smtp_msg_flag), NULL if unknown. */
 const char *msg_flag_name(uint32_t bit);
 
