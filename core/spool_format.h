@@ -227,14 +227,21 @@ struct spool_item {
 	struct spool_record rec; /* RECORD */
 };
 
-/* A walk over img[0..len), caller-owned; starts at offset 64. */
+/* A walk over segment bytes, caller-owned.  img holds the segment's bytes
+ * [base, base + len); offsets in items are segment offsets. */
 struct spool_walker {
 	const uint8_t *img;
 	size_t len;
+	uint64_t base;
 	uint64_t off;
 	uint64_t budget;
 };
+/* The whole segment image: base 0, from offset 64. */
 void spool_walker_init(struct spool_walker *w, const uint8_t *img, size_t len);
+/* A window of it (a reader of a growing segment): from offset base, which
+ * must be 8-aligned.  What lies past the window is unknown: a TAIL found
+ * in it may end in records beyond. */
+void spool_walker_init_at(struct spool_walker *w, const uint8_t *img, size_t len, uint64_t base);
 /* The next item, in file order; false at the end (only zeros remain).  The
  * segment header is not checked here (spool_segment_header_ok). */
 bool spool_walker_next(struct spool_walker *w, struct spool_item *it);

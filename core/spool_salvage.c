@@ -68,11 +68,13 @@ enum search_result {
 	SEARCH_BUDGET, /* the budget ran out before the image did */
 };
 
-/* A record at offset off: OK only if it verifies and its synced_before is
- * not beyond its own offset (a genuine record never claims that). */
-static enum spool_verdict scan_decode(const uint8_t *img, size_t len, uint64_t off, struct spool_record *rec)
+/* The record at segment offset off (in the window): OK only if it
+ * verifies and its synced_before is not beyond its own offset (a genuine
+ * record never claims that). */
+static enum spool_verdict walk_decode(const struct spool_walker *w, uint64_t off, struct spool_record *rec)
 {
-	enum spool_verdict v = spool_record_decode(img + off, len - (size_t)off, rec);
+	uint64_t at = off - w->base;
+	enum spool_verdict v = spool_record_decode(w->img + at, w->len - (size_t)at, rec);
 	if (v == SPOOL_OK && rec->synced_before > off)
 		return SPOOL_BAD_HEADER;
 	return v;
@@ -81,14 +83,15 @@ static enum spool_verdict scan_decode(const uint8_t *img, size_t len, uint64_t o
 /* The next valid record at an 8-aligned offset >= from (aligned). */
 static enum search_result search_next(struct spool_walker *w, uint64_t from, uint64_t *found)
 {
-	for (uint64_t p = from; p < w->len && w->len - p >= SPOOL_RECORD_HEADER_BYTES; p += SPOOL_RECORD_ALIGN) {
+	uint64_t end = w->base + w->len;
+	for (uint64_t p = from; p < end && end - p >= SPOOL_RECORD_HEADER_BYTES; p += SPOOL_RECORD_ALIGN) {
 		struct spool_record rec = { 0 };
-		if (spool_record_header_decode(w->img + p, &rec) != SPOOL_OK || rec.record_len > w->len - p)
+		if (spool_record_header_decode(w->img + (p - w->base), &rec) != SPOOL_OK || rec.record_len > end - p)
 			continue;
 		if (rec.record_len > w->budget)
 			return SEARCH_BUDGET;
 		w->budget -= rec.record_len;
-		if (scan_decode(w->img, w->len, p, &rec) == SPOOL_OK) {
+		if (walk_decode(w, p, &rec) == SPOOL_OK) {
 			*found = p;
 			return SEARCH_FOUND;
 		}
@@ -108,12 +111,19 @@ static uint64_t nonzero_end(const uint8_t *img, uint64_t from, uint64_t len)
 	return end;
 }
 
-void spool_walker_init(struct spool_walker *w, const uint8_t *img, size_t len)
+void spool_walker_init_at(struct spool_walker *w, const uint8_t *img, size_t len, uint64_t base)
 {
 	w->img = img;
 	w->len = len;
-	w->off = SPOOL_SEGMENT_HEADER_BYTES;
+	w->base = base;
+	w->off = base;
 	w->budget = (uint64_t)len + SPOOL_SCAN_SLACK_BYTES;
+}
+
+void spool_walker_init(struct spool_walker *w, const uint8_t *img, size_t len)
+{
+	spool_walker_init_at(w, img, len, 0);
+	w->off = SPOOL_SEGMENT_HEADER_BYTES;
 }
 
 uint64_t spool_walker_offset(const struct spool_walker *w)
@@ -126,10 +136,10 @@ uint64_t spool_walker_offset(const struct spool_walker *w)
 static void walk_damage(struct spool_walker *w, enum spool_verdict v, const struct spool_record *rec,
 			struct spool_item *it)
 {
-	uint64_t off = it->offset, next = 0;
+	uint64_t off = it->offset, next = 0, end = w->base + w->len;
 	uint64_t from = off + SPOOL_RECORD_ALIGN;
 	if ((v == SPOOL_BAD_CHECKSUM || v == SPOOL_SHORT) && rec->record_len != 0)
-		from = rec->record_len > w->len - off ? w->len : off + rec->record_len;
+		from = rec->record_len > end - off ? end : off + rec->record_len;
 	it->why = v;
 	enum search_result r = search_next(w, from, &next);
 	if (r == SEARCH_FOUND) {
@@ -140,18 +150,19 @@ static void walk_damage(struct spool_walker *w, enum spool_verdict v, const stru
 	}
 	it->kind = SPOOL_ITEM_TAIL;
 	it->unsearched = r == SEARCH_BUDGET;
-	it->length = nonzero_end(w->img, off, w->len) - off;
-	w->off = w->len;
+	it->length = w->base + nonzero_end(w->img, off - w->base, w->len) - off;
+	w->off = end;
 }
 
 bool spool_walker_next(struct spool_walker *w, struct spool_item *it)
 {
 	struct spool_record rec;
+	uint64_t end = w->base + w->len;
 	memset(it, 0, sizeof(*it));
-	if (w->off >= w->len)
+	if (w->off >= end)
 		return false;
 	uint64_t off = w->off;
-	enum spool_verdict v = scan_decode(w->img, w->len, off, &rec);
+	enum spool_verdict v = walk_decode(w, off, &rec);
 	it->offset = off;
 	if (v == SPOOL_OK) {
 		it->kind = SPOOL_ITEM_RECORD;
@@ -160,8 +171,8 @@ bool spool_walker_next(struct spool_walker *w, struct spool_item *it)
 		w->off += rec.record_len;
 		return true;
 	}
-	if (v == SPOOL_END && spool_all_zero(w->img + off, w->len - (size_t)off)) {
-		w->off = w->len;
+	if (v == SPOOL_END && spool_all_zero(w->img + (off - w->base), (size_t)(end - off))) {
+		w->off = end;
 		return false;
 	}
 	walk_damage(w, v, &rec, it);

@@ -8,7 +8,8 @@
  * like a header with a bad checksum, damage at the first and at the last
  * record, several damaged ranges, a synced_before past itself, a short
  * tail; each walked against a PROT_NONE page and its items compared
- * exactly (kind, offset, length, verdict).  Then random damage (flips,
+ * exactly (kind, offset, length, verdict), and in windows starting at each
+ * item (segment offsets kept).  Then random damage (flips,
  * zeroed and garbage ranges, forged magics) over random segments, walked
  * by the walker and by a naive reference written here (full decode at
  * every offset, no budget): same items, and the items tile the image.
@@ -231,6 +232,35 @@ static void test_walk_tails(void)
 	free(s.img.p);
 }
 
+/* A window of the segment from an item boundary (a reader of a growing
+ * segment): the same items, with segment offsets. */
+static void test_walk_window(void)
+{
+	struct seg s;
+	struct walk whole;
+	struct spool_walker w;
+	seg_five(&s);
+	s.img.p[s.off[3] + 3] ^= 1;
+	walk_guarded(&s, &whole);
+	for (unsigned from = 0; from < whole.n; from++) {
+		struct guard g;
+		uint64_t base = whole.it[from].offset;
+		const uint8_t *img = guard_place(&g, s.img.p + base, s.img.len - base);
+		unsigned bad = 0, n = 0;
+		struct spool_item it;
+		spool_walker_init_at(&w, img, s.img.len - base, base);
+		for (; spool_walker_next(&w, &it); n++) {
+			const struct spool_item *want = &whole.it[from + n];
+			bad += it.kind != want->kind || it.offset != want->offset || it.length != want->length;
+		}
+		guard_free(&g);
+		CHECK_U64(bad, 0);
+		CHECK_U64(n, whole.n - from);
+		CHECK_U64(spool_walker_offset(&w), s.img.len);
+	}
+	free(s.img.p);
+}
+
 /* ---- the naive reference ---------------------------------------------------- */
 
 static enum spool_verdict ref_verdict(const uint8_t *img, size_t len, uint64_t p, struct spool_record *rec)
@@ -446,6 +476,7 @@ int main(void)
 	test_walk_zeroed_and_garbage();
 	test_walk_several_ranges();
 	test_walk_tails();
+	test_walk_window();
 	test_walk_against_reference();
 	test_index_sort_drops_duplicates();
 	test_entry_of_record();

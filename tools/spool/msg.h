@@ -69,10 +69,6 @@ struct msg {
 enum msg_status msg_decode(struct msg *m, const uint8_t *p, uint64_t avail, const struct spool_index_entry *e,
 			   bool verify);
 
-/* The queue ID (NUL-padded into qid) and RECEIVED_US of a decoded record;
- * false if either is missing or malformed. */
-bool msg_meta_ids(const struct spool_record *rec, char qid[MSG_QID_BYTES], uint64_t *received_us);
-
 /* Recipients in order: *pos starts at 0; params is empty when absent. */
 bool msg_rcpt_next(const struct msg *m, size_t *pos, struct smtp_view *addr, struct smtp_view *params);
 

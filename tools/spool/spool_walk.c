@@ -30,7 +30,7 @@
 struct cursor {
 	uint32_t shard;
 	int dir_fd;
-	uint64_t *segs;
+	struct spool_seg *segs;
 	size_t next_seg; /* segs[next_seg - 1] is the next to open */
 	struct seg_reader r;
 	bool open;
@@ -47,6 +47,13 @@ void spool_walk_warn_segment(const struct seg_reader *r)
 		report_warning("%s: the segment header does not verify; skipped (run verify)", name);
 	else if (r->index_bad)
 		report_warning("%s: its .idx does not verify; reading the segment instead (run verify)", name);
+	if (r->state == SEG_QUARANTINED)
+		report_warning("%s: quarantined by the server; reading its intact records (%u damaged range(s) "
+			       "skipped; run verify --salvage)",
+			       name, r->damage_count);
+	else if (r->damage_count > 0)
+		report_warning("%s: %u damaged range(s) skipped; the records after them are read (run verify)", name,
+			       r->damage_count);
 }
 
 void spool_walk_warn_record(const struct seg_reader *r, const struct spool_index_entry *e, const char *why)
@@ -70,13 +77,13 @@ static bool cursor_next_segment(struct cursor *c)
 {
 	cursor_close(c);
 	while (c->next_seg > 0) {
-		uint64_t segno = c->segs[--c->next_seg];
-		int e = seg_reader_open(&c->r, c->dir_fd, c->shard, segno);
+		const struct spool_seg *s = &c->segs[--c->next_seg];
+		int e = seg_reader_open(&c->r, c->dir_fd, c->shard, s->segno, s->quarantined);
 		if (e == -ENOENT)
 			continue; /* deleted by retention or prune meanwhile */
 		if (e != 0) {
-			report_warning("shard-%02u/%08llu.seg: %s; skipped", c->shard, (unsigned long long)segno,
-				       strerror(-e));
+			report_warning("shard-%02u/%08llu.seg%s: %s; skipped", c->shard, (unsigned long long)s->segno,
+				       s->quarantined ? ".corrupt" : "", strerror(-e));
 			continue;
 		}
 		spool_walk_warn_segment(&c->r);
@@ -129,7 +136,7 @@ static int setup(struct spool_dir *d, struct cursor *cs)
 		c->dir_fd = d->shard_fd[i];
 		if (c->dir_fd < 0)
 			continue;
-		int e = spool_dir_segments(c->dir_fd, &c->segs, &n);
+		int e = spool_dir_segments(c->dir_fd, true, &c->segs, &n);
 		if (e != 0)
 			return e;
 		c->next_seg = n;
