@@ -119,6 +119,7 @@ def test_no_control_reaches_the_terminal(server, tmp_path):
     msgs = {m["qid"]: m for m in map(json.loads, tool(srv.spool, "ls", "--json", check=0).stdout.splitlines())}
     assert msgs[qids[0]]["subject"] == "\x9b31mRED" and msgs[qids[0]]["mail_from"] == SENDER.decode()
     assert msgs[qids[0]]["helo"] == HELO.decode()
+    assert msgs[qids[4]]["subject"] == "\x9b31m and \x9b22m"  # Q and B words in UTF-8
 
     # cat and export are data: the bytes as they were sent
     body = tool(srv.spool, "cat", qids[1], check=0).stdout

@@ -137,7 +137,7 @@ static bool check_header(struct verify_run *v, struct verify_at *at, int fd, uin
 	uint8_t h[SPOOL_SEGMENT_HEADER_BYTES] = { 0 };
 	char name[SPOOL_DIR_NAME_BYTES];
 	spool_dir_seg_name(name, sizeof name, segno, "seg");
-	int sfd = openat(fd, name, O_RDONLY | O_CLOEXEC);
+	int sfd = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t n = sfd >= 0 ? pread(sfd, h, sizeof h, 0) : -1;
 	if (sfd >= 0)
 		close(sfd);

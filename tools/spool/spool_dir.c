@@ -100,7 +100,7 @@ int spool_dir_rescan(struct spool_dir *d)
 	for (uint32_t i = 0; i < d->shard_count; i++) {
 		char name[SPOOL_DIR_NAME_BYTES];
 		snprintf(name, sizeof name, SHARD_PREFIX "%02u", d->shards[i]);
-		d->shard_fd[i] = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		d->shard_fd[i] = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	return 0;
 }
