@@ -90,7 +90,9 @@ static void test_rows(void)
 		bool ok = u.kind == r->kind && u.len == r->unit_len && u.code == r->code;
 		if (!ok)
 			fprintf(stderr, "  row %zu: kind %d len %u code %#x\n", i, u.kind, u.len, u.code);
-		harness_check(ok, __FILE__, __LINE__, harness_escape(r->in, r->len));
+		char *what = harness_escape(r->in, r->len);
+		harness_check(ok, __FILE__, __LINE__, what);
+		free(what);
 	}
 }
 
