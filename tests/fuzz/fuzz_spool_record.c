@@ -26,7 +26,9 @@
  *    holds no valid record where the search looked (after the damaged
  *    record's extent when its header verified, else after its first 8
  *    bytes); a TAIL is last, holds no valid record there either, and ends
- *    at the last non-zero byte; only zeros follow the last item;
+ *    at the last non-zero byte; only zeros follow the last item; a window
+ *    from the middle item boundary (spool_walker_init_at, a copy of that
+ *    exact size) walks the same items at the same offsets;
  *  - decode: OK means record_len == align8(64 + meta_len + body_len), fits
  *    the image, and its prefixes of record_len - 1, 48 and 47 bytes are
  *    SHORT; meta fields walk inside meta_len and the walk ends;
@@ -284,6 +286,38 @@ static void check_walk(const uint8_t *img, size_t len, struct walk_counts *n)
 	check(!after_damage || tail || len == 0, "a damaged range not followed by a record");
 }
 
+/* A window of the image from an item boundary (a reader of a growing
+ * segment, spool_walker_init_at) walks the same items as the whole image
+ * does from there, at the same segment offsets. */
+static void check_window(const uint8_t *img, size_t len)
+{
+	struct spool_walker whole, part;
+	struct spool_item a, b;
+	uint64_t boundaries = 0;
+	spool_walker_init(&whole, img, len);
+	while (spool_walker_next(&whole, &a))
+		boundaries++;
+	if (boundaries < 2 || len > FUZZ_BUDGET_SAFE_BYTES)
+		return;
+	spool_walker_init(&whole, img, len);
+	for (uint64_t i = 0; i < boundaries / 2; i++)
+		spool_walker_next(&whole, &a);
+	uint64_t base = spool_walker_offset(&whole);
+	uint8_t *copy = malloc(len - base); /* exact size: ASan sees an over-read */
+	check(copy != NULL, "malloc");
+	memcpy(copy, img + base, len - base);
+	spool_walker_init_at(&part, copy, len - base, base);
+	bool more;
+	do {
+		bool ma = spool_walker_next(&whole, &a), mb = spool_walker_next(&part, &b);
+		check(ma == mb, "a window walks a different number of items");
+		more = ma;
+		check(!more || (a.kind == b.kind && a.offset == b.offset && a.length == b.length && a.why == b.why),
+		      "a window walks different items");
+	} while (more);
+	free(copy);
+}
+
 static void check_scan(const uint8_t *img, size_t len)
 {
 	struct spool_scan sc;
@@ -326,6 +360,7 @@ static void check_scan(const uint8_t *img, size_t len)
 	check(sc.recovery != SPOOL_RECOVERY_SALVAGE || sc.good_end < sc.durable || n.unsearched,
 	      "SALVAGE without proof");
 	check(n.records == sc.records + sc.salvaged && n.ranges == sc.damaged_ranges, "scan and walk disagree");
+	check_window(img, len);
 	check(sc.salvage_end >= sc.good_end && sc.salvage_end <= len, "salvage_end out of bounds");
 }
 
