@@ -208,7 +208,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	unsigned shards = cfg->shards ? cfg->shards : 1;
 	sp->max_bytes = cfg->spool_max_bytes / shards;
 	sp->max_age_s = cfg->spool_max_age_s;
-	sp->file_mode = cfg->spool_mode;
+	sp->file_mode = cfg->spool_mode ? cfg->spool_mode : SPOOL_FS_FILE_MODE_DEFAULT; /* 0: not from options */
 	int e = spool_fs_mkdir(AT_FDCWD, cfg->spool_dir, sp->file_mode);
 	int top = e == 0 ? open(cfg->spool_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1; /* DIR may be a symlink */
 	if (top < 0)

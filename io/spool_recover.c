@@ -97,31 +97,30 @@ static void damage_add(struct damage_log *log, const struct spool_damage *d)
 		damage_append(log, line, n);
 }
 
-/* The last line when some were left out: how many. */
+/* How many ranges stderr did not show; the last line of the file when
+ * some were left out of it: how many. */
 static void damage_finish(struct damage_log *log)
 {
 	char line[SPOOL_DAMAGE_LINE_MAX_BYTES];
+	if (log->lines > DAMAGE_LOG_LINES)
+		fprintf(stderr, "smtpsink: shard %u: %s: %llu more damaged range(s) not logged here\n", log->sp->shard,
+			log->rv->name, (unsigned long long)(log->lines - DAMAGE_LOG_LINES));
 	if (log->omitted == 0)
 		return;
 	int n = snprintf(line, sizeof line, "{\"shard\":%u,\"segment\":%llu,\"omitted\":%llu}\n", log->sp->shard,
 			 (unsigned long long)log->rv->segno, (unsigned long long)log->omitted);
 	damage_append(log, line, (size_t)n);
-	if (log->lines > DAMAGE_LOG_LINES)
-		fprintf(stderr, "smtpsink: shard %u: %s: %llu more damaged range(s) not logged here\n", log->sp->shard,
-			log->rv->name, (unsigned long long)(log->lines - DAMAGE_LOG_LINES));
 }
 
 static void damage_add_dup(void *arg, const struct spool_index_entry *e)
 {
 	struct damage_log *log = arg;
-	struct spool_damage d = { log->sp->shard,
-				  log->rv->segno,
-				  e->offset,
-				  e->record_len,
-				  SPOOL_OK,
-				  SPOOL_DAMAGE_DUPLICATE,
-				  e->offset < log->rv->scan.durable,
-				  NULL };
+	struct spool_damage d = { .shard = log->sp->shard,
+				  .segno = log->rv->segno,
+				  .offset = e->offset,
+				  .length = e->record_len,
+				  .action = SPOOL_DAMAGE_DUPLICATE,
+				  .durable = e->offset < log->rv->scan.durable };
 	damage_add(log, &d);
 }
 

@@ -366,8 +366,11 @@ static bool salvage_segment(struct verify_run *v, struct verify_at *at, struct s
 {
 	struct salvage_view sv;
 	bool rewritten = false;
-	if (seg_reader_map_whole(r) != 0 || salvage_view_build(&sv, r->map, r->map_len) != 0) {
-		say(v, true, at->file, -1, "cannot read it whole: %s", strerror(errno ? errno : ENOMEM));
+	int e = seg_reader_map_whole(r);
+	if (e == 0)
+		e = salvage_view_build(&sv, r->map, r->map_len);
+	if (e != 0) {
+		say(v, true, at->file, -1, "cannot read it whole: %s", strerror(-e));
 		return false;
 	}
 	bool salvaged = salvage_index_matches(&sv, r);

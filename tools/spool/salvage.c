@@ -112,14 +112,12 @@ static char *damage_text(const struct salvage_view *v, const struct seg_reader *
 	}
 	for (uint32_t i = 0; text != NULL && i < v->dup_count; i++) {
 		const struct spool_index_entry *e = &v->dups[i];
-		struct spool_damage d = { r->shard,
-					  r->segno,
-					  e->offset,
-					  e->record_len,
-					  SPOOL_OK,
-					  SPOOL_DAMAGE_DUPLICATE,
-					  e->offset < durable,
-					  NULL };
+		struct spool_damage d = { .shard = r->shard,
+					  .segno = r->segno,
+					  .offset = e->offset,
+					  .length = e->record_len,
+					  .action = SPOOL_DAMAGE_DUPLICATE,
+					  .durable = e->offset < durable };
 		*len += spool_damage_line(&d, text + *len, SPOOL_DAMAGE_LINE_MAX_BYTES);
 	}
 	return text;
