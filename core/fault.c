@@ -4,7 +4,8 @@
  *
  * Owns: the per-session generator (xorshift64*, seeded through a
  * splitmix64 finaliser of seed, shard and ordinal), fault_decide(), the
- * verb -> stage map, and the tempfail@ / permfail@ / NNN-@ outcomes.
+ * verb -> stage lookup (the stage is in each verb's registry row,
+ * smtp_verbs.c), and the tempfail@ / permfail@ / NNN-@ outcomes.
  *
  * Choice, for the rules of one stage that match the subject, in order:
  * a delay-only rule with p < 1 rolls its own die (one draw), p = 1 rolls
@@ -26,35 +27,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "smtp_verbs.h"
+
 enum fault_stage fault_stage_of_verb(enum smtp_verb verb)
 {
-	switch (verb) {
-	case SMTP_VERB_HELO:
-	case SMTP_VERB_EHLO:
-	case SMTP_VERB_LHLO:
-		return FAULT_STAGE_HELO;
-	case SMTP_VERB_MAIL:
-		return FAULT_STAGE_MAIL;
-	case SMTP_VERB_RCPT:
-		return FAULT_STAGE_RCPT;
-	case SMTP_VERB_DATA:
-		return FAULT_STAGE_DATA;
-	case SMTP_VERB_BDAT:
-		return FAULT_STAGE_BDAT;
-	case SMTP_VERB_RSET:
-		return FAULT_STAGE_RSET;
-	case SMTP_VERB_NOOP:
-		return FAULT_STAGE_NOOP;
-	case SMTP_VERB_QUIT:
-		return FAULT_STAGE_QUIT;
-	case SMTP_VERB_VRFY:
-		return FAULT_STAGE_VRFY;
-	case SMTP_VERB_AUTH:
-	case SMTP_VERB_AUTH_RESPONSE:
-		return FAULT_STAGE_AUTH;
-	default: /* EXPN, HELP, STARTTLS, unknown */
-		return FAULT_STAGE_NONE;
-	}
+	const struct smtp_verb_info *info = smtp_verbs_info(verb);
+	return info != NULL ? info->stage : FAULT_STAGE_NONE;
 }
 
 /* ---- random numbers ------------------------------------------------------ */

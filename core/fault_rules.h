@@ -85,9 +85,9 @@ enum fault_stage {
 	FAULT_STAGE_NONE = FAULT_STAGE_COUNT, /* a verb no stage names */
 };
 
-/* The stage of a command verb (HELO/EHLO/LHLO: helo; AUTH and its
- * continuation lines: auth; EXPN, HELP, STARTTLS, unknown: FAULT_STAGE_NONE,
- * reached only by "any" rules).  A command is decided against its own
+/* The stage of a command verb, from its registry row (smtp_verbs.c):
+ * HELO/EHLO/LHLO: helo; AUTH and its continuation lines: auth; EXPN, HELP,
+ * STARTTLS, unknown: FAULT_STAGE_NONE, reached only by "any" rules.  A command is decided against its own
  * stage's rules, then, if none fired, the "any" rules. */
 enum fault_stage fault_stage_of_verb(enum smtp_verb verb);
 const char *fault_stage_name(enum fault_stage st);

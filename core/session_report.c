@@ -3,12 +3,13 @@
  * (core/session_report.h; the layout is in spool_format.h's enum spool_tag
  * and docs/SPOOL-FORMAT.md, "Session records").
  *
- * Owns: the stable on-disk codes of verbs and end reasons (tables below:
- * an enum value is never written raw, so reordering enum smtp_verb or enum
- * smtp_reason cannot change what old spools mean), the stable names of
- * quirks, reasons and verbs, encoding a report into a record head through
- * the same field writer and header code as messages (spool_format_int.h),
- * and decoding one.  It does not gather the report (io/session_log.c does)
+ * Owns: the stable on-disk codes of end reasons (a table below) and the
+ * mapping of verbs to theirs (each verb's code is in its registry row,
+ * smtp_verbs.c): an enum value is never written raw, so reordering enum
+ * smtp_verb or enum smtp_reason cannot change what old spools mean; the
+ * stable names of quirks and reasons (verbs: their registry names);
+ * encoding a report into a record head through the same field writer and
+ * header code as messages (spool_format_int.h), and decoding one.  It does not gather the report (io/session_log.c does)
  * nor write files.
  *
  * Invariants: the encoder writes at most SESSION_REPORT_*_MAX list entries
@@ -25,6 +26,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "smtp_verbs.h"
 #include "spool_format_int.h"
 
 /* Field sizes (enum spool_tag comments). */
@@ -42,31 +44,6 @@
 #define FLAG_BIT0 1u
 
 /* ---- stable codes and names ---------------------------------------------- */
-
-static const struct {
-	uint8_t verb; /* enum smtp_verb */
-	uint8_t code; /* on disk, forever */
-	const char *name;
-} verb_codes[] = {
-	{ SMTP_VERB_UNKNOWN, 0, "UNKNOWN" },
-	{ SMTP_VERB_HELO, 1, "HELO" },
-	{ SMTP_VERB_EHLO, 2, "EHLO" },
-	{ SMTP_VERB_LHLO, 3, "LHLO" },
-	{ SMTP_VERB_MAIL, 4, "MAIL" },
-	{ SMTP_VERB_RCPT, 5, "RCPT" },
-	{ SMTP_VERB_DATA, 6, "DATA" },
-	{ SMTP_VERB_BDAT, 7, "BDAT" },
-	{ SMTP_VERB_RSET, 8, "RSET" },
-	{ SMTP_VERB_NOOP, 9, "NOOP" },
-	{ SMTP_VERB_QUIT, 10, "QUIT" },
-	{ SMTP_VERB_VRFY, 11, "VRFY" },
-	{ SMTP_VERB_EXPN, 12, "EXPN" },
-	{ SMTP_VERB_HELP, 13, "HELP" },
-	{ SMTP_VERB_AUTH, 14, "AUTH" },
-	{ SMTP_VERB_STARTTLS, 15, "STARTTLS" },
-	{ SMTP_VERB_AUTH_RESPONSE, 16, "AUTH-RESPONSE" },
-};
-#define VERB_CODE_COUNT (sizeof verb_codes / sizeof verb_codes[0])
 
 static const struct {
 	uint8_t reason; /* enum smtp_reason */
@@ -116,21 +93,20 @@ static const struct {
 
 static uint8_t verb_code(uint8_t verb)
 {
-	for (size_t i = 0; i < VERB_CODE_COUNT; i++)
-		if (verb_codes[i].verb == verb)
-			return verb_codes[i].code;
+	const struct smtp_verb_info *info = smtp_verbs_info(verb);
+	if (info != NULL)
+		return info->code;
 	return verb == SMTP_VERB_COUNT ? VERB_CODE_NONE : CODE_UNKNOWN;
 }
 
 /* The verb of a code; false for a code this reader does not know. */
 static bool verb_of_code(uint8_t code, uint8_t *verb)
 {
-	for (size_t i = 0; i < VERB_CODE_COUNT; i++)
-		if (verb_codes[i].code == code) {
-			*verb = verb_codes[i].verb;
-			return true;
-		}
-	return false;
+	enum smtp_verb v;
+	if (!smtp_verbs_of_code(code, &v))
+		return false;
+	*verb = (uint8_t)v;
+	return true;
 }
 
 static uint8_t reason_code(uint8_t reason)
@@ -175,10 +151,8 @@ const char *session_reason_name(uint8_t reason)
 
 const char *session_verb_name(uint8_t verb)
 {
-	for (size_t i = 0; i < VERB_CODE_COUNT; i++)
-		if (verb_codes[i].verb == verb)
-			return verb_codes[i].name;
-	return NULL;
+	const struct smtp_verb_info *info = smtp_verbs_info(verb);
+	return info != NULL ? info->name : NULL;
 }
 
 /* ---- encoding ------------------------------------------------------------ */

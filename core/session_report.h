@@ -17,7 +17,8 @@
  * connect time), RECEIVED_US is the connect time.  Messages name their
  * session with SPOOL_TAG_SESSION_ID.  docs/SPOOL-FORMAT.md lists the
  * session tags; on-disk codes for verbs, end reasons and quirks are fixed
- * there and never follow enum order silently.
+ * there and never follow enum order silently (a verb's code is in its row
+ * of the verb registry, core/smtp_verbs.c).
  */
 #ifndef SMTPSINK_SESSION_REPORT_H
 #define SMTPSINK_SESSION_REPORT_H
@@ -115,6 +116,8 @@ bool session_report_decode(const struct spool_record *rec, struct session_report
 const char *session_quirk_name(uint32_t bit);
 uint32_t session_quirk_parse(const char *name);
 const char *session_reason_name(uint8_t reason);
-const char *session_verb_name(uint8_t verb); /* "HELO", ..., "AUTH-RESPONSE" */
+/* A verb's registry name (smtp_verbs.h): "UNKNOWN", "HELO", ...,
+ * "AUTH-RESPONSE"; NULL out of range. */
+const char *session_verb_name(uint8_t verb);
 
 #endif

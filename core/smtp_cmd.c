@@ -1,8 +1,9 @@
 /*
- * core/smtp_cmd.c - command verb table and argument split.
+ * core/smtp_cmd.c - command verb recognition and argument split.
  *
- * Owns: recognising the verb of a command line from a table (as Postfix's
- * smtp-sink dispatches from one) and cutting the argument.  RFC 5321 2.4:
+ * Owns: recognising the verb of a command line from the verb registry
+ * (smtp_verbs.c; as Postfix's smtp-sink dispatches from one table) and
+ * cutting the argument.  RFC 5321 2.4:
  * verbs are case-insensitive; the verb ends at a space or the end of line.
  * Lenient by design: several spaces or a tab before the argument are
  * accepted and reported (odd_spacing), as are lower-case verbs.
@@ -11,29 +12,12 @@
 
 #include <stddef.h>
 
-static const char *const verb_names[SMTP_VERB_COUNT] = {
-	[SMTP_VERB_UNKNOWN] = "?",
-	[SMTP_VERB_HELO] = "HELO",
-	[SMTP_VERB_EHLO] = "EHLO",
-	[SMTP_VERB_LHLO] = "LHLO",
-	[SMTP_VERB_MAIL] = "MAIL",
-	[SMTP_VERB_RCPT] = "RCPT",
-	[SMTP_VERB_DATA] = "DATA",
-	[SMTP_VERB_BDAT] = "BDAT",
-	[SMTP_VERB_RSET] = "RSET",
-	[SMTP_VERB_NOOP] = "NOOP",
-	[SMTP_VERB_QUIT] = "QUIT",
-	[SMTP_VERB_VRFY] = "VRFY",
-	[SMTP_VERB_EXPN] = "EXPN",
-	[SMTP_VERB_HELP] = "HELP",
-	[SMTP_VERB_AUTH] = "AUTH",
-	[SMTP_VERB_STARTTLS] = "STARTTLS",
-	[SMTP_VERB_AUTH_RESPONSE] = "AUTH-RESPONSE",
-};
+#include "smtp_verbs.h"
 
 const char *smtp_cmd_name(enum smtp_verb verb)
 {
-	return (unsigned)verb < SMTP_VERB_COUNT ? verb_names[verb] : "?";
+	const struct smtp_verb_info *info = smtp_verbs_info(verb);
+	return info != NULL && verb != SMTP_VERB_UNKNOWN ? info->name : "?";
 }
 
 static uint8_t upper(uint8_t c)
@@ -41,12 +25,16 @@ static uint8_t upper(uint8_t c)
 	return (c >= 'a' && c <= 'z') ? (uint8_t)(c - 32) : c;
 }
 
-/* Match the verb word against the table; AUTH_RESPONSE is never a word. */
+/* Match the verb word against the registry's command words (UNKNOWN and
+ * AUTH-RESPONSE are none). */
 static enum smtp_verb lookup(const uint8_t *word, size_t len)
 {
-	for (int v = SMTP_VERB_HELO; v < SMTP_VERB_AUTH_RESPONSE; v++) {
-		const char *name = verb_names[v];
+	for (unsigned v = 0; v < SMTP_VERB_COUNT; v++) {
+		const struct smtp_verb_info *info = smtp_verbs_info(v);
+		const char *name = info->name;
 		size_t i = 0;
+		if (!(info->flags & SMTP_VERBF_WORD))
+			continue;
 		while (i < len && name[i] != '\0' && upper(word[i]) == (uint8_t)name[i])
 			i++;
 		if (i == len && name[i] == '\0')

@@ -2,7 +2,8 @@
  * core/smtp_cmd.h - command verb recognition and argument splitting.
  *
  * Owns: turning one command line (a view without its line terminator) into
- * a verb and an argument view, from a table of verbs.  Verbs are matched
+ * a verb and an argument view, from the verb registry (smtp_verbs.h: every
+ * fact about a verb but its enum value lives there).  Verbs are matched
  * case-insensitively (RFC 5321 2.4) and must be followed by a space or the
  * end of the line.  It does not judge arguments: smtp_addr and the session
  * do that.
@@ -14,6 +15,7 @@
 
 #include "smtp_view.h"
 
+/* A verb; each has a row in core/smtp_verbs.c. */
 enum smtp_verb {
 	SMTP_VERB_UNKNOWN,
 	SMTP_VERB_HELO,
@@ -45,7 +47,8 @@ struct smtp_cmd {
 /* Split a command line.  Unknown verbs give SMTP_VERB_UNKNOWN. */
 struct smtp_cmd smtp_cmd_parse(struct smtp_view line);
 
-/* The verb's name in upper case ("MAIL"); "?" for unknown. */
+/* The verb's name in upper case ("MAIL", its registry row's); "?" for
+ * SMTP_VERB_UNKNOWN and values out of range (as traces show them). */
 const char *smtp_cmd_name(enum smtp_verb verb);
 
 #endif

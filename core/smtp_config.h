@@ -19,7 +19,8 @@
 /* ESMTP extensions advertised in the EHLO reply; each can be switched off
  * (smtp-sink: -p PIPELINING, -8 8BITMIME, -E ENHANCEDSTATUSCODES, -N DSN,
  * -a AUTH, -e all of ESMTP).  Turning one off also disables its commands
- * and MAIL/RCPT parameters. */
+ * and MAIL/RCPT parameters.  Each bit has a row in core/smtp_verbs.c (EHLO
+ * keyword and line order, the --no-X switch). */
 enum smtp_ext {
 	SMTP_EXT_PIPELINING = 1u << 0,
 	SMTP_EXT_SIZE = 1u << 1,
@@ -30,7 +31,8 @@ enum smtp_ext {
 	SMTP_EXT_DSN = 1u << 6,
 	SMTP_EXT_AUTH = 1u << 7,
 	SMTP_EXT_ESMTP = 1u << 8, /* off: EHLO is refused, only HELO works */
-	SMTP_EXT_ALL = (1u << 9) - 1,
+	SMTP_EXT_COUNT = 9, /* the bits above */
+	SMTP_EXT_ALL = (1u << SMTP_EXT_COUNT) - 1,
 };
 
 /* What to do with a bare LF (an LF not preceded by CR) in message content

@@ -4,8 +4,9 @@
  *
  * Owns: the order in which input is processed (enum smtp_state), the rule
  * that a command starts only with SMTP_OUT_RESERVE_BYTES of output room,
- * the pipelining checks (RFC 2920: EHLO, DATA, VRFY, EXPN, QUIT, NOOP, AUTH
- * end a group), fault overrides, and the simple commands (RSET, NOOP,
+ * dispatch through the verb registry (smtp_verbs.c: the handler of each
+ * verb, and which verbs must end a pipelined group, RFC 2920 3.1), the
+ * pipelining checks, fault overrides, and the simple commands (RSET, NOOP,
  * QUIT, VRFY, EXPN, HELP, STARTTLS).  Transaction commands live in
  * smtp_session_txn.c, HELO/EHLO in smtp_session_helo.c, AUTH in
  * smtp_session_auth.c.
@@ -23,6 +24,9 @@
 
 #include "smtp_session_int.h"
 #include "utf8.h"
+
+/* HELP's text: one reply line less its code, space and CRLF. */
+#define HELP_TEXT_MAX_BYTES (SMTP_REPLY_LINE_MAX_BYTES - 6u)
 
 const struct smtp_override *session_emit(struct smtp_session *s, const struct smtp_event *ev)
 {
@@ -108,7 +112,7 @@ void smtp_session_greet(struct smtp_session *s, struct smtp_out *out)
 	session_emit_simple(s, SMTP_EV_GREETING, SMTP_REASON_NONE);
 }
 
-static void cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+void session_cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	if (cmd->arg.len != 0) {
 		session_error(s, out, 501, "5.5.4 Syntax: RSET");
@@ -121,12 +125,12 @@ static void cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd, struct 
 	session_reply(s, out, 250, "2.0.0 Ok");
 }
 
-static void cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+void session_cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	session_reply(s, out, 250, "2.0.0 Ok");
 }
 
-static void cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+void session_cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	if (cmd->arg.len != 0) {
 		session_error(s, out, 501, "5.5.4 Syntax: QUIT");
@@ -138,7 +142,7 @@ static void cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd, struct 
 	session_close(s, SMTP_REASON_QUIT);
 }
 
-static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+void session_cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	if (cmd->arg.len == 0)
 		session_error(s, out, 501, "5.5.4 Syntax: VRFY address");
@@ -146,45 +150,37 @@ static void cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd, struct 
 		session_reply(s, out, 252, "2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
 }
 
-static void cmd_not_implemented(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+void session_cmd_not_implemented(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	session_reply(s, out, 502, "5.5.1 Error: command not implemented");
 }
 
-static void cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+/* "214 2.0.0 Commands: HELO EHLO ...": the verbs whose rows say HELP, in
+ * enum order, whatever is switched off. */
+void session_cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
-	session_reply(s, out, 214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP AUTH");
+	static const char head[] = "2.0.0 Commands:";
+	char text[HELP_TEXT_MAX_BYTES];
+	size_t len = sizeof head - 1;
+	memcpy(text, head, len);
+	for (unsigned v = 0; v < SMTP_VERB_COUNT; v++) {
+		const struct smtp_verb_info *info = smtp_verbs_info(v);
+		size_t n = strlen(info->name);
+		if (!(info->flags & SMTP_VERBF_HELP))
+			continue;
+		assert(len + 1 + n < sizeof text);
+		text[len++] = ' ';
+		memcpy(text + len, info->name, n);
+		len += n;
+	}
+	text[len] = '\0';
+	session_reply(s, out, 214, text);
 }
 
-static void cmd_unknown(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
+void session_cmd_unknown(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
 	session_error(s, out, 500, "5.5.1 Error: command not recognized");
 }
-
-struct cmd_entry {
-	session_cmd_fn handle;
-	bool ends_group; /* RFC 2920 3.1: must be the last in a group */
-};
-
-static const struct cmd_entry cmd_table[SMTP_VERB_COUNT] = {
-	[SMTP_VERB_UNKNOWN] = { cmd_unknown, false },
-	[SMTP_VERB_HELO] = { session_cmd_helo, true },
-	[SMTP_VERB_EHLO] = { session_cmd_helo, true },
-	[SMTP_VERB_LHLO] = { session_cmd_helo, true },
-	[SMTP_VERB_MAIL] = { session_cmd_mail, false },
-	[SMTP_VERB_RCPT] = { session_cmd_rcpt, false },
-	[SMTP_VERB_DATA] = { session_cmd_data, true },
-	[SMTP_VERB_BDAT] = { session_cmd_bdat, false },
-	[SMTP_VERB_RSET] = { cmd_rset, false },
-	[SMTP_VERB_NOOP] = { cmd_noop, true },
-	[SMTP_VERB_QUIT] = { cmd_quit, true },
-	[SMTP_VERB_VRFY] = { cmd_vrfy, true },
-	[SMTP_VERB_EXPN] = { cmd_not_implemented, true },
-	[SMTP_VERB_HELP] = { cmd_help, true },
-	[SMTP_VERB_AUTH] = { session_cmd_auth, true },
-	[SMTP_VERB_STARTTLS] = { cmd_not_implemented, true },
-	[SMTP_VERB_AUTH_RESPONSE] = { cmd_unknown, true },
-};
 
 static bool override_has_text(const struct smtp_override *ov)
 {
@@ -213,7 +209,7 @@ enum session_event_answer session_event_override(struct smtp_session *s, const s
 /* A 4xx/5xx override refuses the command; a 2xx/3xx one runs it and
  * replaces its success reply (a refusal by the command itself stands). */
 static void apply_override(struct smtp_session *s, const struct smtp_override *ov, const struct smtp_cmd *cmd,
-			   session_cmd_fn handle, struct smtp_out *out)
+			   smtp_verbs_handler handle, struct smtp_out *out)
 {
 	bool has_text = override_has_text(ov);
 	if (smtp_override_refuses(ov) && cmd->verb == SMTP_VERB_BDAT && !ov->close &&
@@ -249,10 +245,16 @@ static bool pipelining_unadvertised(const struct smtp_session *s)
 	       s->helo_verb == SMTP_VERB_UNKNOWN;
 }
 
+/* RFC 2920 3.1: must this verb be the last of a group (its row says)? */
+static bool ends_group(enum smtp_verb verb)
+{
+	return (smtp_verbs_info(verb)->flags & SMTP_VERBF_ENDS_GROUP) != 0;
+}
+
 /* Would strict_sync refuse this pipelined command? */
 static bool sync_refuses(const struct smtp_session *s, enum smtp_verb verb)
 {
-	return s->cfg->strict_sync && (cmd_table[verb].ends_group || pipelining_unadvertised(s));
+	return s->cfg->strict_sync && (ends_group(verb) || pipelining_unadvertised(s));
 }
 
 static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct smtp_out *out)
@@ -262,12 +264,11 @@ static bool sync_violation(struct smtp_session *s, enum smtp_verb verb, struct s
 	bool greeting = verb == SMTP_VERB_EHLO || verb == SMTP_VERB_LHLO;
 	bool no_ehlo = s->helo_verb == SMTP_VERB_HELO || (s->helo_verb == SMTP_VERB_UNKNOWN && !greeting);
 	bool unadvertised = pipelining_unadvertised(s);
-	bool ends_group = cmd_table[verb].ends_group;
 	if (no_ehlo)
 		s->quirks |= SMTP_QUIRK_PIPELINING_NO_EHLO;
 	else if (unadvertised)
 		s->quirks |= SMTP_QUIRK_PIPELINING_UNADVERTISED;
-	if (ends_group)
+	if (ends_group(verb))
 		s->quirks |= SMTP_QUIRK_ILL_PIPELINING;
 	if (!sync_refuses(s, verb))
 		return false;
@@ -309,6 +310,17 @@ static bool line_acceptable(struct smtp_session *s, const struct line_scan_line 
 	return true;
 }
 
+/* Run the command through its row's handler, or the layer above's override. */
+static void dispatch(struct smtp_session *s, const struct smtp_override *ov, const struct smtp_cmd *cmd,
+		     struct smtp_out *out)
+{
+	smtp_verbs_handler handle = smtp_verbs_info(cmd->verb)->handle;
+	if (ov != NULL)
+		apply_override(s, ov, cmd, handle, out);
+	else
+		handle(s, cmd, out);
+}
+
 static void handle_command(struct smtp_session *s, const struct line_scan_line *l, bool pipelined, struct smtp_out *out)
 {
 	struct smtp_cmd cmd = smtp_cmd_parse(l->text);
@@ -332,15 +344,7 @@ static void handle_command(struct smtp_session *s, const struct line_scan_line *
 	if (pipelined && sync_violation(s, cmd.verb, out))
 		return;
 	s->cmd_pipelined = pipelined;
-	if (ov != NULL)
-		apply_override(s, ov, &cmd, cmd_table[cmd.verb].handle, out);
-	else
-		cmd_table[cmd.verb].handle(s, &cmd, out);
-}
-
-static void auth_line(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
-{
-	session_auth_response(s, cmd->arg, out);
+	dispatch(s, ov, &cmd, out);
 }
 
 /* A line answering a 334: a COMMAND event of its own, so an override can
@@ -352,10 +356,7 @@ static void handle_auth_line(struct smtp_session *s, const struct line_scan_line
 	ev.flags = SMTP_EVF_SECRET | (pipelined ? SMTP_EVF_PIPELINED : 0u);
 	const struct smtp_override *ov = session_emit(s, &ev);
 	struct smtp_cmd cmd = { .verb = SMTP_VERB_AUTH_RESPONSE, .arg = l->text };
-	if (ov != NULL)
-		apply_override(s, ov, &cmd, auth_line, out);
-	else
-		auth_line(s, &cmd, out);
+	dispatch(s, ov, &cmd, out);
 }
 
 static size_t feed_lines(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out)
@@ -545,4 +546,9 @@ void smtp_session_fail(struct smtp_session *s, unsigned code, const char *text, 
 bool smtp_session_is_idle(const struct smtp_session *s)
 {
 	return s->state == SMTP_STATE_COMMAND && s->txn == SMTP_TXN_NONE && !line_scan_pending(&s->lines);
+}
+
+bool smtp_session_in_command(const struct smtp_session *s)
+{
+	return s->state <= SMTP_STATE_AUTH_LOGIN_PASS && line_scan_pending(&s->lines);
 }

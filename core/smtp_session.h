@@ -49,6 +49,7 @@
 #include "smtp_cmd.h"
 #include "smtp_config.h"
 #include "smtp_limits.h"
+#include "smtp_msg_flags.h"
 #include "smtp_params.h"
 #include "smtp_reply.h"
 #include "smtp_view.h"
@@ -109,22 +110,6 @@ enum smtp_event_flag {
 	SMTP_EVF_REFUSED = 1u << 7, /* COMMAND: the line will be refused before
 				       its verb is acted on (malformed, or a
 				       strict_sync violation): no override is used */
-};
-
-/* Message flags reported with SMTP_EV_MSG_END (a subset of decoder flags
- * plus transaction facts); kept in the spool record. */
-enum smtp_msg_flag {
-	SMTP_MSG_BARE_LF = DATA_FLAG_BARE_LF,
-	SMTP_MSG_BARE_CR = DATA_FLAG_BARE_CR,
-	SMTP_MSG_NUL = DATA_FLAG_NUL,
-	SMTP_MSG_8BIT = DATA_FLAG_8BIT,
-	SMTP_MSG_LONG_LINE = DATA_FLAG_LONG_LINE,
-	SMTP_MSG_FALSE_EOD = DATA_FLAG_FALSE_EOD,
-	SMTP_MSG_BDAT = 1u << 8,
-	SMTP_MSG_ILL_PIPELINING = 1u << 9, /* content before the 354 */
-	SMTP_MSG_SMTPUTF8 = 1u << 10,
-	SMTP_MSG_UTF8_NO_PARAM = 1u << 11, /* 8-bit address w/o SMTPUTF8 */
-	SMTP_MSG_NO_BRACKETS = 1u << 12,
 };
 
 /* Session quirks: things a client did that are legal-ish but telling. */
@@ -304,6 +289,12 @@ void smtp_session_abort(struct smtp_session *s, enum smtp_reason why, struct smt
  * where a shutdown may close the session without losing anything.  False
  * once the session is closed (after QUIT, eof or abort). */
 bool smtp_session_is_idle(const struct smtp_session *s);
+
+/* True while a command line (or an AUTH exchange line) has begun but not
+ * ended: its first bytes wait in the session's carry.  The layer above
+ * gives a command a deadline from its first byte (--timeout), so a line
+ * trickled a byte at a time cannot hold the session. */
+bool smtp_session_in_command(const struct smtp_session *s);
 
 /* From an event callback: make feed() return SMTP_STOP_PAUSE once the
  * step that raised the event is over (a command handled, with its reply;

@@ -86,7 +86,7 @@ static void login_user(struct smtp_session *s, struct smtp_view resp, struct smt
 static const char *auth_refusal(const struct smtp_session *s, unsigned *code)
 {
 	*code = 503;
-	if (!(s->cfg->ext & SMTP_EXT_AUTH))
+	if (!session_verb_offered(s, SMTP_VERB_AUTH))
 		return "5.5.1 Error: authentication not enabled";
 	if (s->helo_verb != SMTP_VERB_EHLO && s->helo_verb != SMTP_VERB_LHLO)
 		return "5.5.1 Error: send EHLO first";
@@ -132,8 +132,9 @@ void session_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 	}
 }
 
-void session_auth_response(struct smtp_session *s, struct smtp_view line, struct smtp_out *out)
+void session_cmd_auth_response(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out)
 {
+	struct smtp_view line = cmd->arg;
 	if (line.len == 1 && line.ptr[0] == '*') {
 		s->state = SMTP_STATE_COMMAND;
 		session_emit_simple(s, SMTP_EV_AUTH, SMTP_REASON_NONE);

@@ -5,43 +5,25 @@
  * EHLO only while ESMTP is on), the hostname rule (lenient: an empty name
  * is accepted and noted; strict_helo_name: 501), the reset of a transaction
  * in progress (RFC 5321 4.1.4), and the EHLO reply built from the enabled
- * extensions.
+ * extensions' rows in the registry (smtp_verbs.c: keywords and order).
  */
 #include <string.h>
 
 #include "smtp_session_int.h"
 
-/* Append the multi-line EHLO/LHLO reply. */
+/* Append the multi-line EHLO/LHLO reply: the hostname, then one line per
+ * offered extension, in the registry's order (smtp_verbs.c). */
 static void ehlo_reply(struct smtp_session *s, struct smtp_out *out)
 {
-	const struct smtp_config *c = s->cfg;
-	char size_line[32] = "SIZE";
-	const char *lines[10];
-	size_t n = 0;
-	if (c->ext & SMTP_EXT_PIPELINING)
-		lines[n++] = "PIPELINING";
-	if (c->ext & SMTP_EXT_SIZE) {
-		if (c->max_size_bytes != 0) {
-			size_line[4] = ' ';
-			size_line[5 + smtp_reply_u64(size_line + 5, c->max_size_bytes)] = '\0';
-		}
-		lines[n++] = size_line;
-	}
-	if (c->ext & SMTP_EXT_8BITMIME)
-		lines[n++] = "8BITMIME";
-	if (c->ext & SMTP_EXT_SMTPUTF8)
-		lines[n++] = "SMTPUTF8";
-	if (c->ext & SMTP_EXT_ENHANCEDSTATUSCODES)
-		lines[n++] = "ENHANCEDSTATUSCODES";
-	if (c->ext & SMTP_EXT_AUTH)
-		lines[n++] = "AUTH PLAIN LOGIN";
-	if (c->ext & SMTP_EXT_DSN)
-		lines[n++] = "DSN";
-	if (c->ext & SMTP_EXT_CHUNKING)
-		lines[n++] = "CHUNKING";
-	smtp_reply_line(out, 250, n > 0, false, c->hostname);
-	for (size_t i = 0; i < n; i++)
-		smtp_reply_line(out, 250, i + 1 < n, false, lines[i]);
+	char line[SMTP_VERBS_EHLO_LINE_MAX_BYTES];
+	const struct smtp_ext_info *e;
+	size_t n = 0, done = 0;
+	for (size_t i = 0; (e = smtp_verbs_ext(i)) != NULL; i++)
+		n += smtp_verbs_ehlo_line(e, s->cfg, line);
+	smtp_reply_line(out, 250, n > 0, false, s->cfg->hostname);
+	for (size_t i = 0; (e = smtp_verbs_ext(i)) != NULL; i++)
+		if (smtp_verbs_ehlo_line(e, s->cfg, line))
+			smtp_reply_line(out, 250, ++done < n, false, line);
 }
 
 /* Is this greeting verb valid in this configuration? */
@@ -53,7 +35,7 @@ static bool verb_allowed(const struct smtp_session *s, enum smtp_verb verb, unsi
 		return verb == SMTP_VERB_LHLO;
 	if (verb == SMTP_VERB_LHLO)
 		return false;
-	if (verb == SMTP_VERB_EHLO && !(s->cfg->ext & SMTP_EXT_ESMTP)) {
+	if (!session_verb_offered(s, verb)) { /* EHLO without ESMTP */
 		*code = 502;
 		*text = "5.5.1 Error: command not implemented";
 		return false;

@@ -9,10 +9,18 @@
 #define SMTPSINK_SMTP_SESSION_INT_H
 
 #include "smtp_session.h"
+#include "smtp_verbs.h"
 
 static inline bool session_enhanced(const struct smtp_session *s)
 {
 	return (s->cfg->ext & SMTP_EXT_ENHANCEDSTATUSCODES) != 0;
+}
+
+/* Is the extension this verb needs (its registry row) switched on? */
+static inline bool session_verb_offered(const struct smtp_session *s, enum smtp_verb verb)
+{
+	uint32_t need = smtp_verbs_info(verb)->ext;
+	return (s->cfg->ext & need) == need;
 }
 
 /* Raise an event; returns the layer above's override (COMMAND only). */
@@ -44,8 +52,15 @@ void session_close(struct smtp_session *s, enum smtp_reason why);
 /* Drop the transaction (MSG_ABORT first if a message was under way). */
 void session_end_txn(struct smtp_session *s, enum smtp_reason why);
 
-/* Command handlers (one per verb family). */
-typedef void (*session_cmd_fn)(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+/* Command handlers (one per verb family), named by the rows of
+ * smtp_verbs.c. */
+void session_cmd_unknown(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_not_implemented(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 void session_cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
@@ -53,8 +68,8 @@ void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 void session_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 void session_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 
-/* AUTH continuation lines (states AUTH_*). */
-void session_auth_response(struct smtp_session *s, struct smtp_view line, struct smtp_out *out);
+/* AUTH continuation lines (states AUTH_*): cmd->arg is the whole line. */
+void session_cmd_auth_response(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 
 /* Message content: DATA and BDAT states.  Return bytes consumed. */
 size_t session_feed_data(struct smtp_session *s, const uint8_t *in, size_t len, struct smtp_out *out);

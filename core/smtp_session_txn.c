@@ -316,7 +316,7 @@ static bool parse_bdat(struct smtp_view arg, uint64_t *n, bool *last)
 static enum smtp_bdat_error bdat_check(const struct smtp_session *s, uint64_t n)
 {
 	uint64_t max = s->cfg->max_size_bytes;
-	if (!(s->cfg->ext & SMTP_EXT_CHUNKING))
+	if (!session_verb_offered(s, SMTP_VERB_BDAT))
 		return SMTP_BDAT_NOT_OFFERED;
 	if (s->txn == SMTP_TXN_BDAT_FAILED)
 		return SMTP_BDAT_DISCARDED;

@@ -33,6 +33,7 @@ enum io_op_kind {
 	IO_OP_CLOSE,
 	IO_OP_SPOOL_WRITE, /* owner: struct spool_batch */
 	IO_OP_SPOOL_FSYNC,
+	IO_OP_SPILL_WRITE, /* owner: struct capture (io/capture.h) */
 };
 
 struct io_op {
@@ -56,8 +57,10 @@ struct backend_ops {
 	void (*send)(struct conn *c);
 	void (*recv_pause)(struct conn *c);
 	void (*recv_resume)(struct conn *c);
-	/* Cancel what is in flight and close the descriptor; conn_on_closed()
-	 * follows once nothing refers to c any more. */
+	/* Cancel what is in flight and close the descriptor; report the
+	 * close with conn_on_close_done().  Every operation that refers to c
+	 * is counted with conn_op_start() and ended with conn_op_end(): c is
+	 * freed when the last one ends after the close. */
 	void (*close)(struct conn *c);
 	/* Hand a receive buffer back to the pool (or the kernel's ring). */
 	void (*release_buf)(struct shard *sh, uint16_t bid);
@@ -65,6 +68,10 @@ struct backend_ops {
 	 * only if the write succeeded; spool_on_write()/spool_on_fsync()
 	 * report each.  The iovecs belong to the kernel until then. */
 	void (*spool_write)(struct shard *sh, struct spool_batch *b);
+	/* Write buf[0..len) at off of fd (a message's spill file); the
+	 * completion goes to capture_on_spilled(op->owner, bytes or -errno).
+	 * buf belongs to the kernel until then. */
+	void (*file_write)(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off);
 };
 
 extern const struct backend_ops backend_uring;

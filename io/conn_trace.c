@@ -10,14 +10,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "conn_fault.h"
+#include "fault_rules.h"
 #include "shard.h"
 
-static struct trace_buf *buf(struct conn *c)
+static struct trace_buf *buf(const struct conn *c)
 {
 	return &c->shard->trace;
 }
 
-static const struct trace_sink *sink(struct conn *c)
+static const struct trace_sink *sink(const struct conn *c)
 {
 	return &c->shard->shared->trace;
 }
@@ -37,7 +39,7 @@ void conn_trace_start(struct conn *c)
 	conn_trace_note(c, "connect from %s port %u to shard %u", addr, c->peer.port, sh->index);
 }
 
-void conn_trace_note(struct conn *c, const char *fmt, ...)
+void conn_trace_note(const struct conn *c, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
@@ -50,9 +52,8 @@ void conn_trace_note(struct conn *c, const char *fmt, ...)
 
 /* Announce the group that just ended before its first command, stamped
  * with that command's time so the transcript's clock never goes back. */
-static void close_group(struct conn *c)
+static void close_group(struct conn_trace *t, const struct conn *c)
 {
-	struct conn_trace *t = c->trace;
 	if (t->group_n == 0)
 		return;
 	struct trace_buf *b = buf(c);
@@ -74,7 +75,7 @@ static void close_group(struct conn *c)
 }
 
 /* "AUTH PLAIN dGVzdA==" -> "AUTH PLAIN ****" (the mechanism stays). */
-static void command_line(struct conn *c, const struct smtp_event *ev)
+static void command_line(const struct conn *c, const struct smtp_event *ev)
 {
 	struct smtp_view v = ev->arg;
 	if (ev->verb == SMTP_VERB_AUTH_RESPONSE) {
@@ -122,9 +123,28 @@ static const char *reason_text(enum smtp_reason r)
 	return (unsigned)r < sizeof text / sizeof text[0] && text[r] != NULL ? text[r] : "?";
 }
 
-void conn_trace_event(struct conn *c, const struct smtp_event *ev)
+/* What fired, after the line that made it fire. */
+void conn_trace_decided(void *state, const struct conn *c, const struct conn_decision *d)
 {
-	struct conn_trace *t = c->trace;
+	(void)state;
+	if (d->rule >= 0) {
+		const char *rule = fault_rules_text(c->shard->faults->rules, (uint32_t)d->rule);
+		const char *stage = fault_stage_name((enum fault_stage)d->stage);
+		if (d->hold_ms > 0)
+			conn_trace_note(c, "fault at %s: rule '%s', holding %u.%03u s", stage, rule, d->hold_ms / 1000,
+					d->hold_ms % 1000);
+		else
+			conn_trace_note(c, "fault at %s: rule '%s'", stage, rule);
+	}
+	if (d->throttled != NULL)
+		conn_trace_note(c, "throttled: %s", d->throttled);
+	if (d->outcome != 0)
+		conn_trace_note(c, "recipient outcome: %u chosen by the address", d->outcome);
+}
+
+void conn_trace_observe(void *state, const struct conn *c, const struct smtp_event *ev, const struct conn_decision *d)
+{
+	struct conn_trace *t = state;
 	switch (ev->type) {
 	case SMTP_EV_COMMAND:
 		if (t->group_n == 0 && (ev->flags & SMTP_EVF_PIPELINED)) {
@@ -135,10 +155,10 @@ void conn_trace_event(struct conn *c, const struct smtp_event *ev)
 		if (t->group_n > 0 || (ev->flags & SMTP_EVF_PIPELINED))
 			t->group_n++;
 		if (!(ev->flags & SMTP_EVF_PIPELINED))
-			close_group(c);
+			close_group(t, c);
 		break;
 	case SMTP_EV_DATA_BEGIN:
-		close_group(c);
+		close_group(t, c);
 		t->body_bytes = t->body_lines = 0;
 		break;
 	case SMTP_EV_BODY:
@@ -165,11 +185,12 @@ void conn_trace_event(struct conn *c, const struct smtp_event *ev)
 	default:
 		break;
 	}
+	conn_trace_decided(t, c, d);
 }
 
 void conn_trace_feed_done(struct conn *c)
 {
-	close_group(c);
+	close_group(c->trace, c);
 }
 
 void conn_trace_output(struct conn *c, const uint8_t *bytes, size_t len)
@@ -186,15 +207,6 @@ void conn_trace_output(struct conn *c, const uint8_t *bytes, size_t len)
 		bytes += n;
 		len -= n;
 	}
-}
-
-void conn_trace_fault(struct conn *c, const char *stage, const char *rule, uint32_t delay_ms)
-{
-	if (delay_ms > 0)
-		conn_trace_note(c, "fault at %s: rule '%s', holding %u.%03u s", stage, rule, delay_ms / 1000,
-				delay_ms % 1000);
-	else
-		conn_trace_note(c, "fault at %s: rule '%s'", stage, rule);
 }
 
 void conn_trace_end(struct conn *c, const char *how)

@@ -27,13 +27,17 @@ struct conn_trace {
 
 /* At accept: start tracing c if --trace wants its client. */
 void conn_trace_start(struct conn *c);
-void conn_trace_event(struct conn *c, const struct smtp_event *ev);
+struct conn_decision;
+/* Observer of session events (conn_events.c): the event, then what the
+ * fault hook decided for it. */
+void conn_trace_observe(void *state, const struct conn *c, const struct smtp_event *ev, const struct conn_decision *d);
+/* A decision outside an event (connect, end of data): what fired. */
+void conn_trace_decided(void *state, const struct conn *c, const struct conn_decision *d);
 /* The session returned from feed(): a pipelined group cannot go on. */
 void conn_trace_feed_done(struct conn *c);
 /* Bytes leaving for the client (whole reply lines). */
 void conn_trace_output(struct conn *c, const uint8_t *bytes, size_t len);
-void conn_trace_note(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void conn_trace_fault(struct conn *c, const char *stage, const char *rule, uint32_t delay_ms);
+void conn_trace_note(const struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The connection is gone: the last line, and the state freed. */
 void conn_trace_end(struct conn *c, const char *how);
 

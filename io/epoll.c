@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "conn.h"
 #include "shard.h"
 #include "spool.h"
@@ -37,7 +38,7 @@ enum {
 
 struct completion {
 	void *owner; /* struct conn, or struct spool_batch */
-	int kind; /* IO_OP_SEND, IO_OP_CLOSE, IO_OP_SPOOL_WRITE, IO_OP_SPOOL_FSYNC */
+	int kind; /* IO_OP_SEND, IO_OP_CLOSE, IO_OP_SPOOL_WRITE, IO_OP_SPOOL_FSYNC, IO_OP_SPILL_WRITE */
 	int res;
 };
 
@@ -69,7 +70,7 @@ static void complete_later(struct shard *sh, void *owner, int kind, int res)
 	}
 	e->done[e->done_count++] = (struct completion){ owner, kind, res };
 	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE)
-		((struct conn *)owner)->ops++;
+		conn_op_start(owner);
 }
 
 /* Make the registered events match what the connection wants. */
@@ -145,7 +146,7 @@ static void epoll_send(struct conn *c)
 
 static void epoll_recv_resume(struct conn *c)
 {
-	if (c->recv_armed || c->closing || c->peer_eof)
+	if (c->recv_armed || !conn_wants_input(c))
 		return;
 	c->recv_armed = true;
 	update_poll(c);
@@ -178,7 +179,7 @@ static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
 {
 	uint64_t done = 0;
 	int res = 0;
-	struct iovec iov[3 * SPOOL_BATCH_MAX_MSGS];
+	struct iovec iov[SPOOL_BATCH_IOV_MAX];
 	unsigned n = b->iov_count, first = 0;
 	memcpy(iov, b->iov, n * sizeof *iov);
 	while (done < b->bytes && first < n) {
@@ -204,6 +205,17 @@ static void epoll_spool_write(struct shard *sh, struct spool_batch *b)
 		complete_later(sh, b, IO_OP_SPOOL_FSYNC,
 			       res != 0 ? -ECANCELED : (fdatasync(b->seg_fd) == 0 ? 0 : -errno));
 	complete_later(sh, b, IO_OP_SPOOL_WRITE, res != 0 ? res : (int)done);
+}
+
+/* A spill write, done at once (into the page cache); its result comes
+ * back from the loop like a completion. */
+static void epoll_file_write(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+	do
+		n = pwrite(fd, buf, len, (off_t)off);
+	while (n < 0 && errno == EINTR);
+	complete_later(sh, op->owner, IO_OP_SPILL_WRITE, n < 0 ? -errno : (int)n);
 }
 
 static void epoll_release_buf(struct shard *sh, uint16_t bid)
@@ -252,9 +264,10 @@ static void on_writable(struct conn *c)
 
 static void on_readable(struct shard *sh, struct conn *c)
 {
-	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && !c->closing; i++) {
+	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && conn_wants_input(c); i++) {
 		if (sh->rbufs.free_count == 0) {
 			sh->stats.enobufs++; /* level-triggered: retried next turn */
+			sh->rbufs_short = true; /* the loop reclaims buffers */
 			return;
 		}
 		uint16_t bid = sh->rbufs.free_stack[--sh->rbufs.free_count];
@@ -286,16 +299,20 @@ static void deliver(struct shard *sh, struct epoll_state *e)
 			(d.kind == IO_OP_SPOOL_WRITE ? spool_on_write : spool_on_fsync)(sh, d.owner, d.res);
 			continue;
 		}
+		if (d.kind == IO_OP_SPILL_WRITE) {
+			capture_on_spilled(d.owner, d.res);
+			continue;
+		}
 		struct conn *c = d.owner;
-		c->ops--;
-		if (d.kind == IO_OP_CLOSE)
-			c->close_done = true;
-		else if (d.res >= 0)
+		if (d.kind == IO_OP_CLOSE) {
+			conn_on_close_done(c);
+			continue;
+		}
+		if (d.res >= 0)
 			conn_on_sent(c, (uint32_t)d.res);
 		else
 			conn_on_send_error(c, d.res);
-		if (c->close_done && c->ops == 0)
-			conn_on_closed(c);
+		conn_op_end(c);
 	}
 }
 
@@ -320,7 +337,7 @@ static int epoll_run_once(struct shard *sh, unsigned timeout_ms)
 			continue;
 		}
 		struct conn *c = ev->data.ptr;
-		if (c->close_sent)
+		if (conn_closing(c))
 			continue; /* closed earlier in this batch */
 		if ((ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (c->poll_mask & POLL_OUT))
 			on_writable(c);
@@ -343,4 +360,5 @@ const struct backend_ops backend_epoll = {
 	.close = epoll_close,
 	.release_buf = epoll_release_buf,
 	.spool_write = epoll_spool_write,
+	.file_write = epoll_file_write,
 };

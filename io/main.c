@@ -182,6 +182,7 @@ static int shared_init(const struct server_config *cfg, struct server_shared *sh
 		return -1;
 	}
 	atomic_store(&shared->faults, fs);
+	mem_budget_init(&shared->mem, cfg->memory_limit ? cfg->memory_limit : mem_budget_default());
 	shared->seed = cfg->seed;
 	if (shared->seed == 0) {
 		struct timespec ts;
@@ -194,7 +195,8 @@ static int shared_init(const struct server_config *cfg, struct server_shared *sh
 	if (throttle_init(&shared->msg_rate, cfg->msg_rate, false) != 0 ||
 	    throttle_init(&shared->conn_rate, cfg->conn_rate, false) != 0 ||
 	    throttle_init(&shared->client_msg_rate, cfg->client_msg_rate, true) != 0 ||
-	    throttle_init(&shared->client_conn_rate, cfg->client_conn_rate, true) != 0) {
+	    throttle_init(&shared->client_conn_rate, cfg->client_conn_rate, true) != 0 ||
+	    throttle_conns_init(&shared->client_conns, cfg->client_max_conns) != 0) {
 		fprintf(stderr, "smtpsink: out of memory\n");
 		return -1;
 	}
@@ -213,6 +215,7 @@ static void shared_fini(struct server_shared *shared, struct fault_sets *sets)
 	throttle_fini(&shared->conn_rate);
 	throttle_fini(&shared->client_msg_rate);
 	throttle_fini(&shared->client_conn_rate);
+	throttle_conns_fini(&shared->client_conns);
 	trace_close(&shared->trace);
 }
 
@@ -233,13 +236,15 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 		return 2;
 	}
 	struct shard *shards = calloc(n, sizeof *shards);
-	unsigned started = 0;
+	unsigned started = 0, prepared = 0;
 	int rc = 1;
 	if (shards == NULL)
 		return 1;
-	for (unsigned i = 0; i < n; i++)
-		if (shard_prepare(&shards[i], i, cfg, &shared, ops) != 0)
+	for (; prepared < n; prepared++)
+		if (shard_prepare(&shards[prepared], prepared, cfg, &shared, ops) != 0) {
+			prepared++; /* what it set up is released below */
 			goto out;
+		}
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)
 			break;
@@ -269,7 +274,7 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 	if (rc == 0)
 		summary(shards, n, started_s);
 out:
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < prepared; i++)
 		shard_release(&shards[i]);
 	free(shards);
 	shared_fini(&shared, &sets);

@@ -5,6 +5,8 @@
  * text, default), parsing "--name value" and "--name=value", range checks,
  * listen address syntax, and the --help text generated from the table so it
  * can never disagree with the parser.  Errors name the option and exit 2.
+ * The --no-X switches are not in the table: each extension's row in core's
+ * registry (core/smtp_verbs.c) names its switch and help (ext_opt).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 
 #include "server_config.h"
 #include "smtp_limits.h"
+#include "smtp_verbs.h"
 #include "spool_fs.h"
 
 #ifndef SMTPSINK_VERSION
@@ -33,7 +36,7 @@ enum opt_kind {
 	OPT_BARE_LF,
 	OPT_SYNC,
 	OPT_FAULT, /* a rule; lo: index of the prefix in fault_prefix[] */
-	OPT_CIDR /* --trace-client */
+	OPT_CIDR /* an address range, added to the struct cidr_list at offset */
 };
 
 /* Options that are shorthands for a fault rule: the value is appended. */
@@ -67,15 +70,24 @@ static const struct opt opts[] = {
 	{ "spool-max-age", OPT_U64, CFG(spool_max_age_s), 0, 100ull * 365 * 86400, "SECS",
 	  "delete segments older than this, 0: keep all" },
 	{ "max-conns", OPT_U32, CFG(max_conns), 1, 10000000, "N", "concurrent sessions (default 100000)" },
-	{ "timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS", "idle or stalled session timeout (default 300)" },
+	{ "timeout", OPT_U32, CFG(timeout_s), 1, 86400, "SECS",
+	  "idle limit, and deadline for each command from its first byte (default 300)" },
+	{ "session-max", OPT_U32, CFG(session_max_s), 0, 30u * 86400, "SECS",
+	  "deadline for a whole session, 0: none (default 3600)" },
+	{ "client-max-conns", OPT_U32, CFG(client_max_conns), 0, 10000000, "N",
+	  "concurrent sessions from one address, 0: any (default 0)" },
 	{ "data-min-rate", OPT_U32, CFG(data_min_rate), 0, 1u << 30, "BYTES",
 	  "minimum DATA rate in bytes/s (default 500; 0 off)" },
 	{ "grace", OPT_U32, CFG(grace_s), 0, 86400, "SECS", "shutdown: time for transactions to finish (default 10)" },
 	{ "proxy-protocol", OPT_FLAG, CFG(proxy_protocol), 0, 0, NULL, "expect a HAProxy PROXY v1/v2 header" },
+	{ "proxy-from", OPT_CIDR, CFG(proxy_from), 0, 0, "CIDR",
+	  "PROXY headers only from these peers, others refused (repeatable; implies --proxy-protocol)" },
 	{ "node-id", OPT_U32, CFG(node_id), 0, 65535, "N", "host number in queue IDs (default 0)" },
 	{ "recv-buffer", OPT_U32, CFG(recv_buf_bytes), 1024, 1u << 20, "BYTES", "receive buffer size (default 8192)" },
 	{ "recv-buffers", OPT_U32, CFG(recv_bufs), 64, 32768, "N",
 	  "receive buffers per shard, power of 2 (default 2048)" },
+	{ "memory-limit", OPT_U64, CFG(memory_limit), 1u << 20, 1ull << 50, "BYTES",
+	  "memory held for clients' data, past it reading slows (default: RAM/4)" },
 	{ "hostname", OPT_STRING, CFG(smtp.hostname), 0, 0, "NAME",
 	  "name in the greeting and replies (default smtpsink)" },
 	{ "max-size", OPT_U64, CFG(smtp.max_size_bytes), 0, UINT64_MAX / 2, "BYTES",
@@ -94,15 +106,7 @@ static const struct opt opts[] = {
 	  "input before a reply that must be awaited: 554, close" },
 	{ "strict-address", OPT_FLAG, CFG(smtp.strict_address), 0, 0, NULL,
 	  "paths without <>, 8-bit without SMTPUTF8: refused" },
-	{ "no-pipelining", OPT_EXT_OFF, 0, SMTP_EXT_PIPELINING, 0, NULL, "do not offer PIPELINING" },
-	{ "no-size", OPT_EXT_OFF, 0, SMTP_EXT_SIZE, 0, NULL, "do not offer SIZE" },
-	{ "no-8bitmime", OPT_EXT_OFF, 0, SMTP_EXT_8BITMIME, 0, NULL, "do not offer 8BITMIME" },
-	{ "no-smtputf8", OPT_EXT_OFF, 0, SMTP_EXT_SMTPUTF8, 0, NULL, "do not offer SMTPUTF8" },
-	{ "no-enhancedstatuscodes", OPT_EXT_OFF, 0, SMTP_EXT_ENHANCEDSTATUSCODES, 0, NULL, "no ENHANCEDSTATUSCODES" },
-	{ "no-chunking", OPT_EXT_OFF, 0, SMTP_EXT_CHUNKING, 0, NULL, "do not offer CHUNKING (BDAT)" },
-	{ "no-dsn", OPT_EXT_OFF, 0, SMTP_EXT_DSN, 0, NULL, "do not offer DSN" },
-	{ "no-auth", OPT_EXT_OFF, 0, SMTP_EXT_AUTH, 0, NULL, "do not offer AUTH" },
-	{ "no-esmtp", OPT_EXT_OFF, 0, SMTP_EXT_ESMTP, 0, NULL, "refuse EHLO: plain SMTP only" },
+	{ NULL, OPT_EXT_OFF, 0, 0, 0, NULL, NULL }, /* here: --no-X of each extension (ext_opt) */
 	{ "fault", OPT_FAULT, 0, 0, 0, "RULE",
 	  "fault rule, e.g. 'rcpt:reply=550 5.1.1 No such user:p=0.1' (repeatable)" },
 	{ "fault-file", OPT_STRING, CFG(fault_file), 0, 0, "FILE", "fault rules, one per line; re-read on SIGHUP" },
@@ -118,21 +122,40 @@ static const struct opt opts[] = {
 	{ "client-conn-rate", OPT_U32, CFG(client_conn_rate), 0, 1u << 30, "N",
 	  "421 beyond N connections/s from one address" },
 	{ "trace", OPT_STRING, CFG(trace_path), 0, 0, "FILE|-", "write session transcripts to FILE (- stdout)" },
-	{ "trace-client", OPT_CIDR, 0, 0, 0, "CIDR", "trace only these clients (repeatable)" },
+	{ "trace-client", OPT_CIDR, CFG(trace_clients), 0, 0, "CIDR", "trace only these clients (repeatable)" },
 	{ "idle-gap", OPT_U32, CFG(idle_gap_ms), 1, 86400000, "MS",
 	  "session reports note client silences over MS (default 1000)" },
 	{ "no-session-reports", OPT_FLAG, CFG(no_session_reports), 0, 0, NULL, "keep no session reports in the spool" },
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
 
+/* The --no-X switch of extension bit number b, from its row in core's
+ * registry (core/smtp_verbs.c), in bit order; false past the last. */
+static bool ext_opt(unsigned b, struct opt *o)
+{
+	const struct smtp_ext_info *e = b < SMTP_EXT_COUNT ? smtp_verbs_ext_of_bit(1u << b) : NULL;
+	if (e == NULL)
+		return false;
+	*o = (struct opt){ e->option, OPT_EXT_OFF, 0, e->bit, 0, NULL, e->help };
+	return true;
+}
+
+static void usage_line(FILE *f, const struct opt *o)
+{
+	char left[64];
+	snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+	fprintf(f, "  %-34s %s\n", left, o->help);
+}
+
 static void usage(FILE *f)
 {
+	struct opt ext;
 	fprintf(f, "usage: smtpsink [options]\n\nAn SMTP sink: takes mail as fast as the machine allows.\n\n");
 	for (size_t i = 0; i < OPT_COUNT; i++) {
-		char left[64];
-		snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
-			 opts[i].arg ? opts[i].arg : "");
-		fprintf(f, "  %-34s %s\n", left, opts[i].help);
+		if (opts[i].name != NULL)
+			usage_line(f, &opts[i]);
+		for (unsigned b = 0; opts[i].name == NULL && ext_opt(b, &ext); b++)
+			usage_line(f, &ext);
 	}
 	fprintf(f, "  %-34s %s\n  %-34s %s\n", "--help", "this text", "--version", "print the version");
 }
@@ -224,8 +247,15 @@ static int add_fault(struct server_config *cfg, const char *prefix, const char *
 	if (text == NULL)
 		return bad("fault", v, "out of memory");
 	snprintf(text, n, "%s%s", prefix, v);
-	cfg->fault_text[cfg->fault_count++] = text; /* lives as long as the process */
+	cfg->fault_text[cfg->fault_count++] = text; /* until options_free() */
 	return 0;
+}
+
+void options_free(struct server_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->fault_count; i++)
+		free((char *)cfg->fault_text[i]);
+	cfg->fault_count = 0;
 }
 
 static int apply(const struct opt *o, const char *v, struct server_config *cfg)
@@ -277,12 +307,14 @@ static int apply(const struct opt *o, const char *v, struct server_config *cfg)
 		return 0;
 	case OPT_FAULT:
 		return add_fault(cfg, fault_prefix[o->lo], v);
-	case OPT_CIDR:
-		if (cfg->trace_client_count == SERVER_TRACE_CLIENTS_MAX)
+	case OPT_CIDR: {
+		struct cidr_list *l = (struct cidr_list *)field;
+		if (l->count == SERVER_CIDRS_MAX)
 			return bad(o->name, v, "too many ranges");
-		if (!cidr_parse(v, &cfg->trace_client[cfg->trace_client_count++]))
+		if (!cidr_parse(v, &l->v[l->count++]))
 			return bad(o->name, v, "expected an address or ADDR/BITS");
 		return 0;
+	}
 	}
 	return -1;
 }
@@ -294,6 +326,7 @@ static void defaults(struct server_config *cfg)
 	cfg->io = IO_BACKEND_AUTO;
 	cfg->max_conns = 100000;
 	cfg->timeout_s = 300;
+	cfg->session_max_s = 3600;
 	cfg->data_min_rate = 500;
 	cfg->grace_s = 10;
 	cfg->recv_buf_bytes = 8192;
@@ -324,6 +357,8 @@ static int check(struct server_config *cfg)
 	if (cfg->spool_mode_text && spool_fs_parse_mode(cfg->spool_mode_text, &cfg->spool_mode) != 0)
 		return bad("spool-mode", cfg->spool_mode_text,
 			   "an octal file mode with 0600, at most 0666 (0640, 0644)");
+	if (cfg->proxy_from.count > 0)
+		cfg->proxy_protocol = true; /* trusted proxies: the header is expected */
 	if ((cfg->recv_bufs & (cfg->recv_bufs - 1)) != 0) {
 		fprintf(stderr, "smtpsink: --recv-buffers must be a power of two\n");
 		return -1;
@@ -331,6 +366,18 @@ static int check(struct server_config *cfg)
 	if (cfg->listen_count == 0 && parse_listen("127.0.0.1:2525", &cfg->listen[cfg->listen_count++]) != 0)
 		return -1;
 	return 0;
+}
+
+/* The option named name[0..len); an extension's switch is built in *ext. */
+static const struct opt *find_opt(const char *name, size_t len, struct opt *ext)
+{
+	for (size_t k = 0; k < OPT_COUNT; k++)
+		if (opts[k].name != NULL && strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0)
+			return &opts[k];
+	for (unsigned b = 0; ext_opt(b, ext); b++)
+		if (strlen(ext->name) == len && strncmp(ext->name, name, len) == 0)
+			return ext;
+	return NULL;
 }
 
 int options_parse(int argc, char **argv, struct server_config *cfg)
@@ -352,10 +399,8 @@ int options_parse(int argc, char **argv, struct server_config *cfg)
 		}
 		const char *eq = strchr(a, '=');
 		size_t nlen = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-		const struct opt *o = NULL;
-		for (size_t k = 0; k < OPT_COUNT && o == NULL; k++)
-			if (strlen(opts[k].name) == nlen && strncmp(opts[k].name, a + 2, nlen) == 0)
-				o = &opts[k];
+		struct opt ext;
+		const struct opt *o = find_opt(a + 2, nlen, &ext);
 		if (o == NULL) {
 			fprintf(stderr, "smtpsink: unknown option '%s' (see --help)\n", a);
 			return -1;

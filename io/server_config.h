@@ -18,7 +18,13 @@
 
 #define SERVER_LISTEN_MAX 16
 #define SERVER_FAULTS_MAX 256 /* --fault, --greeting-delay, --tarpit */
-#define SERVER_TRACE_CLIENTS_MAX 16
+#define SERVER_CIDRS_MAX 16 /* ranges in one list option */
+
+/* Address ranges given by a repeatable option. */
+struct cidr_list {
+	struct cidr v[SERVER_CIDRS_MAX];
+	unsigned count;
+};
 
 enum io_backend_kind {
 	IO_BACKEND_AUTO,
@@ -47,13 +53,17 @@ struct server_config {
 	const char *spool_mode_text; /* --spool-mode, as given (NULL: default) */
 	uint32_t spool_mode; /* spool file mode; directories get x where r is set */
 	uint32_t max_conns; /* across all shards */
-	uint32_t timeout_s; /* idle/stalled session (RFC 5321 4.5.3.2) */
+	uint32_t timeout_s; /* idle, and each command's deadline (RFC 5321 4.5.3.2) */
+	uint32_t session_max_s; /* a whole session; 0: none */
+	uint32_t client_max_conns; /* concurrent sessions per client address; 0: any */
 	uint32_t data_min_rate; /* bytes/s during DATA/BDAT; 0: off */
 	uint32_t grace_s; /* shutdown: time for transactions to finish */
 	bool proxy_protocol; /* expect a PROXY v1/v2 header first */
+	struct cidr_list proxy_from; /* trusted proxies (implies proxy_protocol) */
 	uint32_t node_id; /* queue IDs: unique across hosts (0..65535) */
 	uint32_t recv_buf_bytes; /* size of each provided receive buffer */
 	uint32_t recv_bufs; /* receive buffers per shard (power of two) */
+	uint64_t memory_limit; /* bytes held for clients, all shards; 0: the default */
 	/* fault injection (docs/FAULTS.md) */
 	const char *fault_text[SERVER_FAULTS_MAX]; /* rules, in order */
 	unsigned fault_count;
@@ -64,8 +74,7 @@ struct server_config {
 	uint32_t client_msg_rate, client_conn_rate; /* per client address */
 	/* what clients did */
 	const char *trace_path; /* --trace FILE, "-": stdout; NULL: off */
-	struct cidr trace_client[SERVER_TRACE_CLIENTS_MAX];
-	unsigned trace_client_count; /* 0: every client */
+	struct cidr_list trace_clients; /* none: every client */
 	uint32_t idle_gap_ms; /* session reports: silences longer than this */
 	bool no_session_reports;
 };
@@ -74,5 +83,7 @@ struct server_config {
  * --version was printed (exit 0), -1 on a bad option (message printed to
  * stderr, exit 2). */
 int options_parse(int argc, char **argv, struct server_config *cfg);
+/* Free what options_parse() allocated (the fault rule texts). */
+void options_free(struct server_config *cfg);
 
 #endif

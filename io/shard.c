@@ -34,6 +34,44 @@
 #define LOOP_WAIT_MS 250u
 #define CONN_SLAB_CHUNK 256u
 
+/* A TCP address another process listens on?  Our shards share their
+ * port through SO_REUSEPORT, which would let a second server of the same
+ * user join it silently (the kernel would split the clients): a first
+ * bind without it must succeed, so the address is ours alone. */
+static int probe_tcp(const struct listen_addr *la)
+{
+	int fd = socket(la->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, e = 0;
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* TIME_WAIT is no owner */
+	if (la->sa.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)&la->sa, la->sa_len) != 0)
+		e = -errno;
+	close(fd);
+	return e;
+}
+
+/* A unix path: a socket someone still serves is refused; a stale one (a
+ * server that died) is removed. */
+static int claim_path(const struct listen_addr *la)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)&la->sa;
+	struct stat st;
+	if (lstat(un->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
+		return 0; /* nothing there, or not a socket: bind() says */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int live = connect(fd, (const struct sockaddr *)&la->sa, la->sa_len) == 0 || errno == EAGAIN;
+	close(fd);
+	if (live)
+		return -EADDRINUSE;
+	unlink(un->sun_path);
+	return 0;
+}
+
 static int open_listener(const struct listen_addr *la, bool reuseport)
 {
 	int family = la->sa.ss_family;
@@ -41,12 +79,7 @@ static int open_listener(const struct listen_addr *la, bool reuseport)
 	int one = 1;
 	if (fd < 0)
 		return -errno;
-	if (family == AF_UNIX) {
-		const struct sockaddr_un *un = (const struct sockaddr_un *)&la->sa;
-		struct stat st;
-		if (lstat(un->sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(un->sun_path); /* a stale socket from an earlier run */
-	} else {
+	if (family != AF_UNIX) {
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
 			goto fail;
@@ -70,7 +103,17 @@ static int open_listeners(struct shard *sh)
 		const struct listen_addr *la = &sh->cfg->listen[i];
 		if (la->sa.ss_family == AF_UNIX && sh->index != 0)
 			continue; /* one path, one socket: shard 0 serves it */
-		int fd = open_listener(la, true);
+		int fd = 0;
+		if (sh->index == 0) /* the first shard claims the address */
+			fd = la->sa.ss_family == AF_UNIX ? claim_path(la) : probe_tcp(la);
+		if (fd == 0)
+			fd = open_listener(la, true);
+		if (fd == -EADDRINUSE) {
+			fprintf(stderr,
+				"smtpsink: cannot listen on %s: address in use (another server listens there)\n",
+				la->text);
+			return fd;
+		}
 		if (fd < 0) {
 			fprintf(stderr, "smtpsink: cannot listen on %s: %s\n", la->text, strerror(-fd));
 			return fd;
@@ -113,30 +156,39 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	sh->cpu = -1;
 	sh->accepting = true;
 	sh->spool.dir_fd = sh->spool.seg_fd = -1;
+	conn_fault_texts_init(&sh->texts, cfg->smtp.hostname);
+	mem_local_init(&sh->mem, &shared->mem);
 	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
 	if (e != 0)
 		return e;
-	if (!cfg->discard) {
-		shard_refresh_clocks(sh);
-		e = spool_open(&sh->spool, cfg, index, sh->wall_us);
-		if (e != 0) {
-			fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
-				strerror(-e));
-			return e;
-		}
-	}
-	return open_listeners(sh);
+	/* the addresses first: a server that cannot have them touches no spool */
+	if ((e = open_listeners(sh)) != 0 || cfg->discard)
+		return e;
+	shard_refresh_clocks(sh);
+	e = spool_open(&sh->spool, cfg, index, sh->wall_us);
+	if (e != 0)
+		fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
+			strerror(-e));
+	return e;
 }
+
+/* A chunk of the connection slab; chunks are kept until the shard ends. */
+struct conn_slab {
+	struct conn_slab *next;
+	struct conn conns[CONN_SLAB_CHUNK];
+};
 
 struct conn *shard_conn_alloc(struct shard *sh)
 {
 	if (sh->conn_free == NULL) {
-		struct conn *chunk = calloc(CONN_SLAB_CHUNK, sizeof *chunk);
+		struct conn_slab *chunk = calloc(1, sizeof *chunk);
 		if (chunk == NULL)
 			return NULL;
+		chunk->next = sh->slabs;
+		sh->slabs = chunk;
 		for (unsigned i = 0; i < CONN_SLAB_CHUNK; i++) {
-			chunk[i].next = sh->conn_free;
-			sh->conn_free = &chunk[i];
+			chunk->conns[i].next = sh->conn_free;
+			sh->conn_free = &chunk->conns[i];
 		}
 	}
 	struct conn *c = sh->conn_free;
@@ -221,6 +273,24 @@ static void own_arena(void)
 #endif
 }
 
+/* Stress mode (as Postfix's): most of --max-conns in use makes every
+ * deadline shorter (conn_timer.c); on at 80 %, off again under 70 %. */
+void shard_check_stress(struct shard *sh)
+{
+	uint64_t live = atomic_load_explicit(&sh->shared->conns, memory_order_relaxed);
+	uint64_t max = sh->cfg->max_conns;
+	bool stress = sh->stress ? live * 10 >= max * 7 : live * 10 >= max * 8;
+	if (stress != sh->stress && sh->index == 0)
+		fprintf(stderr, "smtpsink: %s stress mode: %llu of %llu connections in use\n",
+			stress ? "entering" : "leaving", (unsigned long long)live, (unsigned long long)max);
+	bool entering = stress && !sh->stress;
+	sh->stress = stress;
+	sh->stats.stress_turns += stress;
+	if (entering) /* deadlines armed before are too far now */
+		for (struct conn *c = sh->live; c != NULL; c = c->next)
+			conn_on_stress(c);
+}
+
 static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;
@@ -246,6 +316,11 @@ static void *shard_main(void *arg)
 		if (shutting_down(sh))
 			break;
 		sh->stats.loop_turns++;
+		shard_check_stress(sh);
+		if (sh->rbufs_short) { /* blocked sessions give their buffers back */
+			conn_input_reclaim(sh);
+			sh->rbufs_short = false;
+		}
 		spool_tick(sh); /* submit this turn's batch: group commit */
 		trace_flush(&sh->trace, &sh->shared->trace);
 		/* a fault delay ending sooner than the usual wait shortens it */
@@ -289,6 +364,7 @@ void shard_join(struct shard *sh)
 
 void shard_release(struct shard *sh)
 {
+	mem_local_fini(&sh->mem);
 	trace_buf_free(&sh->trace);
 	if (sh->spool.dir_fd >= 0)
 		spool_close(&sh->spool);
@@ -305,4 +381,10 @@ void shard_release(struct shard *sh)
 		memcpy(&sh->out_free, b, sizeof(void *));
 		free(b);
 	}
+	while (sh->slabs != NULL) {
+		struct conn_slab *chunk = sh->slabs;
+		sh->slabs = chunk->next;
+		free(chunk);
+	}
+	sh->conn_free = NULL;
 }

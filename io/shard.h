@@ -18,7 +18,9 @@
 
 #include "backend.h"
 #include "conn.h"
+#include "conn_fault.h"
 #include "fault_set.h"
+#include "mem_budget.h"
 #include "queue_id.h"
 #include "server_config.h"
 #include "spool.h"
@@ -39,6 +41,8 @@ struct shard_stats {
 	uint64_t faults; /* fault rule decisions that fired */
 	uint64_t outcomes; /* recipient outcomes (tempfail@ ...) */
 	uint64_t throttled; /* 421 for a rate limit */
+	uint64_t proxy_refused; /* --proxy-from: a peer that is not a trusted proxy */
+	uint64_t stress_turns; /* loop turns in stress mode */
 };
 
 /* Receive buffers: count fixed-size buffers in one mapping.  next/len
@@ -62,8 +66,10 @@ struct server_shared {
 	uint64_t stop_deadline_s; /* grace ends (monotonic seconds) */
 	_Atomic(struct fault_set *) faults; /* replaced on SIGHUP */
 	struct throttle msg_rate, conn_rate, client_msg_rate, client_conn_rate;
+	struct throttle_conns client_conns; /* --client-max-conns */
 	struct trace_sink trace;
 	uint64_t seed; /* --seed, or from the clock */
+	struct mem_budget mem; /* --memory-limit */
 };
 
 struct shard {
@@ -77,12 +83,16 @@ struct shard {
 	unsigned listen_count;
 	bool accepting;
 	struct rbuf_pool rbufs;
+	bool rbufs_short; /* a receive found no buffer this turn: reclaim */
+	bool stress; /* most of --max-conns in use: timeouts shrink */
 	void *out_free; /* free output buffers, linked through their first word */
 	struct conn *conn_free; /* free connection structs (slab) */
+	struct conn_slab *slabs; /* every chunk the slab allocated, for the end */
 	struct conn *live; /* live connections */
 	uint32_t live_count;
 	struct timer_wheel timers; /* idle timeouts, 1 s ticks */
 	struct timer_wheel holds; /* fault delays, 1 ms ticks */
+	struct mem_local mem; /* this shard's side of the memory budget */
 	struct queue_id_gen qids;
 	struct spool spool; /* capture mode (not --discard) */
 	uint64_t now_s; /* monotonic, refreshed each loop turn */
@@ -91,8 +101,7 @@ struct shard {
 	struct fault_set *faults; /* the rules for this loop turn */
 	uint64_t seed; /* --seed (or the clock) */
 	uint64_t sessions; /* ordinal of the next session (fault choices) */
-	struct smtp_override fault_ov; /* an override being returned */
-	char fault_text[512]; /* its text, when built here */
+	struct conn_fault_texts texts; /* fixed reply texts, built at start */
 	struct trace_buf trace; /* transcript lines of this turn */
 	struct shard_stats stats;
 	int init_error; /* backend init result, for the main thread */
@@ -118,6 +127,10 @@ void shard_release(struct shard *sh);
  * completions they deliver see the time they arrived (session reports
  * measure silences with it), not the time the wait began. */
 void shard_refresh_clocks(struct shard *sh);
+
+/* Once per loop turn: enter or leave stress mode (most of --max-conns in
+ * use: deadlines shrink). */
+void shard_check_stress(struct shard *sh);
 
 /* Allocation from the shard's own pools; never fails silently: NULL means
  * the process is out of memory and the caller drops the connection. */

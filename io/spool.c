@@ -68,8 +68,9 @@ static bool seal_record(struct capture *cap)
 	struct spool_checksum sum;
 	spool_checksum_init(&sum);
 	spool_checksum_update(&sum, cap->head, cap->head_len);
-	spool_checksum_update(&sum, cap->body, cap->body_len);
-	cap->tail_len = spool_record_tail(&sum, cap->record_len, cap->head_len + cap->body_len, cap->tail);
+	for (uint32_t i = 0; i < cap->body_iov_count; i++)
+		spool_checksum_update(&sum, cap->body_iov[i].iov_base, cap->body_iov[i].iov_len);
+	cap->tail_len = spool_record_tail(&sum, cap->record_len, cap->head_len + cap->content_bytes, cap->tail);
 	return cap->tail_len != 0; /* 0: the lengths disagree, never store that */
 }
 
@@ -94,10 +95,10 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 	env->shard = sp->shard;
 	env->node = sp->node;
 	cap->head_len = spool_record_meta_bytes(env);
-	cap->record_len = spool_record_len(env, cap->body_len);
-	bool ok = place_record(sp, cap);
+	cap->record_len = spool_record_len(env, cap->content_bytes);
+	bool ok = capture_body_ready(cap) && place_record(sp, cap);
 	if (ok)
-		spool_record_head(env, cap->body_len, sp->durable_off, cap->head);
+		spool_record_head(env, cap->content_bytes, sp->durable_off, cap->head);
 	free(paths);
 	return ok && seal_record(cap);
 }
@@ -153,6 +154,14 @@ static bool enqueue(struct spool *sp, struct capture *cap)
 	return true;
 }
 
+static struct spool_answer failure(int err)
+{
+	bool full = err == -ENOSPC || err == -EDQUOT;
+	struct spool_answer a = { full ? 452 : 451, NULL, { 0 } };
+	a.text = full ? "4.3.1 Insufficient system storage" : "4.3.0 Error: queue file write error";
+	return a;
+}
+
 bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *env, uint64_t now_us,
 		  struct spool_answer *ans)
 {
@@ -161,7 +170,10 @@ bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *
 	cap->received_us = now_us;
 	memcpy(ans->qid, cap->qid, sizeof ans->qid);
 	ans->text = NULL;
-	if (cap->failed || !spool_ready(sp)) {
+	if (cap->failed) {
+		*ans = failure(cap->error != 0 ? cap->error : -ENOMEM);
+		memcpy(ans->qid, cap->qid, sizeof ans->qid);
+	} else if (!spool_ready(sp)) {
 		ans->code = 452;
 		ans->text = "4.3.1 Insufficient system storage";
 	} else if (!build_record(sp, cap, env) || !enqueue(sp, cap)) {
@@ -183,7 +195,7 @@ bool spool_append_session(struct shard *sh, const struct session_report *r)
 	struct spool *sp = &sh->spool;
 	if (!spool_ready(sp) || r->id.len > QUEUE_ID_LEN)
 		return false;
-	struct capture *cap = calloc(1, sizeof *cap);
+	struct capture *cap = capture_begin(sh, NULL, smtp_view_make("", 0), smtp_view_make("", 0), 0);
 	if (cap == NULL)
 		return false;
 	memcpy(cap->qid, r->id.ptr, r->id.len);
@@ -214,12 +226,25 @@ static void answer_all(struct capture *list, const struct spool_answer *proto)
 	}
 }
 
-static struct spool_answer failure(int err)
+/* How many of a segment's index entries (in offset order) lie before
+ * offset: the records from offset on were never durable. */
+static uint32_t entries_before(const struct spool_index_entry *e, uint32_t count, uint64_t offset)
 {
-	bool full = err == -ENOSPC || err == -EDQUOT;
-	struct spool_answer a = { full ? 452 : 451, NULL, { 0 } };
-	a.text = full ? "4.3.1 Insufficient system storage" : "4.3.0 Error: queue file write error";
-	return a;
+	while (count > 0 && e[count - 1].offset >= offset)
+		count--;
+	return count;
+}
+
+/* A segment rotated away failed: it already waits to be sealed, with an
+ * end and entries that counted the failed records; cut it where they
+ * begin. */
+static void cut_sealing(struct spool *sp, uint64_t segno, uint64_t offset)
+{
+	for (struct spool_sealing *s = sp->sealing; s != NULL; s = s->next)
+		if (s->segno == segno) {
+			s->end_off = offset;
+			s->entry_count = entries_before(s->entries, s->entry_count, offset);
+		}
 }
 
 /* A write or sync failed: everything still queued for that segment fails
@@ -248,11 +273,12 @@ static void poison(struct shard *sh, struct spool_batch *b)
 	}
 	struct spool_answer ans = failure(b->result);
 	answer_all(failed, &ans);
-	if (b->segno != sp->segno)
+	if (b->segno != sp->segno) { /* rotated away meanwhile: waiting to be sealed */
+		cut_sealing(sp, b->segno, b->offset);
 		return;
+	}
 	sp->write_off = b->offset;
-	while (sp->entry_count > 0 && sp->entries[sp->entry_count - 1].offset >= b->offset)
-		sp->entry_count--;
+	sp->entry_count = entries_before(sp->entries, sp->entry_count, b->offset);
 	spool_table_clear(&sp->table); /* the segment is sealed right below */
 	spool_files_seal(sp);
 	spool_files_new_segment(sp, sh->wall_us);
@@ -313,14 +339,15 @@ static void fill_batch(struct spool *sp, struct spool_batch *b)
 	b->fsync = sp->sync != SPOOL_SYNC_NONE;
 	b->write_op = (struct io_op){ IO_OP_SPOOL_WRITE, b };
 	b->fsync_op = (struct io_op){ IO_OP_SPOOL_FSYNC, b };
-	while (sp->queue_head != NULL && b->count < max && sp->queue_head->segno == b->segno) {
+	while (sp->queue_head != NULL && b->count < max && sp->queue_head->segno == b->segno &&
+	       b->iov_count + 2 + sp->queue_head->body_iov_count <= SPOOL_BATCH_IOV_MAX) {
 		struct capture *cap = sp->queue_head;
 		sp->queue_head = cap->next;
 		sp->queued--;
 		cap->next = NULL;
 		b->iov[b->iov_count++] = (struct iovec){ cap->head, cap->head_len };
-		if (cap->body_len > 0)
-			b->iov[b->iov_count++] = (struct iovec){ cap->body, cap->body_len };
+		for (uint32_t i = 0; i < cap->body_iov_count; i++)
+			b->iov[b->iov_count++] = cap->body_iov[i];
 		b->iov[b->iov_count++] = (struct iovec){ cap->tail, cap->tail_len };
 		b->bytes += cap->record_len;
 		if (b->tail != NULL)

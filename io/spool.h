@@ -31,7 +31,9 @@ enum spool_sync {
 	SPOOL_SYNC_ALWAYS
 };
 
-#define SPOOL_BATCH_MAX_MSGS 300u /* 3 iovecs each: under IOV_MAX (1024) */
+#define SPOOL_BATCH_MAX_MSGS 300u
+/* head, body pieces (CAPTURE_BODY_IOV_MAX), tail per record: IOV_MAX */
+#define SPOOL_BATCH_IOV_MAX 1024u
 
 /* The records of one contiguous region of one segment, written together:
  * the captures queued since the previous batch was submitted (one, with
@@ -43,7 +45,7 @@ struct spool_batch {
 	int seg_fd;
 	uint64_t segno;
 	uint64_t offset, bytes;
-	struct iovec iov[3 * SPOOL_BATCH_MAX_MSGS];
+	struct iovec iov[SPOOL_BATCH_IOV_MAX];
 	uint32_t iov_count;
 	bool fsync; /* --sync group/always */
 	bool busy; /* submitted, completions pending */

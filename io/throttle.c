@@ -58,3 +58,36 @@ bool throttle_admit(struct throttle *t, uint64_t now_s, uint8_t family, const ui
 		return window_admit(&t->all, now_s, t->limit);
 	return window_admit(&t->slots[addr_hash(family, addr) % THROTTLE_CLIENT_SLOTS], now_s, t->limit);
 }
+
+int throttle_conns_init(struct throttle_conns *t, uint32_t max)
+{
+	t->max = max;
+	t->slots = NULL;
+	if (max != 0 && (t->slots = calloc(THROTTLE_CLIENT_SLOTS, sizeof *t->slots)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+void throttle_conns_fini(struct throttle_conns *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+}
+
+int throttle_conns_enter(struct throttle_conns *t, uint8_t family, const uint8_t *addr)
+{
+	if (t->max == 0)
+		return THROTTLE_NO_SLOT;
+	int slot = (int)(addr_hash(family, addr) % THROTTLE_CLIENT_SLOTS);
+	if (atomic_fetch_add_explicit(&t->slots[slot], 1, memory_order_relaxed) >= t->max) {
+		atomic_fetch_sub_explicit(&t->slots[slot], 1, memory_order_relaxed);
+		return -1;
+	}
+	return slot;
+}
+
+void throttle_conns_leave(struct throttle_conns *t, int slot)
+{
+	if (slot >= 0 && slot != THROTTLE_NO_SLOT && t->slots != NULL)
+		atomic_fetch_sub_explicit(&t->slots[slot], 1, memory_order_relaxed);
+}

@@ -51,10 +51,10 @@ bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, u
 {
 	if (t->fd < 0)
 		return false;
-	if (cfg->trace_client_count == 0)
+	if (cfg->trace_clients.count == 0)
 		return true;
-	for (unsigned i = 0; i < cfg->trace_client_count; i++)
-		if (cidr_match(&cfg->trace_client[i], family, addr))
+	for (unsigned i = 0; i < cfg->trace_clients.count; i++)
+		if (cidr_match(&cfg->trace_clients.v[i], family, addr))
 			return true;
 	return false;
 }

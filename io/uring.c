@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "capture.h"
 #include "conn.h"
 #include "shard.h"
 #include "spool.h"
@@ -254,7 +255,7 @@ static void uring_send(struct conn *c)
 	io_uring_prep_send(sqe, c->fd, c->out, c->out_inflight, MSG_NOSIGNAL);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, &c->send_op);
-	c->ops++;
+	conn_op_start(c);
 }
 
 static void arm_recv(struct uring_state *u, struct conn *c)
@@ -268,12 +269,12 @@ static void arm_recv(struct uring_state *u, struct conn *c)
 	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	io_uring_sqe_set_data(sqe, &c->recv_op);
 	c->recv_armed = true;
-	c->ops++;
+	conn_op_start(c);
 }
 
 static void uring_recv_resume(struct conn *c)
 {
-	if (c->recv_armed || c->closing || c->peer_eof)
+	if (c->recv_armed || !conn_wants_input(c))
 		return;
 	arm_recv(state(c->shard), c);
 }
@@ -286,7 +287,7 @@ static void uring_recv_pause(struct conn *c)
 	struct io_uring_sqe *sqe = get_sqe(u);
 	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)&c->recv_op, 0);
 	io_uring_sqe_set_data(sqe, &c->cancel_op);
-	c->ops++;
+	conn_op_start(c);
 }
 
 static void uring_close(struct conn *c)
@@ -297,11 +298,11 @@ static void uring_close(struct conn *c)
 	io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
 	sqe->flags |= IOSQE_IO_HARDLINK;
 	io_uring_sqe_set_data(sqe, &c->cancel_op);
-	c->ops++;
+	conn_op_start(c);
 	sqe = get_sqe(u);
 	io_uring_prep_close_direct(sqe, (unsigned)c->fd);
 	io_uring_sqe_set_data(sqe, &c->close_op);
-	c->ops++;
+	conn_op_start(c);
 }
 
 /* One vectored write hard-wired to its fdatasync: the sync runs only after
@@ -321,6 +322,13 @@ static void uring_spool_write(struct shard *sh, struct spool_batch *b)
 	sqe = get_sqe(u);
 	io_uring_prep_fsync(sqe, b->seg_fd, IORING_FSYNC_DATASYNC);
 	io_uring_sqe_set_data(sqe, &b->fsync_op);
+}
+
+static void uring_file_write(struct shard *sh, struct io_op *op, int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct io_uring_sqe *sqe = get_sqe(state(sh));
+	io_uring_prep_write(sqe, fd, buf, (unsigned)len, off);
+	io_uring_sqe_set_data(sqe, op);
 }
 
 static void uring_release_buf(struct shard *sh, uint16_t bid)
@@ -344,7 +352,7 @@ static void park(struct uring_state *u, struct conn *c)
 		u->parked_cap = cap;
 	}
 	u->parked[u->parked_count++] = c;
-	c->ops++; /* the parked list refers to c: it must not be freed */
+	conn_op_start(c); /* the parked list refers to c: it must not be freed */
 }
 
 /* Buffers came back: re-arm the connections that ran out. */
@@ -354,11 +362,8 @@ static void unpark(struct uring_state *u)
 	u->parked_count = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct conn *c = u->parked[i];
-		c->ops--;
-		if (c->close_done && c->ops == 0)
-			conn_on_closed(c);
-		else
-			conn_on_recv_stopped(c);
+		conn_on_recv_stopped(c);
+		conn_op_end(c);
 	}
 }
 
@@ -396,17 +401,19 @@ static void on_recv(struct uring_state *u, struct conn *c, int res, unsigned fla
 		conn_on_recv(c, (uint16_t)(flags >> IORING_CQE_BUFFER_SHIFT), (uint32_t)res);
 	if (flags & IORING_CQE_F_MORE)
 		return;
-	c->ops--;
 	c->recv_armed = false;
-	if (res == 0)
+	if (res == 0) {
 		conn_on_eof(c);
-	else if (res == -ENOBUFS) {
+	} else if (res == -ENOBUFS) {
 		c->shard->stats.enobufs++;
+		c->shard->rbufs_short = true; /* the loop reclaims buffers */
 		park(u, c);
-	} else if (res < 0 && res != -ECANCELED)
+	} else if (res < 0 && res != -ECANCELED) {
 		conn_on_error(c, res);
-	else
+	} else {
 		conn_on_recv_stopped(c);
+	}
+	conn_op_end(c); /* the recv is over: the last reference may free c */
 }
 
 static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
@@ -426,31 +433,34 @@ static void dispatch(struct uring_state *u, struct io_uring_cqe *cqe)
 		spool_on_fsync(u->sh, op->owner, cqe->res);
 		return;
 	}
+	if (op->kind == IO_OP_SPILL_WRITE) {
+		capture_on_spilled(op->owner, cqe->res);
+		return;
+	}
 	struct conn *c = op->owner;
 	switch ((enum io_op_kind)op->kind) {
 	case IO_OP_RECV:
 		on_recv(u, c, cqe->res, cqe->flags);
 		break;
 	case IO_OP_SEND:
-		c->ops--;
 		if (cqe->res >= 0)
 			conn_on_sent(c, (uint32_t)cqe->res);
 		else
 			conn_on_send_error(c, cqe->res);
+		conn_op_end(c);
 		break;
 	case IO_OP_CLOSE:
-		c->close_done = true;
-		/* fall through */
+		conn_on_close_done(c);
+		break;
 	case IO_OP_CANCEL:
-		c->ops--;
+		conn_op_end(c);
 		break;
 	case IO_OP_ACCEPT:
 	case IO_OP_SPOOL_WRITE:
 	case IO_OP_SPOOL_FSYNC:
+	case IO_OP_SPILL_WRITE:
 		break;
 	}
-	if (c->close_done && c->ops == 0)
-		conn_on_closed(c);
 }
 
 static int uring_run_once(struct shard *sh, unsigned timeout_ms)
@@ -507,4 +517,5 @@ const struct backend_ops backend_uring = {
 	.close = uring_close,
 	.release_buf = uring_release_buf,
 	.spool_write = uring_spool_write,
+	.file_write = uring_file_write,
 };

@@ -198,32 +198,19 @@ const char *harness_reason_name(enum smtp_reason why)
 	return "?";
 }
 
+/* Flag names (core's, smtp_msg_flags.c) in bit order, "," between them;
+ * bits without a name in hex; "-" for none. */
 static void add_msg_flags(struct sbuf *b, uint32_t flags, bool show_sync)
 {
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} names[] = {
-		{ SMTP_MSG_BARE_LF, "bare_lf" },
-		{ SMTP_MSG_BARE_CR, "bare_cr" },
-		{ SMTP_MSG_NUL, "nul" },
-		{ SMTP_MSG_8BIT, "8bit" },
-		{ SMTP_MSG_LONG_LINE, "long_line" },
-		{ SMTP_MSG_FALSE_EOD, "false_eod" },
-		{ SMTP_MSG_BDAT, "bdat" },
-		{ SMTP_MSG_ILL_PIPELINING, "ill_pipelining" },
-		{ SMTP_MSG_SMTPUTF8, "smtputf8" },
-		{ SMTP_MSG_UTF8_NO_PARAM, "utf8_no_param" },
-		{ SMTP_MSG_NO_BRACKETS, "no_brackets" },
-	};
 	if (!show_sync)
 		flags &= ~(uint32_t)SMTP_MSG_ILL_PIPELINING;
 	bool any = false;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!(flags & names[i].bit))
+	for (unsigned i = 0; i < 32; i++) {
+		const char *name = smtp_msg_flags_name(1u << i);
+		if (!(flags & (1u << i)) || name == NULL)
 			continue;
-		sbuf_printf(b, "%s%s", any ? "," : "", names[i].name);
-		flags &= ~names[i].bit;
+		sbuf_printf(b, "%s%s", any ? "," : "", name);
+		flags &= ~(1u << i);
 		any = true;
 	}
 	if (flags)

@@ -2,7 +2,8 @@
  * tests/core/spool_support.h - what the spool format tests share: a naive
  * reference encoder written from the layout table in core/spool_format.h
  * (not from spool_record.c), images placed against a PROT_NONE page, an
- * encoder driving the streamed API, and a segment builder.
+ * encoder driving the streamed API, a session report round trip through
+ * the record framing, and a segment builder.
  *
  * Owns: test scaffolding only.  Record, index and meta tests live in
  * test_spool_format.c, recovery scans and the segment header in
@@ -19,6 +20,7 @@
 
 #include "queue_id.h"
 #include "session_harness.h"
+#include "session_report.h"
 #include "spool_format.h"
 
 #define T0_US 1764000000000000ull
@@ -179,6 +181,42 @@ static inline void put_le(uint8_t *p, uint64_t v, unsigned width)
 {
 	for (unsigned i = 0; i < width; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- session reports ----------------------------------------------------- */
+
+/* A whole record for r: head, checksum, tail (as the server writes it). */
+static inline uint8_t *report_encode(const struct session_report *r, uint64_t synced, size_t *out_len)
+{
+	size_t head = session_report_meta_bytes(r);
+	uint64_t record_len = session_report_record_len(r);
+	uint8_t *p = malloc(record_len);
+	struct spool_checksum c;
+	if (!p)
+		abort();
+	session_report_head(r, synced, p);
+	spool_checksum_init(&c);
+	spool_checksum_update(&c, p, head);
+	CHECK_U64(spool_record_tail(&c, record_len, head, p + head), record_len - head);
+	*out_len = (size_t)record_len;
+	return p;
+}
+
+/* Encode, verify the framing, decode into *img; the record stays mapped
+ * in *g (views point into it) until guard_free. */
+static inline bool report_round_trip(const struct session_report *r, struct guard *g, struct session_report_image *img)
+{
+	size_t len;
+	uint8_t *raw = report_encode(r, 64, &len);
+	uint8_t *p = guard_place(g, raw, len);
+	free(raw);
+	struct spool_record rec;
+	CHECK(spool_record_decode(p, len, &rec) == SPOOL_OK);
+	CHECK_U64(rec.flags, SPOOL_FLAG_SESSION);
+	CHECK_U64(rec.body_len, 0);
+	CHECK_U64(rec.record_len, len);
+	CHECK_U64(rec.meta_len + SPOOL_RECORD_HEADER_BYTES, session_report_meta_bytes(r));
+	return session_report_decode(&rec, img);
 }
 
 /* Patch a header field of a copy, reseal its header checksum, decode. */

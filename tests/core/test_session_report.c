@@ -20,40 +20,6 @@
 
 #define QID_TEXT_BYTES 16u
 
-/* A whole record for r: head, checksum, tail (as the server writes it). */
-static uint8_t *encode_report(const struct session_report *r, uint64_t synced, size_t *out_len)
-{
-	size_t head = session_report_meta_bytes(r);
-	uint64_t record_len = session_report_record_len(r);
-	uint8_t *p = malloc(record_len);
-	struct spool_checksum c;
-	if (!p)
-		abort();
-	session_report_head(r, synced, p);
-	spool_checksum_init(&c);
-	spool_checksum_update(&c, p, head);
-	CHECK_U64(spool_record_tail(&c, record_len, head, p + head), record_len - head);
-	*out_len = (size_t)record_len;
-	return p;
-}
-
-/* Encode, verify the framing, decode into *img; the record stays mapped
- * in *g (views point into it) until guard_free. */
-static bool round_trip(const struct session_report *r, struct guard *g, struct session_report_image *img)
-{
-	size_t len;
-	uint8_t *raw = encode_report(r, 64, &len);
-	uint8_t *p = guard_place(g, raw, len);
-	free(raw);
-	struct spool_record rec;
-	CHECK(spool_record_decode(p, len, &rec) == SPOOL_OK);
-	CHECK_U64(rec.flags, SPOOL_FLAG_SESSION);
-	CHECK_U64(rec.body_len, 0);
-	CHECK_U64(rec.record_len, len);
-	CHECK_U64(rec.meta_len + SPOOL_RECORD_HEADER_BYTES, session_report_meta_bytes(r));
-	return session_report_decode(&rec, img);
-}
-
 static void fill_ids(char (*ids)[QID_TEXT_BYTES], struct smtp_view *views, uint32_t n)
 {
 	struct queue_id_gen qg;
@@ -143,7 +109,7 @@ static void full_round_trip(uint32_t n_aborts, uint32_t n_gaps, uint32_t n_msgs)
 	r.gaps = gaps, r.gap_count = n_gaps;
 	r.messages = msgs, r.message_count = n_msgs;
 	struct guard g;
-	CHECK(round_trip(&r, &g, &img));
+	CHECK(report_round_trip(&r, &g, &img));
 	uint32_t ka = n_aborts < SESSION_REPORT_ABORTS_MAX ? n_aborts : SESSION_REPORT_ABORTS_MAX;
 	uint32_t kg = n_gaps < SESSION_REPORT_GAPS_MAX ? n_gaps : SESSION_REPORT_GAPS_MAX;
 	uint32_t km = n_msgs < SESSION_REPORT_MESSAGES_MAX ? n_msgs : SESSION_REPORT_MESSAGES_MAX;
@@ -169,7 +135,7 @@ static void test_empty(void)
 	memset(&r, 0, sizeof(r));
 	r.id = sv("8DxLfD0Ch01F03");
 	struct guard g;
-	CHECK(round_trip(&r, &g, &img));
+	CHECK(report_round_trip(&r, &g, &img));
 	check_same(&r, &img.r, 0, 0, 0);
 	CHECK_U64(img.r.helo_verb, SMTP_VERB_UNKNOWN);
 	CHECK_U64(img.r.helo.len, 0);
@@ -247,11 +213,11 @@ static void test_reference(void)
 	ref_small(&meta);
 	ref_record(&meta, "", 0, SPOOL_FLAG_SESSION, 64, &want);
 	size_t len;
-	uint8_t *got = encode_report(&r, 64, &len);
+	uint8_t *got = report_encode(&r, 64, &len);
 	harness_check_mem(got, len, want.p, want.len, __FILE__, __LINE__, "session record equals the reference");
 	static struct session_report_image img;
 	struct guard g;
-	CHECK(round_trip(&r, &g, &img));
+	CHECK(report_round_trip(&r, &g, &img));
 	check_same(&r, &img.r, 1, 2, 1);
 	guard_free(&g);
 	free(got);

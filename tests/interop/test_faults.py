@@ -235,6 +235,10 @@ def test_connect_reply(server):
 
 
 # -- 4: delays ---------------------------------------------------------------
+# Holds are tested to the millisecond without sockets in tests/io/
+# test_conn_faults.c (each reply of a pipelined group in turn, greeting
+# delay with a pregreeting client, content stalls and aborts with DATA and
+# BDAT, delay ranges); these tests keep one of each kind end to end.
 def test_data_delay(server):
     """data:delay=1s (smtp-sink -w 1): the 354 waits, nothing else does."""
     srv = server("--fault", "data:delay=1s")
@@ -253,27 +257,6 @@ def test_data_delay(server):
         assert r.code == 250 and dt < SLACK_S, dt
     stopped(srv)
     assert firings(srv) == [("data:delay=1s", 1)], srv.stderr_tail()
-
-
-def test_greeting_delay_and_pregreet(server):
-    """--greeting-delay 1s holds the banner; a client that talks first
-    (pregreet) gets the banner first, then its EHLO's reply."""
-    srv = server("--greeting-delay", "1s")
-    with srv.wire() as w:
-        r, dt = timed(w)
-        assert r.code == 220 and dt >= 1.0 - EARLY_S, (r.raw, dt)
-        r, dt = timed(w, "EHLO client.example")
-        assert r.code == 250 and dt < SLACK_S, dt
-        assert_queued(transaction(w))
-    with srv.wire() as w:
-        t0 = time.monotonic()
-        w.send(b"EHLO early.example\r\n")
-        r = w.reply(10)
-        assert r.code == 220 and time.monotonic() - t0 >= 1.0 - EARLY_S, r.raw
-        w.expect(250)
-        w.cmd("QUIT", 221)
-    stopped(srv)
-    assert firings(srv) == [("connect:delay=1s", 2)], srv.stderr_tail()
 
 
 def test_tarpit(server):
@@ -307,26 +290,6 @@ def test_client_timeout_swaks(server):
     assert time.monotonic() - t0 < 3.0, "swaks waited for the banner"
     stopped(srv)
     assert srv.summary().get("messages") == 0, srv.summary_line()
-
-
-def test_content_stall(server):
-    """content:delay=1s (smtp-sink -H 1): the 354 comes at once, then the
-    server does not read the message for a second; it is still taken."""
-    srv = server("--fault", "content:delay=1s")
-    with srv.wire() as w:
-        greet(w)
-        w.cmd("MAIL FROM:<s@example.com>", 250)
-        w.cmd("RCPT TO:<r@example.com>", 250)
-        time.sleep(IDLE_S)
-        r, dt = timed(w, "DATA")
-        assert r.code == 354 and dt < SLACK_S, (r.raw, dt)
-        r, dt = timed(w, MESSAGE + b".")
-        assert_queued(r)
-        assert dt >= 1.0 - EARLY_S, dt
-        w.cmd("QUIT", 221)
-    stopped(srv)
-    assert srv.summary().get("messages") == 1, srv.summary_line()
-    assert firings(srv) == [("content:delay=1s", 1)], srv.stderr_tail()
 
 
 # -- 5: each command stage's answers, on the wire ------------------------------
@@ -542,64 +505,6 @@ def test_content_abort(server, tmp_path):
     assert [n for _, n in firings(srv)] == [2], srv.stderr_tail()
 
 
-def test_content_rules_hold_bdat_and_early_content(server, tmp_path):
-    """content rules act before any content is read, however it comes: a
-    BDAT chunk in the same write as its command, or DATA pipelined with its
-    content (the client did not wait for the 354).  A stall delays the
-    reply to the end of data; an abort refuses before the message could be
-    complete, so nothing is stored and no 250 is ever sent."""
-    spool = tmp_path / "spool"
-    srv = server("--spool", spool, "--fault", "content:delay=1s:client=127.0.0.1",
-                 "--fault", "content:delay=1s:close=554 5.0.0 Error: aborted:client=127.0.0.2",
-                 discard=False)
-    body = b"Subject: early\r\n\r\nhello\r\n"
-    with srv.wire() as w:  # 127.0.0.1: stall
-        greet(w)
-        w.cmd("MAIL FROM:<s@example.com>", 250)
-        w.cmd("RCPT TO:<r@example.com>", 250)
-        r, dt = timed(w, b"BDAT %d LAST\r\n" % len(body) + body[:-2])  # timed() adds the last CRLF
-        assert_queued(r)
-        assert dt >= 1.0 - EARLY_S, dt
-        w.cmd("MAIL FROM:<s@example.com>", 250)
-        w.cmd("RCPT TO:<r@example.com>", 250)
-        t0 = time.monotonic()
-        w.send(b"DATA\r\n" + body + b".\r\n")
-        assert w.reply(15).code == 354
-        assert_queued(w.reply(15))
-        assert time.monotonic() - t0 >= 1.0 - EARLY_S, time.monotonic() - t0
-        w.cmd("QUIT", 221)
-    for first in (b"BDAT %d LAST\r\n" % len(body) + body, b"DATA\r\n" + body + b".\r\n"):
-        with Wire(HOST, srv.port, source="127.0.0.2") as w:  # abort
-            greet(w)
-            w.cmd("MAIL FROM:<s@example.com>", 250)
-            w.cmd("RCPT TO:<r@example.com>", 250)
-            t0 = time.monotonic()
-            w.send(first)
-            data = w.read_until_closed(15)
-            assert b"250 2.0.0" not in data and data.endswith(b"554 5.0.0 Error: aborted\r\n"), data
-            assert time.monotonic() - t0 >= 1.0 - EARLY_S
-    stopped(srv)
-    assert len(spool_qids(spool)) == 2  # the two stalled messages only
-    assert srv.summary().get("messages") == 2, srv.summary_line()
-
-
-def test_delay_range(server):
-    """delay=A-B: each hold is drawn within the range (and they differ)."""
-    srv = server("--fault", "noop:delay=200-500ms", "--seed", "11", "--shards", "1")
-    took = []
-    with srv.wire() as w:
-        w.expect(220)
-        for _ in range(8):
-            time.sleep(IDLE_S)
-            r, dt = timed(w, "NOOP")
-            assert r.code == 250
-            took.append(dt)
-    stopped(srv)
-    assert all(0.2 - EARLY_S <= t < 0.5 + SLACK_S for t in took), took
-    assert max(took) - min(took) > 0.05, took  # drawn, not fixed
-    assert firings(srv) == [("noop:delay=200ms-500ms", 8)], srv.stderr_tail()
-
-
 def test_rules_skip_lines_the_session_refuses(server):
     """A line the session refuses itself (a NUL in it) gets its own 500:
     no rule fires for it, no rate window counts it."""
@@ -614,26 +519,6 @@ def test_rules_skip_lines_the_session_refuses(server):
     stopped(srv)
     assert firings(srv) == [("any:reply=451 4.3.0 Busy", 1)], srv.stderr_tail()
     assert totals(srv)[2] == 0, srv.stderr_tail()
-
-
-def test_tarpit_holds_each_reply_of_a_group(server):
-    """--tarpit holds every reply once, in turn: the first reply of a
-    pipelined group comes after one delay (not the group's sum), the rest
-    one delay apart."""
-    srv = server("--tarpit", "400ms")
-    with srv.wire() as w:
-        w.expect(220)
-        r, _ = timed(w, "EHLO client.example")
-        assert r.code == 250
-        t0 = time.monotonic()
-        w.send(b"MAIL FROM:<s@example.com>\r\nRCPT TO:<r@example.com>\r\nRSET\r\n")
-        times = []
-        for _ in range(3):
-            assert w.reply(15).code == 250
-            times.append(time.monotonic() - t0)
-        assert 0.4 - EARLY_S <= times[0] < 0.4 + SLACK_S, times
-        assert times[1] - times[0] >= 0.4 - EARLY_S and times[2] - times[1] >= 0.4 - EARLY_S, times
-    stopped(srv)
 
 
 def test_auth_rule_on_the_challenge_answer(server):

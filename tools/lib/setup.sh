@@ -15,13 +15,14 @@
 SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev)
 
 # What testing needs on top: clang and its runtimes for the libFuzzer and
-# sanitizer builds, pytest for the interop suite, real SMTP clients to talk
-# to the server, postfix for smtp-source/smtp-sink (reference load tools),
-# haproxy to test --proxy-protocol behind a real load balancer, and
-# python3-xxhash for the interop suite's independent spool reader
-# (tests/interop/spoolfmt.py checks XXH3-64 checksums).
+# sanitizer builds, clang-format for the format check, pytest for the
+# interop suite, real SMTP clients to talk to the server, postfix for
+# smtp-source/smtp-sink (reference load tools), haproxy to test
+# --proxy-protocol behind a real load balancer, and python3-xxhash for
+# the interop suite's independent spool reader (tests/interop/spoolfmt.py
+# checks XXH3-64 checksums).
 # shellcheck disable=SC2034
-SETUP_TEST_PACKAGES=(clang libclang-rt-14-dev python3-pytest swaks msmtp curl postfix haproxy python3-xxhash)
+SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl postfix haproxy python3-xxhash)
 
 # setup_missing_packages PKG... - print each PKG that is not installed, one a
 # line.  A package removed with its conffiles left ("deinstall ok

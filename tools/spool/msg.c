@@ -3,7 +3,8 @@
  *
  * Owns: the meaning of each metadata tag for display, the checks that a
  * record is the one its index entry names (header lengths, flags, queue
- * ID), the Subject lookup, and the flag names shown by show and in JSON.
+ * ID), and the Subject lookup.  The flag names shown by show and in JSON
+ * are core's (smtp_msg_flags.c).
  * Unknown tags are skipped, as docs/SPOOL-FORMAT.md requires.  Integers
  * inside fields are little-endian; they are read a byte at a time here
  * because core/ keeps its byte helpers private.
@@ -18,7 +19,7 @@
 #include <string.h>
 
 #include "mail_header.h"
-#include "smtp_session.h"
+#include "smtp_msg_flags.h"
 
 #define CLIENT_FIELD_BYTES 20u
 #define CLIENT_OFF_PORT 2u
@@ -185,29 +186,9 @@ void msg_client_addr(const struct msg *m, char *buf, size_t size)
 	msg_addr_text(m->family, m->addr, buf, size);
 }
 
-static const struct {
-	uint32_t bit;
-	const char *name;
-} flag_names[] = {
-	{ SMTP_MSG_BARE_LF, "bare_lf" },
-	{ SMTP_MSG_BARE_CR, "bare_cr" },
-	{ SMTP_MSG_NUL, "nul" },
-	{ SMTP_MSG_8BIT, "8bit" },
-	{ SMTP_MSG_LONG_LINE, "long_line" },
-	{ SMTP_MSG_FALSE_EOD, "false_eod" },
-	{ SMTP_MSG_BDAT, "bdat" },
-	{ SMTP_MSG_ILL_PIPELINING, "ill_pipelining" },
-	{ SMTP_MSG_SMTPUTF8, "smtputf8" },
-	{ SMTP_MSG_UTF8_NO_PARAM, "utf8_no_param" },
-	{ SMTP_MSG_NO_BRACKETS, "no_brackets" },
-};
-
 const char *msg_flag_name(uint32_t bit)
 {
-	for (size_t i = 0; i < sizeof flag_names / sizeof flag_names[0]; i++)
-		if (flag_names[i].bit == bit)
-			return flag_names[i].name;
-	return NULL;
+	return smtp_msg_flags_name(bit);
 }
 
 const char *msg_status_text(enum msg_status s)

@@ -5,7 +5,8 @@
  * Owns: turning the bytes of a record into envelope facts (queue ID, time,
  * client, HELO, protocol, AUTH user, sender, recipients, flags), checking
  * them against the index entry that pointed there, reading the Subject
- * from the body's first header block, and the names of the flag bits.
+ * from the body's first header block; the names of the flag bits are
+ * core's (smtp_msg_flags.h).
  * Pure: works on bytes the caller maps (seg_reader.c) and keeps alive;
  * every view in struct msg points into them.
  *
@@ -84,7 +85,8 @@ void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t siz
  * first line ends with a bare LF, else "\r\n". */
 const char *msg_line_end(const struct msg *m);
 
-/* Name of one flag bit (enum smtp_msg_flag), NULL if unknown. */
+/* Name of one flag bit (enum smtp_msg_flag; core/smtp_msg_flags.c), NULL
+ * if unknown. */
 const char *msg_flag_name(uint32_t bit);
 
 const char *msg_status_text(enum msg_status s);

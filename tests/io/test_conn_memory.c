@@ -1,0 +1,297 @@
+/*
+ * tests/io/test_conn_memory.c - bounded memory whatever clients send
+ * (io/capture.c spill files, io/mem_budget.c, io/conn_input.c), through the
+ * fake backend of engine_harness.h, in capture mode.
+ *
+ * Owns: a message far bigger than a chunk goes to its spill file as it
+ * arrives and is stored byte for byte; the memory it holds meanwhile stays
+ * within two chunks and one read; a slow disk (spill writes not done)
+ * stops the connection reading, so what waits is in the client's socket,
+ * not in the server, and it goes on when the disk catches up; the end of
+ * data while a spill write is in flight; a spill write that fails (451,
+ * nothing stored, the session goes on); a transaction aborted or a client
+ * gone mid-message (no descriptor or byte left behind); a budget far
+ * smaller than the clients' content (they wait in turn, all are stored,
+ * the budget is whole again at the end).
+ *
+ * Workload: messages of a few MiB, a clock that never moves.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "engine_harness.h"
+#include "session_harness.h"
+
+#define PORT 40003
+#define MIB (1024u * 1024u)
+
+/* n bytes of message content: lines of 78 letters, never a lone dot. */
+static char *content(size_t n, unsigned seed)
+{
+	char *p = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)('a' + (i + seed) % 26);
+	for (size_t i = 78; i + 1 < n; i += 80) {
+		p[i] = '\r';
+		p[i + 1] = '\n';
+	}
+	return p;
+}
+
+static void open_transaction(struct engine *e, int k)
+{
+	ENGINE_CMD(e, k, "MAIL FROM:<big@example.com>\r\n", "250");
+	ENGINE_CMD(e, k, "RCPT TO:<r@example.com>\r\n", "250");
+	ENGINE_CMD(e, k, "DATA\r\n", "354");
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	while (d != NULL && readdir(d) != NULL)
+		n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/* The bytes the budget counts for this shard's sessions. */
+static int64_t held(const struct engine *e)
+{
+	return e->sh.mem.held;
+}
+
+/* 5 MiB in pieces of 60 KiB: spilled as it comes, at most two chunks and a
+ * read held at any time, stored whole. */
+static void test_big_message_spills(void)
+{
+	static struct engine e;
+	CHECK(engine_init(&e, NULL));
+	int k = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, k);
+	size_t total = 5 * MIB, piece = 60 * 1024;
+	char *body = content(total, 1);
+	int64_t peak = 0;
+	for (size_t off = 0; off < total; off += piece) {
+		engine_send(&e, k, body + off, total - off < piece ? total - off : piece);
+		engine_pump(&e);
+		peak = held(&e) > peak ? held(&e) : peak;
+	}
+	CHECK(peak <= 2 * CAPTURE_CHUNK_MAX_BYTES + 64 * 1024);
+	CHECK(e.spill_writes >= total / CAPTURE_CHUNK_MAX_BYTES - 1);
+	ENGINE_CMD(&e, k, "\r\n.\r\n", "");
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+	struct engine_spooled sp;
+	CHECK(engine_spool_read(&e, 0, &sp));
+	CHECK_U64(sp.body_len, total + 2);
+	char *want = malloc(total + 2);
+	memcpy(want, body, total);
+	memcpy(want + total, "\r\n", 2);
+	CHECK_U64(sp.body_hash, XXH3_64bits(want, total + 2));
+	free(want);
+	free(body);
+	ENGINE_CMD(&e, k, "QUIT\r\n", "221");
+	CHECK_U64(held(&e), 0);
+	engine_fini(&e);
+}
+
+/* A disk that does not keep up: the connection stops taking content and
+ * stops receiving; the client's bytes wait on its side; nothing grows. */
+static void test_slow_disk_backpressure(void)
+{
+	static struct engine e;
+	CHECK(engine_init(&e, NULL));
+	int k = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, k);
+	size_t total = 4 * MIB;
+	char *body = content(total, 2);
+	e.hold_spills = true;
+	engine_send(&e, k, body, total);
+	engine_pump(&e);
+	struct conn *c = e.clients[k].conn;
+	CHECK(!c->recv_armed); /* it stopped receiving */
+	CHECK(e.clients[k].pending_len > total / 2); /* the rest waits in the client */
+	CHECK(held(&e) <= 2 * CAPTURE_CHUNK_MAX_BYTES + 64 * 1024);
+	CHECK(e.sh.rbufs.count - e.sh.rbufs.free_count <= 1);
+	e.hold_spills = false; /* the disk catches up */
+	engine_pump(&e);
+	CHECK(c->recv_armed);
+	CHECK_U64(e.clients[k].pending_len, 0);
+	ENGINE_CMD(&e, k, "\r\n.\r\n", "");
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+	struct engine_spooled sp;
+	CHECK(engine_spool_read(&e, 0, &sp));
+	CHECK_U64(sp.body_len, total + 2);
+	free(body);
+	engine_fini(&e);
+}
+
+/* The end of data comes while a spill write is in flight: the record reads
+ * that chunk from memory; the capture lives until both writes are done. */
+static void test_end_while_spilling(void)
+{
+	static struct engine e;
+	CHECK(engine_init(&e, NULL));
+	int k = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, k);
+	size_t total = 700 * 1024;
+	char *body = content(total, 3);
+	engine_send(&e, k, body, 500 * 1024);
+	engine_pump(&e);
+	e.hold_spills = true;
+	engine_send(&e, k, body + 500 * 1024, total - 500 * 1024);
+	engine_send_str(&e, k, "\r\n.\r\n");
+	engine_pump(&e);
+	CHECK(e.spill_count >= 1); /* a spill write is still out */
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+	e.hold_spills = false;
+	engine_pump(&e); /* the spill write reports: the capture is freed */
+	struct engine_spooled sp;
+	CHECK(engine_spool_read(&e, 0, &sp));
+	CHECK_U64(sp.body_len, total + 2);
+	char *want = malloc(total + 2);
+	memcpy(want, body, total);
+	memcpy(want + total, "\r\n", 2);
+	CHECK_U64(sp.body_hash, XXH3_64bits(want, total + 2));
+	free(want);
+	free(body);
+	ENGINE_CMD(&e, k, "QUIT\r\n", "221");
+	CHECK_U64(held(&e), 0);
+	engine_fini(&e);
+}
+
+/* A spill write that fails: the message is refused at its end (never 250),
+ * nothing is stored, and the session goes on. */
+static void test_spill_failure(void)
+{
+	static struct engine e;
+	CHECK(engine_init(&e, NULL));
+	int k = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, k);
+	char *body = content(MIB, 4);
+	e.fail_spill = -EIO;
+	engine_send(&e, k, body, MIB);
+	ENGINE_CMD(&e, k, "\r\n.\r\n", "451 4.3.0");
+	ENGINE_CMD(&e, k, "MAIL FROM:<a@b.example>\r\n", "250");
+	ENGINE_CMD(&e, k, "RCPT TO:<c@d.example>\r\n", "250");
+	ENGINE_CMD(&e, k, "DATA\r\n", "354");
+	ENGINE_CMD(&e, k, "small\r\n.\r\n", "");
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+	struct engine_spooled sp;
+	CHECK(engine_spool_read(&e, 0, &sp));
+	CHECK_U64(sp.messages, 1);
+	CHECK_STR(sp.body, strlen(sp.body), "small\r\n");
+	free(body);
+	engine_fini(&e);
+}
+
+/* Aborted in the middle: by RSET (the session says it), by a reset with a
+ * spill write in flight; the spill files are gone, the budget whole. */
+static void test_abort_mid_message(void)
+{
+	static struct engine e;
+	CHECK(engine_init(&e, NULL));
+	int fds = open_fds();
+	char *body = content(2 * MIB, 5);
+	int k = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, k);
+	engine_send(&e, k, body, 2 * MIB);
+	engine_pump(&e);
+	CHECK(open_fds() > fds); /* its spill file */
+	engine_reset(&e, k);
+	engine_pump(&e);
+	int j = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, j);
+	e.hold_spills = true;
+	engine_send(&e, j, body, MIB);
+	engine_pump(&e);
+	engine_reset(&e, j); /* gone with a spill write out */
+	engine_pump(&e);
+	e.hold_spills = false;
+	engine_pump(&e);
+	CHECK_U64(open_fds(), fds);
+	CHECK_U64(held(&e), 0);
+	CHECK_U64(e.sh.live_count, 0);
+	free(body);
+	engine_fini(&e);
+}
+
+/* A budget of 1 MiB, eight clients each sending 3 MiB at once, a disk
+ * slower than they are: they take turns; the budget is kept (within every
+ * session's floor); every message is stored whole. */
+static void test_small_budget(void)
+{
+	enum {
+		CLIENTS = 8
+	};
+	static struct engine e;
+	const char *const args[] = { "--memory-limit", "1048576", NULL };
+	CHECK(engine_init(&e, args));
+	size_t total = 3 * MIB;
+	char *body = content(total, 6);
+	int k[CLIENTS];
+	for (int i = 0; i < CLIENTS; i++) {
+		k[i] = engine_connect_greeted(&e, PORT);
+		open_transaction(&e, k[i]);
+	}
+	e.hold_spills = true;
+	for (int i = 0; i < CLIENTS; i++)
+		engine_send(&e, k[i], body, total);
+	int64_t peak = 0;
+	for (int round = 0; round < 100000; round++) {
+		engine_pump(&e);
+		peak = held(&e) > peak ? held(&e) : peak;
+		bool done = true;
+		for (int i = 0; i < CLIENTS; i++)
+			done = done && e.clients[k[i]].pending_len == 0;
+		if (done && e.spill_count == 0)
+			break;
+		e.hold_spills = false; /* one disk round at a time */
+		engine_pump(&e);
+		e.hold_spills = true;
+	}
+	e.hold_spills = false;
+	CHECK(peak <= (int64_t)MIB + CLIENTS * (int64_t)(MEM_BUDGET_FLOOR_BYTES + 16 * 1024));
+	/* the budget did bite: chunks stayed small (tight) */
+	CHECK(e.spill_writes > CLIENTS * (total / CAPTURE_CHUNK_TIGHT_BYTES) / 2);
+	for (int i = 0; i < CLIENTS; i++)
+		ENGINE_CMD(&e, k[i], "\r\n.\r\n", "");
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	for (int i = 0; i < CLIENTS; i++)
+		ENGINE_CHECK_REPLY(&e, k[i], "250 2.0.0 Ok: queued");
+	for (unsigned i = 0; i < CLIENTS; i++) {
+		struct engine_spooled sp;
+		CHECK(engine_spool_read(&e, i, &sp));
+		CHECK_U64(sp.body_len, total + 2);
+	}
+	for (int i = 0; i < CLIENTS; i++)
+		ENGINE_CMD(&e, k[i], "QUIT\r\n", "221");
+	CHECK_U64(held(&e), 0);
+	free(body);
+	engine_fini(&e);
+}
+
+int main(void)
+{
+	test_big_message_spills();
+	test_slow_disk_backpressure();
+	test_end_while_spilling();
+	test_spill_failure();
+	test_abort_mid_message();
+	test_small_budget();
+	return harness_finish("test_conn_memory");
+}

@@ -1,0 +1,417 @@
+/*
+ * tests/io/test_spool.c - the spool writer (io/spool.c, io/spool_files.c)
+ * when every write and sync succeeds, driven through a fake backend
+ * (spool_fake.h): the test decides when each completion arrives.
+ *
+ * Owns: group commit (the messages of one loop turn share one write and one
+ * fdatasync; at most one batch in flight; the next batch fills meanwhile
+ * and is submitted as soon as the previous one is durable; no 250 before
+ * its batch's sync completed, and only with its record on disk); --sync
+ * always (one message a batch) and --sync none (250 at once, a write with
+ * no sync); the batch cap SPOOL_BATCH_MAX_MSGS at limit-1, limit and
+ * limit+1; rotation when a record does not fit (exactly fitting, one
+ * alignment unit short), a record too big for any segment, a batch never
+ * spanning two segments (--sync group and always); sealing (only once the segment's last batch is
+ * durable: cut to its used length, an index of every record); session
+ * records queued with nobody to answer; retention (--spool-max-bytes at,
+ * over and under its limit, --spool-max-age; never the open segment).  Every file is read back through
+ * core's decoder.  Failures are in test_spool_fail.c.
+ *
+ * Workload: a few hundred small messages in temporary directories.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session_harness.h"
+#include "spool_fake.h"
+
+/* The synced_before field of message conn's record. */
+static uint64_t synced_before(const struct spool_fake *f, unsigned conn)
+{
+	size_t len;
+	uint8_t *img = fake_read(f, f->msgs[conn].segno, "seg", &len);
+	struct spool_record rec = { 0 };
+	if (img != NULL && f->msgs[conn].offset < len)
+		spool_record_decode(img + f->msgs[conn].offset, len - f->msgs[conn].offset, &rec);
+	free(img);
+	return rec.synced_before;
+}
+
+/* One turn's messages share one write and one sync; the next batch fills
+ * while it is in flight and goes as soon as it is durable. */
+static void test_group_commit(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	uint64_t r = fake_record_len(FAKE_BODY);
+	unsigned a = fake_append_queued(f, FAKE_BODY), b = fake_append_queued(f, FAKE_BODY),
+		 c = fake_append_queued(f, FAKE_BODY);
+	CHECK_U64(f->submitted, 0); /* nothing is written before the loop's turn */
+	fake_tick(f);
+	CHECK_U64(f->submitted, 1);
+	CHECK_U64(f->last.count, 3);
+	CHECK(f->last.fsync);
+	CHECK_U64(f->last.segno, 1);
+	CHECK_U64(f->last.offset, FAKE_HDR);
+	CHECK_U64(f->last.bytes, 3 * r);
+	CHECK_U64(f->last.iov_count, 9); /* head, body, tail each */
+	CHECK_STR(f->last.first_qid, strlen(f->last.first_qid), f->msgs[a].qid);
+	CHECK_STR(f->last.last_qid, strlen(f->last.last_qid), f->msgs[c].qid);
+
+	unsigned d = fake_append_queued(f, FAKE_BODY), e = fake_append_queued(f, FAKE_BODY);
+	fake_tick(f);
+	CHECK_U64(f->submitted, 1); /* one batch in flight at most */
+	fake_write_done(f, FAKE_WRITE_FULL, 0);
+	CHECK_U64(f->verdict_count, 0); /* written, not yet synced: no 250 */
+	fake_tick(f);
+	CHECK_U64(f->submitted, 1); /* still in flight until its sync completes */
+	fake_fsync_done(f, 0);
+	CHECK_U64(f->verdict_count, 3);
+	CHECK(f->verdict_count == 3 && f->verdicts[0].conn == a && f->verdicts[1].conn == b &&
+	      f->verdicts[2].conn == c); /* in order */
+	fake_expect_verdict(f, a, 250, NULL);
+	fake_expect_verdict(f, b, 250, NULL);
+	fake_expect_verdict(f, c, 250, NULL);
+	CHECK_U64(f->submitted, 2); /* the next batch went at once */
+	CHECK_U64(f->last.count, 2);
+	CHECK_U64(f->last.offset, FAKE_HDR + 3 * r);
+	fake_batch_ok(f);
+	fake_expect_verdict(f, d, 250, NULL);
+	fake_expect_verdict(f, e, 250, NULL);
+	CHECK(spool_idle(&f->sh.spool));
+	CHECK_U64(f->sh.spool.writes, 2);
+	CHECK_U64(f->sh.spool.fsyncs, 2);
+
+	/* synced_before: the durable offset when the record was laid out */
+	unsigned g = fake_append_queued(f, FAKE_BODY);
+	fake_tick(f);
+	fake_batch_ok(f);
+	fake_expect_verdict(f, g, 250, NULL);
+	CHECK_U64(synced_before(f, a), FAKE_HDR);
+	CHECK_U64(synced_before(f, e), FAKE_HDR); /* laid out while the first batch was in flight */
+	CHECK_U64(synced_before(f, g), FAKE_HDR + 5 * r);
+	const char *q[] = { f->msgs[a].qid, f->msgs[b].qid, f->msgs[c].qid,
+			    f->msgs[d].qid, f->msgs[e].qid, f->msgs[g].qid };
+	fake_check_segment(f, 1, q, 6, false);
+	fake_stop(f); /* a clean stop seals the open segment */
+	fake_check_segment(f, 1, q, 6, true);
+	fake_free(f);
+}
+
+/* --sync always: one message a batch, each answered after its own sync. */
+static void test_sync_always(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_ALWAYS, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	unsigned m[3];
+	for (unsigned i = 0; i < 3; i++)
+		m[i] = fake_append_queued(f, FAKE_BODY);
+	fake_tick(f);
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK_U64(f->submitted, i + 1);
+		CHECK_U64(f->last.count, 1);
+		CHECK(f->last.fsync);
+		CHECK_STR(f->last.first_qid, strlen(f->last.first_qid), f->msgs[m[i]].qid);
+		CHECK_U64(f->verdict_count, i);
+		fake_batch_ok(f);
+		fake_expect_verdict(f, m[i], 250, NULL);
+	}
+	CHECK_U64(f->submitted, 3);
+	CHECK_U64(f->sh.spool.fsyncs, 3);
+	CHECK(spool_idle(&f->sh.spool));
+	const char *q[] = { f->msgs[m[0]].qid, f->msgs[m[1]].qid, f->msgs[m[2]].qid };
+	fake_check_segment(f, 1, q, 3, false);
+	fake_free(f);
+}
+
+/* --sync none: 250 once queued, then a write and no sync; the spool keeps
+ * the message until the write is done and answers nobody. */
+static void test_sync_none(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_NONE, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	unsigned m[3];
+	for (unsigned i = 0; i < 3; i++) {
+		struct spool_answer ans;
+		bool decided = false;
+		m[i] = fake_append(f, FAKE_BODY, &ans, &decided);
+		CHECK(decided);
+		CHECK_U64(ans.code, 250);
+		CHECK_U64(strlen(ans.qid), QUEUE_ID_LEN);
+	}
+	CHECK(!spool_idle(&f->sh.spool)); /* queued, not yet written */
+	fake_tick(f);
+	CHECK_U64(f->submitted, 1);
+	CHECK_U64(f->last.count, 3);
+	CHECK(!f->last.fsync);
+	fake_write_done(f, FAKE_WRITE_FULL, 0);
+	CHECK(spool_idle(&f->sh.spool));
+	CHECK_U64(f->sh.spool.fsyncs, 0);
+	CHECK_U64(f->verdict_count, 0); /* already answered */
+	const char *q[] = { f->msgs[m[0]].qid, f->msgs[m[1]].qid, f->msgs[m[2]].qid };
+	fake_check_segment(f, 1, q, 3, false);
+	fake_free(f);
+}
+
+/* n messages in one turn: batches of at most SPOOL_BATCH_MAX_MSGS; a
+ * message without a body takes two iovecs, one with a body three. */
+static void batch_cap_case(unsigned n)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	const char **q = calloc(n, sizeof *q);
+	if (q == NULL)
+		abort();
+	uint32_t iovs = 0;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned c = fake_append_queued(f, i % 2 ? 16 : 0);
+		q[i] = f->msgs[c].qid;
+		if (i < SPOOL_BATCH_MAX_MSGS)
+			iovs += i % 2 ? 3 : 2;
+	}
+	uint32_t first = n < SPOOL_BATCH_MAX_MSGS ? n : SPOOL_BATCH_MAX_MSGS;
+	fake_tick(f);
+	CHECK_U64(f->submitted, 1);
+	CHECK_U64(f->last.count, first);
+	CHECK_U64(f->last.iov_count, iovs);
+	fake_batch_ok(f);
+	CHECK_U64(f->verdict_count, first);
+	if (n > SPOOL_BATCH_MAX_MSGS) {
+		CHECK_U64(f->submitted, 2);
+		CHECK_U64(f->last.count, n - SPOOL_BATCH_MAX_MSGS);
+		fake_batch_ok(f);
+	}
+	CHECK_U64(f->submitted, n > SPOOL_BATCH_MAX_MSGS ? 2 : 1);
+	CHECK_U64(f->verdict_count, n);
+	unsigned ok = 0;
+	for (unsigned i = 0; i < f->verdict_count; i++)
+		ok += f->verdicts[i].code == 250 && f->verdicts[i].conn == i;
+	CHECK_U64(ok, n);
+	fake_check_segment(f, 1, q, n, false);
+	free(q);
+	fake_free(f);
+}
+
+static void test_batch_cap(void)
+{
+	batch_cap_case(SPOOL_BATCH_MAX_MSGS - 1);
+	batch_cap_case(SPOOL_BATCH_MAX_MSGS);
+	batch_cap_case(SPOOL_BATCH_MAX_MSGS + 1);
+}
+
+/* A segment with room for `fit` records of FAKE_BODY bytes plus slack_bytes:
+ * fit + 1 messages in one turn; the last does not fit and rotates to
+ * segment 2, which the first batch never reaches; segment 1 is sealed only
+ * once its last batch is durable, cut to its used length. */
+static void rotation_case(unsigned fit, uint64_t slack_bytes)
+{
+	uint64_t r = fake_record_len(FAKE_BODY);
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_HDR + fit * r + slack_bytes);
+	if (f == NULL)
+		return;
+	const char *q[4];
+	unsigned m[4], n = fit + 1;
+	for (unsigned i = 0; i < n; i++) {
+		m[i] = fake_append_queued(f, FAKE_BODY);
+		q[i] = f->msgs[m[i]].qid;
+		CHECK_U64(f->msgs[m[i]].segno, i < fit ? 1 : 2);
+	}
+	CHECK_U64(f->sh.spool.segno, 2);
+	fake_tick(f);
+	CHECK_U64(f->last.segno, 1);
+	CHECK_U64(f->last.count, fit);
+	CHECK(!fake_exists(f, 1, "idx")); /* its last batch is not durable yet */
+	fake_write_done(f, FAKE_WRITE_FULL, 0);
+	CHECK(!fake_exists(f, 1, "idx"));
+	fake_fsync_done(f, 0);
+	fake_check_segment(f, 1, q, fit, true);
+	CHECK_U64(f->last.segno, 2); /* the next segment's batch went at once */
+	CHECK_U64(f->last.offset, FAKE_HDR);
+	CHECK_U64(f->last.count, 1);
+	fake_batch_ok(f);
+	for (unsigned i = 0; i < n; i++)
+		fake_expect_verdict(f, m[i], 250, NULL);
+	fake_check_segment(f, 2, q + fit, 1, false);
+	fake_free(f);
+}
+
+static void test_rotation(void)
+{
+	rotation_case(2, 0); /* the second record fills the segment exactly */
+	rotation_case(2, SPOOL_RECORD_ALIGN); /* room left, not enough for a third */
+	rotation_case(3, fake_record_len(FAKE_BODY) - SPOOL_RECORD_ALIGN); /* one unit short of four */
+}
+
+/* --sync always across a rotation: the full segment is sealed after its
+ * last message's own batch, not after the first one's. */
+static void test_rotation_always(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_ALWAYS, FAKE_HDR + 2 * fake_record_len(FAKE_BODY));
+	if (f == NULL)
+		return;
+	unsigned a = fake_append_queued(f, FAKE_BODY), b = fake_append_queued(f, FAKE_BODY),
+		 c = fake_append_queued(f, FAKE_BODY);
+	CHECK_U64(f->msgs[c].segno, 2);
+	fake_tick(f);
+	fake_batch_ok(f);
+	fake_expect_verdict(f, a, 250, NULL);
+	CHECK_U64(f->last.segno, 1);
+	CHECK_STR(f->last.first_qid, strlen(f->last.first_qid), f->msgs[b].qid);
+	CHECK(!fake_exists(f, 1, "idx")); /* b is still to be written into it */
+	fake_batch_ok(f);
+	fake_expect_verdict(f, b, 250, NULL);
+	const char *q[] = { f->msgs[a].qid, f->msgs[b].qid, f->msgs[c].qid };
+	fake_check_segment(f, 1, q, 2, true);
+	CHECK_U64(f->last.segno, 2);
+	fake_batch_ok(f);
+	fake_expect_verdict(f, c, 250, NULL);
+	fake_check_segment(f, 2, q + 2, 1, false);
+	fake_free(f);
+}
+
+/* A record bigger than an empty segment is refused at once (451), without
+ * rotating, and the spool stays up. */
+static void test_record_too_big(void)
+{
+	uint64_t seg_size = FAKE_HDR + fake_record_len(FAKE_BODY);
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, seg_size);
+	if (f == NULL)
+		return;
+	struct spool_answer ans;
+	bool decided = false;
+	fake_append(f, FAKE_BODY + SPOOL_RECORD_ALIGN, &ans, &decided);
+	CHECK(decided);
+	CHECK_U64(ans.code, 451);
+	CHECK(ans.text != NULL && strncmp(ans.text, "4.3.0", 5) == 0);
+	CHECK(spool_idle(&f->sh.spool));
+	CHECK(spool_ready(&f->sh.spool));
+	CHECK_U64(f->sh.spool.segno, 1);
+	unsigned a = fake_append_queued(f, FAKE_BODY); /* exactly fits the empty segment */
+	fake_tick(f);
+	fake_batch_ok(f);
+	fake_expect_verdict(f, a, 250, NULL);
+	const char *q[] = { f->msgs[a].qid };
+	fake_check_segment(f, 1, q, 1, false);
+	fake_free(f);
+}
+
+/* A session's report is queued like a message, written in the same batch,
+ * and answered to nobody; the sealed index sorts it by its ID (taken at
+ * connect, so older than the session's messages though written after). */
+static void test_session_records(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	char sid[QUEUE_ID_LEN + 1];
+	fake_new_sid(f, sid);
+	unsigned a = fake_append_queued(f, FAKE_BODY), b = fake_append_queued(f, 0);
+	CHECK(fake_session(f, sid));
+	fake_tick(f);
+	CHECK_U64(f->last.count, 3);
+	CHECK_STR(f->last.last_qid, strlen(f->last.last_qid), sid);
+	CHECK_U64(f->last.iov_count, 3 + 2 + 2); /* the report has no body */
+	fake_batch_ok(f);
+	CHECK_U64(f->verdict_count, 2);
+	fake_expect_verdict(f, a, 250, NULL);
+	fake_expect_verdict(f, b, 250, NULL);
+	CHECK(spool_idle(&f->sh.spool));
+	const char *q[] = { f->msgs[a].qid, f->msgs[b].qid, sid };
+	CHECK(strcmp(sid, q[0]) < 0); /* the index must reorder it */
+	fake_check_segment(f, 1, q, 3, false);
+	fake_stop(f);
+	fake_check_segment(f, 1, q, 3, true);
+	fake_free(f);
+}
+
+/* Seven messages, each turn written and synced, under these retention
+ * limits (as spool_open() sets them from the options): segments 1-3
+ * sealed with two records each, segment 4 open with one. */
+static struct spool_fake *four_segments(const char *test, const char **q, uint64_t max_bytes, uint64_t max_age_s)
+{
+	struct spool_fake *f = fake_new(test, SPOOL_SYNC_GROUP, FAKE_HDR + 2 * fake_record_len(FAKE_BODY));
+	if (f == NULL)
+		return NULL;
+	f->sh.spool.max_bytes = max_bytes;
+	f->sh.spool.max_age_s = max_age_s;
+	for (unsigned i = 0; i < 7; i++) {
+		unsigned c = fake_append_queued(f, FAKE_BODY);
+		q[i] = f->msgs[c].qid;
+		fake_tick(f);
+		fake_batch_ok(f);
+	}
+	return f;
+}
+
+/* --spool-max-bytes: past it, the oldest sealed segments go (segment and
+ * index), once a second, never the open one; at the limit nothing more
+ * goes.  The limit is one segment under the total, less over_bytes. */
+static void retention_bytes_case(int64_t over_bytes, unsigned gone)
+{
+	uint64_t r = fake_record_len(FAKE_BODY), sealed_bytes = FAKE_HDR + 2 * r;
+	uint64_t total = 3 * sealed_bytes + FAKE_HDR + r;
+	const char *q[7];
+	struct spool_fake *f = four_segments(__func__, q, total - sealed_bytes - (uint64_t)over_bytes, 0);
+	if (f == NULL)
+		return;
+	CHECK_U64(f->sh.spool.write_off, FAKE_HDR + r);
+	CHECK(fake_exists(f, 1, "seg")); /* retention ran before they were sealed, and runs once a second */
+	fake_advance_s(f);
+	fake_tick(f);
+	for (unsigned s = 1; s <= 3; s++) {
+		CHECK(fake_exists(f, s, "seg") == (s > gone));
+		CHECK(fake_exists(f, s, "idx") == (s > gone));
+		if (s > gone)
+			fake_check_segment(f, s, q + 2 * (s - 1), 2, true);
+	}
+	fake_check_segment(f, 4, q + 6, 1, false);
+	fake_free(f);
+}
+
+/* --spool-max-age: sealed segments older than it go; the open one stays,
+ * however old. */
+static void test_retention_age(void)
+{
+	const char *q[7];
+	struct spool_fake *f = four_segments(__func__, q, 0, 2);
+	if (f == NULL)
+		return;
+	fake_advance_s(f);
+	fake_tick(f);
+	CHECK(fake_exists(f, 1, "seg")); /* a second old */
+	fake_advance_s(f);
+	fake_advance_s(f);
+	fake_tick(f);
+	for (unsigned s = 1; s <= 3; s++)
+		CHECK(!fake_exists(f, s, "seg") && !fake_exists(f, s, "idx"));
+	fake_check_segment(f, 4, q + 6, 1, false);
+	fake_free(f);
+}
+
+static void test_retention(void)
+{
+	retention_bytes_case(-1, 1); /* under the limit once segment 1 is gone */
+	retention_bytes_case(0, 1); /* exactly at it */
+	retention_bytes_case(1, 2); /* a byte over it: segment 2 goes too */
+	test_retention_age();
+}
+
+int main(void)
+{
+	test_group_commit();
+	test_sync_always();
+	test_sync_none();
+	test_batch_cap();
+	test_rotation();
+	test_rotation_always();
+	test_record_too_big();
+	test_session_records();
+	test_retention();
+	return harness_finish("spool");
+}
