@@ -53,6 +53,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hex.h"
+
 /* Outcome of one step of the parse, internal. */
 enum step {
 	STEP_OK, /* this part is complete and valid */
@@ -87,17 +89,6 @@ static const uint8_t v2_sig[12] = { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x
 static int digit_val(uint8_t c)
 {
 	return c >= '0' && c <= '9' ? c - '0' : -1;
-}
-
-static int hex_val(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* A decimal number of 1..max_digits digits, no leading zero, <= max_value,
@@ -142,8 +133,8 @@ static bool parse_ipv6(const uint8_t *p, size_t n, uint8_t out[16])
 	while (i < n) {
 		size_t start = i;
 		unsigned v = 0;
-		while (i < n && i - start < 5 && hex_val(p[i]) >= 0)
-			v = v * 16 + (unsigned)hex_val(p[i++]);
+		while (i < n && i - start < 5 && hex_digit(p[i]) >= 0)
+			v = v * 16 + (unsigned)hex_digit(p[i++]);
 		if (i < n && p[i] == '.') {
 			if (o + 4 > 16 || !parse_ipv4(p + start, n - start, a + o))
 				return false;
@@ -217,7 +208,7 @@ static bool field_char(enum field_kind kind, uint8_t ch)
 	case FIELD_IPV4:
 		return digit_val(ch) >= 0 || ch == '.';
 	case FIELD_IPV6:
-		return hex_val(ch) >= 0 || ch == ':' || ch == '.';
+		return hex_digit(ch) >= 0 || ch == ':' || ch == '.';
 	default:
 		return digit_val(ch) >= 0;
 	}

@@ -193,35 +193,123 @@ enum spool_verdict spool_record_decode(const uint8_t *img, size_t len, struct sp
 bool spool_meta_next(const struct spool_record *rec, size_t *pos, uint8_t *tag, struct smtp_view *value,
 		     bool *malformed);
 
-/* Recovery: the decision for a segment image whose records are valid up to
- * offset good_end and not at good_end. */
+/* The queue ID (NUL-padded into qid, at most 16 bytes: what an index entry
+ * holds) and RECEIVED_US of a valid record; false if either is missing,
+ * the ID is longer, or the meta is malformed (qid and *received_us then
+ * hold what was found). */
+bool spool_record_ids(const struct spool_record *rec, char qid[16], uint64_t *received_us);
+
+/* ---- salvage (core/spool_salvage.c) ---------------------------------------
+ * Walking a segment image past damage: every valid record, and the damaged
+ * ranges between them.  After a record that does not verify, the walk
+ * resynchronises on the next valid record: at the end of the damaged
+ * record when its header verified (its length is known, and a record
+ * forged inside its client-written body is never looked at), else at the
+ * next 8-aligned offset holding one (magic "SSR1", header checksum,
+ * consistent lengths within the image, record checksum and trailer, and
+ * synced_before not past its own offset).  Work is bounded: record
+ * checksums computed by the search are charged to a budget of len +
+ * SPOOL_SCAN_SLACK_BYTES per walk; when it runs out, the rest of the image
+ * is one range marked `unsearched`. */
+#define SPOOL_SCAN_SLACK_BYTES (256u * 1024u * 1024u)
+
+enum spool_item_kind {
+	SPOOL_ITEM_RECORD, /* a valid record at offset, length record_len */
+	SPOOL_ITEM_DAMAGE, /* no valid record in [offset, offset + length); a valid one follows */
+	SPOOL_ITEM_TAIL, /* after the last valid record: to the last non-zero byte */
+};
+
+struct spool_item {
+	enum spool_item_kind kind;
+	uint64_t offset, length;
+	enum spool_verdict why; /* DAMAGE, TAIL: the verdict at offset (END: zeros) */
+	bool unsearched; /* DAMAGE, TAIL: the budget ran out: valid records may lie inside */
+	struct spool_record rec; /* RECORD */
+};
+
+/* A walk over segment bytes, caller-owned.  img holds the segment's bytes
+ * [base, base + len); offsets in items are segment offsets. */
+struct spool_walker {
+	const uint8_t *img;
+	size_t len;
+	uint64_t base;
+	uint64_t off;
+	uint64_t budget;
+};
+/* The whole segment image: base 0, from offset 64. */
+void spool_walker_init(struct spool_walker *w, const uint8_t *img, size_t len);
+/* A window of it (a reader of a growing segment): from offset base, which
+ * must be 8-aligned.  What lies past the window is unknown: a TAIL found
+ * in it may end in records beyond. */
+void spool_walker_init_at(struct spool_walker *w, const uint8_t *img, size_t len, uint64_t base);
+/* The next item, in file order; false at the end (only zeros remain).  The
+ * segment header is not checked here (spool_segment_header_ok). */
+bool spool_walker_next(struct spool_walker *w, struct spool_item *it);
+/* Where the next item starts (the end of the last one). */
+uint64_t spool_walker_offset(const struct spool_walker *w);
+
+/* Recovery: the decision for a segment image at start-up. */
 enum spool_recovery {
-	SPOOL_RECOVERY_CLEAN, /* only zeros after good_end */
-	SPOOL_RECOVERY_TORN_TAIL, /* cut at good_end: nothing after it was durable */
-	SPOOL_RECOVERY_CORRUPT, /* damage before a durable offset: quarantine */
+	SPOOL_RECOVERY_CLEAN, /* valid records, then only zeros */
+	SPOOL_RECOVERY_TORN_TAIL, /* cut at good_end: nothing from there on was ever durable */
+	SPOOL_RECOVERY_CORRUPT, /* the segment header does not verify: quarantine */
+	SPOOL_RECOVERY_SALVAGE, /* damage a later record proves was durable (or an unsearched range):
+				   keep every valid record, skip the damaged ranges, cut what follows
+				   the last valid record (never durable) at salvage_end */
 };
 struct spool_scan {
-	uint64_t good_end; /* end of the last valid record before damage */
+	uint64_t good_end; /* end of the last valid record before the first damage */
 	uint64_t records; /* valid records before good_end */
 	uint64_t durable; /* largest synced_before seen in any valid record */
 	uint64_t last_qid_us; /* time of the newest queue ID seen (ID floor) */
 	enum spool_recovery recovery;
 	enum spool_verdict first_bad; /* what was found at good_end */
+	uint64_t salvaged; /* valid records after the first damage */
+	uint64_t damaged_ranges; /* DAMAGE items (TAIL not counted) */
+	uint64_t salvage_end; /* SALVAGE: end of the last record or kept range; a TAIL after it is cut */
 };
-/* Scan a whole segment image (file contents from offset 0).  A bad segment
- * header gives good_end 0, CORRUPT and first_bad END (the whole image is
- * zeros: created, but its header never became durable, so nothing in it was
- * ever acknowledged), SHORT (fewer than 64 bytes, not all zero) or
- * BAD_HEADER.  A record whose synced_before is beyond its own offset is not
- * valid (first_bad BAD_HEADER).  Bounded work: if the search after damage
- * would hash more than len + SPOOL_SCAN_SLACK_BYTES, it stops and decides
- * CORRUPT (never cut what was not proved undurable). */
-#define SPOOL_SCAN_SLACK_BYTES (256u * 1024u * 1024u)
+/* Scan a whole segment image (file contents from offset 0) with the
+ * walker.  A bad segment header gives good_end 0, CORRUPT and first_bad END
+ * (the whole image is zeros: created, but its header never became durable,
+ * so nothing in it was ever acknowledged), SHORT (fewer than 64 bytes, not
+ * all zero) or BAD_HEADER.  A record whose synced_before is beyond its own
+ * offset is not valid (first_bad BAD_HEADER).  Valid records after the
+ * first damage raise durable; good_end < durable means a byte once synced
+ * is damaged: SALVAGE.  Otherwise nothing from good_end on was durable:
+ * TORN_TAIL.  An unsearched range is never cut: SALVAGE. */
 void spool_segment_scan(const uint8_t *img, size_t len, struct spool_scan *out);
+
+/* Damage side file NNNNNNNN.damage (docs/SPOOL-FORMAT.md "Salvage"): one
+ * JSON object per line, one line per range a salvage did not index. */
+enum spool_damage_action {
+	SPOOL_DAMAGE_SKIPPED, /* left in place, not indexed */
+	SPOOL_DAMAGE_CUT, /* after the last valid record: cut, saved in saved_as */
+	SPOOL_DAMAGE_UNSEARCHED, /* left in place: the search budget ran out */
+	SPOOL_DAMAGE_DUPLICATE, /* a valid record whose ID an earlier one has: not indexed */
+};
+struct spool_damage {
+	uint32_t shard;
+	uint64_t segno, offset, length;
+	enum spool_verdict why; /* ignored for DUPLICATE */
+	enum spool_damage_action action;
+	bool durable; /* offset < the segment's durable offset: acknowledged mail may be in it */
+	const char *saved_as; /* CUT: the file name, or NULL */
+};
+#define SPOOL_DAMAGE_LINE_MAX_BYTES 512u
+/* The line (with its '\n') into out[0..cap); returns its length, or 0 if
+ * it does not fit. */
+size_t spool_damage_line(const struct spool_damage *d, char *out, size_t cap);
+/* The damage of a walker item (DAMAGE or TAIL; not RECORD): durable is
+ * the segment's durable offset; cut_tail: a TAIL is being cut (action
+ * CUT; saved_as is left NULL for the caller), else it stays (SKIPPED). */
+void spool_damage_from_item(const struct spool_item *it, uint32_t shard, uint64_t segno, uint64_t durable,
+			    bool cut_tail, struct spool_damage *d);
 
 /* Segment header. */
 void spool_segment_header(uint32_t shard, uint32_t node, uint64_t segno, uint64_t created_us, uint8_t *out64);
 bool spool_segment_header_ok(const uint8_t *img, size_t len, uint32_t *shard, uint64_t *segno);
+/* The creation time of a segment header that spool_segment_header_ok() accepted. */
+uint64_t spool_segment_created_us(const uint8_t *img);
 
 /* Index. */
 struct spool_index_entry {
@@ -243,5 +331,14 @@ bool spool_index_decode(const uint8_t *img, size_t len, uint64_t *segno, const u
 void spool_index_entry_get(const uint8_t *entries, uint32_t i, struct spool_index_entry *e);
 /* Binary search by queue ID; -1 if absent. */
 long spool_index_find(const uint8_t *entries, uint32_t count, const char *qid, size_t qid_len);
+/* The entry for the valid record rec at offset off; false when its IDs
+ * cannot be indexed (spool_record_ids), the entry then filled anyway. */
+bool spool_index_entry_of(const struct spool_record *rec, uint64_t off, struct spool_index_entry *e);
+/* Sort entries by queue ID (then offset) as spool_index_encode wants, and
+ * drop every entry whose queue ID an earlier one (by offset) has: only a
+ * record salvaged from damage can repeat one.  dup (may be NULL) is told
+ * each one dropped, before it is overwritten.  Returns the count kept. */
+uint32_t spool_index_sort(struct spool_index_entry *e, uint32_t count,
+			  void (*dup)(void *arg, const struct spool_index_entry *e), void *arg);
 
 #endif

@@ -104,4 +104,11 @@ uint64_t spool_record_len_for(uint64_t meta_len, uint64_t body_len);
  * synced_before, header checksum); the meta follows it at head + 48. */
 void spool_record_header(uint8_t *head, uint32_t meta_len, uint32_t flags, uint64_t body_len, uint64_t synced_before);
 
+/* ---- record reading (spool_record.c) ------------------------------------ */
+
+/* The 48 header bytes at img (the caller has them): OK with the header
+ * fields of *rec set, or BAD_HEADER.  The magic is compared before any
+ * hashing, so a search can try every offset cheaply. */
+enum spool_verdict spool_record_header_decode(const uint8_t *img, struct spool_record *rec);
+
 #endif

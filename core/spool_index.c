@@ -3,8 +3,9 @@
  * spool_format.h).
  *
  * Owns: encoding the index of a sealed segment from entries the caller
- * gathered while appending, verifying an index image, reading entries, and
- * finding one by queue ID.  It does not own the in-memory table of open
+ * gathered while appending (or salvaged from a damaged segment), sorting
+ * them with duplicate IDs dropped, verifying an index image, reading
+ * entries, and finding one by queue ID.  It does not own the in-memory table of open
  * segments (io/) nor the segment bytes an entry points to (a reader still
  * decodes and verifies the record there).
  *
@@ -21,6 +22,7 @@
  */
 #include "spool_format.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "spool_format_int.h"
@@ -147,4 +149,41 @@ long spool_index_find(const uint8_t *entries, uint32_t count, const char *qid, s
 			hi = mid;
 	}
 	return -1;
+}
+
+bool spool_index_entry_of(const struct spool_record *rec, uint64_t off, struct spool_index_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->offset = off;
+	e->record_len = rec->record_len;
+	e->meta_len = rec->meta_len;
+	e->flags = rec->flags;
+	return spool_record_ids(rec, e->qid, &e->received_us);
+}
+
+static int by_qid_offset(const void *a, const void *b)
+{
+	const struct spool_index_entry *x = a, *y = b;
+	int c = memcmp(x->qid, y->qid, QID_BYTES);
+	if (c != 0)
+		return c;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+uint32_t spool_index_sort(struct spool_index_entry *e, uint32_t count,
+			  void (*dup)(void *arg, const struct spool_index_entry *e), void *arg)
+{
+	if (count == 0)
+		return 0;
+	qsort(e, count, sizeof(*e), by_qid_offset);
+	uint32_t kept = 1;
+	for (uint32_t i = 1; i < count; i++) {
+		if (memcmp(e[i].qid, e[kept - 1].qid, QID_BYTES) == 0) {
+			if (dup)
+				dup(arg, &e[i]);
+			continue;
+		}
+		e[kept++] = e[i];
+	}
+	return kept;
 }

@@ -1,12 +1,11 @@
 /*
  * core/spool_record.c - spool format v1: segment header, record encoding and
- * decoding, and the recovery scan (spool_format.h is the normative layout;
- * the index lives in spool_index.c).
+ * decoding (spool_format.h is the normative layout; the index lives in
+ * spool_index.c, the recovery scan and salvage in spool_salvage.c).
  *
  * Owns: turning an envelope into a record head, the streamed record
  * checksum, verifying a record without trusting any length before its
- * checksum, walking metadata fields, and deciding what a segment image
- * needs after a crash.  It does not own files, offsets on disk or syncing:
+ * checksum, and walking metadata fields.  It does not own files, offsets on disk or syncing:
  * the caller (io/) allocates offsets, writes and fdatasyncs, and tells each
  * record what was durable when it was written (synced_before).
  *
@@ -19,52 +18,17 @@
  * record must fit the image (else SHORT) -> record checksum, end magic and
  * the zero word of the trailer (else BAD_CHECKSUM).
  *
- * Recovery: torn tail or corruption, without a separate sync marker.  Every
- * record carries synced_before, the segment's durable offset when it was
- * written: every byte before it had been fdatasync'ed, so a genuine record
- * has synced_before <= its own offset (anything else is not valid).  The
- * scan walks records from offset 64 to the first one that is not OK
- * (good_end).  Zeros from there to the end: CLEAN.  Otherwise something
- * after good_end is damaged or half written.  It may only be cut if no byte
- * at or after good_end was ever durable.  Any valid record written later
- * proves how far the segment was durable when it was written, so the scan
- * looks for valid records after good_end, at every 8-byte-aligned offset
- * (records are 8-aligned), in one forward pass, and takes durable = the
- * largest synced_before of all valid records (before and after the damage).
- * It does not stop at the first proof of corruption: last_qid_us (the
- * queue-ID floor after a restart) wants every valid record.
- * good_end < durable: a byte that was once synced is damaged (media or
- * software corruption, or a reordered write after the sync): CORRUPT, the
- * segment is quarantined, nothing is dropped.  Otherwise nothing from
- * good_end on was ever acknowledged as durable (group/always modes only
- * acknowledge after the sync): TORN_TAIL, cut at good_end.
- *
- * The search skips the body of the record at good_end when its header is
- * valid (the record's extent is then known) and skips each valid record it
- * finds, so a record forged inside a message body (a client can compute
- * XXH3 too) is only seen when the record holding it has a damaged header.
- * A forged record can only raise durable, so the worst a client achieves is
- * a quarantine instead of a cut, never a silent drop.  Work is bounded: the
- * magic is compared before any hashing, and record checksums computed by
- * the search are charged to a budget of len + SPOOL_SCAN_SLACK_BYTES; past
- * it the scan stops and says CORRUPT.
- *
- * Limitation to know: damage to the last durable records of a segment with
- * no later record is indistinguishable from a torn tail (no later record
- * carries a synced_before beyond it).  The caller should keep the bytes it
- * cuts (see docs/SPOOL-FORMAT.md).
+ * The recovery scan and the walk past damage (salvage) are in
+ * spool_salvage.c, built on spool_record_decode().
  *
  * Workload: encode once per message (header + a few hundred bytes of meta);
- * decode on every read; the scan once per unsealed segment at start-up (up
- * to 256 MiB: one XXH3 pass over the records and a zero test of the rest;
- * after damage, a magic test per 8 bytes).
+ * decode on every read.
  */
 #include "spool_format.h"
 
 #include <assert.h>
 #include <string.h>
 
-#include "queue_id.h"
 #include "spool_format_int.h"
 
 static const uint8_t segment_magic[8] = { 'S', 'S', 'S', 'E', 'G', 0, 0, 1 };
@@ -136,6 +100,11 @@ bool spool_segment_header_ok(const uint8_t *img, size_t len, uint32_t *shard, ui
 	if (segno)
 		*segno = spool_get64(img + SEG_OFF_SEGNO);
 	return true;
+}
+
+uint64_t spool_segment_created_us(const uint8_t *img)
+{
+	return spool_get64(img + SEG_OFF_CREATED);
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -300,9 +269,9 @@ static enum spool_verdict decode_partial(const uint8_t *img, size_t len)
 	return memcmp(img, record_magic, n) == 0 ? SPOOL_SHORT : SPOOL_BAD_HEADER;
 }
 
-/* The 48 header bytes at img: checksum first, then the sizes.  Fills the
- * header fields of *rec on OK. */
-static enum spool_verdict decode_header(const uint8_t *img, struct spool_record *rec)
+/* The 48 header bytes at img: magic first (before any hashing), then the
+ * header checksum, then the sizes.  Fills the header fields of *rec on OK. */
+enum spool_verdict spool_record_header_decode(const uint8_t *img, struct spool_record *rec)
 {
 	if (memcmp(img, record_magic, MAGIC_BYTES) != 0 || spool_get16(img + REC_OFF_VERSION) != SPOOL_FORMAT_VERSION ||
 	    spool_get16(img + REC_OFF_HSIZE) != SPOOL_RECORD_HEADER_BYTES ||
@@ -338,7 +307,7 @@ enum spool_verdict spool_record_decode(const uint8_t *img, size_t len, struct sp
 		return decode_partial(img, len);
 	if (spool_all_zero(img, SPOOL_RECORD_HEADER_BYTES))
 		return SPOOL_END;
-	enum spool_verdict v = decode_header(img, rec);
+	enum spool_verdict v = spool_record_header_decode(img, rec);
 	if (v != SPOOL_OK) {
 		memset(rec, 0, sizeof(*rec));
 		return v;
@@ -371,110 +340,22 @@ bool spool_meta_next(const struct spool_record *rec, size_t *pos, uint8_t *tag, 
 	return true;
 }
 
-/* ---- recovery scan ------------------------------------------------------- */
-
-/* The time of a record's queue ID (RECEIVED_US when the ID does not
- * parse); 0 if it has neither. */
-static uint64_t record_qid_us(const struct spool_record *rec)
+bool spool_record_ids(const struct spool_record *rec, char qid[16], uint64_t *received_us)
 {
-	uint64_t qid_us = 0, received_us = 0;
-	bool have_qid = false, malformed;
 	size_t pos = 0;
 	uint8_t tag;
 	struct smtp_view v;
-	while (!have_qid && spool_meta_next(rec, &pos, &tag, &v, &malformed)) {
-		uint32_t node, shard;
-		if (tag == SPOOL_TAG_QUEUE_ID)
-			have_qid = queue_id_parse((const char *)v.ptr, v.len, &qid_us, &node, &shard);
-		else if (tag == SPOOL_TAG_RECEIVED_US && v.len == sizeof(uint64_t))
-			received_us = spool_get64(v.ptr);
-	}
-	return have_qid ? qid_us : received_us;
-}
-
-/* Account for a valid record (before or after the damage). */
-static void note_record(struct spool_scan *out, const struct spool_record *rec)
-{
-	uint64_t t = record_qid_us(rec);
-	if (rec->synced_before > out->durable)
-		out->durable = rec->synced_before;
-	if (t > out->last_qid_us)
-		out->last_qid_us = t;
-}
-
-/* A record at offset off: OK only if it verifies and its synced_before is
- * not beyond its own offset. */
-static enum spool_verdict scan_decode(const uint8_t *img, size_t len, uint64_t off, struct spool_record *rec)
-{
-	enum spool_verdict v = spool_record_decode(img + off, len - (size_t)off, rec);
-	if (v == SPOOL_OK && rec->synced_before > off)
-		return SPOOL_BAD_HEADER;
-	return v;
-}
-
-/* One forward pass over img[from..len) for valid records after good_end.
- * Returns false if the hashing budget ran out. */
-static bool search_after_damage(const uint8_t *img, size_t len, uint64_t from, struct spool_scan *out)
-{
-	uint64_t budget = (uint64_t)len + SPOOL_SCAN_SLACK_BYTES;
-	uint64_t p = from;
-	while (p < len && len - p >= SPOOL_RECORD_HEADER_BYTES) {
-		struct spool_record rec = { 0 };
-		/* decode_header() compares the magic before it hashes. */
-		if (decode_header(img + p, &rec) != SPOOL_OK || rec.record_len > len - p) {
-			p += SPOOL_RECORD_ALIGN;
-			continue;
-		}
-		if (rec.record_len > budget)
-			return false;
-		budget -= rec.record_len;
-		if (scan_decode(img, len, p, &rec) == SPOOL_OK) {
-			note_record(out, &rec);
-			p += rec.record_len;
-		} else {
-			p += SPOOL_RECORD_ALIGN;
+	bool malformed = false, have_qid = false, have_time = false, fits = true;
+	memset(qid, 0, 16);
+	while (spool_meta_next(rec, &pos, &tag, &v, &malformed) && !(have_qid && have_time)) {
+		if (tag == SPOOL_TAG_QUEUE_ID && !have_qid && v.len > 0) {
+			fits = v.len <= 16;
+			memcpy(qid, v.ptr, fits ? v.len : 16);
+			have_qid = true;
+		} else if (tag == SPOOL_TAG_RECEIVED_US && !have_time && v.len == sizeof(uint64_t)) {
+			*received_us = spool_get64(v.ptr);
+			have_time = true;
 		}
 	}
-	return true;
-}
-
-/* END: the whole image is zeros (created, header never durable, so no
- * record was ever acknowledged in it); SHORT: less than a header; else
- * BAD_HEADER. */
-static enum spool_verdict bad_segment_header(const uint8_t *img, size_t len)
-{
-	if (spool_all_zero(img, len))
-		return SPOOL_END;
-	return len < SPOOL_SEGMENT_HEADER_BYTES ? SPOOL_SHORT : SPOOL_BAD_HEADER;
-}
-
-void spool_segment_scan(const uint8_t *img, size_t len, struct spool_scan *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!spool_segment_header_ok(img, len, NULL, NULL)) {
-		out->recovery = SPOOL_RECOVERY_CORRUPT;
-		out->first_bad = bad_segment_header(img, len);
-		return;
-	}
-	uint64_t off = SPOOL_SEGMENT_HEADER_BYTES;
-	struct spool_record rec;
-	enum spool_verdict v;
-	while ((v = scan_decode(img, len, off, &rec)) == SPOOL_OK) {
-		note_record(out, &rec);
-		out->records++;
-		off += rec.record_len;
-	}
-	out->good_end = off;
-	out->first_bad = v;
-	if (v == SPOOL_END && spool_all_zero(img + off, len - (size_t)off)) {
-		out->recovery = SPOOL_RECOVERY_CLEAN;
-		return;
-	}
-	/* A valid header at good_end gives the damaged record's extent:
-	 * search after it, not inside its (client-written) body. */
-	uint64_t from = off + SPOOL_RECORD_ALIGN;
-	if ((v == SPOOL_BAD_CHECKSUM || v == SPOOL_SHORT) && rec.record_len != 0)
-		from = rec.record_len > len - off ? len : off + rec.record_len;
-	bool searched = search_after_damage(img, len, from, out);
-	out->recovery = !searched || out->good_end < out->durable ? SPOOL_RECOVERY_CORRUPT : SPOOL_RECOVERY_TORN_TAIL;
+	return have_qid && fits && have_time && !malformed;
 }

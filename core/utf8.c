@@ -1,7 +1,8 @@
 /*
  * core/utf8.c - UTF-8 validation (RFC 3629 table 4 "well-formed" ranges).
  *
- * Owns: utf8_valid() and utf8_has_8bit().  Invariant: never reads past len.
+ * Owns: utf8_valid(), utf8_next() and utf8_has_8bit().  Invariant: never
+ * reads past len.
  */
 #include "utf8.h"
 
@@ -38,24 +39,26 @@ static int lead(uint8_t b, uint8_t *lo, uint8_t *hi)
 	return 0;
 }
 
+size_t utf8_next(const uint8_t *p, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return 1;
+	uint8_t lo, hi;
+	int n = lead(p[0], &lo, &hi);
+	if (n == 0 || len < (size_t)n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (int k = 2; k < n; k++)
+		if ((p[k] & 0xC0) != 0x80)
+			return 0;
+	return (size_t)n;
+}
+
 bool utf8_valid(const uint8_t *p, size_t len)
 {
-	size_t i = 0;
-	while (i < len) {
-		if (p[i] < 0x80) {
-			i++;
-			continue;
-		}
-		uint8_t lo, hi;
-		int n = lead(p[i], &lo, &hi);
-		if (n == 0 || len - i < (size_t)n)
+	for (size_t i = 0, n; i < len; i += n)
+		if ((n = utf8_next(p + i, len - i)) == 0)
 			return false;
-		if (p[i + 1] < lo || p[i + 1] > hi)
-			return false;
-		for (int k = 2; k < n; k++)
-			if ((p[i + (size_t)k] & 0xC0) != 0x80)
-				return false;
-		i += (size_t)n;
-	}
 	return true;
 }

@@ -20,6 +20,7 @@
 #include "io_classify.h"
 #include "server_config.h"
 #include "shard.h"
+#include "spool_fs.h"
 
 #define MAX_SHARDS 256u
 
@@ -33,6 +34,24 @@ static rlim_t raise_nofile(void)
 	rl.rlim_cur = rl.rlim_max;
 	setrlimit(RLIMIT_NOFILE, &rl);
 	return rl.rlim_cur;
+}
+
+/* One server per spool: DIR/lock, held until the process exits
+ * (io/spool_fs.h), taken before any segment or listener is touched. */
+static bool own_spool(const struct server_config *cfg)
+{
+	long owner;
+	int fd = spool_fs_lock(cfg->spool_dir, cfg->spool_mode, true, &owner);
+	if (fd == -EWOULDBLOCK && owner > 0)
+		fprintf(stderr, "smtpsink: spool %s is in use by another process (PID %ld): one server per spool\n",
+			cfg->spool_dir, owner);
+	else if (fd == -EWOULDBLOCK)
+		fprintf(stderr, "smtpsink: spool %s is in use by another process: one server per spool\n",
+			cfg->spool_dir);
+	else if (fd < 0)
+		fprintf(stderr, "smtpsink: cannot lock the spool %s/%s: %s\n", cfg->spool_dir, SPOOL_FS_LOCK_NAME,
+			strerror(-fd));
+	return fd >= 0; /* the descriptor stays open: the lock is ours until exit */
 }
 
 static const struct backend_ops *choose_backend(const struct server_config *cfg)
@@ -277,6 +296,8 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
+	if (!cfg.discard && !own_spool(&cfg))
+		return 1;
 	const struct backend_ops *ops = choose_backend(&cfg);
 	if (ops == NULL)
 		return 1;

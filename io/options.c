@@ -21,6 +21,7 @@
 #include "server_config.h"
 #include "smtp_limits.h"
 #include "smtp_verbs.h"
+#include "spool_fs.h"
 
 #ifndef SMTPSINK_VERSION
 #define SMTPSINK_VERSION "0"
@@ -157,6 +158,12 @@ void options_free(struct server_config *cfg)
 	cfg->fault_count = 0;
 }
 
+/* --spool-mode: an octal file mode (directories get x where r is). */
+static const char *parse_spool_mode(const struct cli_opt *o, const char *v)
+{
+	return spool_fs_parse_mode(v, o->dest) == 0 ? NULL : "an octal file mode with 0600, at most 0666 (0640, 0644)";
+}
+
 /* An address range, added to the row's struct cidr_list. */
 static const char *parse_cidr(const struct cli_opt *o, const char *v)
 {
@@ -185,6 +192,9 @@ static void rows_engine(struct cli *c, struct server_config *cfg)
 		cli_size64("segment-size", &cfg->segment_size, 1u << 20, 1ull << 40, "BYTES", "spool segment size"),
 		cli_size64("spool-max-bytes", &cfg->spool_max_bytes, 0, UINT64_MAX / 2, "BYTES",
 			   "delete oldest segments past this, 0: keep all"),
+		cli_def(cli_custom("spool-mode", parse_spool_mode, &cfg->spool_mode, NULL, "MODE",
+				   "spool file mode, octal (0640: the group may read); directories get x where r is"),
+			"0600"),
 		cli_duration64("spool-max-age", &cfg->spool_max_age_s, CLI_SECONDS, 0, 100ull * 365 * 86400, "SECS",
 			       "delete segments older than this, 0: keep all"),
 		cli_u32("max-conns", &cfg->max_conns, 1, 10000000, "N", "concurrent sessions"),
@@ -285,6 +295,7 @@ static void defaults(struct server_config *cfg)
 	cfg->spool_dir = "spool";
 	cfg->segment_size = 256ull << 20;
 	cfg->sync = 1; /* group */
+	cfg->spool_mode = SPOOL_FS_FILE_MODE_DEFAULT;
 	cfg->idle_gap_ms = 1000;
 }
 

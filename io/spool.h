@@ -7,7 +7,7 @@
  * message's verdict when its batch is durable (--sync group/always) or
  * when it is queued (--sync none), rotating and sealing segments, failing
  * messages with 451/452 on write errors, and recovering the segment files
- * at start-up (spool_files.c).  Each shard writes only its own directory
+ * at start-up (spool_recover.c).  Each shard writes only its own directory
  * DIR/shard-NN, so writers never share a file or a lock.
  */
 #ifndef SMTPSINK_SPOOL_H
@@ -77,6 +77,7 @@ struct spool {
 	uint32_t node;
 	enum spool_sync sync;
 	uint64_t seg_size;
+	uint32_t file_mode; /* --spool-mode (directories: x where r is set) */
 	int seg_fd; /* -1: the spool is down (disk full, I/O error) */
 	uint64_t segno;
 	uint64_t seg_created_us;
@@ -150,7 +151,6 @@ void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res);
 int spool_files_new_segment(struct spool *sp, uint64_t now_us);
 void spool_files_seal(struct spool *sp); /* the open segment is full */
 void spool_files_seal_done(struct spool *sp); /* finish seals now durable */
-int spool_files_recover(struct spool *sp);
 void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s);
 
 #endif

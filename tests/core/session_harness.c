@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include "session_harness.h"
 
+#include "text_ctl.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,21 +73,28 @@ static void sbuf_printf(struct sbuf *b, const char *fmt, ...)
 	sbuf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
+/* Byte-exact dumps for golden transcripts: printable ASCII as itself (the
+ * display rule of core/text_ctl.h), the usual C escapes, every other byte
+ * (controls, and UTF-8 too: the bytes must be visible) as \xNN. */
 static void sbuf_escaped(struct sbuf *b, const void *bytes, size_t len)
 {
 	static const char from[] = "\r\n\t\\\"", to[] = "rnt\\\"";
 	const uint8_t *p = bytes;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
-		const char *hit = c ? memchr(from, c, sizeof(from) - 1) : NULL;
-		if (c == 0)
-			sbuf_str(b, "\\0");
-		else if (hit)
-			sbuf_printf(b, "\\%c", to[hit - from]);
-		else if (c >= 0x20 && c < 0x7f)
-			sbuf_add(b, &c, 1);
-		else
-			sbuf_printf(b, "\\x%02x", c);
+	struct text_unit u;
+	for (size_t i = 0; i < len; i += u.len) {
+		text_unit_next(p + i, len - i, &u);
+		for (uint32_t k = 0; k < u.len; k++) {
+			uint8_t c = p[i + k];
+			const char *hit = c ? memchr(from, c, sizeof(from) - 1) : NULL;
+			if (c == 0)
+				sbuf_str(b, "\\0");
+			else if (hit)
+				sbuf_printf(b, "\\%c", to[hit - from]);
+			else if (u.kind == TEXT_UNIT_ASCII)
+				sbuf_add(b, &c, 1);
+			else
+				sbuf_printf(b, "\\x%02x", c);
+		}
 	}
 }
 

@@ -5,12 +5,14 @@
  * Owns: the recovery decision for segments built with spool_support.h:
  * clean (zeros or the image's end after the last record), torn tails (cut
  * at every length, trailer or head missing, header lost), garbage after
- * the last record, corruption proved by a later record's synced_before,
- * damage before records that never saw it durable (a torn tail), every
- * byte of a segment flipped, forged records inside a client's body, an
- * impossible synced_before, the queue-ID floor (with the RECEIVED_US
- * fallback), the search's work budget, and bad segment headers.  Every
- * image is scanned against a PROT_NONE page.
+ * the last record, damage proved durable by a later record's
+ * synced_before (salvage: every other record kept), damage before records
+ * that never saw it durable (a torn tail), every byte of a segment
+ * flipped, forged records inside a client's body, an impossible
+ * synced_before, the queue-ID floor (with the RECEIVED_US fallback), the
+ * search's work budget, and bad segment headers.  Every image is scanned
+ * against a PROT_NONE page.  The walker's ranges themselves are tested in
+ * test_spool_salvage.c.
  *
  * Workload: segments of a few records; one 1 MiB image whose search would
  * hash ~400 MiB without the budget.
@@ -29,6 +31,21 @@ static void expect_scan(const struct seg *s, size_t len, enum spool_recovery r, 
 	if (!ok)
 		fprintf(stderr, "  %s: got recovery %d good_end %llu records %llu first_bad %d\n", what, sc.recovery,
 			(unsigned long long)sc.good_end, (unsigned long long)sc.records, sc.first_bad);
+	harness_check(ok, __FILE__, __LINE__, what);
+}
+
+/* A salvage: records before and after the damage, ranges, where it ends. */
+static void expect_salvage(const struct seg *s, uint64_t salvaged, uint64_t ranges, uint64_t salvage_end,
+			   const char *what)
+{
+	struct spool_scan sc;
+	scan_guarded(s->img.p, s->img.len, &sc);
+	bool ok = sc.recovery == SPOOL_RECOVERY_SALVAGE && sc.salvaged == salvaged && sc.damaged_ranges == ranges &&
+		  sc.salvage_end == salvage_end;
+	if (!ok)
+		fprintf(stderr, "  %s: got recovery %d salvaged %llu ranges %llu salvage_end %llu\n", what, sc.recovery,
+			(unsigned long long)sc.salvaged, (unsigned long long)sc.damaged_ranges,
+			(unsigned long long)sc.salvage_end);
 	harness_check(ok, __FILE__, __LINE__, what);
 }
 
@@ -89,16 +106,24 @@ static void test_scan_garbage_tail(void)
 	free(s.img.p);
 }
 
-static void test_scan_corrupt(void)
+static void test_scan_salvage(void)
 {
 	struct seg s;
 	struct spool_scan sc;
 	seg_five(&s);
+	uint64_t end = s.img.len;
 	s.img.p[s.off[2] + 70] ^= 0x20; /* record 2's meta: records 3 and 4 saw it durable */
-	expect_scan(&s, s.img.len, SPOOL_RECOVERY_CORRUPT, s.off[2], 2, SPOOL_BAD_CHECKSUM, "body flip, later durable");
+	expect_scan(&s, s.img.len, SPOOL_RECOVERY_SALVAGE, s.off[2], 2, SPOOL_BAD_CHECKSUM, "body flip, later durable");
+	expect_salvage(&s, 2, 1, end, "body flip: records 3 and 4 kept");
 	s.img.p[s.off[2] + 70] ^= 0x20;
 	s.img.p[s.off[2] + 3] ^= 0x01; /* its header */
-	expect_scan(&s, s.img.len, SPOOL_RECOVERY_CORRUPT, s.off[2], 2, SPOOL_BAD_HEADER, "header flip, later durable");
+	expect_scan(&s, s.img.len, SPOOL_RECOVERY_SALVAGE, s.off[2], 2, SPOOL_BAD_HEADER, "header flip, later durable");
+	expect_salvage(&s, 2, 1, end, "header flip: resync finds record 3");
+	seg_zeros(&s, 64);
+	expect_salvage(&s, 2, 1, end, "zeros after: not part of the salvage");
+	s.img.p[s.img.len - 8] = 'G'; /* garbage after the last record: never durable, cut */
+	expect_salvage(&s, 2, 1, end, "garbage after the last record is cut");
+	s.img.len = end;
 	s.img.p[s.off[2] + 3] ^= 0x01;
 	/* Record 3: record 4 saw everything before record 3 durable, not
 	 * record 3 itself, so it may be cut. */
@@ -109,10 +134,13 @@ static void test_scan_corrupt(void)
 	CHECK_U64(sc.last_qid_us, s.qid_us[4]); /* from the record after the damage */
 	s.img.p[s.off[3] + 3] ^= 0x01;
 	/* Records 2 and 3 damaged (3 with a valid header): the search passes
-	 * over record 3 and record 4 still proves record 2 durable. */
+	 * over record 3 (a valid header alone is not trusted there: it could
+	 * be forged in a body, claiming a length that hides real records) and
+	 * record 4 still proves record 2 durable: one range of two records. */
 	s.img.p[s.off[2] + 3] ^= 0x01;
 	s.img.p[s.off[3] + 90] ^= 0x01;
-	expect_scan(&s, s.img.len, SPOOL_RECOVERY_CORRUPT, s.off[2], 2, SPOOL_BAD_HEADER, "two damaged, later durable");
+	expect_scan(&s, s.img.len, SPOOL_RECOVERY_SALVAGE, s.off[2], 2, SPOOL_BAD_HEADER, "two damaged, later durable");
+	expect_salvage(&s, 1, 1, end, "two damaged: one range, record 4 kept");
 	free(s.img.p);
 }
 
@@ -137,7 +165,8 @@ static void test_scan_qid_fallback(void)
 /* Hundreds of valid headers after the damage, each claiming a record to
  * the end of a 1 MiB image with a wrong checksum: hashing them all would
  * be ~400 MiB.  The budget (len + SPOOL_SCAN_SLACK_BYTES) stops the search
- * and the verdict is the safe one, CORRUPT. */
+ * and the verdict is the safe one, SALVAGE of everything up to the last
+ * non-zero byte: what was not searched is never cut. */
 static void test_scan_budget(void)
 {
 	struct seg s;
@@ -158,7 +187,8 @@ static void test_scan_budget(void)
 		put_le(h + 32, 64, 8);
 		put_le(h + 40, XXH3_64bits(h, 40), 8);
 	}
-	expect_scan(&s, s.img.len, SPOOL_RECOVERY_CORRUPT, good_end, 1, SPOOL_BAD_HEADER, "search budget spent");
+	expect_scan(&s, s.img.len, SPOOL_RECOVERY_SALVAGE, good_end, 1, SPOOL_BAD_HEADER, "search budget spent");
+	expect_salvage(&s, 0, 0, good_end + 48 * 400 + 48, "unsearched range kept to its last byte");
 	free(s.img.p);
 }
 
@@ -183,12 +213,14 @@ static void test_scan_torn_before_undurable(void)
 	for (unsigned k = 0; k < SCAN_RECORDS; k++)
 		seg_add(&s, "body\r\n", 6, k < 3 ? SPOOL_SEGMENT_HEADER_BYTES : s.off[2] + 8);
 	s.img.p[s.off[2] + 90] ^= 0x04;
-	expect_scan(&s, s.img.len, SPOOL_RECOVERY_CORRUPT, s.off[2], 2, SPOOL_BAD_CHECKSUM, "later durable past it");
+	expect_scan(&s, s.img.len, SPOOL_RECOVERY_SALVAGE, s.off[2], 2, SPOOL_BAD_CHECKSUM, "later durable past it");
+	expect_salvage(&s, 2, 1, s.img.len, "later durable past it: records 3, 4 kept");
 	free(s.img.p);
 }
 
-/* Every byte of the middle of three records, flipped: never CLEAN, cut at
- * the right place; CORRUPT because the third record saw it durable. */
+/* Every byte of a segment of three records, flipped: never CLEAN; the
+ * segment header: CORRUPT; the first two records: SALVAGE (the third saw
+ * them durable), the third kept; the last: a torn tail, cut. */
 static void test_scan_flip_every_byte(void)
 {
 	struct seg s;
@@ -210,10 +242,12 @@ static void test_scan_flip_every_byte(void)
 		s.img.p[i] ^= 0x40;
 		if (i < 64)
 			bad += sc.recovery != SPOOL_RECOVERY_CORRUPT || sc.good_end != 0;
-		else if (i < s.off[1])
-			bad += sc.recovery != SPOOL_RECOVERY_CORRUPT || sc.good_end != 64;
+		else if (i < s.off[1]) /* records 1 and 2 kept */
+			bad += sc.recovery != SPOOL_RECOVERY_SALVAGE || sc.good_end != 64 || sc.salvage_end != end ||
+			       sc.salvaged != 2 || sc.damaged_ranges != 1;
 		else if (i < s.off[2])
-			bad += sc.recovery != SPOOL_RECOVERY_CORRUPT || sc.good_end != s.off[1];
+			bad += sc.recovery != SPOOL_RECOVERY_SALVAGE || sc.good_end != s.off[1] || sc.salvaged != 1 ||
+			       sc.damaged_ranges != 1 || sc.salvage_end != end;
 		else /* the last record: nothing proves it durable */
 			bad += sc.recovery != SPOOL_RECOVERY_TORN_TAIL || sc.good_end != s.off[2];
 	}
@@ -225,7 +259,8 @@ static void test_scan_flip_every_byte(void)
  * durable (synced_before just past it, below their own offset).  When the
  * torn record's header is valid, the search skips its body and the cut
  * stands; when its header is damaged too, the forgery is found and the
- * segment is quarantined (the documented worst case: never a silent drop). */
+ * segment is salvaged with it (the documented worst case: never a silent
+ * drop). */
 static void test_scan_forged_in_torn_body(void)
 {
 	struct seg s, inner;
@@ -241,7 +276,7 @@ static void test_scan_forged_in_torn_body(void)
 	s.img.p[s.img.len - 20] ^= 1; /* the last byte of padding or body */
 	expect_scan(&s, s.img.len, SPOOL_RECOVERY_TORN_TAIL, s.off[1], 1, SPOOL_BAD_CHECKSUM, "forged in torn body");
 	s.img.p[s.off[1]] ^= 1;
-	expect_scan(&s, s.img.len, SPOOL_RECOVERY_CORRUPT, s.off[1], 1, SPOOL_BAD_HEADER, "forged, header lost too");
+	expect_scan(&s, s.img.len, SPOOL_RECOVERY_SALVAGE, s.off[1], 1, SPOOL_BAD_HEADER, "forged, header lost too");
 	free(body), free(inner.img.p), free(s.img.p);
 }
 
@@ -295,7 +330,7 @@ int main(void)
 	test_scan_clean();
 	test_scan_torn_tail();
 	test_scan_garbage_tail();
-	test_scan_corrupt();
+	test_scan_salvage();
 	test_scan_qid_fallback();
 	test_scan_budget();
 	test_scan_torn_before_undurable();

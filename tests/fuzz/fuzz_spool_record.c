@@ -1,11 +1,13 @@
 /*
  * tests/fuzz/fuzz_spool_record.c - libFuzzer harness: the spool format v1
- * decoder, recovery scan and index decoder on arbitrary images.
+ * decoder, recovery scan, salvage walk (resync past damage) and index
+ * decoder on arbitrary images.
  *
- * Owns: running spool_segment_scan(), spool_record_decode() at every
- * 8-aligned offset, spool_meta_next() over every valid record, and
- * spool_index_decode()/_find() on one image held in an allocation of its
- * exact size (ASan sees any over-read), and checking what must hold:
+ * Owns: running spool_segment_scan(), the salvage walker,
+ * spool_record_decode() at every 8-aligned offset, spool_meta_next() over
+ * every valid record, and spool_index_decode()/_find() on one image held in
+ * an allocation of its exact size (ASan sees any over-read), and checking
+ * what must hold:
  *  - scan: good_end <= len, 8-aligned, 0 with a bad segment header (then
  *    CORRUPT, no records) and >= 64 otherwise; re-decoding from 64 gives
  *    exactly `records` OK records ending at good_end, each with
@@ -14,9 +16,19 @@
  *    last_qid_us are at least what the valid records before good_end give,
  *    equal to it when CLEAN, and a larger durable is the synced_before of a
  *    valid record found after good_end; TORN_TAIL only if good_end >=
- *    durable, CORRUPT only if good_end < durable (or, for images over
- *    FUZZ_BUDGET_SAFE_BYTES, when the search budget ran out); END for a
- *    bad segment header exactly when the image is all zeros;
+ *    durable, SALVAGE only if good_end < durable (or, for images over
+ *    FUZZ_BUDGET_SAFE_BYTES, when the search budget ran out), CORRUPT
+ *    exactly for a bad segment header; END for a bad segment header
+ *    exactly when the image is all zeros; records + salvaged and
+ *    damaged_ranges are the walker's RECORD and DAMAGE items;
+ *  - walk: items tile the image from 64 without gaps; a RECORD decodes OK
+ *    with synced_before <= its offset; a DAMAGE is followed by a RECORD and
+ *    holds no valid record where the search looked (after the damaged
+ *    record's extent when its header verified, else after its first 8
+ *    bytes); a TAIL is last, holds no valid record there either, and ends
+ *    at the last non-zero byte; only zeros follow the last item; a window
+ *    from the middle item boundary (spool_walker_init_at, a copy of that
+ *    exact size) walks the same items at the same offsets;
  *  - decode: OK means record_len == align8(64 + meta_len + body_len), fits
  *    the image, and its prefixes of record_len - 1, 48 and 47 bytes are
  *    SHORT; meta fields walk inside meta_len and the walk ends;
@@ -208,16 +220,117 @@ static bool witness(const uint8_t *img, size_t len, uint64_t good_end, uint64_t 
 	return false;
 }
 
+/* Is there a valid record (synced_before <= its offset) at an 8-aligned
+ * offset in [from, to)? */
+static bool valid_between(const uint8_t *img, size_t len, uint64_t from, uint64_t to)
+{
+	for (uint64_t p = from; p < to && p < len; p += 8) {
+		struct spool_record rec;
+		if (spool_record_decode(img + p, len - p, &rec) == SPOOL_OK && rec.synced_before <= p)
+			return true;
+	}
+	return false;
+}
+
+/* Where the search after damage at off started (the walker's rule). */
+static uint64_t search_start(const uint8_t *img, size_t len, uint64_t off)
+{
+	struct spool_record rec;
+	enum spool_verdict v = spool_record_decode(img + off, len - off, &rec);
+	if ((v == SPOOL_BAD_CHECKSUM || v == SPOOL_SHORT) && rec.record_len != 0)
+		return rec.record_len > len - off ? len : off + rec.record_len;
+	return off + 8;
+}
+
+struct walk_counts {
+	uint64_t records, ranges;
+	bool unsearched;
+};
+
+static void check_walk(const uint8_t *img, size_t len, struct walk_counts *n)
+{
+	struct spool_walker w;
+	struct spool_item it;
+	uint64_t at = SPOOL_SEGMENT_HEADER_BYTES;
+	bool tail = false, after_damage = false;
+	memset(n, 0, sizeof(*n));
+	spool_walker_init(&w, img, len);
+	while (spool_walker_next(&w, &it)) {
+		check(!tail, "an item after the tail");
+		check(it.offset == at && it.length > 0 && it.length <= len - it.offset, "items do not tile the image");
+		at = it.offset + it.length;
+		if (it.kind == SPOOL_ITEM_RECORD) {
+			struct spool_record rec;
+			check(decode_at(img, len, it.offset, &rec) == SPOOL_OK && rec.synced_before <= it.offset &&
+				      rec.record_len == it.length,
+			      "a RECORD item that is not a valid record");
+			n->records++;
+			after_damage = false;
+			continue;
+		}
+		check(it.kind == SPOOL_ITEM_DAMAGE || it.kind == SPOOL_ITEM_TAIL, "unknown item kind");
+		check(!after_damage, "two damaged ranges in a row");
+		after_damage = true;
+		n->unsearched |= it.unsearched;
+		if (!it.unsearched)
+			check(!valid_between(img, len, search_start(img, len, it.offset), at),
+			      "a valid record inside a damaged range");
+		if (it.kind == SPOOL_ITEM_DAMAGE) {
+			n->ranges++;
+			continue;
+		}
+		tail = true;
+		check(img[at - 1] != 0 && (it.unsearched || zeros(img + at, len - at)), "a tail not to its last byte");
+	}
+	check(zeros(img + at, len - at), "non-zero bytes after the walk");
+	check(!after_damage || tail || len == 0, "a damaged range not followed by a record");
+}
+
+/* A window of the image from an item boundary (a reader of a growing
+ * segment, spool_walker_init_at) walks the same items as the whole image
+ * does from there, at the same segment offsets. */
+static void check_window(const uint8_t *img, size_t len)
+{
+	struct spool_walker whole, part;
+	struct spool_item a, b;
+	uint64_t boundaries = 0;
+	spool_walker_init(&whole, img, len);
+	while (spool_walker_next(&whole, &a))
+		boundaries++;
+	if (boundaries < 2 || len > FUZZ_BUDGET_SAFE_BYTES)
+		return;
+	spool_walker_init(&whole, img, len);
+	for (uint64_t i = 0; i < boundaries / 2; i++)
+		spool_walker_next(&whole, &a);
+	uint64_t base = spool_walker_offset(&whole);
+	uint8_t *copy = malloc(len - base); /* exact size: ASan sees an over-read */
+	check(copy != NULL, "malloc");
+	memcpy(copy, img + base, len - base);
+	spool_walker_init_at(&part, copy, len - base, base);
+	bool more;
+	do {
+		bool ma = spool_walker_next(&whole, &a), mb = spool_walker_next(&part, &b);
+		check(ma == mb, "a window walks a different number of items");
+		more = ma;
+		check(!more || (a.kind == b.kind && a.offset == b.offset && a.length == b.length && a.why == b.why),
+		      "a window walks different items");
+	} while (more);
+	free(copy);
+}
+
 static void check_scan(const uint8_t *img, size_t len)
 {
 	struct spool_scan sc;
 	spool_segment_scan(img, len, &sc);
 	check(sc.good_end <= len && sc.good_end % 8 == 0, "good_end out of bounds or unaligned");
-	check(sc.recovery <= SPOOL_RECOVERY_CORRUPT && sc.first_bad != SPOOL_OK, "bad recovery or first_bad");
+	check(sc.recovery <= SPOOL_RECOVERY_SALVAGE && sc.first_bad != SPOOL_OK, "bad recovery or first_bad");
 	if (!spool_segment_header_ok(img, len, NULL, NULL)) {
 		check(sc.good_end == 0 && sc.records == 0 && sc.recovery == SPOOL_RECOVERY_CORRUPT && sc.durable == 0,
 		      "bad segment header not CORRUPT at 0");
 		check((sc.first_bad == SPOOL_END) == zeros(img, len), "END for a segment that is not all zeros");
+		struct walk_counts n; /* the tool walks quarantined segments too */
+		if (len >= SPOOL_SEGMENT_HEADER_BYTES)
+			check_walk(img, len, &n);
 		return;
 	}
 	check(sc.good_end >= SPOOL_SEGMENT_HEADER_BYTES, "good_end inside the segment header");
@@ -240,8 +353,15 @@ static void check_scan(const uint8_t *img, size_t len)
 	check(!clean || sc.durable == durable, "CLEAN with a durable from nowhere");
 	check(sc.durable == durable || witness(img, len, sc.good_end, sc.durable), "durable without a witness");
 	check(sc.recovery != SPOOL_RECOVERY_TORN_TAIL || sc.good_end >= sc.durable, "TORN_TAIL below durable");
-	check(sc.recovery != SPOOL_RECOVERY_CORRUPT || sc.good_end < sc.durable || len > FUZZ_BUDGET_SAFE_BYTES,
-	      "CORRUPT without proof");
+	check(sc.recovery != SPOOL_RECOVERY_CORRUPT, "CORRUPT with a good segment header");
+	struct walk_counts n;
+	check_walk(img, len, &n);
+	check(!n.unsearched || len > FUZZ_BUDGET_SAFE_BYTES, "budget spent on a small image");
+	check(sc.recovery != SPOOL_RECOVERY_SALVAGE || sc.good_end < sc.durable || n.unsearched,
+	      "SALVAGE without proof");
+	check(n.records == sc.records + sc.salvaged && n.ranges == sc.damaged_ranges, "scan and walk disagree");
+	check_window(img, len);
+	check(sc.salvage_end >= sc.good_end && sc.salvage_end <= len, "salvage_end out of bounds");
 }
 
 /* ---- index --------------------------------------------------------------- */

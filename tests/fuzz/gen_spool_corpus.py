@@ -178,6 +178,31 @@ def segment_seeds():
     for k in range(3):
         unsealed += record(meta(T0 + 10 * k), BODY, synced=64 + 8 * k, seal=False)
     s["unsealed-repair"] = seg(unsealed + bytes(64), MODE_SEGMENT | MODE_RECORDS)
+    s.update(salvage_seeds())
+    return s
+
+
+def salvage_seeds():
+    """Damage in the middle that later records prove durable: the walker
+    resynchronises and keeps every other record (docs: "Salvage")."""
+    s = {}
+    img, offs = segment(7, behind)
+    end = len(img) - 128
+    s["salvage-first-record"] = seg(flip(img, offs[0] + 2, 1))
+    s["salvage-trailer"] = seg(flip(img, offs[2] - 12, 4))
+    several = flip(flip(img, offs[1] + 100), offs[4] + 5, 2)
+    s["salvage-several-ranges"] = seg(several)
+    zeroed = img[:offs[2] + 30] + bytes(offs[3] + 50 - offs[2] - 30) + img[offs[3] + 50:]
+    s["salvage-zeroed-range"] = seg(zeroed)
+    garbage = bytearray(img)
+    garbage[offs[3]:offs[3] + 4] = REC_MAGIC
+    garbage[offs[3] + 40:offs[3] + 48] = struct.pack("<Q", 0x0123456789ABCDEF)  # a header checksum that fails
+    for p in range(offs[3] + 48, offs[4], 8):
+        garbage[p:p + 4] = REC_MAGIC
+    s["salvage-garbage-header"] = seg(bytes(garbage))
+    s["salvage-then-tail"] = seg(flip(img, offs[1] + 90)[:end] + b"torn" + bytes(60))
+    s["salvage-last-record"] = seg(flip(img, offs[6] + 90))
+    s["salvage-resealed"] = seg(flip(img, offs[3] + 3, 1), MODE_SEGMENT | MODE_RECORDS)
     return s
 
 

@@ -13,9 +13,9 @@ FLAG_SESSION: not messages, so read_spool leaves them out; read_sessions
 and parse_session decode them); listing every valid record of a
 spool directory (`read_spool`); reporting every damaged record, index or
 file with its path and offset (`verify`); and a second implementation of
-the start-up recovery decision (`scan_segment`: clean, torn tail or
-corrupt), so a test can predict what the server must do with a damaged
-segment.
+the start-up recovery decision (`scan_segment`: clean, torn tail,
+salvage or corrupt), so a test can predict what the server must do with a
+damaged segment.
 
 Does not: write or repair anything, or decide about damage in a spool the
 server is still writing (a record being written is simply "not there yet",
@@ -115,6 +115,7 @@ BAD_CHECKSUM = "BAD_CHECKSUM"  # record checksum, end magic or zero word wrong
 CLEAN = "CLEAN"
 TORN_TAIL = "TORN_TAIL"
 CORRUPT = "CORRUPT"
+SALVAGE = "SALVAGE"
 
 SEGMENT_RE = re.compile(r"^(\d{8})\.seg$")
 CORRUPT_RE = re.compile(r"^(\d{8})\.seg\.corrupt$")
@@ -510,13 +511,16 @@ def _qid_time(h):
 
 def scan_segment(img):
     """The start-up recovery decision for a segment image, from the
-    document's "Recovery" section.  Returns a dict: recovery (CLEAN,
-    TORN_TAIL, CORRUPT), good_end, records, durable, last_qid_us,
-    first_bad, found_after (offsets of the valid records found after the
-    damage) and all_zero.  A segment header that does not verify gives
-    CORRUPT with good_end 0, like spool_segment_scan(); all_zero then says
-    the whole file is zeros (created, header never durable): the document
-    says that held nothing and the server removes it, it is not corruption."""
+    document's "Recovery" and "Salvage" sections.  Returns a dict: recovery
+    (CLEAN, TORN_TAIL, SALVAGE, CORRUPT), good_end, records, durable,
+    last_qid_us, first_bad, found_after (offsets of the valid records found
+    after the damage) and all_zero.  Damage that a later record proves
+    durable (good_end < durable), or a search that ran out of budget, is
+    SALVAGE: the server keeps every valid record.  A segment header that
+    does not verify gives CORRUPT with good_end 0, like
+    spool_segment_scan(); all_zero then says the whole file is zeros
+    (created, header never durable): the document says that held nothing
+    and the server removes it, it is not corruption."""
     out = {"good_end": 0, "records": 0, "durable": 0, "last_qid_us": 0, "first_bad": None,
            "recovery": None, "all_zero": False, "found_after": []}
     img = bytes(img)
@@ -581,7 +585,7 @@ def scan_segment(img):
             p += h2["record_len"]
         else:
             p += RECORD_ALIGN
-    out["recovery"] = CORRUPT if exhausted or out["good_end"] < out["durable"] else TORN_TAIL
+    out["recovery"] = SALVAGE if exhausted or out["good_end"] < out["durable"] else TORN_TAIL
     return out
 
 

@@ -33,6 +33,7 @@ import asyncio
 import base64
 import collections
 import hashlib
+import json
 import os
 import random
 import re
@@ -60,7 +61,9 @@ SEGMENT_SIZE = MAX_SIZE + (16 << 20)  # the smallest the server allows
 BASE_ARGS = ("--max-size", MAX_SIZE, "--segment-size", SEGMENT_SIZE)
 QID_RE = re.compile(r"^250[ ]2\.0\.0 Ok: queued as ([\x21-\x7e]{1,20})$")
 TORN_RE = re.compile(r"shard (\d+): (\d{8})\.seg: torn tail after offset (\d+) cut \((\d+) records kept([^)\n]*)\)")
-CORRUPT_LOG_RE = re.compile(r"shard (\d+): SPOOL CORRUPTION in (\d{8})\.seg at offset (\d+)")
+CORRUPT_LOG_RE = re.compile(r"shard (\d+): SPOOL CORRUPTION in (\d{8})\.seg")
+DAMAGE_LOG_RE = re.compile(r"shard (\d+): SPOOL DAMAGE in (\d{8})\.seg: (\d+) damaged range\(s\) skipped, "
+                           r"(\d+) intact records kept")
 REPLY_TIMEOUT = 60.0  # one reply, on a loaded 2-core machine with fdatasync
 
 
@@ -652,6 +655,7 @@ def check_recovery_log(srv, predictions, kill_no):
     torn = {(int(m.group(1)), int(m.group(2))): (int(m.group(3)), int(m.group(4)))
             for m in TORN_RE.finditer(text)}
     quarantined = {(int(m.group(1)), int(m.group(2))): m.group(0) for m in CORRUPT_LOG_RE.finditer(text)}
+    quarantined.update({(int(m.group(1)), int(m.group(2))): m.group(0) for m in DAMAGE_LOG_RE.finditer(text)})
     problems = []
     cuts = 0
     for key, scan in sorted(predictions.items()):
@@ -660,13 +664,13 @@ def check_recovery_log(srv, predictions, kill_no):
         brief = {k: v for k, v in scan.items() if k not in ("found_after", "cut_bytes")}
         brief["valid records after the damage"] = len(scan["found_after"])
         if key in quarantined:
-            problems.append("%s: quarantined after a plain kill -9 (%s); spoolfmt: %s%r" % (
+            problems.append("%s: quarantined or salvaged after a plain kill -9 (%s); spoolfmt: %s%r" % (
                 what, quarantined[key],
                 "the file is all zeros (never given a header), which is not corruption; "
                 if scan["all_zero"] else "", brief))
-        elif rec == spoolfmt.CORRUPT and not scan["all_zero"]:
-            problems.append("%s: spoolfmt finds it corrupt after a kill -9 but the server did not "
-                            "quarantine it: %r" % (what, brief))
+        elif rec in (spoolfmt.CORRUPT, spoolfmt.SALVAGE) and not scan["all_zero"]:
+            problems.append("%s: spoolfmt finds it %s after a kill -9 but the server did not act on it: %r"
+                            % (what, rec, brief))
         if scan["all_zero"] and os.path.exists(scan["path"]):
             problems.append("%s: all zeros (created, header never written): the server should have "
                             "removed it (docs), it is still there" % what)
@@ -972,9 +976,11 @@ def test_flipped_byte(spool_server, backend, tmp_path, where):
     """One flipped byte: spoolfmt's verify reports exactly that record, and
     a restarted server does not crash and keeps taking mail.  In an
     unsealed segment (no index: scanned at start-up) damage before the
-    durable point is quarantined (.seg.corrupt, logged); damage in the last
-    record is the documented limit: it looks like a torn tail and is cut
-    (logged).  A sealed segment is not rescanned at start-up."""
+    durable point is salvaged: every other record stays (logged, listed in
+    NNNNNNNN.damage, the segment sealed with an index of the intact ones);
+    damage in the last record is the documented limit: it looks like a
+    torn tail and is cut (logged, saved).  A sealed segment is not
+    rescanned at start-up."""
     spool = tmp_path / "spool"
     # message records only, so that record k is the k-th message (session
     # reports share the framing; test_session_reports.py covers them)
@@ -1021,16 +1027,13 @@ def test_flipped_byte(spool_server, backend, tmp_path, where):
         assert spoolfmt.read_file(cut) == damaged[off:].rstrip(b"\0"), "%s does not hold the bytes cut" % cut
         lost = [sent[11]["qid"]]
     else:
-        assert scan["recovery"] == spoolfmt.CORRUPT and scan["good_end"] == off, scan
-        m = CORRUPT_LOG_RE.search(text)
-        assert m and (int(m.group(2)), int(m.group(3))) == (segno, off), (
-            "damage before the durable point must be reported at offset %d. stderr:\n%s" % (off, text))
-        assert os.path.exists(path + ".corrupt") and not os.path.exists(path), os.listdir(os.path.dirname(path))
+        assert scan["recovery"] == spoolfmt.SALVAGE and scan["good_end"] == off, scan
+        check_salvaged(text, path, segno, off, recs[k + 1][0], where.endswith("header"))
         lost = []
-    # it keeps serving, into a new segment when the old one was quarantined
+    # it keeps serving, into a new segment when the old one was salvaged
     after = write_messages(srv.port, 2)
     stop_clean(srv)
-    _, by = spool_by_qid(spool, include_corrupt=True)
+    _, by = spool_by_qid(spool)
     for e in sent + after:
         if e["qid"] in lost or e is sent[k]:
             continue
@@ -1038,10 +1041,24 @@ def test_flipped_byte(spool_server, backend, tmp_path, where):
     if where.startswith("unsealed") and where != "unsealed-last":
         new = {r["qid"]: r for r in spoolfmt.read_spool(str(spool))}
         assert all(e["qid"] in new and new[e["qid"]]["segno"] > segno for e in after), (
-            "new mail should go to a new segment after the quarantine")
-        # the quarantined file still holds every record but the damaged one
-        qprobs = spoolfmt.verify_segment(path + ".corrupt")
-        assert [p["offset"] for p in qprobs] == [off], qprobs
+            "new mail should go to a new segment after the salvage")
+        # the salvaged segment holds every record but the damaged one, and
+        # its index lists exactly those (spoolfmt: only the damaged record)
+        sprobs = spoolfmt.verify_segment(path, path[:-4] + ".idx")
+        assert [p["offset"] for p in sprobs] == [off], sprobs
+
+
+def check_salvaged(text, path, segno, off, next_off, header):
+    """The server salvaged the segment: logged, the range in .damage, sealed
+    with an index (docs/SPOOL-FORMAT.md "Salvage")."""
+    m = DAMAGE_LOG_RE.search(text)
+    assert m and (int(m.group(2)), int(m.group(3)), int(m.group(4))) == (segno, 1, 11), (
+        "damage before the durable point must be salvaged and logged (11 of 12 records kept). stderr:\n%s" % text)
+    damage = [json.loads(line) for line in open(path[:-4] + ".damage")]
+    assert damage == [{"shard": 0, "segment": segno, "offset": off, "length": next_off - off,
+                       "reason": "bad-header" if header else "bad-checksum", "durable": True,
+                       "action": "skipped"}], damage
+    assert os.path.exists(path) and os.path.exists(path[:-4] + ".idx"), os.listdir(os.path.dirname(path))
 
 
 def test_segment_never_given_a_header(spool_server, backend, tmp_path):

@@ -51,6 +51,21 @@ def varied_messages(port, tmp_path):
     return sent
 
 
+def ascii_sender(sender):
+    """The From_ line's sender: every byte outside 0x21..0x7E as '_'."""
+    return "".join(chr(b) if 0x20 < b < 0x7F else "_" for b in sender.encode()) or "MAILER-DAEMON"
+
+
+def mbox_expected(body, sender):
+    """A message as an mbox export holds it: a final line end added when
+    missing, and X-Smtpsink-Envelope-From first when the From_ line cannot
+    hold the sender exactly (SMTPUTF8)."""
+    body = body if body.endswith(b"\n") else body + b"\n"  # mbox cannot keep a missing final EOL
+    if ascii_sender(sender) == sender:
+        return body
+    return b"X-Smtpsink-Envelope-From: <" + sender.encode() + b">\r\n" + body
+
+
 def check_exports(spool, tmp_path, sent, listed):
     for qid, (body, _, _) in sent.items():
         assert tool(spool, "cat", qid, check=0).stdout == body, qid
@@ -61,9 +76,11 @@ def check_exports(spool, tmp_path, sent, listed):
     tool(spool, "export", "--mbox", tmp_path / "out.mbox", check=0)
     mb = mailbox.mbox(str(tmp_path / "out.mbox"), create=False)
     got = [unquote_mboxrd(mb.get_bytes(k)) for k in mb.keys()]
-    want = [sent[m["qid"]][0] for m in reversed(listed)]
-    want = [b if b.endswith(b"\n") else b + b"\n" for b in want]  # mbox cannot keep a missing final EOL
+    want = [mbox_expected(*sent[m["qid"]][:2]) for m in reversed(listed)]
     assert got == want
+    # the From_ lines are ASCII: mailbox parses every message, the SMTPUTF8 one too
+    senders = [mb.get_message(k).get_from().split(" ", 1)[0] for k in mb.keys()]
+    assert senders == [ascii_sender(sent[m["qid"]][1]) for m in reversed(listed)]
     tool(spool, "export", "--maildir", tmp_path / "md", check=0)
     md = mailbox.Maildir(str(tmp_path / "md"), factory=None, create=False)
     by_qid = {key.split("Q", 1)[1].split(".", 1)[0]: md.get_bytes(key) for key in md.keys()}

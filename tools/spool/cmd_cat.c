@@ -28,13 +28,6 @@
 #define ADDR_TEXT_BYTES 64u
 #define DEFAULT_HOSTNAME "smtpsink" /* the server's --hostname default */
 
-/* The body's line ending: LF if its first line ends with a bare LF. */
-static const char *line_end_of(const struct msg *m)
-{
-	const uint8_t *lf = memchr(m->rec.body, '\n', (size_t)m->rec.body_len);
-	return lf != NULL && (lf == m->rec.body || lf[-1] != '\r') ? "\n" : "\r\n";
-}
-
 static void put_path(FILE *f, const char *name, struct smtp_view path, struct smtp_view params, const char *eol)
 {
 	fprintf(f, "%s: <%.*s>", name, (int)path.len, (const char *)path.ptr);
@@ -45,7 +38,7 @@ static void put_path(FILE *f, const char *name, struct smtp_view path, struct sm
 
 static void put_envelope(FILE *f, const struct msg *m, const char *hostname)
 {
-	const char *eol = line_end_of(m);
+	const char *eol = msg_line_end(m);
 	char addr[ADDR_TEXT_BYTES], client[ADDR_TEXT_BYTES + 8], date[WHEN_TEXT_BYTES];
 	msg_client_addr(m, addr, sizeof addr);
 	snprintf(client, sizeof client, "%s%s", m->family == 6 ? "IPv6:" : "", addr[0] ? addr : "unix");

@@ -23,6 +23,7 @@
 #include "report.h"
 #include "spool_cli.h"
 #include "spool_walk.h"
+#include "text_out.h"
 #include "when.h"
 
 #define PROGRESS_EVERY_US 250000u
@@ -31,6 +32,7 @@
 struct picked {
 	uint32_t shard_index; /* into the spool_dir's shards[] */
 	uint64_t segno;
+	bool quarantined;
 	struct spool_index_entry e;
 };
 
@@ -51,7 +53,8 @@ static int pick(void *arg, const struct seg_reader *r, const struct spool_index_
 		return 0;
 	if (!grow_array((void **)&run->v, &run->cap, run->n + 1, sizeof *run->v, 1024))
 		return -ENOMEM;
-	run->v[run->n++] = (struct picked){ (uint32_t)spool_dir_shard_index(run->dir, r->shard), r->segno, *e };
+	run->v[run->n++] =
+		(struct picked){ (uint32_t)spool_dir_shard_index(run->dir, r->shard), r->segno, r->quarantined, *e };
 	return run->limit != 0 && run->n >= run->limit ? 1 : 0;
 }
 
@@ -70,24 +73,28 @@ static void progress(const struct exporter *x, size_t total, uint64_t *last_us, 
 static int export_one(struct export_run *run, struct exporter *x, struct seg_reader *readers, const struct picked *p)
 {
 	struct seg_reader *r = &readers[p->shard_index];
-	if (r->fd < 0 || r->segno != p->segno) {
+	if (r->fd < 0 || r->segno != p->segno || r->quarantined != p->quarantined) {
 		if (r->fd >= 0)
 			seg_reader_close(r);
 		int e = seg_reader_open(r, run->dir->shard_fd[p->shard_index], run->dir->shards[p->shard_index],
-					p->segno);
+					p->segno, p->quarantined);
 		if (e != 0) {
 			r->fd = -1;
-			report_warning("export: %.16s: segment %llu: %s; skipped", p->e.qid,
-				       (unsigned long long)p->segno, strerror(-e));
+			char qid[4 * MSG_QID_BYTES];
+			text_out_safe(p->e.qid, strnlen(p->e.qid, MSG_QID_BYTES), qid, sizeof qid);
+			report_warning("export: %s: segment %llu: %s; skipped", qid, (unsigned long long)p->segno,
+				       strerror(-e));
 			run->skipped++;
 			return 0;
 		}
 	}
 	struct msg m;
 	enum msg_status st = seg_reader_msg(r, &p->e, true, &m);
-	if (st != MSG_OK) {
-		report_warning("export: %.16s: offset %llu: %s; skipped", p->e.qid, (unsigned long long)p->e.offset,
-			       msg_status_text(st));
+	const char *why = st != MSG_OK ? msg_status_text(st) : NULL;
+	if (why == NULL && !export_name_ok(&m)) /* a forged record's ID could name a file elsewhere */
+		why = "its queue ID is not a file name (only 0-9A-Za-z)";
+	if (why != NULL) {
+		spool_walk_warn_record(r, &p->e, why);
 		run->skipped++;
 		return 0;
 	}

@@ -8,8 +8,14 @@
  * after it (and seeds its queue-ID clock from it at start-up).  The index
  * is deleted first, then the segment, as the server's own retention does
  * (io/spool_files.c): a segment without an index is one a reader scans,
- * never one it trusts an index for.  Quarantined (.seg.corrupt) and cut
- * (.seg.cut-N) files are never touched.
+ * never one it trusts an index for; then its .damage list, if any.
+ * Quarantined (.seg.corrupt) and cut (.seg.cut-N) files are never touched.
+ * Messages are counted as stats counts them: session reports are not.
+ *
+ * Deleting needs the spool: prune takes the server's lock (DIR/lock,
+ * io/spool_fs.h) for its run and refuses, naming the server's PID, while
+ * a server owns the spool (the server's own retention, --spool-max-age,
+ * prunes a live spool).  --dry-run deletes nothing and takes no lock.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,20 +37,23 @@ struct prune_run {
 	int errors;
 };
 
-/* The newest message time of a sealed segment; false if it is not one. */
+/* The newest message time and the message count of a sealed segment;
+ * false if it is not one. */
 static bool sealed_newest(int fd, uint32_t shard, uint64_t segno, uint64_t *newest_us, uint32_t *count, uint64_t *bytes)
 {
 	struct seg_reader r;
-	if (seg_reader_open(&r, fd, shard, segno) != 0)
+	if (seg_reader_open(&r, fd, shard, segno, false) != 0)
 		return false;
 	bool sealed = r.state == SEG_SEALED;
-	*count = seg_reader_count(&r);
+	uint32_t n = sealed ? seg_reader_count(&r) : 0;
+	*count = 0;
 	*bytes = r.file_bytes;
 	*newest_us = r.created_us;
-	if (sealed && *count > 0) {
+	for (uint32_t i = 0; i < n; i++) { /* sorted by ID, which is time order: the last is the newest */
 		struct spool_index_entry e;
-		seg_reader_entry(&r, *count - 1, &e);
+		seg_reader_entry(&r, i, &e);
 		*newest_us = e.received_us;
+		*count += !(e.flags & SPOOL_FLAG_SESSION); /* a session report is not a message */
 	}
 	seg_reader_close(&r);
 	return sealed;
@@ -56,15 +65,18 @@ static void prune_segment(struct prune_run *run, int fd, uint32_t shard, uint64_
 	uint32_t count;
 	if (!sealed_newest(fd, shard, segno, &newest_us, &count, &bytes) || newest_us >= run->before_us)
 		return;
-	char idx[SPOOL_DIR_NAME_BYTES], seg[SPOOL_DIR_NAME_BYTES], when[WHEN_TEXT_BYTES];
+	char idx[SPOOL_DIR_NAME_BYTES], seg[SPOOL_DIR_NAME_BYTES], dmg[SPOOL_DIR_NAME_BYTES], when[WHEN_TEXT_BYTES];
 	spool_dir_seg_name(idx, sizeof idx, segno, "idx");
 	spool_dir_seg_name(seg, sizeof seg, segno, "seg");
+	spool_dir_seg_name(dmg, sizeof dmg, segno, "damage");
 	when_iso(newest_us, false, when, sizeof when);
 	if (!run->dry_run && (unlinkat(fd, idx, 0) != 0 || unlinkat(fd, seg, 0) != 0)) {
 		report_error("prune: shard-%02u/%s: %s", shard, seg, strerror(errno));
 		run->errors++;
 		return;
 	}
+	if (!run->dry_run)
+		unlinkat(fd, dmg, 0); /* a salvaged segment's damage list goes with it */
 	printf("%s shard-%02u/%s and .idx: %u messages, %llu bytes, newest %s\n",
 	       run->dry_run ? "would delete" : "deleted", shard, seg, count, (unsigned long long)bytes, when);
 	run->segments++;
@@ -74,12 +86,12 @@ static void prune_segment(struct prune_run *run, int fd, uint32_t shard, uint64_
 
 static int prune_shard(struct prune_run *run, int fd, uint32_t shard)
 {
-	uint64_t *segs;
+	struct spool_seg *segs;
 	size_t n;
-	int e = spool_dir_segments(fd, &segs, &n);
+	int e = spool_dir_segments(fd, false, &segs, &n);
 	/* segs[n - 1], the newest, always stays */
 	for (size_t i = 0; e == 0 && i + 1 < n; i++)
-		prune_segment(run, fd, shard, segs[i]);
+		prune_segment(run, fd, shard, segs[i].segno);
 	free(segs);
 	return e;
 }
@@ -101,14 +113,22 @@ int cmd_prune(const struct cmd_ctx *ctx, int argc, char **argv)
 			     before ? ": not a time: " : "", before ? before : "");
 		return SPOOL_EXIT_USAGE;
 	}
+	int lock = run.dry_run ? -ENOENT : spool_dir_lock(ctx->spool, "prune"); /* a dry run changes nothing */
+	if (lock < 0 && lock != -ENOENT)
+		return SPOOL_EXIT_NOT_FOUND;
 	struct spool_dir d;
 	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
+	if (e != 0) {
+		if (lock >= 0)
+			close(lock);
 		return report_spool_open(ctx->spool, e);
+	}
 	for (uint32_t i = 0; e == 0 && i < d.shard_count; i++)
 		if (d.shard_fd[i] >= 0)
 			e = prune_shard(&run, d.shard_fd[i], d.shards[i]);
 	spool_dir_close(&d);
+	if (lock >= 0)
+		close(lock);
 	printf("prune: %s %llu segment(s), %llu messages, %llu bytes\n", run.dry_run ? "would delete" : "deleted",
 	       (unsigned long long)run.segments, (unsigned long long)run.messages, (unsigned long long)run.bytes);
 	if (e != 0)

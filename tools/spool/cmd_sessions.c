@@ -95,20 +95,12 @@ static void print_rows(struct sessions_run *run)
 	free(run->rows);
 }
 
-static void warn_session(const struct seg_reader *r, const struct spool_index_entry *e, enum msg_status st)
-{
-	char name[SPOOL_DIR_NAME_BYTES * 2];
-	seg_reader_name(r, name, sizeof name);
-	report_warning("%s: offset %llu (session %.16s): %s; skipped (run verify)", name, (unsigned long long)e->offset,
-		       e->qid, msg_status_text(st));
-}
-
 static int sessions_one(void *arg, const struct seg_reader *r, const struct spool_index_entry *e)
 {
 	struct sessions_run *run = arg;
 	enum msg_status st = seg_reader_session(r, e, run->view);
 	if (st != MSG_OK) {
-		warn_session(r, e, st);
+		spool_walk_warn_record(r, e, msg_status_text(st));
 		return 0;
 	}
 	const struct session_report *rep = &run->view->img.r;

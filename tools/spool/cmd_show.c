@@ -108,13 +108,15 @@ static void show_headers(const struct msg *m)
 		fputs("  ", stdout);
 		text_out_clean(stdout, name.ptr, name.len, 0, 0);
 		fputc(':', stdout);
-		/* folded lines stay folded: a line break then the fold's blank */
-		for (size_t i = 0; i < value.len; i++) {
-			uint8_t b = value.ptr[i];
-			if (b == '\n')
+		/* folded lines stay folded: a line break then the fold's blank;
+		 * each line is cleaned whole, so no UTF-8 character is split */
+		for (size_t i = 0, end; i < value.len; i = end + 1) {
+			const uint8_t *lf = memchr(value.ptr + i, '\n', value.len - i);
+			end = lf ? (size_t)(lf - value.ptr) : value.len;
+			size_t n = end - i - (end > i && value.ptr[end - 1] == '\r');
+			text_out_clean(stdout, value.ptr + i, n, 0, 0);
+			if (lf)
 				fputs("\n  ", stdout);
-			else if (b != '\r')
-				text_out_clean(stdout, &b, 1, 0, 0);
 		}
 		fputc('\n', stdout);
 	}

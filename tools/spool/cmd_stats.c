@@ -3,13 +3,16 @@
  * disk bytes, segments (sealed / open), quarantined and cut files, and the
  * time range, per shard and in total.
  *
- * Owns: the tallies (session reports are not messages: not counted).
+ * Owns: the tallies (session reports are not messages: not counted; the
+ * intact messages of quarantined segments are, as ls lists them; prune
+ * counts the same way, cmd_prune.c).
  * Message counts and times come from the indexes of
  * sealed segments (and the scan of open ones); message bytes need each
  * record's 48-byte header (the index holds the record length, not the
  * body length), so each record's head is read, never its body.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,7 @@
 
 struct tally {
 	uint64_t messages, bytes, disk_bytes, sealed, open, corrupt, cut, damaged;
+	uint64_t damage_files, damaged_ranges;
 	uint64_t oldest_us, newest_us; /* oldest 0: no message */
 };
 
@@ -48,20 +52,27 @@ static void tally_add(struct tally *sum, const struct tally *t)
 	sum->corrupt += t->corrupt;
 	sum->cut += t->cut;
 	sum->damaged += t->damaged;
+	sum->damage_files += t->damage_files;
+	sum->damaged_ranges += t->damaged_ranges;
 	sum->oldest_us = oldest == 0 || (t->oldest_us != 0 && t->oldest_us < oldest) ? t->oldest_us : oldest;
 	sum->newest_us = t->newest_us > newest ? t->newest_us : newest;
 }
 
-static void tally_segment(struct tally *t, int fd, uint32_t shard, uint64_t segno)
+/* A segment, or a quarantined one (counted as a corrupt file; its intact
+ * messages count like any others: ls lists them). */
+static void tally_segment(struct tally *t, int fd, uint32_t shard, uint64_t segno, bool quarantined)
 {
 	struct seg_reader r;
-	if (seg_reader_open(&r, fd, shard, segno) != 0)
+	if (seg_reader_open(&r, fd, shard, segno, quarantined) != 0)
 		return;
 	t->disk_bytes += r.file_bytes;
-	if (r.state == SEG_SEALED)
+	if (quarantined)
+		t->corrupt++;
+	else if (r.state == SEG_SEALED)
 		t->sealed++;
 	else
 		t->open++;
+	t->damaged_ranges += r.damage_count;
 	uint32_t n = seg_reader_count(&r);
 	for (uint32_t i = 0; i < n; i++) {
 		struct spool_index_entry e;
@@ -85,13 +96,15 @@ static int tally_shard(struct tally *t, int fd, uint32_t shard)
 	int e = spool_dir_files(fd, &files, &n);
 	for (size_t i = 0; e == 0 && i < n; i++) {
 		struct stat st;
-		if (files[i].kind == SPOOL_FILE_SEG)
-			tally_segment(t, fd, shard, files[i].segno);
-		else if (files[i].kind == SPOOL_FILE_CORRUPT)
-			t->corrupt++;
-		else if (files[i].kind == SPOOL_FILE_CUT)
+		enum spool_file_kind k = files[i].kind;
+		if (k == SPOOL_FILE_SEG || k == SPOOL_FILE_CORRUPT)
+			tally_segment(t, fd, shard, files[i].segno, k == SPOOL_FILE_CORRUPT);
+		else if (k == SPOOL_FILE_CUT)
 			t->cut++;
-		if (files[i].kind != SPOOL_FILE_SEG && fstatat(fd, files[i].name, &st, 0) == 0)
+		else if (k == SPOOL_FILE_DAMAGE)
+			t->damage_files++;
+		if (k != SPOOL_FILE_SEG && k != SPOOL_FILE_CORRUPT &&
+		    fstatat(fd, files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			t->disk_bytes += (uint64_t)st.st_size;
 	}
 	free(files);
@@ -112,10 +125,12 @@ static void print_time_json(const char *key, uint64_t us)
 static void print_json(const struct tally *t)
 {
 	printf("\"messages\":%llu,\"bytes\":%llu,\"disk_bytes\":%llu,\"segments\":%llu,\"sealed_segments\":%llu,"
-	       "\"open_segments\":%llu,\"corrupt_files\":%llu,\"cut_files\":%llu,\"damaged_records\":%llu",
+	       "\"open_segments\":%llu,\"corrupt_files\":%llu,\"cut_files\":%llu,\"damaged_records\":%llu,"
+	       "\"damage_files\":%llu,\"damaged_ranges\":%llu",
 	       (unsigned long long)t->messages, (unsigned long long)t->bytes, (unsigned long long)t->disk_bytes,
 	       (unsigned long long)(t->sealed + t->open), (unsigned long long)t->sealed, (unsigned long long)t->open,
-	       (unsigned long long)t->corrupt, (unsigned long long)t->cut, (unsigned long long)t->damaged);
+	       (unsigned long long)t->corrupt, (unsigned long long)t->cut, (unsigned long long)t->damaged,
+	       (unsigned long long)t->damage_files, (unsigned long long)t->damaged_ranges);
 	print_time_json("oldest", t->oldest_us);
 	print_time_json("newest", t->newest_us);
 }
@@ -130,9 +145,10 @@ static void print_human(const char *label, const struct tally *t)
 	printf("%-9s %10llu %14llu %14llu %6llu %4llu  %-20s  %-20s", label, (unsigned long long)t->messages,
 	       (unsigned long long)t->bytes, (unsigned long long)t->disk_bytes, (unsigned long long)t->sealed,
 	       (unsigned long long)t->open, oldest, newest);
-	if (t->corrupt || t->cut || t->damaged)
-		printf("  (%llu corrupt, %llu cut, %llu damaged: run verify)", (unsigned long long)t->corrupt,
-		       (unsigned long long)t->cut, (unsigned long long)t->damaged);
+	if (t->corrupt || t->cut || t->damaged || t->damage_files || t->damaged_ranges)
+		printf("  (%llu corrupt, %llu cut, %llu damaged, %llu salvaged, %llu ranges skipped: run verify)",
+		       (unsigned long long)t->corrupt, (unsigned long long)t->cut, (unsigned long long)t->damaged,
+		       (unsigned long long)t->damage_files, (unsigned long long)t->damaged_ranges);
 	putchar('\n');
 }
 

@@ -35,17 +35,20 @@
 #include "poll_sleep.h"
 #include "queue_id.h"
 #include "report.h"
+#include "salvage.h"
 #include "seg_reader.h"
 #include "spool_cli.h"
 #include "spool_dir.h"
+#include "text_out.h"
 
 #define VERIFY_SETTLE_MS 1000u /* how long a write in progress may take */
 #define VERIFY_RETRY_MS 100u
 #define ZERO_CHUNK_BYTES (1u << 20)
 #define FILE_TEXT_BYTES (2u * SPOOL_DIR_NAME_BYTES)
+#define QID_TEXT_BYTES (4u * MSG_QID_BYTES) /* cleaned: '?' for each control */
 
 struct verify_run {
-	bool quiet;
+	bool quiet, salvage, rewrite;
 	uint64_t problems, notes, segments, indexes, records;
 };
 
@@ -54,6 +57,7 @@ struct verify_at {
 	char file[FILE_TEXT_BYTES];
 	uint32_t shard;
 	char prev_qid[MSG_QID_BYTES];
+	bool ranges_reported; /* --salvage listed the damaged ranges already */
 };
 
 static void say(struct verify_run *v, bool is_problem, const char *file, int64_t off, const char *fmt, ...)
@@ -95,28 +99,35 @@ static const char *verdict_text(enum spool_verdict vd)
 	}
 }
 
+/* A queue ID read from the spool, cleaned for the terminal. */
+static const char *qid_text(const char qid[MSG_QID_BYTES], char *buf, size_t size)
+{
+	return text_out_safe(qid, strnlen(qid, MSG_QID_BYTES), buf, size);
+}
+
 /* Metadata checks of a valid record at off. */
 static void check_record(struct verify_run *v, struct verify_at *at, uint64_t off, const struct spool_record *rec)
 {
-	char qid[MSG_QID_BYTES + 1] = { 0 };
+	char qid[MSG_QID_BYTES + 1] = { 0 }, a[QID_TEXT_BYTES], b[QID_TEXT_BYTES];
 	uint64_t received_us, qid_us;
 	uint32_t node, shard;
 	v->records++;
 	if (rec->synced_before > off)
 		say(v, true, at->file, (int64_t)off, "synced_before %llu is past the record's own offset",
 		    (unsigned long long)rec->synced_before);
-	if (!msg_meta_ids(rec, qid, &received_us)) {
+	if (!spool_record_ids(rec, qid, &received_us)) {
 		say(v, true, at->file, (int64_t)off, "metadata malformed, or without queue ID or time");
 		return;
 	}
 	if (!queue_id_parse(qid, strlen(qid), &qid_us, &node, &shard))
-		say(v, true, at->file, (int64_t)off, "queue ID '%s' is not a queue ID", qid);
+		say(v, true, at->file, (int64_t)off, "queue ID '%s' is not a queue ID", qid_text(qid, a, sizeof a));
 	else if (shard != at->shard)
 		say(v, true, at->file, (int64_t)off, "queue ID %s belongs to shard %u", qid, shard);
 	if (rec->flags & SPOOL_FLAG_SESSION)
 		return; /* its ID was taken at connect, its record written at the end */
 	if (at->prev_qid[0] && memcmp(qid, at->prev_qid, MSG_QID_BYTES) <= 0)
-		say(v, true, at->file, (int64_t)off, "queue ID %s does not come after %.16s", qid, at->prev_qid);
+		say(v, true, at->file, (int64_t)off, "queue ID %s does not come after %s", qid_text(qid, a, sizeof a),
+		    qid_text(at->prev_qid, b, sizeof b));
 	memcpy(at->prev_qid, qid, MSG_QID_BYTES);
 }
 
@@ -126,7 +137,7 @@ static bool check_header(struct verify_run *v, struct verify_at *at, int fd, uin
 	uint8_t h[SPOOL_SEGMENT_HEADER_BYTES] = { 0 };
 	char name[SPOOL_DIR_NAME_BYTES];
 	spool_dir_seg_name(name, sizeof name, segno, "seg");
-	int sfd = openat(fd, name, O_RDONLY | O_CLOEXEC);
+	int sfd = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t n = sfd >= 0 ? pread(sfd, h, sizeof h, 0) : -1;
 	if (sfd >= 0)
 		close(sfd);
@@ -151,14 +162,14 @@ static bool check_header(struct verify_run *v, struct verify_at *at, int fd, uin
 static void match_entry(struct verify_run *v, const char *idx, uint32_t k, const struct spool_index_entry *e,
 			const struct spool_record *rec)
 {
-	char qid[MSG_QID_BYTES] = { 0 };
+	char qid[MSG_QID_BYTES] = { 0 }, a[QID_TEXT_BYTES], b[QID_TEXT_BYTES];
 	uint64_t received_us = 0;
-	msg_meta_ids(rec, qid, &received_us);
+	spool_record_ids(rec, qid, &received_us);
 	if (memcmp(qid, e->qid, MSG_QID_BYTES) != 0 || received_us != e->received_us ||
 	    rec->record_len != e->record_len || rec->meta_len != e->meta_len || rec->flags != e->flags)
 		say(v, true, idx, -1,
-		    "entry %u in offset order (%.16s at offset %llu) does not match the record there (%.16s)", k,
-		    e->qid, (unsigned long long)e->offset, qid);
+		    "entry %u in offset order (%s at offset %llu) does not match the record there (%s)", k,
+		    qid_text(e->qid, a, sizeof a), (unsigned long long)e->offset, qid_text(qid, b, sizeof b));
 }
 
 /* The index entries in offset order (the index is in queue-ID order,
@@ -193,8 +204,9 @@ static void skip_entries(struct verify_run *v, const char *idx, const struct by_
 	for (; *k < o->n; (*k)++) {
 		if (o->e[*k].offset >= off)
 			return;
-		say(v, true, idx, -1, "entry for %.16s points at offset %llu, where no valid record starts",
-		    o->e[*k].qid, (unsigned long long)o->e[*k].offset);
+		char a[QID_TEXT_BYTES];
+		say(v, true, idx, -1, "entry for %s points at offset %llu, where no valid record starts",
+		    qid_text(o->e[*k].qid, a, sizeof a), (unsigned long long)o->e[*k].offset);
 	}
 }
 
@@ -219,7 +231,9 @@ static void verify_sealed(struct verify_run *v, struct verify_at *at, const stru
 		enum spool_verdict vd = spool_record_decode(r->map + off, (size_t)(len - off), &rec);
 		skip_entries(v, idx, &o, &k, off);
 		if (vd != SPOOL_OK) {
-			if (rec.record_len != 0)
+			if (at->ranges_reported)
+				; /* as a damaged range, by salvage_segment() */
+			else if (rec.record_len != 0)
 				say(v, true, at->file, (int64_t)off, "%s (record of %llu bytes)", verdict_text(vd),
 				    (unsigned long long)rec.record_len);
 			else
@@ -295,6 +309,11 @@ static void verify_unsealed(struct verify_run *v, struct verify_at *at, struct s
 		if (seg_reader_msg(r, &e, false, &m) == MSG_OK)
 			check_record(v, at, e.offset, &m.rec);
 	}
+	for (uint32_t i = 0; i < r->damage_count; i++)
+		say(v, true, at->file, (int64_t)r->damage[i].offset,
+		    "%s (a damaged range of %llu bytes: a later record proves it was durable; the records after it "
+		    "were read; the server salvages this segment at its next start)",
+		    verdict_text(r->damage[i].why), (unsigned long long)r->damage[i].length);
 	if (r->scan_stop != SPOOL_END) {
 		say(v, true, at->file, (int64_t)r->scan_end, "%s%s (%llu bytes after it not checked)",
 		    verdict_text(r->scan_stop), live ? ", and no write completed it" : "",
@@ -305,6 +324,89 @@ static void verify_unsealed(struct verify_run *v, struct verify_at *at, struct s
 	if (nz < r->file_bytes)
 		say(v, true, at->file, (int64_t)nz, "non-zero bytes after the last valid record (which ends at %llu)",
 		    (unsigned long long)r->scan_end);
+}
+
+/* The damaged ranges and dropped duplicates of a salvage view; problems
+ * unless the segment is salvaged (its index lists exactly its intact
+ * records). */
+static void report_view(struct verify_run *v, const char *file, const struct salvage_view *sv, bool salvaged)
+{
+	const char *what = salvaged ? "not indexed (salvaged)" : "skipped";
+	for (uint32_t i = 0; i < sv->range_count; i++)
+		say(v, !salvaged, file, (int64_t)sv->ranges[i].offset, "%s (a damaged range of %llu bytes%s): %s",
+		    verdict_text(sv->ranges[i].why), (unsigned long long)sv->ranges[i].length,
+		    sv->ranges[i].unsearched ? ", not searched: search budget spent" : "", what);
+	for (uint32_t i = 0; i < sv->dup_count; i++)
+		say(v, !salvaged, file, (int64_t)sv->dups[i].offset, "a record whose queue ID an earlier one has: %s",
+		    what);
+}
+
+/* --rewrite-index: true when the segment now has an index of its intact
+ * records (a quarantined one is back as NNNNNNNN.seg). */
+static bool rewrite(struct verify_run *v, const char *file, const struct salvage_view *sv, const struct seg_reader *r)
+{
+	int e = salvage_rewrite(sv, r);
+	if (e == 0) {
+		say(v, false, file, -1,
+		    "index rewritten: it lists the %u intact record(s); the damaged ranges are in %08llu.damage%s",
+		    sv->count, (unsigned long long)r->segno, r->quarantined ? "; renamed back to .seg" : "");
+		return true;
+	}
+	say(v, true, file, -1, "index not rewritten: %s",
+	    e == -EINVAL ? "its segment header does not verify (or names another segment), so it stays quarantined "
+			   "(its intact records are read)" :
+			   strerror(-e));
+	return false;
+}
+
+/* --salvage for a segment at rest (sealed, index bad, or quarantined):
+ * its intact records against its index; true if the index was rewritten
+ * (the reader must be reopened). */
+static bool salvage_segment(struct verify_run *v, struct verify_at *at, struct seg_reader *r, const char *idx)
+{
+	struct salvage_view sv;
+	bool rewritten = false;
+	int e = seg_reader_map_whole(r);
+	if (e == 0)
+		e = salvage_view_build(&sv, r->map, r->map_len);
+	if (e != 0) {
+		say(v, true, at->file, -1, "cannot read it whole: %s", strerror(-e));
+		return false;
+	}
+	bool salvaged = salvage_index_matches(&sv, r);
+	if (!salvaged && v->rewrite)
+		salvaged = rewritten = rewrite(v, at->file, &sv, r);
+	else if (!salvaged)
+		say(v, true, r->quarantined ? at->file : idx, -1,
+		    "%s: %u intact record(s) (verify --salvage --rewrite-index writes an index of them%s)",
+		    r->quarantined ? "quarantined segment" : "the index does not list exactly the intact records",
+		    sv.count, r->quarantined ? " and returns it to .seg" : "");
+	report_view(v, at->file, &sv, salvaged);
+	at->ranges_reported = true;
+	salvage_view_free(&sv);
+	return rewritten;
+}
+
+/* A quarantined NNNNNNNN.seg.corrupt: its intact records are read by the
+ * tool; --salvage can give it an index and its name back. */
+static void verify_quarantined(struct verify_run *v, int fd, uint32_t shard, uint64_t segno)
+{
+	struct verify_at at = { .shard = shard };
+	struct seg_reader r;
+	snprintf(at.file, sizeof at.file, "shard-%02u/%08llu.seg.corrupt", shard, (unsigned long long)segno);
+	int e = seg_reader_open(&r, fd, shard, segno, true);
+	if (e != 0) {
+		say(v, e != -ENOENT, at.file, -1, "%s", e == -ENOENT ? "deleted while verifying" : strerror(-e));
+		return;
+	}
+	if (v->salvage)
+		salvage_segment(v, &at, &r, at.file);
+	else
+		say(v, true, at.file, -1,
+		    "quarantined segment (its header does not verify, or an older server found damage): the tool "
+		    "reads its %u intact record(s) past %u damaged range(s) (verify --salvage)",
+		    seg_reader_count(&r), r.damage_count);
+	seg_reader_close(&r);
 }
 
 static void verify_segment(struct verify_run *v, int fd, uint32_t shard, uint64_t segno, bool newest,
@@ -318,7 +420,11 @@ static void verify_segment(struct verify_run *v, int fd, uint32_t shard, uint64_
 	if (!check_header(v, &at, fd, segno, newest))
 		return;
 	struct seg_reader r;
-	int e = seg_reader_open(&r, fd, shard, segno);
+	int e = seg_reader_open(&r, fd, shard, segno, false);
+	if (e == 0 && v->salvage && (r.state == SEG_SEALED || r.index_bad) && salvage_segment(v, &at, &r, idx)) {
+		seg_reader_close(&r); /* its new index */
+		e = seg_reader_open(&r, fd, shard, segno, false);
+	}
 	if (e != 0) {
 		say(v, e != -ENOENT, at.file, -1, "%s", e == -ENOENT ? "deleted while verifying" : strerror(-e));
 		return;
@@ -360,13 +466,15 @@ static void verify_file(struct verify_run *v, int fd, uint32_t shard, const stru
 		if (!listed(files, n, SPOOL_FILE_SEG, f->segno))
 			say(v, true, file, -1, "index without its segment");
 		break;
-	case SPOOL_FILE_IDX_TMP:
-		say(v, false, file, -1, "an index being written (or a seal a crash interrupted)");
+	case SPOOL_FILE_TMP:
+		say(v, false, file, -1, "a file being written (or a seal or salvage a crash interrupted)");
 		break;
 	case SPOOL_FILE_CORRUPT:
-		say(v, true, file, -1,
-		    "quarantined segment: the server found damage before a durable offset at start-up "
-		    "(kept for inspection; its messages are not listed)");
+		verify_quarantined(v, fd, shard, f->segno);
+		break;
+	case SPOOL_FILE_DAMAGE:
+		say(v, false, file, -1, "the damaged ranges the server skipped when it salvaged segment %llu",
+		    (unsigned long long)f->segno);
 		break;
 	case SPOOL_FILE_CUT:
 		say(v, false, file, -1, "%s", "bytes the server cut from a torn tail at start-up and saved");
@@ -398,18 +506,36 @@ int cmd_verify(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct cli c;
 	spool_cli_init(&c, "verify", NULL, "Check every record checksum and every index; exit 1 if anything is wrong.");
 	cli_add(&c, cli_flag("quiet", &v.quiet, "print problems only (no notes, no summary)"));
+	cli_add(&c, cli_flag("salvage", &v.salvage,
+			     "list every damaged range; damage whose segment's index lists exactly its intact records "
+			     "is a note"));
+	cli_add(&c, cli_flag("rewrite-index", &v.rewrite,
+			     "with --salvage: index the intact records of damaged sealed and quarantined segments (no "
+			     "server)"));
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)
 		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+	if (v.rewrite && !v.salvage) {
+		report_error("verify: --rewrite-index needs --salvage");
+		return SPOOL_EXIT_USAGE;
+	}
+	int lock = v.rewrite ? spool_dir_lock(ctx->spool, "verify --rewrite-index") : -ENOENT;
+	if (lock < 0 && lock != -ENOENT)
+		return SPOOL_EXIT_NOT_FOUND;
 	struct spool_dir d;
 	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
+	if (e != 0) {
+		if (lock >= 0)
+			close(lock);
 		return report_spool_open(ctx->spool, e);
+	}
 	for (uint32_t i = 0; e == 0 && i < d.shard_count; i++)
 		if (d.shard_fd[i] >= 0)
 			e = verify_shard(&v, d.shard_fd[i], d.shards[i], ctx->stop);
 	spool_dir_close(&d);
+	if (lock >= 0)
+		close(lock);
 	if (e != 0) {
 		report_error("verify: %s", strerror(-e));
 		return SPOOL_EXIT_IO;

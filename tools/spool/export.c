@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "export.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -115,6 +116,14 @@ static int write_file(int dir_fd, const char *tmp_name, const char *name, const 
 	return e;
 }
 
+bool export_name_ok(const struct msg *m)
+{
+	for (size_t i = 0; i < m->qid.len; i++)
+		if (!isalnum(m->qid.ptr[i]))
+			return false;
+	return m->qid.len > 0;
+}
+
 static int write_eml(struct exporter *x, const struct msg *m)
 {
 	char name[NAME_BYTES], tmp[NAME_BYTES + 8];
@@ -133,20 +142,38 @@ static int write_maildir(struct exporter *x, const struct msg *m)
 	return write_file(x->dir_fd, tmp, dst, m);
 }
 
-/* "From SENDER DATE\n": blanks and controls in the sender become '_' (the
- * line is split on blanks by readers). */
+/* A byte the From_ line can carry: printable ASCII, no blank (readers
+ * split the line on blanks; Python's mailbox decodes it as ASCII). */
+static bool from_line_byte(uint8_t b)
+{
+	return b > ' ' && b < 0x7f;
+}
+
+/* "From SENDER DATE\n", SENDER in ASCII: every other byte (blanks,
+ * controls, the 8-bit bytes of an SMTPUTF8 address) becomes '_'.  When
+ * that is not the sender exactly, the real one follows as the header
+ * "X-Smtpsink-Envelope-From: <SENDER>" (CR and LF, which no SMTP path
+ * holds, as '?'), ended like the message's own lines. */
 static void mbox_from_line(FILE *f, const struct msg *m)
 {
 	char date[WHEN_TEXT_BYTES];
+	const struct smtp_view s = m->mail_from;
+	bool exact = s.len <= FROM_ADDR_MAX_BYTES;
 	when_mbox(m->received_us, date, sizeof date);
 	fputs("From ", f);
-	if (m->mail_from.len == 0)
+	if (s.len == 0)
 		fputs("MAILER-DAEMON", f);
-	for (size_t i = 0; i < m->mail_from.len && i < FROM_ADDR_MAX_BYTES; i++) {
-		uint8_t b = m->mail_from.ptr[i];
-		fputc(b <= ' ' || b == 0x7f ? '_' : b, f);
+	for (size_t i = 0; i < s.len && i < FROM_ADDR_MAX_BYTES; i++) {
+		exact = exact && from_line_byte(s.ptr[i]);
+		fputc(from_line_byte(s.ptr[i]) ? s.ptr[i] : '_', f);
 	}
 	fprintf(f, " %s\n", date);
+	if (exact)
+		return;
+	fputs(EXPORT_ENVELOPE_FROM_HEADER ": <", f);
+	for (size_t i = 0; i < s.len; i++)
+		fputc(s.ptr[i] == '\r' || s.ptr[i] == '\n' ? '?' : s.ptr[i], f);
+	fprintf(f, ">%s", msg_line_end(m));
 }
 
 /* Does the line at p (n bytes left) match /^>*From /? */

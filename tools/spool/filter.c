@@ -90,14 +90,6 @@ static bool match_rcpts(const char *pat, const struct msg *m)
 	return false;
 }
 
-static void warn_damaged(const struct seg_reader *r, const struct spool_index_entry *e, enum msg_status st)
-{
-	char name[SPOOL_DIR_NAME_BYTES * 2];
-	seg_reader_name(r, name, sizeof name);
-	report_warning("%s: offset %llu (%.16s): %s; skipped (run verify)", name, (unsigned long long)e->offset, e->qid,
-		       msg_status_text(st));
-}
-
 enum filter_result filter_select(const struct filter *f, const struct seg_reader *r, const struct spool_index_entry *e,
 				 bool want_subject, struct msg *m)
 {
@@ -107,7 +99,7 @@ enum filter_result filter_select(const struct filter *f, const struct seg_reader
 		return FILTER_NO; /* a session report, not a message */
 	enum msg_status st = seg_reader_msg(r, e, false, m);
 	if (st != MSG_OK) {
-		warn_damaged(r, e, st);
+		spool_walk_warn_record(r, e, msg_status_text(st));
 		return FILTER_DAMAGED;
 	}
 	if (f->from && !glob_match(f->from, m->mail_from.ptr, m->mail_from.len))

@@ -2,31 +2,20 @@
  * tools/spool/json_out.c - JSON escaping and the message object
  * (json_out.h).
  *
- * Owns: byte-level escaping (UTF-8 validity is judged by core's
- * utf8_valid, one sequence at a time) and the message object layout.
+ * Owns: byte-level escaping (display units and controls come from
+ * core/text_ctl.h, the same rule as the terminal output) and the message
+ * object layout.
  * Workload: one object per listed message; output goes through stdio.
  */
 #include "json_out.h"
 
 #include <string.h>
 
-#include "utf8.h"
+#include "text_ctl.h"
 #include "when.h"
 
 #define HEX_DIGITS "0123456789abcdef"
 #define ADDR_TEXT_BYTES 64u
-
-/* Length of the UTF-8 sequence a lead byte announces (0: not a lead). */
-static size_t utf8_seq_len(uint8_t b)
-{
-	if (b >= 0xC2 && b <= 0xDF)
-		return 2;
-	if (b >= 0xE0 && b <= 0xEF)
-		return 3;
-	if (b >= 0xF0 && b <= 0xF4)
-		return 4;
-	return 0;
-}
 
 static void put_u00(FILE *f, uint8_t b)
 {
@@ -67,23 +56,31 @@ static void put_ascii(FILE *f, uint8_t b)
 
 void json_out_str(FILE *f, const uint8_t *p, size_t n)
 {
+	struct text_unit u;
 	fputc('"', f);
-	for (size_t i = 0; i < n;) {
-		if (p[i] < 0x80) {
-			put_ascii(f, p[i++]);
-			continue;
+	for (size_t i = 0; i < n; i += u.len) {
+		text_unit_next(p + i, n - i, &u);
+		switch (u.kind) {
+		case TEXT_UNIT_ASCII:
+			put_ascii(f, p[i]);
+			break;
+		case TEXT_UNIT_CONTROL: /* C0 and DEL by put_ascii (\n, \t, ...), C1 as \u0080.. */
+			if (u.code < 0x80)
+				put_ascii(f, p[i]);
+			else
+				put_u00(f, (uint8_t)u.code);
+			break;
+		case TEXT_UNIT_BYTE:
+			put_u00(f, p[i]); /* not UTF-8: the byte as Latin-1 */
+			break;
+		case TEXT_UNIT_UTF8:
+			/* U+2028 and U+2029 (E2 80 A8/A9) end lines in JavaScript */
+			if (u.len == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))
+				fprintf(f, "\\u%s", p[i + 2] == 0xA8 ? "2028" : "2029");
+			else
+				fwrite(p + i, 1, u.len, f);
+			break;
 		}
-		size_t k = utf8_seq_len(p[i]);
-		if (k == 0 || n - i < k || !utf8_valid(p + i, k)) {
-			put_u00(f, p[i++]); /* not UTF-8: the byte as Latin-1 */
-			continue;
-		}
-		/* U+2028 and U+2029 (E2 80 A8/A9) end lines in JavaScript */
-		if (k == 3 && p[i] == 0xE2 && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9))
-			fprintf(f, "\\u%s", p[i + 2] == 0xA8 ? "2028" : "2029");
-		else
-			fwrite(p + i, 1, k, f);
-		i += k;
 	}
 	fputc('"', f);
 }

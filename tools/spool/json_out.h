@@ -6,11 +6,13 @@
  * object, which are a stable interface: fields are only ever added.
  *
  * Escaping: valid UTF-8 is written as it is, except '"', '\', control
- * characters (U+0000..U+001F, U+007F) and U+2028/U+2029, which are
- * escaped.  A byte that is not part of a valid UTF-8 sequence (RFC 3629:
- * no overlongs, no surrogates) is written as the \u00XX escape of that
- * byte, i.e. read as Latin-1: the output is always valid JSON and valid
- * UTF-8, and an ASCII or UTF-8 value round-trips exactly.  The price: an
+ * characters (U+0000..U+001F, U+007F, and the C1 controls U+0080..U+009F
+ * as \u0080..\u009f) and U+2028/U+2029, which are escaped.  A byte that
+ * is not part of a valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates) is written as the \u00XX escape of that byte, i.e. read as
+ * Latin-1: the output is always valid JSON and valid UTF-8, has no raw
+ * control character, and an ASCII or UTF-8 value without C1 controls
+ * round-trips exactly.  The price: an
  * invalid byte 0xE9 and a valid "é" (U+00E9) look the same in JSON; use
  * `cat` for the exact bytes.
  */

@@ -135,25 +135,6 @@ enum msg_status msg_decode(struct msg *m, const uint8_t *p, uint64_t avail, cons
 	return MSG_OK;
 }
 
-bool msg_meta_ids(const struct spool_record *rec, char qid[MSG_QID_BYTES], uint64_t *received_us)
-{
-	size_t pos = 0;
-	uint8_t tag;
-	struct smtp_view v;
-	bool malformed = false, have_qid = false, have_time = false;
-	memset(qid, 0, MSG_QID_BYTES);
-	while (spool_meta_next(rec, &pos, &tag, &v, &malformed) && !(have_qid && have_time)) {
-		if (tag == SPOOL_TAG_QUEUE_ID && v.len > 0 && v.len <= MSG_QID_BYTES) {
-			memcpy(qid, v.ptr, v.len);
-			have_qid = true;
-		} else if (tag == SPOOL_TAG_RECEIVED_US && v.len == 8) {
-			*received_us = le_get(v.ptr, 8);
-			have_time = true;
-		}
-	}
-	return have_qid && have_time && !malformed;
-}
-
 bool msg_rcpt_next(const struct msg *m, size_t *pos, struct smtp_view *addr, struct smtp_view *params)
 {
 	uint8_t tag;
@@ -185,6 +166,12 @@ void msg_read_subject(struct msg *m)
 		m->subject_len = mail_header_unfold(raw, true, m->subject, sizeof m->subject);
 		m->subject_state = MSG_SUBJECT_PRESENT;
 	}
+}
+
+const char *msg_line_end(const struct msg *m)
+{
+	const uint8_t *lf = memchr(m->rec.body, '\n', (size_t)m->rec.body_len);
+	return lf != NULL && (lf == m->rec.body || lf[-1] != '\r') ? "\n" : "\r\n";
 }
 
 void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t size)

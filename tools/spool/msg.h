@@ -70,10 +70,6 @@ struct msg {
 enum msg_status msg_decode(struct msg *m, const uint8_t *p, uint64_t avail, const struct spool_index_entry *e,
 			   bool verify);
 
-/* The queue ID (NUL-padded into qid) and RECEIVED_US of a decoded record;
- * false if either is missing or malformed. */
-bool msg_meta_ids(const struct spool_record *rec, char qid[MSG_QID_BYTES], uint64_t *received_us);
-
 /* Recipients in order: *pos starts at 0; params is empty when absent. */
 bool msg_rcpt_next(const struct msg *m, size_t *pos, struct smtp_view *addr, struct smtp_view *params);
 
@@ -84,6 +80,10 @@ void msg_read_subject(struct msg *m);
 void msg_client_addr(const struct msg *m, char *buf, size_t size);
 /* The same from a CLIENT field's family (4, 6, 0) and address. */
 void msg_addr_text(uint8_t family, const uint8_t addr[16], char *buf, size_t size);
+
+/* The body's line ending, for header lines put before it: "\n" if its
+ * first line ends with a bare LF, else "\r\n". */
+const char *msg_line_end(const struct msg *m);
 
 /* Name of one flag bit (enum smtp_msg_flag; core/smtp_msg_flags.c), NULL
  * if unknown. */

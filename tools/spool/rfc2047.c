@@ -14,6 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
+#include "smtp_auth.h"
+
 /* RFC 2047 section 2: an encoded word is at most 75 characters; accept
  * longer ones (real mailers exceed it) up to this bound. */
 #define WORD_MAX_CHARS 1024u
@@ -47,28 +50,6 @@ static void put_char(struct out *o, enum charset cs, uint8_t c)
 	}
 }
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int b64(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
 static bool decode_q(const char *t, size_t n, enum charset cs, struct out *o)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -77,7 +58,7 @@ static bool decode_q(const char *t, size_t n, enum charset cs, struct out *o)
 		} else if (t[i] == '=') {
 			if (i + 2 >= n)
 				return false;
-			int hi = hex(t[i + 1]), lo = hex(t[i + 2]);
+			int hi = hex_digit((uint8_t)t[i + 1]), lo = hex_digit((uint8_t)t[i + 2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			put_char(o, cs, (uint8_t)(hi << 4 | lo));
@@ -89,22 +70,14 @@ static bool decode_q(const char *t, size_t n, enum charset cs, struct out *o)
 	return true;
 }
 
+/* Base64 as RFC 2045 has it (core/'s decoder: canonical padding). */
 static bool decode_b(const char *t, size_t n, enum charset cs, struct out *o)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
-	for (size_t i = 0; i < n && t[i] != '='; i++) {
-		int v = b64(t[i]);
-		if (v < 0)
-			return false;
-		acc = acc << 6 | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			put_char(o, cs, (uint8_t)(acc >> bits));
-		}
-	}
-	return true;
+	uint8_t buf[SMTP_AUTH_DECODED_MAX(WORD_MAX_CHARS)];
+	long got = smtp_auth_b64_decode(smtp_view_make(t, n), buf, sizeof buf);
+	for (long i = 0; i < got; i++)
+		put_char(o, cs, buf[i]);
+	return got >= 0;
 }
 
 static enum charset charset_of(const char *s, size_t n)

@@ -6,7 +6,9 @@
  * Invariant: nothing past scan_end of an open segment is ever mapped, and
  * every pointer handed out lies inside the mapping (seg_reader_bytes
  * checks), so a damaged index entry cannot make the tool read outside the
- * file.  The one way a validated prefix could shrink is a server that
+ * file.  Damage is skipped only through core/'s walker (spool_walker), on
+ * the server's terms: past a proof of durability in a segment that may
+ * still grow, past anything in a quarantined one.  The one way a validated prefix could shrink is a server that
  * poisons a segment after a failed write and cuts it below records it had
  * already written to the page cache; the tool then dies of SIGBUS.
  */
@@ -29,15 +31,9 @@
 #define SCAN_FIRST_BYTES 4096u /* enough to see that nothing new arrived */
 #define SCAN_WINDOW_MAX_BYTES (4u << 20)
 #define SCAN_GROWTH 8u
-#define SEG_OFF_CREATED 32u /* segment header: created, us (SPOOL-FORMAT.md) */
-
-static uint64_t le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (unsigned i = 8; i-- > 0;)
-		v = v << 8 | p[i];
-	return v;
-}
+#define RESYNC_FIRST_BYTES (256u << 10) /* the lookahead past a stop */
+#define RESYNC_ZERO_RUN_BYTES (64u << 10) /* zeros that long: the unwritten rest */
+#define RESYNC_GROWTH 4u
 
 static bool all_zero(const uint8_t *p, size_t n)
 {
@@ -50,7 +46,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 void seg_reader_name(const struct seg_reader *r, char *buf, size_t size)
 {
 	char name[SPOOL_DIR_NAME_BYTES];
-	spool_dir_seg_name(name, sizeof name, r->segno, "seg");
+	spool_dir_seg_name(name, sizeof name, r->segno, r->quarantined ? "seg.corrupt" : "seg");
 	snprintf(buf, size, "shard-%02u/%s", r->shard, name);
 }
 
@@ -80,7 +76,7 @@ static int open_index(struct seg_reader *r)
 	char name[SPOOL_DIR_NAME_BYTES];
 	struct stat st;
 	spool_dir_seg_name(name, sizeof name, r->segno, "idx");
-	int fd = openat(r->dir_fd, name, O_RDONLY | O_CLOEXEC);
+	int fd = openat(r->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	int e = fstat(fd, &st) == 0 ? map_fd(fd, (size_t)st.st_size, &r->idx_map) : -errno;
@@ -110,7 +106,7 @@ static int open_sealed(struct seg_reader *r)
 		r->state = SEG_BAD_HEADER;
 		return 0;
 	}
-	r->created_us = le64(r->map + SEG_OFF_CREATED);
+	r->created_us = spool_segment_created_us(r->map);
 	r->state = SEG_SEALED;
 	return 0;
 }
@@ -126,7 +122,7 @@ static int read_header(struct seg_reader *r)
 	if (spool_segment_header_ok(h, (size_t)n, NULL, &segno) && segno == r->segno) {
 		r->state = SEG_OPEN;
 		r->scan_end = SPOOL_SEGMENT_HEADER_BYTES;
-		r->created_us = le64(h + SEG_OFF_CREATED);
+		r->created_us = spool_segment_created_us(h);
 		return 0;
 	}
 	/* created, header not written yet: the server writes it right after */
@@ -134,7 +130,43 @@ static int read_header(struct seg_reader *r)
 	return 0;
 }
 
-int seg_reader_open(struct seg_reader *r, int shard_fd, uint32_t shard, uint64_t segno)
+static int add_entry(struct seg_reader *r, uint64_t off, const struct spool_record *rec)
+{
+	if (!grow_array((void **)&r->ents, &r->ent_cap, (size_t)r->ent_count + 1, sizeof *r->ents, 1024))
+		return -ENOMEM;
+	spool_index_entry_of(rec, off, &r->ents[r->ent_count++]);
+	return 0;
+}
+
+static int add_damage(struct seg_reader *r, const struct spool_item *it)
+{
+	if (!grow_array((void **)&r->damage, &r->damage_cap, (size_t)r->damage_count + 1, sizeof *r->damage, 16))
+		return -ENOMEM;
+	r->damage[r->damage_count++] =
+		(struct seg_damage){ it->offset, it->length, it->why, it->kind == SPOOL_ITEM_TAIL };
+	return 0;
+}
+
+/* A quarantined segment, at rest: mapped whole, walked past all damage. */
+static int open_quarantined(struct seg_reader *r)
+{
+	struct spool_walker w;
+	struct spool_item it;
+	int e = map_fd(r->fd, (size_t)r->file_bytes, &r->map);
+	r->map_len = (size_t)r->file_bytes;
+	r->state = SEG_QUARANTINED;
+	if (e != 0 || r->map == NULL)
+		return e;
+	if (spool_segment_header_ok(r->map, r->map_len, NULL, NULL))
+		r->created_us = spool_segment_created_us(r->map);
+	spool_walker_init(&w, r->map, r->map_len);
+	while (e == 0 && spool_walker_next(&w, &it))
+		e = it.kind == SPOOL_ITEM_RECORD ? add_entry(r, it.offset, &it.rec) : add_damage(r, &it);
+	r->scan_end = r->map_len;
+	return e;
+}
+
+int seg_reader_open(struct seg_reader *r, int shard_fd, uint32_t shard, uint64_t segno, bool quarantined)
 {
 	char name[SPOOL_DIR_NAME_BYTES];
 	struct stat st;
@@ -142,9 +174,10 @@ int seg_reader_open(struct seg_reader *r, int shard_fd, uint32_t shard, uint64_t
 	r->dir_fd = shard_fd;
 	r->shard = shard;
 	r->segno = segno;
+	r->quarantined = quarantined;
 	r->scan_stop = SPOOL_END;
-	spool_dir_seg_name(name, sizeof name, segno, "seg");
-	r->fd = openat(shard_fd, name, O_RDONLY | O_CLOEXEC);
+	spool_dir_seg_name(name, sizeof name, segno, quarantined ? "seg.corrupt" : "seg");
+	r->fd = openat(shard_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (r->fd < 0)
 		return -errno;
 	if (fstat(r->fd, &st) != 0) {
@@ -153,10 +186,10 @@ int seg_reader_open(struct seg_reader *r, int shard_fd, uint32_t shard, uint64_t
 		return e;
 	}
 	r->file_bytes = (uint64_t)st.st_size;
-	int e = open_index(r);
-	if (e == 0)
+	int e = quarantined ? open_quarantined(r) : open_index(r); /* a quarantined one has no index */
+	if (e == 0 && !quarantined)
 		e = open_sealed(r);
-	else if (e == -ENOENT || e == -EINVAL) {
+	else if (!quarantined && (e == -ENOENT || e == -EINVAL)) {
 		r->state = SEG_NOT_READY; /* read_header() decides */
 		e = seg_reader_refresh(r) < 0 ? -EIO : 0;
 	}
@@ -174,24 +207,12 @@ void seg_reader_close(struct seg_reader *r)
 	r->fd = -1;
 	free(r->ents);
 	free(r->win);
+	free(r->damage);
 	r->ents = NULL;
 	r->win = NULL;
-	r->ent_count = r->ent_cap = 0;
+	r->damage = NULL;
+	r->ent_count = r->ent_cap = r->damage_count = r->damage_cap = 0;
 	r->idx_count = 0;
-}
-
-static int add_entry(struct seg_reader *r, uint64_t off, const struct spool_record *rec)
-{
-	if (!grow_array((void **)&r->ents, &r->ent_cap, (size_t)r->ent_count + 1, sizeof *r->ents, 1024))
-		return -ENOMEM;
-	struct spool_index_entry *e = &r->ents[r->ent_count++];
-	memset(e, 0, sizeof *e);
-	msg_meta_ids(rec, e->qid, &e->received_us);
-	e->offset = off;
-	e->record_len = rec->record_len;
-	e->meta_len = rec->meta_len;
-	e->flags = rec->flags;
-	return 0;
 }
 
 /* Read up to want bytes at off into the window; bytes read (less at the
@@ -268,6 +289,69 @@ static int scan(struct seg_reader *r)
 	}
 }
 
+/* The last RESYNC_ZERO_RUN_BYTES of the window are zeros: the written part
+ * of the segment ended before them. */
+static bool ends_in_zeros(const uint8_t *p, size_t n)
+{
+	return n >= RESYNC_ZERO_RUN_BYTES && all_zero(p + n - RESYNC_ZERO_RUN_BYTES, RESYNC_ZERO_RUN_BYTES);
+}
+
+/* The window holds the bytes at scan_end, where the scan stopped.  1 if
+ * the scan may go on: a record completed there meanwhile, or the stop is
+ * damage a later record proves durable (recorded, scan_end moved to the
+ * first valid record after it); 0 if nothing proves it (a write in
+ * progress, or a tail the server would cut); -errno. */
+static int resync_window(struct seg_reader *r, size_t got)
+{
+	struct spool_walker w;
+	struct spool_item it, first = { 0 };
+	uint64_t next = 0, proof = 0;
+	spool_walker_init_at(&w, r->win, got, r->scan_end);
+	while (spool_walker_next(&w, &it)) {
+		if (it.kind != SPOOL_ITEM_RECORD) {
+			if (first.length == 0)
+				first = it;
+			continue;
+		}
+		if (it.offset == r->scan_end)
+			return 1;
+		if (next == 0)
+			next = it.offset;
+		if (it.rec.synced_before > proof)
+			proof = it.rec.synced_before;
+	}
+	if (next == 0 || proof <= r->scan_end)
+		return 0;
+	int e = add_damage(r, &first); /* first ends at next */
+	if (e == 0)
+		r->scan_end = next;
+	return e == 0 ? 1 : e;
+}
+
+/* Look past a stop of the scan, in growing windows, until a proof, a run
+ * of zeros or the end of the file. */
+static int resync(struct seg_reader *r)
+{
+	struct stat st;
+	if (fstat(r->fd, &st) != 0)
+		return -errno;
+	uint64_t size = (uint64_t)st.st_size;
+	for (size_t want = RESYNC_FIRST_BYTES; r->scan_end < size; want *= RESYNC_GROWTH) {
+		uint64_t left = size - r->scan_end;
+		if (want > left)
+			want = (size_t)left;
+		ssize_t got = read_window(r, want, r->scan_end);
+		if (got < 0)
+			return (int)got;
+		int k = resync_window(r, (size_t)got);
+		if (k != 0)
+			return k;
+		if ((uint64_t)got >= left || (size_t)got < want || ends_in_zeros(r->win, (size_t)got))
+			return 0;
+	}
+	return 0;
+}
+
 /* Map the validated prefix of an open segment. */
 static int remap(struct seg_reader *r)
 {
@@ -282,7 +366,7 @@ static int remap(struct seg_reader *r)
 
 int seg_reader_refresh(struct seg_reader *r)
 {
-	if (r->state == SEG_SEALED || r->state == SEG_BAD_HEADER)
+	if (r->state == SEG_SEALED || r->state == SEG_BAD_HEADER || r->state == SEG_QUARANTINED)
 		return 0;
 	if (r->state == SEG_NOT_READY) {
 		int e = read_header(r);
@@ -290,13 +374,26 @@ int seg_reader_refresh(struct seg_reader *r)
 			return e;
 	}
 	uint32_t before = r->ent_count;
-	int e = scan(r);
+	int e = scan(r), k = 1;
+	while (e == 0 && k > 0 && (k = resync(r)) > 0)
+		e = scan(r);
 	if (e == 0)
-		e = remap(r);
+		e = k < 0 ? k : remap(r);
 	struct stat st;
 	if (fstat(r->fd, &st) == 0)
 		r->file_bytes = (uint64_t)st.st_size;
 	return e < 0 ? e : (int)(r->ent_count - before);
+}
+
+int seg_reader_map_whole(struct seg_reader *r)
+{
+	if (r->map != NULL && r->map_len == r->file_bytes)
+		return 0;
+	unmap(&r->map, &r->map_len);
+	int e = map_fd(r->fd, (size_t)r->file_bytes, &r->map);
+	if (e == 0)
+		r->map_len = (size_t)r->file_bytes;
+	return e;
 }
 
 uint32_t seg_reader_count(const struct seg_reader *r)

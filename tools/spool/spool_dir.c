@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "grow.h"
+#include "report.h"
+#include "spool_fs.h"
 
 #define SHARD_PREFIX "shard-"
 #define SEGNO_DIGITS 8u
@@ -28,6 +30,18 @@
 void spool_dir_seg_name(char *buf, size_t size, uint64_t segno, const char *ext)
 {
 	snprintf(buf, size, "%08llu.%s", (unsigned long long)segno, ext);
+}
+
+int spool_dir_lock(const char *path, const char *cmd)
+{
+	long owner;
+	int fd = spool_fs_lock(path, SPOOL_FS_FILE_MODE_DEFAULT, false, &owner);
+	if (fd == -EWOULDBLOCK)
+		report_error("%s: the spool %s is owned by a running server (PID %ld): stop it first", cmd, path,
+			     owner);
+	else if (fd < 0 && fd != -ENOENT)
+		report_error("%s: cannot lock %s/%s: %s", cmd, path, SPOOL_FS_LOCK_NAME, strerror(-fd));
+	return fd;
 }
 
 bool spool_dir_has_index(int shard_fd, uint64_t segno)
@@ -87,7 +101,7 @@ int spool_dir_rescan(struct spool_dir *d)
 	for (uint32_t i = 0; i < d->shard_count; i++) {
 		char name[SPOOL_DIR_NAME_BYTES];
 		snprintf(name, sizeof name, SHARD_PREFIX "%02u", d->shards[i]);
-		d->shard_fd[i] = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		d->shard_fd[i] = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	return 0;
 }
@@ -141,10 +155,12 @@ static bool classify(const char *name, struct spool_file *f)
 		f->kind = SPOOL_FILE_SEG;
 	else if (strcmp(ext, ".idx") == 0)
 		f->kind = SPOOL_FILE_IDX;
-	else if (strcmp(ext, ".idx.tmp") == 0)
-		f->kind = SPOOL_FILE_IDX_TMP;
+	else if (strcmp(ext, ".idx.tmp") == 0 || strcmp(ext, ".damage.tmp") == 0)
+		f->kind = SPOOL_FILE_TMP;
 	else if (strcmp(ext, ".seg.corrupt") == 0)
 		f->kind = SPOOL_FILE_CORRUPT;
+	else if (strcmp(ext, ".damage") == 0)
+		f->kind = SPOOL_FILE_DAMAGE;
 	else if (strncmp(ext, ".seg.cut-", 9) == 0 && ext[9] >= '0' && ext[9] <= '9' &&
 		 (f->cut_off = strtoull(ext + 9, &end, 10), *end == '\0'))
 		f->kind = SPOOL_FILE_CUT;
@@ -194,7 +210,7 @@ int spool_dir_files(int shard_fd, struct spool_file **out, size_t *count)
 	return e;
 }
 
-int spool_dir_segments(int shard_fd, uint64_t **out, size_t *count)
+int spool_dir_segments(int shard_fd, bool with_quarantined, struct spool_seg **out, size_t *count)
 {
 	struct spool_file *files;
 	size_t n;
@@ -205,14 +221,14 @@ int spool_dir_segments(int shard_fd, uint64_t **out, size_t *count)
 		free(files);
 		return e;
 	}
-	uint64_t *segs = malloc((n ? n : 1) * sizeof *segs);
+	struct spool_seg *segs = malloc((n ? n : 1) * sizeof *segs);
 	if (segs == NULL) {
 		free(files);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (files[i].kind == SPOOL_FILE_SEG)
-			segs[(*count)++] = files[i].segno;
+	for (size_t i = 0; i < n; i++) /* sorted by number, then kind: SEG before CORRUPT */
+		if (files[i].kind == SPOOL_FILE_SEG || (with_quarantined && files[i].kind == SPOOL_FILE_CORRUPT))
+			segs[(*count)++] = (struct spool_seg){ files[i].segno, files[i].kind == SPOOL_FILE_CORRUPT };
 	free(files);
 	*out = segs;
 	return 0;

@@ -19,10 +19,10 @@
 #include "report.h"
 
 /* Search one segment; FOUND keeps *r open. */
-static int search(int fd, uint32_t shard, uint64_t segno, const char *qid, uint64_t qid_us, bool first_pass,
-		  struct seg_reader *r, struct spool_index_entry *e)
+static int search(int fd, uint32_t shard, const struct spool_seg *seg, const char *qid, uint64_t qid_us,
+		  bool first_pass, struct seg_reader *r, struct spool_index_entry *e)
 {
-	int err = seg_reader_open(r, fd, shard, segno);
+	int err = seg_reader_open(r, fd, shard, seg->segno, seg->quarantined);
 	if (err == -ENOENT)
 		return SPOOL_FIND_NOT_FOUND;
 	if (err != 0)
@@ -46,15 +46,15 @@ int spool_find(const struct spool_dir *d, const char *qid, struct seg_reader *r,
 	int k = spool_dir_shard_index(d, shard);
 	if (k < 0 || d->shard_fd[k] < 0)
 		return SPOOL_FIND_NOT_FOUND;
-	uint64_t *segs;
+	struct spool_seg *segs;
 	size_t n;
-	int rc = spool_dir_segments(d->shard_fd[k], &segs, &n);
+	int rc = spool_dir_segments(d->shard_fd[k], true, &segs, &n);
 	if (rc != 0)
 		return rc;
 	rc = SPOOL_FIND_NOT_FOUND;
 	for (int pass = 0; rc == SPOOL_FIND_NOT_FOUND && pass < 2; pass++)
 		for (size_t i = n; i-- > 0 && rc == SPOOL_FIND_NOT_FOUND;)
-			rc = search(d->shard_fd[k], shard, segs[i], qid, qid_us, pass == 0, r, e);
+			rc = search(d->shard_fd[k], shard, &segs[i], qid, qid_us, pass == 0, r, e);
 	free(segs);
 	return rc;
 }

@@ -66,7 +66,7 @@ static int track(struct tail_shard *s, uint64_t segno, bool skip_existing)
 		return -ENOMEM;
 	struct tail_seg *ts = &s->segs[s->n];
 	memset(ts, 0, sizeof *ts);
-	int e = seg_reader_open(&ts->r, s->fd, s->shard, segno);
+	int e = seg_reader_open(&ts->r, s->fd, s->shard, segno, false);
 	if (e == -ENOENT)
 		return 0; /* gone already */
 	if (e != 0)
@@ -82,15 +82,15 @@ static int track(struct tail_shard *s, uint64_t segno, bool skip_existing)
  * tracked with what they hold counted as handed out. */
 static int find_segments(struct tail_shard *s, bool skip_existing)
 {
-	uint64_t *segs;
+	struct spool_seg *segs;
 	size_t n;
-	int e = spool_dir_segments(s->fd, &segs, &n);
+	int e = spool_dir_segments(s->fd, false, &segs, &n); /* new mail is never in a quarantined one */
 	for (size_t i = 0; e == 0 && i < n; i++) {
-		if (segs[i] <= s->high)
+		if (segs[i].segno <= s->high)
 			continue;
-		s->high = segs[i];
-		if (!(skip_existing && spool_dir_has_index(s->fd, segs[i])))
-			e = track(s, segs[i], skip_existing);
+		s->high = segs[i].segno;
+		if (!(skip_existing && spool_dir_has_index(s->fd, segs[i].segno)))
+			e = track(s, segs[i].segno, skip_existing);
 	}
 	free(segs);
 	return e;

@@ -25,11 +25,12 @@
 #include <string.h>
 
 #include "report.h"
+#include "text_out.h"
 
 struct cursor {
 	uint32_t shard;
 	int dir_fd;
-	uint64_t *segs;
+	struct spool_seg *segs;
 	size_t next_seg; /* segs[next_seg - 1] is the next to open */
 	struct seg_reader r;
 	bool open;
@@ -46,6 +47,22 @@ void spool_walk_warn_segment(const struct seg_reader *r)
 		report_warning("%s: the segment header does not verify; skipped (run verify)", name);
 	else if (r->index_bad)
 		report_warning("%s: its .idx does not verify; reading the segment instead (run verify)", name);
+	if (r->state == SEG_QUARANTINED)
+		report_warning("%s: quarantined by the server; reading its intact records (%u damaged range(s) "
+			       "skipped; run verify --salvage)",
+			       name, r->damage_count);
+	else if (r->damage_count > 0)
+		report_warning("%s: %u damaged range(s) skipped; the records after them are read (run verify)", name,
+			       r->damage_count);
+}
+
+void spool_walk_warn_record(const struct seg_reader *r, const struct spool_index_entry *e, const char *why)
+{
+	char name[SPOOL_DIR_NAME_BYTES * 2], qid[4 * MSG_QID_BYTES];
+	seg_reader_name(r, name, sizeof name);
+	text_out_safe(e->qid, strnlen(e->qid, MSG_QID_BYTES), qid, sizeof qid);
+	report_warning("%s: offset %llu (%s%s): %s; skipped (run verify)", name, (unsigned long long)e->offset,
+		       (e->flags & SPOOL_FLAG_SESSION) ? "session " : "", qid, why);
 }
 
 static void cursor_close(struct cursor *c)
@@ -60,13 +77,13 @@ static bool cursor_next_segment(struct cursor *c)
 {
 	cursor_close(c);
 	while (c->next_seg > 0) {
-		uint64_t segno = c->segs[--c->next_seg];
-		int e = seg_reader_open(&c->r, c->dir_fd, c->shard, segno);
+		const struct spool_seg *s = &c->segs[--c->next_seg];
+		int e = seg_reader_open(&c->r, c->dir_fd, c->shard, s->segno, s->quarantined);
 		if (e == -ENOENT)
 			continue; /* deleted by retention or prune meanwhile */
 		if (e != 0) {
-			report_warning("shard-%02u/%08llu.seg: %s; skipped", c->shard, (unsigned long long)segno,
-				       strerror(-e));
+			report_warning("shard-%02u/%08llu.seg%s: %s; skipped", c->shard, (unsigned long long)s->segno,
+				       s->quarantined ? ".corrupt" : "", strerror(-e));
 			continue;
 		}
 		spool_walk_warn_segment(&c->r);
@@ -119,7 +136,7 @@ static int setup(struct spool_dir *d, struct cursor *cs)
 		c->dir_fd = d->shard_fd[i];
 		if (c->dir_fd < 0)
 			continue;
-		int e = spool_dir_segments(c->dir_fd, &c->segs, &n);
+		int e = spool_dir_segments(c->dir_fd, true, &c->segs, &n);
 		if (e != 0)
 			return e;
 		c->next_seg = n;

@@ -4,8 +4,9 @@
  *
  * Owns: the order of a listing.  Within a shard, queue IDs (and so the
  * entries of each segment, and the segments by number) are in time order;
- * the walk goes through each shard backwards, segment by segment, one
- * segment open at a time, and merges the shards by received time (ties:
+ * the walk goes through each shard backwards, segment by segment
+ * (quarantined .seg.corrupt files included: their intact records are
+ * listed too), one segment open at a time, and merges the shards by received time (ties:
  * the larger queue ID first).  A time range stops a shard as soon as it
  * reaches messages older than `since`, so a recent window costs only the
  * segments it touches.  Entries come from the index of sealed segments and
@@ -35,7 +36,12 @@ struct spool_walk_range {
 int spool_walk(struct spool_dir *d, const struct spool_walk_range *range, spool_walk_fn fn, void *arg);
 
 /* Warn once about a segment that cannot be listed normally (bad header,
- * index that does not verify). */
+ * index that does not verify, quarantined, damaged ranges skipped). */
 void spool_walk_warn_segment(const struct seg_reader *r);
+
+/* Warn about one record that cannot be used (why: msg_status_text() or
+ * the like): "FILE: offset N (ID): why; skipped (run verify)", the ID
+ * cleaned for the terminal (it comes from a file). */
+void spool_walk_warn_record(const struct seg_reader *r, const struct spool_index_entry *e, const char *why);
 
 #endif

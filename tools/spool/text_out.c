@@ -2,14 +2,15 @@
  * tools/spool/text_out.c - the human table (text_out.h).
  *
  * Owns: column widths (sized for 14-character queue IDs and second-precision
- * UTC times) and the cleaning rule.  A column counts characters, not
- * bytes: UTF-8 continuation bytes take no column.
+ * UTC times) and the cleaning rule.  A column counts display units
+ * (core/text_ctl.h), not bytes: a UTF-8 character takes one column.
  */
 #include "text_out.h"
 
 #include <string.h>
 
 #include "json_out.h"
+#include "text_ctl.h"
 #include "when.h"
 
 #define COL_QID 14u
@@ -21,24 +22,26 @@
 #define ADDR_TEXT_BYTES 64u
 #define RCPT_MORE_BYTES 16u
 
-static size_t count_chars(const uint8_t *p, size_t n)
+/* Display units in p[0..n): one column each (core/text_ctl.h). */
+static size_t count_units(const uint8_t *p, size_t n)
 {
+	struct text_unit u;
 	size_t c = 0;
-	for (size_t i = 0; i < n; i++)
-		c += (p[i] & 0xC0) != 0x80;
+	for (size_t i = 0; i < n; i += u.len, c++)
+		text_unit_next(p + i, n - i, &u);
 	return c;
 }
 
 size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size_t pad_cols)
 {
-	size_t keep = max_cols && count_chars(p, n) > max_cols ? max_cols - 1 : (size_t)-1, cols = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t b = p[i];
-		bool cont = (b & 0xC0) == 0x80;
-		if (!cont && cols == keep)
-			break;
-		fputc(b < 0x20 || b == 0x7f ? '?' : b, f);
-		cols += cont ? 0 : 1;
+	size_t keep = max_cols && count_units(p, n) > max_cols ? max_cols - 1 : (size_t)-1, cols = 0;
+	struct text_unit u;
+	for (size_t i = 0; i < n && cols != keep; i += u.len, cols++) {
+		text_unit_next(p + i, n - i, &u);
+		if (u.kind == TEXT_UNIT_CONTROL)
+			fputc('?', f);
+		else
+			fwrite(p + i, 1, u.len, f);
 	}
 	if (keep != (size_t)-1) {
 		fputc('~', f); /* cut */
@@ -47,6 +50,18 @@ size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size
 	for (; cols < pad_cols; cols++)
 		fputc(' ', f);
 	return cols;
+}
+
+const char *text_out_safe(const void *p, size_t n, char *buf, size_t cap)
+{
+	FILE *f = fmemopen(buf, cap, "w");
+	buf[0] = '\0';
+	if (f == NULL)
+		return buf;
+	text_out_clean(f, p, n, 0, 0);
+	fclose(f); /* writes the NUL; a longer text is cut at cap - 1 */
+	buf[cap - 1] = '\0';
+	return buf;
 }
 
 void text_out_ls_header(FILE *f)

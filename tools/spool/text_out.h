@@ -4,10 +4,13 @@
  *
  * Owns: the column layout of ls, follow and wait (queue ID, time, client,
  * sender, recipients, size, subject) and cleaning client-supplied text:
- * control bytes (C0, DEL) become '?', so a message cannot move the cursor
- * or retitle the terminal of whoever lists it.  Bytes >= 0x80 pass
- * (UTF-8 subjects display as such).  Scripts should use --json instead:
- * this layout may change.
+ * every control (C0, DEL, and C1: UTF-8 encoded U+0080..U+009F or a raw
+ * byte 0x80..0x9F outside UTF-8; core/text_ctl.h) becomes one '?', so a
+ * message cannot move the cursor or retitle the terminal of whoever lists
+ * it.  Other UTF-8 passes (subjects display as such), and so do other raw
+ * 8-bit bytes (0xA0..0xFF: printable in Latin-1).  Everything printed from
+ * mail, clients or spool files goes through here (or json_out.c).
+ * Scripts should use --json instead: this layout may change.
  */
 #ifndef SMTPSINK_SPOOL_TEXT_OUT_H
 #define SMTPSINK_SPOOL_TEXT_OUT_H
@@ -23,6 +26,11 @@
  * ends with "~"; padded with blanks to pad_cols.  Returns the columns
  * written. */
 size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size_t pad_cols);
+
+/* p[0..n) cleaned into buf (cut to cap - 1 bytes, NUL-terminated), for
+ * diagnostics that quote spool bytes (queue IDs read from files).
+ * Returns buf. */
+const char *text_out_safe(const void *p, size_t n, char *buf, size_t cap);
 
 void text_out_ls_header(FILE *f);
 /* One row; the subject column is left out when it was not read. */
