@@ -22,8 +22,6 @@
 #include "shard.h"
 #include "spool_fs.h"
 
-#define MAX_SHARDS 256u
-
 /* io_uring's fixed file tables and epoll's descriptors are both bounded by
  * RLIMIT_NOFILE: take all the hard limit allows. */
 static rlim_t raise_nofile(void)
@@ -223,7 +221,7 @@ static unsigned shard_count(const struct server_config *cfg)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = cfg->shards ? cfg->shards : (cpus > 0 ? (unsigned)cpus : 1);
-	return n > MAX_SHARDS ? MAX_SHARDS : n;
+	return n > SHARD_MAX ? SHARD_MAX : n;
 }
 
 static int serve(const struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
@@ -237,6 +235,7 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 	}
 	struct shard *shards = calloc(n, sizeof *shards);
 	unsigned started = 0, prepared = 0;
+	shared.shard_count = n; /* --spool-max-bytes holds for all of them */
 	int rc = 1;
 	if (shards == NULL)
 		return 1;

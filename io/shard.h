@@ -57,6 +57,8 @@ struct rbuf_pool {
 	uint32_t free_count;
 };
 
+#define SHARD_MAX 256u /* shards in one server */
+
 /* Process-wide state the shards share: counts, the fault rules in force,
  * rate windows, the transcript file. */
 struct server_shared {
@@ -70,6 +72,8 @@ struct server_shared {
 	struct trace_sink trace;
 	uint64_t seed; /* --seed, or from the clock */
 	struct mem_budget mem; /* --memory-limit */
+	unsigned shard_count; /* 0: each shard's spool counts alone (tests) */
+	struct spool_usage spool_usage[SHARD_MAX]; /* --spool-max-bytes of the whole spool */
 };
 
 struct shard {

@@ -44,24 +44,30 @@ bool spool_writing(const struct spool *sp, uint64_t segno)
 	return sp->batch.busy && sp->batch.segno == segno;
 }
 
-/* Rotate to a new segment if the record does not fit in the open one. */
-static bool make_room(struct spool *sp, const struct capture *cap)
+/* Rotate to a new segment if the record does not fit in the open one,
+ * and preallocate its place; 0 or -errno. */
+static int make_room(struct spool *sp, const struct capture *cap)
 {
-	if (sp->write_off + cap->record_len <= sp->seg_size)
-		return true;
 	if (SPOOL_SEGMENT_HEADER_BYTES + cap->record_len > sp->seg_size)
-		return false; /* would not fit even in an empty segment */
-	spool_files_seal(sp); /* sealed once its last record is durable */
-	return spool_files_new_segment(sp, cap->received_us) == 0;
+		return -EFBIG; /* would not fit even in an empty segment */
+	if (sp->write_off + cap->record_len > sp->seg_size) {
+		spool_files_seal(sp); /* sealed once its last record is durable */
+		int e = spool_files_new_segment(sp, cap->received_us);
+		if (e != 0)
+			return e;
+	}
+	return spool_files_reserve(sp, sp->write_off + cap->record_len);
 }
 
 /* Room for a record whose head_len and record_len are set: the head
  * buffer, and a place in the open segment.  Rotate first: synced_before
  * must be the durable offset of the segment the record will be in. */
-static bool place_record(struct spool *sp, struct capture *cap)
+static int place_record(struct spool *sp, struct capture *cap)
 {
 	cap->head = malloc(cap->head_len);
-	return cap->head != NULL && cap->record_len != 0 && make_room(sp, cap);
+	if (cap->head == NULL || cap->record_len == 0)
+		return -ENOMEM;
+	return make_room(sp, cap);
 }
 
 /* The head is written: checksum head and body, write the tail. */
@@ -76,12 +82,12 @@ static bool seal_record(struct capture *cap)
 	return cap->tail_len != 0; /* 0: the lengths disagree, never store that */
 }
 
-/* Encode the record around the captured body. */
-static bool build_record(struct spool *sp, struct capture *cap, struct spool_envelope *env)
+/* Encode the record around the captured body; 0 or -errno. */
+static int build_record(struct spool *sp, struct capture *cap, struct spool_envelope *env)
 {
 	struct smtp_view *paths = malloc(2 * ((size_t)cap->rcpt_count + 1) * sizeof *paths);
 	if (paths == NULL)
-		return false;
+		return -ENOMEM;
 	for (uint32_t i = 0; i < cap->rcpt_count; i++) {
 		paths[i] = capture_view(cap, cap->rcpts[2 * i]);
 		paths[cap->rcpt_count + i] = capture_view(cap, cap->rcpts[2 * i + 1]);
@@ -98,11 +104,11 @@ static bool build_record(struct spool *sp, struct capture *cap, struct spool_env
 	env->node = sp->node;
 	cap->head_len = spool_record_meta_bytes(env);
 	cap->record_len = spool_record_len(env, cap->content_bytes);
-	bool ok = capture_body_ready(cap) && place_record(sp, cap);
-	if (ok)
+	int e = capture_body_ready(cap) ? place_record(sp, cap) : -EIO;
+	if (e == 0)
 		spool_record_head(env, cap->content_bytes, sp->durable_off, cap->head);
 	free(paths);
-	return ok && seal_record(cap);
+	return e != 0 ? e : seal_record(cap) ? 0 : -EIO;
 }
 
 static bool add_entry(struct spool *sp, const struct capture *cap)
@@ -162,6 +168,7 @@ bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *
 		  struct spool_answer *ans)
 {
 	struct spool *sp = &sh->spool;
+	int e;
 	queue_id_next(&sh->qids, now_us, cap->qid);
 	cap->received_us = now_us;
 	memcpy(ans->qid, cap->qid, sizeof ans->qid);
@@ -172,9 +179,9 @@ bool spool_append(struct shard *sh, struct capture *cap, struct spool_envelope *
 	} else if (!spool_ready(sp)) {
 		ans->code = 452;
 		ans->text = "4.3.1 Insufficient system storage";
-	} else if (!build_record(sp, cap, env) || !enqueue(sp, cap)) {
-		ans->code = 451;
-		ans->text = "4.3.0 Error: queue file write error";
+	} else if ((e = build_record(sp, cap, env)) != 0 || (e = enqueue(sp, cap) ? 0 : -ENOMEM) != 0) {
+		*ans = failure(e);
+		memcpy(ans->qid, cap->qid, sizeof ans->qid);
 	} else if (sp->sync == SPOOL_SYNC_NONE) {
 		ans->code = 250; /* acknowledged once queued: a crash may lose it */
 		cap->conn = NULL; /* the spool keeps cap until the write is done */
@@ -199,7 +206,7 @@ bool spool_append_session(struct shard *sh, const struct session_report *r)
 	cap->flags = SPOOL_FLAG_SESSION;
 	cap->head_len = session_report_meta_bytes(r);
 	cap->record_len = session_report_record_len(r);
-	bool ok = place_record(sp, cap);
+	bool ok = place_record(sp, cap) == 0;
 	if (ok)
 		session_report_head(r, sp->durable_off, cap->head);
 	if (!ok || !seal_record(cap) || !enqueue(sp, cap)) {
@@ -368,7 +375,12 @@ void spool_tick(struct shard *sh)
 		spool_files_retire(sp, sh->wall_us, sp->max_bytes, sp->max_age_s);
 	}
 	if (sp->seg_fd < 0 && sh->now_s >= sp->retry_s) {
-		sp->retry_s = sh->now_s + 1;
+		/* down: try again after 1, 2, 4, ... SPOOL_RETRY_MAX_S seconds,
+		 * for ever (a disk that fails now may work later) */
+		sp->retry_delay_s = sp->retry_delay_s == 0 ? 1 : 2 * sp->retry_delay_s;
+		if (sp->retry_delay_s > SPOOL_RETRY_MAX_S)
+			sp->retry_delay_s = SPOOL_RETRY_MAX_S;
+		sp->retry_s = sh->now_s + sp->retry_delay_s;
 		if (spool_files_new_segment(sp, sh->wall_us) == 0)
 			fprintf(stderr, "smtpsink: shard %u: spool is writable again\n", sp->shard);
 	}

@@ -13,6 +13,7 @@
 #ifndef SMTPSINK_SPOOL_H
 #define SMTPSINK_SPOOL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -24,6 +25,20 @@
 
 struct shard;
 struct server_config;
+
+/* A segment is preallocated in steps as it fills (appends then change no
+ * file size, so fdatasync commits none), up to --segment-size: a small
+ * disk holds a spool, and a big one pays one fallocate per step. */
+#define SPOOL_SEGMENT_STEP_BYTES (8u << 20)
+#define SPOOL_RETRY_MAX_S 8u /* the longest wait between segment creations while down */
+
+/* What one shard's spool holds, published for --spool-max-bytes of the
+ * whole spool (every shard reads every shard's; each deletes only its own
+ * segments, the oldest of the whole spool first). */
+struct spool_usage {
+	atomic_uint_fast64_t bytes; /* sealed segments + the open one's used length */
+	atomic_uint_fast64_t oldest_us; /* creation of its oldest sealed segment; UINT64_MAX: none */
+};
 
 enum spool_sync {
 	SPOOL_SYNC_NONE,
@@ -76,7 +91,8 @@ struct spool {
 	unsigned shard;
 	uint32_t node;
 	enum spool_sync sync;
-	uint64_t seg_size;
+	uint64_t seg_size; /* --segment-size: the most a segment grows to */
+	uint64_t seg_alloc; /* the open segment's preallocated length */
 	uint32_t file_mode; /* --spool-mode (directories: x where r is set) */
 	int seg_fd; /* -1: the spool is down (disk full, I/O error) */
 	uint64_t segno;
@@ -84,6 +100,7 @@ struct spool {
 	uint64_t write_off; /* next record goes here */
 	uint64_t durable_off; /* fdatasync'ed through here */
 	uint64_t retry_s; /* when down: next attempt to open a segment */
+	uint64_t retry_delay_s; /* ... and the wait after that one fails (backoff) */
 	struct spool_index_entry *entries; /* the open segment's index */
 	uint32_t entry_count;
 	size_t entry_cap;
@@ -93,7 +110,9 @@ struct spool {
 	struct spool_batch batch; /* the one in flight */
 	struct spool_sealing *sealing; /* list */
 	uint64_t retire_s; /* last retention pass */
-	uint64_t max_bytes, max_age_s; /* retention, this shard's share */
+	uint64_t max_bytes, max_age_s; /* retention: of the whole spool when usage is shared */
+	struct spool_usage *usage; /* every shard's (shards of them), or NULL: this one alone */
+	unsigned shards;
 	struct spool_sealed *sealed; /* oldest first */
 	uint32_t sealed_count;
 	size_t sealed_cap;
@@ -152,5 +171,11 @@ int spool_files_new_segment(struct spool *sp, uint64_t now_us);
 void spool_files_seal(struct spool *sp); /* the open segment is full */
 void spool_files_seal_done(struct spool *sp); /* finish seals now durable */
 void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s);
+/* The open segment preallocated through need_end: in steps, doubling while
+ * the disk has room; 0, or -errno (-ENOSPC: the record does not fit). */
+int spool_files_reserve(struct spool *sp, uint64_t need_end);
+/* Share the usage of every shard's spool (main thread, before start):
+ * --spool-max-bytes then holds for the whole spool. */
+void spool_share_usage(struct spool *sp, struct spool_usage *all, unsigned shards);
 
 #endif

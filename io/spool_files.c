@@ -65,9 +65,10 @@ int spool_files_new_segment(struct spool *sp, uint64_t now_us)
 	int fd = spool_fs_create(sp->dir_fd, name, sp->file_mode, O_RDWR);
 	if (fd < 0)
 		return fd;
-	int e = fallocate(fd, 0, 0, (off_t)sp->seg_size) == 0 ? 0 : -errno;
+	uint64_t first = sp->seg_size < SPOOL_SEGMENT_STEP_BYTES ? sp->seg_size : SPOOL_SEGMENT_STEP_BYTES;
+	int e = fallocate(fd, 0, 0, (off_t)first) == 0 ? 0 : -errno;
 	if (e == -EOPNOTSUPP)
-		e = ftruncate(fd, (off_t)sp->seg_size) == 0 ? 0 : -errno;
+		e = ftruncate(fd, (off_t)first) == 0 ? 0 : -errno;
 	spool_segment_header(sp->shard, sp->node, segno, now_us, header);
 	if (e == 0 && pwrite(fd, header, sizeof header, 0) != (ssize_t)sizeof header)
 		e = errno ? -errno : -EIO;
@@ -84,11 +85,42 @@ int spool_files_new_segment(struct spool *sp, uint64_t now_us)
 	}
 	sp->segno = segno;
 	sp->seg_fd = fd;
+	sp->seg_alloc = first;
 	sp->seg_created_us = now_us;
+	sp->retry_delay_s = 0;
 	sp->write_off = SPOOL_SEGMENT_HEADER_BYTES;
 	sp->durable_off = SPOOL_SEGMENT_HEADER_BYTES;
 	sp->entry_count = 0;
 	return 0;
+}
+
+/* Preallocate [from, to) of the open segment; -EOPNOTSUPP falls back to a
+ * plain size change. */
+static int preallocate(struct spool *sp, uint64_t from, uint64_t to)
+{
+	if (fallocate(sp->seg_fd, 0, (off_t)from, (off_t)(to - from)) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	return ftruncate(sp->seg_fd, (off_t)to) == 0 ? 0 : -errno;
+}
+
+int spool_files_reserve(struct spool *sp, uint64_t need_end)
+{
+	if (need_end <= sp->seg_alloc)
+		return 0;
+	if (need_end > sp->seg_size)
+		return -EFBIG;
+	uint64_t step = SPOOL_SEGMENT_STEP_BYTES;
+	uint64_t least = (need_end + step - 1) / step * step, want = 2 * sp->seg_alloc;
+	least = least < sp->seg_size ? least : sp->seg_size;
+	want = want > least ? (want < sp->seg_size ? want : sp->seg_size) : least;
+	int e = preallocate(sp, sp->seg_alloc, want);
+	if (e == -ENOSPC && want > least) /* room for less: take only what is needed */
+		e = preallocate(sp, sp->seg_alloc, want = least);
+	if (e == 0)
+		sp->seg_alloc = want;
+	return e;
 }
 
 void spool_files_add_sealed(struct spool *sp, uint64_t segno, uint64_t bytes, uint64_t created_us)
@@ -164,15 +196,44 @@ void spool_files_seal_done(struct spool *sp)
 	}
 }
 
+/* Publish this shard's usage; the whole spool's bytes, and whether this
+ * shard's oldest sealed segment (from index first) is the spool's oldest. */
+static uint64_t publish(struct spool *sp, uint64_t mine, uint32_t first, bool *oldest)
+{
+	uint64_t my_oldest = first < sp->sealed_count ? sp->sealed[first].created_us : UINT64_MAX;
+	*oldest = true;
+	if (sp->usage == NULL)
+		return mine;
+	atomic_store_explicit(&sp->usage[sp->shard].bytes, mine, memory_order_relaxed);
+	atomic_store_explicit(&sp->usage[sp->shard].oldest_us, my_oldest, memory_order_relaxed);
+	uint64_t all = 0;
+	for (unsigned i = 0; i < sp->shards; i++) {
+		all += atomic_load_explicit(&sp->usage[i].bytes, memory_order_relaxed);
+		if (i != sp->shard && atomic_load_explicit(&sp->usage[i].oldest_us, memory_order_relaxed) < my_oldest)
+			*oldest = false; /* another shard deletes first */
+	}
+	return all;
+}
+
+void spool_share_usage(struct spool *sp, struct spool_usage *all, unsigned shards)
+{
+	sp->usage = all;
+	sp->shards = shards;
+	atomic_store(&all[sp->shard].bytes, 0);
+	atomic_store(&all[sp->shard].oldest_us, UINT64_MAX);
+}
+
 void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s)
 {
-	uint64_t total = sp->write_off;
+	uint64_t mine = sp->write_off;
 	for (uint32_t i = 0; i < sp->sealed_count; i++)
-		total += sp->sealed[i].bytes;
+		mine += sp->sealed[i].bytes;
 	uint32_t gone = 0;
+	bool oldest;
+	uint64_t total = publish(sp, mine, 0, &oldest);
 	while (gone < sp->sealed_count) {
 		const struct spool_sealed *s = &sp->sealed[gone];
-		bool too_big = max_bytes != 0 && total > max_bytes;
+		bool too_big = max_bytes != 0 && total > max_bytes && oldest;
 		bool too_old = max_age_s != 0 && s->created_us + max_age_s * 1000000u < now_us;
 		if (!too_big && !too_old)
 			break;
@@ -183,8 +244,9 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 		unlinkat(sp->dir_fd, name, 0);
 		spool_files_name(name, s->segno, "damage"); /* a salvaged segment's list, if any */
 		unlinkat(sp->dir_fd, name, 0);
-		total -= s->bytes;
+		mine -= s->bytes;
 		gone++;
+		total = publish(sp, mine, gone, &oldest);
 	}
 	if (gone > 0) {
 		memmove(sp->sealed, sp->sealed + gone, (sp->sealed_count - gone) * sizeof *sp->sealed);
@@ -201,8 +263,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	sp->node = cfg->node_id;
 	sp->sync = (enum spool_sync)cfg->sync;
 	sp->seg_size = cfg->segment_size;
-	unsigned shards = cfg->shards ? cfg->shards : 1;
-	sp->max_bytes = cfg->spool_max_bytes / shards;
+	sp->max_bytes = cfg->spool_max_bytes; /* of the whole spool: spool_share_usage() */
 	sp->max_age_s = cfg->spool_max_age_s;
 	sp->file_mode = cfg->spool_mode ? cfg->spool_mode : SPOOL_FS_FILE_MODE_DEFAULT; /* 0: not from options */
 	int e = spool_fs_mkdir(AT_FDCWD, cfg->spool_dir, sp->file_mode);
@@ -220,10 +281,12 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	e = spool_recover(sp);
 	if (e == 0 && sp->seg_fd < 0)
 		e = spool_files_new_segment(sp, now_us);
-	if (io_classify(IO_VERB_WRITE, e) == IO_DISK_FULL) {
-		/* a full disk is not a reason not to start: MAIL gets 452 4.3.1
-		 * and a new segment is tried every second */
-		fprintf(stderr, "smtpsink: shard %u: spool disk full: answering 452 until there is room\n", shard);
+	enum io_outcome o = io_classify(IO_VERB_WRITE, e);
+	if (o == IO_DISK_FULL || o == IO_FAILED) {
+		/* a full or failing disk is not a reason not to start: MAIL
+		 * gets 452 4.3.1 and a new segment is tried with backoff */
+		fprintf(stderr, "smtpsink: shard %u: no spool segment (%s): answering 452 until one can be made\n",
+			shard, strerror(-e));
 		e = 0;
 	}
 	return e;

@@ -206,10 +206,11 @@ static int adopt(struct spool *sp, const struct recovering *rv, int fd, uint64_t
 	/* zeros from end on: cut, then preallocate again */
 	if (e == 0 && (ftruncate(fd, (off_t)end) != 0 || fdatasync(fd) != 0))
 		e = -errno;
-	if (e == 0 && last && rv->size > end)
-		(void)(fallocate(fd, 0, 0, (off_t)sp->seg_size) == 0 || ftruncate(fd, (off_t)sp->seg_size) == 0);
 	sp->segno = rv->segno;
 	sp->seg_fd = fd;
+	sp->seg_alloc = end;
+	if (e == 0 && last) /* room for the next appends, as a new segment has */
+		(void)spool_files_reserve(sp, end + 1);
 	sp->seg_created_us = spool_files_created_us(fd);
 	sp->write_off = sp->durable_off = end;
 	if (e == 0 && !last) {

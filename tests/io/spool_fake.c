@@ -542,7 +542,9 @@ void fake_check_segment(const struct spool_fake *f, uint64_t segno, const char *
 		CHECK_U64(len, off); /* cut to its used length */
 		fake_check_index(f, segno, seen, n);
 	} else {
-		CHECK_U64(len, f->cfg.segment_size); /* still preallocated */
+		/* preallocated in steps, up to --segment-size, past what it holds */
+		CHECK(len >= off && len <= f->cfg.segment_size);
+		CHECK(len == f->cfg.segment_size || len % SPOOL_SEGMENT_STEP_BYTES == 0);
 		CHECK(!fake_exists(f, segno, "idx"));
 	}
 	free(seen);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "session_harness.h"
 #include "spool_fake.h"
@@ -394,6 +395,41 @@ static void test_retention_age(void)
 	fake_free(f);
 }
 
+/* A segment is preallocated a step at a time as it fills, up to
+ * --segment-size: it starts at SPOOL_SEGMENT_STEP_BYTES (a small disk
+ * holds a spool), appends within it change no file size, and a record
+ * past it grows it (doubling) before the record's write. */
+static void test_segment_grows(void)
+{
+	enum {
+		BODY = 200 * 1024,
+		RECORDS = 48
+	}; /* under a capture chunk: nothing spills */
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, 64u << 20);
+	if (f == NULL)
+		return;
+	char path[sizeof f->dir + 32];
+	snprintf(path, sizeof path, "%s/%08u.seg", f->dir, 1u);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (uint64_t)st.st_size == SPOOL_SEGMENT_STEP_BYTES);
+	const char *q[RECORDS];
+	uint64_t r = fake_record_len(BODY);
+	for (unsigned i = 0; i < RECORDS; i++) {
+		unsigned c = fake_append_queued(f, BODY);
+		q[i] = f->msgs[c].qid;
+		fake_tick(f);
+		fake_batch_ok(f);
+		CHECK(stat(path, &st) == 0);
+		uint64_t size = (uint64_t)st.st_size, end = FAKE_HDR + (i + 1) * r;
+		CHECK(size >= end); /* never written past its allocation */
+		/* the first step while it holds them, then doubled */
+		CHECK_U64(size,
+			  end <= SPOOL_SEGMENT_STEP_BYTES ? SPOOL_SEGMENT_STEP_BYTES : 2 * SPOOL_SEGMENT_STEP_BYTES);
+	}
+	fake_check_segment(f, 1, q, RECORDS, false);
+	fake_free(f);
+}
+
 static void test_retention(void)
 {
 	retention_bytes_case(-1, 1); /* under the limit once segment 1 is gone */
@@ -413,5 +449,6 @@ int main(void)
 	test_record_too_big();
 	test_session_records();
 	test_retention();
+	test_segment_grows();
 	return harness_finish("spool");
 }

@@ -295,8 +295,46 @@ static void test_down_at_rotation(void)
 	fake_free(f);
 }
 
+/* No segment can be had at start-up (EIO on a flaky disk; here segment 1
+ * cannot be read and the name of segment 2 is taken): the spool starts
+ * down (MAIL gets 452) instead of the server not starting, and the retry
+ * (1 s, then 2 s, ... at most SPOOL_RETRY_MAX_S apart) makes one as soon
+ * as it can. */
+static void test_start_without_segment(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	fake_stop(f); /* segment 1 was never used: it is removed */
+	CHECK(!fake_exists(f, 1, "seg"));
+	block_segment(f, 1);
+	block_segment(f, 2);
+	CHECK_U64(spool_open(&f->sh.spool, &f->cfg, FAKE_SHARD, f->sh.wall_us), 0);
+	f->stopped = false;
+	CHECK(!spool_ready(&f->sh.spool));
+	fake_tick(f); /* the first retry: fails, next in 1 s */
+	fake_advance_s(f);
+	fake_tick(f); /* fails again: next in 2 s */
+	CHECK(!spool_ready(&f->sh.spool));
+	unblock_segment(f, 2);
+	fake_advance_s(f);
+	fake_tick(f);
+	CHECK(!spool_ready(&f->sh.spool)); /* backing off */
+	fake_advance_s(f);
+	fake_tick(f);
+	CHECK(spool_ready(&f->sh.spool));
+	CHECK_U64(f->sh.spool.segno, 2);
+	unsigned c = durable_message(f);
+	const char *q[] = { f->msgs[c].qid };
+	fake_check_segment(f, 2, q, 1, false);
+	fake_stop(f);
+	unblock_segment(f, 1);
+	fake_free(f);
+}
+
 int main(void)
 {
+	test_start_without_segment();
 	test_poison();
 	test_poison_always();
 	test_poison_none();
