@@ -29,6 +29,9 @@
 
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:2525"
 #define HOST_MAX_BYTES 64u /* the host part of HOST:PORT */
+/* The largest record's envelope: a command line's two fields, per line. */
+#define RECORD_FIELDS_PER_LINE_BYTES 1024u
+#define RECORD_SLACK_BYTES (64u * 1024u)
 
 static const char *const io_words[] = { "auto", "uring", "epoll", NULL };
 static const char *const sync_words[] = { "none", "group", "always", NULL };
@@ -307,11 +310,15 @@ static int check(const struct cli *c, struct server_config *cfg)
 		cli_error(c, "%s", why);
 		return -1;
 	}
-	/* a record must fit in an empty segment: the body, up to 1000 recipients
-	 * of command-line size, and framing */
+	/* a record must fit in an empty segment: the body (at most --max-size),
+	 * each recipient's command line (at most 512 octets, RFC 5321
+	 * 4.5.3.1.4, kept in two fields), MAIL, HELO, AUTH and framing */
+	uint64_t envelope = ((uint64_t)cfg->smtp.max_rcpts + 4) * RECORD_FIELDS_PER_LINE_BYTES + RECORD_SLACK_BYTES;
 	if (!cfg->discard &&
-	    (cfg->smtp.max_size_bytes == 0 || cfg->segment_size < cfg->smtp.max_size_bytes + (16u << 20))) {
-		cli_error(c, "--segment-size must be at least --max-size + 16 MiB (and --max-size not 0)");
+	    (cfg->smtp.max_size_bytes == 0 || cfg->segment_size < cfg->smtp.max_size_bytes + envelope)) {
+		cli_error(c,
+			  "--segment-size must hold the largest record: at least --max-size + --max-rcpts KiB + 64 KiB"
+			  " (and --max-size not 0)");
 		return -1;
 	}
 	if (cfg->proxy_from.count > 0)

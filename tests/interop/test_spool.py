@@ -22,8 +22,8 @@ Tests:
     damaged last record as a torn tail (the documented limit), and keeps
     serving either way.
 
-The server runs with --max-size 1 MiB and the smallest segment that allows
-(--segment-size 17825792 = max-size + 16 MiB), so segments rotate and get
+The server runs with --max-size 1 MiB and a segment of 17 MiB
+(--segment-size 17825792), so segments rotate and get
 sealed within seconds.  Only 127.0.0.1 is used.  conftest.py's server
 fixtures always pass --discard, so these tests start their own servers
 (spool_server below) with conftest's Server class.

@@ -82,7 +82,7 @@ def test_follow_prints_new_messages(server):
 
 
 def test_follow_and_ls_across_rotation(server):
-    # --segment-size must be at least --max-size + 16 MiB: the smallest.
+    # a small segment (it must hold --max-size + --max-rcpts KiB + 64 KiB)
     srv = server("--shards", "1", "--segment-size", 17825792, "--max-size", 1048576)
     f = tool_popen(srv.spool, "follow", "--json", "--no-subject")
     time.sleep(0.5)
