@@ -51,7 +51,7 @@ _interop = _load_interop_conftest()
 # BACKEND_WORD) so that its helpers can be imported from here.
 from interop_conftest import (  # noqa: E402,F401
     BACKEND_WORD, START_TIMEOUT, Server, any_server, backend, figures, pytest_generate_tests,
-    pytest_report_header, pytest_terminal_summary, server, smtpsink_bin, start_server)
+    pytest_report_header, pytest_terminal_summary, server, smtpsink_bin)
 from test_spool import spool_server  # noqa: E402,F401
 
 import hostile_helpers as hh  # noqa: E402

@@ -24,13 +24,17 @@ import sys
 import time
 from pathlib import Path
 
-from interop_helpers import HOST, Wire, WireClosed, WireTimeout
+from interop_helpers import HOST, Wire, WireClosed, WireTimeout, greet, transaction
 from test_spool import qid_of  # noqa: F401  (re-exported for the tests)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 FLOOD = HERE / "flood.py"
 MIB = 1 << 20
+# --max-size 1 MiB and the smallest segment that allows (max-size + 16 MiB):
+# 18 messages of ~1 MB fill segment 1, which is then sealed.
+MAX_SIZE_1M = 1048576
+SMALL_SEGMENTS = ("--shards", 1, "--max-size", MAX_SIZE_1M, "--segment-size", MAX_SIZE_1M + (16 << 20))
 
 
 # -- tools -------------------------------------------------------------------------
@@ -70,7 +74,9 @@ def spool_ls(tools, spool):
     """{qid: message object} from `smtpsink-spool ls --json --no-subject`."""
     p = run_tool(tools["spool"], "--spool", spool, "ls", "--json", "--no-subject", check=0, timeout=120)
     out = {}
-    for line in p.stdout.decode("utf-8").splitlines():
+    for line in p.stdout.split(b"\n"):  # not splitlines(): U+0085 and U+2028 are line breaks to it
+        if not line:
+            continue
         m = json.loads(line)
         out[m["qid"]] = m
     return out
@@ -105,6 +111,29 @@ def buffer_shortages(summary_line):
     ("N buffer shortages", or "enobufs=N"), or None."""
     m = re.search(r"(\d+) buffer shortages", summary_line) or re.search(r"enobufs[=: ]+(\d+)", summary_line)
     return int(m.group(1)) if m else None
+
+
+def big_body(i):
+    """A message of ~1 MB, numbered."""
+    line = b"%06d " % i + b"m" * 90 + b"\r\n"
+    return b"Subject: filler %d\r\n\r\n" % i + line * (1000000 // len(line))
+
+
+def fill_until_sealed(port, spool, timeout, first=0, shard=0, segno=1):
+    """Send ~1 MB messages on one connection until the index of segment
+    segno exists; [(qid, body)] in order."""
+    idx = Path(spool) / ("shard-%02d" % shard) / ("%08d.idx" % segno)
+    sent = []
+    deadline = time.monotonic() + timeout
+    with Wire(HOST, port, timeout=30) as w:
+        greet(w)
+        while not idx.exists():
+            assert time.monotonic() < deadline, "segment %d not sealed after %d messages of ~1 MB" % (
+                segno, len(sent))
+            body = big_body(first + len(sent))
+            sent.append((qid_of(transaction(w, body=body)), body))
+        w.cmd("QUIT", 221)
+    return sent
 
 
 # -- flood processes ---------------------------------------------------------------
