@@ -225,55 +225,74 @@ HONEST_BODY = b"From: <honest@example.com>\r\nSubject: honest %d\r\n\r\nAn hones
 
 
 class Timed:
-    """Step timings of one honest transaction, in seconds."""
+    """Step timings of one honest transaction, in seconds; error: what went
+    wrong (a timeout, a close), or None."""
 
     def __init__(self):
         self.steps = []
-        self.t0 = time.monotonic()
+        self.error = None
 
     def step(self, name, fn):
         t = time.monotonic()
-        r = fn()
-        self.steps.append((name, time.monotonic() - t))
-        return r
+        try:
+            return fn()
+        except (WireTimeout, WireClosed, OSError) as e:
+            self.error = "%s: %s" % (name, str(e).splitlines()[0][:200])
+            raise
+        finally:
+            self.steps.append((name, time.monotonic() - t))
 
     @property
     def total(self):
         return sum(s for _, s in self.steps)
 
     def __repr__(self):
-        return "%.1f ms (%s)" % (self.total * 1000, ", ".join("%s %.1f" % (n, s * 1000) for n, s in self.steps))
+        return "%.1f ms (%s)%s" % (self.total * 1000, ", ".join("%s %.1f" % (n, s * 1000) for n, s in self.steps),
+                                   " FAILED at " + self.error if self.error else "")
 
 
 def honest_transaction(w, n, timeout):
     """MAIL, RCPT, DATA, body, "." on an open, greeted Wire, one command per
-    round trip; returns (Timed, final Reply, body)."""
+    round trip; returns (Timed, final Reply, body).  A timeout or close
+    raises, with the Timed in the exception's .timed."""
     body = HONEST_BODY % (n, n)
     t = Timed()
-    for name, line, code in (("MAIL", "MAIL FROM:<honest@example.com>", 250),
-                             ("RCPT", "RCPT TO:<rcpt@example.com>", 250), ("DATA", "DATA", 354)):
-        r = t.step(name, lambda: w.cmd(line, timeout=timeout))
-        if r.code != code:
-            return t, r, body
-    r = t.step("dot", lambda: (w.send(body + b".\r\n"), w.reply(timeout=timeout))[1])
+    try:
+        for name, line, code in (("MAIL", "MAIL FROM:<honest@example.com>", 250),
+                                 ("RCPT", "RCPT TO:<rcpt@example.com>", 250), ("DATA", "DATA", 354)):
+            r = t.step(name, lambda: w.cmd(line, timeout=timeout))
+            if r.code != code:
+                return t, r, body
+        r = t.step("dot", lambda: (w.send(body + b".\r\n"), w.reply(timeout=timeout))[1])
+    except (WireTimeout, WireClosed, OSError) as e:
+        e.timed = t
+        raise
     return t, r, body
 
 
 def honest_session(host, port, timeout, source=None):
     """A whole session, timed: connect, banner, EHLO, one transaction, QUIT.
-    Returns (Timed, final reply)."""
+    Returns (Timed, final reply); the reply is None when a step timed out or
+    the connection failed (Timed.error says which)."""
     t = Timed()
-    w = t.step("connect", lambda: Wire(host, port, timeout=timeout, source=source, nodelay=True))
-    with w:
-        for name, fn in (("banner", lambda: w.reply(timeout=timeout)),
-                         ("EHLO", lambda: w.cmd("EHLO honest.example", timeout=timeout))):
-            r = t.step(name, fn)
-            if r.code not in (220, 250):
-                return t, r
-        tt, r, _ = honest_transaction(w, 0, timeout)
-        t.steps += tt.steps
-        if r.code == 250:
-            t.step("QUIT", lambda: w.cmd("QUIT", timeout=timeout))
+    try:
+        w = t.step("connect", lambda: Wire(host, port, timeout=timeout, source=source, nodelay=True))
+        with w:
+            for name, fn in (("banner", lambda: w.reply(timeout=timeout)),
+                             ("EHLO", lambda: w.cmd("EHLO honest.example", timeout=timeout))):
+                r = t.step(name, fn)
+                if r.code not in (220, 250):
+                    return t, r
+            tt, r, _ = honest_transaction(w, 0, timeout)
+            t.steps += tt.steps
+            if r.code == 250:
+                t.step("QUIT", lambda: w.cmd("QUIT", timeout=timeout))
+    except (WireTimeout, WireClosed, OSError) as e:
+        inner = getattr(e, "timed", None)
+        if inner is not None:
+            t.steps += inner.steps
+            t.error = inner.error
+        return t, None
     return t, r
 
 
