@@ -153,9 +153,10 @@ def test_steady_disk_faults(faultfs, any_server, tools, tmp_path, figures):
 
 @pytest.mark.parametrize("op", ["create", "fallocate", "write", "fsync"])
 def test_transient_fault_creating_first_segment(faultfs, any_server, tools, tmp_path, op):
-    fs = faultfs(tmp_path / "under", tmp_path / "mnt", seed=3, match="*.seg", **{"fail_" + op: 1})
+    """The fault hits files named by a segment number (match 0*: the
+    segment, whatever its temporary name, not a lock file), once."""
+    fs = faultfs(tmp_path / "under", tmp_path / "mnt", seed=3, match="0*", **{"fail_" + op: 1})
     srv = any_server("--spool", tmp_path / "mnt" / "spool", "--shards", 1, discard=False)
-    assert fs.counters()[op + "_failed"] == 1, "the fault was not injected: %r" % fs.counters()
     sender = Sender(srv.port)
     deadline = time.monotonic() + FIRST_SEGMENT_S
     n = 0
@@ -168,6 +169,11 @@ def test_transient_fault_creating_first_segment(faultfs, any_server, tools, tmp_
         if not sender.log[-1][2]:
             time.sleep(0.2)
     sender.close()
+    counters = fs.counters()
+    if op == "fallocate" and counters["fallocate_calls"] == 0:
+        pytest.skip("this server does not fallocate segments: no fallocate fault to inject")
+    assert counters[op + "_failed"] == 1, "the fault was not injected (no %s on a file named 0*): %r" % (
+        op, counters)
     check_replies(sender.log)
     srv.stop()
     srv.assert_clean_exit()
