@@ -19,7 +19,6 @@ printed by -ra.
 """
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -107,51 +106,43 @@ def memcg():
         cg.close()
 
 
+def _mount_factory(what, do_mount):
+    """Generator behind the mount fixtures: yields mount(*args, **kw), which
+    returns do_mount(index, *args, **kw) or skips with the reason it could
+    not mount; unmounts everything at teardown, last mounted first."""
+    mounted = []
+
+    def mount(*args, **kw):
+        try:
+            m = do_mount(len(mounted), *args, **kw)
+        except MountUnavailable as e:
+            pytest.skip("cannot mount %s here: %s" % (what, e))
+        mounted.append(m)
+        return m
+
+    yield mount
+    for m in reversed(mounted):
+        m.unmount()
+
+
 @pytest.fixture
 def faultfs(tools, tmp_path):
     """Factory: faultfs(source, mountpoint, seed=1, **settings) -> FaultFs,
     mounted; skips without libfuse3 (build) or /dev/fuse.  Unmounted at
     teardown (the servers on it must be stopped first: request `faultfs`
     before `server` so that its teardown runs after theirs)."""
-    mounted = []
-
-    def mount(source, mountpoint, seed=1, **settings):
+    def do_mount(index, source, mountpoint, seed=1, **settings):
         if tools["faultfs"] is None:
             pytest.skip("faultfs was not built: libfuse3 (Debian libfuse3-dev) was not found when meson "
                         "configured this build")
-        try:
-            fs = FaultFs.mount(tools["faultfs"], source, mountpoint, seed, settings,
-                               tmp_path / ("faultfs-%d.log" % len(mounted)))
-        except MountUnavailable as e:
-            pytest.skip("cannot mount faultfs here: %s" % e)
-        mounted.append(fs)
-        return fs
+        return FaultFs.mount(tools["faultfs"], source, mountpoint, seed, settings,
+                             tmp_path / ("faultfs-%d.log" % index))
 
-    yield mount
-    for fs in reversed(mounted):
-        fs.unmount()
+    yield from _mount_factory("faultfs", do_mount)
 
 
 @pytest.fixture
 def tmpfs():
     """Factory: tmpfs(mountpoint, size_bytes) -> Tmpfs; skips without root or
     mount permission.  Unmounted at teardown."""
-    mounted = []
-
-    def mount(mountpoint, size_bytes):
-        try:
-            t = Tmpfs.mount(mountpoint, size_bytes)
-        except MountUnavailable as e:
-            pytest.skip("cannot mount a tmpfs here: %s" % e)
-        mounted.append(t)
-        return t
-
-    yield mount
-    for t in reversed(mounted):
-        t.unmount()
-
-
-@pytest.fixture
-def need_root():
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
+    yield from _mount_factory("a tmpfs", lambda index, mountpoint, size_bytes: Tmpfs.mount(mountpoint, size_bytes))

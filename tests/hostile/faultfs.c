@@ -45,7 +45,7 @@
 #define ERR_BYTES 256u
 
 struct faultfs {
-	int src_fd; /* SOURCE, O_PATH-less directory descriptor */
+	int src_fd; /* SOURCE, opened as a directory: every path is relative to it */
 	struct faultfs_ctl ctl;
 };
 
@@ -298,12 +298,16 @@ static int faultfs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, of
 {
 	DIR *d = (DIR *)(uintptr_t)fi->fh;
 	rewinddir(d);
-	for (struct dirent *de; (errno = 0, de = readdir(d)) != NULL;) {
+	/* offset 0 for every entry: libfuse gathers the whole listing */
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (de == NULL)
+			return -errno;
 		struct stat st = { .st_ino = de->d_ino, .st_mode = (mode_t)DTTOIF(de->d_type) };
 		if (fill(buf, de->d_name, &st, 0, 0) != 0)
-			break;
+			return -ENOMEM;
 	}
-	return -errno;
 }
 
 static int faultfs_releasedir(const char *path, struct fuse_file_info *fi)
