@@ -18,11 +18,15 @@ SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-
 # sanitizer builds, clang-format for the format check, pytest for the
 # interop suite, real SMTP clients to talk to the server, postfix for
 # smtp-source/smtp-sink (reference load tools), haproxy to test
-# --proxy-protocol behind a real load balancer, and python3-xxhash for
-# the interop suite's independent spool reader (tests/interop/spoolfmt.py
-# checks XXH3-64 checksums).
+# --proxy-protocol behind a real load balancer, python3-xxhash for the
+# interop suite's independent spool reader (tests/interop/spoolfmt.py
+# checks XXH3-64 checksums), and FUSE 3 for the hostile suite's
+# fault-injecting filesystem (tests/hostile/faultfs.c: libfuse3-dev brings
+# the library and meson's pkg-config name fuse3, fuse3 the kernel module's
+# user side, /dev/fuse rules and fusermount3).
 # shellcheck disable=SC2034
-SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl postfix haproxy python3-xxhash)
+SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl postfix haproxy
+	python3-xxhash fuse3 libfuse3-dev)
 
 # setup_missing_packages PKG... - print each PKG that is not installed, one a
 # line.  A package removed with its conffiles left ("deinstall ok
