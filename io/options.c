@@ -21,6 +21,7 @@
 #include "server_config.h"
 #include "smtp_limits.h"
 #include "smtp_verbs.h"
+#include "spool.h"
 #include "spool_fs.h"
 
 #ifndef SMTPSINK_VERSION
@@ -29,9 +30,6 @@
 
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:2525"
 #define HOST_MAX_BYTES 64u /* the host part of HOST:PORT */
-/* The largest record's envelope: a command line's two fields, per line. */
-#define RECORD_FIELDS_PER_LINE_BYTES 1024u
-#define RECORD_SLACK_BYTES (64u * 1024u)
 
 static const char *const io_words[] = { "auto", "uring", "epoll", NULL };
 static const char *const sync_words[] = { "none", "group", "always", NULL };
@@ -164,7 +162,8 @@ void options_free(struct server_config *cfg)
 /* --spool-mode: an octal file mode (directories get x where r is). */
 static const char *parse_spool_mode(const struct cli_opt *o, const char *v)
 {
-	return spool_fs_parse_mode(v, o->dest) == 0 ? NULL : "an octal file mode with 0600, at most 0666 (0640, 0644)";
+	return spool_fs_parse_mode(v, o->dest) == 0 ? NULL :
+						      "an octal mode with 0600, at most 0666 or 0777 (0640 or 0750)";
 }
 
 /* An address range, added to the row's struct cidr_list. */
@@ -310,12 +309,8 @@ static int check(const struct cli *c, struct server_config *cfg)
 		cli_error(c, "%s", why);
 		return -1;
 	}
-	/* a record must fit in an empty segment: the body (at most --max-size),
-	 * each recipient's command line (at most 512 octets, RFC 5321
-	 * 4.5.3.1.4, kept in two fields), MAIL, HELO, AUTH and framing */
-	uint64_t envelope = ((uint64_t)cfg->smtp.max_rcpts + 4) * RECORD_FIELDS_PER_LINE_BYTES + RECORD_SLACK_BYTES;
-	if (!cfg->discard &&
-	    (cfg->smtp.max_size_bytes == 0 || cfg->segment_size < cfg->smtp.max_size_bytes + envelope)) {
+	/* a record must fit in an empty segment */
+	if (!cfg->discard && (cfg->smtp.max_size_bytes == 0 || cfg->segment_size < spool_record_max_bytes(cfg))) {
 		cli_error(c,
 			  "--segment-size must hold the largest record: at least --max-size + --max-rcpts KiB + 64 KiB"
 			  " (and --max-size not 0)");

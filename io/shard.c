@@ -53,21 +53,36 @@ static int probe_tcp(const struct listen_addr *la)
 	return e;
 }
 
+#define CLAIM_TRIES 10 /* x CLAIM_WAIT_US: how long a dying server may hold its socket */
+#define CLAIM_WAIT_US 100000
+
+/* Does anyone accept connections on this unix socket? */
+static bool path_served(const struct listen_addr *la)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	bool live = connect(fd, (const struct sockaddr *)&la->sa, la->sa_len) == 0 || errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
 /* A unix path: a socket someone still serves is refused; a stale one (a
- * server that died) is removed. */
+ * server that died) is removed.  A server killed a moment ago may still
+ * accept for a while (its ring's pending accepts hold the socket until the
+ * kernel tears the ring down): it must stop within a second to count as
+ * stale. */
 static int claim_path(const struct listen_addr *la)
 {
 	const struct sockaddr_un *un = (const struct sockaddr_un *)&la->sa;
 	struct stat st;
 	if (lstat(un->sun_path, &st) != 0 || !S_ISSOCK(st.st_mode))
 		return 0; /* nothing there, or not a socket: bind() says */
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	int live = connect(fd, (const struct sockaddr *)&la->sa, la->sa_len) == 0 || errno == EAGAIN;
-	close(fd);
-	if (live)
-		return -EADDRINUSE;
+	for (int i = 0; path_served(la); i++) {
+		if (i == CLAIM_TRIES)
+			return -EADDRINUSE;
+		usleep(CLAIM_WAIT_US);
+	}
 	unlink(un->sun_path);
 	return 0;
 }

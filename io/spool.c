@@ -55,6 +55,8 @@ static int make_room(struct spool *sp, const struct capture *cap)
 		int e = spool_files_new_segment(sp, cap->received_us);
 		if (e != 0)
 			return e;
+		if (sp->max_bytes != 0) /* a turn may fill several segments: hold the limit at each */
+			spool_files_retire(sp, cap->received_us, sp->max_bytes, sp->max_age_s);
 	}
 	return spool_files_reserve(sp, sp->write_off + cap->record_len);
 }
@@ -370,17 +372,21 @@ void spool_tick(struct shard *sh)
 	struct spool *sp = &sh->spool;
 	if (sp->dir_fd < 0)
 		return;
-	if (sh->now_s != sp->retire_s && (sp->max_bytes != 0 || sp->max_age_s != 0)) {
+	/* once a second; every turn while over the byte limit, so that the
+	 * shards, each deleting only its oldest when it is the spool's, keep
+	 * up with any load */
+	if ((sh->now_s != sp->retire_s || sp->over_bytes) && (sp->max_bytes != 0 || sp->max_age_s != 0)) {
 		sp->retire_s = sh->now_s;
 		spool_files_retire(sp, sh->wall_us, sp->max_bytes, sp->max_age_s);
 	}
-	if (sp->seg_fd < 0 && sh->now_s >= sp->retry_s) {
-		/* down: try again after 1, 2, 4, ... SPOOL_RETRY_MAX_S seconds,
-		 * for ever (a disk that fails now may work later) */
-		sp->retry_delay_s = sp->retry_delay_s == 0 ? 1 : 2 * sp->retry_delay_s;
-		if (sp->retry_delay_s > SPOOL_RETRY_MAX_S)
-			sp->retry_delay_s = SPOOL_RETRY_MAX_S;
-		sp->retry_s = sh->now_s + sp->retry_delay_s;
+	if (sp->seg_fd < 0 && sh->now_ms >= sp->retry_ms) {
+		/* down: try again after 100, 200, 400 ms ... a second, for ever
+		 * (a disk that fails now may work later; a try costs a few
+		 * syscalls and two syncs) */
+		sp->retry_delay_ms = sp->retry_delay_ms == 0 ? SPOOL_RETRY_FIRST_MS : 2 * sp->retry_delay_ms;
+		if (sp->retry_delay_ms > SPOOL_RETRY_MAX_MS)
+			sp->retry_delay_ms = SPOOL_RETRY_MAX_MS;
+		sp->retry_ms = sh->now_ms + sp->retry_delay_ms;
 		if (spool_files_new_segment(sp, sh->wall_us) == 0)
 			fprintf(stderr, "smtpsink: shard %u: spool is writable again\n", sp->shard);
 	}

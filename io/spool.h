@@ -30,15 +30,16 @@ struct server_config;
  * file size, so fdatasync commits none), up to --segment-size: a small
  * disk holds a spool, and a big one pays one fallocate per step. */
 #define SPOOL_SEGMENT_STEP_BYTES (8u << 20)
-#define SPOOL_RETRY_MAX_S 8u /* the longest wait between segment creations while down */
+#define SPOOL_RETRY_FIRST_MS 100u /* while down: the first wait before a new segment is tried */
+#define SPOOL_RETRY_MAX_MS 1000u /* ... doubled after each failure, up to this */
 
 /* What one shard's spool holds, published for --spool-max-bytes of the
  * whole spool (every shard reads every shard's; each deletes only its own
  * segments, the oldest of the whole spool first). */
-struct spool_usage {
+struct spool_usage { /* a cache line each: shards write their own */
 	atomic_uint_fast64_t bytes; /* sealed segments + the open one's used length */
 	atomic_uint_fast64_t oldest_us; /* creation of its oldest sealed segment; UINT64_MAX: none */
-};
+} __attribute__((aligned(64)));
 
 enum spool_sync {
 	SPOOL_SYNC_NONE,
@@ -93,14 +94,16 @@ struct spool {
 	enum spool_sync sync;
 	uint64_t seg_size; /* --segment-size: the most a segment grows to */
 	uint64_t seg_alloc; /* the open segment's preallocated length */
+	uint64_t seg_min; /* the largest record: no segment is smaller */
 	uint32_t file_mode; /* --spool-mode (directories: x where r is set) */
 	int seg_fd; /* -1: the spool is down (disk full, I/O error) */
 	uint64_t segno;
 	uint64_t seg_created_us;
 	uint64_t write_off; /* next record goes here */
 	uint64_t durable_off; /* fdatasync'ed through here */
-	uint64_t retry_s; /* when down: next attempt to open a segment */
-	uint64_t retry_delay_s; /* ... and the wait after that one fails (backoff) */
+	uint64_t retry_ms; /* when down: next attempt to open a segment */
+	uint64_t retry_delay_ms; /* ... and the wait after that one fails (backoff) */
+	bool over_bytes; /* the last retention pass found the spool over --spool-max-bytes */
 	struct spool_index_entry *entries; /* the open segment's index */
 	uint32_t entry_count;
 	size_t entry_cap;
@@ -174,6 +177,12 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 /* The open segment preallocated through need_end: in steps, doubling while
  * the disk has room; 0, or -errno (-ENOSPC: the record does not fit). */
 int spool_files_reserve(struct spool *sp, uint64_t need_end);
+/* The largest record a message may make under these options: a segment
+ * must hold it (--segment-size is checked against it). */
+#define SPOOL_RECORD_LINE_FIELDS_BYTES 1024u /* a command line's two fields */
+#define SPOOL_RECORD_SLACK_BYTES (64u * 1024u)
+uint64_t spool_record_max_bytes(const struct server_config *cfg);
+
 /* Share the usage of every shard's spool (main thread, before start):
  * --spool-max-bytes then holds for the whole spool. */
 void spool_share_usage(struct spool *sp, struct spool_usage *all, unsigned shards);

@@ -87,7 +87,7 @@ int spool_files_new_segment(struct spool *sp, uint64_t now_us)
 	sp->seg_fd = fd;
 	sp->seg_alloc = first;
 	sp->seg_created_us = now_us;
-	sp->retry_delay_s = 0;
+	sp->retry_delay_ms = 0;
 	sp->write_off = SPOOL_SEGMENT_HEADER_BYTES;
 	sp->durable_off = SPOOL_SEGMENT_HEADER_BYTES;
 	sp->entry_count = 0;
@@ -177,6 +177,7 @@ static void finish_seal(struct spool *sp, struct spool_sealing *s)
 			(unsigned long long)s->segno, strerror(-e));
 	else
 		spool_files_add_sealed(sp, s->segno, s->end_off, s->created_us);
+	sp->over_bytes = sp->max_bytes != 0; /* the spool grew: look at once */
 	close(s->fd);
 	free(s->entries);
 }
@@ -219,15 +220,31 @@ void spool_share_usage(struct spool *sp, struct spool_usage *all, unsigned shard
 {
 	sp->usage = all;
 	sp->shards = shards;
+	/* retention deletes whole sealed segments: with a byte limit, a
+	 * segment is sealed at a quarter of a shard's share of it (never
+	 * below the largest record), so that the limit can hold */
+	uint64_t quarter = sp->max_bytes / (4u * (shards ? shards : 1));
+	if (sp->max_bytes != 0 && quarter < sp->seg_size)
+		sp->seg_size = quarter > sp->seg_min ? quarter : sp->seg_min;
 	atomic_store(&all[sp->shard].bytes, 0);
 	atomic_store(&all[sp->shard].oldest_us, UINT64_MAX);
 }
 
-void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s)
+/* What this shard's spool takes on the disk: the open segment as
+ * preallocated, the segments being sealed, the sealed ones. */
+static uint64_t shard_bytes(const struct spool *sp)
 {
-	uint64_t mine = sp->write_off;
+	uint64_t mine = sp->seg_fd >= 0 ? sp->seg_alloc : 0;
+	for (const struct spool_sealing *s = sp->sealing; s != NULL; s = s->next)
+		mine += s->end_off;
 	for (uint32_t i = 0; i < sp->sealed_count; i++)
 		mine += sp->sealed[i].bytes;
+	return mine;
+}
+
+void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s)
+{
+	uint64_t mine = shard_bytes(sp);
 	uint32_t gone = 0;
 	bool oldest;
 	uint64_t total = publish(sp, mine, 0, &oldest);
@@ -252,6 +269,16 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 		memmove(sp->sealed, sp->sealed + gone, (sp->sealed_count - gone) * sizeof *sp->sealed);
 		sp->sealed_count -= gone;
 	}
+	sp->over_bytes = max_bytes != 0 && total > max_bytes; /* again next turn: another shard's, maybe */
+}
+
+uint64_t spool_record_max_bytes(const struct server_config *cfg)
+{
+	/* the body (at most --max-size), each recipient's command line (at
+	 * most 512 octets, RFC 5321 4.5.3.1.4, kept in two fields), MAIL,
+	 * HELO, AUTH and framing */
+	return cfg->smtp.max_size_bytes + ((uint64_t)cfg->smtp.max_rcpts + 4) * SPOOL_RECORD_LINE_FIELDS_BYTES +
+	       SPOOL_RECORD_SLACK_BYTES;
 }
 
 int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard, uint64_t now_us)
@@ -263,6 +290,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	sp->node = cfg->node_id;
 	sp->sync = (enum spool_sync)cfg->sync;
 	sp->seg_size = cfg->segment_size;
+	sp->seg_min = spool_record_max_bytes(cfg);
 	sp->max_bytes = cfg->spool_max_bytes; /* of the whole spool: spool_share_usage() */
 	sp->max_age_s = cfg->spool_max_age_s;
 	sp->file_mode = cfg->spool_mode ? cfg->spool_mode : SPOOL_FS_FILE_MODE_DEFAULT; /* 0: not from options */

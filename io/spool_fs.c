@@ -37,10 +37,13 @@ int spool_fs_parse_mode(const char *text, uint32_t *file_mode)
 		return -EINVAL;
 	errno = 0;
 	unsigned long m = strtoul(text, &end, 8);
-	if (errno != 0 || *end != '\0' || (m & ~(unsigned long)MODE_RW_ALL) != 0 ||
-	    (m & MODE_OWNER_RW) != MODE_OWNER_RW)
+	/* a directory's mode (0750) names the same spool as its files' (0640):
+	 * execute bits are dropped, and must stand where read is */
+	unsigned long x = m & (MODE_READ_BITS >> 2);
+	if (errno != 0 || *end != '\0' || (m & ~(unsigned long)(MODE_RW_ALL | x)) != 0 ||
+	    (x & ~((m & MODE_READ_BITS) >> 2)) != 0 || (m & MODE_OWNER_RW) != MODE_OWNER_RW)
 		return -EINVAL;
-	*file_mode = (uint32_t)m;
+	*file_mode = (uint32_t)(m & MODE_RW_ALL);
 	return 0;
 }
 

@@ -32,8 +32,10 @@
 #define SPOOL_FS_LOCK_NAME "lock"
 #define SPOOL_FS_TMP_SUFFIX ".tmp"
 
-/* "0640" (octal) -> 0640.  Allowed: owner read and write (0600) plus any
- * read/write bits for group and others; no execute or special bits.
+/* "0640" (octal) -> 0640; "0750" (a directory's mode) -> 0640 too.
+ * Allowed: owner read and write (0600) plus any read/write bits for group
+ * and others; execute bits only where read is (dropped: files get none);
+ * no special bits.
  * -EINVAL otherwise. */
 int spool_fs_parse_mode(const char *text, uint32_t *file_mode);
 

@@ -17,7 +17,7 @@ Tests:
     taking mail, the indexes verify;
   - modes: under umask 022, the spool, shard directories, segments,
     indexes and the lock are 0700/0600; --spool-mode 0640 under umask 077
-    gives exactly 0750/0640;
+    gives exactly 0750/0640 (and --spool-mode 0755: 0755/0644);
   - a second server on the same spool exits 1 naming the first one's PID,
     before it touches a segment, and the first keeps serving.
 
@@ -143,8 +143,9 @@ def with_umask(mask, start):
 
 @pytest.mark.backends("epoll")
 def test_modes_whatever_the_umask(spool_server, backend, tmp_path):
-    for mask, extra, dmode, fmode in ((0o022, (), 0o700, 0o600), (0o077, ("--spool-mode", "0640"), 0o750, 0o640)):
-        spool = tmp_path / ("spool-%o" % mask)
+    for mask, extra, dmode, fmode in ((0o022, (), 0o700, 0o600), (0o077, ("--spool-mode", "0640"), 0o750, 0o640),
+                                      (0o077, ("--spool-mode", "0755"), 0o755, 0o644)):
+        spool = tmp_path / ("spool-%o-%o" % (mask, fmode))
         srv = with_umask(mask, lambda: spool_server(spool, "--shards", 2, *extra, *BASE_ARGS, io=backend))
         write_messages(srv.port, 3)
         stop_clean(srv)  # seals: indexes too
@@ -153,9 +154,12 @@ def test_modes_whatever_the_umask(spool_server, backend, tmp_path):
         assert len(dirs) == 3 and any(f.endswith(".idx") for f in files), files
         assert {d: mode_of(d) for d in dirs} == {d: dmode for d in dirs}
         assert {f: mode_of(f) for f in files} == {f: fmode for f in files}
-    p = subprocess.run([conftest.smtpsink_path(), "--spool", str(tmp_path / "x"), "--spool-mode", "0755"],
-                       capture_output=True, text=True, timeout=30)
-    assert p.returncode == 2 and "--spool-mode" in p.stderr  # execute bits are refused
+    # a directory's mode names the same spool as its files' (0755 is 0644,
+    # tested above); execute without read, and special bits, are refused
+    for bad in ("0711", "1750", "0400"):
+        p = subprocess.run([conftest.smtpsink_path(), "--spool", str(tmp_path / "x"), "--spool-mode", bad],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and "--spool-mode" in p.stderr, (bad, p.stderr)
 
 
 def test_second_server_is_refused(spool_server, backend, tmp_path):

@@ -256,6 +256,7 @@ bool fake_open(struct spool_fake *f, enum spool_sync sync, uint64_t seg_size)
 	mem_budget_init(&f->shared.mem, 1ull << 30);
 	mem_local_init(&f->sh.mem, &f->shared.mem);
 	f->sh.now_s = FAKE_NOW_S;
+	f->sh.now_ms = (uint64_t)FAKE_NOW_S * 1000u;
 	f->sh.wall_us = FAKE_T0_US;
 	int e = spool_open(&f->sh.spool, &f->cfg, FAKE_SHARD, f->sh.wall_us);
 	if (e != 0) {
@@ -313,8 +314,14 @@ void fake_free(struct spool_fake *f)
 
 void fake_advance_s(struct spool_fake *f)
 {
-	f->sh.now_s++;
-	f->sh.wall_us += 1000000u;
+	fake_advance_ms(f, 1000);
+}
+
+void fake_advance_ms(struct spool_fake *f, unsigned ms)
+{
+	f->sh.now_ms += ms;
+	f->sh.now_s = f->sh.now_ms / 1000u;
+	f->sh.wall_us += (uint64_t)ms * 1000u;
 }
 
 void fake_tick(struct spool_fake *f)

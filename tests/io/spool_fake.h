@@ -20,7 +20,8 @@
  * finds the fixture through c->shard, as conn.c finds its shard, so the
  * fixture needs no global.
  *
- * Time: sh->now_s and sh->wall_us are set by the test (fake_advance_s()),
+ * Time: sh->now_s, now_ms and wall_us are set by the test
+ * (fake_advance_s(), fake_advance_ms()),
  * never read from a clock.  Workload: at most FAKE_CONNS_MAX messages of a
  * few KiB per fixture.
  */
@@ -108,6 +109,7 @@ void fake_close(struct spool_fake *f);
 
 /* One second later on both clocks (the spool's retry works in seconds). */
 void fake_advance_s(struct spool_fake *f);
+void fake_advance_ms(struct spool_fake *f, unsigned ms);
 
 /* A complete message of body_len bytes ('a'..'z', seeded by its number)
  * from a new connection, appended as conn.c does at end of data.  Returns

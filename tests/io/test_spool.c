@@ -20,13 +20,16 @@
  * Workload: a few hundred small messages in temporary directories.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "session_harness.h"
 #include "spool_fake.h"
+#include "spool_files.h"
 
 /* The synced_before field of message conn's record. */
 static uint64_t synced_before(const struct spool_fake *f, unsigned conn)
@@ -351,27 +354,31 @@ static struct spool_fake *four_segments(const char *test, const char **q, uint64
 }
 
 /* --spool-max-bytes: past it, the oldest sealed segments go (segment and
- * index), once a second, never the open one; at the limit nothing more
- * goes.  The limit is one segment under the total, less over_bytes. */
+ * index), never the open one, as soon as a segment is sealed (or a new one
+ * begins): what counts is what the spool takes on disk, the open segment
+ * as preallocated (here its whole --segment-size: two records' worth, as
+ * much as a sealed one).  At the limit nothing more goes.  The limit is
+ * one segment under the total, less over_bytes. */
 static void retention_bytes_case(int64_t over_bytes, unsigned gone)
 {
 	uint64_t r = fake_record_len(FAKE_BODY), sealed_bytes = FAKE_HDR + 2 * r;
-	uint64_t total = 3 * sealed_bytes + FAKE_HDR + r;
+	uint64_t total = 4 * sealed_bytes; /* 1-3 sealed, 4 open and preallocated */
 	const char *q[7];
 	struct spool_fake *f = four_segments(__func__, q, total - sealed_bytes - (uint64_t)over_bytes, 0);
 	if (f == NULL)
 		return;
 	CHECK_U64(f->sh.spool.write_off, FAKE_HDR + r);
-	CHECK(fake_exists(f, 1, "seg")); /* retention ran before they were sealed, and runs once a second */
-	fake_advance_s(f);
-	fake_tick(f);
-	for (unsigned s = 1; s <= 3; s++) {
+	CHECK_U64(f->sh.spool.seg_alloc, sealed_bytes);
+	for (unsigned s = 1; s <= 3; s++) { /* no second had to pass */
 		CHECK(fake_exists(f, s, "seg") == (s > gone));
 		CHECK(fake_exists(f, s, "idx") == (s > gone));
 		if (s > gone)
 			fake_check_segment(f, s, q + 2 * (s - 1), 2, true);
 	}
 	fake_check_segment(f, 4, q + 6, 1, false);
+	fake_advance_s(f); /* a second later: nothing more */
+	fake_tick(f);
+	CHECK(fake_exists(f, gone + 1, "seg"));
 	fake_free(f);
 }
 
@@ -430,6 +437,54 @@ static void test_segment_grows(void)
 	fake_free(f);
 }
 
+/* --spool-max-bytes of the whole spool, two shards: each deletes only its
+ * own segments, and only when its oldest is the spool's oldest, so the
+ * segments go oldest first across both, until the whole spool fits.
+ * Shard 0 made segments at t = 1, 3, 5, 7 s and shard 1 at 2, 4, 6, 8 s,
+ * 10 bytes each, nothing open; the limit is 50. */
+static void test_retention_whole_spool(void)
+{
+	char dir[] = "/tmp/smtpsink-retire-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	static struct spool_usage usage[2];
+	struct spool sp[2];
+	for (unsigned k = 0; k < 2; k++) {
+		memset(&sp[k], 0, sizeof sp[k]);
+		sp[k].dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
+		sp[k].shard = k;
+		sp[k].max_bytes = 50;
+		sp[k].seg_size = sp[k].seg_min = 1u << 20;
+		spool_share_usage(&sp[k], usage, 2);
+		for (unsigned i = 0; i < 4; i++) {
+			uint64_t segno = 10 * k + i + 1; /* distinct names in one directory */
+			char name[SPOOL_FILES_NAME_BYTES];
+			spool_files_name(name, segno, "seg");
+			close(openat(sp[k].dir_fd, name, O_CREAT | O_WRONLY, 0600));
+			spool_files_add_sealed(&sp[k], segno, 10, (uint64_t)(2 * i + k + 1) * 1000000u);
+		}
+	}
+	for (int turn = 0; turn < 8; turn++) /* the shards' loop turns, alternating */
+		spool_files_retire(&sp[turn % 2], 100000000u, 50, 0);
+	/* 80 bytes, 50 allowed: the three oldest of the spool went (t = 1, 2, 3) */
+	uint64_t left[2] = { sp[0].sealed_count, sp[1].sealed_count };
+	CHECK_U64(left[0] + left[1], 5);
+	CHECK_U64(sp[0].sealed[0].created_us, 5000000u);
+	CHECK_U64(sp[1].sealed[0].created_us, 4000000u);
+	CHECK(!sp[0].over_bytes && !sp[1].over_bytes);
+	char name[SPOOL_FILES_NAME_BYTES];
+	spool_files_name(name, 1, "seg");
+	CHECK(faccessat(sp[0].dir_fd, name, F_OK, 0) != 0);
+	spool_files_name(name, 12, "seg");
+	CHECK(faccessat(sp[1].dir_fd, name, F_OK, 0) == 0);
+	for (unsigned k = 0; k < 2; k++) {
+		free(sp[k].sealed);
+		close(sp[k].dir_fd);
+	}
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
 static void test_retention(void)
 {
 	retention_bytes_case(-1, 1); /* under the limit once segment 1 is gone */
@@ -449,6 +504,7 @@ int main(void)
 	test_record_too_big();
 	test_session_records();
 	test_retention();
+	test_retention_whole_spool();
 	test_segment_grows();
 	return harness_finish("spool");
 }

@@ -298,8 +298,8 @@ static void test_down_at_rotation(void)
 /* No segment can be had at start-up (EIO on a flaky disk; here segment 1
  * cannot be read and the name of segment 2 is taken): the spool starts
  * down (MAIL gets 452) instead of the server not starting, and the retry
- * (1 s, then 2 s, ... at most SPOOL_RETRY_MAX_S apart) makes one as soon
- * as it can. */
+ * (100 ms, then 200 ms, ... at most SPOOL_RETRY_MAX_MS apart) makes one as
+ * soon as it can. */
 static void test_start_without_segment(void)
 {
 	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
@@ -312,15 +312,15 @@ static void test_start_without_segment(void)
 	CHECK_U64(spool_open(&f->sh.spool, &f->cfg, FAKE_SHARD, f->sh.wall_us), 0);
 	f->stopped = false;
 	CHECK(!spool_ready(&f->sh.spool));
-	fake_tick(f); /* the first retry: fails, next in 1 s */
-	fake_advance_s(f);
-	fake_tick(f); /* fails again: next in 2 s */
+	fake_tick(f); /* the first retry: fails, next in 100 ms */
+	fake_advance_ms(f, SPOOL_RETRY_FIRST_MS);
+	fake_tick(f); /* fails again: next in 200 ms */
 	CHECK(!spool_ready(&f->sh.spool));
 	unblock_segment(f, 2);
-	fake_advance_s(f);
+	fake_advance_ms(f, 2 * SPOOL_RETRY_FIRST_MS - 1);
 	fake_tick(f);
 	CHECK(!spool_ready(&f->sh.spool)); /* backing off */
-	fake_advance_s(f);
+	fake_advance_ms(f, 1);
 	fake_tick(f);
 	CHECK(spool_ready(&f->sh.spool));
 	CHECK_U64(f->sh.spool.segno, 2);
