@@ -109,6 +109,8 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 		t.faults += s->faults;
 		t.outcomes += s->outcomes;
 		t.throttled += s->throttled;
+		t.proxy_refused += s->proxy_refused;
+		t.stress_turns += s->stress_turns;
 	}
 	fprintf(stderr,
 		"smtpsink: served %llu connections, %llu messages, %llu message bytes (%llu bytes received) in %llu s;"
@@ -120,6 +122,12 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 	if (t.faults + t.outcomes + t.throttled > 0)
 		fprintf(stderr, "smtpsink: %llu fault rule firings, %llu recipient outcomes, %llu rate-limited\n",
 			(unsigned long long)t.faults, (unsigned long long)t.outcomes, (unsigned long long)t.throttled);
+	if (t.proxy_refused > 0)
+		fprintf(stderr, "smtpsink: %llu connections refused: not from a --proxy-from peer\n",
+			(unsigned long long)t.proxy_refused);
+	if (t.stress_turns > 0)
+		fprintf(stderr, "smtpsink: %llu loop turns in stress mode (most of --max-conns in use)\n",
+			(unsigned long long)t.stress_turns);
 }
 
 /* Rule sets replaced by SIGHUP stay allocated until exit: a reply text may
@@ -255,6 +263,9 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 			fprintf(stderr, " %s", cfg->listen[i].text);
 		fprintf(stderr, " (%s, %u shard%s%s)\n", ops->name, n, n == 1 ? "" : "s",
 			cfg->discard ? ", --discard" : "");
+		if (cfg->proxy_protocol && cfg->proxy_from.count == 0)
+			fprintf(stderr, "smtpsink: --proxy-protocol without --proxy-from: a PROXY header from any peer"
+					" is believed\n");
 		if (ops == &backend_epoll)
 			fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
 				(unsigned long long)nofile);
