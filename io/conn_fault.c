@@ -133,7 +133,7 @@ static void decide_command(struct conn *c, const struct smtp_event *ev, struct c
 		return; /* the session refuses the line itself: no rule, no count */
 	if (ev->verb == SMTP_VERB_MAIL) {
 		uint8_t fam = conn_client_family(c);
-		if (!sh->cfg->discard && !spool_ready(&sh->spool)) {
+		if (!sh->cfg->discard && !spool_accepting(&sh->spool)) {
 			d->ov = &no_room; /* the disk is full or failing: say so at MAIL */
 			return;
 		}

@@ -122,6 +122,15 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 	if (t.faults + t.outcomes + t.throttled > 0)
 		fprintf(stderr, "smtpsink: %llu fault rule firings, %llu recipient outcomes, %llu rate-limited\n",
 			(unsigned long long)t.faults, (unsigned long long)t.outcomes, (unsigned long long)t.throttled);
+	uint64_t writes = 0, syncs = 0;
+	for (unsigned i = 0; i < n; i++) {
+		writes += shards[i].spool.writes;
+		syncs += shards[i].spool.fsyncs;
+	}
+	if (writes > 0)
+		fprintf(stderr, "smtpsink: spool: %llu batch writes, %llu fdatasyncs (%.1f messages each)\n",
+			(unsigned long long)writes, (unsigned long long)syncs,
+			syncs ? (double)t.messages / (double)syncs : 0.0);
 	if (t.proxy_refused > 0)
 		fprintf(stderr, "smtpsink: %llu connections refused: not from a --proxy-from peer\n",
 			(unsigned long long)t.proxy_refused);

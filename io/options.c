@@ -194,6 +194,9 @@ static void rows_engine(struct cli *c, struct server_config *cfg)
 		cli_size64("segment-size", &cfg->segment_size, 1u << 20, 1ull << 40, "BYTES", "spool segment size"),
 		cli_size64("spool-max-bytes", &cfg->spool_max_bytes, 0, UINT64_MAX / 2, "BYTES",
 			   "delete oldest segments past this, 0: keep all"),
+		cli_def(cli_size64("spool-min-free", &cfg->spool_min_free, 0, UINT64_MAX / 2, "BYTES",
+				   "MAIL gets 452 4.3.1 while the spool's disk has less room, 0: no check"),
+			"1.5 x --max-size, at most 1/8 of the disk"),
 		cli_def(cli_custom("spool-mode", parse_spool_mode, &cfg->spool_mode, NULL, "MODE",
 				   "spool file mode, octal (0640: the group may read); directories get x where r is"),
 			"0600"),
@@ -298,6 +301,7 @@ static void defaults(struct server_config *cfg)
 	cfg->segment_size = 256ull << 20;
 	cfg->sync = 1; /* group */
 	cfg->spool_mode = SPOOL_FS_FILE_MODE_DEFAULT;
+	cfg->spool_min_free = UINT64_MAX; /* spool_open(): from --max-size and the disk */
 	cfg->idle_gap_ms = 1000;
 }
 

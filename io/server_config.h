@@ -50,6 +50,7 @@ struct server_config {
 	uint32_t sync; /* enum spool_sync */
 	uint64_t spool_max_bytes; /* retention; 0: none */
 	uint64_t spool_max_age_s; /* retention; 0: none */
+	uint64_t spool_min_free; /* MAIL gets 452 with less room; UINT64_MAX: the default */
 	uint32_t spool_mode; /* spool file mode; directories get x where r is set */
 	uint32_t max_conns; /* across all shards */
 	uint32_t timeout_s; /* idle, and each command's deadline (RFC 5321 4.5.3.2) */

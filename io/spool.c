@@ -28,7 +28,12 @@
 
 bool spool_ready(const struct spool *sp)
 {
-	return sp->seg_fd >= 0;
+	return sp->seg_fd >= 0 && !sp->full;
+}
+
+bool spool_accepting(const struct spool *sp)
+{
+	return spool_ready(sp) && !sp->low_space;
 }
 
 bool spool_idle(const struct spool *sp)
@@ -58,7 +63,14 @@ static int make_room(struct spool *sp, const struct capture *cap)
 		if (sp->max_bytes != 0) /* a turn may fill several segments: hold the limit at each */
 			spool_files_retire(sp, cap->received_us, sp->max_bytes, sp->max_age_s);
 	}
-	return spool_files_reserve(sp, sp->write_off + cap->record_len);
+	int e = spool_files_reserve(sp, sp->write_off + cap->record_len);
+	if (io_classify(IO_VERB_WRITE, e) == IO_DISK_FULL && !sp->full) {
+		sp->full = true; /* MAIL gets 452 until the segment can grow (retry) */
+		sp->full_need = sp->write_off + cap->record_len;
+		sp->retry_ms = 0;
+		fprintf(stderr, "smtpsink: shard %u: spool disk full: answering 452 until there is room\n", sp->shard);
+	}
+	return e;
 }
 
 /* Room for a record whose head_len and record_len are set: the head
@@ -367,6 +379,42 @@ static void fill_batch(struct spool *sp, struct spool_batch *b)
 		sp->queue_tail = NULL;
 }
 
+/* Down (no segment, or a full disk): try again after 100, 200, 400 ms
+ * ... a second, for ever (a disk that fails now may work later; a try
+ * costs a few syscalls and two syncs, or one fallocate). */
+static void retry(struct shard *sh, struct spool *sp)
+{
+	sp->retry_delay_ms = sp->retry_delay_ms == 0 ? SPOOL_RETRY_FIRST_MS : 2 * sp->retry_delay_ms;
+	if (sp->retry_delay_ms > SPOOL_RETRY_MAX_MS)
+		sp->retry_delay_ms = SPOOL_RETRY_MAX_MS;
+	sp->retry_ms = sh->now_ms + sp->retry_delay_ms;
+	int e = sp->seg_fd < 0 ? spool_files_new_segment(sp, sh->wall_us) : spool_files_reserve(sp, sp->full_need);
+	if (e == -EFBIG) /* the segment is full anyway: the next record rotates */
+		e = 0;
+	if (e != 0)
+		return;
+	sp->full = false;
+	sp->retry_delay_ms = 0;
+	fprintf(stderr, "smtpsink: shard %u: spool is writable again\n", sp->shard);
+}
+
+/* Admission (Postfix's queue_minfree): a transaction starts only while
+ * the open segment's preallocated tail and the disk's free space hold
+ * --spool-min-free, so that a message taken in finds room at its end
+ * rather than a 452 after its whole body was sent. */
+static void check_room(struct shard *sh, struct spool *sp)
+{
+	sp->room_check_ms = sh->now_ms + SPOOL_ROOM_CHECK_MS;
+	uint64_t room = spool_files_room(sp);
+	bool low = room < sp->min_free;
+	if (low != sp->low_space)
+		fprintf(stderr,
+			low ? "smtpsink: shard %u: spool disk low on space (%llu bytes): answering MAIL 452\n" :
+			      "smtpsink: shard %u: spool disk has room again (%llu bytes)\n",
+			sp->shard, (unsigned long long)room);
+	sp->low_space = low;
+}
+
 void spool_tick(struct shard *sh)
 {
 	struct spool *sp = &sh->spool;
@@ -379,17 +427,10 @@ void spool_tick(struct shard *sh)
 		sp->retire_s = sh->now_s;
 		spool_files_retire(sp, sh->wall_us, sp->max_bytes, sp->max_age_s);
 	}
-	if (sp->seg_fd < 0 && sh->now_ms >= sp->retry_ms) {
-		/* down: try again after 100, 200, 400 ms ... a second, for ever
-		 * (a disk that fails now may work later; a try costs a few
-		 * syscalls and two syncs) */
-		sp->retry_delay_ms = sp->retry_delay_ms == 0 ? SPOOL_RETRY_FIRST_MS : 2 * sp->retry_delay_ms;
-		if (sp->retry_delay_ms > SPOOL_RETRY_MAX_MS)
-			sp->retry_delay_ms = SPOOL_RETRY_MAX_MS;
-		sp->retry_ms = sh->now_ms + sp->retry_delay_ms;
-		if (spool_files_new_segment(sp, sh->wall_us) == 0)
-			fprintf(stderr, "smtpsink: shard %u: spool is writable again\n", sp->shard);
-	}
+	if (!spool_ready(sp) && sh->now_ms >= sp->retry_ms)
+		retry(sh, sp);
+	if (sp->min_free != 0 && sh->now_ms >= sp->room_check_ms)
+		check_room(sh, sp);
 	struct spool_batch *b = &sp->batch;
 	if (b->busy || sp->queue_head == NULL)
 		return;

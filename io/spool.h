@@ -30,8 +30,10 @@ struct server_config;
  * file size, so fdatasync commits none), up to --segment-size: a small
  * disk holds a spool, and a big one pays one fallocate per step. */
 #define SPOOL_SEGMENT_STEP_BYTES (8u << 20)
+#define SPOOL_SEGMENT_MIN_GROWTH_BYTES (1u << 20) /* on a nearly full disk */
 #define SPOOL_RETRY_FIRST_MS 100u /* while down: the first wait before a new segment is tried */
 #define SPOOL_RETRY_MAX_MS 1000u /* ... doubled after each failure, up to this */
+#define SPOOL_ROOM_CHECK_MS 200u /* free space is looked at this often (fstatvfs) */
 
 /* What one shard's spool holds, published for --spool-max-bytes of the
  * whole spool (every shard reads every shard's; each deletes only its own
@@ -104,6 +106,11 @@ struct spool {
 	uint64_t retry_ms; /* when down: next attempt to open a segment */
 	uint64_t retry_delay_ms; /* ... and the wait after that one fails (backoff) */
 	bool over_bytes; /* the last retention pass found the spool over --spool-max-bytes */
+	bool full; /* the open segment could not grow (ENOSPC): down until it can */
+	uint64_t full_need; /* ... to this length (the record that did not fit) */
+	uint64_t min_free; /* --spool-min-free: less room than this and MAIL gets 452 */
+	uint64_t room_check_ms; /* when the disk's free space is looked at next */
+	bool low_space; /* ... and the last look found less than min_free */
 	struct spool_index_entry *entries; /* the open segment's index */
 	uint32_t entry_count;
 	size_t entry_cap;
@@ -127,8 +134,12 @@ struct spool {
 int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard, uint64_t now_us);
 void spool_close(struct spool *sp);
 
-/* Can a new message be accepted?  (false: MAIL gets 452 4.3.1) */
+/* Can a message be stored?  (false: its end of data gets 452 4.3.1) */
 bool spool_ready(const struct spool *sp);
+
+/* Can a new transaction start?  Ready, and the disk has --spool-min-free
+ * room (false: MAIL gets 452 4.3.1). */
+bool spool_accepting(const struct spool *sp);
 
 /* The open segment's index entry for a queue ID, or NULL (sealed segments
  * are found through their .idx files). */
@@ -177,6 +188,9 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 /* The open segment preallocated through need_end: in steps, doubling while
  * the disk has room; 0, or -errno (-ENOSPC: the record does not fit). */
 int spool_files_reserve(struct spool *sp, uint64_t need_end);
+/* Bytes new records may take: the open segment's preallocated tail and
+ * the disk's free space (UINT64_MAX if the disk does not say). */
+uint64_t spool_files_room(const struct spool *sp);
 /* The largest record a message may make under these options: a segment
  * must hold it (--segment-size is checked against it). */
 #define SPOOL_RECORD_LINE_FIELDS_BYTES 1024u /* a command line's two fields */

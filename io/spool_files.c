@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "grow.h"
@@ -111,16 +112,34 @@ int spool_files_reserve(struct spool *sp, uint64_t need_end)
 		return 0;
 	if (need_end > sp->seg_size)
 		return -EFBIG;
-	uint64_t step = SPOOL_SEGMENT_STEP_BYTES;
-	uint64_t least = (need_end + step - 1) / step * step, want = 2 * sp->seg_alloc;
-	least = least < sp->seg_size ? least : sp->seg_size;
-	want = want > least ? (want < sp->seg_size ? want : sp->seg_size) : least;
-	int e = preallocate(sp, sp->seg_alloc, want);
-	if (e == -ENOSPC && want > least) /* room for less: take only what is needed */
-		e = preallocate(sp, sp->seg_alloc, want = least);
-	if (e == 0)
-		sp->seg_alloc = want;
+	/* doubling; on a disk without that much room, the next step; then
+	 * only what the record needs, to the MiB */
+	uint64_t tries[3] = { 2 * sp->seg_alloc, SPOOL_SEGMENT_STEP_BYTES, SPOOL_SEGMENT_MIN_GROWTH_BYTES };
+	int e = -ENOSPC;
+	uint64_t last = 0;
+	for (unsigned i = 0; i < 3 && (e == -ENOSPC || e == -EDQUOT); i++) {
+		uint64_t want = i == 0 ? tries[0] : (need_end + tries[i] - 1) / tries[i] * tries[i];
+		if (want < need_end)
+			want = need_end;
+		if (want > sp->seg_size)
+			want = sp->seg_size;
+		if (want == last)
+			continue;
+		last = want;
+		e = preallocate(sp, sp->seg_alloc, want);
+		if (e == 0)
+			sp->seg_alloc = want;
+	}
 	return e;
+}
+
+uint64_t spool_files_room(const struct spool *sp)
+{
+	struct statvfs st;
+	if (fstatvfs(sp->dir_fd, &st) != 0)
+		return UINT64_MAX;
+	uint64_t tail = sp->seg_fd >= 0 && sp->seg_alloc > sp->write_off ? sp->seg_alloc - sp->write_off : 0;
+	return (uint64_t)st.f_bavail * st.f_frsize + tail;
 }
 
 void spool_files_add_sealed(struct spool *sp, uint64_t segno, uint64_t bytes, uint64_t created_us)
@@ -272,6 +291,18 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 	sp->over_bytes = max_bytes != 0 && total > max_bytes; /* again next turn: another shard's, maybe */
 }
 
+/* Postfix's smtpd asks for 1.5 x its message size limit free at MAIL;
+ * --max-size defaults higher than Postfix's, so a small disk (a test's
+ * tmpfs) is asked for an eighth of its size at most. */
+static uint64_t default_min_free(const struct spool *sp, const struct server_config *cfg)
+{
+	uint64_t want = cfg->smtp.max_size_bytes + cfg->smtp.max_size_bytes / 2;
+	struct statvfs st;
+	if (fstatvfs(sp->dir_fd, &st) == 0 && (uint64_t)st.f_blocks * st.f_frsize / 8 < want)
+		want = (uint64_t)st.f_blocks * st.f_frsize / 8;
+	return want;
+}
+
 uint64_t spool_record_max_bytes(const struct server_config *cfg)
 {
 	/* the body (at most --max-size), each recipient's command line (at
@@ -306,6 +337,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	close(top);
 	if (e != 0)
 		return e;
+	sp->min_free = cfg->spool_min_free != UINT64_MAX ? cfg->spool_min_free : default_min_free(sp, cfg);
 	e = spool_recover(sp);
 	if (e == 0 && sp->seg_fd < 0)
 		e = spool_files_new_segment(sp, now_us);

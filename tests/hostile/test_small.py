@@ -7,6 +7,9 @@
     segments hold session records;
   - a server with default options works on a 64 MiB tmpfs (100 messages
     stored, no 452);
+  - --spool-min-free: MAIL gets 452 4.3.1 once the disk's free space and
+    the open segment's tail fall below it, 250 again once space is freed;
+    with 0, no such refusal;
   - sizes take units (10M, 1G) in every size option;
   - --listen localhost:PORT works;
   - refusals by fault rules or recipient outcomes never count toward
@@ -136,6 +139,51 @@ def test_default_options_on_small_tmpfs(tmpfs, any_server, tools, tmp_path):
     srv.stop()
     srv.assert_clean_exit()
     assert set(qids) <= set(hh.spool_ls(tools, spool)), "acknowledged messages missing"
+
+
+def mail_reply(port):
+    with Wire(HOST, port, timeout=30) as w:
+        greet(w)
+        r = w.cmd("MAIL FROM:<free@example.com>")
+        w.cmd("QUIT")
+        return r
+
+
+def wait_mail_reply(port, code, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        r = mail_reply(port)
+        if r.code == code or time.monotonic() > deadline:
+            return r
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("min_free", ["16M", "0"])
+def test_spool_min_free(tmpfs, any_server, tmp_path, min_free):
+    mnt = tmp_path / "mnt"
+    tmpfs(mnt, 64 * MIB)
+    srv = any_server("--spool", mnt / "spool", "--shards", 1, "--max-size", "4M", "--segment-size", "32M",
+                     "--spool-min-free", min_free, discard=False)
+    assert mail_reply(srv.port).code == 250
+    # leave 2 MiB free: with the open segment's tail (at most 8 MiB so far), under 16 MiB
+    filler = mnt / "filler"
+    fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, shutil.disk_usage(mnt).free - 2 * MIB)
+    finally:
+        os.close(fd)
+    if min_free == "0":
+        time.sleep(0.5)  # several free-space looks, had there been any
+        assert mail_reply(srv.port).code == 250, "--spool-min-free 0 and MAIL was refused"
+        return
+    r = wait_mail_reply(srv.port, 452)
+    assert r.code == 452 and r.lines[-1].startswith("452 4.3.1 "), \
+        "2 MiB free under --spool-min-free 16M, MAIL still: %r" % r.raw
+    filler.unlink()
+    r = wait_mail_reply(srv.port, 250)
+    assert r.code == 250, "space freed, MAIL still: %r" % r.raw
+    srv.stop()
+    srv.assert_clean_exit()
 
 
 # -- units and host names -------------------------------------------------------------------
