@@ -3,7 +3,7 @@
 Owns: reusing the interop suite's fixtures (tests/interop/conftest.py is
 loaded under the name `interop_conftest`, and its fixtures and hooks are
 re-exported here: `server`, `any_server`, `backend`, `smtpsink_bin`,
-`figures`; tests/interop/test_spool.py's `spool_server` too), and the
+`figures`; tests/interop/spool_helpers.py's `spool_server` too), and the
 fixtures only this suite needs, each of which undoes what it made even when
 the test fails:
   - `flood`: client processes (flood.py) holding hundreds of sessions;
@@ -46,12 +46,12 @@ def _load_interop_conftest():
 _interop = _load_interop_conftest()
 
 # Re-exported: fixtures and hooks of the interop suite, and what
-# tests/interop/test_spool.py reads from "conftest" (Server, START_TIMEOUT,
+# tests/interop/spool_helpers.py reads from "conftest" (Server, START_TIMEOUT,
 # BACKEND_WORD) so that its helpers can be imported from here.
 from interop_conftest import (  # noqa: E402,F401
     BACKEND_WORD, START_TIMEOUT, Server, any_server, backend, figures, pytest_generate_tests,
     pytest_report_header, pytest_terminal_summary, server, smtpsink_bin)
-from test_spool import spool_server  # noqa: E402,F401
+from spool_helpers import spool_server  # noqa: E402,F401
 
 import hostile_helpers as hh  # noqa: E402
 from memcg import MemCgroup, MemCgroupUnavailable  # noqa: E402

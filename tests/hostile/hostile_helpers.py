@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from interop_helpers import HOST, Wire, WireClosed, WireTimeout, greet, transaction
-from test_spool import qid_of  # noqa: F401  (re-exported for the tests)
+from spool_helpers import qid_of  # noqa: F401  (re-exported for the tests)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

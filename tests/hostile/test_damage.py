@@ -27,7 +27,7 @@ import pytest
 
 import hostile_helpers as hh
 from hostile_helpers import SMALL_SEGMENTS, fill_until_sealed
-from test_spool import flip, kill9, stop_clean, write_messages
+from spool_helpers import flip, kill9, stop_clean, write_messages
 
 import spoolfmt
 

@@ -38,7 +38,7 @@ import pytest
 import hostile_helpers as hh
 from hostile_helpers import MIB, SMALL_SEGMENTS
 from interop_helpers import HOST, Wire, WireClosed, free_port, greet, transaction
-from test_spool import data_txn
+from spool_helpers import data_txn
 
 BENCH_TIMEOUT = 120
 

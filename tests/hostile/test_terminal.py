@@ -28,7 +28,7 @@ import pytest
 import hostile_helpers as hh
 from interop_conftest import start_server
 from interop_helpers import HOST, Wire, greet
-from test_spool import data_txn, dot_stuff
+from spool_helpers import data_txn, dot_stuff
 
 CSI_SUBJECTS = [
     b"=?iso-8859-1?q?=9B31mRED?=",

@@ -21,7 +21,7 @@ Tests:
   - a second server on the same spool exits 1 naming the first one's PID,
     before it touches a segment, and the first keeps serving.
 
-Servers come from test_spool.py's spool_server factory (capture mode, both
+Servers come from spool_helpers.py's spool_server factory (capture mode, both
 backends).  Nothing sleeps for a fixed time: conditions are polled.
 """
 
@@ -33,7 +33,7 @@ import subprocess
 import conftest
 import pytest
 from interop_helpers import HOST, Wire, free_port, greet, spool_tool, spool_tool_path
-from test_spool import (  # noqa: F401 (spool_server is a fixture)
+from spool_helpers import (  # noqa: F401 (spool_server is a fixture)
     BASE_ARGS, REPLY_TIMEOUT, data_txn, flip, kill9, qid_of, spool_server, stop_clean, write_messages)
 
 SECOND_SERVER_TIMEOUT = 20.0
