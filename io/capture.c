@@ -28,11 +28,11 @@
 #include <unistd.h>
 
 #include "conn_int.h"
+#include "grow.h"
+#include "io_classify.h"
 #include "shard.h"
 
 #define FIRST_CHUNK_BYTES 4096u
-
-#include "grow.h"
 
 #define CAPTURE_FIRST_CAP 64u /* elements of a fresh body, arena or recipient list */
 
@@ -243,6 +243,8 @@ void capture_on_spilled(struct capture *cap, int res)
 	if (res < 0 || (size_t)res != sp->wlen) {
 		fprintf(stderr, "smtpsink: spill file write failed: %s\n", res < 0 ? strerror(-res) : "short write");
 		fail(cap, res < 0 ? res : -EIO);
+		if (io_classify(IO_VERB_WRITE, res) == IO_DISK_FULL)
+			spool_out_of_room(cap->sh);
 	} else {
 		sp->written += sp->wlen;
 	}

@@ -399,9 +399,9 @@ static void retry(struct shard *sh, struct spool *sp)
 }
 
 /* Admission (Postfix's queue_minfree): a transaction starts only while
- * the open segment's preallocated tail and the disk's free space hold
- * --spool-min-free, so that a message taken in finds room at its end
- * rather than a 452 after its whole body was sent. */
+ * the disk has --spool-min-free free, so that a message taken in finds
+ * room for its spill file and its record rather than a 452 after its
+ * whole body was sent. */
 static void check_room(struct shard *sh, struct spool *sp)
 {
 	sp->room_check_ms = sh->now_ms + SPOOL_ROOM_CHECK_MS;
@@ -413,6 +413,16 @@ static void check_room(struct shard *sh, struct spool *sp)
 			      "smtpsink: shard %u: spool disk has room again (%llu bytes)\n",
 			sp->shard, (unsigned long long)room);
 	sp->low_space = low;
+}
+
+void spool_out_of_room(struct shard *sh)
+{
+	struct spool *sp = &sh->spool;
+	if (sp->min_free == 0 || sp->low_space)
+		return; /* no admission check, or already refusing */
+	fprintf(stderr, "smtpsink: shard %u: spool disk full: answering MAIL 452\n", sp->shard);
+	sp->low_space = true;
+	sp->room_check_ms = sh->now_ms + SPOOL_ROOM_CHECK_MS;
 }
 
 void spool_tick(struct shard *sh)

@@ -141,6 +141,10 @@ bool spool_ready(const struct spool *sp);
  * room (false: MAIL gets 452 4.3.1). */
 bool spool_accepting(const struct spool *sp);
 
+/* A write for a message (its spill file) found the disk full: MAIL gets
+ * 452 4.3.1 now, until a look at free space finds --spool-min-free. */
+void spool_out_of_room(struct shard *sh);
+
 /* The open segment's index entry for a queue ID, or NULL (sealed segments
  * are found through their .idx files). */
 const struct spool_index_entry *spool_find_open(const struct spool *sp, const char *qid, size_t qid_len);
@@ -188,8 +192,9 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 /* The open segment preallocated through need_end: in steps, doubling while
  * the disk has room; 0, or -errno (-ENOSPC: the record does not fit). */
 int spool_files_reserve(struct spool *sp, uint64_t need_end);
-/* Bytes new records may take: the open segment's preallocated tail and
- * the disk's free space (UINT64_MAX if the disk does not say). */
+/* The disk's free space (UINT64_MAX if it does not say).  The open
+ * segment's preallocated tail is not counted: a message spilled to a file
+ * while it arrives needs free space besides its record's. */
 uint64_t spool_files_room(const struct spool *sp);
 /* The largest record a message may make under these options: a segment
  * must hold it (--segment-size is checked against it). */

@@ -138,8 +138,7 @@ uint64_t spool_files_room(const struct spool *sp)
 	struct statvfs st;
 	if (fstatvfs(sp->dir_fd, &st) != 0)
 		return UINT64_MAX;
-	uint64_t tail = sp->seg_fd >= 0 && sp->seg_alloc > sp->write_off ? sp->seg_alloc - sp->write_off : 0;
-	return (uint64_t)st.f_bavail * st.f_frsize + tail;
+	return (uint64_t)st.f_bavail * st.f_frsize;
 }
 
 void spool_files_add_sealed(struct spool *sp, uint64_t segno, uint64_t bytes, uint64_t created_us)

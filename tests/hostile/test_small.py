@@ -7,8 +7,8 @@
     segments hold session records;
   - a server with default options works on a 64 MiB tmpfs (100 messages
     stored, no 452);
-  - --spool-min-free: MAIL gets 452 4.3.1 once the disk's free space and
-    the open segment's tail fall below it, 250 again once space is freed;
+  - --spool-min-free: MAIL gets 452 4.3.1 once the disk's free space falls
+    below it, 250 again once space is freed;
     with 0, no such refusal;
   - sizes take units (10M, 1G) in every size option;
   - --listen localhost:PORT works;
@@ -165,7 +165,7 @@ def test_spool_min_free(tmpfs, any_server, tmp_path, min_free):
     srv = any_server("--spool", mnt / "spool", "--shards", 1, "--max-size", "4M", "--segment-size", "32M",
                      "--spool-min-free", min_free, discard=False)
     assert mail_reply(srv.port).code == 250
-    # leave 2 MiB free: with the open segment's tail (at most 8 MiB so far), under 16 MiB
+    # leave 2 MiB free, under 16 MiB
     filler = mnt / "filler"
     fd = os.open(filler, os.O_CREAT | os.O_WRONLY, 0o600)
     try:

@@ -9,12 +9,14 @@
  * stops the connection reading, so what waits is in the client's socket,
  * not in the server, and it goes on when the disk catches up; the end of
  * data while a spill write is in flight; a spill write that fails (451,
- * nothing stored, the session goes on); a transaction aborted or a client
+ * nothing stored, the session goes on); one that finds the disk full (452,
+ * and MAIL gets 452 until a look at free space finds room); a transaction aborted or a client
  * gone mid-message (no descriptor or byte left behind); a budget far
  * smaller than the clients' content (they wait in turn, all are stored,
  * the budget is whole again at the end).
  *
- * Workload: messages of a few MiB, a clock that never moves.
+ * Workload: messages of a few MiB, a clock that moves only to let the
+ * spool look at free space again.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "capture.h"
 #include "engine_harness.h"
 #include "session_harness.h"
+#include "spool.h"
 
 #define PORT 40003
 #define MIB (1024u * 1024u)
@@ -198,6 +201,35 @@ static void test_spill_failure(void)
 	engine_fini(&e);
 }
 
+/* A spill write that finds the disk full: 452 4.3.1 at the end, and MAIL
+ * gets 452 4.3.1 (before a client sends another body) until the spool's
+ * next look at free space finds --spool-min-free; then mail flows. */
+static void test_spill_disk_full(void)
+{
+	static const char *const args[] = { "--spool-min-free", "1M", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int k = engine_connect_greeted(&e, PORT);
+	open_transaction(&e, k);
+	char *body = content(MIB, 6);
+	e.fail_spill = -ENOSPC;
+	engine_send(&e, k, body, MIB);
+	ENGINE_CMD(&e, k, "\r\n.\r\n", "452 4.3.1");
+	ENGINE_CMD(&e, k, "MAIL FROM:<a@b.example>\r\n", "452 4.3.1");
+	engine_advance(&e, SPOOL_ROOM_CHECK_MS / 2);
+	engine_spool_tick(&e);
+	ENGINE_CMD(&e, k, "MAIL FROM:<a@b.example>\r\n", "452 4.3.1");
+	engine_advance(&e, SPOOL_ROOM_CHECK_MS);
+	engine_spool_tick(&e); /* the test's disk has a MiB free */
+	open_transaction(&e, k);
+	ENGINE_CMD(&e, k, "small\r\n.\r\n", "");
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+	free(body);
+	engine_fini(&e);
+}
+
 /* Aborted in the middle: by RSET (the session says it), by a reset with a
  * spill write in flight; the spill files are gone, the budget whole. */
 static void test_abort_mid_message(void)
@@ -291,6 +323,7 @@ int main(void)
 	test_slow_disk_backpressure();
 	test_end_while_spilling();
 	test_spill_failure();
+	test_spill_disk_full();
 	test_abort_mid_message();
 	test_small_budget();
 	return harness_finish("test_conn_memory");
