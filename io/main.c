@@ -267,11 +267,15 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 	uint64_t started_s = monotonic_s();
 	if (started == n && wait_ready(shards, n)) {
 		rlim_t nofile = raise_nofile();
-		fprintf(stderr, "smtpsink: listening on");
-		for (unsigned i = 0; i < cfg->listen_count; i++)
-			fprintf(stderr, " %s", cfg->listen[i].text);
-		fprintf(stderr, " (%s, %u shard%s%s)\n", ops->name, n, n == 1 ? "" : "s",
-			cfg->discard ? ", --discard" : "");
+		/* one write: a reader of stderr never sees half of this line */
+		char line[SERVER_LISTEN_MAX * 160 + 128];
+		size_t len = (size_t)snprintf(line, sizeof line, "smtpsink: listening on");
+		for (unsigned i = 0; i < cfg->listen_count && len < sizeof line; i++)
+			len += (size_t)snprintf(line + len, sizeof line - len, " %s", cfg->listen[i].text);
+		if (len < sizeof line)
+			snprintf(line + len, sizeof line - len, " (%s, %u shard%s%s)\n", ops->name, n,
+				 n == 1 ? "" : "s", cfg->discard ? ", --discard" : "");
+		fputs(line, stderr);
 		if (cfg->proxy_protocol && cfg->proxy_from.count == 0)
 			fprintf(stderr, "smtpsink: --proxy-protocol without --proxy-from: a PROXY header from any peer"
 					" is believed\n");

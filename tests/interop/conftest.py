@@ -147,7 +147,8 @@ class Server:
         return head + "\n".join(line[:500] for line in lines[-max_lines:])
 
     def stderr_lines(self):
-        return self.stderr().splitlines()
+        """Complete lines only: one still being written is not there yet."""
+        return self.stderr().split("\n")[:-1]
 
     def listening_line(self):
         for ln in self.stderr_lines():
