@@ -137,15 +137,26 @@ static bool add_entry(struct spool *sp, const struct capture *cap)
 	e->record_len = cap->record_len;
 	e->meta_len = (uint32_t)(cap->head_len - SPOOL_RECORD_HEADER_BYTES);
 	e->flags = cap->flags;
-	if (!spool_table_add(&sp->table, sp->entries, sp->entry_count - 1)) {
+	if (sp->table_live && !spool_table_add(&sp->table, sp->entries, sp->entry_count - 1)) {
 		sp->entry_count--;
 		return false;
 	}
 	return true;
 }
 
-const struct spool_index_entry *spool_find_open(const struct spool *sp, const char *qid, size_t qid_len)
+/* The table costs a hash and a cache miss per message: it is built when
+ * the first lookup needs it, not before. */
+const struct spool_index_entry *spool_find_open(struct spool *sp, const char *qid, size_t qid_len)
 {
+	if (!sp->table_live) {
+		spool_table_clear(&sp->table);
+		for (uint32_t k = 0; k < sp->entry_count; k++)
+			if (!spool_table_add(&sp->table, sp->entries, k)) {
+				spool_table_clear(&sp->table);
+				return NULL; /* out of memory: not found, try again later */
+			}
+		sp->table_live = true;
+	}
 	long i = spool_table_find(&sp->table, sp->entries, qid, qid_len);
 	return i < 0 ? NULL : &sp->entries[i];
 }

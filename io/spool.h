@@ -114,7 +114,8 @@ struct spool {
 	struct spool_index_entry *entries; /* the open segment's index */
 	uint32_t entry_count;
 	size_t entry_cap;
-	struct spool_table table; /* queue ID -> entries[], open segment */
+	struct spool_table table; /* queue ID -> entries[], open segment: built by the first */
+	bool table_live; /* ... spool_find_open(), kept up to date from then on */
 	struct capture *queue_head, *queue_tail; /* laid out, not yet written */
 	uint32_t queued;
 	struct spool_batch batch; /* the one in flight */
@@ -147,7 +148,7 @@ void spool_out_of_room(struct shard *sh);
 
 /* The open segment's index entry for a queue ID, or NULL (sealed segments
  * are found through their .idx files). */
-const struct spool_index_entry *spool_find_open(const struct spool *sp, const char *qid, size_t qid_len);
+const struct spool_index_entry *spool_find_open(struct spool *sp, const char *qid, size_t qid_len);
 
 /* Nothing queued or in flight (shutdown may finish). */
 bool spool_idle(const struct spool *sp);

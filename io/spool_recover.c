@@ -200,11 +200,9 @@ static int adopt(struct spool *sp, const struct recovering *rv, int fd, uint64_t
 {
 	int e = 0;
 	spool_table_clear(&sp->table);
-	for (uint32_t i = 0; e == 0 && i < sp->entry_count; i++)
-		if (!spool_table_add(&sp->table, sp->entries, i))
-			e = -ENOMEM;
+	sp->table_live = false; /* built from entries by the first lookup */
 	/* zeros from end on: cut, then preallocate again */
-	if (e == 0 && (ftruncate(fd, (off_t)end) != 0 || fdatasync(fd) != 0))
+	if ((ftruncate(fd, (off_t)end) != 0 || fdatasync(fd) != 0))
 		e = -errno;
 	sp->segno = rv->segno;
 	sp->seg_fd = fd;

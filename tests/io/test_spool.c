@@ -13,7 +13,8 @@
  * alignment unit short), a record too big for any segment, a batch never
  * spanning two segments (--sync group and always); sealing (only once the segment's last batch is
  * durable: cut to its used length, an index of every record); session
- * records queued with nobody to answer; retention (--spool-max-bytes at,
+ * records queued with nobody to answer; finding an open segment's message
+ * by queue ID (a table built at the first lookup); retention (--spool-max-bytes at,
  * over and under its limit, --spool-max-age; never the open segment).  Every file is read back through
  * core's decoder.  Failures are in test_spool_fail.c.
  *
@@ -493,6 +494,44 @@ static void test_retention(void)
 	test_retention_age();
 }
 
+/* Finding a message of the open segment by queue ID: the table is built
+ * at the first lookup (not on the hot path), then kept up to date; a
+ * rotation leaves only the new segment's messages in it. */
+static void test_find_open(void)
+{
+	uint64_t r = fake_record_len(FAKE_BODY);
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_HDR + 40 * r);
+	if (f == NULL)
+		return;
+	unsigned m[50];
+	for (unsigned i = 0; i < 30; i++)
+		m[i] = fake_append_queued(f, FAKE_BODY);
+	CHECK(!f->sh.spool.table_live);
+	struct spool *sp = &f->sh.spool;
+	for (unsigned i = 0; i < 30; i++) {
+		const struct spool_index_entry *e = spool_find_open(sp, f->msgs[m[i]].qid, QUEUE_ID_LEN);
+		CHECK(e != NULL && e->offset == f->msgs[m[i]].offset && e->record_len == f->msgs[m[i]].record_len);
+	}
+	CHECK(sp->table_live);
+	CHECK(spool_find_open(sp, "00000000000000", QUEUE_ID_LEN) == NULL);
+	CHECK(spool_find_open(sp, f->msgs[m[0]].qid, QUEUE_ID_LEN - 1) == NULL);
+	for (unsigned i = 30; i < 50; i++) /* the 41st rotates */
+		m[i] = fake_append_queued(f, FAKE_BODY);
+	CHECK_U64(sp->segno, 2);
+	for (unsigned i = 0; i < 50; i++) {
+		const struct spool_index_entry *e = spool_find_open(sp, f->msgs[m[i]].qid, QUEUE_ID_LEN);
+		if (f->msgs[m[i]].segno == 2)
+			CHECK(e != NULL && e->offset == f->msgs[m[i]].offset);
+		else
+			CHECK(e == NULL); /* sealed: found through its .idx */
+	}
+	while (f->inflight != NULL || !spool_idle(sp)) {
+		fake_tick(f);
+		fake_batch_ok(f);
+	}
+	fake_free(f);
+}
+
 int main(void)
 {
 	test_group_commit();
@@ -506,5 +545,6 @@ int main(void)
 	test_retention();
 	test_retention_whole_spool();
 	test_segment_grows();
+	test_find_open();
 	return harness_finish("spool");
 }
