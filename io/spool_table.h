@@ -5,7 +5,8 @@
  * the open segment's index entries (struct spool_index_entry, which the
  * spool keeps in arrival order to write the .idx at seal).  Sealed segments
  * need no table: their .idx is sorted and binary-searched.  Bounded by the
- * entries of one segment; doubles at half load; cleared at seal.
+ * entries of one segment; doubles at half load; cleared at seal.  The
+ * spool fills it at the first lookup (spool_find_open), not per message.
  */
 #ifndef SMTPSINK_SPOOL_TABLE_H
 #define SMTPSINK_SPOOL_TABLE_H

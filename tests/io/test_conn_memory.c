@@ -69,6 +69,24 @@ static int64_t held(const struct engine *e)
 	return e->sh.mem.held;
 }
 
+/* The first message stored is body (total bytes) and its line end, byte
+ * for byte; then the client quits and nothing is held. */
+static void finish_stored(struct engine *e, int k, char *body, size_t total)
+{
+	struct engine_spooled sp;
+	CHECK(engine_spool_read(e, 0, &sp));
+	CHECK_U64(sp.body_len, total + 2);
+	char *want = malloc(total + 2);
+	memcpy(want, body, total);
+	memcpy(want + total, "\r\n", 2);
+	CHECK_U64(sp.body_hash, XXH3_64bits(want, total + 2));
+	free(want);
+	free(body);
+	ENGINE_CMD(e, k, "QUIT\r\n", "221");
+	CHECK_U64(held(e), 0);
+	engine_fini(e);
+}
+
 /* 5 MiB in pieces of 60 KiB: spilled as it comes, at most two chunks and a
  * read held at any time, stored whole. */
 static void test_big_message_spills(void)
@@ -91,18 +109,7 @@ static void test_big_message_spills(void)
 	engine_spool_tick(&e);
 	engine_spool_complete(&e);
 	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
-	struct engine_spooled sp;
-	CHECK(engine_spool_read(&e, 0, &sp));
-	CHECK_U64(sp.body_len, total + 2);
-	char *want = malloc(total + 2);
-	memcpy(want, body, total);
-	memcpy(want + total, "\r\n", 2);
-	CHECK_U64(sp.body_hash, XXH3_64bits(want, total + 2));
-	free(want);
-	free(body);
-	ENGINE_CMD(&e, k, "QUIT\r\n", "221");
-	CHECK_U64(held(&e), 0);
-	engine_fini(&e);
+	finish_stored(&e, k, body, total);
 }
 
 /* A disk that does not keep up: the connection stops taking content and
@@ -160,18 +167,7 @@ static void test_end_while_spilling(void)
 	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
 	e.hold_spills = false;
 	engine_pump(&e); /* the spill write reports: the capture is freed */
-	struct engine_spooled sp;
-	CHECK(engine_spool_read(&e, 0, &sp));
-	CHECK_U64(sp.body_len, total + 2);
-	char *want = malloc(total + 2);
-	memcpy(want, body, total);
-	memcpy(want + total, "\r\n", 2);
-	CHECK_U64(sp.body_hash, XXH3_64bits(want, total + 2));
-	free(want);
-	free(body);
-	ENGINE_CMD(&e, k, "QUIT\r\n", "221");
-	CHECK_U64(held(&e), 0);
-	engine_fini(&e);
+	finish_stored(&e, k, body, total);
 }
 
 /* A spill write that fails: the message is refused at its end (never 250),
