@@ -16,7 +16,8 @@
  *    synced, renamed into place, directory synced.  A segment with an
  *    index is immutable.
  *  - Retention deletes the oldest sealed segments past --spool-max-bytes or
- *    --spool-max-age (the index, then the segment, then a .damage list).
+ *    --spool-max-age (the index, then the segment, then a .damage list);
+ *    the byte limit is the whole spool's (every shard's usage, shared).
  * Blocking syscalls here run once per segment (every 256 MiB by default)
  * or at start-up, never per message.
  */
@@ -268,7 +269,9 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 	uint64_t total = publish(sp, mine, 0, &oldest);
 	while (gone < sp->sealed_count) {
 		const struct spool_sealed *s = &sp->sealed[gone];
-		bool too_big = max_bytes != 0 && total > max_bytes && oldest;
+		/* the spool's oldest first; but past the limit by a segment
+		 * (the shard holding the oldest is stalled), each its own */
+		bool too_big = max_bytes != 0 && total > max_bytes && (oldest || total > max_bytes + sp->seg_size);
 		bool too_old = max_age_s != 0 && s->created_us + max_age_s * 1000000u < now_us;
 		if (!too_big && !too_old)
 			break;

@@ -15,7 +15,8 @@
  * durable: cut to its used length, an index of every record); session
  * records queued with nobody to answer; finding an open segment's message
  * by queue ID (a table built at the first lookup); retention (--spool-max-bytes at,
- * over and under its limit, --spool-max-age; never the open segment).  Every file is read back through
+ * over and under its limit, the whole spool's limit kept by one shard
+ * while the other stalls, --spool-max-age; never the open segment).  Every file is read back through
  * core's decoder.  Failures are in test_spool_fail.c.
  *
  * Workload: a few hundred small messages in temporary directories.
@@ -443,7 +444,18 @@ static void test_segment_grows(void)
  * segments go oldest first across both, until the whole spool fits.
  * Shard 0 made segments at t = 1, 3, 5, 7 s and shard 1 at 2, 4, 6, 8 s,
  * 10 bytes each, nothing open; the limit is 50. */
-static void test_retention_whole_spool(void)
+static void retire_dir_free(const char *dir, struct spool *sp)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		free(sp[k].sealed);
+		close(sp[k].dir_fd);
+	}
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+}
+
+static void retention_whole_spool(bool stalled)
 {
 	char dir[] = "/tmp/smtpsink-retire-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
@@ -454,7 +466,7 @@ static void test_retention_whole_spool(void)
 		sp[k].dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
 		sp[k].shard = k;
 		sp[k].max_bytes = 50;
-		sp[k].seg_size = sp[k].seg_min = 1u << 20;
+		sp[k].seg_size = sp[k].seg_min = stalled ? 10 : 1u << 20;
 		spool_share_usage(&sp[k], usage, 2);
 		for (unsigned i = 0; i < 4; i++) {
 			uint64_t segno = 10 * k + i + 1; /* distinct names in one directory */
@@ -463,6 +475,18 @@ static void test_retention_whole_spool(void)
 			close(openat(sp[k].dir_fd, name, O_CREAT | O_WRONLY, 0600));
 			spool_files_add_sealed(&sp[k], segno, 10, (uint64_t)(2 * i + k + 1) * 1000000u);
 		}
+	}
+	if (stalled) { /* shard 0 holds the oldest and stops running: shard 1 keeps the limit */
+		spool_files_retire(&sp[0], 100000000u, 0, 0); /* its last turn: usage published */
+		for (int turn = 0; turn < 4; turn++)
+			spool_files_retire(&sp[1], 100000000u, 50, 0);
+		/* 80 bytes: over by more than a segment (10) until 60 */
+		CHECK_U64(sp[0].sealed_count, 4);
+		CHECK_U64(sp[1].sealed_count, 2);
+		CHECK_U64(sp[1].sealed[0].created_us, 6000000u);
+		CHECK(sp[1].over_bytes);
+		retire_dir_free(dir, sp);
+		return;
 	}
 	for (int turn = 0; turn < 8; turn++) /* the shards' loop turns, alternating */
 		spool_files_retire(&sp[turn % 2], 100000000u, 50, 0);
@@ -477,13 +501,13 @@ static void test_retention_whole_spool(void)
 	CHECK(faccessat(sp[0].dir_fd, name, F_OK, 0) != 0);
 	spool_files_name(name, 12, "seg");
 	CHECK(faccessat(sp[1].dir_fd, name, F_OK, 0) == 0);
-	for (unsigned k = 0; k < 2; k++) {
-		free(sp[k].sealed);
-		close(sp[k].dir_fd);
-	}
-	char cmd[64];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK(system(cmd) == 0);
+	retire_dir_free(dir, sp);
+}
+
+static void test_retention_whole_spool(void)
+{
+	retention_whole_spool(false);
+	retention_whole_spool(true);
 }
 
 static void test_retention(void)
