@@ -299,17 +299,19 @@ static void poison(struct shard *sh, struct spool_batch *b)
 			pp = &c->next;
 		}
 	}
-	struct spool_answer ans = failure(b->result);
-	answer_all(failed, &ans);
 	if (b->segno != sp->segno) { /* rotated away meanwhile: waiting to be sealed */
 		cut_sealing(sp, b->segno, b->offset);
-		return;
+	} else {
+		sp->write_off = b->offset;
+		sp->entry_count = entries_before(sp->entries, sp->entry_count, b->offset);
+		spool_table_clear(&sp->table); /* the segment is sealed right below */
+		spool_files_seal(sp);
+		spool_files_new_segment(sp, sh->wall_us);
 	}
-	sp->write_off = b->offset;
-	sp->entry_count = entries_before(sp->entries, sp->entry_count, b->offset);
-	spool_table_clear(&sp->table); /* the segment is sealed right below */
-	spool_files_seal(sp);
-	spool_files_new_segment(sp, sh->wall_us);
+	/* answered last: a 451 lets its client's pipelined input go on, and
+	 * the next message must find the spool cut and on a new segment */
+	struct spool_answer ans = failure(b->result);
+	answer_all(failed, &ans);
 }
 
 static void batch_done(struct shard *sh, struct spool_batch *b)

@@ -8,7 +8,8 @@
  * that resets or closes while its verdict is pending (the connection is
  * freed only when the answer has come, and the message is on disk), a
  * write or sync that fails (451 4.3.0, 452 4.3.1 for ENOSPC; never 250;
- * the next message goes to a new segment and is accepted), what a record
+ * the next message goes to a new segment and is accepted, also when the
+ * failure's answer lets a pipelined message in), what a record
  * keeps (only the recipients that were accepted), and the session report
  * written at the end.
  *
@@ -145,6 +146,43 @@ static void test_write_failure(void)
 }
 
 /* The record keeps what was accepted; the session's report follows. */
+/* A sync fails while another client's message waits behind the batch,
+ * with a second message pipelined after it (BDAT LAST, so no 354 is
+ * awaited): the 451 for the first lets the second through at once, and
+ * it must land in the new segment, not in the one being cut.  Every 250
+ * is a stored message. */
+static void test_failure_answer_reenters(void)
+{
+	static struct engine e;
+	CHECK(engine_init(&e, NULL));
+	int a = engine_connect_greeted(&e, PORT), k = engine_connect_greeted(&e, PORT);
+	send_message(&e, a, "Subject: a\r\n\r\n.\r\n");
+	e.fail_fsync = -EIO;
+	engine_spool_tick(&e); /* a's batch in flight */
+	const char *m = "Subject: k\r\n\r\nbody\r\n";
+	char buf[512];
+	snprintf(buf, sizeof buf,
+		 "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT %zu LAST\r\n%s"
+		 "MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT %zu LAST\r\n%s",
+		 strlen(m), m, strlen(m), m);
+	engine_send_str(&e, k, buf);
+	engine_pump(&e); /* k's first message queued behind a's batch */
+	engine_spool_complete(&e); /* 451 for both; k's second comes in */
+	ENGINE_CHECK_REPLY(&e, a, "451 4.3.0");
+	for (int i = 0; i < 3; i++) {
+		engine_spool_tick(&e);
+		engine_spool_complete(&e);
+	}
+	const char *wire = engine_wire(&e, k);
+	CHECK(strstr(wire, "451 4.3.0") != NULL);
+	CHECK(strstr(wire, "250 2.0.0 Ok: queued") != NULL); /* the second */
+	struct engine_spooled sp;
+	memset(&sp, 0, sizeof sp);
+	CHECK(engine_spool_read(&e, 0, &sp));
+	CHECK_U64(sp.messages, 1); /* ... and it is there */
+	engine_fini(&e);
+}
+
 static void test_record_and_report(void)
 {
 	static struct engine e;
@@ -180,6 +218,7 @@ int main(void)
 	test_group_commit();
 	test_close_while_verdict_pending();
 	test_write_failure();
+	test_failure_answer_reenters();
 	test_record_and_report();
 	return harness_finish("test_conn_spool");
 }
