@@ -219,18 +219,16 @@ enum conn_fault_end conn_fault_dot(struct conn *c, struct spool_answer *ans, str
 		return CONN_FAULT_STORE;
 	/* a refusal's text may outlive this turn (LMTP repeats it): the rule
 	 * set's (kept until exit) or the shard's fixed texts */
-	ans->code = act.code;
-	ans->text = act.text;
 	switch (act.answer) {
 	case FAULT_ANSWER_NONE:
-		return CONN_FAULT_STORE; /* a delay: the answer waits for the hold */
+		return CONN_FAULT_STORE; /* a delay: the usual answer, held */
 	case FAULT_ANSWER_REPLY:
+		ans->code = act.code;
+		ans->text = act.text;
 		return CONN_FAULT_REFUSE;
 	case FAULT_ANSWER_CLOSE: /* the session closes after this very reply */
-		if (ans->code == 0)
-			ans->code = 421;
-		if (ans->text == NULL)
-			ans->text = c->shard->texts.closing;
+		ans->code = act.code != 0 ? act.code : 421;
+		ans->text = act.text != NULL ? act.text : c->shard->texts.closing;
 		return CONN_FAULT_REFUSE_CLOSE;
 	case FAULT_ANSWER_DISCONNECT: /* a reply the session writes, never sent */
 		ans->code = 421;

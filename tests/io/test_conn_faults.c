@@ -8,7 +8,7 @@
  * exact length on the 1 ms wheel, a greeting delay with a client that
  * talks first, a content stall and the abort after it, a delayed refusal
  * and close, a delay at end of data in capture mode (the verdict waits
- * for the hold too), rules that refuse MAIL/RCPT (undone: the message
+ * for the hold too) and with --discard (the usual 250, held), rules that refuse MAIL/RCPT (undone: the message
  * does not keep them), and an idle timeout that does not count our own
  * hold as the client's silence.
  *
@@ -200,7 +200,7 @@ static void test_refused_rcpt_undone(void)
 
 /* A delay at end of data in capture mode: the 250 waits for the hold and
  * for the spool, whichever is later. */
-static void test_dot_delay_with_spool(void)
+static void dot_delay_with_spool(void)
 {
 	static struct engine e;
 	const char *const args[] = { "--fault", "dot:delay=100ms", NULL };
@@ -223,6 +223,30 @@ static void test_dot_delay_with_spool(void)
 	engine_fini(&e);
 }
 
+/* ... and with --discard: the usual 250, held (a delay is no answer). */
+static void dot_delay_discard(void)
+{
+	static struct engine e;
+	const char *const args[] = { "--discard", "--fault", "dot:delay=20ms", NULL };
+	CHECK(engine_init(&e, args));
+	int k = engine_connect_greeted(&e, PORT);
+	ENGINE_CMD(&e, k, "MAIL FROM:<a@b.example>\r\n", "250");
+	ENGINE_CMD(&e, k, "RCPT TO:<c@d.example>\r\n", "250");
+	ENGINE_CMD(&e, k, "DATA\r\n", "354");
+	engine_send_str(&e, k, "Subject: x\r\n\r\n.\r\n");
+	engine_pump(&e);
+	ENGINE_CHECK_NOTHING(&e, k);
+	engine_advance(&e, 20);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued as ");
+	engine_fini(&e);
+}
+
+static void test_dot_delay(void)
+{
+	dot_delay_with_spool();
+	dot_delay_discard();
+}
+
 int main(void)
 {
 	test_pipelined_holds();
@@ -232,6 +256,6 @@ int main(void)
 	test_delay_range();
 	test_hold_is_not_idle();
 	test_refused_rcpt_undone();
-	test_dot_delay_with_spool();
+	test_dot_delay();
 	return harness_finish("test_conn_faults");
 }
