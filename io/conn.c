@@ -276,11 +276,16 @@ void conn_on_sent(struct conn *c, uint32_t bytes)
 	conn_process(c);
 }
 
+void conn_on_buffers_back(struct conn *c)
+{
+	if (conn_wants_input(c) && !c->recv_paused)
+		c->shard->ops->recv_resume(c); /* a no-op while a receive is armed */
+}
+
 void conn_on_recv_stopped(struct conn *c)
 {
 	c->recv_armed = false;
-	if (conn_wants_input(c) && !c->recv_paused)
-		c->shard->ops->recv_resume(c);
+	conn_on_buffers_back(c);
 }
 
 /* Nothing refers to c any more: give everything back. */

@@ -186,6 +186,10 @@ void conn_on_error(struct conn *c, int err); /* recv failed: -errno */
 void conn_on_send_error(struct conn *c, int err); /* the send op is over */
 void conn_on_sent(struct conn *c, uint32_t bytes);
 void conn_on_recv_stopped(struct conn *c); /* multishot ended (no F_MORE) */
+/* Buffers are back for a connection whose receive ran out (parked): it
+ * receives again, unless it already does (it may have re-armed since) or
+ * backpressure holds it. */
+void conn_on_buffers_back(struct conn *c);
 
 /* A backend operation that refers to c starts, or is over.  The last one
  * over after the close frees c, so nothing may touch c after

@@ -313,6 +313,10 @@ static int check(const struct cli *c, struct server_config *cfg)
 		cli_error(c, "%s", why);
 		return -1;
 	}
+	if (!cfg->discard && cfg->smtp.max_size_bytes > SPOOL_MESSAGE_MAX_BYTES) {
+		cli_error(c, "--max-size is at most 1G with a spool (a record is written in one piece)");
+		return -1;
+	}
 	/* a record must fit in an empty segment */
 	if (!cfg->discard && (cfg->smtp.max_size_bytes == 0 || cfg->segment_size < spool_record_max_bytes(cfg))) {
 		cli_error(c,

@@ -371,7 +371,8 @@ static void fill_batch(struct spool *sp, struct spool_batch *b)
 	b->write_op = (struct io_op){ IO_OP_SPOOL_WRITE, b };
 	b->fsync_op = (struct io_op){ IO_OP_SPOOL_FSYNC, b };
 	while (sp->queue_head != NULL && b->count < max && sp->queue_head->segno == b->segno &&
-	       b->iov_count + 2 + sp->queue_head->body_iov_count <= SPOOL_BATCH_IOV_MAX) {
+	       b->iov_count + 2 + sp->queue_head->body_iov_count <= SPOOL_BATCH_IOV_MAX &&
+	       (b->count == 0 || b->bytes + sp->queue_head->record_len <= sp->batch_max_bytes)) {
 		struct capture *cap = sp->queue_head;
 		sp->queue_head = cap->next;
 		sp->queued--;

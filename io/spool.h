@@ -50,6 +50,11 @@ enum spool_sync {
 };
 
 #define SPOOL_BATCH_MAX_MSGS 300u
+/* A batch is one write, and the kernel writes at most ~2 GiB at once: a
+ * batch stops short of this (unless its first record alone is bigger,
+ * which --max-size keeps under SPOOL_MESSAGE_MAX_BYTES + envelope). */
+#define SPOOL_BATCH_MAX_BYTES (1u << 30)
+#define SPOOL_MESSAGE_MAX_BYTES (1u << 30) /* --max-size's ceiling with a spool */
 /* head, body pieces (CAPTURE_BODY_IOV_MAX), tail per record: IOV_MAX */
 #define SPOOL_BATCH_IOV_MAX 1024u
 
@@ -128,6 +133,7 @@ struct spool {
 	uint32_t sealed_count;
 	size_t sealed_cap;
 	uint64_t qid_floor_us; /* newest queue ID time found at start-up */
+	uint64_t batch_max_bytes; /* SPOOL_BATCH_MAX_BYTES (a test may lower it) */
 	uint64_t writes, fsyncs, errors;
 };
 

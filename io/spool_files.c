@@ -324,6 +324,7 @@ int spool_open(struct spool *sp, const struct server_config *cfg, unsigned shard
 	sp->sync = (enum spool_sync)cfg->sync;
 	sp->seg_size = cfg->segment_size;
 	sp->seg_min = spool_record_max_bytes(cfg);
+	sp->batch_max_bytes = SPOOL_BATCH_MAX_BYTES;
 	sp->max_bytes = cfg->spool_max_bytes; /* of the whole spool: spool_share_usage() */
 	sp->max_age_s = cfg->spool_max_age_s;
 	sp->file_mode = cfg->spool_mode ? cfg->spool_mode : SPOOL_FS_FILE_MODE_DEFAULT; /* 0: not from options */

@@ -283,7 +283,7 @@ static void unpark(void *ctx, void *item)
 {
 	struct conn *c = item;
 	(void)ctx;
-	conn_on_recv_stopped(c);
+	conn_on_buffers_back(c); /* not stopped again: it may have re-armed while parked */
 	conn_op_end(c);
 }
 

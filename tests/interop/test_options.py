@@ -40,6 +40,19 @@ def test_units_refused(smtpsink_bin):
     assert "--idle-gap 2x: not a duration" in _refused(smtpsink_bin, "--idle-gap", "2x")
 
 
+def test_max_size_with_a_spool(smtpsink_bin, any_server, tmp_path):
+    """A record is written in one piece: with a spool --max-size stops at 1G;
+    --discard stores nothing and takes any size."""
+    p = subprocess.run([str(smtpsink_bin), "--spool", str(tmp_path / "s"), "--max-size", "2G", "--segment-size",
+                        "4G"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "--max-size is at most 1G with a spool" in p.stderr, (p.returncode, p.stderr)
+    assert not (tmp_path / "s").exists()
+    srv = any_server("--max-size", "2G")
+    with srv.wire() as w:
+        _, ehlo = greet(w)
+        assert "250-SIZE 2147483648" in ehlo.lines, ehlo.raw
+
+
 def test_help_says_so(smtpsink_bin):
     p = subprocess.run([str(smtpsink_bin), "--help"], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0

@@ -191,6 +191,11 @@ static void test_recv_stopped(void)
 	CHECK(!e.clients[k].conn->recv_armed);
 	engine_pump(&e); /* replies leave: receiving resumes */
 	CHECK(e.clients[k].conn->recv_armed);
+	/* parked after ENOBUFS, re-armed by backpressure ending meanwhile:
+	 * the buffers coming back arm no second receive */
+	unsigned resumes = e.recv_resumes;
+	conn_on_buffers_back(e.clients[k].conn);
+	CHECK_U64(e.recv_resumes, resumes);
 	engine_fini(&e);
 }
 

@@ -9,7 +9,7 @@
  * its batch's sync completed, and only with its record on disk); --sync
  * always (one message a batch) and --sync none (250 at once, a write with
  * no sync); the batch cap SPOOL_BATCH_MAX_MSGS at limit-1, limit and
- * limit+1; rotation when a record does not fit (exactly fitting, one
+ * limit+1, and the byte cap (a record over it alone); rotation when a record does not fit (exactly fitting, one
  * alignment unit short), a record too big for any segment, a batch never
  * spanning two segments (--sync group and always); sealing (only once the segment's last batch is
  * durable: cut to its used length, an index of every record); session
@@ -204,11 +204,40 @@ static void batch_cap_case(unsigned n)
 	fake_free(f);
 }
 
+/* The byte cap (lowered here from SPOOL_BATCH_MAX_BYTES): a batch stops
+ * before the record that would pass it, and a record bigger than the cap
+ * goes alone. */
+static void batch_bytes_case(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	uint64_t r = fake_record_len(FAKE_BODY);
+	f->sh.spool.batch_max_bytes = 2 * r + r / 2;
+	size_t bodies[] = { FAKE_BODY, FAKE_BODY, FAKE_BODY, 16 * FAKE_BODY, FAKE_BODY }; /* the 4th: over the cap */
+	uint32_t want[] = { 2, 1, 1, 1 };
+	const char *q[5];
+	for (unsigned i = 0; i < 5; i++)
+		q[i] = f->msgs[fake_append_queued(f, bodies[i])].qid;
+	CHECK(fake_record_len(16 * FAKE_BODY) > f->sh.spool.batch_max_bytes);
+	fake_tick(f);
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK_U64(f->last.count, want[i]);
+		CHECK(f->last.bytes <= f->sh.spool.batch_max_bytes || f->last.count == 1);
+		fake_batch_ok(f);
+	}
+	CHECK_U64(f->submitted, 4);
+	CHECK_U64(f->verdict_count, 5);
+	fake_check_segment(f, 1, q, 5, false);
+	fake_free(f);
+}
+
 static void test_batch_cap(void)
 {
 	batch_cap_case(SPOOL_BATCH_MAX_MSGS - 1);
 	batch_cap_case(SPOOL_BATCH_MAX_MSGS);
 	batch_cap_case(SPOOL_BATCH_MAX_MSGS + 1);
+	batch_bytes_case();
 }
 
 /* A segment with room for `fit` records of FAKE_BODY bytes plus slack_bytes:
