@@ -31,6 +31,7 @@ struct server_config;
  * disk holds a spool, and a big one pays one fallocate per step. */
 #define SPOOL_SEGMENT_STEP_BYTES (8u << 20)
 #define SPOOL_SEGMENT_MIN_GROWTH_BYTES (1u << 20) /* on a nearly full disk */
+#define SPOOL_SEGMENT_NAME_TRIES 64u /* segment numbers tried past one that exists */
 #define SPOOL_RETRY_FIRST_MS 100u /* while down: the first wait before a new segment is tried */
 #define SPOOL_RETRY_MAX_MS 1000u /* ... doubled after each failure, up to this */
 #define SPOOL_ROOM_CHECK_MS 200u /* free space is looked at this often (fstatvfs) */

@@ -62,9 +62,15 @@ int spool_files_new_segment(struct spool *sp, uint64_t now_us)
 	char name[SPOOL_FILES_NAME_BYTES];
 	uint8_t header[SPOOL_SEGMENT_HEADER_BYTES];
 	uint64_t segno = sp->segno + 1;
-	spool_files_name(name, segno, "seg");
 	sp->seg_fd = -1;
-	int fd = spool_fs_create(sp->dir_fd, name, sp->file_mode, O_RDWR);
+	int fd = -EEXIST;
+	/* a number taken (a file put there, a segment an error left behind)
+	 * is passed over, not tried for ever */
+	for (unsigned i = 0; fd == -EEXIST && i < SPOOL_SEGMENT_NAME_TRIES; i++) {
+		segno = sp->segno + 1 + i;
+		spool_files_name(name, segno, "seg");
+		fd = spool_fs_create(sp->dir_fd, name, sp->file_mode, O_RDWR);
+	}
 	if (fd < 0)
 		return fd;
 	uint64_t first = sp->seg_size < SPOOL_SEGMENT_STEP_BYTES ? sp->seg_size : SPOOL_SEGMENT_STEP_BYTES;

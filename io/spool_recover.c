@@ -198,24 +198,27 @@ static void keep_cut_bytes(struct spool *sp, const struct recovering *rv, uint64
  * one stays open for appending, older ones are sealed now. */
 static int adopt(struct spool *sp, const struct recovering *rv, int fd, uint64_t end, bool last)
 {
-	int e = 0;
 	spool_table_clear(&sp->table);
 	sp->table_live = false; /* built from entries by the first lookup */
 	/* zeros from end on: cut, then preallocate again */
-	if ((ftruncate(fd, (off_t)end) != 0 || fdatasync(fd) != 0))
-		e = -errno;
+	if ((ftruncate(fd, (off_t)end) != 0 || fdatasync(fd) != 0)) {
+		int e = -errno; /* left as it is, for the next start to recover */
+		close(fd);
+		sp->entry_count = 0;
+		return e;
+	}
 	sp->segno = rv->segno;
 	sp->seg_fd = fd;
 	sp->seg_alloc = end;
-	if (e == 0 && last) /* room for the next appends, as a new segment has */
+	if (last) /* room for the next appends, as a new segment has */
 		(void)spool_files_reserve(sp, end + 1);
 	sp->seg_created_us = spool_files_created_us(fd);
 	sp->write_off = sp->durable_off = end;
-	if (e == 0 && !last) {
+	if (!last) {
 		spool_files_seal(sp);
 		spool_files_seal_done(sp);
 	}
-	return e;
+	return 0;
 }
 
 /* SALVAGE: index every valid record (sorted, duplicates dropped), list
@@ -379,24 +382,33 @@ static void note_sealed(struct spool *sp, uint64_t segno)
 	close(fd);
 }
 
+/* Every segment is looked at even when one fails (an I/O error is left
+ * for the next start): the next segment number and the queue-ID floor
+ * must come from all of them. */
 int spool_recover(struct spool *sp)
 {
 	uint64_t *segs;
 	size_t n;
 	int e = list_segments(sp, &segs, &n);
-	for (size_t i = 0; e == 0 && i < n; i++) {
+	for (size_t i = 0; e == 0 && i < n; i++)
+		if ((segs[i] & ~QUARANTINED) > sp->segno)
+			sp->segno = segs[i] & ~QUARANTINED;
+	uint64_t newest = sp->segno;
+	for (size_t i = 0; i < n; i++) {
 		uint64_t segno = segs[i] & ~QUARANTINED;
 		char name[SPOOL_FILES_NAME_BYTES];
-		if (segno > sp->segno)
-			sp->segno = segno;
 		if (segs[i] & QUARANTINED)
 			continue;
 		spool_files_name(name, segno, "idx");
+		int r = 0;
 		if (faccessat(sp->dir_fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			note_sealed(sp, segno);
 		else
-			e = recover_segment(sp, segno, i + 1 == n);
+			r = recover_segment(sp, segno, i + 1 == n);
+		if (r != 0 && e == 0)
+			e = r;
 	}
+	sp->segno = newest > sp->segno ? newest : sp->segno; /* adopt() set the open one's */
 	free(segs);
 	return e;
 }

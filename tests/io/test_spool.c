@@ -9,10 +9,12 @@
  * its batch's sync completed, and only with its record on disk); --sync
  * always (one message a batch) and --sync none (250 at once, a write with
  * no sync); the batch cap SPOOL_BATCH_MAX_MSGS at limit-1, limit and
- * limit+1, and the byte cap (a record over it alone); rotation when a record does not fit (exactly fitting, one
- * alignment unit short), a record too big for any segment, a batch never
- * spanning two segments (--sync group and always); sealing (only once the segment's last batch is
- * durable: cut to its used length, an index of every record); session
+ * limit+1, and the byte cap (a record over it alone); rotation when a
+ * record does not fit (exactly fitting, one alignment unit short), a
+ * record too big for any segment, a batch never spanning two segments
+ * (--sync group and always), a next segment number already taken;
+ * sealing (only once the segment's last batch is durable: cut to its used
+ * length, an index of every record); session
  * records queued with nobody to answer; finding an open segment's message
  * by queue ID (a table built at the first lookup); retention (--spool-max-bytes at,
  * over and under its limit, the whole spool's limit kept by one shard
@@ -547,6 +549,34 @@ static void test_retention(void)
 	test_retention_age();
 }
 
+/* The next segment's number is taken (a file put there, or a segment an
+ * I/O error left behind at start-up): the spool passes over it instead of
+ * trying it for ever, and leaves the file alone. */
+static void test_segment_number_taken(void)
+{
+	uint64_t r = fake_record_len(FAKE_BODY);
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_HDR + r);
+	if (f == NULL)
+		return;
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof path, "%s/00000002.seg", f->dir);
+	int fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+	CHECK(fd >= 0 && write(fd, "planted", 7) == 7);
+	close(fd);
+	unsigned a = fake_append_queued(f, FAKE_BODY), b = fake_append_queued(f, FAKE_BODY);
+	CHECK_U64(f->msgs[a].segno, 1);
+	CHECK_U64(f->msgs[b].segno, 3);
+	while (f->inflight != NULL || !spool_idle(&f->sh.spool)) {
+		fake_tick(f);
+		fake_batch_ok(f);
+	}
+	fake_expect_verdict(f, a, 250, NULL);
+	fake_expect_verdict(f, b, 250, NULL);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && st.st_size == 7);
+	fake_free(f);
+}
+
 /* Finding a message of the open segment by queue ID: the table is built
  * at the first lookup (not on the hot path), then kept up to date; a
  * rotation leaves only the new segment's messages in it. */
@@ -599,5 +629,6 @@ int main(void)
 	test_retention_whole_spool();
 	test_segment_grows();
 	test_find_open();
+	test_segment_number_taken();
 	return harness_finish("spool");
 }

@@ -51,6 +51,14 @@ static void unblock_segment(const struct spool_fake *f, uint64_t segno)
 	CHECK(rmdir(path) == 0);
 }
 
+/* No new segment can be made: every name the spool would try next (it
+ * passes over a taken one, SPOOL_SEGMENT_NAME_TRIES of them) is taken. */
+static void block_new_segments(const struct spool_fake *f, bool blocked)
+{
+	for (uint64_t n = 1; n <= SPOOL_SEGMENT_NAME_TRIES; n++)
+		(blocked ? block_segment : unblock_segment)(f, f->sh.spool.segno + n);
+}
+
 /* One message, written and synced: 250. */
 static unsigned durable_message(struct spool_fake *f)
 {
@@ -220,7 +228,7 @@ static void test_down_after_failure(void)
 	if (f == NULL)
 		return;
 	unsigned x = durable_message(f);
-	block_segment(f, 2);
+	block_new_segments(f, true);
 	unsigned a = fake_append_queued(f, FAKE_BODY);
 	fake_tick(f);
 	fake_write_done(f, FAKE_WRITE_ERROR, -EIO);
@@ -242,7 +250,7 @@ static void test_down_after_failure(void)
 	CHECK(!fake_session(f, sid)); /* not kept: nothing is refused for it */
 	CHECK(spool_idle(&f->sh.spool));
 
-	unblock_segment(f, 2);
+	block_new_segments(f, false);
 	fake_tick(f);
 	CHECK(!spool_ready(&f->sh.spool)); /* retried at most once a second */
 	fake_advance_s(f);
@@ -264,7 +272,7 @@ static void test_down_at_rotation(void)
 	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_HDR + 2 * r);
 	if (f == NULL)
 		return;
-	block_segment(f, 2);
+	block_new_segments(f, true);
 	unsigned a = fake_append_queued(f, FAKE_BODY), b = fake_append_queued(f, FAKE_BODY);
 	struct spool_answer ans;
 	bool decided = false;
@@ -285,7 +293,7 @@ static void test_down_at_rotation(void)
 	const char *q1[] = { f->msgs[a].qid, f->msgs[b].qid };
 	fake_check_segment(f, 1, q1, 2, true);
 	CHECK(!spool_ready(&f->sh.spool));
-	unblock_segment(f, 2);
+	block_new_segments(f, false);
 	fake_advance_s(f);
 	fake_tick(f);
 	CHECK(spool_ready(&f->sh.spool));
@@ -296,10 +304,11 @@ static void test_down_at_rotation(void)
 }
 
 /* No segment can be had at start-up (EIO on a flaky disk; here segment 1
- * cannot be read and the name of segment 2 is taken): the spool starts
- * down (MAIL gets 452) instead of the server not starting, and the retry
- * (100 ms, then 200 ms, ... at most SPOOL_RETRY_MAX_MS apart) makes one as
- * soon as it can. */
+ * cannot be read, and then the names of the segments after it are taken,
+ * more of them than a new segment passes over): the spool starts down (MAIL
+ * gets 452) instead of the server not starting, and the retry (100 ms,
+ * then 200 ms, ... at most SPOOL_RETRY_MAX_MS apart) makes one as soon as
+ * it can. */
 static void test_start_without_segment(void)
 {
 	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
@@ -308,15 +317,16 @@ static void test_start_without_segment(void)
 	fake_stop(f); /* segment 1 was never used: it is removed */
 	CHECK(!fake_exists(f, 1, "seg"));
 	block_segment(f, 1);
-	block_segment(f, 2);
 	CHECK_U64(spool_open(&f->sh.spool, &f->cfg, FAKE_SHARD, f->sh.wall_us), 0);
 	f->stopped = false;
 	CHECK(!spool_ready(&f->sh.spool));
+	CHECK_U64(f->sh.spool.segno, 1);
+	block_new_segments(f, true);
 	fake_tick(f); /* the first retry: fails, next in 100 ms */
 	fake_advance_ms(f, SPOOL_RETRY_FIRST_MS);
 	fake_tick(f); /* fails again: next in 200 ms */
 	CHECK(!spool_ready(&f->sh.spool));
-	unblock_segment(f, 2);
+	block_new_segments(f, false);
 	fake_advance_ms(f, 2 * SPOOL_RETRY_FIRST_MS - 1);
 	fake_tick(f);
 	CHECK(!spool_ready(&f->sh.spool)); /* backing off */
