@@ -54,6 +54,22 @@ static void fail(struct capture *cap, int err)
 	cap->body_len = cap->body_cap = 0;
 }
 
+/* What the capture holds for its client: content chunks and envelope. */
+static size_t holding(const struct capture *cap)
+{
+	return cap->body_cap + cap->spill.wcap + cap->held;
+}
+
+/* The envelope's arrays grew: count the growth.  The command was already
+ * accepted, so it is forced (RCPT asked capture_rcpt_room() first). */
+static void count_envelope(struct capture *cap)
+{
+	size_t now = cap->text_cap + (size_t)cap->rcpt_cap * sizeof *cap->rcpts + (cap->head ? cap->head_len : 0);
+	if (now > cap->held)
+		mem_local_force(&cap->sh->mem, now - cap->held);
+	cap->held = now;
+}
+
 static void keep_view(struct capture *cap, struct smtp_view v, struct capture_str *s)
 {
 	s->off = (uint32_t)cap->text_len;
@@ -66,6 +82,7 @@ static void keep_view(struct capture *cap, struct smtp_view v, struct capture_st
 		memcpy(cap->text + cap->text_len, v.ptr, v.len);
 	cap->text_len += v.len;
 	s->len = (uint32_t)v.len;
+	count_envelope(cap);
 }
 
 struct capture *capture_begin(struct shard *sh, struct conn *c, struct smtp_view from, struct smtp_view params,
@@ -92,9 +109,30 @@ void capture_add_rcpt(struct capture *cap, struct smtp_view addr, struct smtp_vi
 		return;
 	}
 	cap->rcpt_cap = (uint32_t)cap_n;
+	count_envelope(cap);
 	keep_view(cap, addr, &cap->rcpts[2 * cap->rcpt_count]);
 	keep_view(cap, params, &cap->rcpts[2 * cap->rcpt_count + 1]);
 	cap->rcpt_count++;
+}
+
+bool capture_rcpt_room(const struct capture *cap, size_t addr_len, size_t params_len)
+{
+	size_t elem = sizeof *cap->rcpts;
+	size_t rcpts = grow_capacity(cap->rcpt_cap, 2 * ((size_t)cap->rcpt_count + 1), elem, CAPTURE_FIRST_CAP);
+	size_t text = grow_capacity(cap->text_cap, cap->text_len + addr_len + params_len + 2, 1, CAPTURE_FIRST_CAP);
+	if (rcpts == 0 || text == 0)
+		return false;
+	size_t add = (rcpts - cap->rcpt_cap) * elem + (text - cap->text_cap);
+	return add == 0 || mem_local_room(&cap->sh->mem, add, holding(cap));
+}
+
+bool capture_alloc_head(struct capture *cap)
+{
+	cap->head = malloc(cap->head_len);
+	if (cap->head == NULL)
+		return false;
+	count_envelope(cap);
+	return true;
 }
 
 /* The chunk's allocation, its capacity counted in the budget. */
@@ -102,7 +140,7 @@ static bool chunk_alloc(struct capture *cap, size_t new_cap, bool force)
 {
 	struct mem_local *m = &cap->sh->mem;
 	size_t add = new_cap - cap->body_cap;
-	size_t mine = cap->body_cap + cap->spill.wcap;
+	size_t mine = holding(cap);
 	if (!mem_local_take(m, add, mine)) {
 		if (!force)
 			return false;
@@ -224,6 +262,8 @@ static void free_now(struct capture *cap)
 		munmap(cap->spill.map, cap->spill.map_len);
 	if (cap->spill.fd >= 0)
 		close(cap->spill.fd);
+	if (cap->held != 0)
+		mem_local_give(m, cap->held);
 	free(cap->text);
 	free(cap->rcpts);
 	free(cap->head);

@@ -71,6 +71,7 @@ struct capture {
 	struct capture_str mail_from, mail_params;
 	struct capture_str *rcpts; /* rcpt_count pairs: address, params */
 	uint32_t rcpt_count, rcpt_cap;
+	size_t held; /* text, rcpts and head as allocated: counted in the memory budget */
 	uint32_t flags; /* enum smtp_msg_flag */
 	bool failed; /* out of memory or a spill error: refuse the message */
 	int error; /* why: -ENOMEM, or the spill file's -errno */
@@ -91,6 +92,11 @@ struct capture {
 struct capture *capture_begin(struct shard *sh, struct conn *c, struct smtp_view from, struct smtp_view params,
 			      uint64_t size_hint);
 void capture_add_rcpt(struct capture *cap, struct smtp_view addr, struct smtp_view params);
+/* May the envelope take one more recipient of these lengths within the
+ * memory budget (or the session's floor)?  false: RCPT gets 452 4.3.1. */
+bool capture_rcpt_room(const struct capture *cap, size_t addr_len, size_t params_len);
+/* The record head (head_len bytes), counted in the budget; false: no memory. */
+bool capture_alloc_head(struct capture *cap);
 void capture_add_body(struct capture *cap, struct smtp_view bytes);
 /* The content cannot be taken now: a spill write is in flight and the
  * chunk after it is full.  The connection feeds no content until

@@ -55,6 +55,12 @@ static void drop_msg(struct conn_capture *k)
 	k->msg = NULL;
 }
 
+bool conn_capture_rcpt_room(const struct conn *c, const struct smtp_event *ev)
+{
+	const struct capture *msg = c->cap != NULL ? c->cap->msg : NULL;
+	return msg == NULL || capture_rcpt_room(msg, ev->arg.len, ev->params.len);
+}
+
 void conn_capture_observe(void *state, const struct conn *c, const struct smtp_event *ev)
 {
 	struct conn_capture *k = state;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conn_int.h"
 #include "fault_set.h"
 #include "shard.h"
 #include "spool.h"
@@ -122,11 +123,12 @@ enum conn_fault_start conn_fault_connect(struct conn *c, struct smtp_out *out, s
 	return CONN_FAULT_REFUSED;
 }
 
+static const struct smtp_override no_room = { 452, false, "4.3.1 Insufficient system storage" };
+
 /* A command line: storage and rate limits at MAIL, then its stage's rules
  * (mail and rcpt rules wait for the address, "any" with them). */
 static void decide_command(struct conn *c, const struct smtp_event *ev, struct conn_decision *d)
 {
-	static const struct smtp_override no_room = { 452, false, "4.3.1 Insufficient system storage" };
 	struct shard *sh = c->shard;
 	struct server_shared *g = sh->shared;
 	if (ev->flags & SMTP_EVF_REFUSED)
@@ -165,6 +167,10 @@ static void decide_address(struct conn *c, const struct smtp_event *ev, struct c
 	struct shard *sh = c->shard;
 	enum fault_stage st = ev->type == SMTP_EV_MAIL ? FAULT_STAGE_MAIL : FAULT_STAGE_RCPT;
 	struct fault_action act;
+	if (st == FAULT_STAGE_RCPT && !conn_capture_rcpt_room(c, ev)) {
+		d->ov = &no_room; /* the envelope too is held within --memory-limit */
+		return;
+	}
 	if (decide(c, st, false, fault_addr_domain(ev->arg), &act, d) && act.answer != FAULT_ANSWER_NONE) {
 		d->ov = override_for(c, &act);
 		return;

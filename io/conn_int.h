@@ -94,6 +94,9 @@ bool conn_capture_start(struct conn *c);
 bool conn_capture_blocked(const struct conn *c);
 /* ... it can again (capture.c, when the spill write is done). */
 void conn_capture_unblocked(struct conn *c);
+/* Can the message keep one more recipient within the memory budget?
+ * (true without a message being captured.) */
+bool conn_capture_rcpt_room(const struct conn *c, const struct smtp_event *ev);
 /* end of data: answer at once (--discard, a dot rule, a refusal) or
  * through the spool (SMTP_STOP_VERDICT stays: the session waits). */
 enum smtp_stop conn_capture_verdict(struct conn *c, struct smtp_out *out);

@@ -61,6 +61,12 @@ bool mem_local_take(struct mem_local *l, size_t n, size_t mine)
 	return true;
 }
 
+bool mem_local_room(const struct mem_local *l, size_t n, size_t mine)
+{
+	return l->reserve >= (int64_t)n || mine + n <= MEM_BUDGET_FLOOR_BYTES ||
+	       atomic_load_explicit(&l->global->held, memory_order_relaxed) + (int64_t)n <= l->global->limit;
+}
+
 void mem_local_force(struct mem_local *l, size_t n)
 {
 	if (l->reserve < (int64_t)n) {

@@ -51,6 +51,8 @@ void mem_local_give(struct mem_local *l, size_t n);
 /* Take n bytes whatever the limit says: content already read must be
  * kept (the overshoot is bounded by one read). */
 void mem_local_force(struct mem_local *l, size_t n);
+/* Would mem_local_take(l, n, mine) grant it now?  (Nothing is taken.) */
+bool mem_local_room(const struct mem_local *l, size_t n, size_t mine);
 
 /* Half the limit is held: captures spill early, in small pieces. */
 bool mem_local_tight(const struct mem_local *l);

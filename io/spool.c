@@ -78,8 +78,7 @@ static int make_room(struct spool *sp, const struct capture *cap)
  * must be the durable offset of the segment the record will be in. */
 static int place_record(struct spool *sp, struct capture *cap)
 {
-	cap->head = malloc(cap->head_len);
-	if (cap->head == NULL || cap->record_len == 0)
+	if (cap->record_len == 0 || !capture_alloc_head(cap))
 		return -ENOMEM;
 	return make_room(sp, cap);
 }

@@ -595,8 +595,10 @@ static void take_record(const struct spool_record *rec, unsigned i, struct engin
 	struct smtp_view v;
 	bool bad = false;
 	while (spool_meta_next(rec, &pos, &tag, &v, &bad))
-		if (tag == SPOOL_TAG_RCPT)
+		if (tag == SPOOL_TAG_RCPT) {
+			out->rcpt_count++;
 			add_text(out->rcpts, sizeof out->rcpts, v);
+		}
 	size_t shown = rec->body_len < sizeof out->body - 1 ? (size_t)rec->body_len : sizeof out->body - 1;
 	memcpy(out->body, rec->body, shown);
 	out->body[shown] = '\0';

@@ -129,7 +129,8 @@ void engine_tick(struct engine *e, uint64_t ms);
  * i its recipients (comma-separated) and body. */
 struct engine_spooled {
 	unsigned messages, sessions;
-	char rcpts[512];
+	unsigned rcpt_count; /* the i-th message's */
+	char rcpts[512]; /* ... the first of them, comma-separated */
 	char body[512]; /* its start */
 	uint64_t body_len;
 	uint64_t body_hash; /* XXH3-64 of the whole body */

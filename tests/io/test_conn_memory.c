@@ -10,7 +10,8 @@
  * not in the server, and it goes on when the disk catches up; the end of
  * data while a spill write is in flight; a spill write that fails (451,
  * nothing stored, the session goes on); one that finds the disk full (452,
- * and MAIL gets 452 until a look at free space finds room); a transaction aborted or a client
+ * and MAIL gets 452 until a look at free space finds room); recipients
+ * past the budget (452 4.3.1, never a client error); a transaction aborted or a client
  * gone mid-message (no descriptor or byte left behind); a budget far
  * smaller than the clients' content (they wait in turn, all are stored,
  * the budget is whole again at the end).
@@ -63,9 +64,12 @@ static int open_fds(void)
 	return n;
 }
 
-/* The bytes the budget counts for this shard's sessions. */
-static int64_t held(const struct engine *e)
+/* The bytes the budget counts for this shard's sessions (and the session
+ * reports queued for the spool: written first, so that none is left). */
+static int64_t held(struct engine *e)
 {
+	engine_spool_tick(e);
+	engine_spool_complete(e);
 	return e->sh.mem.held;
 }
 
@@ -226,6 +230,54 @@ static void test_spill_disk_full(void)
 	engine_fini(&e);
 }
 
+/* The envelope is held within the budget too: recipients with long
+ * addresses until the budget (1 MiB) is spent get 452 4.3.1 (never a
+ * client error: no 421 however many), the memory held stays within the
+ * limit and one growth, the recipients taken are stored, and the budget
+ * is whole again afterwards. */
+static void test_envelope_in_budget(void)
+{
+	static const char *const args[] = { "--memory-limit", "1M", "--max-rcpts", "20000", "--max-errors", "5", NULL };
+	static struct engine e;
+	CHECK(engine_init(&e, args));
+	int k = engine_connect_greeted(&e, PORT);
+	ENGINE_CMD(&e, k, "MAIL FROM:<big@example.com>\r\n", "250");
+	char label[60]; /* addresses of 250 octets: the longest a path may be */
+	memset(label, 'd', sizeof label - 1);
+	label[sizeof label - 1] = '\0';
+	unsigned taken = 0, refused = 0;
+	int64_t peak = 0;
+	char line[600];
+	for (unsigned i = 0; i < 6000 && refused < 20; i++) {
+		snprintf(line, sizeof line, "RCPT TO:<r%05u@%s.%s.%s.%s.example>\r\n", i, label, label, label, label);
+		engine_send_str(&e, k, line);
+		engine_pump(&e);
+		const char *r = engine_reply(&e, k);
+		if (strncmp(r, "250", 3) == 0) {
+			CHECK_U64(refused, 0); /* none taken after the first refusal */
+			taken++;
+		} else {
+			CHECK(strncmp(r, "452 4.3.1 ", 10) == 0);
+			refused++;
+		}
+		peak = held(&e) > peak ? held(&e) : peak;
+	}
+	CHECK_U64(refused, 20);
+	CHECK(taken > 2000); /* most of a MiB went to recipients */
+	CHECK(peak <= (1 << 20) + (1 << 20) / 2);
+	ENGINE_CMD(&e, k, "DATA\r\n", "354");
+	ENGINE_CMD(&e, k, "Subject: many\r\n\r\n.\r\n", "");
+	engine_spool_tick(&e);
+	engine_spool_complete(&e);
+	ENGINE_CHECK_REPLY(&e, k, "250 2.0.0 Ok: queued");
+	struct engine_spooled sp;
+	CHECK(engine_spool_read(&e, 0, &sp));
+	CHECK_U64(sp.rcpt_count, taken);
+	ENGINE_CMD(&e, k, "QUIT\r\n", "221");
+	CHECK_U64(held(&e), 0);
+	engine_fini(&e);
+}
+
 /* Aborted in the middle: by RSET (the session says it), by a reset with a
  * spill write in flight; the spill files are gone, the budget whole. */
 static void test_abort_mid_message(void)
@@ -320,6 +372,7 @@ int main(void)
 	test_end_while_spilling();
 	test_spill_failure();
 	test_spill_disk_full();
+	test_envelope_in_budget();
 	test_abort_mid_message();
 	test_small_budget();
 	return harness_finish("test_conn_memory");
