@@ -104,9 +104,10 @@ static void start(struct conn *c)
 	} else if (!sh->cfg->discard && !conn_capture_start(c)) {
 		drop(c);
 	} else if (sh->cfg->proxy_protocol) {
-		if (conn_proxy_start(c))
+		if (conn_proxy_start(c)) {
 			conn_set_state(c, CONN_PROXY); /* the banner waits for the header */
-		else
+			c->cmd_start_s = (uint32_t)sh->now_s; /* ... for --timeout at most, however it trickles */
+		} else
 			drop(c);
 	} else if (conn_want_out(c)) {
 		conn_set_state(c, CONN_SESSION);

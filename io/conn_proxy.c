@@ -56,6 +56,7 @@ bool conn_proxy_read(struct conn *c, struct smtp_out *out)
 		if (st == PROXY_PROTO_DONE) {
 			take_source(c, &r);
 			conn_proxy_free(c);
+			c->cmd_start_s = 0; /* the header's deadline is met */
 			conn_set_state(c, CONN_SESSION);
 			return conn_begin_session(c, out);
 		}

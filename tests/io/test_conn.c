@@ -307,6 +307,21 @@ static void test_trickled_command(void)
 	}
 	CHECK(!e.clients[j].closed);
 	engine_fini(&e);
+	/* the PROXY header too: --timeout from the connection, not per byte */
+	static const char hdr[] = "PROXY TCP4 192.0.2.7 192.0.2.1 51000 25\r\n";
+	const char *const proxied[] = { "--discard", "--timeout", "5", "--proxy-protocol", NULL };
+	CHECK(engine_init(&e, proxied));
+	k = engine_connect(&e, PORT);
+	engine_pump(&e);
+	ms = 0;
+	for (size_t i = 0; i < sizeof hdr - 3 && !e.clients[k].closed; i++) {
+		engine_send(&e, k, hdr + i, 1);
+		engine_advance(&e, 2000);
+		ms += 2000;
+	}
+	CHECK(e.clients[k].closed);
+	CHECK(ms >= 6000 && ms <= 8000);
+	engine_fini(&e);
 }
 
 /* --session-max: a session busy all along still ends. */
