@@ -34,6 +34,7 @@ enum io_op_kind {
 	IO_OP_SPOOL_WRITE, /* owner: struct spool_batch */
 	IO_OP_SPOOL_FSYNC,
 	IO_OP_SPILL_WRITE, /* owner: struct capture (io/capture.h) */
+	IO_OP_POLL_ERROR, /* epoll: the connection's events could not be set */
 };
 
 struct io_op {

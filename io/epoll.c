@@ -42,7 +42,7 @@ enum {
 
 struct epoll_state {
 	/* loop.done: delivered at the next run_once, newest first; owner:
-	 * struct conn (IO_OP_SEND, IO_OP_CLOSE) or struct spool_batch
+	 * struct conn (IO_OP_SEND, IO_OP_CLOSE, IO_OP_POLL_ERROR) or struct spool_batch
 	 * (IO_OP_SPOOL_*) */
 	struct epoll_loop loop;
 	uint64_t accept_paused_s; /* listeners off (descriptors ran out) */
@@ -60,7 +60,7 @@ static void complete_later(struct shard *sh, void *owner, int kind, int res)
 		fprintf(stderr, "smtpsink: out of memory in the epoll backend\n");
 		abort();
 	}
-	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE)
+	if (kind == IO_OP_SEND || kind == IO_OP_CLOSE || kind == IO_OP_POLL_ERROR)
 		conn_op_start(owner);
 }
 
@@ -75,7 +75,8 @@ static void update_poll(struct conn *c)
 				  .data.ptr = c };
 	int op = (c->poll_mask & POLL_REGISTERED) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (epoll_ctl(e->loop.fd, op, c->fd, &ev) != 0) {
-		complete_later(c->shard, c, IO_OP_SEND, -errno);
+		/* not a send's result: a real one may be queued too */
+		complete_later(c->shard, c, IO_OP_POLL_ERROR, -errno);
 		return;
 	}
 	c->poll_mask = (uint8_t)(want | POLL_REGISTERED);
@@ -297,6 +298,12 @@ static void deliver(struct shard *sh, struct epoll_state *e)
 		struct conn *c = d.owner;
 		if (d.kind == IO_OP_CLOSE) {
 			conn_on_close_done(c);
+			continue;
+		}
+		if (d.kind == IO_OP_POLL_ERROR) {
+			if (!conn_closing(c))
+				conn_on_error(c, d.res);
+			conn_op_end(c);
 			continue;
 		}
 		if (d.res >= 0)

@@ -178,9 +178,13 @@ void spool_files_seal(struct spool *sp)
 	if (sp->seg_fd < 0)
 		return;
 	struct spool_sealing *s = calloc(1, sizeof *s);
-	if (s == NULL) { /* no memory even for this: keep the file as it is */
-		close(sp->seg_fd);
+	if (s == NULL) {
+		/* no memory even for this: the file stays open (records queued
+		 * for it still go to it: its number must not be reused) and is
+		 * left unsealed, for the next start to recover */
 		sp->seg_fd = -1;
+		sp->entry_count = 0;
+		spool_table_clear(&sp->table);
 		return;
 	}
 	*s = (struct spool_sealing){ sp->sealing,	 sp->seg_fd,  sp->segno,      sp->write_off,

@@ -382,6 +382,7 @@ static void dispatch(void *ctx, struct io_uring_cqe *cqe)
 	case IO_OP_SPOOL_WRITE:
 	case IO_OP_SPOOL_FSYNC:
 	case IO_OP_SPILL_WRITE:
+	case IO_OP_POLL_ERROR: /* epoll's own */
 		break;
 	}
 }
