@@ -1,0 +1,76 @@
+/*
+ * http/api_info.c - GET /livez, /readyz and /api/v1/info.
+ *
+ * Owns: the health answers (/livez: the thread answers; /readyz: the
+ * index has made its first full pass over the spool, so lists are
+ * complete) and Mailpit's AppInformation object, plus an "Index" object
+ * of our own with the indexer's progress and lag.  None of them needs a
+ * spool: with --discard they report empty counts.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "http_int.h"
+#include "indexer.h"
+
+static enum MHD_Result reply_text(struct http_req *r, unsigned status, const char *text)
+{
+	char *p = strdup(text);
+	return p != NULL ? http_reply_bytes(r, status, "text/plain", p, strlen(p)) : MHD_NO;
+}
+
+enum MHD_Result api_livez(struct http_req *r)
+{
+	return reply_text(r, MHD_HTTP_OK, "ok");
+}
+
+enum MHD_Result api_readyz(struct http_req *r)
+{
+	struct indexer_stats st = { .caught_up = true };
+	if (r->srv->indexer != NULL)
+		indexer_stats(r->srv->indexer, &st);
+	return st.caught_up ? reply_text(r, MHD_HTTP_OK, "ok") :
+			      reply_text(r, MHD_HTTP_SERVICE_UNAVAILABLE, "indexing the spool");
+}
+
+static void index_json(struct json_buf *b, struct indexer *ix)
+{
+	struct indexer_stats st = { 0 };
+	if (ix != NULL)
+		indexer_stats(ix, &st);
+	json_buf_lit(b, ",\"Index\":{\"Indexed\":");
+	json_buf_u64(b, st.indexed);
+	json_buf_lit(b, ",\"Pending\":");
+	json_buf_u64(b, st.pending);
+	json_buf_lit(b, ",\"LagMs\":");
+	json_buf_i64(b, st.lag_us / 1000);
+	json_buf_lit(b, ",\"CaughtUp\":");
+	json_buf_bool(b, ix == NULL || st.caught_up);
+	json_buf_lit(b, "}");
+}
+
+enum MHD_Result api_info(struct http_req *r)
+{
+	struct mail_index_info info = { 0 };
+	int e = r->srv->ix != NULL ? mail_index_info(r->srv->ix, &info) : 0;
+	if (e != 0)
+		return http_reply_errno(r, e, "index");
+	struct json_buf b = { 0 };
+	json_buf_lit(&b, "{\"Version\":");
+	json_buf_str(&b, r->srv->cfg.version);
+	json_buf_lit(&b, ",\"LatestVersion\":\"disabled\",\"Database\":");
+	json_buf_str(&b, r->srv->cfg.spool_path != NULL ? r->srv->cfg.spool_path : "");
+	json_buf_lit(&b, ",\"DatabaseSize\":");
+	json_buf_u64(&b, info.db_bytes);
+	json_buf_lit(&b, ",\"Messages\":");
+	json_buf_u64(&b, info.messages);
+	json_buf_lit(&b, ",\"Unread\":");
+	json_buf_u64(&b, info.unread);
+	json_buf_lit(&b, ",\"Tags\":{},\"RuntimeStats\":{\"Uptime\":");
+	json_buf_i64(&b, (http_now_us() - r->srv->started_us) / 1000000);
+	json_buf_lit(&b, ",\"Memory\":0,\"MessagesDeleted\":0,\"SMTPAccepted\":0,\"SMTPAcceptedSize\":0,"
+			 "\"SMTPRejected\":0,\"SMTPIgnored\":0}");
+	index_json(&b, r->srv->indexer);
+	json_buf_lit(&b, "}");
+	return http_reply_json(r, MHD_HTTP_OK, &b);
+}
