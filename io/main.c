@@ -17,7 +17,10 @@
 
 #include "backend.h"
 #include "grow.h"
+#include "http_server.h"
+#include "indexer.h"
 #include "io_classify.h"
+#include "listen_sock.h"
 #include "server_config.h"
 #include "shard.h"
 #include "spool_fs.h"
@@ -234,6 +237,92 @@ static void shared_fini(struct server_shared *shared, struct fault_sets *sets)
 	trace_close(&shared->trace);
 }
 
+/* The HTTP API and its indexer (http/, index/): off with --no-http, and
+ * when the default address is taken (a second server on this machine). */
+struct api {
+	struct http_server *http;
+	struct indexer *indexer;
+};
+
+/* The HTTP listener, claimed like the SMTP ones: fd, 0 when the default
+ * address is in use (HTTP stays off), or -errno (reported). */
+static int api_listen(const struct server_config *cfg)
+{
+	const struct listen_addr *la = &cfg->http_listen[0];
+	int fd = listen_sock_claim(la);
+	if (fd == 0)
+		fd = listen_sock_open(la, false);
+	if (fd == -EADDRINUSE && cfg->http_default) {
+		fprintf(stderr, "smtpsink: HTTP API off: %s is in use (give --http ADDR, or --no-http)\n", la->text);
+		return 0;
+	}
+	if (fd < 0)
+		fprintf(stderr, "smtpsink: cannot listen on %s (--http): %s\n", la->text,
+			fd == -EADDRINUSE ? "address in use (another server listens there)" : strerror(-fd));
+	return fd;
+}
+
+/* Before the shards start: the listener, the server (not yet serving) and
+ * the indexer, whose eventfd the shards are given in cfg->notify_fd. */
+static int api_prepare(struct server_config *cfg, struct api *api)
+{
+	if (!cfg->http_set && !cfg->http_default)
+		return 0;
+	int fd = api_listen(cfg);
+	if (fd <= 0)
+		return fd;
+	char err[512];
+	struct http_server_config hc = {
+		.listen_fd = fd,
+		.addr_text = cfg->http_listen[0].text,
+		.spool_path = cfg->discard ? NULL : cfg->spool_dir,
+		.auth_file = cfg->http_auth,
+		.cors_origin = cfg->http_cors,
+		.version = SMTPSINK_VERSION,
+	};
+	int e = http_server_new(&api->http, &hc, err, sizeof err);
+	if (e == 0 && !cfg->discard) {
+		const char *why = NULL;
+		e = indexer_start(&api->indexer, cfg->spool_dir, http_server_on_new, api->http, &why);
+		snprintf(err, sizeof err, "the indexer: %s", why != NULL ? why : strerror(-e));
+	}
+	if (e != 0) {
+		fprintf(stderr, "smtpsink: --http: %s\n", err);
+		return e;
+	}
+	cfg->notify_fd = api->indexer != NULL ? indexer_notify_fd(api->indexer) : -1;
+	return 0;
+}
+
+/* Once SMTP listens: serve HTTP, and say where. */
+static int api_start(const struct server_config *cfg, struct api *api)
+{
+	char err[512];
+	if (api->http == NULL)
+		return 0;
+	int e = http_server_start(api->http, api->indexer, err, sizeof err);
+	if (e != 0)
+		fprintf(stderr, "smtpsink: --http: %s\n", err);
+	else
+		fprintf(stderr, "smtpsink: HTTP API listening on %s\n", cfg->http_listen[0].text);
+	return e;
+}
+
+/* The HTTP thread first (no request sees a half-stopped server), the
+ * indexer once no shard can write its eventfd. */
+static void api_stop(struct api *api, bool shards_joined)
+{
+	if (!shards_joined) {
+		http_server_stop(api->http);
+		return;
+	}
+	if (api->indexer != NULL)
+		indexer_stop(api->indexer);
+	http_server_free(api->http);
+	api->indexer = NULL;
+	api->http = NULL;
+}
+
 static unsigned shard_count(const struct server_config *cfg)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -241,8 +330,9 @@ static unsigned shard_count(const struct server_config *cfg)
 	return n > SHARD_MAX ? SHARD_MAX : n;
 }
 
-static int serve(const struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
+static int serve(struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
 {
+	struct api api = { NULL, NULL };
 	static struct server_shared shared;
 	struct fault_sets sets = { NULL, 0, 0 };
 	shared.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -261,6 +351,8 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 			prepared++; /* what it set up is released below */
 			goto out;
 		}
+	if (api_prepare(cfg, &api) != 0)
+		goto out;
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)
 			break;
@@ -276,6 +368,8 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 			snprintf(line + len, sizeof line - len, " (%s, %u shard%s%s)\n", ops->name, n,
 				 n == 1 ? "" : "s", cfg->discard ? ", --discard" : "");
 		fputs(line, stderr);
+		if (api_start(cfg, &api) != 0)
+			goto stop;
 		if (cfg->proxy_protocol && cfg->proxy_from.count == 0)
 			fprintf(stderr, "smtpsink: --proxy-protocol without --proxy-from: a PROXY header from any peer"
 					" is believed\n");
@@ -287,6 +381,8 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 			reload_faults(cfg, &shared, &sets);
 		rc = 0;
 	}
+stop:
+	api_stop(&api, false);
 	shared.stop_deadline_s = monotonic_s() + cfg->grace_s;
 	atomic_store(&shared.stopping, true);
 	uint64_t one = 1;
@@ -297,6 +393,7 @@ static int serve(const struct server_config *cfg, const struct backend_ops *ops,
 	if (rc == 0)
 		summary(shards, n, started_s);
 out:
+	api_stop(&api, true);
 	for (unsigned i = 0; i < prepared; i++)
 		shard_release(&shards[i]);
 	free(shards);

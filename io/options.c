@@ -29,11 +29,19 @@
 #endif
 
 #define SERVER_DEFAULT_LISTEN "127.0.0.1:2525"
+#define SERVER_DEFAULT_HTTP "127.0.0.1:8025" /* Mailpit's port */
 #define HOST_MAX_BYTES 64u /* the host part of HOST:PORT */
 
 static const char *const io_words[] = { "auto", "uring", "epoll", NULL };
 static const char *const sync_words[] = { "none", "group", "always", NULL };
 static const char *const bare_lf_words[] = { "preserve", "normalize", "reject", NULL };
+
+/* Where parsed addresses go: the SMTP listeners, or the HTTP one. */
+struct listen_list {
+	struct listen_addr *v;
+	unsigned *count;
+	unsigned max;
+};
 
 /* "unix:/path". */
 static const char *listen_unix(const char *v, struct listen_addr *la)
@@ -49,7 +57,7 @@ static const char *listen_unix(const char *v, struct listen_addr *la)
 
 /* A name: every address it resolves to (getaddrinfo, TCP), in its order;
  * each keeps the name in its text, with the address when there are more. */
-static const char *listen_name(struct server_config *cfg, const char *v, const char *host, const char *port)
+static const char *listen_name(struct listen_list *l, const char *v, const char *host, const char *port)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res = NULL;
@@ -59,16 +67,15 @@ static const char *listen_name(struct server_config *cfg, const char *v, const c
 	unsigned added = 0;
 	for (struct addrinfo *a = res; a != NULL && why == NULL; a = a->ai_next) {
 		bool dup = false;
-		for (unsigned i = cfg->listen_count - added; i < cfg->listen_count && !dup; i++)
-			dup = cfg->listen[i].sa_len == a->ai_addrlen &&
-			      memcmp(&cfg->listen[i].sa, a->ai_addr, a->ai_addrlen) == 0;
+		for (unsigned i = *l->count - added; i < *l->count && !dup; i++)
+			dup = l->v[i].sa_len == a->ai_addrlen && memcmp(&l->v[i].sa, a->ai_addr, a->ai_addrlen) == 0;
 		if (dup || a->ai_addrlen > sizeof(struct sockaddr_storage))
 			continue;
-		if (cfg->listen_count == SERVER_LISTEN_MAX) {
+		if (*l->count == l->max) {
 			why = "too many listen addresses";
 			break;
 		}
-		struct listen_addr *la = &cfg->listen[cfg->listen_count++];
+		struct listen_addr *la = &l->v[(*l->count)++];
 		memset(la, 0, sizeof *la);
 		memcpy(&la->sa, a->ai_addr, a->ai_addrlen);
 		la->sa_len = a->ai_addrlen;
@@ -86,17 +93,17 @@ static const char *listen_name(struct server_config *cfg, const char *v, const c
 
 /* "host:port", "[v6]:port", "name:port" or "unix:/path"; NULL, or why not.
  * A literal address is one listen address; a name may give several. */
-static const char *listen_parse(struct server_config *cfg, const char *v)
+static const char *listen_parse(struct listen_list *l, const char *v)
 {
-	if (cfg->listen_count == SERVER_LISTEN_MAX)
+	if (*l->count == l->max)
 		return "too many listen addresses";
-	struct listen_addr *la = &cfg->listen[cfg->listen_count];
+	struct listen_addr *la = &l->v[*l->count];
 	memset(la, 0, sizeof *la);
 	snprintf(la->text, sizeof la->text, "%s", v);
 	const char *why = NULL;
 	if (strncmp(v, "unix:", 5) == 0) {
 		why = listen_unix(v, la);
-		cfg->listen_count += why == NULL;
+		*l->count += why == NULL;
 		return why;
 	}
 	char host[HOST_MAX_BYTES];
@@ -123,15 +130,28 @@ static const char *listen_parse(struct server_config *cfg, const char *v)
 		s4->sin_port = htons((uint16_t)port);
 		la->sa_len = sizeof *s4;
 	} else {
-		return listen_name(cfg, v, host, colon + 1);
+		return listen_name(l, v, host, colon + 1);
 	}
-	cfg->listen_count++;
+	(*l->count)++;
 	return NULL;
 }
 
 static const char *parse_listen(const struct cli_opt *o, const char *v)
 {
-	return listen_parse(o->dest, v);
+	struct server_config *cfg = o->dest;
+	struct listen_list l = { cfg->listen, &cfg->listen_count, SERVER_LISTEN_MAX };
+	return listen_parse(&l, v);
+}
+
+/* --http ADDR: the last one given counts; a name serves its first address. */
+static const char *parse_http(const struct cli_opt *o, const char *v)
+{
+	struct server_config *cfg = o->dest;
+	unsigned count = 0;
+	struct listen_list l = { cfg->http_listen, &count, SERVER_LISTEN_MAX };
+	const char *why = listen_parse(&l, v);
+	cfg->http_set = why == NULL;
+	return why;
 }
 
 /* Keep a rule's text, after the row's prefix (a shorthand such as
@@ -285,6 +305,20 @@ static void rows_faults(struct cli *c, struct server_config *cfg)
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }
 
+/* The HTTP API (http/). */
+static void rows_http(struct cli *c, struct server_config *cfg)
+{
+	const struct cli_opt rows[] = {
+		cli_def(cli_custom("http", parse_http, cfg, NULL, "ADDR",
+				   "serve the HTTP API on ADDR (HOST:PORT, [v6]:PORT, NAME:PORT, unix:/path)"),
+			"127.0.0.1:8025 with a spool"),
+		cli_flag("no-http", &cfg->no_http, "no HTTP API"),
+		cli_string("http-auth", &cfg->http_auth, "FILE", "HTTP basic auth: user:password lines"),
+		cli_string("http-cors", &cfg->http_cors, "ORIGIN", "allow this origin cross-origin requests"),
+	};
+	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
+}
+
 static void defaults(struct server_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -303,6 +337,24 @@ static void defaults(struct server_config *cfg)
 	cfg->spool_mode = SPOOL_FS_FILE_MODE_DEFAULT;
 	cfg->spool_min_free = UINT64_MAX; /* spool_open(): from --max-size and the disk */
 	cfg->idle_gap_ms = 1000;
+	cfg->notify_fd = -1;
+}
+
+/* --http, --no-http: on by default with a spool, at SERVER_DEFAULT_HTTP. */
+static int check_http(const struct cli *c, struct server_config *cfg)
+{
+	if (cfg->no_http && (cfg->http_set || cfg->http_auth != NULL || cfg->http_cors != NULL)) {
+		cli_error(c, "--no-http with --http, --http-auth or --http-cors");
+		return -1;
+	}
+	if (cfg->no_http || cfg->http_set || cfg->discard)
+		return 0;
+	unsigned count = 0;
+	struct listen_list l = { cfg->http_listen, &count, SERVER_LISTEN_MAX };
+	if (listen_parse(&l, SERVER_DEFAULT_HTTP) != NULL)
+		return -1;
+	cfg->http_default = true;
+	return 0;
 }
 
 /* Checks across options, after all were read. */
@@ -330,8 +382,10 @@ static int check(const struct cli *c, struct server_config *cfg)
 		cli_error(c, "--recv-buffers must be a power of two");
 		return -1;
 	}
-	if (cfg->listen_count == 0 && listen_parse(cfg, SERVER_DEFAULT_LISTEN) != NULL)
+	struct listen_list smtp = { cfg->listen, &cfg->listen_count, SERVER_LISTEN_MAX };
+	if (cfg->listen_count == 0 && listen_parse(&smtp, SERVER_DEFAULT_LISTEN) != NULL)
 		return -1;
+	return check_http(c, cfg);
 	return 0;
 }
 
@@ -347,6 +401,7 @@ int options_parse(int argc, char **argv, struct server_config *cfg)
 	rows_engine(&c, cfg);
 	rows_protocol(&c, cfg);
 	rows_faults(&c, cfg);
+	rows_http(&c, cfg);
 	size_t npos;
 	int r = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	return r != 0 ? r : check(&c, cfg);

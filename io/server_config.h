@@ -77,6 +77,14 @@ struct server_config {
 	struct cidr_list trace_clients; /* none: every client */
 	uint32_t idle_gap_ms; /* session reports: silences longer than this */
 	bool no_session_reports;
+	/* the HTTP API (http/) */
+	struct listen_addr http_listen[SERVER_LISTEN_MAX]; /* [0] is served */
+	bool http_set; /* --http given */
+	bool http_default; /* not given: the default address, given up quietly when taken */
+	bool no_http;
+	const char *http_auth; /* --http-auth FILE */
+	const char *http_cors; /* --http-cors ORIGIN */
+	int notify_fd; /* the indexer's eventfd (shards write 1 after commits); -1: none */
 };
 
 /* Parse argv into *cfg (defaults first).  Returns 0 to run, 1 when --help or
