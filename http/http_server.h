@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "http_chaos.h"
 #include "mail_index.h"
 
 struct indexer;
@@ -30,6 +31,7 @@ struct http_server_config {
 	const char *auth_file; /* NULL: no auth */
 	const char *cors_origin; /* NULL: no CORS grant */
 	const char *version;
+	struct http_chaos_ops chaos; /* get NULL: chaos is not enabled (400, as Mailpit) */
 };
 
 /* Allocate the server and read the auth file; nothing runs yet.  0 or

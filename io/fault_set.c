@@ -46,6 +46,12 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_len)
 
 struct fault_set *fault_set_load(const struct server_config *cfg, uint64_t gen, char *err, size_t err_len)
 {
+	return fault_set_load_extra(cfg, NULL, 0, gen, err, err_len);
+}
+
+struct fault_set *fault_set_load_extra(const struct server_config *cfg, const char *const *extra, unsigned n_extra,
+				       uint64_t gen, char *err, size_t err_len)
+{
 	struct fault_set *fs = calloc(1, sizeof *fs);
 	if (fs == NULL || (fs->rules = fault_rules_new()) == NULL) {
 		snprintf(err, err_len, "out of memory");
@@ -62,6 +68,8 @@ struct fault_set *fault_set_load(const struct server_config *cfg, uint64_t gen, 
 		ok = text != NULL && fault_rules_add_file(fs->rules, cfg->fault_file, text, len, err, err_len);
 		free(text);
 	}
+	for (unsigned i = 0; ok && i < n_extra; i++)
+		ok = fault_rules_add(fs->rules, extra[i], err, err_len);
 	uint32_t n = fault_rules_count(fs->rules);
 	if (ok && (fs->hits = calloc(n ? n : 1, sizeof *fs->hits)) == NULL) {
 		snprintf(err, err_len, "out of memory");

@@ -28,6 +28,9 @@ struct fault_set {
 /* Build the set; NULL with a one-line reason in err on a bad rule, an
  * unreadable file or no memory. */
 struct fault_set *fault_set_load(const struct server_config *cfg, uint64_t gen, char *err, size_t err_len);
+/* The same, with more rules after the file's (the HTTP API's chaos rules). */
+struct fault_set *fault_set_load_extra(const struct server_config *cfg, const char *const *extra, unsigned n_extra,
+				       uint64_t gen, char *err, size_t err_len);
 void fault_set_free(struct fault_set *fs);
 
 /* Count a firing of rule i (from any shard). */

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "grow.h"
+#include "fault_live.h"
 #include "http_server.h"
 #include "indexer.h"
 #include "io_classify.h"
@@ -142,64 +142,12 @@ static void summary(struct shard *shards, unsigned n, uint64_t started_s)
 			(unsigned long long)t.stress_turns);
 }
 
-/* Rule sets replaced by SIGHUP stay allocated until exit: a reply text may
- * still be repeated from one (LMTP), and their counts are reported. */
-struct fault_sets {
-	struct fault_set **v;
-	size_t n, cap;
-};
-
-static bool keep_set(struct fault_sets *sets, struct fault_set *fs)
-{
-	if (!grow_array((void **)&sets->v, &sets->cap, sets->n + 1, sizeof *sets->v, 4))
-		return false;
-	sets->v[sets->n++] = fs;
-	return true;
-}
-
-static void reload_faults(const struct server_config *cfg, struct server_shared *shared, struct fault_sets *sets)
-{
-	char err[512];
-	struct fault_set *fs = fault_set_load(cfg, sets->n + 1, err, sizeof err);
-	if (fs != NULL && fault_set_same(fs, sets->v[sets->n - 1])) {
-		fprintf(stderr, "smtpsink: SIGHUP: fault rules unchanged (%u in force)\n",
-			fault_rules_count(fs->rules));
-		fault_set_free(fs); /* a HUP from log rotation keeps no copies */
-		return;
-	}
-	if (fs == NULL || !keep_set(sets, fs)) {
-		fprintf(stderr, "smtpsink: SIGHUP: fault rules not reloaded, the old ones stay: %s\n",
-			fs == NULL ? err : "out of memory");
-		fault_set_free(fs);
-		return;
-	}
-	atomic_store_explicit(&shared->faults, fs, memory_order_release);
-	fprintf(stderr, "smtpsink: SIGHUP: %u fault rules in force\n", fault_rules_count(fs->rules));
-}
-
-static void report_faults(struct fault_sets *sets)
-{
-	for (size_t i = 0; i < sets->n; i++) {
-		if (sets->n > 1 && fault_rules_count(sets->v[i]->rules) > 0)
-			fprintf(stderr, "smtpsink: fault rules, load %zu%s:\n", i + 1,
-				i + 1 < sets->n ? " (replaced)" : "");
-		fault_set_report(sets->v[i], stderr);
-		fault_set_free(sets->v[i]);
-	}
-	free(sets->v);
-}
-
 /* Shared state before the shards start: rules, rate windows, transcript. */
-static int shared_init(const struct server_config *cfg, struct server_shared *shared, struct fault_sets *sets)
+static int shared_init(const struct server_config *cfg, struct server_shared *shared, struct fault_live *faults)
 {
-	char err[512];
-	struct fault_set *fs = fault_set_load(cfg, 1, err, sizeof err);
-	if (fs == NULL || !keep_set(sets, fs)) {
-		fprintf(stderr, "smtpsink: fault rules: %s\n", fs == NULL ? err : "out of memory");
-		fault_set_free(fs);
+	if (fault_live_init(faults, cfg, shared) != 0)
 		return -1;
-	}
-	atomic_store(&shared->faults, fs);
+	const struct fault_set *fs = faults->v[0];
 	mem_budget_init(&shared->mem, cfg->memory_limit ? cfg->memory_limit : mem_budget_default());
 	shared->seed = cfg->seed;
 	if (shared->seed == 0) {
@@ -226,9 +174,9 @@ static int shared_init(const struct server_config *cfg, struct server_shared *sh
 	return 0;
 }
 
-static void shared_fini(struct server_shared *shared, struct fault_sets *sets)
+static void shared_fini(struct server_shared *shared, struct fault_live *faults)
 {
-	report_faults(sets);
+	fault_live_fini(faults);
 	throttle_fini(&shared->msg_rate);
 	throttle_fini(&shared->conn_rate);
 	throttle_fini(&shared->client_msg_rate);
@@ -264,7 +212,7 @@ static int api_listen(const struct server_config *cfg)
 
 /* Before the shards start: the listener, the server (not yet serving) and
  * the indexer, whose eventfd the shards are given in cfg->notify_fd. */
-static int api_prepare(struct server_config *cfg, struct api *api)
+static int api_prepare(struct server_config *cfg, struct api *api, struct fault_live *faults)
 {
 	if (!cfg->http_set && !cfg->http_default)
 		return 0;
@@ -279,6 +227,7 @@ static int api_prepare(struct server_config *cfg, struct api *api)
 		.auth_file = cfg->http_auth,
 		.cors_origin = cfg->http_cors,
 		.version = SMTPSINK_VERSION,
+		.chaos = { fault_live_chaos_get, fault_live_chaos_set, faults },
 	};
 	int e = http_server_new(&api->http, &hc, err, sizeof err);
 	if (e == 0 && !cfg->discard) {
@@ -334,10 +283,10 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 {
 	struct api api = { NULL, NULL };
 	static struct server_shared shared;
-	struct fault_sets sets = { NULL, 0, 0 };
+	struct fault_live faults;
 	shared.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (shared_init(cfg, &shared, &sets) != 0) {
-		shared_fini(&shared, &sets);
+	if (shared_init(cfg, &shared, &faults) != 0) {
+		shared_fini(&shared, &faults);
 		return 2;
 	}
 	struct shard *shards = calloc(n, sizeof *shards);
@@ -351,7 +300,7 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 			prepared++; /* what it set up is released below */
 			goto out;
 		}
-	if (api_prepare(cfg, &api) != 0)
+	if (api_prepare(cfg, &api, &faults) != 0)
 		goto out;
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)
@@ -378,7 +327,7 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 				(unsigned long long)nofile);
 		int sig = 0;
 		while (sigwait(sigs, &sig) == 0 && sig == SIGHUP)
-			reload_faults(cfg, &shared, &sets);
+			fault_live_reload(&faults);
 		rc = 0;
 	}
 stop:
@@ -397,7 +346,7 @@ out:
 	for (unsigned i = 0; i < prepared; i++)
 		shard_release(&shards[i]);
 	free(shards);
-	shared_fini(&shared, &sets);
+	shared_fini(&shared, &faults);
 	return rc;
 }
 
