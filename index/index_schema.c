@@ -1,0 +1,285 @@
+/*
+ * index/index_schema.c - the index database's file, schema and version
+ * (docs/SPOOL-FORMAT.md, "Index database").
+ *
+ * Owns: SPOOL/index/mail.sqlite: creating it with the spool's file mode,
+ * the connection settings (WAL, synchronous=OFF: the database is never
+ * fsync'd, the spool and the marks log are the truth), the schema and its
+ * version in PRAGMA user_version, and throwing the file away (with its
+ * -wal and -shm) when it does not open, is not a database, or is of another
+ * version: the indexer then rebuilds it from the spool and the marks log.
+ *
+ * Schema: `message` holds a row per message (the summary fields, where its
+ * record is, the text of its address headers for to:/from:/cc:/bcc:);
+ * `message_text` the decoded header values and body text for free text;
+ * two FTS5 tables index them as external content (kept in step by
+ * triggers): `fts_addr` (trigram: substrings of subject, Message-ID and
+ * the address texts) and `fts_text` (unicode61 words of headers and body).
+ * `counts` keeps the total and unread counts up to date (triggers), so an
+ * unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
+ * (index_marks.c), `segment` the indexer's progress per segment, `meta`
+ * the marks log offset applied so far.
+ * Workload: once per connection at start; a rebuild is a fresh file.
+ */
+#define _GNU_SOURCE
+#include "mail_index_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spool_fs.h"
+
+#define INDEX_SCHEMA_VERSION 1
+#define INDEX_PATH_MAX 4096u
+#define INDEX_CACHE_KIB 32768 /* page cache per connection */
+#define INDEX_MMAP_BYTES (256ll << 20)
+
+static const char schema_sql[] =
+	"CREATE TABLE message(seq INTEGER PRIMARY KEY AUTOINCREMENT, qid TEXT NOT NULL UNIQUE,"
+	" received_us INTEGER NOT NULL, size INTEGER NOT NULL, shard INTEGER NOT NULL, segno INTEGER NOT NULL,"
+	" offset INTEGER NOT NULL, message_id TEXT NOT NULL, subject TEXT NOT NULL, snippet TEXT NOT NULL,"
+	" from_name TEXT NOT NULL, from_address TEXT NOT NULL, to_json TEXT NOT NULL, cc_json TEXT NOT NULL,"
+	" bcc_json TEXT NOT NULL, reply_to_json TEXT NOT NULL, from_text TEXT NOT NULL, to_text TEXT NOT NULL,"
+	" cc_text TEXT NOT NULL, bcc_text TEXT NOT NULL, attachments INTEGER NOT NULL,"
+	" read INTEGER NOT NULL DEFAULT 0, tags_json TEXT NOT NULL DEFAULT '[]');"
+	"CREATE INDEX message_time ON message(received_us DESC, qid DESC);"
+	"CREATE INDEX message_segment ON message(shard, segno);"
+	"CREATE TABLE message_text(seq INTEGER PRIMARY KEY, headers TEXT NOT NULL, body TEXT NOT NULL);"
+	"CREATE VIRTUAL TABLE fts_addr USING fts5(subject, message_id, from_text, to_text, cc_text, bcc_text,"
+	" content='message', content_rowid='seq', tokenize='trigram');"
+	"CREATE VIRTUAL TABLE fts_text USING fts5(headers, body, content='message_text', content_rowid='seq',"
+	" tokenize='unicode61 remove_diacritics 2');"
+	"CREATE TABLE counts(id INTEGER PRIMARY KEY CHECK (id = 1), total INTEGER NOT NULL,"
+	" unread INTEGER NOT NULL);"
+	"INSERT INTO counts VALUES(1, 0, 0);"
+	"CREATE TRIGGER message_ai AFTER INSERT ON message BEGIN"
+	" INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
+	" VALUES(new.seq, new.subject, new.message_id, new.from_text, new.to_text, new.cc_text, new.bcc_text);"
+	" UPDATE counts SET total = total + 1, unread = unread + (new.read = 0); END;"
+	"CREATE TRIGGER message_ad AFTER DELETE ON message BEGIN"
+	" INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
+	" VALUES('delete', old.seq, old.subject, old.message_id, old.from_text, old.to_text, old.cc_text,"
+	" old.bcc_text);"
+	" DELETE FROM message_text WHERE seq = old.seq;"
+	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0); END;"
+	"CREATE TRIGGER message_au AFTER UPDATE OF read ON message WHEN old.read != new.read BEGIN"
+	" UPDATE counts SET unread = unread + (new.read = 0) - (old.read = 0); END;"
+	"CREATE TRIGGER text_ai AFTER INSERT ON message_text BEGIN"
+	" INSERT INTO fts_text(rowid, headers, body) VALUES(new.seq, new.headers, new.body); END;"
+	"CREATE TRIGGER text_ad AFTER DELETE ON message_text BEGIN"
+	" INSERT INTO fts_text(fts_text, rowid, headers, body) VALUES('delete', old.seq, old.headers, old.body);"
+	" END;"
+	"CREATE TABLE mark(qid TEXT PRIMARY KEY, read INTEGER, read_pos INTEGER, deleted INTEGER NOT NULL DEFAULT 0,"
+	" tags_json TEXT) WITHOUT ROWID;"
+	"CREATE TABLE mark_all(pos INTEGER PRIMARY KEY, type INTEGER NOT NULL, at_us INTEGER NOT NULL);"
+	"CREATE TABLE segment(shard INTEGER NOT NULL, segno INTEGER NOT NULL, handed INTEGER NOT NULL,"
+	" PRIMARY KEY(shard, segno)) WITHOUT ROWID;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES('marks_end', 0);";
+
+static const char *const stmt_sql[IX_STMT_COUNT] = {
+	[IX_EXISTS] = "SELECT 1 FROM message WHERE qid = ?1",
+	[IX_INSERT] = "INSERT OR IGNORE INTO message(qid, received_us, size, shard, segno, offset, message_id,"
+		      " subject, snippet, from_name, from_address, to_json, cc_json, bcc_json, reply_to_json,"
+		      " from_text, to_text, cc_text, bcc_text, attachments, read, tags_json)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
+		      " ?20, ?21, ?22)",
+	[IX_INSERT_TEXT] = "INSERT INTO message_text(seq, headers, body) VALUES(?1, ?2, ?3)",
+	[IX_MARK_OF] = "SELECT read, read_pos, deleted, tags_json FROM mark WHERE qid = ?1",
+	[IX_MARK_ALL_DELETE] = "SELECT 1 FROM mark_all WHERE type = 3 AND at_us >= ?1 LIMIT 1",
+	[IX_MARK_ALL_READ] = "SELECT type, pos FROM mark_all WHERE type IN (1, 2) AND at_us >= ?1"
+			     " ORDER BY pos DESC LIMIT 1",
+	[IX_SEG_GET] = "SELECT handed FROM segment WHERE shard = ?1 AND segno = ?2",
+	[IX_SEG_PUT] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, ?3)"
+		       " ON CONFLICT(shard, segno) DO UPDATE SET handed = excluded.handed",
+	[IX_MARK_READ] = "INSERT INTO mark(qid, read, read_pos) VALUES(?1, ?2, ?3)"
+			 " ON CONFLICT(qid) DO UPDATE SET read = excluded.read, read_pos = excluded.read_pos",
+	[IX_MSG_READ] = "UPDATE message SET read = ?2 WHERE qid = ?1",
+	[IX_MARK_DELETE] = "INSERT INTO mark(qid, deleted) VALUES(?1, 1) ON CONFLICT(qid) DO UPDATE SET deleted = 1",
+	[IX_MSG_DELETE] = "DELETE FROM message WHERE qid = ?1",
+	[IX_MARK_TAGS] = "INSERT INTO mark(qid, tags_json) VALUES(?1, ?2)"
+			 " ON CONFLICT(qid) DO UPDATE SET tags_json = excluded.tags_json",
+	[IX_MSG_TAGS] = "UPDATE message SET tags_json = ?2 WHERE qid = ?1",
+	[IX_MARK_ALL] = "INSERT OR REPLACE INTO mark_all(pos, type, at_us) VALUES(?1, ?2, ?3)",
+	[IX_MSG_READ_ALL] = "UPDATE message SET read = ?1 WHERE received_us <= ?2 AND read != ?1",
+	[IX_MSG_DELETE_ALL] = "DELETE FROM message WHERE received_us <= ?1",
+	[IX_META_GET] = "SELECT value FROM meta WHERE key = 'marks_end'",
+	[IX_META_SET] = "UPDATE meta SET value = ?1 WHERE key = 'marks_end'",
+};
+
+int index_exec(struct mail_index *ix, const char *sql)
+{
+	return sqlite3_exec(ix->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+}
+
+int index_step(sqlite3_stmt *st)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int index_begin(struct mail_index *ix)
+{
+	return index_exec(ix, "BEGIN IMMEDIATE");
+}
+
+int index_commit(struct mail_index *ix)
+{
+	return index_exec(ix, "COMMIT");
+}
+
+void index_rollback(struct mail_index *ix)
+{
+	if (!sqlite3_get_autocommit(ix->db))
+		index_exec(ix, "ROLLBACK");
+}
+
+static int schema_version(struct mail_index *ix)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+	if (sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Create the schema in an empty database (another connection may be
+ * doing the same: the exclusive transaction makes one of them win). */
+static int schema_create(struct mail_index *ix)
+{
+	char sql[64];
+	if (index_exec(ix, "BEGIN EXCLUSIVE") != 0)
+		return -EIO;
+	int v = schema_version(ix), err = 0;
+	if (v == 0) {
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", INDEX_SCHEMA_VERSION);
+		err = index_exec(ix, schema_sql) == 0 && index_exec(ix, sql) == 0 ? 0 : -EIO;
+	} else if (v != INDEX_SCHEMA_VERSION) {
+		err = -EPROTO;
+	}
+	if (err == 0)
+		return index_commit(ix);
+	index_rollback(ix);
+	return err;
+}
+
+/* Settings of every connection, then the schema: 0, -EPROTO (another
+ * version), -EIO (not a database, damaged). */
+static int schema_connect(struct mail_index *ix, const char *db_path)
+{
+	char sql[160];
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(db_path, &ix->db, flags, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
+	snprintf(sql, sizeof sql,
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
+		 " PRAGMA cache_size=-%d; PRAGMA mmap_size=%lld",
+		 INDEX_CACHE_KIB, INDEX_MMAP_BYTES);
+	if (index_exec(ix, sql) != 0)
+		return -EIO;
+	int v = schema_version(ix);
+	if (v < 0)
+		return -EIO;
+	if (v == 0 || v != INDEX_SCHEMA_VERSION) {
+		int err = schema_create(ix);
+		if (err != 0)
+			return err;
+	}
+	for (int i = 0; i < IX_STMT_COUNT; i++)
+		if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ix->stmt[i], NULL) !=
+		    SQLITE_OK)
+			return -EIO;
+	return 0;
+}
+
+static void schema_disconnect(struct mail_index *ix)
+{
+	for (int i = 0; i < IX_STMT_COUNT; i++) {
+		sqlite3_finalize(ix->stmt[i]);
+		ix->stmt[i] = NULL;
+	}
+	sqlite3_close_v2(ix->db);
+	ix->db = NULL;
+}
+
+/* The database file and its companions, gone. */
+static void schema_unlink(int dir_fd)
+{
+	static const char *const names[] = { INDEX_DB_FILE, INDEX_DB_FILE "-wal", INDEX_DB_FILE "-shm" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		unlinkat(dir_fd, names[i], 0);
+}
+
+/* SPOOL/index, made with the spool's modes: its descriptor in *dir_fd,
+ * the spool's file mode in *mode. */
+static int schema_prepare_dir(const char *spool, int *dir_fd, uint32_t *mode)
+{
+	int spool_fd = open(spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (spool_fd < 0)
+		return -errno;
+	*mode = mail_marks_file_mode(spool_fd);
+	int err = spool_fs_mkdir(spool_fd, INDEX_DIR, *mode);
+	if (err == 0) {
+		*dir_fd = openat(spool_fd, INDEX_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		err = *dir_fd < 0 ? -errno : 0;
+	}
+	close(spool_fd);
+	return err;
+}
+
+/* The database file with the spool's file mode when missing (SQLite would
+ * use the umask), as an empty file: SQLite takes it for an empty database. */
+static int schema_make_file(int dir_fd, uint32_t mode)
+{
+	int fd = spool_fs_create(dir_fd, INDEX_DB_FILE, mode, O_RDWR);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 || fd == -EEXIST ? 0 : fd;
+}
+
+int index_schema_open(struct mail_index *ix, const char **err)
+{
+	char db_path[INDEX_PATH_MAX];
+	int dir_fd = -1;
+	uint32_t mode = SPOOL_FS_FILE_MODE_DEFAULT;
+	int e = schema_prepare_dir(ix->spool_path, &dir_fd, &mode);
+	e = e == 0 ? schema_make_file(dir_fd, mode) : e;
+	if (e != 0) {
+		if (dir_fd >= 0)
+			close(dir_fd);
+		*err = "cannot create the index directory SPOOL/index";
+		return e;
+	}
+	snprintf(db_path, sizeof db_path, "%s/%s/%s", ix->spool_path, INDEX_DIR, INDEX_DB_FILE);
+	e = schema_connect(ix, db_path);
+	if (e != 0) { /* damaged or of another version: rebuilt from the spool */
+		schema_disconnect(ix);
+		schema_unlink(dir_fd);
+		e = schema_make_file(dir_fd, mode);
+		e = e == 0 ? schema_connect(ix, db_path) : e;
+	}
+	close(dir_fd);
+	if (e != 0) {
+		schema_disconnect(ix);
+		*err = "cannot open or create the index database";
+	}
+	return e;
+}
+
+void index_schema_close(struct mail_index *ix)
+{
+	if (ix->db != NULL)
+		schema_disconnect(ix);
+}
