@@ -27,8 +27,7 @@ static bool keep_set(struct fault_live *fl, struct fault_set *fs)
  * published unless it equals the one in force.  0, 1 (unchanged), -1. */
 static int publish(struct fault_live *fl, char *err, size_t err_len)
 {
-	struct fault_set *fs =
-		fault_set_load_extra(fl->cfg, fl->chaos_rules, fl->chaos_count, fl->n + 1, err, err_len);
+	struct fault_set *fs = fault_set_load_extra(fl->cfg, fl->chaos_rules, fl->chaos_count, fl->n + 1, err, err_len);
 	if (fs != NULL && fl->n > 0 && fault_set_same(fs, fl->v[fl->n - 1])) {
 		fault_set_free(fs);
 		return 1;
@@ -118,7 +117,8 @@ void fault_live_fini(struct fault_live *fl)
 {
 	for (size_t i = 0; i < fl->n; i++) {
 		if (fl->n > 1 && fault_rules_count(fl->v[i]->rules) > 0)
-			fprintf(stderr, "smtpsink: fault rules, load %zu%s:\n", i + 1, i + 1 < fl->n ? " (replaced)" : "");
+			fprintf(stderr, "smtpsink: fault rules, load %zu%s:\n", i + 1,
+				i + 1 < fl->n ? " (replaced)" : "");
 		fault_set_report(fl->v[i], stderr);
 		fault_set_free(fl->v[i]);
 	}

@@ -22,6 +22,7 @@
 #include "filter.h"
 #include "grow.h"
 #include "report.h"
+#include "session_find.h"
 #include "session_out.h"
 #include "spool_cli.h"
 #include "spool_find.h"
@@ -195,38 +196,38 @@ int cmd_sessions(const struct cmd_ctx *ctx, int argc, char **argv)
 
 static int show_session(const struct spool_dir *d, const char *id, bool json)
 {
-	struct seg_reader r;
-	struct spool_index_entry e;
-	int rc = spool_find(d, id, &r, &e);
-	if (rc == SPOOL_FIND_BAD_ID) {
-		report_error("session: '%s' is not a session ID (14 characters 0-9A-Za-z)", id);
-		return SPOOL_EXIT_USAGE;
-	}
-	if (rc < 0) {
-		report_error("session: %s: %s", id, strerror(-rc));
-		return SPOOL_EXIT_IO;
-	}
-	if (rc == SPOOL_FIND_NOT_FOUND || !(e.flags & SPOOL_FLAG_SESSION)) {
-		report_error("session: no session %s in %s%s", id, d->path,
-			     rc == SPOOL_FIND_FOUND ? " (it is a message: smtpsink-spool show ID)" : "");
-		if (rc == SPOOL_FIND_FOUND)
-			seg_reader_close(&r);
-		return SPOOL_EXIT_NOT_FOUND;
-	}
 	struct session_view *v = malloc(sizeof *v);
-	enum msg_status st = v ? seg_reader_session(&r, &e, v) : MSG_OUT_OF_RANGE;
-	if (v == NULL || st != MSG_OK) {
-		report_error("session: %s: %s", id, v ? msg_status_text(st) : "out of memory");
-		rc = SPOOL_EXIT_NOT_FOUND;
-	} else {
+	const char *why = "out of memory";
+	struct seg_reader r;
+	int rc = v != NULL ? session_find(d, id, v, &r, &why) : SESSION_DAMAGED;
+	switch (rc) {
+	case SESSION_FOUND:
 		if (json)
 			session_out_json(stdout, v);
 		else
 			session_out_report(stdout, v);
+		seg_reader_close(&r);
 		rc = fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
+		break;
+	case SESSION_BAD_ID:
+		report_error("session: '%s' is not a session ID (14 characters 0-9A-Za-z)", id);
+		rc = SPOOL_EXIT_USAGE;
+		break;
+	case SESSION_NOT_FOUND:
+	case SESSION_IS_MESSAGE:
+		report_error("session: no session %s in %s%s", id, d->path,
+			     rc == SESSION_IS_MESSAGE ? " (it is a message: smtpsink-spool show ID)" : "");
+		rc = SPOOL_EXIT_NOT_FOUND;
+		break;
+	case SESSION_DAMAGED:
+		report_error("session: %s: %s", id, why);
+		rc = SPOOL_EXIT_NOT_FOUND;
+		break;
+	default:
+		report_error("session: %s: %s", id, strerror(-rc));
+		rc = SPOOL_EXIT_IO;
 	}
 	free(v);
-	seg_reader_close(&r);
 	return rc;
 }
 
