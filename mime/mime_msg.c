@@ -243,9 +243,9 @@ static int part_doc(GMimeMessage *msg, const char *part_id, uint8_t **data, size
 		GByteArray *b = mime_part_bytes(l->obj);
 		*data_len = b->len;
 		*data = malloc(b->len ? b->len : 1);
-		if (*data)
+		if (*data && b->len)
 			memcpy(*data, b->data, b->len);
-		else
+		else if (!*data)
 			rc = -ENOMEM;
 		g_byte_array_free(b, TRUE);
 		if (rc != 0)

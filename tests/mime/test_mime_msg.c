@@ -399,6 +399,23 @@ static void test_broken(void)
 	}
 }
 
+/* A part with no content: found, 0 bytes, a freeable buffer (UBSan saw
+ * a memcpy from GMime's NULL data here before). */
+static void test_empty_part(void)
+{
+	static const char raw[] = "Content-Type: multipart/mixed; boundary=e\r\n\r\n--e\r\n"
+				  "Content-Type: application/x-empty; name=empty.bin\r\n\r\n\r\n--e--\r\n";
+	uint8_t *data = NULL;
+	size_t n = 1;
+	struct mime_part info;
+	if (CHECK(mime_msg_part((const uint8_t *)raw, strlen(raw), "1", &data, &n, &info) == 0)) {
+		CHECK(data != NULL && n == 0 && info.size == 0);
+		CHECK_S(info.file_name, "empty.bin");
+		free(data);
+		mime_part_free(&info);
+	}
+}
+
 /* A 256 KiB header value, folded every 70 bytes. */
 static void test_huge_header(void)
 {
@@ -511,6 +528,7 @@ int main(void)
 	test_single_attachment();
 	test_attached_message();
 	test_broken();
+	test_empty_part();
 	test_huge_header();
 	test_deep_nesting();
 	test_limits();

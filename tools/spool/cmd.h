@@ -32,5 +32,8 @@ int cmd_wait(const struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_prune(const struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_sessions(const struct cmd_ctx *ctx, int argc, char **argv);
 int cmd_session(const struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_text(const struct cmd_ctx *ctx, int argc, char **argv); /* text and html */
+int cmd_parts(const struct cmd_ctx *ctx, int argc, char **argv);
+int cmd_part(const struct cmd_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -94,28 +94,38 @@ int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, 
 	return SPOOL_EXIT_OK;
 }
 
-int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
-		   int (*act)(void *arg, struct msg *m), void *arg)
+int spool_with_msg_args(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv, const char **rest,
+			size_t nrest, int (*act)(void *arg, struct msg *m), void *arg)
 {
-	const char *id[1];
+	const char *pos[1 + SPOOL_WITH_MSG_ARGS_MAX];
 	size_t npos;
-	int rc = cli_parse(c, argc, argv, id, 1, &npos);
-	if (rc != 0 || npos != 1) {
+	if (nrest > SPOOL_WITH_MSG_ARGS_MAX)
+		nrest = SPOOL_WITH_MSG_ARGS_MAX;
+	int rc = cli_parse(c, argc, argv, pos, 1 + nrest, &npos);
+	if (rc != 0 || npos != 1 + nrest) {
 		if (rc == 0)
-			report_error("%s: which message? (%s ID)", c->command, c->command);
+			report_error("%s: which message? (%s %s)", c->command, c->command, c->args ? c->args : "ID");
 		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
 	}
+	for (size_t i = 0; i < nrest; i++)
+		rest[i] = pos[1 + i];
 	struct spool_dir d;
 	int e = spool_dir_open(&d, ctx->spool);
 	if (e != 0)
 		return report_spool_open(ctx->spool, e);
 	struct seg_reader r;
 	struct msg m;
-	rc = spool_find_msg(&d, c->command, id[0], &r, &m);
+	rc = spool_find_msg(&d, c->command, pos[0], &r, &m);
 	if (rc == SPOOL_EXIT_OK) {
 		rc = act(arg, &m);
 		seg_reader_close(&r);
 	}
 	spool_dir_close(&d);
 	return rc;
+}
+
+int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
+		   int (*act)(void *arg, struct msg *m), void *arg)
+{
+	return spool_with_msg_args(ctx, c, argc, argv, NULL, 0, act, arg);
 }

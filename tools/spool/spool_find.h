@@ -38,4 +38,11 @@ struct cmd_ctx;
 int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
 		   int (*act)(void *arg, struct msg *m), void *arg);
 
+#define SPOOL_WITH_MSG_ARGS_MAX 2u /* positionals after the ID (part ID N) */
+
+/* The same with nrest more positionals after the ID, all required, put in
+ * rest[0..nrest) before act runs (c's args names them: "ID N"). */
+int spool_with_msg_args(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv, const char **rest,
+			size_t nrest, int (*act)(void *arg, struct msg *m), void *arg);
+
 #endif

@@ -64,6 +64,31 @@ const char *text_out_safe(const void *p, size_t n, char *buf, size_t cap)
 	return buf;
 }
 
+/* One line's bytes (no LF): tabs raw, the rest cleaned or raw. */
+static void line_out(FILE *f, const uint8_t *p, size_t n, bool clean)
+{
+	for (size_t i = 0, end; i < n; i = end + 1) {
+		const uint8_t *tab = memchr(p + i, '\t', n - i);
+		end = tab ? (size_t)(tab - p) : n;
+		if (clean)
+			text_out_clean(f, p + i, end - i, 0, 0);
+		else
+			fwrite(p + i, 1, end - i, f);
+		if (tab)
+			fputc('\t', f);
+	}
+}
+
+void text_out_lines(FILE *f, const uint8_t *p, size_t n, bool clean)
+{
+	for (size_t i = 0, end; i < n; i = end + 1) {
+		const uint8_t *lf = memchr(p + i, '\n', n - i);
+		end = lf ? (size_t)(lf - p) : n;
+		line_out(f, p + i, end - i - (end > i && p[end - 1] == '\r'), clean);
+		fputc('\n', f);
+	}
+}
+
 void text_out_ls_header(FILE *f)
 {
 	fprintf(f, "%-*s %-*s %-*s %-*s %-*s %*s  %s\n", COL_QID, "QUEUE ID", COL_TIME, "RECEIVED (UTC)", COL_CLIENT,

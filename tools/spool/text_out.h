@@ -32,6 +32,12 @@ size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size
  * Returns buf. */
 const char *text_out_safe(const void *p, size_t n, char *buf, size_t cap);
 
+/* Multi-line text (a message body, valid UTF-8): line by line, CRLF
+ * written as LF, tabs kept; with clean, every other control becomes '?'
+ * as in text_out_clean(), else the bytes go out as they are.  Ends with a
+ * line break unless n is 0. */
+void text_out_lines(FILE *f, const uint8_t *p, size_t n, bool clean);
+
 void text_out_ls_header(FILE *f);
 /* One row; the subject column is left out when it was not read. */
 void text_out_ls_line(FILE *f, const struct msg *m);
