@@ -74,3 +74,14 @@ enum MHD_Result api_info(struct http_req *r)
 	json_buf_lit(&b, "}");
 	return http_reply_json(r, MHD_HTTP_OK, &b);
 }
+
+/* Mailpit's web UI settings: what its clients read to know the features. */
+enum MHD_Result api_webui(struct http_req *r)
+{
+	struct json_buf b = { 0 };
+	json_buf_lit(&b, "{\"Label\":\"smtpsink\",\"MessageRelay\":{\"Enabled\":false},\"SpamAssassin\":false,"
+			 "\"ChaosEnabled\":");
+	json_buf_bool(&b, r->srv->cfg.chaos.get != NULL);
+	json_buf_lit(&b, ",\"DuplicatesIgnored\":false,\"HideDeleteAllButton\":false}");
+	return http_reply_json(r, MHD_HTTP_OK, &b);
+}

@@ -1,7 +1,8 @@
 /*
  * http/api_marks.c - the endpoints that change marks: PUT
  * /api/v1/messages (read flags), DELETE /api/v1/messages, DELETE
- * /api/v1/search.
+ * /api/v1/search, PUT /api/v1/tags (Mailpit's {"IDs":[...],"Tags":[...]}:
+ * the messages' tags become exactly these).
  *
  * Owns: reading their JSON bodies (jansson) strictly: a body that does
  * not parse, an ID that is not a queue ID, or {"IDs":[]} on DELETE is a
@@ -168,5 +169,49 @@ enum MHD_Result api_search_delete(struct http_req *r)
 		queued = e == 0 ? http_reply_ok(r) : http_reply_errno(r, e, "marks");
 	}
 	free(q);
+	return queued;
+}
+
+/* The body's Tags array of strings; NULL with a 400 queued. */
+static const char **body_tags(struct http_req *r, json_t *root, size_t *n, enum MHD_Result *queued)
+{
+	json_t *tags = json_object_get(root, "Tags");
+	size_t count = json_is_array(tags) ? json_array_size(tags) : 0;
+	const char **v = json_is_array(tags) && count <= MAIL_INDEX_TAGS_MAX ? calloc(count + 1, sizeof *v) : NULL;
+	for (size_t i = 0; v != NULL && i < count; i++)
+		if ((v[i] = json_string_value(json_array_get(tags, i))) == NULL || v[i][0] == '\0') {
+			free(v);
+			v = NULL;
+		}
+	if (v == NULL)
+		*queued =
+			http_reply_error(r, MHD_HTTP_BAD_REQUEST,
+					 "Tags must be an array of at most %u non-empty strings", MAIL_INDEX_TAGS_MAX);
+	*n = count;
+	return v;
+}
+
+enum MHD_Result api_tags_set(struct http_req *r)
+{
+	if (r->srv->ix == NULL)
+		return no_index(r);
+	enum MHD_Result queued = MHD_NO;
+	json_t *root = body_object(r, &queued);
+	if (root == NULL)
+		return queued;
+	size_t n = 0, tag_count = 0;
+	bool present;
+	const char **ids = body_ids(r, root, &n, &present, &queued);
+	const char **tags = ids != NULL ? body_tags(r, root, &tag_count, &queued) : NULL;
+	if (tags != NULL && n == 0)
+		queued = http_reply_error(r, MHD_HTTP_BAD_REQUEST, "IDs is empty or missing");
+	if (tags != NULL && n > 0) {
+		int e = mail_index_set_tags(r->srv->ix, ids, n, tags, tag_count);
+		queued = e == 0 ? http_reply_ok(r) : http_reply_errno(r, e, "marks");
+	}
+	if (n > 0)
+		free(ids);
+	free(tags);
+	json_decref(root);
 	return queued;
 }

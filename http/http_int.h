@@ -154,6 +154,8 @@ enum MHD_Result api_messages_delete(struct http_req *r);
 enum MHD_Result api_search(struct http_req *r);
 enum MHD_Result api_search_delete(struct http_req *r);
 enum MHD_Result api_tags(struct http_req *r);
+enum MHD_Result api_tags_set(struct http_req *r);
+enum MHD_Result api_webui(struct http_req *r);
 enum MHD_Result api_message(struct http_req *r);
 enum MHD_Result api_message_headers(struct http_req *r);
 enum MHD_Result api_message_raw(struct http_req *r);

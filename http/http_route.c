@@ -32,6 +32,8 @@ static const struct route_row route_rows[] = {
 	{ "GET", "/api/v1/message/{id}/raw", EP_MESSAGE_RAW },
 	{ "GET", "/api/v1/message/{id}/part/{part}", EP_MESSAGE_PART },
 	{ "GET", "/api/v1/tags", EP_TAGS },
+	{ "PUT", "/api/v1/tags", EP_TAGS_SET },
+	{ "GET", "/api/v1/webui", EP_WEBUI },
 	{ "GET", "/api/v1/wait", EP_WAIT },
 	{ "GET", "/api/events", EP_EVENTS },
 	{ "GET", "/api/v1/chaos", EP_CHAOS_GET },

@@ -31,6 +31,8 @@ enum http_endpoint {
 	EP_MESSAGE_RAW,
 	EP_MESSAGE_PART,
 	EP_TAGS,
+	EP_TAGS_SET,
+	EP_WEBUI,
 	EP_WAIT,
 	EP_EVENTS,
 	EP_CHAOS_GET,

@@ -38,6 +38,8 @@ static const struct route_row rows[] = {
 	{ "GET", "/api/v1/message/latest/raw", HTTP_ROUTE_OK, EP_MESSAGE_RAW, "latest", "" },
 	{ "GET", "/api/v1/message/abc/part/2.1", HTTP_ROUTE_OK, EP_MESSAGE_PART, "abc", "2.1" },
 	{ "GET", "/api/v1/tags", HTTP_ROUTE_OK, EP_TAGS, "", "" },
+	{ "PUT", "/api/v1/tags", HTTP_ROUTE_OK, EP_TAGS_SET, "", "" },
+	{ "GET", "/api/v1/webui", HTTP_ROUTE_OK, EP_WEBUI, "", "" },
 	{ "GET", "/api/v1/wait", HTTP_ROUTE_OK, EP_WAIT, "", "" },
 	{ "GET", "/api/events", HTTP_ROUTE_OK, EP_EVENTS, "", "" },
 	{ "GET", "/api/v1/chaos", HTTP_ROUTE_OK, EP_CHAOS_GET, "", "" },

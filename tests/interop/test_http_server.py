@@ -136,6 +136,7 @@ def test_health_info_and_security_headers(any_server, tmp_path):
     for key in ("Version", "Database", "DatabaseSize", "Messages", "Unread", "Tags", "RuntimeStats", "Index"):
         assert key in info, info
     assert info["Messages"] == 0
+    assert call(base + "/api/v1/webui").json()["ChaosEnabled"] is True
     for path in ("/livez", "/api/v1/info", "/api/v1/messages", "/nowhere", "/api/v1/message/none"):
         r = call(base + path)
         assert r.header("X-Content-Type-Options") == "nosniff", path
@@ -255,6 +256,11 @@ def test_read_flags_and_strict_delete(any_server, tmp_path):
     assert r.status == 200 and call(base + "/api/v1/messages").json()["unread"] == 3
     assert_json_error(call(base + "/api/v1/messages", "PUT", json.dumps({"IDs": ids, "Search": "x"})), 400)
     assert_json_error(call(base + "/api/v1/messages", "PUT", "{nope"), 400)
+    assert call(base + "/api/v1/tags", "PUT", json.dumps({"IDs": [ids[2]], "Tags": ["red", "blue"]})).body == b"ok"
+    assert sorted(call(base + "/api/v1/message/" + ids[2]).json()["Tags"]) == ["blue", "red"]
+    assert sorted(call(base + "/api/v1/tags").json()) == ["blue", "red"]
+    assert_json_error(call(base + "/api/v1/tags", "PUT", json.dumps({"IDs": [ids[2]], "Tags": [""]})), 400)
+    call(base + "/api/v1/messages", "PUT", json.dumps({"Read": False}))
 
     # strict: an undecodable body or no IDs deletes nothing
     for body in ("{nope", json.dumps({"IDs": []}), json.dumps({}), json.dumps({"IDs": ["../x"]}), "[]"):
