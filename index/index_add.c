@@ -136,6 +136,14 @@ int index_segment_set_progress(struct mail_index *ix, uint32_t shard, uint64_t s
 	return index_step(st);
 }
 
+int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno)
+{
+	sqlite3_stmt *st = ix->stmt[IX_SEG_BUMP];
+	sqlite3_bind_int64(st, 1, shard);
+	sqlite3_bind_int64(st, 2, (int64_t)segno);
+	return index_step(st);
+}
+
 /* Does the shard's NNNNNNNN.seg (or its quarantined .seg.corrupt) exist? */
 static bool add_segment_exists(const struct spool_dir *d, uint32_t shard, uint64_t segno)
 {

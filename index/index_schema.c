@@ -96,6 +96,8 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_SEG_GET] = "SELECT handed FROM segment WHERE shard = ?1 AND segno = ?2",
 	[IX_SEG_PUT] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, ?3)"
 		       " ON CONFLICT(shard, segno) DO UPDATE SET handed = excluded.handed",
+	[IX_SEG_BUMP] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, 1)"
+			" ON CONFLICT(shard, segno) DO UPDATE SET handed = handed + 1",
 	[IX_MARK_READ] = "INSERT INTO mark(qid, read, read_pos) VALUES(?1, ?2, ?3)"
 			 " ON CONFLICT(qid) DO UPDATE SET read = excluded.read, read_pos = excluded.read_pos",
 	[IX_MSG_READ] = "UPDATE message SET read = ?2 WHERE qid = ?1",

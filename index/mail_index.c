@@ -208,6 +208,18 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 	return err != 0 ? err : rows == 0 ? -ENOENT : 0;
 }
 
+int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg)
+{
+	sqlite3_stmt *st;
+	uint64_t rows;
+	if (sqlite3_prepare_v2(ix->db, SUMMARY_COLUMNS " WHERE m.seq > ?1 ORDER BY m.seq", -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_int64(st, 1, clamp_i64(after_seq));
+	int err = summary_run(st, fn, arg, &rows);
+	sqlite3_finalize(st);
+	return err;
+}
+
 /* One integer from a one-row query, or 0. */
 static int64_t query_int(struct mail_index *ix, const char *sql)
 {

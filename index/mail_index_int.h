@@ -29,6 +29,7 @@ enum index_stmt {
 	IX_MARK_ALL_READ,
 	IX_SEG_GET,
 	IX_SEG_PUT,
+	IX_SEG_BUMP,
 	IX_MARK_READ,
 	IX_MSG_READ,
 	IX_MARK_DELETE,
@@ -78,6 +79,8 @@ int index_add(struct mail_index *ix, const struct index_doc *d);
 /* The indexer's progress in a segment: entries already handed out, or 0. */
 uint32_t index_segment_progress(struct mail_index *ix, uint32_t shard, uint64_t segno);
 int index_segment_set_progress(struct mail_index *ix, uint32_t shard, uint64_t segno, uint32_t handed);
+/* One more entry of the segment handed out (in the caller's transaction). */
+int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno);
 /* Drop the rows of segments whose files are gone (retention, prune):
  * 0 or -errno; *dropped counts the messages removed. */
 int index_drop_missing_segments(struct mail_index *ix, uint64_t *dropped);
@@ -92,6 +95,10 @@ int index_exec(struct mail_index *ix, const char *sql);
 /* Step a prepared statement to its end, then reset it and clear its
  * bindings: 0 or -EIO. */
 int index_step(sqlite3_stmt *st);
+
+/* mail_index.c: every message indexed after seq after_seq, in seq order
+ * (the indexer's on_new).  0 or -EIO. */
+int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg);
 
 /* index_marks.c: replay the marks log records not applied yet (at open). */
 int index_marks_catch_up(struct mail_index *ix);

@@ -107,7 +107,8 @@ static inline void tspool_write(const char *path, const void *p, size_t len)
 	close(fd);
 }
 
-/* Write the segment into spool/shard-NN (sealed: with its .idx). */
+/* Write the segment into spool/shard-NN (sealed: with its .idx); it may
+ * be written again after more tseg_add (an open segment growing). */
 static inline void tseg_write(struct tseg *s, const char *spool, bool seal)
 {
 	char path[TSPOOL_SUB_BYTES];
@@ -123,6 +124,10 @@ static inline void tseg_write(struct tseg *s, const char *spool, bool seal)
 		tspool_write(path, idx, n);
 		free(idx);
 	}
+}
+
+static inline void tseg_free(struct tseg *s)
+{
 	free(s->img.p);
 	s->img.p = NULL;
 }

@@ -612,6 +612,7 @@ static void test_raw_and_segments(void)
 			seg_doc(&m[(segno - 1) * 3 + k], &s, k, qid);
 		}
 		tseg_write(&s, spool, segno == 1);
+		tseg_free(&s);
 	}
 	CHECK(mail_index_open(&ix, spool, &err) == 0);
 	CHECK(index_begin(ix) == 0);

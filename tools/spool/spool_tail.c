@@ -30,6 +30,13 @@ void spool_tail_init(struct spool_tail *t, const char *path, bool from_start)
 	t->dir_fd = -1;
 }
 
+void spool_tail_resume(struct spool_tail *t, spool_tail_resume_fn resume, void *arg)
+{
+	t->from_start = true;
+	t->resume = resume;
+	t->resume_arg = arg;
+}
+
 bool spool_tail_found(const struct spool_tail *t)
 {
 	return t->dir_fd >= 0;
@@ -60,7 +67,7 @@ static int find_shards(struct spool_tail *t)
 }
 
 /* Start tracking segment segno; skip_existing: what is there is old. */
-static int track(struct tail_shard *s, uint64_t segno, bool skip_existing)
+static int track(const struct spool_tail *t, struct tail_shard *s, uint64_t segno, bool skip_existing)
 {
 	if (!grow_array((void **)&s->segs, &s->cap, s->n + 1, sizeof *s->segs, 8))
 		return -ENOMEM;
@@ -73,6 +80,10 @@ static int track(struct tail_shard *s, uint64_t segno, bool skip_existing)
 		return e;
 	if (skip_existing)
 		ts->handed = seg_reader_count(&ts->r);
+	else if (t->resume != NULL) /* may exceed what an open segment's scan found yet: collect() waits */
+		ts->handed = t->resume(t->resume_arg, s->shard, segno);
+	if (ts->r.state == SEG_SEALED && ts->handed > seg_reader_count(&ts->r))
+		ts->handed = seg_reader_count(&ts->r); /* a sealed one never grows: it must retire */
 	s->n++;
 	return 0;
 }
@@ -80,7 +91,7 @@ static int track(struct tail_shard *s, uint64_t segno, bool skip_existing)
 /* Segments newer than s->high.  On the first poll of a tail started at
  * the end, sealed segments are not tracked at all and open ones are
  * tracked with what they hold counted as handed out. */
-static int find_segments(struct tail_shard *s, bool skip_existing)
+static int find_segments(const struct spool_tail *t, struct tail_shard *s, bool skip_existing)
 {
 	struct spool_seg *segs;
 	size_t n;
@@ -90,7 +101,7 @@ static int find_segments(struct tail_shard *s, bool skip_existing)
 			continue;
 		s->high = segs[i].segno;
 		if (!(skip_existing && spool_dir_has_index(s->fd, segs[i].segno)))
-			e = track(s, segs[i].segno, skip_existing);
+			e = track(t, s, segs[i].segno, skip_existing);
 	}
 	free(segs);
 	return e;
@@ -152,7 +163,7 @@ int spool_tail_poll(struct spool_tail *t, spool_walk_fn fn, void *arg)
 	t->item_count = 0;
 	for (uint32_t k = 0; e == 0 && k < t->shard_count; k++) {
 		struct tail_shard *s = &t->shards[k];
-		e = find_segments(s, skip);
+		e = find_segments(t, s, skip);
 		for (size_t i = 0; e == 0 && !skip && i < s->n; i++)
 			e = collect(t, s, &s->segs[i]);
 	}

@@ -46,9 +46,16 @@ struct tail_item {
 	struct spool_index_entry e;
 };
 
+/* Resuming a tail started from the start (the indexer after a restart):
+ * how many entries of segment `segno` of `shard` were handed out before
+ * (they are skipped without being read), 0 for none. */
+typedef uint32_t (*spool_tail_resume_fn)(void *arg, uint32_t shard, uint64_t segno);
+
 struct spool_tail {
 	const char *path;
 	bool from_start;
+	spool_tail_resume_fn resume; /* NULL: nothing was handed out before */
+	void *resume_arg;
 	bool primed; /* the first poll happened */
 	int dir_fd; /* -1 until the spool directory exists */
 	struct tail_shard shards[SPOOL_DIR_SHARDS_MAX];
@@ -58,6 +65,10 @@ struct spool_tail {
 };
 
 void spool_tail_init(struct spool_tail *t, const char *path, bool from_start);
+/* From the start, skipping in each segment what resume says was handed
+ * out before this process: a sealed segment handed out whole costs its
+ * index, never a record. */
+void spool_tail_resume(struct spool_tail *t, spool_tail_resume_fn resume, void *arg);
 
 /* Hand every new message to fn (oldest first); fn returning non-zero stops
  * the poll (the rest of this poll's messages are dropped).  Returns 0, fn's value, or -errno.
