@@ -15,7 +15,7 @@
 #include "http_int.h"
 
 #define ND_BATCH 500u /* summaries per index query while streaming */
-#define ND_BLOCK (64u << 10) /* the daemon's buffer for a streamed response */
+#define ND_BLOCK (16u << 10) /* the daemon's buffer for a streamed response */
 
 struct page {
 	struct json_buf *b;

@@ -105,6 +105,7 @@ typedef enum MHD_Result (*http_handler_fn)(struct http_req *r);
 enum MHD_Result http_reply_queue(struct http_req *r, unsigned status, struct MHD_Response *resp);
 enum MHD_Result http_reply_bytes(struct http_req *r, unsigned status, const char *type, void *data, size_t len);
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, struct json_buf *b);
+struct MHD_Response *http_error_response(struct http_req *r, const char *text);
 enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* A 5xx for a failed index call (-errno), a 404 for -ENOENT. */

@@ -71,6 +71,29 @@ enum MHD_Result http_reply_json(struct http_req *r, unsigned status, struct json
 	return http_reply_bytes(r, status, "application/json", p, len);
 }
 
+/* An error response ({"Error":text} under /api/, else the text), not queued. */
+struct MHD_Response *http_error_response(struct http_req *r, const char *text)
+{
+	struct json_buf b = { 0 };
+	if (r->route.api) {
+		json_buf_lit(&b, "{\"Error\":");
+		json_buf_str(&b, text);
+		json_buf_lit(&b, "}\n");
+	} else {
+		json_buf_lit(&b, text);
+		json_buf_lit(&b, "\n");
+	}
+	size_t len;
+	char *p = json_buf_take(&b, &len);
+	struct MHD_Response *resp = p != NULL ? MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE) : NULL;
+	if (resp == NULL) {
+		free(p);
+		return NULL;
+	}
+	MHD_add_response_header(resp, "Content-Type", r->route.api ? "application/json" : "text/plain; charset=utf-8");
+	return resp;
+}
+
 enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char *fmt, ...)
 {
 	char text[HTTP_ERROR_TEXT_MAX];
@@ -78,22 +101,7 @@ enum MHD_Result http_reply_error(struct http_req *r, unsigned status, const char
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	if (!r->route.api) {
-		size_t n = strlen(text);
-		char *p = malloc(n + 1);
-		if (p == NULL)
-			return MHD_NO;
-		memcpy(p, text, n);
-		p[n] = '\n';
-		return http_reply_bytes(r, status, "text/plain; charset=utf-8", p, n + 1);
-	}
-	struct json_buf b = { 0 };
-	json_buf_lit(&b, "{\"Error\":");
-	json_buf_str(&b, text);
-	json_buf_lit(&b, "}\n");
-	size_t len;
-	char *p = json_buf_take(&b, &len);
-	return p != NULL ? http_reply_bytes(r, status, "application/json", p, len) : MHD_NO;
+	return http_reply_queue(r, status, http_error_response(r, text));
 }
 
 enum MHD_Result http_reply_errno(struct http_req *r, int e, const char *what)

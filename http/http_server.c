@@ -64,17 +64,9 @@ static bool authorized(struct http_req *r)
 
 static enum MHD_Result reply_unauthorized(struct http_req *r)
 {
-	struct json_buf b = { 0 };
-	json_buf_lit(&b, r->route.api ? "{\"Error\":\"authentication required\"}\n" : "authentication required\n");
-	size_t len;
-	char *p = json_buf_take(&b, &len);
-	struct MHD_Response *resp = p != NULL ? MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE) : NULL;
-	if (resp == NULL) {
-		free(p);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", r->route.api ? "application/json" : "text/plain");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, HTTP_REALM);
+	struct MHD_Response *resp = http_error_response(r, "authentication required");
+	if (resp != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, HTTP_REALM);
 	return http_reply_queue(r, MHD_HTTP_UNAUTHORIZED, resp);
 }
 
@@ -82,17 +74,9 @@ static enum MHD_Result reply_unauthorized(struct http_req *r)
  * (request smuggling), so RFC 9112 6.1 says reject and close. */
 static enum MHD_Result reply_conflict(struct http_req *r)
 {
-	struct json_buf b = { 0 };
-	json_buf_lit(&b, "{\"Error\":\"both Content-Length and Transfer-Encoding\"}\n");
-	size_t len;
-	char *p = json_buf_take(&b, &len);
-	struct MHD_Response *resp = p != NULL ? MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE) : NULL;
-	if (resp == NULL) {
-		free(p);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", "application/json");
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	struct MHD_Response *resp = http_error_response(r, "both Content-Length and Transfer-Encoding");
+	if (resp != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	return http_reply_queue(r, MHD_HTTP_BAD_REQUEST, resp);
 }
 
