@@ -101,6 +101,8 @@ static enum MHD_Result dispatch(struct http_req *r, const char *method)
 		return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
 	if (strcmp(method, "OPTIONS") == 0 && r->route_st != HTTP_ROUTE_NOT_FOUND)
 		return reply_options(r);
+	if (!authorized(r)) /* before 404: without credentials no path is told apart */
+		return reply_unauthorized(r);
 	switch (r->route_st) {
 	case HTTP_ROUTE_NOT_FOUND:
 		return http_reply_error(r, MHD_HTTP_NOT_FOUND, "not found");
@@ -111,8 +113,6 @@ static enum MHD_Result dispatch(struct http_req *r, const char *method)
 	case HTTP_ROUTE_OK:
 		break;
 	}
-	if (!authorized(r))
-		return reply_unauthorized(r);
 	if (r->body_too_big)
 		return http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %u bytes", HTTP_BODY_MAX);
 	return http_handlers[r->route.ep](r);

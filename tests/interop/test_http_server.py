@@ -474,6 +474,7 @@ def test_basic_auth(any_server, tmp_path):
     assert call(base + "/api/v1/messages", headers=good).status == 200
     assert call(base + "/api/v1/messages", headers=bad).status == 401
     assert call(base + "/livez").status == 200 and call(base + "/readyz").status == 200
+    assert call(base + "/no/such/path").status == 401  # nothing is told apart without credentials
 
 
 def test_unix_listener_and_live_path_refused(any_server, tmp_path):
