@@ -10,6 +10,7 @@ api_auth, api_wait, api_events, api_chaos, api_client (the npm client
 mailpit-api, driven by mailpit_client/check.cjs); all are marked http.
 """
 
+import http.client
 import json
 import os
 import shutil
@@ -23,8 +24,8 @@ from urllib.parse import quote
 import pytest
 
 from http_helpers import (  # noqa: F401  (fixtures are used by name)
-    Api, api_server, assert_json_error, make_message, raw_http, send_mail, wait_total)
-from interop_helpers import HOST
+    api_server, assert_json_error, make_message, raw_http, send_mail, wait_total)
+from interop_helpers import HOST, wait_for
 from spool_helpers import kill9, spool_server  # noqa: F401
 
 pytestmark = pytest.mark.http
@@ -351,14 +352,18 @@ def test_delete_messages_by_id_refusals_and_all(api_server):
     srv = api_server()
     a, b, c = (send_mail(srv.port, subject="d%d" % i)[0] for i in range(3))
     wait_total(srv.api, 3)
-    r = srv.api.request("DELETE", "/api/v1/messages", {"IDs": [a]})
+    r = srv.api.request("DELETE", "/api/v1/messages", {"IDs": [c]})
     assert r.status == 200, r
-    assert set(srv.api.ids()) == {b, c}
+    assert set(srv.api.ids()) == {a, b}
+    assert srv.api.ok_json("GET", "/api/v1/message/latest")["ID"] == b, "latest skips a deleted message"
+    for path in ("/api/v1/message/%s/headers" % c, "/api/v1/message/%s/raw" % c, "/api/v1/message/%s/part/1" % c):
+        assert_json_error(srv.api.get(path), (404,), "deleted: " + path)
+    assert srv.api.get("/view/%s.html" % c).status == 404, "a deleted message is never served again"
     # stricter than Mailpit: these delete nothing
     for body in (b'{"IDs":[]}', b"{", b"not json", b'{"IDs":"x"}', b"[1,2]"):
         r = srv.api.request("DELETE", "/api/v1/messages", body, headers={"Content-Type": "application/json"})
         assert_json_error(r, (400,), "DELETE body %r" % body)
-        assert set(srv.api.ids()) == {b, c}, "DELETE with body %r deleted messages" % body
+        assert set(srv.api.ids()) == {a, b}, "DELETE with body %r deleted messages" % body
     r = srv.api.request("DELETE", "/api/v1/messages")
     assert r.status == 200, r
     assert srv.api.ids() == [] and srv.api.messages()["total"] == 0
@@ -647,9 +652,38 @@ def test_chaos_sender_trigger(api_server):
 
 
 @pytest.mark.api_info
-def test_livez_readyz(api_server):
+def test_livez_readyz_and_keep_alive(api_server):
     srv = api_server()
     assert srv.api.get("/livez").status == 200 and srv.api.get("/readyz").status == 200
+    conn = http.client.HTTPConnection(HOST, srv.http_port, timeout=15)
+    try:
+        for i in range(50):  # one HTTP/1.1 connection, kept alive
+            conn.request("GET", "/api/v1/messages" if i % 2 else "/api/v1/info")
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200 and not r.will_close, "request %d: %d, will_close=%s" % (i, r.status, r.will_close)
+    finally:
+        conn.close()
+
+
+@pytest.mark.api_info
+def test_http_on_a_unix_socket(spool_server, tmp_path):
+    path = tmp_path / "http.sock"
+    srv = spool_server(tmp_path / "spool", "--http", "unix:%s" % path, io="epoll")
+    wait_for(lambda: path.exists() or not srv.running(), 20, what="the HTTP unix socket")
+    qid, _ = send_mail(srv.port)
+    for req, want in ((b"GET /livez HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", None),
+                      (b"GET /api/v1/message/latest HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", qid)):
+        def answer():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(req)
+            got = read_until(s, b"\x00never", 10)
+            s.close()
+            return got if want is None or want.encode() in got else None
+        got = wait_for(answer, 20, interval=0.2, what="an answer over the unix socket")
+        assert got.startswith(b"HTTP/1.1 200"), got[:300]
 
 
 # -- the npm client, unchanged ------------------------------------------------------
