@@ -124,11 +124,18 @@ def rich_message():
                         headers=[("X-Test", "one"), ("X-Test", "two")])
 
 
-@pytest.mark.api_message
-def test_message_full_and_latest(api_server):
+@pytest.fixture
+def rich(api_server):
+    """A server holding rich_message(); returns (srv, its ID, its bytes)."""
     srv = api_server()
-    qid, _ = send_mail(srv.port, rich_message())
+    qid, sent = send_mail(srv.port, rich_message())
     wait_total(srv.api, 1)
+    return srv, qid, sent
+
+
+@pytest.mark.api_message
+def test_message_full_and_latest(rich):
+    srv, qid, _ = rich
     for ref in (qid, "latest"):
         m = srv.api.ok_json("GET", "/api/v1/message/" + ref)
         assert m["ID"] == qid and m["Subject"] == "Password reset"
@@ -150,10 +157,8 @@ def test_message_full_and_latest(api_server):
 
 
 @pytest.mark.api_message
-def test_headers_and_raw(api_server):
-    srv = api_server()
-    qid, sent = send_mail(srv.port, rich_message())
-    wait_total(srv.api, 1)
+def test_headers_and_raw(rich):
+    srv, qid, sent = rich
     for ref in (qid, "latest"):
         h = srv.api.ok_json("GET", "/api/v1/message/%s/headers" % ref)
         lower = {k.lower(): v for k, v in h.items()}
@@ -166,10 +171,8 @@ def test_headers_and_raw(api_server):
 
 
 @pytest.mark.api_message
-def test_view_html_and_txt(api_server):
-    srv = api_server()
-    qid, _ = send_mail(srv.port, rich_message())
-    wait_total(srv.api, 1)
+def test_view_html_and_txt(rich):
+    srv, qid, _ = rich
     r = srv.api.get("/view/%s.html" % qid)
     assert r.status == 200 and b"<b>here</b>" in r.body, r
     r = srv.api.get("/view/%s.txt" % qid)
@@ -453,10 +456,8 @@ def test_conflicting_length_and_chunked_is_400_and_close(api_server):
 
 # -- headers that keep captured content off the API's origin ---------------------
 @pytest.mark.api_security
-def test_nosniff_everywhere_csp_on_view_no_cors(api_server):
-    srv = api_server()
-    qid, _ = send_mail(srv.port, rich_message())
-    wait_total(srv.api, 1)
+def test_nosniff_everywhere_csp_on_view_no_cors(rich):
+    srv, qid, _ = rich
     part = srv.api.ok_json("GET", "/api/v1/message/" + qid)["Attachments"][0]["PartID"]
     paths = ["/", "/livez", "/readyz", "/api/v1/info", "/api/v1/messages", "/api/v1/search?query=reset",
              "/api/v1/message/" + qid, "/api/v1/message/%s/headers" % qid, "/api/v1/message/%s/raw" % qid,
