@@ -665,6 +665,10 @@ int main(void)
 	add_all(ix, msgs, MSGS);
 	test_get(ix);
 	test_random_queries(ix);
+	ix->plan.rare_rows = 8; /* common trigrams: candidates from the scan, or from the few rare ones */
+	test_random_queries(ix);
+	test_literals(ix);
+	ix->plan.rare_rows = SEARCH_TRIGRAM_RARE_ROWS;
 	test_literals(ix);
 	test_marks(&ix, spool);
 	test_random_queries(ix);
