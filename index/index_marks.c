@@ -224,7 +224,7 @@ static int marks_select_qids(struct mail_index *ix, const struct search_query *q
 	*ids = NULL;
 	*ptrs = NULL;
 	*n = 0;
-	int err = search_sql_build(q, 1, &s);
+	int err = search_sql_build(&ix->plan, q, 1, &s);
 	snprintf(sql, sizeof sql, "SELECT m.qid FROM message m WHERE %s", s.where);
 	if (err == 0 && (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK || search_sql_bind(&s, st) != 0))
 		err = -EIO;

@@ -199,6 +199,7 @@ static int schema_connect(struct mail_index *ix, const char *db_path)
 		if (err != 0)
 			return err;
 	}
+	ix->plan = (struct search_plan){ ix->db, SEARCH_TRIGRAM_RARE_ROWS };
 	for (int i = 0; i < IX_STMT_COUNT; i++)
 		if (sqlite3_prepare_v3(ix->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &ix->stmt[i], NULL) !=
 		    SQLITE_OK)

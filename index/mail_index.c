@@ -136,8 +136,9 @@ int mail_index_search(struct mail_index *ix, const struct search_query *q, uint6
 	struct search_sql s;
 	sqlite3_stmt *st;
 	uint64_t rows;
-	int err = search_sql_build(q, 3, &s);
-	snprintf(sql, sizeof sql, SUMMARY_COLUMNS " WHERE %s" ORDER_NEWEST " LIMIT ?1 OFFSET ?2", s.where);
+	int err = search_sql_build(&ix->plan, q, 3, &s);
+	snprintf(sql, sizeof sql, SUMMARY_COLUMNS "%s WHERE %s" ORDER_NEWEST " LIMIT ?1 OFFSET ?2",
+		 s.broad && !s.selective ? " INDEXED BY message_time" : "", s.where);
 	if (err == 0 && (err = query_prepare(ix, sql, &s, &st)) == 0) {
 		sqlite3_bind_int64(st, 1, clamp_i64(limit));
 		sqlite3_bind_int64(st, 2, clamp_i64(start));
@@ -153,7 +154,7 @@ int mail_index_count(struct mail_index *ix, const struct search_query *q, uint64
 	char sql[QUERY_SQL_BYTES];
 	struct search_sql s;
 	sqlite3_stmt *st;
-	int err = search_sql_build(q, 1, &s);
+	int err = search_sql_build(&ix->plan, q, 1, &s);
 	if (search_sql_all(q))
 		snprintf(sql, sizeof sql, "SELECT total, unread FROM counts");
 	else
@@ -195,7 +196,7 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 	struct search_sql s;
 	sqlite3_stmt *st;
 	uint64_t rows = 0;
-	int err = search_sql_build(q, 3, &s);
+	int err = search_sql_build(&ix->plan, q, 3, &s);
 	snprintf(sql, sizeof sql,
 		 SUMMARY_COLUMNS " WHERE m.seq > ?1 AND m.received_us >= ?2 AND %s" ORDER_OLDEST " LIMIT 1", s.where);
 	if (err == 0 && (err = query_prepare(ix, sql, &s, &st)) == 0) {

@@ -14,6 +14,7 @@
 
 #include "mail_index.h"
 #include "mail_marks.h"
+#include "search_trigram.h"
 
 #define INDEX_DIR "index"
 #define INDEX_DB_FILE "mail.sqlite"
@@ -49,6 +50,7 @@ struct mail_index {
 	sqlite3_stmt *stmt[IX_STMT_COUNT];
 	struct mail_marks marks;
 	char *spool_path;
+	struct search_plan plan; /* db and the rare-trigram bound for search_sql */
 };
 
 /* One message for index_add (strings NUL-terminated UTF-8; NULL is ""). */

@@ -91,22 +91,37 @@ static int sql_add_copy(struct search_sql *s, const struct search_term *t)
 	return sql_add_text(s, strndup(t->text, t->text_len));
 }
 
-/* The condition of a text field term into buf (positive form). */
-static int sql_field_term(struct search_sql *s, const struct search_term *t, int n, char *buf, size_t cap)
+/* The condition of a field term into buf (positive form). */
+static int sql_field_term(const struct search_plan *plan, struct search_sql *s, const struct search_term *t, int n,
+			  char *buf, size_t cap)
 {
 	const char *col = sql_column(t->field);
-	char filter[32];
-	if (sql_chars(t->text, t->text_len) < SEARCH_SQL_MIN_TRIGRAM_CHARS) {
+	char *match = NULL;
+	int pick = 0;
+	if (sql_chars(t->text, t->text_len) >= SEARCH_SQL_MIN_TRIGRAM_CHARS)
+		pick = search_trigram_pick(plan, col, t->text, t->text_len, &match);
+	if (pick == -ENOENT) { /* a trigram no row holds */
+		snprintf(buf, cap, "0");
+		return 0;
+	}
+	if (pick < 0)
+		return pick;
+	if (pick == 0) {
 		snprintf(buf, cap, "instr(lower(m.%s), lower(?%d)) > 0", col, n);
 		return sql_add_copy(s, t);
 	}
-	snprintf(filter, sizeof filter, "%s : ", col);
-	snprintf(buf, cap, "m.seq IN (SELECT rowid FROM fts_addr WHERE fts_addr MATCH ?%d)", n);
-	return sql_add_text(s, sql_fts_literal(filter, t->text, t->text_len, ""));
+	snprintf(
+		buf, cap,
+		"m.seq IN (SELECT rowid FROM fts_addr WHERE fts_addr MATCH ?%d) AND instr(lower(m.%s), lower(?%d)) > 0",
+		n, col, n + 1);
+	s->selective |= !t->negated;
+	int err = sql_add_text(s, match);
+	return err == 0 ? sql_add_copy(s, t) : err;
 }
 
 /* Free text: words through fts_text, or a substring of the short fields. */
-static int sql_text_term(struct search_sql *s, const struct search_term *t, int n, char *buf, size_t cap)
+static int sql_text_term(const struct search_plan *plan, struct search_sql *s, const struct search_term *t, int n,
+			 char *buf, size_t cap)
 {
 	if (!sql_has_word(t->text, t->text_len)) {
 		snprintf(buf, cap,
@@ -116,10 +131,18 @@ static int sql_text_term(struct search_sql *s, const struct search_term *t, int 
 		return sql_add_copy(s, t);
 	}
 	snprintf(buf, cap, "m.seq IN (SELECT rowid FROM fts_text WHERE fts_text MATCH ?%d)", n);
-	return sql_add_text(s, sql_fts_literal("", t->text, t->text_len, t->phrase ? "" : " *"));
+	int err = sql_add_text(s, sql_fts_literal("", t->text, t->text_len, t->phrase ? "" : " *"));
+	if (err != 0 || t->negated)
+		return err;
+	int rows = search_trigram_rows(plan, "fts_text", s->params[s->count - 1].text);
+	if (rows < 0)
+		return -EIO;
+	s->selective |= rows < plan->rare_rows;
+	s->broad |= rows >= plan->rare_rows;
+	return 0;
 }
 
-/* The comparison of a column term: op positive, nop negated. */
+/* The comparison of a column term. */
 static int sql_compare(struct search_sql *s, const char *col, const char *op, uint64_t v, int n, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "m.%s %s ?%d", col, op, n);
@@ -127,12 +150,13 @@ static int sql_compare(struct search_sql *s, const char *col, const char *op, ui
 }
 
 /* One term's condition (without negation) into buf. */
-static int sql_term(struct search_sql *s, const struct search_term *t, char *buf, size_t cap)
+static int sql_term(const struct search_plan *plan, struct search_sql *s, const struct search_term *t, char *buf,
+		    size_t cap)
 {
 	int n = s->first + (int)s->count;
 	switch (t->field) {
 	case SEARCH_TEXT:
-		return sql_text_term(s, t, n, buf, cap);
+		return sql_text_term(plan, s, t, n, buf, cap);
 	case SEARCH_IS_READ:
 		snprintf(buf, cap, "m.read = 1");
 		return 0;
@@ -148,7 +172,7 @@ static int sql_term(struct search_sql *s, const struct search_term *t, char *buf
 	case SEARCH_SMALLER:
 		return sql_compare(s, "size", "<", t->value, n, buf, cap);
 	default:
-		return sql_field_term(s, t, n, buf, cap);
+		return sql_field_term(plan, s, t, n, buf, cap);
 	}
 }
 
@@ -157,15 +181,16 @@ bool search_sql_all(const struct search_query *q)
 	return q == NULL || q->count == 0;
 }
 
-int search_sql_build(const struct search_query *q, int first, struct search_sql *s)
+int search_sql_build(const struct search_plan *plan, const struct search_query *q, int first, struct search_sql *s)
 {
-	char cond[160];
+	char cond[192];
 	size_t len = (size_t)snprintf(s->where, sizeof s->where, "1");
 	s->first = first;
 	s->count = 0;
+	s->selective = s->broad = false;
 	for (size_t i = 0; !search_sql_all(q) && i < q->count && i < SEARCH_QUERY_MAX_TERMS; i++) {
 		const struct search_term *t = &q->terms[i];
-		int err = sql_term(s, t, cond, sizeof cond);
+		int err = sql_term(plan, s, t, cond, sizeof cond);
 		if (err != 0)
 			return err;
 		len += (size_t)snprintf(s->where + len, sizeof s->where - len, " AND %s(%s)", t->negated ? "NOT " : "",

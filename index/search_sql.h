@@ -4,11 +4,13 @@
  * parameters only.
  *
  * Owns: what each term means in SQL (docs/HTTP-API.md, "Search"):
- *  - to: from: cc: bcc: subject: message-id: a case-insensitive substring
- *    of that field (to/from/cc/bcc: the display names and addresses of the
- *    header, bcc: also the envelope recipients named in no To or Cc),
- *    through the trigram index fts_addr; a value of fewer than 3
- *    characters (trigrams need 3) by instr() over the column instead.
+ *  - to: from: cc: bcc: subject: message-id: a substring of that field,
+ *    ASCII letters case-insensitive (to/from/cc/bcc: the display names and
+ *    addresses of the header, bcc: also the envelope recipients named in
+ *    no To or Cc).  Rows are checked with instr(); the candidates come
+ *    from the trigram index fts_addr when the value has rare trigrams
+ *    (search_trigram.h), else from the newest-first scan, which stops
+ *    once a page is full (a common value fills it at once).
  *  - free text: the words of the value, each matching a word of the
  *    headers or the decoded text (unicode61: case and diacritics folded),
  *    in order and adjacent; an unquoted value's last word matches as a
@@ -30,8 +32,9 @@
 #include <stdint.h>
 
 #include "search_query.h"
+#include "search_trigram.h"
 
-#define SEARCH_SQL_WHERE_MAX_BYTES (SEARCH_QUERY_MAX_TERMS * 192u + 16u)
+#define SEARCH_SQL_WHERE_MAX_BYTES (SEARCH_QUERY_MAX_TERMS * 224u + 16u)
 #define SEARCH_SQL_MIN_TRIGRAM_CHARS 3u
 
 struct search_sql_param {
@@ -44,12 +47,18 @@ struct search_sql {
 	char where[SEARCH_SQL_WHERE_MAX_BYTES]; /* "1 AND (...) AND (...)" */
 	int first; /* the number of the first parameter (?NNN) */
 	unsigned count;
-	struct search_sql_param params[SEARCH_QUERY_MAX_TERMS];
+	struct search_sql_param params[2 * SEARCH_QUERY_MAX_TERMS]; /* a field term takes two */
+	/* The plan for a page: a positive term narrows the rows to a few
+	 * (selective), or a free-text term matches many (broad).  Broad and
+	 * not selective: walk the rows newest first and test each against the
+	 * match set (a page fills at once), instead of sorting the whole set. */
+	bool selective, broad;
 };
 
-/* Compile q (NULL: everything) with parameters numbered from `first`:
- * 0 or -ENOMEM.  Free with search_sql_free even on failure. */
-int search_sql_build(const struct search_query *q, int first, struct search_sql *s);
+/* Compile q (NULL: everything) with parameters numbered from `first`,
+ * probing the trigram index to plan field terms: 0, -ENOMEM or -EIO.
+ * Free with search_sql_free even on failure. */
+int search_sql_build(const struct search_plan *plan, const struct search_query *q, int first, struct search_sql *s);
 void search_sql_free(struct search_sql *s);
 /* Bind the parameters to st: 0 or -EIO. */
 int search_sql_bind(const struct search_sql *s, sqlite3_stmt *st);

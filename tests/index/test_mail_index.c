@@ -387,6 +387,31 @@ static void test_literals(struct mail_index *ix)
 	CHECK(mail_index_count(ix, NULL, &total, &unread) == 0 && total > 0);
 }
 
+/* Query strings through the real parser (core/search_query.c), then the
+ * index against the reference on what it parsed. */
+static void test_parsed(struct mail_index *ix)
+{
+	static const char *const queries[] = {
+		"to:alice",
+		"-to:example.org cherry",
+		"subject:\"password reset\" is:unread",
+		"!has:attachment larger:1K smaller:4K",
+		"\"hello world\" from:bob",
+		"subject:100%_off* -is:read",
+		"message-id:msg1 -cc:carol",
+		"bcc:eve OR NEAR(x col:val",
+		"after:2025-12-06 before:2025-12-07T00:00:00Z",
+		"*",
+	};
+	static struct search_query q;
+	for (size_t i = 0; i < COUNT(queries); i++) {
+		size_t at;
+		enum search_status st = search_query_parse(queries[i], strlen(queries[i]), &q, &at);
+		if (CHECK(st == SEARCH_OK))
+			check_query(ix, &q, queries[i]);
+	}
+}
+
 /* ---- list, get, counts --------------------------------------------------- */
 
 static void test_get(struct mail_index *ix)
@@ -665,6 +690,12 @@ int main(void)
 	add_all(ix, msgs, MSGS);
 	test_get(ix);
 	test_random_queries(ix);
+	ix->plan.rare_rows = 8; /* common trigrams: candidates from the scan, or from the few rare ones */
+	test_random_queries(ix);
+	test_literals(ix);
+	test_parsed(ix);
+	ix->plan.rare_rows = SEARCH_TRIGRAM_RARE_ROWS;
+	test_parsed(ix);
 	test_literals(ix);
 	test_marks(&ix, spool);
 	test_random_queries(ix);

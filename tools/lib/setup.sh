@@ -91,3 +91,36 @@ setup_meson()
 		meson setup "$dir" "$@"
 	fi
 }
+
+# setup_mailpit_client_dir - print the cache directory of the npm Mailpit
+# client that tests/interop/test_http_api.py drives (MAILPIT_CLIENT_CACHE,
+# else ${XDG_CACHE_HOME:-~/.cache}/smtpsink/mailpit_client).
+setup_mailpit_client_dir()
+{
+	printf '%s\n' "${MAILPIT_CLIENT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/smtpsink/mailpit_client}"
+}
+
+# setup_mailpit_client ROOT - install tests/interop/mailpit_client's npm
+# dependencies (the mailpit-api package, pinned there) into the cache
+# directory unless the same package.json is installed there already; node
+# and npm come from Debian when missing.  Prints the node_modules path.
+setup_mailpit_client()
+{
+	local src=$1/tests/interop/mailpit_client/package.json dir
+	dir=$(setup_mailpit_client_dir)
+	if ! command -v node >/dev/null; then
+		setup_install_packages nodejs >&2 || return 1
+	fi
+	if ! command -v npm >/dev/null; then
+		setup_install_packages npm >&2 || return 1
+	fi
+	if ! cmp -s "$src" "$dir/package.json" || [[ ! -f $dir/node_modules/mailpit-api/package.json ]]; then
+		mkdir -p "$dir" && rm -rf "$dir/node_modules" && cp "$src" "$dir/package.json" || return 1
+		echo "setup: npm install into $dir" >&2
+		(cd "$dir" && npm install --no-audit --no-fund --no-package-lock --loglevel=error >&2) || {
+			rm -f "$dir/package.json" # not installed: try again next time
+			return 1
+		}
+	fi
+	printf '%s\n' "$dir/node_modules"
+}

@@ -1,0 +1,208 @@
+/*
+ * bench/index_scale.c - the index at scale (issue 13's targets): build an
+ * index of N synthetic messages (default 1,000,000) and time what the API
+ * asks of it: the first page of the list with its counts (< 50 ms), a to:
+ * search (< 100 ms) and a free-text search (< 500 ms).
+ *
+ * Usage: index_scale DIR [N]
+ * DIR is created as a spool directory holding only SPOOL/index and
+ * SPOOL/marks (no segments: rows are added as the indexer adds them,
+ * through index_add, without MIME parsing, so the build measures the
+ * database).  An existing index in DIR with N messages is reused, so the
+ * queries can be timed again without rebuilding.  Each query runs
+ * QUERY_RUNS times; the first (cold statement cache) and the median are
+ * printed.  Not a test: a measurement for docs/BENCHMARKS.md.
+ *
+ * Message i: from sender<i % 97>@example.com, to user<i % 1009>@example.org
+ * (and cc<i % 7>@example.net when i % 3 == 0), Subject "Order <i % 5000>
+ * shipped" or "Password reset <i>", a body of 12 words from a vocabulary of
+ * 64, plus the word "ref<i % 10007>".  Received 1 ms apart.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "mail_index_int.h"
+
+#define DEFAULT_MESSAGES 1000000ull
+#define BATCH 1000u
+#define QUERY_RUNS 5
+#define PAGE 50u
+#define T0_US 1765000000000000ll
+#define TEXT_BYTES 512u
+
+static const char *const vocab[64] = {
+	"account", "address", "alpha",	  "amount",   "answer",	 "apple",  "april",   "basket", "berry",  "bicycle",
+	"billing", "bravo",   "bridge",	  "button",   "camera",	 "carbon", "charlie", "circle", "cloud",  "copper",
+	"credit",  "delta",   "delivery", "desk",     "diamond", "echo",   "engine",  "falcon", "garden", "glass",
+	"harbor",  "invoice", "island",	  "jacket",   "kettle",	 "ladder", "lemon",   "marble", "meadow", "mirror",
+	"notice",  "ocean",   "orange",	  "package",  "paper",	 "pencil", "planet",  "quartz", "river",  "rocket",
+	"saddle",  "silver",  "summit",	  "ticket",   "timber",	 "update", "velvet",  "violet", "wagon",  "window",
+	"yellow",  "zebra",   "zenith",	  "shipping",
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+struct gen {
+	char qid[MAIL_INDEX_QID_BYTES + 1], subject[TEXT_BYTES], from[TEXT_BYTES], to[TEXT_BYTES], cc[TEXT_BYTES];
+	char to_json[TEXT_BYTES], body[TEXT_BYTES], headers[4 * TEXT_BYTES];
+};
+
+static void make_doc(struct gen *g, struct index_doc *d, uint64_t i)
+{
+	snprintf(g->qid, sizeof g->qid, "Q%015llu", (unsigned long long)(i % 1000000000000000ull));
+	if (i % 4 == 0)
+		snprintf(g->subject, sizeof g->subject, "Password reset %llu", (unsigned long long)i);
+	else
+		snprintf(g->subject, sizeof g->subject, "Order %llu shipped", (unsigned long long)(i % 5000));
+	snprintf(g->from, sizeof g->from, "<sender%llu@example.com>", (unsigned long long)(i % 97));
+	snprintf(g->to, sizeof g->to, "User %llu <user%llu@example.org>", (unsigned long long)(i % 1009),
+		 (unsigned long long)(i % 1009));
+	snprintf(g->to_json, sizeof g->to_json, "[{\"Name\":\"User %llu\",\"Address\":\"user%llu@example.org\"}]",
+		 (unsigned long long)(i % 1009), (unsigned long long)(i % 1009));
+	g->cc[0] = '\0';
+	if (i % 3 == 0)
+		snprintf(g->cc, sizeof g->cc, "<cc%llu@example.net>", (unsigned long long)(i % 7));
+	size_t n = 0;
+	uint64_t h = i * 0x9E3779B97F4A7C15ull;
+	for (int w = 0; w < 12; w++, h = h * 6364136223846793005ull + 1442695040888963407ull)
+		n += (size_t)snprintf(g->body + n, sizeof g->body - n, "%s ", vocab[(h >> 58) & 63]);
+	snprintf(g->body + n, sizeof g->body - n, "ref%llu", (unsigned long long)(i % 10007));
+	snprintf(g->headers, sizeof g->headers, "Subject: %s\nFrom: %s\nTo: %s\nCc: %s\n", g->subject, g->from, g->to,
+		 g->cc);
+	memset(d, 0, sizeof *d);
+	memcpy(d->qid, g->qid, sizeof d->qid);
+	d->received_us = T0_US + (int64_t)i * 1000;
+	d->size = 800 + i % 4000;
+	d->segno = 1 + i / 100000;
+	d->offset = 64 + (i % 100000) * 1024;
+	d->message_id = g->qid;
+	d->subject = g->subject;
+	d->snippet = g->body;
+	d->from_address = g->from;
+	d->to_json = g->to_json;
+	d->cc_json = d->bcc_json = d->reply_to_json = "[]";
+	d->from_text = g->from;
+	d->to_text = g->to;
+	d->cc_text = g->cc;
+	d->attachments = i % 10 == 0;
+	d->headers_text = g->headers;
+	d->body_text = g->body;
+}
+
+static int build(struct mail_index *ix, uint64_t have, uint64_t n)
+{
+	struct gen g;
+	struct index_doc d;
+	double t0 = now_ms();
+	for (uint64_t i = have; i < n;) {
+		if (index_begin(ix) != 0)
+			return -EIO;
+		for (unsigned k = 0; k < BATCH && i < n; k++, i++) {
+			make_doc(&g, &d, i);
+			if (index_add(ix, &d) < 0)
+				return -EIO;
+		}
+		if (index_commit(ix) != 0)
+			return -EIO;
+		if (i % 100000 == 0)
+			fprintf(stderr, "  %llu messages, %.0f/s\n", (unsigned long long)i,
+				(double)(i - have) / ((now_ms() - t0) / 1e3));
+	}
+	if (n > have)
+		printf("build: %llu messages in %.1f s (%.0f/s)\n", (unsigned long long)(n - have),
+		       (now_ms() - t0) / 1e3, (double)(n - have) / ((now_ms() - t0) / 1e3));
+	return 0;
+}
+
+static int count_rows(void *arg, const struct mail_summary *s)
+{
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A page of q plus its counts, as GET /api/v1/messages or /search does. */
+static void time_query(struct mail_index *ix, const char *label, const struct search_query *q, uint64_t start)
+{
+	double ms[QUERY_RUNS];
+	uint64_t rows = 0, total = 0, unread = 0;
+	for (int r = 0; r < QUERY_RUNS; r++) {
+		double t0 = now_ms();
+		rows = 0;
+		if (mail_index_search(ix, q, start, PAGE, count_rows, &rows) != 0 ||
+		    mail_index_count(ix, q, &total, &unread) != 0)
+			fprintf(stderr, "%s: query failed\n", label);
+		ms[r] = now_ms() - t0;
+	}
+	double first = ms[0];
+	qsort(ms, QUERY_RUNS, sizeof ms[0], cmp_double);
+	printf("%-34s first %8.1f ms  median %8.1f ms  (%llu rows of %llu)\n", label, first, ms[QUERY_RUNS / 2],
+	       (unsigned long long)rows, (unsigned long long)total);
+}
+
+static void term(struct search_query *q, enum search_field f, const char *text)
+{
+	memset(q, 0, sizeof *q);
+	q->count = 1;
+	q->terms[0].field = f;
+	q->terms[0].text_len = strlen(text);
+	memcpy(q->terms[0].text, text, strlen(text) + 1);
+}
+
+int main(int argc, char **argv)
+{
+	static struct search_query q;
+	struct mail_index *ix;
+	const char *err;
+	uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : DEFAULT_MESSAGES, have, unread;
+	if (argc < 2) {
+		fprintf(stderr, "usage: index_scale DIR [N]\n");
+		return 2;
+	}
+	if (mkdir(argv[1], 0700) != 0 && errno != EEXIST) {
+		perror(argv[1]);
+		return 1;
+	}
+	if (mail_index_open(&ix, argv[1], &err) != 0) {
+		fprintf(stderr, "index_scale: %s\n", err);
+		return 1;
+	}
+	if (mail_index_count(ix, NULL, &have, &unread) != 0 || build(ix, have, n) != 0) {
+		fprintf(stderr, "index_scale: build failed\n");
+		return 1;
+	}
+	time_query(ix, "first page + counts", NULL, 0);
+	time_query(ix, "page 100 (start 5000)", NULL, 5000);
+	term(&q, SEARCH_TO, "user123@example.org");
+	time_query(ix, "to:user123@example.org", &q, 0);
+	term(&q, SEARCH_TO, "user12");
+	time_query(ix, "to:user12 (substring, 11 names)", &q, 0);
+	term(&q, SEARCH_TO, "example.org");
+	time_query(ix, "to:example.org (every message)", &q, 0);
+	term(&q, SEARCH_TEXT, "ref4242");
+	time_query(ix, "free text ref4242", &q, 0);
+	term(&q, SEARCH_TEXT, "invoice");
+	time_query(ix, "free text invoice (common)", &q, 0);
+	term(&q, SEARCH_TEXT, "password reset");
+	time_query(ix, "free text \"password reset\"", &q, 0);
+	struct mail_index_info info;
+	mail_index_info(ix, &info);
+	printf("database: %.0f MB for %llu messages\n", (double)info.db_bytes / 1e6, (unsigned long long)info.messages);
+	mail_index_close(ix);
+	return 0;
+}
