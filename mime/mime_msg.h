@@ -13,7 +13,8 @@
  * (MIME_* limits below); a part that fails to decode is reported, not fatal.
  *
  * Part IDs follow Mailpit's: the MIME path of a leaf part, 1-based, dot
- * separated ("1", "2", "2.1"), for the parts of a multipart tree.
+ * separated ("1", "2", "2.1"), for the parts of a multipart tree; "0" for
+ * the body of a single-part message (mime/mime_tree.h has the rules).
  */
 #ifndef SMTPSINK_MIME_MSG_H
 #define SMTPSINK_MIME_MSG_H
@@ -22,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MIME_SNIPPET_CHARS 250u /* Mailpit's snippet length */
+#define MIME_SNIPPET_CHARS 250u /* room for Mailpit's snippet (200 bytes + "...", mime_snippet.h) */
 #define MIME_PARTS_MAX 1000u /* parts listed beyond this are dropped */
 #define MIME_ADDRS_MAX 1000u /* per address header */
 
@@ -42,7 +43,7 @@ struct mime_part {
 	char *content_type; /* "image/png" (type/subtype, lower case) */
 	char *content_id; /* without <>, "" if none */
 	uint64_t size; /* decoded bytes */
-	bool is_inline; /* Content-Disposition inline with a Content-ID, or referenced from the HTML */
+	bool is_inline; /* listed as inline: Mailpit's rule, mime/mime_tree.h */
 };
 
 struct mime_header {
@@ -58,8 +59,8 @@ struct mime_msg {
 	int64_t date_s; /* the Date header as seconds since the epoch, 0 if absent or invalid */
 	char *text; /* the text/plain body, UTF-8, "" if none */
 	char *html; /* the text/html body, UTF-8, "" if none */
-	char snippet[MIME_SNIPPET_CHARS * 4 + 1]; /* from text (or HTML stripped of tags), blanks collapsed */
-	struct mime_part *attachments; /* parts that are not the text/HTML bodies nor inline */
+	char snippet[MIME_SNIPPET_CHARS * 4 + 1]; /* from the HTML stripped of tags, else text; blanks collapsed */
+	struct mime_part *attachments; /* Mailpit's Attachments[]: only parts with a file name or Content-ID */
 	size_t attachment_count;
 	struct mime_part *inlines;
 	size_t inline_count;

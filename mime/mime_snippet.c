@@ -2,7 +2,9 @@
  * mime/mime_snippet.c - Mailpit's message preview (mime_snippet.h).
  *
  * Owns: a small HTML-to-text scan (not a parser: enough for a preview,
- * and it never allocates) and the blank-collapsing writer.  The writer
+ * and it never allocates) and the blank-collapsing writer.  The scan is
+ * linear: a closing tag that was searched for in vain is not searched
+ * for again.  The writer
  * stops taking text once it holds more than MIME_SNIPPET_LIMIT_BYTES, so
  * a huge body costs one scan up to that point and no more.
  * Invariants: out is NUL-terminated and valid UTF-8 (whole sequences are
@@ -27,7 +29,12 @@ struct snip {
 	char buf[SNIPPET_WORK_BYTES];
 	size_t len;
 	bool blank; /* a blank is pending (written before the next text) */
+	unsigned unclosed; /* bit i: no closing tag of skipped[i] follows any more */
 };
+
+/* Elements whose content is not text (their closers are searched for). */
+static const char *const skipped[] = { "script", "style", "title", "noscript", "head" };
+#define SKIPPED_COUNT (sizeof skipped / sizeof skipped[0])
 
 static bool snip_full(const struct snip *s)
 {
@@ -167,11 +174,13 @@ static bool is_block(const char *name)
 	return false;
 }
 
-/* Elements whose content is not text. */
-static bool is_skipped(const char *name)
+/* skipped[]'s index of name, or SKIPPED_COUNT. */
+static size_t skipped_index(const char *name)
 {
-	return strcmp(name, "script") == 0 || strcmp(name, "style") == 0 || strcmp(name, "title") == 0 ||
-	       strcmp(name, "noscript") == 0 || strcmp(name, "head") == 0;
+	size_t i = 0;
+	while (i < SKIPPED_COUNT && strcmp(name, skipped[i]) != 0)
+		i++;
+	return i;
 }
 
 /* The end of the tag that starts at p ('<'): just past its '>', quoted
@@ -228,10 +237,14 @@ static const char *snip_tag(struct snip *s, const char *p)
 	const char *end = tag_end(p);
 	if (!end)
 		return p + strlen(p);
-	if (!closing && is_skipped(name)) {
-		const char *after = closing_tag(end, name);
+	size_t k = closing ? SKIPPED_COUNT : skipped_index(name);
+	if (k < SKIPPED_COUNT) {
+		/* a closer not found once is never found later: searching again
+		 * would make "<head><head>..." quadratic */
+		const char *after = s->unclosed & (1u << k) ? NULL : closing_tag(end, name);
 		if (after)
 			return after;
+		s->unclosed |= 1u << k;
 		return strcmp(name, "head") == 0 ? end : end + strlen(end);
 	}
 	if ((!closing && (strcmp(name, "br") == 0 || strcmp(name, "img") == 0)) ||
@@ -276,7 +289,7 @@ static void snip_finish(const struct snip *s, char *out)
 
 void mime_snippet_make(const char *text, const char *html, char *out, size_t cap)
 {
-	struct snip s = { .len = 0, .blank = false };
+	struct snip s = { .len = 0, .blank = false, .unclosed = 0 };
 	if (html && html[0])
 		snip_html(&s, html);
 	if (s.len == 0 && text)

@@ -282,6 +282,34 @@ static void test_related(void)
 	mime_msg_free(&m);
 }
 
+/* multipart/mixed: every text/plain that is not an attachment, joined
+ * by "\n--\n" (enmime); multipart/alternative: the first one breadth-first. */
+static void test_text_join(void)
+{
+	static const char mixed[] =
+		"Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+		"--m\r\nContent-Type: text/plain\r\n\r\nfirst\r\n"
+		"--m\r\nContent-Type: image/gif; name=a.gif\r\n\r\nGIF\r\n"
+		"--m\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+		"Content-Disposition: inline\r\n\r\nsecond \xe9\r\n"
+		"--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nnot text\r\n"
+		"--m--\r\n";
+	struct mime_msg m;
+	if (parse(mixed, &m) == 0) {
+		CHECK_S(m.text, "first\n--\nsecond \xc3\xa9");
+		mime_msg_free(&m);
+	}
+	static const char alt[] = "Content-Type: multipart/alternative; boundary=a\r\n\r\n"
+				  "--a\r\nContent-Type: multipart/related; boundary=r\r\n\r\n"
+				  "--r\r\nContent-Type: text/plain\r\n\r\ndeeper\r\n--r--\r\n"
+				  "--a\r\nContent-Type: text/plain\r\n\r\nshallower\r\n"
+				  "--a--\r\n";
+	if (parse(alt, &m) == 0) {
+		CHECK_S(m.text, "shallower");
+		mime_msg_free(&m);
+	}
+}
+
 /* A message that is nothing but an attachment: its part is "0". */
 static void test_single_attachment(void)
 {
@@ -525,6 +553,7 @@ int main(void)
 	test_simple();
 	test_alternative();
 	test_related();
+	test_text_join();
 	test_single_attachment();
 	test_attached_message();
 	test_broken();

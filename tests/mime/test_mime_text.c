@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gmime/gmime.h>
 
@@ -25,6 +26,8 @@
 #define RANDOM_ROUNDS 5000u
 #define RANDOM_MAX_BYTES 24u
 #define SNIPPET_CAP (MIME_SNIPPET_LIMIT_BYTES + 4u)
+#define SNIPPET_LINEAR_MAX_S 5 /* generous on a loaded machine; quadratic takes minutes */
+#define CHECK_S(got, want) CHECK_STR((got), strlen(got), (want))
 
 struct conv_row {
 	const char *in;
@@ -155,6 +158,28 @@ static void test_snippet_cut(void)
 	CHECK(utf8_valid((const uint8_t *)out, strlen(out)));
 }
 
+/* 300,000 unclosed <head> tags and no text: linear, so well under a
+ * second (searching for each one's closer again took minutes). */
+static void test_snippet_linear(void)
+{
+	static const char tag[] = "<head>";
+	const size_t count = 300000;
+	char *html = malloc(count * (sizeof tag - 1) + 1);
+	if (!CHECK(html != NULL))
+		return;
+	for (size_t i = 0; i < count; i++)
+		memcpy(html + i * (sizeof tag - 1), tag, sizeof tag - 1);
+	html[count * (sizeof tag - 1)] = '\0';
+	struct timespec t0, t1;
+	char out[SNIPPET_CAP];
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	mime_snippet_make("fallback", html, out, sizeof out);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK_S(out, "fallback");
+	CHECK((t1.tv_sec - t0.tv_sec) < SNIPPET_LINEAR_MAX_S);
+	free(html);
+}
+
 int main(void)
 {
 	g_mime_init();
@@ -162,6 +187,7 @@ int main(void)
 	test_random();
 	test_snippets();
 	test_snippet_cut();
+	test_snippet_linear();
 	g_mime_shutdown();
 	return harness_finish("mime_text");
 }
