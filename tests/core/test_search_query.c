@@ -6,8 +6,9 @@
  * search syntaxes give a meaning, dates, sizes, flags, invalid UTF-8),
  * each input placed against a PROT_NONE page; the bounds (query bytes,
  * term count, term bytes) at limit-1, limit and limit+1; every kind and
- * run of blank between and around terms; and random queries of plain words
- * against a naive split-on-blanks reference.
+ * run of blank between and around terms; random queries of plain words
+ * against a naive split-on-blanks reference; and random queries of
+ * prefixed, negated, bare or quoted terms built with their expected parse.
  *
  * A parse is compared as one line of text, terms joined by " ; ", each
  * "[-]FIELD[\"]=TEXT-or-VALUE" ('-' negated, '"' quoted; is:/has: have no
@@ -522,6 +523,51 @@ static void test_random_words(void)
 	}
 }
 
+/* One random term of a text field, written into in and its rendering
+ * into want: negation, prefix, a bare word or a phrase with escapes. */
+static void random_term(struct harness_rng *g, struct test_text *in, struct test_text *want)
+{
+	static const char *const prefix[] = { "", "to:", "FROM:", "cc:", "Bcc:", "subject:", "message-id:" };
+	static const char *const field[] = { "text", "to", "from", "cc", "bcc", "subject", "message-id" };
+	size_t f = (size_t)harness_rng_below(g, sizeof prefix / sizeof prefix[0]);
+	bool neg = harness_rng_below(g, 2), phrase = harness_rng_below(g, 2);
+	char val[24];
+	size_t n = 1 + (size_t)harness_rng_below(g, sizeof val - 1);
+	harness_rng_bytes(g, (uint8_t *)val, n, phrase ? "ab \t\"\\%*" : "ab%_*:()-!\\");
+	if (!phrase && (val[0] == '-' || val[0] == '!'))
+		val[0] = 'a'; /* a leading sign would be the negation */
+	text_printf(in, "%s%s%s", neg ? (harness_rng_below(g, 2) ? "-" : "!") : "", prefix[f], phrase ? "\"" : "");
+	text_printf(want, "%s%s%s=", neg ? "-" : "", field[f], phrase ? "\"" : "");
+	for (size_t i = 0; i < n; i++) {
+		if (phrase && (val[i] == '"' || val[i] == '\\'))
+			text_str(in, "\\");
+		text_add(in, &val[i], 1);
+	}
+	text_add(want, val, n);
+	if (phrase)
+		text_str(in, "\"");
+}
+
+/* Random queries of text terms built together with their expected parse. */
+static void test_random_terms(void)
+{
+	static const char *const blanks[] = { " ", "\t", "  ", "\r\n", " \f " };
+	struct harness_rng g;
+	harness_rng_seed(&g, 1313);
+	for (unsigned round = 0; round < 20000; round++) {
+		struct test_text in = { 0 }, want = { 0 };
+		size_t terms = 1 + (size_t)harness_rng_below(&g, 8);
+		for (size_t i = 0; i < terms; i++) {
+			text_str(&in, blanks[harness_rng_below(&g, sizeof blanks / sizeof blanks[0])]);
+			text_str(&want, i ? " ; " : "");
+			random_term(&g, &in, &want);
+		}
+		expect(in.p, in.len, SEARCH_OK, 0, want.p, __LINE__);
+		free(in.p);
+		free(want.p);
+	}
+}
+
 int main(void)
 {
 	test_rows();
@@ -531,5 +577,6 @@ int main(void)
 	test_term_bytes();
 	test_blanks();
 	test_random_words();
+	test_random_terms();
 	return harness_finish("test_search_query");
 }

@@ -442,6 +442,24 @@ def test_huge_query_string_and_malformed_requests(api_server):
 
 
 @pytest.mark.api_errors
+def test_slow_and_idle_clients_do_not_block_others(api_server):
+    srv = api_server()
+    idle = []
+    try:
+        for i in range(200):
+            s = socket.create_connection((HOST, srv.http_port), timeout=10)
+            if i % 2:
+                s.sendall(b"GET /api/v1/info HTTP/1.1\r\nHost: a\r\nX-Slow: ")  # never finished
+            idle.append(s)
+        t = time.monotonic()
+        assert srv.api.get("/api/v1/info").status == 200
+        assert time.monotonic() - t < 2, "200 idle or half-sent connections slowed a request"
+    finally:
+        for s in idle:
+            s.close()
+
+
+@pytest.mark.api_errors
 def test_conflicting_length_and_chunked_is_400_and_close(api_server):
     srv = api_server()
     send_mail(srv.port)
@@ -541,6 +559,11 @@ def test_wait_timeout_since_and_bad_values(api_server):
     assert 0.8 <= took < 5, "timeout=1 answered after %.2f s" % took
     r = srv.api.get("/api/v1/wait?query=%s&timeout=1&since=%s" % (quote("subject:old"), qid))
     assert_json_error(r, (408,), "since= excludes what is already stored")
+    after_old = (datetime.now(timezone.utc) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    r = srv.api.get("/api/v1/wait?query=%s&timeout=1&since=%s" % (quote("subject:old"), quote(after_old)))
+    assert_json_error(r, (408,), "since=RFC3339 excludes what was stored before it")
+    r = srv.api.get("/api/v1/wait?query=%s&timeout=1&since=%s" % (quote("subject:old"), "2000-01-01T00:00:00Z"))
+    assert r.status == 200 and r.json()["ID"] == qid, r
     for bad in ("timeout=abc", "timeout=-1", "query=before:xyz&timeout=1"):
         q = bad if "query=" in bad else "query=x&" + bad
         assert_json_error(srv.api.get("/api/v1/wait?" + q), (400,), bad)
