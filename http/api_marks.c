@@ -32,7 +32,9 @@ static const char **body_ids(struct http_req *r, json_t *root, size_t *n, bool *
 		return NULL;
 	}
 	size_t count = json_array_size(ids);
-	const char **v = calloc(count ? count : 1, sizeof *v);
+	if (count == 0)
+		return none; /* callers free only a non-empty list */
+	const char **v = calloc(count, sizeof *v);
 	if (v == NULL) {
 		*queued = MHD_NO;
 		return NULL;
