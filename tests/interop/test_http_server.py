@@ -501,3 +501,46 @@ def test_http_off(any_server, tmp_path):
     srv = any_server("--spool", str(tmp_path / "spool"), *SPOOL_ARGS, "--no-http", discard=False)
     time.sleep(0.3)
     assert not any("HTTP API" in ln for ln in srv.stderr_lines())
+
+
+def test_shutdown_with_waiting_requests_and_streams(any_server, tmp_path):
+    """Long polls, SSE streams and websockets held open at SIGTERM: the
+    server still exits 0 at once (every suspended request is resumed
+    before the daemon stops), the polls answered 503."""
+    srv, base = api_server(any_server, tmp_path)
+    port = int(base.rsplit(":", 1)[1])
+    socks = []
+    for _ in range(3):
+        s = socket.create_connection((HOST, port))
+        s.sendall(b"GET /api/v1/wait?timeout=300 HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(s)
+        s = socket.create_connection((HOST, port))
+        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(s)
+        socks.append(ws_connect(port)[0])
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    assert srv.stop() == 0
+    assert time.monotonic() - t0 < 5
+    socks[0].settimeout(5)
+    assert socks[0].recv(4096).startswith(b"HTTP/1.1 503")
+    for s in socks:
+        s.close()
+
+
+def test_many_keepalive_connections(any_server, tmp_path):
+    """A load test's worth of idle keep-alive clients (1,000 here) does not
+    keep another client out."""
+    srv, base = api_server(any_server, tmp_path)
+    port = int(base.rsplit(":", 1)[1])
+    idle = []
+    for _ in range(1000):
+        s = socket.create_connection((HOST, port))
+        s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+        idle.append(s)
+    for s in idle:
+        s.settimeout(10)
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    assert call(base + "/api/v1/messages").status == 200
+    for s in idle:
+        s.close()
