@@ -22,22 +22,16 @@
 #include "http_auth.h"
 #include "http_route.h"
 #include "http_server.h"
+#include "hub_queue.h"
 #include "json_buf.h"
 #include "mail_index.h"
 
 #define HTTP_BODY_MAX (1u << 20) /* request bodies: IDs lists, chaos settings */
 #define HTTP_PAGE_DEFAULT 50u /* Mailpit's default limit */
 #define HTTP_PAGE_MAX 10000u /* one JSON page; NDJSON streams have no limit */
-#define HUB_QUEUE_MAX (4u << 20) /* bytes queued for one slow event stream; past it, it is closed */
 #define HUB_TICK_MS 250u /* long-poll deadlines are met within this */
 #define HUB_KEEPALIVE_US (15 * 1000000ll) /* SSE comment / websocket ping interval */
 #define HUB_WS_MAX 1024u /* websocket clients */
-
-/* Bytes waiting to be sent to one event stream. */
-struct hub_queue {
-	char *p;
-	size_t len, cap, off; /* [off, len) is unsent */
-};
 
 enum hub_kind {
 	HUB_POLL,
@@ -142,8 +136,6 @@ void http_hub_sse_add(struct http_hub *h, struct hub_waiter *w);
 /* websocket: take over an upgraded socket. */
 void http_hub_ws_add(struct http_hub *h, int fd, struct MHD_UpgradeResponseHandle *urh, const char *extra,
 		     size_t extra_len);
-/* Append to a queue: false past HUB_QUEUE_MAX or out of memory. */
-bool hub_queue_add(struct hub_queue *q, const char *p, size_t n);
 
 /* endpoints */
 enum MHD_Result api_livez(struct http_req *r);
