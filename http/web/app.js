@@ -30,6 +30,7 @@ const state = {
 	loaded: false, /* a list has been shown once */
 	open: null, /* ID of the message shown, or null */
 	total: 0, /* messages_count of the list or search shown */
+	mailboxTotal: 0, /* messages in the spool (the list's "total") */
 	mailboxUnread: 0,
 	newestId: null, /* newest message known, for polling */
 	rows: new Map(), /* ID -> <li> of the page shown */
@@ -196,6 +197,7 @@ function renderList(data) {
 	const list = $("messages");
 	const msgs = Array.isArray(data.messages) ? data.messages : [];
 	state.total = Number(data.messages_count !== undefined ? data.messages_count : data.total) || 0;
+	state.mailboxTotal = Number(data.total) || 0;
 	state.mailboxUnread = Number(data.unread) || 0;
 	if (!state.q && state.start === 0)
 		state.newestId = msgs.length ? msgs[0].ID : null;
@@ -280,6 +282,7 @@ function arrived(m) {
 	if (!m || !m.ID || state.rows.has(m.ID))
 		return;
 	state.newestId = m.ID;
+	state.mailboxTotal++;
 	if (!m.Read)
 		state.mailboxUnread++;
 	if (state.q || state.start > 0) {
@@ -374,7 +377,8 @@ async function poll() {
 	if (!state.q && state.start === 0) {
 		loadList(true);
 	} else {
-		state.arrivedSince++;
+		state.arrivedSince += Math.max(1, (Number(data.total) || 0) - state.mailboxTotal);
+		state.mailboxTotal = Number(data.total) || state.mailboxTotal;
 		state.mailboxUnread = Number(data.unread) || state.mailboxUnread;
 		updateCounts();
 	}

@@ -136,33 +136,32 @@ def browser(tmp_path):
         yield c
 
 
-def plain_message():
+def make_message(sender, subject, text, html=None, attachment=None):
+    """A mail from sender to bob: a text part, then an HTML alternative or
+    an attachment (name, bytes) when given."""
     m = EmailMessage()
-    m["From"] = "Alice <alice@example.org>"
+    m["From"] = sender
     m["To"] = "bob@example.org"
-    m["Subject"] = PLAIN_SUBJECT
-    m.set_content(PLAIN_BODY + "\n")
+    m["Subject"] = subject
+    m.set_content(text + "\n")
+    if html is not None:
+        m.add_alternative(html, subtype="html")
+    if attachment is not None:
+        m.add_attachment(attachment[1], maintype="application", subtype="octet-stream", filename=attachment[0])
     return m
+
+
+def plain_message():
+    return make_message("Alice <alice@example.org>", PLAIN_SUBJECT, PLAIN_BODY)
 
 
 def html_message():
-    m = EmailMessage()
-    m["From"] = "Mallory <mallory@example.org>"
-    m["To"] = "bob@example.org"
-    m["Subject"] = HTML_SUBJECT
-    m.set_content(HTML_TEXT + "\n")
-    m.add_alternative(HTML_BODY, subtype="html")
-    return m
+    return make_message("Mallory <mallory@example.org>", HTML_SUBJECT, HTML_TEXT, html=HTML_BODY)
 
 
 def attachment_message():
-    m = EmailMessage()
-    m["From"] = "Billing <billing@example.org>"
-    m["To"] = "bob@example.org"
-    m["Subject"] = ATTACH_SUBJECT
-    m.set_content("Your invoice is attached.\n")
-    m.add_attachment(ATTACH_BYTES, maintype="application", subtype="octet-stream", filename=ATTACH_NAME)
-    return m
+    return make_message("Billing <billing@example.org>", ATTACH_SUBJECT, "Your invoice is attached.",
+                        attachment=(ATTACH_NAME, ATTACH_BYTES))
 
 
 def send_three(site):
