@@ -32,7 +32,7 @@ const state = {
 	total: 0, /* messages_count of the list or search shown */
 	mailboxTotal: 0, /* messages in the spool (the list's "total") */
 	mailboxUnread: 0,
-	newestId: null, /* newest message known, for polling */
+	newestId: undefined, /* newest message known (null: none), for polling */
 	rows: new Map(), /* ID -> <li> of the page shown */
 	listSeq: 0,
 	msgSeq: 0,
@@ -196,7 +196,13 @@ function focusedRowId() {
 function renderList(data) {
 	const list = $("messages");
 	const msgs = Array.isArray(data.messages) ? data.messages : [];
-	state.total = Number(data.messages_count !== undefined ? data.messages_count : data.total) || 0;
+	const total = Number(data.messages_count !== undefined ? data.messages_count : data.total) || 0;
+	if (!msgs.length && state.start > 0 && total > 0) {
+		/* past the end (after deletions): the last page instead */
+		go(state.q, Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE, state.open);
+		return;
+	}
+	state.total = total;
 	state.mailboxTotal = Number(data.total) || 0;
 	state.mailboxUnread = Number(data.unread) || 0;
 	if (!state.q && state.start === 0)
@@ -371,17 +377,19 @@ async function poll() {
 	}
 	setLive("polling every " + POLL_MS / 1000 + " s");
 	const top = data.messages && data.messages.length ? data.messages[0].ID : null;
-	if (top === state.newestId)
-		return;
+	const known = state.newestId;
 	state.newestId = top;
+	if (top === known || known === undefined) /* nothing new, or the first look */
+		return;
 	if (!state.q && state.start === 0) {
 		loadList(true);
-	} else {
-		state.arrivedSince += Math.max(1, (Number(data.total) || 0) - state.mailboxTotal);
-		state.mailboxTotal = Number(data.total) || state.mailboxTotal;
-		state.mailboxUnread = Number(data.unread) || state.mailboxUnread;
-		updateCounts();
+		return;
 	}
+	const total = Number(data.total) || 0;
+	state.arrivedSince += Math.max(1, total - state.mailboxTotal);
+	state.mailboxTotal = total;
+	state.mailboxUnread = Number(data.unread) || 0;
+	updateCounts();
 }
 
 /* ---- one message -------------------------------------------------------- */

@@ -16,6 +16,7 @@ the tests check the DOM:
   by hand), title and body untouched; opened messages are no longer unread;
   the headers table; the attachment's link gives the attachment's bytes;
 - keyboard only: j / Enter / Escape / "/" search / Delete;
+- paging: 53 messages are two pages ("]" and the Newer button);
 - live arrival: a message sent while the page is open appears without a
   reload (event stream, or the polling fallback);
 - without JavaScript: / is the page itself, saying it needs JavaScript.
@@ -42,6 +43,7 @@ WEB_DIR = Path(__file__).resolve().parents[2] / "http" / "web"
 HTTP_READY_TIMEOUT = 20.0  # seconds until /livez answers
 INDEX_TIMEOUT = 20.0  # seconds until the API lists what was sent
 LIVE_TIMEOUT = 20.0  # a new message on an open page: event stream or one poll (5 s)
+PAGE_ROWS = 50  # the page's PAGE_SIZE (http/web/app.js)
 IFRAME_SETTLE = 1.5  # seconds for the iframe's document to load and any script in it to run
 
 PLAIN_SUBJECT = "Plain hello from the web test"
@@ -89,16 +91,23 @@ class Site:
         with smtplib.SMTP(self.srv.host, self.srv.port, timeout=30) as s:
             s.send_message(msg)
 
+    def send_many(self, msgs):
+        """Several messages in one SMTP session."""
+        with smtplib.SMTP(self.srv.host, self.srv.port, timeout=30) as s:
+            for m in msgs:
+                s.send_message(m)
+
     def wait_listed(self, count):
-        """The summaries once the API lists count messages, newest first."""
+        """The first page of summaries (newest first) once the API counts
+        count messages."""
         deadline = time.monotonic() + INDEX_TIMEOUT
         while True:
             data = _get_json(self.base + "/api/v1/messages?start=0&limit=50")
-            if len(data["messages"]) >= count:
+            if data["total"] >= count:
                 return data["messages"]
             if time.monotonic() > deadline:
-                raise AssertionError("the API lists %d of %d messages after %.0f s: %r"
-                                     % (len(data["messages"]), count, INDEX_TIMEOUT, data))
+                raise AssertionError("the API counts %d of %d messages after %.0f s: %r"
+                                     % (data["total"], count, INDEX_TIMEOUT, data))
             time.sleep(0.1)
 
     def id_of(self, subject):
@@ -279,6 +288,27 @@ def test_keyboard_search_and_delete(site, browser):
     c.wait_for("document.querySelectorAll('#messages > li').length === 2", what="the list without the deleted one")
     assert PLAIN_SUBJECT not in list_subjects(c)
     assert _get(site.base + "/api/v1/message/" + victim)[0] == 404
+
+
+def test_paging(site, browser):
+    c = browser
+    n = PAGE_ROWS + 3
+    site.send_many(make_message("Alice <alice@example.org>", "Page test %02d" % i, "body %d" % i) for i in range(n))
+    site.wait_listed(n)
+    open_page(c, site, PAGE_ROWS)
+    assert c.evaluate("document.querySelectorAll('#messages > li').length") == PAGE_ROWS
+    assert list_subjects(c)[0] == "Page test %02d" % (n - 1)
+    assert c.evaluate("document.getElementById('range').textContent") == "1\u2013%d of %d" % (PAGE_ROWS, n)
+    assert c.evaluate("[document.getElementById('newer').disabled, document.getElementById('older').disabled]") \
+        == [True, False]
+    c.key("]", "BracketRight", 221, "]")
+    c.wait_for("document.querySelectorAll('#messages > li').length === 3", what="the second page")
+    assert list_subjects(c) == ["Page test %02d" % i for i in (2, 1, 0)]
+    assert c.evaluate("document.getElementById('range').textContent") == "%d\u2013%d of %d" % (PAGE_ROWS + 1, n, n)
+    assert c.evaluate("[document.getElementById('newer').disabled, document.getElementById('older').disabled]") \
+        == [False, True]
+    c.evaluate("document.getElementById('newer').click(); true")
+    c.wait_for("document.querySelectorAll('#messages > li').length === %d" % PAGE_ROWS, what="the first page again")
 
 
 def test_live_arrival(site, browser, figures):
