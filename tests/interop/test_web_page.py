@@ -281,6 +281,13 @@ def test_keyboard_search_and_delete(site, browser):
     c.wait_for("document.querySelectorAll('#messages > li').length === 1", what="the search's one result")
     assert list_subjects(c) == [ATTACH_SUBJECT]
 
+    # a query the server refuses (400, an unparsable before:) says why
+    c.key("/", "Slash", 191, "/")
+    c.type_text(" before:not-a-date")
+    c.key("Enter", "Enter", 13, "\r")
+    c.wait_for("!document.getElementById('error').hidden", what="the search's error shown")
+    assert c.evaluate("document.getElementById('error').textContent").strip() != ""
+
     victim = site.id_of(PLAIN_SUBJECT)
     c.evaluate("location.hash = %s; true" % json.dumps("#m=" + victim))
     c.wait_for("document.getElementById('subject').textContent === %s" % json.dumps(PLAIN_SUBJECT))
