@@ -330,6 +330,7 @@ function startStream() {
 		startPolling();
 		return;
 	}
+	setLive("connecting");
 	const es = new EventSource("/api/events");
 	state.stream = es;
 	es.onopen = () => {
