@@ -23,10 +23,11 @@ SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-
 # checks XXH3-64 checksums), and FUSE 3 for the hostile suite's
 # fault-injecting filesystem (tests/hostile/faultfs.c: libfuse3-dev brings
 # the library and meson's pkg-config name fuse3, fuse3 the kernel module's
-# user side, /dev/fuse rules and fusermount3).
+# user side, /dev/fuse rules and fusermount3), and chromium for the web
+# page's test in a real browser (tests/interop/test_web_page.py, headless).
 # shellcheck disable=SC2034
 SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl postfix haproxy
-	python3-xxhash fuse3 libfuse3-dev)
+	python3-xxhash fuse3 libfuse3-dev chromium)
 
 # setup_missing_packages PKG... - print each PKG that is not installed, one a
 # line.  A package removed with its conffiles left ("deinstall ok
