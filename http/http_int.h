@@ -160,5 +160,8 @@ enum MHD_Result api_events(struct http_req *r);
 enum MHD_Result api_chaos_get(struct http_req *r);
 enum MHD_Result api_chaos_set(struct http_req *r);
 enum MHD_Result api_session(struct http_req *r);
+/* api_web.c: the embedded web page */
+const void *api_web_find(const char *path);
+enum MHD_Result api_web(struct http_req *r, const void *found);
 
 #endif

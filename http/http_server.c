@@ -95,7 +95,7 @@ static enum MHD_Result reply_options(struct http_req *r)
 	return http_reply_queue(r, MHD_HTTP_NO_CONTENT, resp);
 }
 
-static enum MHD_Result dispatch(struct http_req *r, const char *method)
+static enum MHD_Result dispatch(struct http_req *r, const char *method, const char *url)
 {
 	if (atomic_load(&r->srv->stopping))
 		return http_reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
@@ -104,8 +104,10 @@ static enum MHD_Result dispatch(struct http_req *r, const char *method)
 	if (!authorized(r)) /* before 404: without credentials no path is told apart */
 		return reply_unauthorized(r);
 	switch (r->route_st) {
-	case HTTP_ROUTE_NOT_FOUND:
-		return http_reply_error(r, MHD_HTTP_NOT_FOUND, "not found");
+	case HTTP_ROUTE_NOT_FOUND: {
+		const void *web = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ? api_web_find(url) : NULL;
+		return web != NULL ? api_web(r, web) : http_reply_error(r, MHD_HTTP_NOT_FOUND, "not found");
+	}
 	case HTTP_ROUTE_BAD_METHOD:
 		return http_reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 	case HTTP_ROUTE_BAD_ID:
@@ -156,7 +158,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return dispatch(r, method);
+	return dispatch(r, method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)

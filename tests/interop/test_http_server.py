@@ -143,6 +143,22 @@ def test_health_info_and_security_headers(any_server, tmp_path):
         assert r.header("Access-Control-Allow-Origin") is None, path
 
 
+def test_web_page_files(any_server, tmp_path):
+    srv, base = api_server(any_server, tmp_path)
+    r = call(base + "/")
+    assert r.status == 200 and r.header("Content-Type").startswith("text/html")
+    csp = r.header("Content-Security-Policy")
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    assert r.header("X-Content-Type-Options") == "nosniff"
+    etag = r.header("ETag")
+    again = call(base + "/", headers={"If-None-Match": etag})
+    assert again.status == 304 and again.body == b""
+    assert call(base + "/index.html").body == r.body
+    assert call(base + "/app.js").header("Content-Type").startswith("text/javascript")
+    assert call(base + "/nope.js").status == 404
+    assert call(base + "/", method="DELETE").status == 404
+
+
 def test_discard_serves_health_info_and_empty_lists(any_server, tmp_path):
     srv, base = api_server(any_server, tmp_path, spool=False)
     assert call(base + "/livez").status == 200
