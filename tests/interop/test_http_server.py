@@ -319,6 +319,11 @@ def test_wait_stored_arriving_since_and_timeout(any_server, tmp_path):
     # since=ID: only what was indexed after that message
     r = call(base + "/api/v1/wait?query=to:carol@example.com&timeout=1&since=" + first["ID"])
     assert_json_error(r, 408)
+    # since=an RFC 3339 time: mail received at or after it
+    past = call(base + "/api/v1/wait?query=to:carol@example.com&timeout=1&since=2000-01-01T00:00:00Z")
+    assert past.status == 200 and past.json()["ID"] == first["ID"]
+    r = call(base + "/api/v1/wait?query=to:carol@example.com&timeout=1&since=2999-01-01")
+    assert_json_error(r, 408)
     t0 = time.monotonic()
     r = call(base + "/api/v1/wait?query=subject:never&timeout=1")
     assert_json_error(r, 408)
