@@ -140,6 +140,13 @@ ssize_t http_hub_sse_read(struct http_hub *h, struct hub_waiter *w, char *buf, s
 
 void http_hub_publish(struct http_hub *h, const struct mail_summary *s)
 {
+	pthread_mutex_lock(&h->lock);
+	bool idle = h->head == NULL && h->ws_count == 0;
+	if (idle) /* nobody waits: no event to format (the indexer's path at capture speed) */
+		h->gen++;
+	pthread_mutex_unlock(&h->lock);
+	if (idle)
+		return;
 	struct json_buf b = { 0 };
 	json_buf_lit(&b, "data: {\"Type\":\"new\",\"Data\":");
 	api_summary_json(&b, s);
