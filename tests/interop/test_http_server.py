@@ -518,10 +518,22 @@ def test_unix_listener_and_live_path_refused(any_server, tmp_path):
     assert "in use" in second.stderr()
 
 
-def test_http_off(any_server, tmp_path):
+def test_http_off_and_bad_options(any_server, smtpsink_bin, tmp_path):
     srv = any_server("--spool", str(tmp_path / "spool"), *SPOOL_ARGS, "--no-http", discard=False)
     time.sleep(0.3)
     assert not any("HTTP API" in ln for ln in srv.stderr_lines())
+    import subprocess
+    for args, why in ((["--no-http", "--http", "127.0.0.1:1"], "--no-http"),
+                      (["--http", "127.0.0.1:99999"], "--http"),
+                      (["--http", "unix:"], "--http")):
+        p = subprocess.run([smtpsink_bin, "--discard"] + args, capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and why in p.stderr, (args, p.stderr)
+    auth = tmp_path / "bad-auth"
+    auth.write_text("no colon here\n")
+    p = subprocess.run([smtpsink_bin, "--discard", "--listen", "%s:%d" % (HOST, free_port()), "--http",
+                        "%s:%d" % (HOST, free_port()), "--http-auth", str(auth)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "line 1: expected user:password" in p.stderr, p.stderr
 
 
 def test_shutdown_with_waiting_requests_and_streams(any_server, tmp_path):
