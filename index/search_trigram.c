@@ -80,22 +80,22 @@ static int trigram_cmp(const void *a, const void *b)
 	return (x->rows > y->rows) - (x->rows < y->rows);
 }
 
-/* "col : lit AND col : lit" of the first n of g (malloc'd). */
-static char *trigram_expr(const char *col, const struct trigram *g, size_t n)
+/* "lit AND lit" of the first n of g (malloc'd). */
+static char *trigram_expr(const struct trigram *g, size_t n)
 {
-	size_t cap = n * (strlen(col) + 2 * TRIGRAM_BYTES + 16) + 1, used = 0;
+	size_t cap = n * (2 * TRIGRAM_BYTES + 16) + 1, used = 0;
 	char *out = malloc(cap), lit[2 * TRIGRAM_BYTES + 3];
 	if (out == NULL)
 		return NULL;
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		trigram_literal(g[i].t, lit);
-		used += (size_t)snprintf(out + used, cap - used, "%s%s : %s", i ? " AND " : "", col, lit);
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? " AND " : "", lit);
 	}
 	return out;
 }
 
-int search_trigram_pick(const struct search_plan *plan, const char *col, const char *text, size_t len, char **match)
+int search_trigram_pick(const struct search_plan *plan, const char *text, size_t len, char **match)
 {
 	struct trigram g[SEARCH_TRIGRAM_PROBE_MAX];
 	char lit[2 * TRIGRAM_BYTES + 3];
@@ -111,6 +111,6 @@ int search_trigram_pick(const struct search_plan *plan, const char *col, const c
 	if (rare == 0)
 		return 0;
 	qsort(g, n, sizeof g[0], trigram_cmp);
-	*match = trigram_expr(col, g, rare < SEARCH_TRIGRAM_PICK ? rare : SEARCH_TRIGRAM_PICK);
+	*match = trigram_expr(g, rare < SEARCH_TRIGRAM_PICK ? rare : SEARCH_TRIGRAM_PICK);
 	return *match != NULL ? 1 : -ENOMEM;
 }
