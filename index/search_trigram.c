@@ -101,13 +101,16 @@ int search_trigram_pick(const struct search_plan *plan, const char *text, size_t
 	char lit[2 * TRIGRAM_BYTES + 3];
 	size_t n = trigram_cut(text, len, g, SEARCH_TRIGRAM_PROBE_MAX), rare = 0;
 	*match = NULL;
-	for (size_t i = 0; i < n; i++) {
-		trigram_literal(g[i].t, lit);
-		g[i].rows = search_trigram_rows(plan, "fts_addr", lit);
-		if (g[i].rows <= 0)
-			return g[i].rows < 0 ? -EIO : -ENOENT;
-		rare += g[i].rows < plan->rare_rows;
+	size_t very_rare = 0, probed = 0;
+	for (; probed < n && very_rare < SEARCH_TRIGRAM_PICK; probed++) { /* two very rare ones: enough */
+		trigram_literal(g[probed].t, lit);
+		g[probed].rows = search_trigram_rows(plan, "fts_addr", lit);
+		if (g[probed].rows <= 0)
+			return g[probed].rows < 0 ? -EIO : -ENOENT;
+		rare += g[probed].rows < plan->rare_rows;
+		very_rare += g[probed].rows < plan->rare_rows / SEARCH_TRIGRAM_VERY_RARE_DIV;
 	}
+	n = probed;
 	if (rare == 0)
 		return 0;
 	qsort(g, n, sizeof g[0], trigram_cmp);

@@ -22,6 +22,7 @@
 
 #define SEARCH_TRIGRAM_RARE_ROWS 16384 /* default: a trigram in fewer rows narrows the search */
 #define SEARCH_TRIGRAM_PICK 2u /* rare trigrams ANDed */
+#define SEARCH_TRIGRAM_VERY_RARE_DIV 8 /* two trigrams under rare_rows / 8 end the probing early */
 #define SEARCH_TRIGRAM_PROBE_MAX 64u /* distinct trigrams probed per value */
 
 /* How to plan: the connection, and the bound under which a trigram is
