@@ -229,6 +229,22 @@ int main(void)
 	CHECK(mail_index_count(ix, NULL, &total, &unread) == 0 && total == 3);
 	CHECK(mail_index_get(ix, qids[1], one_row, &(struct one){ 0 }) == -ENOENT); /* still deleted */
 	mail_index_close(ix);
+	/* a damaged record is skipped, the next one indexed */
+	struct tseg bad;
+	char bad_qid[2][QUEUE_ID_LEN + 1];
+	tseg_init(&bad, 2, 1, T0);
+	tseg_add(&bad, T0 + 200, "bob@example.org", plain, false, bad_qid[0]);
+	tseg_add(&bad, T0 + 210, "bob@example.org", plain, false, bad_qid[1]);
+	bad.img.p[bad.ents[0].offset + bad.ents[0].record_len - 40] ^= 1; /* in the body: checksum fails */
+	tseg_write(&bad, spool, true);
+	tseg_free(&bad);
+	x = start(spool, &v);
+	CHECK(wait_indexed(x, 1));
+	indexer_stop(x);
+	CHECK(mail_index_open(&ix, spool, &err) == 0);
+	CHECK(mail_index_get(ix, bad_qid[0], one_row, &(struct one){ 0 }) == -ENOENT);
+	CHECK(mail_index_get(ix, bad_qid[1], one_row, &(struct one){ 0 }) == 0);
+	mail_index_close(ix);
 	tseg_free(&open_seg);
 	tspool_rm(spool);
 	return harness_finish("test_indexer");
