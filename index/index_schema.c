@@ -13,8 +13,10 @@
  * record is, the text of its address headers for to:/from:/cc:/bcc:);
  * `message_text` the decoded header values and body text for free text;
  * two FTS5 tables index them as external content (kept in step by
- * triggers): `fts_addr` (trigram: substrings of subject, Message-ID and
- * the address texts) and `fts_text` (unicode61 words of headers and body).
+ * triggers): `fts_addr` (trigram, detail=none: which rows hold a trigram
+ * of the subject, Message-ID or address texts; search_trigram.c picks
+ * rare ones, instr() checks the column) and `fts_text` (unicode61 words
+ * of headers and body, with positions for phrases).
  * `counts` keeps the total and unread counts up to date (triggers), so an
  * unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
  * (index_marks.c), `segment` the indexer's progress per segment, `meta`
@@ -50,7 +52,7 @@ static const char schema_sql[] =
 	"CREATE INDEX message_segment ON message(shard, segno);"
 	"CREATE TABLE message_text(seq INTEGER PRIMARY KEY, headers TEXT NOT NULL, body TEXT NOT NULL);"
 	"CREATE VIRTUAL TABLE fts_addr USING fts5(subject, message_id, from_text, to_text, cc_text, bcc_text,"
-	" content='message', content_rowid='seq', tokenize='trigram');"
+	" content='message', content_rowid='seq', tokenize='trigram', detail='none');"
 	"CREATE VIRTUAL TABLE fts_text USING fts5(headers, body, content='message_text', content_rowid='seq',"
 	" tokenize='unicode61 remove_diacritics 2');"
 	"CREATE TABLE counts(id INTEGER PRIMARY KEY CHECK (id = 1), total INTEGER NOT NULL,"

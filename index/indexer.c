@@ -1,8 +1,8 @@
 /*
  * index/indexer.c - the indexer thread (indexer.h).
  *
- * Owns: the loop (poll the spool through spool_tail, index what is new,
- * sleep on the eventfd or INDEXER_POLL_MS), the batches (one transaction
+ * Owns: the loop (arm the shards' commit bell, poll the spool through
+ * spool_tail, index what is new, sleep on the eventfd or INDEXER_POLL_MS), the batches (one transaction
  * per INDEXER_BATCH_MAX entries, with the per-segment progress bumped in
  * the same transaction, so the progress never runs ahead of the rows), the
  * sweep of segments that are gone (at start and every INDEXER_SWEEP_MS),
@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commit_bell.h"
 #include "index_doc.h"
 #include "mail_index_int.h"
 #include "spool_tail.h"
@@ -41,6 +42,7 @@
 struct indexer {
 	pthread_t thread;
 	int efd;
+	struct commit_bell bell; /* fd: efd; armed before each look */
 	atomic_bool stop;
 	char *spool_path;
 	indexer_new_fn on_new;
@@ -163,9 +165,11 @@ static void indexer_tail_start(struct indexer *x)
 	spool_tail_resume(&x->tail, indexer_resume, x);
 }
 
-/* One pass over what is new. */
+/* One pass over what is new (armed first: a commit that lands after the
+ * look began rings, one that landed before it is seen by it). */
 static void indexer_poll(struct indexer *x)
 {
+	commit_bell_arm(&x->bell);
 	if (x->tail_broken) {
 		spool_tail_close(&x->tail);
 		indexer_tail_start(x);
@@ -237,6 +241,7 @@ int indexer_start(struct indexer **out, const char *spool_path, indexer_new_fn o
 	x->on_new = on_new;
 	x->arg = arg;
 	x->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	x->bell.fd = x->efd;
 	int e = x->efd < 0 ? -errno : 0;
 	if (e != 0)
 		*err = "cannot create the indexer's eventfd";
@@ -261,6 +266,11 @@ int indexer_start(struct indexer **out, const char *spool_path, indexer_new_fn o
 int indexer_notify_fd(const struct indexer *x)
 {
 	return x->efd;
+}
+
+struct commit_bell *indexer_bell(struct indexer *x)
+{
+	return &x->bell;
 }
 
 void indexer_stats(const struct indexer *x, struct indexer_stats *st)

@@ -19,6 +19,8 @@
 
 #include "mail_index.h"
 
+struct commit_bell;
+
 #define INDEXER_POLL_MS 250u /* without a poke, look at the spool this often */
 #define INDEXER_BATCH_MAX 1000u /* messages per transaction */
 
@@ -40,6 +42,10 @@ struct indexer_stats {
 int indexer_start(struct indexer **out, const char *spool_path, indexer_new_fn on_new, void *arg, const char **err);
 /* The eventfd the shards write 1 to after committing messages. */
 int indexer_notify_fd(const struct indexer *ix);
+/* The same eventfd as the shards' commit bell (io/commit_bell.h): the
+ * indexer arms it right before each look at the spool, so only the first
+ * commit after a look writes to the eventfd.  Valid until indexer_stop. */
+struct commit_bell *indexer_bell(struct indexer *ix);
 /* Lock-free snapshot of the counters (relaxed atomics). */
 void indexer_stats(const struct indexer *ix, struct indexer_stats *st);
 /* Stop and join the thread. */

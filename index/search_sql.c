@@ -99,7 +99,7 @@ static int sql_field_term(const struct search_plan *plan, struct search_sql *s, 
 	char *match = NULL;
 	int pick = 0;
 	if (sql_chars(t->text, t->text_len) >= SEARCH_SQL_MIN_TRIGRAM_CHARS)
-		pick = search_trigram_pick(plan, col, t->text, t->text_len, &match);
+		pick = search_trigram_pick(plan, t->text, t->text_len, &match);
 	if (pick == -ENOENT) { /* a trigram no row holds */
 		snprintf(buf, cap, "0");
 		return 0;

@@ -80,37 +80,40 @@ static int trigram_cmp(const void *a, const void *b)
 	return (x->rows > y->rows) - (x->rows < y->rows);
 }
 
-/* "col : lit AND col : lit" of the first n of g (malloc'd). */
-static char *trigram_expr(const char *col, const struct trigram *g, size_t n)
+/* "lit AND lit" of the first n of g (malloc'd). */
+static char *trigram_expr(const struct trigram *g, size_t n)
 {
-	size_t cap = n * (strlen(col) + 2 * TRIGRAM_BYTES + 16) + 1, used = 0;
+	size_t cap = n * (2 * TRIGRAM_BYTES + 16) + 1, used = 0;
 	char *out = malloc(cap), lit[2 * TRIGRAM_BYTES + 3];
 	if (out == NULL)
 		return NULL;
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		trigram_literal(g[i].t, lit);
-		used += (size_t)snprintf(out + used, cap - used, "%s%s : %s", i ? " AND " : "", col, lit);
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? " AND " : "", lit);
 	}
 	return out;
 }
 
-int search_trigram_pick(const struct search_plan *plan, const char *col, const char *text, size_t len, char **match)
+int search_trigram_pick(const struct search_plan *plan, const char *text, size_t len, char **match)
 {
 	struct trigram g[SEARCH_TRIGRAM_PROBE_MAX];
 	char lit[2 * TRIGRAM_BYTES + 3];
 	size_t n = trigram_cut(text, len, g, SEARCH_TRIGRAM_PROBE_MAX), rare = 0;
 	*match = NULL;
-	for (size_t i = 0; i < n; i++) {
-		trigram_literal(g[i].t, lit);
-		g[i].rows = search_trigram_rows(plan, "fts_addr", lit);
-		if (g[i].rows <= 0)
-			return g[i].rows < 0 ? -EIO : -ENOENT;
-		rare += g[i].rows < plan->rare_rows;
+	size_t very_rare = 0, probed = 0;
+	for (; probed < n && very_rare < SEARCH_TRIGRAM_PICK; probed++) { /* two very rare ones: enough */
+		trigram_literal(g[probed].t, lit);
+		g[probed].rows = search_trigram_rows(plan, "fts_addr", lit);
+		if (g[probed].rows <= 0)
+			return g[probed].rows < 0 ? -EIO : -ENOENT;
+		rare += g[probed].rows < plan->rare_rows;
+		very_rare += g[probed].rows < plan->rare_rows / SEARCH_TRIGRAM_VERY_RARE_DIV;
 	}
+	n = probed;
 	if (rare == 0)
 		return 0;
 	qsort(g, n, sizeof g[0], trigram_cmp);
-	*match = trigram_expr(col, g, rare < SEARCH_TRIGRAM_PICK ? rare : SEARCH_TRIGRAM_PICK);
+	*match = trigram_expr(g, rare < SEARCH_TRIGRAM_PICK ? rare : SEARCH_TRIGRAM_PICK);
 	return *match != NULL ? 1 : -ENOMEM;
 }

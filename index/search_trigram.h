@@ -22,6 +22,7 @@
 
 #define SEARCH_TRIGRAM_RARE_ROWS 16384 /* default: a trigram in fewer rows narrows the search */
 #define SEARCH_TRIGRAM_PICK 2u /* rare trigrams ANDed */
+#define SEARCH_TRIGRAM_VERY_RARE_DIV 8 /* two trigrams under rare_rows / 8 end the probing early */
 #define SEARCH_TRIGRAM_PROBE_MAX 64u /* distinct trigrams probed per value */
 
 /* How to plan: the connection, and the bound under which a trigram is
@@ -35,10 +36,11 @@ struct search_plan {
  * expression match, counted up to plan->rare_rows; -1 on an error. */
 int search_trigram_rows(const struct search_plan *plan, const char *table, const char *match);
 
-/* For text[0, len) in column col of fts_addr: 1 with *match (malloc'd) an
- * FTS5 expression of rare trigrams ("col : \"abc\" AND col : \"xyz\""), 0
+/* For text[0, len) searched in a column of fts_addr: 1 with *match (malloc'd) an
+ * FTS5 expression of rare trigrams ("\"abc\" AND \"xyz\"": fts_addr
+ * keeps no columns: the caller checks the column with instr()), 0
  * if every trigram is common (scan instead), -ENOENT if one is in no row
  * at all (nothing can match), or -ENOMEM / -EIO. */
-int search_trigram_pick(const struct search_plan *plan, const char *col, const char *text, size_t len, char **match);
+int search_trigram_pick(const struct search_plan *plan, const char *text, size_t len, char **match);
 
 #endif

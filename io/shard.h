@@ -57,6 +57,8 @@ struct rbuf_pool {
 	uint32_t free_count;
 };
 
+struct commit_bell; /* io/commit_bell.h */
+
 #define SHARD_MAX 256u /* shards in one server */
 
 /* Process-wide state the shards share: counts, the fault rules in force,
@@ -74,6 +76,7 @@ struct server_shared {
 	struct mem_budget mem; /* --memory-limit */
 	unsigned shard_count; /* 0: each shard's spool counts alone (tests) */
 	struct spool_usage spool_usage[SHARD_MAX]; /* --spool-max-bytes of the whole spool */
+	_Atomic(struct commit_bell *) bell; /* the indexer's (io/commit_bell.h), NULL: none */
 };
 
 struct shard {

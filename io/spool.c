@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commit_bell.h"
 #include "conn.h"
 #include "grow.h"
 #include "io_classify.h"
@@ -329,6 +330,8 @@ static void batch_done(struct shard *sh, struct spool_batch *b)
 	if (b->result != 0)
 		poison(sh, b);
 	answer_all(list, &ans);
+	if (ans.code == 250 && list != NULL) /* the indexer may look now */
+		commit_bell_ring(atomic_load_explicit(&sh->shared->bell, memory_order_acquire));
 	spool_files_seal_done(sp);
 	spool_tick(sh);
 }

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "commit_bell.h"
 #include "index_support.h"
 #include "indexer.h"
 #include "mail_index_int.h"
@@ -177,12 +178,19 @@ int main(void)
 	/* oldest first, across shards */
 	CHECK(v.n == 5 && strcmp(v.qids[0], qids[0]) == 0 && strcmp(v.qids[1], qids[2]) == 0 &&
 	      strcmp(v.qids[4], qids[4]) == 0);
-	/* a message appended to the open segment, and a poke */
+	/* a message appended to the open segment, and the bell rung: the
+	 * indexer armed it before its look (nothing else arms it), the ring
+	 * writes to the eventfd, the indexer wakes and arms it again */
 	tseg_add(&open_seg, T0 + 120, "eve@example.org", multi, false, qids[5]);
 	tseg_write(&open_seg, spool, false);
-	uint64_t one = 1;
-	CHECK(write(indexer_notify_fd(x), &one, sizeof one) == sizeof one);
+	struct commit_bell *bell = indexer_bell(x);
+	CHECK(bell->fd == indexer_notify_fd(x));
+	CHECK(atomic_load(&bell->armed));
+	commit_bell_ring(bell); /* (not checked disarmed: the timer may re-arm it at any moment) */
 	CHECK(wait_indexed(x, 6));
+	for (unsigned ms = 0; ms < WAIT_MS && !atomic_load(&bell->armed); ms += 10)
+		sleep_ms(10);
+	CHECK(atomic_load(&bell->armed));
 	CHECK(v.n == 6 && strcmp(v.qids[5], qids[5]) == 0);
 	indexer_stop(x);
 	check_contents(spool);
@@ -220,6 +228,22 @@ int main(void)
 	CHECK(mail_index_open(&ix, spool, &err) == 0);
 	CHECK(mail_index_count(ix, NULL, &total, &unread) == 0 && total == 3);
 	CHECK(mail_index_get(ix, qids[1], one_row, &(struct one){ 0 }) == -ENOENT); /* still deleted */
+	mail_index_close(ix);
+	/* a damaged record is skipped, the next one indexed */
+	struct tseg bad;
+	char bad_qid[2][QUEUE_ID_LEN + 1];
+	tseg_init(&bad, 2, 1, T0);
+	tseg_add(&bad, T0 + 200, "bob@example.org", plain, false, bad_qid[0]);
+	tseg_add(&bad, T0 + 210, "bob@example.org", plain, false, bad_qid[1]);
+	bad.img.p[bad.ents[0].offset + bad.ents[0].record_len - 40] ^= 1; /* in the body: checksum fails */
+	tseg_write(&bad, spool, true);
+	tseg_free(&bad);
+	x = start(spool, &v);
+	CHECK(wait_indexed(x, 1));
+	indexer_stop(x);
+	CHECK(mail_index_open(&ix, spool, &err) == 0);
+	CHECK(mail_index_get(ix, bad_qid[0], one_row, &(struct one){ 0 }) == -ENOENT);
+	CHECK(mail_index_get(ix, bad_qid[1], one_row, &(struct one){ 0 }) == 0);
 	mail_index_close(ix);
 	tseg_free(&open_seg);
 	tspool_rm(spool);

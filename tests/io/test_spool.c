@@ -16,7 +16,8 @@
  * sealing (only once the segment's last batch is durable: cut to its used
  * length, an index of every record); session
  * records queued with nobody to answer; finding an open segment's message
- * by queue ID (a table built at the first lookup); retention (--spool-max-bytes at,
+ * by queue ID (a table built at the first lookup); the indexer's bell rung
+ * after commits; retention (--spool-max-bytes at,
  * over and under its limit, the whole spool's limit kept by one shard
  * while the other stalls, --spool-max-age; never the open segment).  Every file is read back through
  * core's decoder.  Failures are in test_spool_fail.c.
@@ -28,9 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "commit_bell.h"
 #include "session_harness.h"
 #include "spool_fake.h"
 #include "spool_files.h"
@@ -615,6 +618,49 @@ static void test_find_open(void)
 	fake_free(f);
 }
 
+/* The indexer's bell (io/commit_bell.h) rings after 250s, never before the
+ * sync, once per arming however many batches commit, never unarmed, and
+ * not for a failed batch. */
+static void test_commit_bell(void)
+{
+	struct spool_fake *f = fake_new(__func__, SPOOL_SYNC_GROUP, FAKE_SEG_BIG);
+	if (f == NULL)
+		return;
+	struct commit_bell bell = { .fd = eventfd(0, EFD_NONBLOCK) };
+	CHECK(bell.fd >= 0);
+	atomic_store(&f->shared.bell, &bell);
+	uint64_t n = 0;
+	commit_bell_arm(&bell);
+	fake_append_queued(f, FAKE_BODY);
+	fake_tick(f);
+	fake_write_done(f, FAKE_WRITE_FULL, 0);
+	CHECK(read(bell.fd, &n, sizeof n) < 0 && errno == EAGAIN); /* written, not durable: silent */
+	fake_fsync_done(f, 0);
+	CHECK(read(bell.fd, &n, sizeof n) == sizeof n && n == 1);
+	fake_append_queued(f, FAKE_BODY); /* not armed again: no write */
+	fake_tick(f);
+	fake_batch_ok(f);
+	CHECK(read(bell.fd, &n, sizeof n) < 0 && errno == EAGAIN);
+	commit_bell_arm(&bell); /* two batches after one arming: one write */
+	for (int i = 0; i < 2; i++) {
+		fake_append_queued(f, FAKE_BODY);
+		fake_tick(f);
+		fake_batch_ok(f);
+	}
+	CHECK(read(bell.fd, &n, sizeof n) == sizeof n && n == 1);
+	commit_bell_arm(&bell); /* a failed batch answers 451: silent, still armed */
+	fake_append_queued(f, FAKE_BODY);
+	fake_tick(f);
+	fake_write_done(f, FAKE_WRITE_ERROR, -EIO);
+	fake_fsync_done(f, -ECANCELED);
+	CHECK(read(bell.fd, &n, sizeof n) < 0 && errno == EAGAIN);
+	CHECK(atomic_load(&bell.armed));
+	commit_bell_ring(NULL); /* no listener */
+	atomic_store(&f->shared.bell, NULL);
+	fake_free(f);
+	close(bell.fd);
+}
+
 int main(void)
 {
 	test_group_commit();
@@ -630,5 +676,6 @@ int main(void)
 	test_segment_grows();
 	test_find_open();
 	test_segment_number_taken();
+	test_commit_bell();
 	return harness_finish("spool");
 }

@@ -12,7 +12,7 @@
 # What building needs.  liburing, jemalloc and xxHash are found by meson
 # through pkg-config; core/ needs none of them.
 # shellcheck disable=SC2034  # used by the scripts that source this file
-SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev libgmime-3.0-dev libmicrohttpd-dev libjansson-dev nettle-dev)
+SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev libgmime-3.0-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev nettle-dev)
 
 # What testing needs on top: clang and its runtimes for the libFuzzer and
 # sanitizer builds, clang-format for the format check, pytest for the
