@@ -211,8 +211,10 @@ static int api_listen(const struct server_config *cfg)
 }
 
 /* Before the shards start: the listener, the server (not yet serving) and
- * the indexer, whose eventfd the shards are given in cfg->notify_fd. */
-static int api_prepare(struct server_config *cfg, struct api *api, struct fault_live *faults)
+ * the indexer, whose eventfd the shards are given (cfg->notify_fd, and the
+ * commit bell they ring after each committed batch: io/commit_bell.h). */
+static int api_prepare(struct server_config *cfg, struct api *api, struct fault_live *faults,
+		       struct server_shared *shared)
 {
 	if (!cfg->http_set && !cfg->http_default)
 		return 0;
@@ -240,6 +242,8 @@ static int api_prepare(struct server_config *cfg, struct api *api, struct fault_
 		return e;
 	}
 	cfg->notify_fd = api->indexer != NULL ? indexer_notify_fd(api->indexer) : -1;
+	if (api->indexer != NULL) /* before the shards start; cleared only after they are joined */
+		atomic_store_explicit(&shared->bell, indexer_bell(api->indexer), memory_order_release);
 	return 0;
 }
 
@@ -300,7 +304,7 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 			prepared++; /* what it set up is released below */
 			goto out;
 		}
-	if (api_prepare(cfg, &api, &faults) != 0)
+	if (api_prepare(cfg, &api, &faults, &shared) != 0)
 		goto out;
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)
@@ -342,6 +346,7 @@ stop:
 	if (rc == 0)
 		summary(shards, n, started_s);
 out:
+	atomic_store(&shared.bell, NULL); /* no shard runs now */
 	api_stop(&api, true);
 	for (unsigned i = 0; i < prepared; i++)
 		shard_release(&shards[i]);
