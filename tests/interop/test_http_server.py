@@ -91,6 +91,17 @@ def raw_http(port, data, timeout=5.0):
     return out, closed
 
 
+def port_of(base):
+    return int(base.rsplit(":", 1)[1])
+
+
+def open_request(port, path):
+    """A connection with one GET sent, its answer not read."""
+    s = socket.create_connection((HOST, port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+    return s
+
+
 def send_mail(srv, subject, to=("alice@example.com",), body="hello world", html=None, attachment=None,
               sender="sender@example.com"):
     m = email.message.EmailMessage()
@@ -336,9 +347,8 @@ def test_wait_stored_arriving_since_and_timeout(any_server, tmp_path):
 
 def test_sse_events(any_server, tmp_path):
     srv, base = api_server(any_server, tmp_path)
-    port = int(base.rsplit(":", 1)[1])
-    s = socket.create_connection((HOST, port))
-    s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
+    port = port_of(base)
+    s = open_request(port, "/api/events")
     s.settimeout(INDEX_TIMEOUT)
     buf = b""
     while b"\r\n\r\n" not in buf:
@@ -398,7 +408,7 @@ def ws_recv(s):
 
 def test_websocket_events(any_server, tmp_path):
     srv, base = api_server(any_server, tmp_path)
-    port = int(base.rsplit(":", 1)[1])
+    port = port_of(base)
     s, head, key = ws_connect(port, origin="http://%s:%d" % (HOST, port))
     assert head.startswith("HTTP/1.1 101"), head
     accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
@@ -463,7 +473,7 @@ def test_session_report_by_id(any_server, tmp_path):
 
 def test_bad_requests(any_server, tmp_path):
     srv, base = api_server(any_server, tmp_path)
-    port = int(base.rsplit(":", 1)[1])
+    port = port_of(base)
     assert_json_error(call(base + "/api/v1/message/ABCDEFGHIJKLMN"), 404)
     for path in ("/api/v1/message/..", "/api/v1/message/a.b/raw", "/api/v1/message/x/part/..",
                  "/view/..%2f..%2fetc.html"):
@@ -541,16 +551,11 @@ def test_shutdown_with_waiting_requests_and_streams(any_server, tmp_path):
     server still exits 0 at once (every suspended request is resumed
     before the daemon stops), the polls answered 503."""
     srv, base = api_server(any_server, tmp_path)
-    port = int(base.rsplit(":", 1)[1])
+    port = port_of(base)
     socks = []
     for _ in range(3):
-        s = socket.create_connection((HOST, port))
-        s.sendall(b"GET /api/v1/wait?timeout=300 HTTP/1.1\r\nHost: x\r\n\r\n")
-        socks.append(s)
-        s = socket.create_connection((HOST, port))
-        s.sendall(b"GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n")
-        socks.append(s)
-        socks.append(ws_connect(port)[0])
+        socks += [open_request(port, "/api/v1/wait?timeout=300"), open_request(port, "/api/events"),
+                  ws_connect(port)[0]]
     time.sleep(1.0)
     t0 = time.monotonic()
     assert srv.stop() == 0
@@ -565,12 +570,8 @@ def test_many_keepalive_connections(any_server, tmp_path):
     """A load test's worth of idle keep-alive clients (1,000 here) does not
     keep another client out."""
     srv, base = api_server(any_server, tmp_path)
-    port = int(base.rsplit(":", 1)[1])
-    idle = []
-    for _ in range(1000):
-        s = socket.create_connection((HOST, port))
-        s.sendall(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
-        idle.append(s)
+    port = port_of(base)
+    idle = [open_request(port, "/livez") for _ in range(1000)]
     for s in idle:
         s.settimeout(10)
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
