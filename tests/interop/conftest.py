@@ -211,7 +211,11 @@ def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=No
     listen: list of --listen values; default one TCP address on a free port
     of host.  A port taken between picking and binding is retried.
     discard: pass --discard (the default); False for a test that gives its
-    own --spool DIR.  stdout_path: a file for the server's stdout (default
+    own --spool DIR.  --no-http is added unless extra names --http or
+    --no-http itself: the server's default HTTP address (127.0.0.1:8025)
+    would otherwise go to whichever test server starts first, and the API's
+    indexer with it, so every other test would run differently from run to
+    run.  stdout_path: a file for the server's stdout (default
     /dev/null), for --trace -.
     """
     for attempt in range(5):
@@ -226,6 +230,8 @@ def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=No
         if io is not None:
             argv += ["--io", io]
         argv += [str(a) for a in extra]
+        if not any(str(a).startswith("--http") or str(a) == "--no-http" for a in argv):
+            argv.append("--no-http")
         stderr_path = tmp_path / ("smtpsink-%d-%d.stderr" % (index, attempt))
         with open(stderr_path, "wb") as err, open(stdout_path or os.devnull, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
