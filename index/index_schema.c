@@ -10,15 +10,23 @@
  * version: the indexer then rebuilds it from the spool and the marks log.
  *
  * Schema: `message` holds a row per message (the summary fields, where its
- * record is, the text of its address headers for to:/from:/cc:/bcc:);
- * `message_text` the decoded header values and body text for free text;
- * two FTS5 tables index them as external content (kept in step by
- * triggers): `fts_addr` (trigram, detail=none: which rows hold a trigram
- * of the subject, Message-ID or address texts; search_trigram.c picks
- * rare ones, instr() checks the column) and `fts_text` (unicode61 words
- * of headers and body, with positions for phrases).
- * `counts` keeps the total and unread counts up to date (triggers), so an
- * unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
+ * record is, the text of its address headers for to:/from:/cc:/bcc:, the
+ * phase it reached: 1 from the head, 2 from GMime; `deleted` when a mark
+ * deleted it); `message_text` the decoded header values and body text for
+ * free text (phase 2); two FTS5 tables index them as external content:
+ * `fts_addr` (trigram, detail=none: which rows hold a trigram of the
+ * subject, Message-ID or address texts; search_trigram.c picks rare ones,
+ * instr() checks the column) and `fts_text` (unicode61 words of headers
+ * and body, with positions for phrases).  Inserts into both are made by
+ * the indexer with its own prepared statements (index_add.c,
+ * index_body.c: one statement each instead of a trigger program per row);
+ * deletions go through triggers, which know the old values.
+ * Deleting is two steps: a mark hides rows at once (`deleted` = 1, or
+ * meta.hidden_until for "everything received until then", so hiding a
+ * million rows is one UPDATE of one row), INDEX_VISIBLE keeps them out of
+ * every answer, and the indexer purges them in bounded chunks.
+ * `counts` keeps the total and unread counts of the visible rows up to
+ * date (triggers, and index_add), so an unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
  * (index_marks.c), `segment` the indexer's progress per segment, `meta`
  * the marks log offset applied so far.
  * Workload: once per connection at start; a rebuild is a fresh file.
@@ -35,10 +43,12 @@
 
 #include "spool_fs.h"
 
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2
 #define INDEX_PATH_MAX 4096u
 #define INDEX_CACHE_KIB 32768 /* page cache per connection */
 #define INDEX_MMAP_BYTES (256ll << 20)
+
+#define SCHEMA_HIDDEN "(SELECT value FROM meta WHERE key = 'hidden_until')"
 
 static const char schema_sql[] =
 	"CREATE TABLE message(seq INTEGER PRIMARY KEY AUTOINCREMENT, qid TEXT NOT NULL UNIQUE,"
@@ -47,9 +57,12 @@ static const char schema_sql[] =
 	" from_name TEXT NOT NULL, from_address TEXT NOT NULL, to_json TEXT NOT NULL, cc_json TEXT NOT NULL,"
 	" bcc_json TEXT NOT NULL, reply_to_json TEXT NOT NULL, from_text TEXT NOT NULL, to_text TEXT NOT NULL,"
 	" cc_text TEXT NOT NULL, bcc_text TEXT NOT NULL, attachments INTEGER NOT NULL,"
-	" read INTEGER NOT NULL DEFAULT 0, tags_json TEXT NOT NULL DEFAULT '[]');"
+	" read INTEGER NOT NULL DEFAULT 0, tags_json TEXT NOT NULL DEFAULT '[]', phase INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX message_time ON message(received_us DESC, qid DESC);"
 	"CREATE INDEX message_segment ON message(shard, segno);"
+	"CREATE INDEX message_body_pending ON message(seq) WHERE phase = 1;"
+	"CREATE INDEX message_deleted ON message(seq) WHERE deleted = 1;"
 	"CREATE TABLE message_text(seq INTEGER PRIMARY KEY, headers TEXT NOT NULL, body TEXT NOT NULL);"
 	"CREATE VIRTUAL TABLE fts_addr USING fts5(subject, message_id, from_text, to_text, cc_text, bcc_text,"
 	" content='message', content_rowid='seq', tokenize='trigram', detail='none');"
@@ -58,20 +71,22 @@ static const char schema_sql[] =
 	"CREATE TABLE counts(id INTEGER PRIMARY KEY CHECK (id = 1), total INTEGER NOT NULL,"
 	" unread INTEGER NOT NULL);"
 	"INSERT INTO counts VALUES(1, 0, 0);"
-	"CREATE TRIGGER message_ai AFTER INSERT ON message BEGIN"
-	" INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
-	" VALUES(new.seq, new.subject, new.message_id, new.from_text, new.to_text, new.cc_text, new.bcc_text);"
-	" UPDATE counts SET total = total + 1, unread = unread + (new.read = 0); END;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES('marks_end', 0);"
+	"INSERT INTO meta VALUES('hidden_until', 0);"
 	"CREATE TRIGGER message_ad AFTER DELETE ON message BEGIN"
 	" INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
 	" VALUES('delete', old.seq, old.subject, old.message_id, old.from_text, old.to_text, old.cc_text,"
 	" old.bcc_text);"
 	" DELETE FROM message_text WHERE seq = old.seq;"
-	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0); END;"
-	"CREATE TRIGGER message_au AFTER UPDATE OF read ON message WHEN old.read != new.read BEGIN"
+	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0)"
+	" WHERE old.deleted = 0 AND old.received_us > " SCHEMA_HIDDEN "; END;"
+	"CREATE TRIGGER message_au AFTER UPDATE OF read ON message WHEN old.read != new.read AND old.deleted = 0"
+	" AND old.received_us > " SCHEMA_HIDDEN " BEGIN"
 	" UPDATE counts SET unread = unread + (new.read = 0) - (old.read = 0); END;"
-	"CREATE TRIGGER text_ai AFTER INSERT ON message_text BEGIN"
-	" INSERT INTO fts_text(rowid, headers, body) VALUES(new.seq, new.headers, new.body); END;"
+	"CREATE TRIGGER message_hide AFTER UPDATE OF deleted ON message WHEN old.deleted = 0 AND new.deleted = 1"
+	" AND old.received_us > " SCHEMA_HIDDEN " BEGIN"
+	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0); END;"
 	"CREATE TRIGGER text_ad AFTER DELETE ON message_text BEGIN"
 	" INSERT INTO fts_text(fts_text, rowid, headers, body) VALUES('delete', old.seq, old.headers, old.body);"
 	" END;"
@@ -79,17 +94,15 @@ static const char schema_sql[] =
 	" tags_json TEXT) WITHOUT ROWID;"
 	"CREATE TABLE mark_all(pos INTEGER PRIMARY KEY, type INTEGER NOT NULL, at_us INTEGER NOT NULL);"
 	"CREATE TABLE segment(shard INTEGER NOT NULL, segno INTEGER NOT NULL, handed INTEGER NOT NULL,"
-	" PRIMARY KEY(shard, segno)) WITHOUT ROWID;"
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO meta VALUES('marks_end', 0);";
+	" PRIMARY KEY(shard, segno)) WITHOUT ROWID;";
 
 static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_EXISTS] = "SELECT 1 FROM message WHERE qid = ?1",
 	[IX_INSERT] = "INSERT OR IGNORE INTO message(qid, received_us, size, shard, segno, offset, message_id,"
 		      " subject, snippet, from_name, from_address, to_json, cc_json, bcc_json, reply_to_json,"
-		      " from_text, to_text, cc_text, bcc_text, attachments, read, tags_json)"
+		      " from_text, to_text, cc_text, bcc_text, attachments, read, tags_json, phase)"
 		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
-		      " ?20, ?21, ?22)",
+		      " ?20, ?21, ?22, ?23)",
 	[IX_INSERT_TEXT] = "INSERT INTO message_text(seq, headers, body) VALUES(?1, ?2, ?3)",
 	[IX_MARK_OF] = "SELECT read, read_pos, deleted, tags_json FROM mark WHERE qid = ?1",
 	[IX_MARK_ALL_DELETE] = "SELECT 1 FROM mark_all WHERE type = 3 AND at_us >= ?1 LIMIT 1",
@@ -104,15 +117,36 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 			 " ON CONFLICT(qid) DO UPDATE SET read = excluded.read, read_pos = excluded.read_pos",
 	[IX_MSG_READ] = "UPDATE message SET read = ?2 WHERE qid = ?1",
 	[IX_MARK_DELETE] = "INSERT INTO mark(qid, deleted) VALUES(?1, 1) ON CONFLICT(qid) DO UPDATE SET deleted = 1",
-	[IX_MSG_DELETE] = "DELETE FROM message WHERE qid = ?1",
+	[IX_MSG_DELETE] = "UPDATE message SET deleted = 1 WHERE qid = ?1 AND deleted = 0",
 	[IX_MARK_TAGS] = "INSERT INTO mark(qid, tags_json) VALUES(?1, ?2)"
 			 " ON CONFLICT(qid) DO UPDATE SET tags_json = excluded.tags_json",
 	[IX_MSG_TAGS] = "UPDATE message SET tags_json = ?2 WHERE qid = ?1",
 	[IX_MARK_ALL] = "INSERT OR REPLACE INTO mark_all(pos, type, at_us) VALUES(?1, ?2, ?3)",
 	[IX_MSG_READ_ALL] = "UPDATE message SET read = ?1 WHERE received_us <= ?2 AND read != ?1",
-	[IX_MSG_DELETE_ALL] = "DELETE FROM message WHERE received_us <= ?1",
+	[IX_MSG_DELETE_ALL] = "UPDATE meta SET value = max(value, ?1) WHERE key = 'hidden_until'",
 	[IX_META_GET] = "SELECT value FROM meta WHERE key = 'marks_end'",
 	[IX_META_SET] = "UPDATE meta SET value = ?1 WHERE key = 'marks_end'",
+	[IX_FTS_ADDR_ADD] = "INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
+			    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[IX_FTS_ADDR_DEL] = "INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text,"
+			    " bcc_text) VALUES('delete', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[IX_FTS_TEXT_ADD] = "INSERT INTO fts_text(rowid, headers, body) VALUES(?1, ?2, ?3)",
+	[IX_COUNTS_ADD] = "UPDATE counts SET total = total + ?1, unread = unread + ?2",
+	[IX_BODY_PENDING] = "SELECT m.seq, m.qid, m.received_us, m.shard, m.segno, m.offset FROM message m"
+			    " WHERE m.phase = 1 AND m.seq > ?1 AND " INDEX_VISIBLE " ORDER BY m.seq LIMIT ?2",
+	[IX_BODY_SET] = "UPDATE message SET phase = 2, message_id = ?2, subject = ?3, snippet = ?4, from_name = ?5,"
+			" from_address = ?6, to_json = ?7, cc_json = ?8, bcc_json = ?9, reply_to_json = ?10,"
+			" from_text = ?11, to_text = ?12, cc_text = ?13, bcc_text = ?14, attachments = ?15"
+			" WHERE seq = ?1",
+	[IX_BODY_OLD] = "SELECT subject, message_id, from_text, to_text, cc_text, bcc_text FROM message WHERE seq = ?1",
+	[IX_BODY_SKIP] = "UPDATE message SET phase = 2 WHERE seq = ?1",
+	[IX_BODY_DROP] = "DELETE FROM message WHERE seq = ?1",
+	[IX_PURGE_DELETED] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message WHERE deleted = 1 LIMIT ?1)",
+	[IX_PURGE_HIDDEN] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message"
+			    " WHERE received_us <= " SCHEMA_HIDDEN " ORDER BY received_us LIMIT ?1)",
+	[IX_BODY_COUNT] = "SELECT count(*) FROM message m WHERE m.phase = 1 AND " INDEX_VISIBLE,
+	[IX_RECOUNT] = "UPDATE counts SET total = (SELECT count(*) FROM message m WHERE " INDEX_VISIBLE "),"
+		       " unread = (SELECT count(*) FROM message m WHERE m.read = 0 AND " INDEX_VISIBLE ")",
 };
 
 int index_exec(struct mail_index *ix, const char *sql)

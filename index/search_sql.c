@@ -8,6 +8,8 @@
  */
 #include "search_sql.h"
 
+#include "mail_index_int.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,7 +186,7 @@ bool search_sql_all(const struct search_query *q)
 int search_sql_build(const struct search_plan *plan, const struct search_query *q, int first, struct search_sql *s)
 {
 	char cond[192];
-	size_t len = (size_t)snprintf(s->where, sizeof s->where, "1");
+	size_t len = (size_t)snprintf(s->where, sizeof s->where, "%s", INDEX_VISIBLE);
 	s->first = first;
 	s->count = 0;
 	s->selective = s->broad = false;

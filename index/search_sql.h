@@ -34,7 +34,7 @@
 #include "search_query.h"
 #include "search_trigram.h"
 
-#define SEARCH_SQL_WHERE_MAX_BYTES (SEARCH_QUERY_MAX_TERMS * 224u + 16u)
+#define SEARCH_SQL_WHERE_MAX_BYTES (SEARCH_QUERY_MAX_TERMS * 224u + 128u) /* + the visibility condition */
 #define SEARCH_SQL_MIN_TRIGRAM_CHARS 3u
 
 struct search_sql_param {
@@ -44,7 +44,7 @@ struct search_sql_param {
 };
 
 struct search_sql {
-	char where[SEARCH_SQL_WHERE_MAX_BYTES]; /* "1 AND (...) AND (...)" */
+	char where[SEARCH_SQL_WHERE_MAX_BYTES]; /* "INDEX_VISIBLE AND (...) AND (...)": hidden rows never match */
 	int first; /* the number of the first parameter (?NNN) */
 	unsigned count;
 	struct search_sql_param params[2 * SEARCH_QUERY_MAX_TERMS]; /* a field term takes two */
