@@ -206,8 +206,7 @@ static int run_indexer(const char *spool, bool phase1_only)
 	if (phase1_only)
 		return 0;
 	printf("indexer both phases: %llu messages in %.1f s (%.0f/s; phase 2 alone %.0f/s)\n",
-	       (unsigned long long)st.body_indexed, s, (double)st.body_indexed / s,
-	       (double)st.body_indexed / (s - s1));
+	       (unsigned long long)st.body_indexed, s, (double)st.body_indexed / s, (double)st.body_indexed / (s - s1));
 	return 0;
 }
 

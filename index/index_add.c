@@ -92,7 +92,7 @@ static void add_bind(sqlite3_stmt *st, const struct index_doc *d, const struct a
 	sqlite3_bind_int64(st, 20, d->attachments);
 	sqlite3_bind_int(st, 21, k->read);
 	add_text(st, 22, k->tags_json != NULL ? k->tags_json : "[]");
-	sqlite3_bind_int(st, 23, d->phase == 1 ? 1 : 2);
+	sqlite3_bind_int(st, 23, d->phase == 1 ? 0 : 2); /* the phase column: see index_schema.c */
 }
 
 /* The six trigram columns of row seq (?1) from texts (?2..?7). */
@@ -117,20 +117,22 @@ int index_add_text(struct mail_index *ix, int64_t seq, const struct index_doc *d
 	return 0;
 }
 
-/* What a new row adds besides itself: its trigrams, the counts, its free
- * text when it has it. */
+/* What a new row adds besides itself: the counts; for a complete doc its
+ * trigrams (moving the trigram frontier) and free text. */
 static int add_companions(struct mail_index *ix, int64_t seq, const struct index_doc *d, bool read)
 {
 	const char *const texts[6] = { d->subject, d->message_id, d->from_text, d->to_text, d->cc_text, d->bcc_text };
 	sqlite3_stmt *fts = ix->stmt[IX_FTS_ADDR_ADD], *counts = ix->stmt[IX_COUNTS_ADD];
-	add_bind_addr(fts, seq, texts);
-	if (index_step(fts) != 0)
-		return -EIO;
 	sqlite3_bind_int(counts, 1, 1);
 	sqlite3_bind_int(counts, 2, !read);
 	if (index_step(counts) != 0)
 		return -EIO;
-	return d->phase != 1 ? index_add_text(ix, seq, d) : 0;
+	if (d->phase == 1) /* the trigram step and phase 2 come later */
+		return 0;
+	add_bind_addr(fts, seq, texts);
+	if (index_step(fts) != 0 || index_step(ix->stmt[IX_TRIGRAM_FRONTIER]) != 0)
+		return -EIO;
+	return index_add_text(ix, seq, d);
 }
 
 int index_add(struct mail_index *ix, const struct index_doc *d)

@@ -112,6 +112,17 @@ int index_body_drop(struct mail_index *ix, const struct index_pending *p)
 	return index_step(ix->stmt[IX_BODY_DROP]);
 }
 
+int index_trigram_slice(struct mail_index *ix, unsigned max)
+{
+	sqlite3_stmt *add = ix->stmt[IX_TRIGRAM_ADD], *done = ix->stmt[IX_TRIGRAM_DONE];
+	sqlite3_bind_int64(add, 1, max);
+	sqlite3_bind_int64(done, 1, max);
+	if (index_step(add) != 0 || index_step(done) != 0)
+		return -EIO;
+	int n = sqlite3_changes(ix->db);
+	return index_step(ix->stmt[IX_TRIGRAM_FRONTIER]) == 0 ? n : -EIO;
+}
+
 int64_t index_body_count(struct mail_index *ix)
 {
 	sqlite3_stmt *st = ix->stmt[IX_BODY_COUNT];

@@ -11,8 +11,9 @@
  *
  * Schema: `message` holds a row per message (the summary fields, where its
  * record is, the text of its address headers for to:/from:/cc:/bcc:, the
- * phase it reached: 1 from the head, 2 from GMime; `deleted` when a mark
- * deleted it); `message_text` the decoded header values and body text for
+ * phase it reached: 0 its row from the head, 1 its trigrams too (phase 1
+ * done), 2 GMime's fields and free text (phase 2 done); `deleted` when a
+ * mark deleted it); `message_text` the decoded header values and body text for
  * free text (phase 2); two FTS5 tables index them as external content:
  * `fts_addr` (trigram, detail=none: which rows hold a trigram of the
  * subject, Message-ID or address texts; search_trigram.c picks rare ones,
@@ -20,7 +21,10 @@
  * and body, with positions for phrases).  Inserts into both are made by
  * the indexer with its own prepared statements (index_add.c,
  * index_body.c: one statement each instead of a trigger program per row);
- * deletions go through triggers, which know the old values.
+ * deletions go through triggers, which know the old values (and only
+ * remove trigrams a row has: phase >= 1).  meta.trigram_through: every
+ * row up to that seq has its trigrams; a substring search checks the rows
+ * after it directly (search_sql.c).
  * Deleting is two steps: a mark hides rows at once (`deleted` = 1, or
  * meta.hidden_until for "everything received until then", so hiding a
  * million rows is one UPDATE of one row), INDEX_VISIBLE keeps them out of
@@ -61,6 +65,8 @@ static const char schema_sql[] =
 	" deleted INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX message_time ON message(received_us DESC, qid DESC);"
 	"CREATE INDEX message_segment ON message(shard, segno);"
+	/* named by INDEXED BY: the rowid order would scan every row done */
+	"CREATE INDEX message_trigram_pending ON message(seq) WHERE phase = 0;"
 	"CREATE INDEX message_body_pending ON message(seq) WHERE phase = 1;"
 	"CREATE INDEX message_deleted ON message(seq) WHERE deleted = 1;"
 	"CREATE TABLE message_text(seq INTEGER PRIMARY KEY, headers TEXT NOT NULL, body TEXT NOT NULL);"
@@ -74,10 +80,12 @@ static const char schema_sql[] =
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"INSERT INTO meta VALUES('marks_end', 0);"
 	"INSERT INTO meta VALUES('hidden_until', 0);"
-	"CREATE TRIGGER message_ad AFTER DELETE ON message BEGIN"
+	"INSERT INTO meta VALUES('trigram_through', 0);"
+	"CREATE TRIGGER message_ad_trigram AFTER DELETE ON message WHEN old.phase >= 1 BEGIN"
 	" INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
 	" VALUES('delete', old.seq, old.subject, old.message_id, old.from_text, old.to_text, old.cc_text,"
-	" old.bcc_text);"
+	" old.bcc_text); END;"
+	"CREATE TRIGGER message_ad AFTER DELETE ON message BEGIN"
 	" DELETE FROM message_text WHERE seq = old.seq;"
 	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0)"
 	" WHERE old.deleted = 0 AND old.received_us > " SCHEMA_HIDDEN "; END;"
@@ -133,7 +141,18 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_FTS_TEXT_ADD] = "INSERT INTO fts_text(rowid, headers, body) VALUES(?1, ?2, ?3)",
 	[IX_COUNTS_ADD] = "UPDATE counts SET total = total + ?1, unread = unread + ?2",
 	[IX_BODY_PENDING] = "SELECT m.seq, m.qid, m.received_us, m.shard, m.segno, m.offset FROM message m"
-			    " WHERE m.phase = 1 AND m.seq > ?1 AND " INDEX_VISIBLE " ORDER BY m.seq LIMIT ?2",
+			    " INDEXED BY message_body_pending WHERE m.phase = 1 AND m.seq > ?1 AND " INDEX_VISIBLE
+			    " ORDER BY m.seq LIMIT ?2",
+	[IX_TRIGRAM_ADD] = "INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
+			   " SELECT seq, subject, message_id, from_text, to_text, cc_text, bcc_text FROM message"
+			   " INDEXED BY message_trigram_pending WHERE phase = 0 ORDER BY seq LIMIT ?1",
+	[IX_TRIGRAM_DONE] =
+		"UPDATE message SET phase = 1 WHERE seq IN"
+		" (SELECT seq FROM message INDEXED BY message_trigram_pending WHERE phase = 0 ORDER BY seq LIMIT ?1)",
+	[IX_TRIGRAM_FRONTIER] =
+		"UPDATE meta SET value = coalesce((SELECT min(seq) - 1 FROM message INDEXED BY message_trigram_pending"
+		" WHERE phase = 0),"
+		" (SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0) WHERE key = 'trigram_through'",
 	[IX_BODY_SET] = "UPDATE message SET phase = 2, message_id = ?2, subject = ?3, snippet = ?4, from_name = ?5,"
 			" from_address = ?6, to_json = ?7, cc_json = ?8, bcc_json = ?9, reply_to_json = ?10,"
 			" from_text = ?11, to_text = ?12, cc_text = ?13, bcc_text = ?14, attachments = ?15"
@@ -144,7 +163,9 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_PURGE_DELETED] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message WHERE deleted = 1 LIMIT ?1)",
 	[IX_PURGE_HIDDEN] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message"
 			    " WHERE received_us <= " SCHEMA_HIDDEN " ORDER BY received_us LIMIT ?1)",
-	[IX_BODY_COUNT] = "SELECT count(*) FROM message m WHERE m.phase = 1 AND " INDEX_VISIBLE,
+	[IX_BODY_COUNT] = "SELECT (SELECT count(*) FROM message m INDEXED BY message_trigram_pending"
+			  " WHERE m.phase = 0 AND " INDEX_VISIBLE ") + (SELECT count(*) FROM message m"
+			  " INDEXED BY message_body_pending WHERE m.phase = 1 AND " INDEX_VISIBLE ")",
 	[IX_RECOUNT] = "UPDATE counts SET total = (SELECT count(*) FROM message m WHERE " INDEX_VISIBLE "),"
 		       " unread = (SELECT count(*) FROM message m WHERE m.read = 0 AND " INDEX_VISIBLE ")",
 };

@@ -3,8 +3,9 @@
  *
  * Owns: the loop: arm the shards' commit bell, poll the spool through
  * spool_tail and index what is new at phase 1 (the row from the record's
- * head), then one slice of purge and one of phase 2 (GMime) while work is
- * left, polling the spool again between slices when the bell rang or
+ * head), then one slice of purge and one of the trigram step (the rest of
+ * phase 1), or when no trigrams are left one of phase 2 (GMime), while work
+ * is left, polling the spool again between slices when the bell rang or
  * INDEXER_POLL_MS passed, else sleep on the eventfd.  Phase-1 batches (one
  * transaction per INDEXER_BATCH_MAX entries, with the per-segment progress
  * bumped in the same transaction, so the progress never runs ahead of the
@@ -284,6 +285,20 @@ static bool indexer_body_slice(struct indexer *x)
 	return true;
 }
 
+/* One slice of phase 1's trigram step: true if rows may be left. */
+static bool indexer_trigram_slice(struct indexer *x)
+{
+	if (index_begin(x->ix) != 0)
+		return false;
+	int n = index_trigram_slice(x->ix, INDEXER_TRIGRAM_SLICE);
+	if (n < 0 || index_commit(x->ix) != 0) {
+		index_rollback(x->ix);
+		indexer_warn("adding trigrams", EIO);
+		return false;
+	}
+	return n >= (int)INDEXER_TRIGRAM_SLICE;
+}
+
 /* One slice of the purge: true if hidden rows may be left. */
 static bool indexer_purge_slice(struct indexer *x)
 {
@@ -321,7 +336,8 @@ static void *indexer_main(void *arg)
 			next_poll = indexer_now_ms() + INDEXER_POLL_MS;
 		}
 		bool more = indexer_purge_slice(x);
-		more |= indexer_body_slice(x);
+		bool trigrams_left = indexer_trigram_slice(x); /* before phase 2: header searches first */
+		more |= trigrams_left || indexer_body_slice(x);
 		if (atomic_load_explicit(&x->stop, memory_order_relaxed))
 			break;
 		if (!more) {

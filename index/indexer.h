@@ -8,7 +8,9 @@
  * transaction: the row from the record's head (envelope and first header
  * block, no checksum over the body, no GMime): listed, counted, found by
  * to: from: cc: bcc: subject: message-id: before: after: larger: smaller:
- * is:read at once.  Phase 2, behind it: GMime's parse (snippet,
+ * is:read at once; its trigrams (which make the substring searches fast;
+ * until then they check the row directly) follow in slices of
+ * INDEXER_TRIGRAM_SLICE.  Phase 2, behind them: GMime's parse (snippet,
  * attachments, free text; GMime's reading of the header fields replaces
  * the head reader's), in slices of INDEXER_BODY_SLICE rows, one
  * transaction each, run only while no new mail waits: new mail waits at
@@ -33,6 +35,7 @@ struct commit_bell;
 
 #define INDEXER_POLL_MS 250u /* without a poke, look at the spool this often */
 #define INDEXER_BATCH_MAX 4000u /* phase-1 messages per transaction */
+#define INDEXER_TRIGRAM_SLICE 1000u /* rows given their trigrams per transaction (~30 ms) */
 #define INDEXER_BODY_SLICE 128u /* phase-2 messages per transaction (~20 ms of GMime at 6,000/s) */
 #define INDEXER_PURGE_SLICE 1000u /* hidden rows deleted per transaction (~17 ms through the FTS triggers) */
 

@@ -54,6 +54,9 @@ enum index_stmt {
 	IX_PURGE_DELETED,
 	IX_PURGE_HIDDEN,
 	IX_BODY_OLD,
+	IX_TRIGRAM_ADD,
+	IX_TRIGRAM_DONE,
+	IX_TRIGRAM_FRONTIER,
 	IX_BODY_COUNT,
 	IX_RECOUNT,
 	IX_STMT_COUNT
@@ -86,7 +89,7 @@ struct index_doc {
 	uint32_t attachments;
 	const char *headers_text; /* every decoded header value, for free text */
 	const char *body_text; /* decoded text (and HTML stripped to text), for free text */
-	int phase; /* 1: from the head (no snippet, attachments, free text); else (2, or 0): complete */
+	int phase; /* 1: from the head (no snippet, attachments, free text, trigrams); else (2, or 0): complete */
 };
 
 /* A row waiting for its phase 2: what it holds now and where its record is. */
@@ -118,6 +121,9 @@ int index_body_set(struct mail_index *ix, const struct index_pending *p, const s
 /* Remove row p: its record turned out damaged (phase 1 does not check the
  * body's checksum; phase 2 does, and a damaged record is not indexed). */
 int index_body_drop(struct mail_index *ix, const struct index_pending *p);
+/* The trigram step of phase 1 for up to max rows that have none yet
+ * (oldest first), in the caller's transaction: the rows done, or -EIO. */
+int index_trigram_slice(struct mail_index *ix, unsigned max);
 /* Rows still waiting for phase 2 (visible ones): a count, or -EIO. */
 int64_t index_body_count(struct mail_index *ix);
 /* Physically delete up to max rows hidden by marks, in its own
