@@ -40,12 +40,32 @@ static int add_row(sqlite3_stmt *st)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* Are the mark tables empty?  Once per transaction: marks are applied in
+ * transactions of their own. */
+static int add_marks_known(struct mail_index *ix)
+{
+	sqlite3_stmt *st = ix->stmt[IX_MARKS_ANY];
+	if (ix->marks_known)
+		return 0;
+	if (add_row(st) != 1) {
+		sqlite3_reset(st);
+		return -EIO;
+	}
+	ix->any_mark = sqlite3_column_int(st, 0) != 0;
+	ix->any_mark_all = sqlite3_column_int(st, 1) != 0;
+	ix->marks_known = true;
+	return index_step(st) == 0 ? 0 : -EIO;
+}
+
 static int add_find_marks(struct mail_index *ix, const struct index_doc *d, struct add_marks *k)
 {
 	sqlite3_stmt *own = ix->stmt[IX_MARK_OF], *del = ix->stmt[IX_MARK_ALL_DELETE],
 		     *all = ix->stmt[IX_MARK_ALL_READ];
 	int64_t read_pos = -1;
 	memset(k, 0, sizeof *k);
+	int known = add_marks_known(ix);
+	if (known != 0 || (!ix->any_mark && !ix->any_mark_all))
+		return known;
 	sqlite3_bind_text(own, 1, d->qid, -1, SQLITE_STATIC);
 	int rc = add_row(own);
 	if (rc == 1) {
@@ -122,11 +142,9 @@ int index_add_text(struct mail_index *ix, int64_t seq, const struct index_doc *d
 static int add_companions(struct mail_index *ix, int64_t seq, const struct index_doc *d, bool read)
 {
 	const char *const texts[6] = { d->subject, d->message_id, d->from_text, d->to_text, d->cc_text, d->bcc_text };
-	sqlite3_stmt *fts = ix->stmt[IX_FTS_ADDR_ADD], *counts = ix->stmt[IX_COUNTS_ADD];
-	sqlite3_bind_int(counts, 1, 1);
-	sqlite3_bind_int(counts, 2, !read);
-	if (index_step(counts) != 0)
-		return -EIO;
+	sqlite3_stmt *fts = ix->stmt[IX_FTS_ADDR_ADD];
+	ix->add_total++;
+	ix->add_unread += !read;
 	if (d->phase == 1) /* the trigram step and phase 2 come later */
 		return 0;
 	add_bind_addr(fts, seq, texts);
@@ -157,9 +175,13 @@ int index_add(struct mail_index *ix, const struct index_doc *d)
 	return add_companions(ix, sqlite3_last_insert_rowid(ix->db), d, k.read) == 0 ? 1 : -EIO;
 }
 
+static int add_flush_bump(struct mail_index *ix);
+
 uint32_t index_segment_progress(struct mail_index *ix, uint32_t shard, uint64_t segno)
 {
 	sqlite3_stmt *st = ix->stmt[IX_SEG_GET];
+	if (add_flush_bump(ix) != 0)
+		return 0;
 	sqlite3_bind_int64(st, 1, shard);
 	sqlite3_bind_int64(st, 2, (int64_t)segno);
 	uint32_t handed = add_row(st) == 1 ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
@@ -176,12 +198,43 @@ int index_segment_set_progress(struct mail_index *ix, uint32_t shard, uint64_t s
 	return index_step(st);
 }
 
-int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno)
+/* Write the kept progress of one segment. */
+static int add_flush_bump(struct mail_index *ix)
 {
 	sqlite3_stmt *st = ix->stmt[IX_SEG_BUMP];
-	sqlite3_bind_int64(st, 1, shard);
-	sqlite3_bind_int64(st, 2, (int64_t)segno);
+	if (ix->bump_n == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, ix->bump_shard);
+	sqlite3_bind_int64(st, 2, (int64_t)ix->bump_segno);
+	sqlite3_bind_int64(st, 3, (int64_t)ix->bump_n);
+	ix->bump_n = 0;
 	return index_step(st);
+}
+
+int index_add_flush(struct mail_index *ix)
+{
+	sqlite3_stmt *counts = ix->stmt[IX_COUNTS_ADD];
+	if (ix->add_total > 0) {
+		sqlite3_bind_int64(counts, 1, ix->add_total);
+		sqlite3_bind_int64(counts, 2, ix->add_unread);
+		ix->add_total = ix->add_unread = 0;
+		if (index_step(counts) != 0)
+			return -EIO;
+	}
+	return add_flush_bump(ix);
+}
+
+int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno)
+{
+	if (ix->bump_n > 0 && (ix->bump_shard != shard || ix->bump_segno != segno)) {
+		int err = add_flush_bump(ix);
+		if (err != 0)
+			return err;
+	}
+	ix->bump_shard = shard;
+	ix->bump_segno = segno;
+	ix->bump_n++;
+	return 0;
 }
 
 /* Does the shard's NNNNNNNN.seg (or its quarantined .seg.corrupt) exist? */

@@ -119,8 +119,8 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_SEG_GET] = "SELECT handed FROM segment WHERE shard = ?1 AND segno = ?2",
 	[IX_SEG_PUT] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, ?3)"
 		       " ON CONFLICT(shard, segno) DO UPDATE SET handed = excluded.handed",
-	[IX_SEG_BUMP] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, 1)"
-			" ON CONFLICT(shard, segno) DO UPDATE SET handed = handed + 1",
+	[IX_SEG_BUMP] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, ?3)"
+			" ON CONFLICT(shard, segno) DO UPDATE SET handed = handed + excluded.handed",
 	[IX_MARK_READ] = "INSERT INTO mark(qid, read, read_pos) VALUES(?1, ?2, ?3)"
 			 " ON CONFLICT(qid) DO UPDATE SET read = excluded.read, read_pos = excluded.read_pos",
 	[IX_MSG_READ] = "UPDATE message SET read = ?2 WHERE qid = ?1",
@@ -134,6 +134,7 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_MSG_DELETE_ALL] = "UPDATE meta SET value = max(value, ?1) WHERE key = 'hidden_until'",
 	[IX_META_GET] = "SELECT value FROM meta WHERE key = 'marks_end'",
 	[IX_META_SET] = "UPDATE meta SET value = ?1 WHERE key = 'marks_end'",
+	[IX_MARKS_ANY] = "SELECT EXISTS(SELECT 1 FROM mark), EXISTS(SELECT 1 FROM mark_all)",
 	[IX_FTS_ADDR_ADD] = "INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
 			    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[IX_FTS_ADDR_DEL] = "INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text,"
@@ -185,18 +186,29 @@ int index_step(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static void schema_forget_kept(struct mail_index *ix)
+{
+	ix->marks_known = false;
+	ix->add_total = ix->add_unread = 0;
+	ix->bump_n = 0;
+}
+
 int index_begin(struct mail_index *ix)
 {
+	schema_forget_kept(ix);
 	return index_exec(ix, "BEGIN IMMEDIATE");
 }
 
 int index_commit(struct mail_index *ix)
 {
-	return index_exec(ix, "COMMIT");
+	int err = index_add_flush(ix);
+	schema_forget_kept(ix);
+	return err == 0 ? index_exec(ix, "COMMIT") : err;
 }
 
 void index_rollback(struct mail_index *ix)
 {
+	schema_forget_kept(ix);
 	if (!sqlite3_get_autocommit(ix->db))
 		index_exec(ix, "ROLLBACK");
 }

@@ -43,6 +43,7 @@ enum index_stmt {
 	IX_MSG_DELETE_ALL,
 	IX_META_GET,
 	IX_META_SET,
+	IX_MARKS_ANY,
 	IX_FTS_ADDR_ADD,
 	IX_FTS_ADDR_DEL,
 	IX_FTS_TEXT_ADD,
@@ -68,6 +69,13 @@ struct mail_index {
 	struct mail_marks marks;
 	char *spool_path;
 	struct search_plan plan; /* db and the rare-trigram bound for search_sql */
+	/* What index_add and index_segment_bump keep for the transaction
+	 * (reset by index_begin, written by index_commit): one statement per
+	 * batch instead of one per row. */
+	bool marks_known, any_mark, any_mark_all; /* are the mark tables empty (they change in no batch) */
+	int64_t add_total, add_unread; /* counts of the rows added */
+	uint32_t bump_shard; /* entries handed out in one segment, not written yet */
+	uint64_t bump_segno, bump_n;
 };
 
 /* A row is served only while this holds: neither deleted by a mark of its
@@ -132,14 +140,18 @@ int index_purge(struct mail_index *ix, unsigned max);
 /* The indexer's progress in a segment: entries already handed out, or 0. */
 uint32_t index_segment_progress(struct mail_index *ix, uint32_t shard, uint64_t segno);
 int index_segment_set_progress(struct mail_index *ix, uint32_t shard, uint64_t segno, uint32_t handed);
-/* One more entry of the segment handed out (in the caller's transaction). */
+/* One more entry of the segment handed out (in the caller's transaction;
+ * written by index_commit or when another segment is bumped). */
 int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno);
+/* Write the kept counts and progress now (index_commit does). */
+int index_add_flush(struct mail_index *ix);
 /* Drop the rows of segments whose files are gone (retention, prune):
  * 0 or -errno; *dropped counts the messages removed. */
 int index_drop_missing_segments(struct mail_index *ix, uint64_t *dropped);
 
 /* Transactions: BEGIN IMMEDIATE (the write lock up front, so a read
- * snapshot never has to be upgraded), COMMIT, ROLLBACK.  0 or -EIO. */
+ * snapshot never has to be upgraded), COMMIT (after writing what
+ * index_add and index_segment_bump kept), ROLLBACK.  0 or -EIO. */
 int index_begin(struct mail_index *ix);
 int index_commit(struct mail_index *ix);
 void index_rollback(struct mail_index *ix);
