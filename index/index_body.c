@@ -123,6 +123,14 @@ int index_trigram_slice(struct mail_index *ix, unsigned max)
 	return index_step(ix->stmt[IX_TRIGRAM_FRONTIER]) == 0 ? n : -EIO;
 }
 
+int64_t index_body_lag(struct mail_index *ix)
+{
+	sqlite3_stmt *st = ix->stmt[IX_BODY_LAG];
+	int64_t lag = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return lag;
+}
+
 int64_t index_body_count(struct mail_index *ix)
 {
 	sqlite3_stmt *st = ix->stmt[IX_BODY_COUNT];

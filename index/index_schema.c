@@ -158,6 +158,11 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 			" from_address = ?6, to_json = ?7, cc_json = ?8, bcc_json = ?9, reply_to_json = ?10,"
 			" from_text = ?11, to_text = ?12, cc_text = ?13, bcc_text = ?14, attachments = ?15"
 			" WHERE seq = ?1",
+	[IX_BODY_LAG] = "SELECT (SELECT max(received_us) FROM message) - min("
+			"coalesce((SELECT received_us FROM message INDEXED BY message_trigram_pending WHERE phase = 0"
+			" ORDER BY seq LIMIT 1), 9223372036854775807),"
+			" coalesce((SELECT received_us FROM message INDEXED BY message_body_pending WHERE phase = 1"
+			" ORDER BY seq LIMIT 1), 9223372036854775807))",
 	[IX_BODY_OLD] = "SELECT subject, message_id, from_text, to_text, cc_text, bcc_text FROM message WHERE seq = ?1",
 	[IX_BODY_SKIP] = "UPDATE message SET phase = 2 WHERE seq = ?1",
 	[IX_BODY_DROP] = "DELETE FROM message WHERE seq = ?1",

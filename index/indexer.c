@@ -96,6 +96,13 @@ static int indexer_call_new(void *arg, const struct mail_summary *s)
 	return 0;
 }
 
+/* Publish how far phase 2 is behind (0 when nothing waits). */
+static void indexer_body_lag(struct indexer *x)
+{
+	int64_t lag = x->body_waiting > 0 ? index_body_lag(x->ix) : 0;
+	atomic_store_explicit(&x->body_lag_us, lag > 0 ? lag : 0, memory_order_relaxed);
+}
+
 /* Commit the batch, publish the counters, tell on_new. */
 static void indexer_flush(struct indexer *x)
 {
@@ -112,6 +119,7 @@ static void indexer_flush(struct indexer *x)
 	atomic_fetch_add_explicit(&x->indexed, x->batch_added, memory_order_relaxed);
 	x->body_waiting += (int64_t)x->batch_added;
 	atomic_store_explicit(&x->body_pending, (uint64_t)x->body_waiting, memory_order_relaxed);
+	indexer_body_lag(x);
 	if (x->batch_newest_us > x->indexed_newest_us)
 		x->indexed_newest_us = x->batch_newest_us;
 	atomic_store_explicit(&x->lag_us, x->seen_newest_us - x->indexed_newest_us, memory_order_relaxed);
@@ -210,8 +218,7 @@ static void indexer_recount_body(struct indexer *x)
 		return;
 	x->body_waiting = n;
 	atomic_store_explicit(&x->body_pending, (uint64_t)n, memory_order_relaxed);
-	if (n == 0)
-		atomic_store_explicit(&x->body_lag_us, 0, memory_order_relaxed);
+	indexer_body_lag(x);
 }
 
 static void indexer_sweep(struct indexer *x)
@@ -280,8 +287,7 @@ static bool indexer_body_slice(struct indexer *x)
 	x->body_waiting = x->body_waiting > n ? x->body_waiting - n : 0;
 	atomic_fetch_add_explicit(&x->body_indexed, (uint64_t)n, memory_order_relaxed);
 	atomic_store_explicit(&x->body_pending, (uint64_t)x->body_waiting, memory_order_relaxed);
-	int64_t lag = x->body_waiting > 0 ? x->indexed_newest_us - x->pend[n - 1].received_us : 0;
-	atomic_store_explicit(&x->body_lag_us, lag > 0 ? lag : 0, memory_order_relaxed);
+	indexer_body_lag(x);
 	return true;
 }
 

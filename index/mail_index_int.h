@@ -54,6 +54,7 @@ enum index_stmt {
 	IX_BODY_DROP,
 	IX_PURGE_DELETED,
 	IX_PURGE_HIDDEN,
+	IX_BODY_LAG,
 	IX_BODY_OLD,
 	IX_TRIGRAM_ADD,
 	IX_TRIGRAM_DONE,
@@ -132,6 +133,9 @@ int index_body_drop(struct mail_index *ix, const struct index_pending *p);
 /* The trigram step of phase 1 for up to max rows that have none yet
  * (oldest first), in the caller's transaction: the rows done, or -EIO. */
 int index_trigram_slice(struct mail_index *ix, unsigned max);
+/* The received time of the newest row minus that of the oldest row
+ * waiting for phase 2 (negative or meaningless when none waits). */
+int64_t index_body_lag(struct mail_index *ix);
 /* Rows still waiting for phase 2 (visible ones): a count, or -EIO. */
 int64_t index_body_count(struct mail_index *ix);
 /* Physically delete up to max rows hidden by marks, in its own
