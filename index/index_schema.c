@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool_fs.h"
@@ -250,6 +251,18 @@ static int schema_create(struct mail_index *ix)
 	return err;
 }
 
+/* SQLite's own busy timeout sleeps up to 100 ms between tries and would
+ * miss the short gaps the indexer leaves between its transactions: poll
+ * every INDEX_BUSY_POLL_US instead, INDEX_BUSY_TIMEOUT_MS in all. */
+static int schema_busy(void *arg, int tries)
+{
+	struct timespec ts = { 0, INDEX_BUSY_POLL_US * 1000L };
+	if ((int64_t)tries * INDEX_BUSY_POLL_US >= (int64_t)INDEX_BUSY_TIMEOUT_MS * 1000)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 /* Settings of every connection, then the schema: 0, -EPROTO (another
  * version), -EIO (not a database, damaged). */
 static int schema_connect(struct mail_index *ix, const char *db_path)
@@ -258,7 +271,7 @@ static int schema_connect(struct mail_index *ix, const char *db_path)
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(db_path, &ix->db, flags, NULL) != SQLITE_OK)
 		return -EIO;
-	sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(ix->db, schema_busy, NULL);
 	snprintf(sql, sizeof sql,
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
 		 " PRAGMA cache_size=-%d; PRAGMA mmap_size=%lld",

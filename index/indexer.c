@@ -46,6 +46,10 @@
 #include "spool_tail.h"
 
 #define INDEXER_SWEEP_MS 60000u /* look for segments retention or prune deleted */
+/* Between two slices the write lock is free this long: another
+ * connection's writer (marks), polling every INDEX_BUSY_POLL_US, gets it
+ * within a slice instead of waiting for the whole backlog. */
+#define INDEXER_YIELD_US 300u
 
 struct indexer {
 	pthread_t thread;
@@ -314,13 +318,13 @@ static bool indexer_purge_slice(struct indexer *x)
 	return n >= (int)INDEXER_PURGE_SLICE;
 }
 
-/* Sleep until poked, stopped, or timeout_ms passed (0: just look): true
- * if poked. */
-static bool indexer_wait(struct indexer *x, int timeout_ms)
+/* Sleep until poked, stopped, or timeout_us passed: true if poked. */
+static bool indexer_wait(struct indexer *x, uint64_t timeout_us)
 {
 	struct pollfd p = { .fd = x->efd, .events = POLLIN };
+	struct timespec ts = { (time_t)(timeout_us / 1000000u), (long)(timeout_us % 1000000u) * 1000L };
 	uint64_t v;
-	if (poll(&p, 1, timeout_ms) <= 0)
+	if (ppoll(&p, 1, &ts, NULL) <= 0)
 		return false;
 	if (read(x->efd, &v, sizeof v) < 0 && errno != EAGAIN)
 		indexer_warn("reading the eventfd", errno);
@@ -347,10 +351,10 @@ static void *indexer_main(void *arg)
 		if (atomic_load_explicit(&x->stop, memory_order_relaxed))
 			break;
 		if (!more) {
-			indexer_wait(x, (int)INDEXER_POLL_MS);
+			indexer_wait(x, INDEXER_POLL_MS * 1000u);
 			look = true;
-		} else { /* another slice unless new mail waits */
-			look = indexer_wait(x, 0) || indexer_now_ms() >= next_poll;
+		} else { /* another slice unless new mail waits; the gap lets the HTTP thread write marks */
+			look = indexer_wait(x, INDEXER_YIELD_US) || indexer_now_ms() >= next_poll;
 		}
 	}
 	return NULL;

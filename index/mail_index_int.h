@@ -20,6 +20,7 @@
 #define INDEX_DIR "index"
 #define INDEX_DB_FILE "mail.sqlite"
 #define INDEX_BUSY_TIMEOUT_MS 10000 /* a writer waits this long for the other connection's transaction */
+#define INDEX_BUSY_POLL_US 100 /* ... trying again this often (the indexer leaves short gaps) */
 
 /* The statements every connection prepares once (index_schema.c). */
 enum index_stmt {
