@@ -7,12 +7,15 @@
  * Usage: index_scale DIR [N]
  *        index_scale --indexer SPOOL
  *        index_scale --phase1 SPOOL
+ *        index_scale --delete-all SPOOL
  * The second form runs the indexer thread (index/indexer.h) over a spool
  * written by the server or tests/spool/spool_gen until it has caught up,
  * and prints the rate of phase 1 (rows from the records' heads) and of
  * both phases (phase 2: records verified, parsed by mime/, free text):
  * how fast a rebuild goes, and how far capture may outrun each.
  * --phase1 stops once phase 1 has caught up (for profiling it alone).
+ * --delete-all times "delete everything" on SPOOL's index (as the API
+ * asks it) and the purge that follows (as the indexer runs it).
  * DIR is created as a spool directory holding only SPOOL/index and
  * SPOOL/marks (no segments: rows are added as the indexer adds them,
  * through index_add, without MIME parsing, so the build measures the
@@ -235,6 +238,30 @@ static int run_indexer(const char *spool, bool phase1_only)
 	return 0;
 }
 
+/* Delete everything in SPOOL's index as the API does, then purge as the
+ * indexer does: how long each takes. */
+static int run_delete_all(const char *spool)
+{
+	struct mail_index *ix;
+	const char *err;
+	uint64_t total, unread, purged = 0;
+	if (mail_index_open(&ix, spool, &err) != 0) {
+		fprintf(stderr, "index_scale: %s\n", err);
+		return 1;
+	}
+	mail_index_count(ix, NULL, &total, &unread);
+	double t0 = now_ms();
+	int rc = mail_index_delete(ix, NULL, 0);
+	double t1 = now_ms();
+	for (int n; rc == 0 && (n = index_purge(ix, INDEXER_PURGE_SLICE)) > 0;)
+		purged += (uint64_t)n;
+	double t2 = now_ms();
+	printf("delete all: %llu messages hidden in %.1f ms; purged %llu rows in %.1f s\n", (unsigned long long)total,
+	       t1 - t0, (unsigned long long)purged, (t2 - t1) / 1e3);
+	mail_index_close(ix);
+	return rc != 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct search_query q;
@@ -242,11 +269,13 @@ int main(int argc, char **argv)
 	const char *err;
 	uint64_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : DEFAULT_MESSAGES, have, unread;
 	if (argc < 2) {
-		fprintf(stderr, "usage: index_scale DIR [N] | --indexer SPOOL | --phase1 SPOOL\n");
+		fprintf(stderr, "usage: index_scale DIR [N] | --indexer SPOOL | --phase1 SPOOL | --delete-all SPOOL\n");
 		return 2;
 	}
 	if (strcmp(argv[1], "--indexer") == 0)
 		return argc == 3 ? run_indexer(argv[2], false) : 2;
+	if (strcmp(argv[1], "--delete-all") == 0)
+		return argc == 3 ? run_delete_all(argv[2]) : 2;
 	if (strcmp(argv[1], "--phase1") == 0)
 		return argc == 3 ? run_indexer(argv[2], true) : 2;
 	if (mkdir(argv[1], 0700) != 0 && errno != EEXIST) {
