@@ -83,7 +83,7 @@ struct mail_index {
 /* A row is served only while this holds: neither deleted by a mark of its
  * own nor received at or before the last "delete everything" mark
  * (meta.hidden_until).  Such rows are purged later by the indexer. */
-#define INDEX_VISIBLE "m.deleted = 0 AND m.received_us > (SELECT value FROM meta WHERE key = 'hidden_until')"
+#define INDEX_VISIBLE "m.deleted = 0 AND +m.received_us > (SELECT value FROM meta WHERE key = 'hidden_until')"
 
 /* One message for index_add (strings NUL-terminated UTF-8; NULL is ""). */
 struct index_doc {
