@@ -18,7 +18,7 @@
  *  - the indexer: a backlog of phase-2 work does not hold back phase 1 of
  *    new mail (it is listed while the backlog still waits) nor another
  *    connection's marks; stopped in the middle of phase 2, a restart
- *    finishes it.
+ *    finishes it; everything deleted while it runs is purged by it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -365,6 +365,18 @@ static void test_indexer_backlog(void)
 	CHECK_U64(sql_int(ix, "SELECT count(*) FROM message WHERE phase < 2"), 0);
 	CHECK_U64(count_q(ix, "zanzibar"), backlog / 2);
 	CHECK_U64(count_q(ix, "quokka"), backlog / 2 + 1);
+	CHECK(fts_ok(ix));
+	/* delete everything while the indexer runs: hidden now, purged by it */
+	CHECK(indexer_start(&x, spool, NULL, NULL, &err) == 0);
+	CHECK(mail_index_delete(ix, NULL, 0) == 0);
+	CHECK(list_q(ix, NULL, &p) == 0 && count_q(ix, "quokka") == 0);
+	int64_t rows = -1;
+	for (unsigned ms = 0; ms < WAIT_MS && rows != 0; ms += 5) {
+		sleep_ms(5);
+		rows = sql_int(ix, "SELECT count(*) FROM message");
+	}
+	CHECK_U64(rows, 0);
+	indexer_stop(x);
 	CHECK(fts_ok(ix));
 	mail_index_close(ix);
 	tspool_rm(spool);
