@@ -33,7 +33,8 @@
 #include "msg.h"
 
 #define INDEX_DOC_TEXT_MAX_BYTES (256u * 1024u) /* body text indexed per message */
-#define INDEX_DOC_HEAD_ADDRS_MAX 128u /* mailboxes read from one message's headers at phase 1 */
+#define INDEX_DOC_HEAD_ADDRS_MAX \
+	128u /* mailboxes read from one message's headers at phase 1, From included (GMime reads all at phase 2) */
 #define INDEX_DOC_FIELD_MAX_BYTES 1024u /* Subject, Message-ID, a display name at phase 1 */
 
 /* The memory a doc's strings live in (reused from message to message). */

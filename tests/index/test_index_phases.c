@@ -5,7 +5,8 @@
  * Owns:
  *  - phase 1 from a record's head: the fields the header reader gives
  *    (RFC 2047 subject and names, quoted names with commas, groups,
- *    Message-ID without <>, Bcc from the envelope); the row listed, counted
+ *    Message-ID without <>, Bcc from the envelope; at most
+ *    INDEX_DOC_HEAD_ADDRS_MAX mailboxes); the row listed, counted
  *    and found by header terms at once, before its trigrams (the rows past
  *    meta.trigram_through are checked directly) and after them; free text
  *    and has:attachment not seeing it until phase 2;
@@ -212,6 +213,41 @@ static void test_phases(void)
 	tspool_rm(spool);
 }
 
+/* The mailboxes phase 1 keeps per message (From's included), at the
+ * bound -1, 0, +1. */
+static void test_head_bound(void)
+{
+	struct index_doc_store *st = index_doc_store_new();
+	const unsigned lims[] = { INDEX_DOC_HEAD_ADDRS_MAX - 1, INDEX_DOC_HEAD_ADDRS_MAX,
+				  INDEX_DOC_HEAD_ADDRS_MAX + 1 };
+	for (unsigned k = 0; k < 3; k++) {
+		char *body = NULL, qid[QUEUE_ID_LEN + 1];
+		size_t len = 0;
+		FILE *f = open_memstream(&body, &len);
+		fputs("From: a@x\r\nTo: ", f);
+		for (unsigned i = 0; i < lims[k]; i++)
+			fprintf(f, "%sU%u <u%u@x>", i ? ",\r\n " : "", i, i);
+		fputs("\r\nSubject: many\r\n\r\nbody\r\n", f);
+		fclose(f);
+		struct tseg s;
+		struct msg m;
+		struct index_doc d;
+		tseg_init(&s, 0, 1, T0);
+		tseg_add(&s, T0 + 1, "u0@x", body, false, qid);
+		const struct spool_index_entry *e = &s.ents[0];
+		CHECK(msg_decode(&m, s.img.p + e->offset, e->record_len, e, false) == MSG_OK);
+		CHECK(index_doc_build_head(&d, st, &m) == 0);
+		unsigned n = 0;
+		for (const char *p = d.to_json; (p = strstr(p, "\"Address\"")) != NULL; p++)
+			n++;
+		CHECK_U64(n, lims[k] < INDEX_DOC_HEAD_ADDRS_MAX - 1 ? lims[k] : INDEX_DOC_HEAD_ADDRS_MAX - 1);
+		CHECK(strcmp(d.subject, "many") == 0);
+		tseg_free(&s);
+		free(body);
+	}
+	index_doc_store_free(st);
+}
+
 /* A doc of a message that is not in the spool (the rows are all this
  * test needs). */
 static void fake_doc(struct index_doc *d, unsigned i)
@@ -386,6 +422,7 @@ int main(void)
 {
 	mime_msg_init();
 	test_phases();
+	test_head_bound();
 	test_delete_fast();
 	test_indexer_backlog();
 	return harness_finish("test_index_phases");
