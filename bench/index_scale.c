@@ -66,7 +66,7 @@ static double now_ms(void)
 
 struct gen {
 	char qid[MAIL_INDEX_QID_BYTES + 1], subject[TEXT_BYTES], from[TEXT_BYTES], to[TEXT_BYTES], cc[TEXT_BYTES];
-	char to_json[TEXT_BYTES], body[TEXT_BYTES], headers[4 * TEXT_BYTES];
+	char to_json[TEXT_BYTES], body[TEXT_BYTES], headers[5 * TEXT_BYTES]; /* four fields and their names */
 };
 
 static void make_doc(struct gen *g, struct index_doc *d, uint64_t i)
