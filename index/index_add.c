@@ -8,6 +8,9 @@
  * "every message" one, by log position) sets its flag, its tags come from
  * its last TAGS mark.  The queue ID is UNIQUE: INSERT OR IGNORE makes a
  * message handed over twice (a restart that lost its progress) a no-op.
+ * The row's trigrams (fts_addr), the counts and, for a phase-2 doc, its
+ * free text (message_text, fts_text) are written here with reused
+ * statements, not by triggers.
  * Callers hold a transaction (index_begin) around a batch.
  * Workload: up to INDEXER_BATCH_MAX inserts per transaction, three primary
  * key lookups each for the marks.
@@ -37,12 +40,32 @@ static int add_row(sqlite3_stmt *st)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* Are the mark tables empty?  Once per transaction: marks are applied in
+ * transactions of their own. */
+static int add_marks_known(struct mail_index *ix)
+{
+	sqlite3_stmt *st = ix->stmt[IX_MARKS_ANY];
+	if (ix->marks_known)
+		return 0;
+	if (add_row(st) != 1) {
+		sqlite3_reset(st);
+		return -EIO;
+	}
+	ix->any_mark = sqlite3_column_int(st, 0) != 0;
+	ix->any_mark_all = sqlite3_column_int(st, 1) != 0;
+	ix->marks_known = true;
+	return index_step(st) == 0 ? 0 : -EIO;
+}
+
 static int add_find_marks(struct mail_index *ix, const struct index_doc *d, struct add_marks *k)
 {
 	sqlite3_stmt *own = ix->stmt[IX_MARK_OF], *del = ix->stmt[IX_MARK_ALL_DELETE],
 		     *all = ix->stmt[IX_MARK_ALL_READ];
 	int64_t read_pos = -1;
 	memset(k, 0, sizeof *k);
+	int known = add_marks_known(ix);
+	if (known != 0 || (!ix->any_mark && !ix->any_mark_all))
+		return known;
 	sqlite3_bind_text(own, 1, d->qid, -1, SQLITE_STATIC);
 	int rc = add_row(own);
 	if (rc == 1) {
@@ -72,7 +95,7 @@ static void add_text(sqlite3_stmt *st, int n, const char *s)
 	sqlite3_bind_text(st, n, s != NULL ? s : "", -1, SQLITE_STATIC);
 }
 
-/* Bind d's columns to the insert (?1..?22). */
+/* Bind d's columns to the insert (?1..?23). */
 static void add_bind(sqlite3_stmt *st, const struct index_doc *d, const struct add_marks *k)
 {
 	const char *texts[] = { d->message_id, d->subject, d->snippet,	d->from_name,	  d->from_address,
@@ -89,6 +112,45 @@ static void add_bind(sqlite3_stmt *st, const struct index_doc *d, const struct a
 	sqlite3_bind_int64(st, 20, d->attachments);
 	sqlite3_bind_int(st, 21, k->read);
 	add_text(st, 22, k->tags_json != NULL ? k->tags_json : "[]");
+	sqlite3_bind_int(st, 23, d->phase == 1 ? 0 : 2); /* the phase column: see index_schema.c */
+}
+
+/* The six trigram columns of row seq (?1) from texts (?2..?7). */
+static void add_bind_addr(sqlite3_stmt *st, int64_t seq, const char *const texts[6])
+{
+	sqlite3_bind_int64(st, 1, seq);
+	for (int i = 0; i < 6; i++)
+		add_text(st, 2 + i, texts[i]);
+}
+
+/* The free text of row seq (phase 2): message_text and fts_text. */
+int index_add_text(struct mail_index *ix, int64_t seq, const struct index_doc *d)
+{
+	sqlite3_stmt *rows[] = { ix->stmt[IX_INSERT_TEXT], ix->stmt[IX_FTS_TEXT_ADD] };
+	for (int i = 0; i < 2; i++) {
+		sqlite3_bind_int64(rows[i], 1, seq);
+		add_text(rows[i], 2, d->headers_text);
+		add_text(rows[i], 3, d->body_text);
+		if (index_step(rows[i]) != 0)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* What a new row adds besides itself: the counts; for a complete doc its
+ * trigrams (moving the trigram frontier) and free text. */
+static int add_companions(struct mail_index *ix, int64_t seq, const struct index_doc *d, bool read)
+{
+	const char *const texts[6] = { d->subject, d->message_id, d->from_text, d->to_text, d->cc_text, d->bcc_text };
+	sqlite3_stmt *fts = ix->stmt[IX_FTS_ADDR_ADD];
+	ix->add_total++;
+	ix->add_unread += !read;
+	if (d->phase == 1) /* the trigram step and phase 2 come later */
+		return 0;
+	add_bind_addr(fts, seq, texts);
+	if (index_step(fts) != 0 || index_step(ix->stmt[IX_TRIGRAM_FRONTIER]) != 0)
+		return -EIO;
+	return index_add_text(ix, seq, d);
 }
 
 int index_add(struct mail_index *ix, const struct index_doc *d)
@@ -110,16 +172,16 @@ int index_add(struct mail_index *ix, const struct index_doc *d)
 	free(k.tags_json);
 	if (err != 0 || sqlite3_changes(ix->db) == 0)
 		return err; /* there already */
-	sqlite3_stmt *st = ix->stmt[IX_INSERT_TEXT];
-	sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(ix->db));
-	add_text(st, 2, d->headers_text);
-	add_text(st, 3, d->body_text);
-	return index_step(st) == 0 ? 1 : -EIO;
+	return add_companions(ix, sqlite3_last_insert_rowid(ix->db), d, k.read) == 0 ? 1 : -EIO;
 }
+
+static int add_flush_bump(struct mail_index *ix);
 
 uint32_t index_segment_progress(struct mail_index *ix, uint32_t shard, uint64_t segno)
 {
 	sqlite3_stmt *st = ix->stmt[IX_SEG_GET];
+	if (add_flush_bump(ix) != 0)
+		return 0;
 	sqlite3_bind_int64(st, 1, shard);
 	sqlite3_bind_int64(st, 2, (int64_t)segno);
 	uint32_t handed = add_row(st) == 1 ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
@@ -136,12 +198,43 @@ int index_segment_set_progress(struct mail_index *ix, uint32_t shard, uint64_t s
 	return index_step(st);
 }
 
-int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno)
+/* Write the kept progress of one segment. */
+static int add_flush_bump(struct mail_index *ix)
 {
 	sqlite3_stmt *st = ix->stmt[IX_SEG_BUMP];
-	sqlite3_bind_int64(st, 1, shard);
-	sqlite3_bind_int64(st, 2, (int64_t)segno);
+	if (ix->bump_n == 0)
+		return 0;
+	sqlite3_bind_int64(st, 1, ix->bump_shard);
+	sqlite3_bind_int64(st, 2, (int64_t)ix->bump_segno);
+	sqlite3_bind_int64(st, 3, (int64_t)ix->bump_n);
+	ix->bump_n = 0;
 	return index_step(st);
+}
+
+int index_add_flush(struct mail_index *ix)
+{
+	sqlite3_stmt *counts = ix->stmt[IX_COUNTS_ADD];
+	if (ix->add_total > 0) {
+		sqlite3_bind_int64(counts, 1, ix->add_total);
+		sqlite3_bind_int64(counts, 2, ix->add_unread);
+		ix->add_total = ix->add_unread = 0;
+		if (index_step(counts) != 0)
+			return -EIO;
+	}
+	return add_flush_bump(ix);
+}
+
+int index_segment_bump(struct mail_index *ix, uint32_t shard, uint64_t segno)
+{
+	if (ix->bump_n > 0 && (ix->bump_shard != shard || ix->bump_segno != segno)) {
+		int err = add_flush_bump(ix);
+		if (err != 0)
+			return err;
+	}
+	ix->bump_shard = shard;
+	ix->bump_segno = segno;
+	ix->bump_n++;
+	return 0;
 }
 
 /* Does the shard's NNNNNNNN.seg (or its quarantined .seg.corrupt) exist? */
@@ -158,19 +251,23 @@ static bool add_segment_exists(const struct spool_dir *d, uint32_t shard, uint64
 	return faccessat(d->shard_fd[k], name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-/* Drop one segment's messages and progress. */
+/* Drop one segment's messages and progress (*dropped counts the visible
+ * messages: hidden ones were deleted already as far as callers know). */
 static int add_drop_segment(struct mail_index *ix, int64_t shard, int64_t segno, uint64_t *dropped)
 {
-	static const char *const sql[] = { "DELETE FROM message WHERE shard = ?1 AND segno = ?2",
-					   "DELETE FROM segment WHERE shard = ?1 AND segno = ?2" };
-	for (int i = 0; i < 2; i++) {
+	static const char *const sql[] = {
+		"DELETE FROM message AS m WHERE m.shard = ?1 AND m.segno = ?2 AND NOT (" INDEX_VISIBLE ")",
+		"DELETE FROM message WHERE shard = ?1 AND segno = ?2",
+		"DELETE FROM segment WHERE shard = ?1 AND segno = ?2",
+	};
+	for (int i = 0; i < 3; i++) {
 		sqlite3_stmt *st;
 		if (sqlite3_prepare_v2(ix->db, sql[i], -1, &st, NULL) != SQLITE_OK)
 			return -EIO;
 		sqlite3_bind_int64(st, 1, shard);
 		sqlite3_bind_int64(st, 2, segno);
 		int err = index_step(st);
-		if (i == 0)
+		if (i == 1)
 			*dropped += (uint64_t)sqlite3_changes(ix->db);
 		sqlite3_finalize(st);
 		if (err != 0)

@@ -10,8 +10,11 @@
  * up with the log: `meta.marks_end` is the log offset applied so far, in
  * the same transaction as the marks it covers, so each mark is applied
  * exactly once per database whichever connection reads it first.
- * A deletion removes the row and stays in `mark`: the message is never
- * indexed again.
+ * A deletion hides the row at once (`deleted`, or meta.hidden_until for
+ * every message received until the mark: one row written whatever the
+ * number of messages) and stays in `mark` / `mark_all`: the message is
+ * never indexed again.  The indexer purges hidden rows later
+ * (index_purge), in chunks.
  * Workload: one API call at a time; a replay of the whole log after a
  * rebuild (a few microseconds per mark).
  */
@@ -101,9 +104,9 @@ static int marks_apply_all(struct mail_index *ix, const struct mail_mark *m, uin
 	sqlite3_bind_int64(st[IX_MARK_ALL], 3, (int64_t)m->at_us);
 	if (index_step(st[IX_MARK_ALL]) != 0)
 		return -EIO;
-	if (m->type == MAIL_MARK_DELETE) {
+	if (m->type == MAIL_MARK_DELETE) { /* hidden at once, purged by the indexer */
 		sqlite3_bind_int64(st[IX_MSG_DELETE_ALL], 1, (int64_t)m->at_us);
-		return index_step(st[IX_MSG_DELETE_ALL]);
+		return index_step(st[IX_MSG_DELETE_ALL]) == 0 ? index_step(st[IX_RECOUNT]) : -EIO;
 	}
 	sqlite3_bind_int(st[IX_MSG_READ_ALL], 1, m->type == MAIL_MARK_READ);
 	sqlite3_bind_int64(st[IX_MSG_READ_ALL], 2, (int64_t)m->at_us);
@@ -225,7 +228,7 @@ static int marks_select_qids(struct mail_index *ix, const struct search_query *q
 	*ptrs = NULL;
 	*n = 0;
 	int err = search_sql_build(&ix->plan, q, 1, &s);
-	snprintf(sql, sizeof sql, "SELECT m.qid FROM message m WHERE %s", s.where);
+	snprintf(sql, sizeof sql, "SELECT m.qid FROM message m WHERE %s", s.where); /* visible rows only */
 	if (err == 0 && (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK || search_sql_bind(&s, st) != 0))
 		err = -EIO;
 	while (err == 0 && sqlite3_step(st) == SQLITE_ROW) {
@@ -315,8 +318,8 @@ int mail_index_set_tags(struct mail_index *ix, const char *const *qids, size_t n
 int mail_index_tags_json(struct mail_index *ix, char **json)
 {
 	static const char sql[] = "SELECT json_group_array(tag) FROM (SELECT DISTINCT j.value AS tag"
-				  " FROM mark JOIN message USING (qid), json_each(mark.tags_json) j"
-				  " WHERE mark.tags_json IS NOT NULL ORDER BY tag)";
+				  " FROM mark JOIN message m USING (qid), json_each(mark.tags_json) j"
+				  " WHERE mark.tags_json IS NOT NULL AND " INDEX_VISIBLE " ORDER BY tag)";
 	sqlite3_stmt *st;
 	*json = NULL;
 	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)

@@ -36,7 +36,7 @@ static int raw_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
 }
 
 /* The segment file holding s (a .seg, or the same number quarantined). */
-static int raw_open_segment(const char *spool, const struct mail_summary *s)
+int index_raw_open_segment(const char *spool, const struct mail_summary *s)
 {
 	struct spool_dir d;
 	char name[SPOOL_DIR_NAME_BYTES];
@@ -54,7 +54,7 @@ static int raw_open_segment(const char *spool, const struct mail_summary *s)
 }
 
 /* Read and verify the record of s from fd into *rec_buf (malloc'd). */
-static int raw_read_record(int fd, const struct mail_summary *s, uint8_t **rec_buf, struct msg *m)
+int index_raw_read_record(int fd, const struct mail_summary *s, uint8_t **rec_buf, struct msg *m)
 {
 	uint8_t head[SPOOL_RECORD_HEADER_BYTES];
 	struct spool_record rec;
@@ -83,7 +83,8 @@ static bool raw_still_indexed(struct mail_index *ix, const char *qid)
 {
 	sqlite3_stmt *st;
 	bool found = false;
-	if (sqlite3_prepare_v2(ix->db, "SELECT 1 FROM message WHERE qid = ?1", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(ix->db, "SELECT 1 FROM message m WHERE m.qid = ?1 AND " INDEX_VISIBLE, -1, &st, NULL) !=
+	    SQLITE_OK)
 		return false;
 	sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
 	found = sqlite3_step(st) == SQLITE_ROW;
@@ -99,10 +100,10 @@ int mail_index_raw(struct mail_index *ix, const struct mail_summary *s, uint8_t 
 	*len = 0;
 	if (!raw_still_indexed(ix, s->qid))
 		return -ENOENT;
-	int fd = raw_open_segment(ix->spool_path, s);
+	int fd = index_raw_open_segment(ix->spool_path, s);
 	if (fd < 0)
 		return fd;
-	int err = raw_read_record(fd, s, &rec_buf, &m);
+	int err = index_raw_read_record(fd, s, &rec_buf, &m);
 	close(fd);
 	if (err == 0) {
 		*len = (size_t)m.rec.body_len;

@@ -10,15 +10,27 @@
  * version: the indexer then rebuilds it from the spool and the marks log.
  *
  * Schema: `message` holds a row per message (the summary fields, where its
- * record is, the text of its address headers for to:/from:/cc:/bcc:);
- * `message_text` the decoded header values and body text for free text;
- * two FTS5 tables index them as external content (kept in step by
- * triggers): `fts_addr` (trigram, detail=none: which rows hold a trigram
- * of the subject, Message-ID or address texts; search_trigram.c picks
- * rare ones, instr() checks the column) and `fts_text` (unicode61 words
- * of headers and body, with positions for phrases).
- * `counts` keeps the total and unread counts up to date (triggers), so an
- * unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
+ * record is, the text of its address headers for to:/from:/cc:/bcc:, the
+ * phase it reached: 0 its row from the head, 1 its trigrams too (phase 1
+ * done), 2 GMime's fields and free text (phase 2 done); `deleted` when a
+ * mark deleted it); `message_text` the decoded header values and body text for
+ * free text (phase 2); two FTS5 tables index them as external content:
+ * `fts_addr` (trigram, detail=none: which rows hold a trigram of the
+ * subject, Message-ID or address texts; search_trigram.c picks rare ones,
+ * instr() checks the column) and `fts_text` (unicode61 words of headers
+ * and body, with positions for phrases).  Inserts into both are made by
+ * the indexer with its own prepared statements (index_add.c,
+ * index_body.c: one statement each instead of a trigger program per row);
+ * deletions go through triggers, which know the old values (and only
+ * remove trigrams a row has: phase >= 1).  meta.trigram_through: every
+ * row up to that seq has its trigrams; a substring search checks the rows
+ * after it directly (search_sql.c).
+ * Deleting is two steps: a mark hides rows at once (`deleted` = 1, or
+ * meta.hidden_until for "everything received until then", so hiding a
+ * million rows is one UPDATE of one row), INDEX_VISIBLE keeps them out of
+ * every answer, and the indexer purges them in bounded chunks.
+ * `counts` keeps the total and unread counts of the visible rows up to
+ * date (triggers, and index_add), so an unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
  * (index_marks.c), `segment` the indexer's progress per segment, `meta`
  * the marks log offset applied so far.
  * Workload: once per connection at start; a rebuild is a fresh file.
@@ -31,14 +43,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool_fs.h"
 
-#define INDEX_SCHEMA_VERSION 1
+#define INDEX_SCHEMA_VERSION 2
 #define INDEX_PATH_MAX 4096u
 #define INDEX_CACHE_KIB 32768 /* page cache per connection */
 #define INDEX_MMAP_BYTES (256ll << 20)
+
+#define SCHEMA_HIDDEN "(SELECT value FROM meta WHERE key = 'hidden_until')"
 
 static const char schema_sql[] =
 	"CREATE TABLE message(seq INTEGER PRIMARY KEY AUTOINCREMENT, qid TEXT NOT NULL UNIQUE,"
@@ -47,9 +62,14 @@ static const char schema_sql[] =
 	" from_name TEXT NOT NULL, from_address TEXT NOT NULL, to_json TEXT NOT NULL, cc_json TEXT NOT NULL,"
 	" bcc_json TEXT NOT NULL, reply_to_json TEXT NOT NULL, from_text TEXT NOT NULL, to_text TEXT NOT NULL,"
 	" cc_text TEXT NOT NULL, bcc_text TEXT NOT NULL, attachments INTEGER NOT NULL,"
-	" read INTEGER NOT NULL DEFAULT 0, tags_json TEXT NOT NULL DEFAULT '[]');"
+	" read INTEGER NOT NULL DEFAULT 0, tags_json TEXT NOT NULL DEFAULT '[]', phase INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX message_time ON message(received_us DESC, qid DESC);"
 	"CREATE INDEX message_segment ON message(shard, segno);"
+	/* named by INDEXED BY: the rowid order would scan every row done */
+	"CREATE INDEX message_trigram_pending ON message(seq) WHERE phase = 0;"
+	"CREATE INDEX message_body_pending ON message(seq) WHERE phase = 1;"
+	"CREATE INDEX message_deleted ON message(seq) WHERE deleted = 1;"
 	"CREATE TABLE message_text(seq INTEGER PRIMARY KEY, headers TEXT NOT NULL, body TEXT NOT NULL);"
 	"CREATE VIRTUAL TABLE fts_addr USING fts5(subject, message_id, from_text, to_text, cc_text, bcc_text,"
 	" content='message', content_rowid='seq', tokenize='trigram', detail='none');"
@@ -58,20 +78,24 @@ static const char schema_sql[] =
 	"CREATE TABLE counts(id INTEGER PRIMARY KEY CHECK (id = 1), total INTEGER NOT NULL,"
 	" unread INTEGER NOT NULL);"
 	"INSERT INTO counts VALUES(1, 0, 0);"
-	"CREATE TRIGGER message_ai AFTER INSERT ON message BEGIN"
-	" INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
-	" VALUES(new.seq, new.subject, new.message_id, new.from_text, new.to_text, new.cc_text, new.bcc_text);"
-	" UPDATE counts SET total = total + 1, unread = unread + (new.read = 0); END;"
-	"CREATE TRIGGER message_ad AFTER DELETE ON message BEGIN"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO meta VALUES('marks_end', 0);"
+	"INSERT INTO meta VALUES('hidden_until', 0);"
+	"INSERT INTO meta VALUES('trigram_through', 0);"
+	"CREATE TRIGGER message_ad_trigram AFTER DELETE ON message WHEN old.phase >= 1 BEGIN"
 	" INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
 	" VALUES('delete', old.seq, old.subject, old.message_id, old.from_text, old.to_text, old.cc_text,"
-	" old.bcc_text);"
+	" old.bcc_text); END;"
+	"CREATE TRIGGER message_ad AFTER DELETE ON message BEGIN"
 	" DELETE FROM message_text WHERE seq = old.seq;"
-	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0); END;"
-	"CREATE TRIGGER message_au AFTER UPDATE OF read ON message WHEN old.read != new.read BEGIN"
+	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0)"
+	" WHERE old.deleted = 0 AND old.received_us > " SCHEMA_HIDDEN "; END;"
+	"CREATE TRIGGER message_au AFTER UPDATE OF read ON message WHEN old.read != new.read AND old.deleted = 0"
+	" AND old.received_us > " SCHEMA_HIDDEN " BEGIN"
 	" UPDATE counts SET unread = unread + (new.read = 0) - (old.read = 0); END;"
-	"CREATE TRIGGER text_ai AFTER INSERT ON message_text BEGIN"
-	" INSERT INTO fts_text(rowid, headers, body) VALUES(new.seq, new.headers, new.body); END;"
+	"CREATE TRIGGER message_hide AFTER UPDATE OF deleted ON message WHEN old.deleted = 0 AND new.deleted = 1"
+	" AND old.received_us > " SCHEMA_HIDDEN " BEGIN"
+	" UPDATE counts SET total = total - 1, unread = unread - (old.read = 0); END;"
 	"CREATE TRIGGER text_ad AFTER DELETE ON message_text BEGIN"
 	" INSERT INTO fts_text(fts_text, rowid, headers, body) VALUES('delete', old.seq, old.headers, old.body);"
 	" END;"
@@ -79,17 +103,15 @@ static const char schema_sql[] =
 	" tags_json TEXT) WITHOUT ROWID;"
 	"CREATE TABLE mark_all(pos INTEGER PRIMARY KEY, type INTEGER NOT NULL, at_us INTEGER NOT NULL);"
 	"CREATE TABLE segment(shard INTEGER NOT NULL, segno INTEGER NOT NULL, handed INTEGER NOT NULL,"
-	" PRIMARY KEY(shard, segno)) WITHOUT ROWID;"
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO meta VALUES('marks_end', 0);";
+	" PRIMARY KEY(shard, segno)) WITHOUT ROWID;";
 
 static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_EXISTS] = "SELECT 1 FROM message WHERE qid = ?1",
 	[IX_INSERT] = "INSERT OR IGNORE INTO message(qid, received_us, size, shard, segno, offset, message_id,"
 		      " subject, snippet, from_name, from_address, to_json, cc_json, bcc_json, reply_to_json,"
-		      " from_text, to_text, cc_text, bcc_text, attachments, read, tags_json)"
+		      " from_text, to_text, cc_text, bcc_text, attachments, read, tags_json, phase)"
 		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
-		      " ?20, ?21, ?22)",
+		      " ?20, ?21, ?22, ?23)",
 	[IX_INSERT_TEXT] = "INSERT INTO message_text(seq, headers, body) VALUES(?1, ?2, ?3)",
 	[IX_MARK_OF] = "SELECT read, read_pos, deleted, tags_json FROM mark WHERE qid = ?1",
 	[IX_MARK_ALL_DELETE] = "SELECT 1 FROM mark_all WHERE type = 3 AND at_us >= ?1 LIMIT 1",
@@ -98,21 +120,61 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_SEG_GET] = "SELECT handed FROM segment WHERE shard = ?1 AND segno = ?2",
 	[IX_SEG_PUT] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, ?3)"
 		       " ON CONFLICT(shard, segno) DO UPDATE SET handed = excluded.handed",
-	[IX_SEG_BUMP] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, 1)"
-			" ON CONFLICT(shard, segno) DO UPDATE SET handed = handed + 1",
+	[IX_SEG_BUMP] = "INSERT INTO segment(shard, segno, handed) VALUES(?1, ?2, ?3)"
+			" ON CONFLICT(shard, segno) DO UPDATE SET handed = handed + excluded.handed",
 	[IX_MARK_READ] = "INSERT INTO mark(qid, read, read_pos) VALUES(?1, ?2, ?3)"
 			 " ON CONFLICT(qid) DO UPDATE SET read = excluded.read, read_pos = excluded.read_pos",
 	[IX_MSG_READ] = "UPDATE message SET read = ?2 WHERE qid = ?1",
 	[IX_MARK_DELETE] = "INSERT INTO mark(qid, deleted) VALUES(?1, 1) ON CONFLICT(qid) DO UPDATE SET deleted = 1",
-	[IX_MSG_DELETE] = "DELETE FROM message WHERE qid = ?1",
+	[IX_MSG_DELETE] = "UPDATE message SET deleted = 1 WHERE qid = ?1 AND deleted = 0",
 	[IX_MARK_TAGS] = "INSERT INTO mark(qid, tags_json) VALUES(?1, ?2)"
 			 " ON CONFLICT(qid) DO UPDATE SET tags_json = excluded.tags_json",
 	[IX_MSG_TAGS] = "UPDATE message SET tags_json = ?2 WHERE qid = ?1",
 	[IX_MARK_ALL] = "INSERT OR REPLACE INTO mark_all(pos, type, at_us) VALUES(?1, ?2, ?3)",
 	[IX_MSG_READ_ALL] = "UPDATE message SET read = ?1 WHERE received_us <= ?2 AND read != ?1",
-	[IX_MSG_DELETE_ALL] = "DELETE FROM message WHERE received_us <= ?1",
+	[IX_MSG_DELETE_ALL] = "UPDATE meta SET value = max(value, ?1) WHERE key = 'hidden_until'",
 	[IX_META_GET] = "SELECT value FROM meta WHERE key = 'marks_end'",
 	[IX_META_SET] = "UPDATE meta SET value = ?1 WHERE key = 'marks_end'",
+	[IX_MARKS_ANY] = "SELECT EXISTS(SELECT 1 FROM mark), EXISTS(SELECT 1 FROM mark_all)",
+	[IX_FTS_ADDR_ADD] = "INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
+			    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[IX_FTS_ADDR_DEL] = "INSERT INTO fts_addr(fts_addr, rowid, subject, message_id, from_text, to_text, cc_text,"
+			    " bcc_text) VALUES('delete', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[IX_FTS_TEXT_ADD] = "INSERT INTO fts_text(rowid, headers, body) VALUES(?1, ?2, ?3)",
+	[IX_COUNTS_ADD] = "UPDATE counts SET total = total + ?1, unread = unread + ?2",
+	[IX_BODY_PENDING] = "SELECT m.seq, m.qid, m.received_us, m.shard, m.segno, m.offset FROM message m"
+			    " INDEXED BY message_body_pending WHERE m.phase = 1 AND m.seq > ?1 AND " INDEX_VISIBLE
+			    " ORDER BY m.seq LIMIT ?2",
+	[IX_TRIGRAM_ADD] = "INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
+			   " SELECT seq, subject, message_id, from_text, to_text, cc_text, bcc_text FROM message"
+			   " INDEXED BY message_trigram_pending WHERE phase = 0 ORDER BY seq LIMIT ?1",
+	[IX_TRIGRAM_DONE] =
+		"UPDATE message SET phase = 1 WHERE seq IN"
+		" (SELECT seq FROM message INDEXED BY message_trigram_pending WHERE phase = 0 ORDER BY seq LIMIT ?1)",
+	[IX_TRIGRAM_FRONTIER] =
+		"UPDATE meta SET value = coalesce((SELECT min(seq) - 1 FROM message INDEXED BY message_trigram_pending"
+		" WHERE phase = 0),"
+		" (SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0) WHERE key = 'trigram_through'",
+	[IX_BODY_SET] = "UPDATE message SET phase = 2, message_id = ?2, subject = ?3, snippet = ?4, from_name = ?5,"
+			" from_address = ?6, to_json = ?7, cc_json = ?8, bcc_json = ?9, reply_to_json = ?10,"
+			" from_text = ?11, to_text = ?12, cc_text = ?13, bcc_text = ?14, attachments = ?15"
+			" WHERE seq = ?1",
+	[IX_BODY_LAG] = "SELECT (SELECT max(received_us) FROM message) - min("
+			"coalesce((SELECT received_us FROM message INDEXED BY message_trigram_pending WHERE phase = 0"
+			" ORDER BY seq LIMIT 1), 9223372036854775807),"
+			" coalesce((SELECT received_us FROM message INDEXED BY message_body_pending WHERE phase = 1"
+			" ORDER BY seq LIMIT 1), 9223372036854775807))",
+	[IX_BODY_OLD] = "SELECT subject, message_id, from_text, to_text, cc_text, bcc_text FROM message WHERE seq = ?1",
+	[IX_BODY_SKIP] = "UPDATE message SET phase = 2 WHERE seq = ?1",
+	[IX_BODY_DROP] = "DELETE FROM message WHERE seq = ?1",
+	[IX_PURGE_DELETED] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message WHERE deleted = 1 LIMIT ?1)",
+	[IX_PURGE_HIDDEN] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message"
+			    " WHERE received_us <= " SCHEMA_HIDDEN " ORDER BY received_us LIMIT ?1)",
+	[IX_BODY_COUNT] = "SELECT (SELECT count(*) FROM message m INDEXED BY message_trigram_pending"
+			  " WHERE m.phase = 0 AND " INDEX_VISIBLE ") + (SELECT count(*) FROM message m"
+			  " INDEXED BY message_body_pending WHERE m.phase = 1 AND " INDEX_VISIBLE ")",
+	[IX_RECOUNT] = "UPDATE counts SET total = (SELECT count(*) FROM message m WHERE " INDEX_VISIBLE "),"
+		       " unread = (SELECT count(*) FROM message m WHERE m.read = 0 AND " INDEX_VISIBLE ")",
 };
 
 int index_exec(struct mail_index *ix, const char *sql)
@@ -130,18 +192,29 @@ int index_step(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static void schema_forget_kept(struct mail_index *ix)
+{
+	ix->marks_known = false;
+	ix->add_total = ix->add_unread = 0;
+	ix->bump_n = 0;
+}
+
 int index_begin(struct mail_index *ix)
 {
+	schema_forget_kept(ix);
 	return index_exec(ix, "BEGIN IMMEDIATE");
 }
 
 int index_commit(struct mail_index *ix)
 {
-	return index_exec(ix, "COMMIT");
+	int err = index_add_flush(ix);
+	schema_forget_kept(ix);
+	return err == 0 ? index_exec(ix, "COMMIT") : err;
 }
 
 void index_rollback(struct mail_index *ix)
 {
+	schema_forget_kept(ix);
 	if (!sqlite3_get_autocommit(ix->db))
 		index_exec(ix, "ROLLBACK");
 }
@@ -178,6 +251,18 @@ static int schema_create(struct mail_index *ix)
 	return err;
 }
 
+/* SQLite's own busy timeout sleeps up to 100 ms between tries and would
+ * miss the short gaps the indexer leaves between its transactions: poll
+ * every INDEX_BUSY_POLL_US instead, INDEX_BUSY_TIMEOUT_MS in all. */
+static int schema_busy(void *arg, int tries)
+{
+	struct timespec ts = { 0, INDEX_BUSY_POLL_US * 1000L };
+	if ((int64_t)tries * INDEX_BUSY_POLL_US >= (int64_t)INDEX_BUSY_TIMEOUT_MS * 1000)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 /* Settings of every connection, then the schema: 0, -EPROTO (another
  * version), -EIO (not a database, damaged). */
 static int schema_connect(struct mail_index *ix, const char *db_path)
@@ -186,7 +271,7 @@ static int schema_connect(struct mail_index *ix, const char *db_path)
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(db_path, &ix->db, flags, NULL) != SQLITE_OK)
 		return -EIO;
-	sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(ix->db, schema_busy, NULL);
 	snprintf(sql, sizeof sql,
 		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
 		 " PRAGMA cache_size=-%d; PRAGMA mmap_size=%lld",

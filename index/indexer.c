@@ -1,12 +1,20 @@
 /*
  * index/indexer.c - the indexer thread (indexer.h).
  *
- * Owns: the loop (arm the shards' commit bell, poll the spool through
- * spool_tail, index what is new, sleep on the eventfd or INDEXER_POLL_MS), the batches (one transaction
- * per INDEXER_BATCH_MAX entries, with the per-segment progress bumped in
- * the same transaction, so the progress never runs ahead of the rows), the
- * sweep of segments that are gone (at start and every INDEXER_SWEEP_MS),
- * the on_new calls after each commit, and the counters.
+ * Owns: the loop: arm the shards' commit bell, poll the spool through
+ * spool_tail and index what is new at phase 1 (the row from the record's
+ * head), then one slice of purge and one of the trigram step (the rest of
+ * phase 1), or when no trigrams are left one of phase 2 (GMime), while work
+ * is left, polling the spool again between slices when the bell rang or
+ * INDEXER_POLL_MS passed, else sleep on the eventfd.  Phase-1 batches (one
+ * transaction per INDEXER_BATCH_MAX entries, with the per-segment progress
+ * bumped in the same transaction, so the progress never runs ahead of the
+ * rows); phase-2 slices read each record again (verified this time) from
+ * the segment, kept open while consecutive rows share it; the sweep of
+ * segments that are gone (at start and every INDEXER_SWEEP_MS), the on_new
+ * calls after each phase-1 commit, and the counters.
+ * Phase 2 needs no progress of its own: a row waits for it while its
+ * phase column is 1, so a restart resumes it.
  * Resuming: the tail starts from the start of the spool, but each segment
  * skips the entries its progress row says were handed out (sealed
  * segments read only their .idx); the queue ID's UNIQUE index makes a
@@ -16,7 +24,7 @@
  * A record that does not decode is skipped (smtpsink-spool verify
  * reports it); a database error rolls the batch back and restarts the
  * tail from the stored progress at the next poll.
- * Workload: capture speed in batches; MIME parsing is the cost.
+ * Workload: capture speed at phase 1; phase 2 (MIME parsing) behind it.
  */
 #define _GNU_SOURCE
 #include "indexer.h"
@@ -38,6 +46,10 @@
 #include "spool_tail.h"
 
 #define INDEXER_SWEEP_MS 60000u /* look for segments retention or prune deleted */
+/* Between two slices the write lock is free this long: another
+ * connection's writer (marks), polling every INDEX_BUSY_POLL_US, gets it
+ * within a slice instead of waiting for the whole backlog. */
+#define INDEXER_YIELD_US 300u
 
 struct indexer {
 	pthread_t thread;
@@ -48,6 +60,7 @@ struct indexer {
 	indexer_new_fn on_new;
 	void *arg;
 	struct mail_index *ix;
+	struct index_doc_store *doc;
 	struct spool_tail tail;
 	bool tail_broken; /* restart the tail from the stored progress */
 	/* the batch being built (indexer thread only) */
@@ -56,9 +69,15 @@ struct indexer {
 	uint64_t batch_added, seq_before;
 	int64_t batch_newest_us, seen_newest_us, indexed_newest_us;
 	size_t poll_done;
+	/* phase 2 (indexer thread only) */
+	struct index_pending pend[INDEXER_BODY_SLICE];
+	int64_t body_after, body_waiting;
+	int seg_fd; /* the segment of the last phase-2 row, or -1 */
+	uint32_t seg_shard;
+	uint64_t seg_segno;
 	/* read by indexer_stats from any thread */
-	_Atomic uint64_t indexed, pending, last_seq;
-	_Atomic int64_t lag_us;
+	_Atomic uint64_t indexed, pending, last_seq, body_pending, body_indexed;
+	_Atomic int64_t lag_us, body_lag_us;
 	atomic_bool caught_up;
 };
 
@@ -81,6 +100,13 @@ static int indexer_call_new(void *arg, const struct mail_summary *s)
 	return 0;
 }
 
+/* Publish how far phase 2 is behind (0 when nothing waits). */
+static void indexer_body_lag(struct indexer *x)
+{
+	int64_t lag = x->body_waiting > 0 ? index_body_lag(x->ix) : 0;
+	atomic_store_explicit(&x->body_lag_us, lag > 0 ? lag : 0, memory_order_relaxed);
+}
+
 /* Commit the batch, publish the counters, tell on_new. */
 static void indexer_flush(struct indexer *x)
 {
@@ -95,6 +121,9 @@ static void indexer_flush(struct indexer *x)
 		return;
 	}
 	atomic_fetch_add_explicit(&x->indexed, x->batch_added, memory_order_relaxed);
+	x->body_waiting += (int64_t)x->batch_added;
+	atomic_store_explicit(&x->body_pending, (uint64_t)x->body_waiting, memory_order_relaxed);
+	indexer_body_lag(x);
 	if (x->batch_newest_us > x->indexed_newest_us)
 		x->indexed_newest_us = x->batch_newest_us;
 	atomic_store_explicit(&x->lag_us, x->seen_newest_us - x->indexed_newest_us, memory_order_relaxed);
@@ -104,17 +133,15 @@ static void indexer_flush(struct indexer *x)
 	x->batch_added = 0;
 }
 
-/* Index one record (a message: parsed and added; a damaged one skipped). */
+/* Index one record at phase 1 (its head; a damaged one skipped). */
 static int indexer_add(struct indexer *x, const struct seg_reader *r, const struct spool_index_entry *e)
 {
 	struct msg m;
 	struct index_doc d;
-	struct index_doc_store st;
-	if ((e->flags & SPOOL_FLAG_SESSION) != 0 || seg_reader_msg(r, e, true, &m) != MSG_OK)
+	if ((e->flags & SPOOL_FLAG_SESSION) != 0 || seg_reader_msg(r, e, false, &m) != MSG_OK)
 		return 0;
-	int err = index_doc_build(&d, &st, &m);
+	int err = index_doc_build_head(&d, x->doc, &m);
 	int added = err == 0 ? index_add(x->ix, &d) : err;
-	index_doc_free(&st);
 	if (added > 0) {
 		x->batch_added++;
 		if ((int64_t)e->received_us > x->batch_newest_us)
@@ -187,41 +214,157 @@ static void indexer_poll(struct indexer *x)
 	}
 }
 
+/* Count the rows waiting for phase 2 again (marks may have hidden some). */
+static void indexer_recount_body(struct indexer *x)
+{
+	int64_t n = index_body_count(x->ix);
+	if (n < 0)
+		return;
+	x->body_waiting = n;
+	atomic_store_explicit(&x->body_pending, (uint64_t)n, memory_order_relaxed);
+	indexer_body_lag(x);
+}
+
 static void indexer_sweep(struct indexer *x)
 {
 	uint64_t dropped;
 	int err = index_drop_missing_segments(x->ix, &dropped);
 	if (err != 0 && err != -ENOENT)
 		indexer_warn("dropping the rows of deleted segments", err);
+	indexer_recount_body(x);
 }
 
-/* Sleep until poked, stopped, or INDEXER_POLL_MS passed. */
-static void indexer_wait(struct indexer *x)
+/* The segment file of s, kept open for the next row in it. */
+static int indexer_segment_fd(struct indexer *x, const struct mail_summary *s)
+{
+	if (x->seg_fd >= 0 && x->seg_shard == s->shard && x->seg_segno == s->segno)
+		return x->seg_fd;
+	if (x->seg_fd >= 0)
+		close(x->seg_fd);
+	x->seg_fd = index_raw_open_segment(x->spool_path, s);
+	x->seg_shard = s->shard;
+	x->seg_segno = s->segno;
+	return x->seg_fd;
+}
+
+/* Phase 2 of one row: its record read and verified, parsed by GMime; a
+ * damaged record's row is removed (as phase 1 would have skipped it had it
+ * checked), one whose segment is gone or that GMime cannot parse keeps
+ * what phase 1 made. */
+static int indexer_body_one(struct indexer *x, const struct index_pending *p)
+{
+	struct msg m;
+	struct index_doc d;
+	uint8_t *rec = NULL;
+	int fd = indexer_segment_fd(x, &p->at);
+	int err = fd >= 0 ? index_raw_read_record(fd, &p->at, &rec, &m) : fd;
+	if (err == -EIO) {
+		free(rec);
+		return index_body_drop(x->ix, p);
+	}
+	if (err == 0)
+		err = index_doc_build(&d, x->doc, &m);
+	int rc = index_body_set(x->ix, p, err == 0 ? &d : NULL);
+	free(rec);
+	return rc;
+}
+
+/* One slice of phase 2: true if rows are left for another. */
+static bool indexer_body_slice(struct indexer *x)
+{
+	int n = x->body_waiting > 0 ? index_body_pending(x->ix, x->body_after, x->pend, INDEXER_BODY_SLICE) : 0;
+	int err = n > 0 ? index_begin(x->ix) : 0;
+	for (int i = 0; err == 0 && i < n; i++)
+		err = indexer_body_one(x, &x->pend[i]);
+	err = err == 0 && n > 0 ? index_commit(x->ix) : err;
+	if (n < 0 || err != 0) {
+		index_rollback(x->ix);
+		indexer_warn("phase 2 of a slice failed; its rows are retried after the others", EIO);
+		x->body_after = n > 0 ? x->pend[n - 1].seq : x->body_after;
+		return n > 0;
+	}
+	if (n == 0) {
+		x->body_after = 0;
+		indexer_recount_body(x);
+		return false;
+	}
+	x->body_waiting = x->body_waiting > n ? x->body_waiting - n : 0;
+	atomic_fetch_add_explicit(&x->body_indexed, (uint64_t)n, memory_order_relaxed);
+	atomic_store_explicit(&x->body_pending, (uint64_t)x->body_waiting, memory_order_relaxed);
+	indexer_body_lag(x);
+	return true;
+}
+
+/* One slice of phase 1's trigram step: true if rows may be left. */
+static bool indexer_trigram_slice(struct indexer *x)
+{
+	if (index_begin(x->ix) != 0)
+		return false;
+	int n = index_trigram_slice(x->ix, INDEXER_TRIGRAM_SLICE);
+	if (n < 0 || index_commit(x->ix) != 0) {
+		index_rollback(x->ix);
+		indexer_warn("adding trigrams", EIO);
+		return false;
+	}
+	return n >= (int)INDEXER_TRIGRAM_SLICE;
+}
+
+/* One slice of the purge: true if hidden rows may be left. */
+static bool indexer_purge_slice(struct indexer *x)
+{
+	int n = index_purge(x->ix, INDEXER_PURGE_SLICE);
+	if (n < 0)
+		indexer_warn("purging hidden rows", n);
+	return n >= (int)INDEXER_PURGE_SLICE;
+}
+
+/* Sleep until poked, stopped, or timeout_us passed: true if poked. */
+static bool indexer_wait(struct indexer *x, uint64_t timeout_us)
 {
 	struct pollfd p = { .fd = x->efd, .events = POLLIN };
+	struct timespec ts = { (time_t)(timeout_us / 1000000u), (long)(timeout_us % 1000000u) * 1000L };
 	uint64_t v;
-	if (poll(&p, 1, (int)INDEXER_POLL_MS) > 0 && read(x->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+	if (ppoll(&p, 1, &ts, NULL) <= 0)
+		return false;
+	if (read(x->efd, &v, sizeof v) < 0 && errno != EAGAIN)
 		indexer_warn("reading the eventfd", errno);
+	return true;
 }
 
 static void *indexer_main(void *arg)
 {
 	struct indexer *x = arg;
-	uint64_t next_sweep = 0;
+	uint64_t next_sweep = 0, next_poll = 0;
+	bool look = true;
 	while (!atomic_load_explicit(&x->stop, memory_order_relaxed)) {
 		if (indexer_now_ms() >= next_sweep) {
 			indexer_sweep(x);
 			next_sweep = indexer_now_ms() + INDEXER_SWEEP_MS;
 		}
-		indexer_poll(x);
-		if (!atomic_load_explicit(&x->stop, memory_order_relaxed))
-			indexer_wait(x);
+		if (look) {
+			indexer_poll(x); /* phase 1: everything new */
+			next_poll = indexer_now_ms() + INDEXER_POLL_MS;
+		}
+		bool more = indexer_purge_slice(x);
+		bool trigrams_left = indexer_trigram_slice(x); /* before phase 2: header searches first */
+		more |= trigrams_left || indexer_body_slice(x);
+		if (atomic_load_explicit(&x->stop, memory_order_relaxed))
+			break;
+		if (!more) {
+			indexer_wait(x, INDEXER_POLL_MS * 1000u);
+			look = true;
+		} else { /* another slice unless new mail waits; the gap lets the HTTP thread write marks */
+			look = indexer_wait(x, INDEXER_YIELD_US) || indexer_now_ms() >= next_poll;
+		}
 	}
 	return NULL;
 }
 
 static void indexer_free(struct indexer *x)
 {
+	if (x->seg_fd >= 0)
+		close(x->seg_fd);
+	index_doc_store_free(x->doc);
 	if (x->efd >= 0)
 		close(x->efd);
 	mail_index_close(x->ix);
@@ -240,11 +383,16 @@ int indexer_start(struct indexer **out, const char *spool_path, indexer_new_fn o
 	}
 	x->on_new = on_new;
 	x->arg = arg;
+	x->seg_fd = -1;
 	x->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	x->bell.fd = x->efd;
 	int e = x->efd < 0 ? -errno : 0;
 	if (e != 0)
 		*err = "cannot create the indexer's eventfd";
+	if (e == 0 && (x->doc = index_doc_store_new()) == NULL) {
+		e = -ENOMEM;
+		*err = "out of memory";
+	}
 	mime_msg_init(); /* before any other thread parses MIME */
 	e = e == 0 ? mail_index_open(&x->ix, spool_path, err) : e;
 	if (e == 0) {
@@ -280,6 +428,9 @@ void indexer_stats(const struct indexer *x, struct indexer_stats *st)
 	st->lag_us = atomic_load_explicit(&x->lag_us, memory_order_relaxed);
 	st->last_seq = atomic_load_explicit(&x->last_seq, memory_order_relaxed);
 	st->caught_up = atomic_load_explicit(&x->caught_up, memory_order_relaxed);
+	st->body_pending = atomic_load_explicit(&x->body_pending, memory_order_relaxed);
+	st->body_lag_us = atomic_load_explicit(&x->body_lag_us, memory_order_relaxed);
+	st->body_indexed = atomic_load_explicit(&x->body_indexed, memory_order_relaxed);
 }
 
 void indexer_stop(struct indexer *x)

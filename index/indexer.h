@@ -3,9 +3,21 @@
  *
  * Owns: one thread with its own struct mail_index; tailing the spool
  * (tools/spool's spool_tail: sealed segments through their .idx, open ones
- * by scanning committed records) and adding every new message in batches,
- * one transaction per batch, parsed with mime/mime_msg.h; dropping the rows
- * of segments that retention or prune deleted; reporting its lag.  Woken by
+ * by scanning committed records) and indexing every new message in two
+ * phases.  Phase 1, at capture speed, in batches of INDEXER_BATCH_MAX per
+ * transaction: the row from the record's head (envelope and first header
+ * block, no checksum over the body, no GMime): listed, counted, found by
+ * to: from: cc: bcc: subject: message-id: before: after: larger: smaller:
+ * is:read at once; its trigrams (which make the substring searches fast;
+ * until then they check the row directly) follow in slices of
+ * INDEXER_TRIGRAM_SLICE.  Phase 2, behind them: GMime's parse (snippet,
+ * attachments, free text; GMime's reading of the header fields replaces
+ * the head reader's), in slices of INDEXER_BODY_SLICE rows, one
+ * transaction each, run only while no new mail waits: new mail waits at
+ * most one slice.  Free text and has:attachment only see phase-2 rows.
+ * Also: purging the rows that marks hid (INDEXER_PURGE_SLICE per
+ * transaction, between phase-1 batches); dropping the rows of segments
+ * that retention or prune deleted; reporting both lags.  Woken by
  * the shards through an eventfd (indexer_notify_fd: the shards only ever
  * write 1 to it, lock-free, off their hot path's critical section) and by a
  * fallback timer (INDEXER_POLL_MS) for a spool written by someone else.
@@ -22,7 +34,10 @@
 struct commit_bell;
 
 #define INDEXER_POLL_MS 250u /* without a poke, look at the spool this often */
-#define INDEXER_BATCH_MAX 1000u /* messages per transaction */
+#define INDEXER_BATCH_MAX 4000u /* phase-1 messages per transaction */
+#define INDEXER_TRIGRAM_SLICE 1000u /* rows given their trigrams per transaction (~30 ms) */
+#define INDEXER_BODY_SLICE 128u /* phase-2 messages per transaction (~20 ms of GMime at 6,000/s) */
+#define INDEXER_PURGE_SLICE 1000u /* hidden rows deleted per transaction (~17 ms through the FTS triggers) */
 
 struct indexer;
 
@@ -36,6 +51,13 @@ struct indexer_stats {
 	int64_t lag_us; /* received time of the newest message seen minus that of the newest indexed */
 	uint64_t last_seq;
 	bool caught_up; /* the first full pass over the spool is done */
+	/* Phase 2: rows listed and searchable by their headers whose body
+	 * (snippet, attachments, free text) is not indexed yet, and the
+	 * received time of the newest phase-1 row minus that of the oldest
+	 * row still waiting (0 when none waits). */
+	uint64_t body_pending;
+	int64_t body_lag_us;
+	uint64_t body_indexed; /* phase-2 rows completed since start */
 };
 
 /* Start the thread: 0 or -errno (*err: a static text). */

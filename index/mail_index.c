@@ -177,7 +177,8 @@ int mail_index_count(struct mail_index *ix, const struct search_query *q, uint64
 int mail_index_get(struct mail_index *ix, const char *id, mail_summary_fn fn, void *arg)
 {
 	bool latest = strcmp(id, "latest") == 0;
-	const char *sql = latest ? SUMMARY_COLUMNS ORDER_NEWEST " LIMIT 1" : SUMMARY_COLUMNS " WHERE m.qid = ?1";
+	const char *sql = latest ? SUMMARY_COLUMNS " WHERE " INDEX_VISIBLE ORDER_NEWEST " LIMIT 1" :
+				   SUMMARY_COLUMNS " WHERE m.qid = ?1 AND " INDEX_VISIBLE;
 	sqlite3_stmt *st;
 	uint64_t rows;
 	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -213,7 +214,8 @@ int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn 
 {
 	sqlite3_stmt *st;
 	uint64_t rows;
-	if (sqlite3_prepare_v2(ix->db, SUMMARY_COLUMNS " WHERE m.seq > ?1 ORDER BY m.seq", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(ix->db, SUMMARY_COLUMNS " WHERE m.seq > ?1 AND " INDEX_VISIBLE " ORDER BY m.seq", -1,
+			       &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, clamp_i64(after_seq));
 	int err = summary_run(st, fn, arg, &rows);

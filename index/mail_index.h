@@ -13,7 +13,11 @@
  * marks log whenever it is missing, damaged or of another schema version.
  * Threads: one struct mail_index per thread (one SQLite connection each);
  * the indexer writes messages, the HTTP thread reads and writes marks.
- * Workload: inserts in batches of hundreds per transaction at capture
+ * Rows come in two phases (indexer.h): a row from the message's head
+ * first (listed, counted, got, found by header terms), GMime's snippet,
+ * attachment count and free text later; free text and has:attachment
+ * only see rows that reached phase 2.
+ * Workload: inserts in batches of thousands per transaction at capture
  * speed; a page of a list or a search per API request, answered from
  * indexes (first page of 1M messages < 50 ms, to: < 100 ms, free text <
  * 500 ms).
@@ -77,7 +81,9 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 uint64_t mail_index_last_seq(struct mail_index *ix);
 
 /* Marks, each appended to the marks log first (durable), then applied.
- * n == 0 means every message. */
+ * n == 0 means every message.  A deletion hides its messages at once
+ * (never listed, counted, got or read raw again; "every message" writes
+ * one row whatever their number) and the indexer purges the rows later. */
 int mail_index_set_read(struct mail_index *ix, const char *const *qids, size_t n, bool read);
 int mail_index_set_read_search(struct mail_index *ix, const struct search_query *q, bool read);
 int mail_index_delete(struct mail_index *ix, const char *const *qids, size_t n);

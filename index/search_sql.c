@@ -8,10 +8,16 @@
  */
 #include "search_sql.h"
 
+#include "mail_index_int.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Rows after this seq have no trigram entries yet (phase 1's second step
+ * runs behind the rows): a substring search checks them directly. */
+#define SQL_TRIGRAM_THROUGH "(SELECT value FROM meta WHERE key = 'trigram_through')"
 
 /* A field's column in `message` and in fts_addr (same name). */
 static const char *sql_column(enum search_field f)
@@ -100,9 +106,9 @@ static int sql_field_term(const struct search_plan *plan, struct search_sql *s, 
 	int pick = 0;
 	if (sql_chars(t->text, t->text_len) >= SEARCH_SQL_MIN_TRIGRAM_CHARS)
 		pick = search_trigram_pick(plan, t->text, t->text_len, &match);
-	if (pick == -ENOENT) { /* a trigram no row holds */
-		snprintf(buf, cap, "0");
-		return 0;
+	if (pick == -ENOENT) { /* a trigram no indexed row holds: only rows without trigrams yet can match */
+		snprintf(buf, cap, "m.seq > " SQL_TRIGRAM_THROUGH " AND instr(lower(m.%s), lower(?%d)) > 0", col, n);
+		return sql_add_copy(s, t);
 	}
 	if (pick < 0)
 		return pick;
@@ -110,10 +116,10 @@ static int sql_field_term(const struct search_plan *plan, struct search_sql *s, 
 		snprintf(buf, cap, "instr(lower(m.%s), lower(?%d)) > 0", col, n);
 		return sql_add_copy(s, t);
 	}
-	snprintf(
-		buf, cap,
-		"m.seq IN (SELECT rowid FROM fts_addr WHERE fts_addr MATCH ?%d) AND instr(lower(m.%s), lower(?%d)) > 0",
-		n, col, n + 1);
+	snprintf(buf, cap,
+		 "(m.seq IN (SELECT rowid FROM fts_addr WHERE fts_addr MATCH ?%d) OR m.seq > " SQL_TRIGRAM_THROUGH
+		 ") AND instr(lower(m.%s), lower(?%d)) > 0",
+		 n, col, n + 1);
 	s->selective |= !t->negated;
 	int err = sql_add_text(s, match);
 	return err == 0 ? sql_add_copy(s, t) : err;
@@ -183,8 +189,8 @@ bool search_sql_all(const struct search_query *q)
 
 int search_sql_build(const struct search_plan *plan, const struct search_query *q, int first, struct search_sql *s)
 {
-	char cond[192];
-	size_t len = (size_t)snprintf(s->where, sizeof s->where, "1");
+	char cond[SEARCH_SQL_TERM_MAX_BYTES];
+	size_t len = (size_t)snprintf(s->where, sizeof s->where, "%s", INDEX_VISIBLE);
 	s->first = first;
 	s->count = 0;
 	s->selective = s->broad = false;

@@ -9,8 +9,10 @@
  *    addresses of the header, bcc: also the envelope recipients named in
  *    no To or Cc).  Rows are checked with instr(); the candidates come
  *    from the trigram index fts_addr when the value has rare trigrams
- *    (search_trigram.h), else from the newest-first scan, which stops
- *    once a page is full (a common value fills it at once).
+ *    (search_trigram.h), plus the newest rows that have no trigrams yet
+ *    (seq > meta.trigram_through: the indexer adds them behind the rows),
+ *    else from the newest-first scan, which stops once a page is full (a
+ *    common value fills it at once).
  *  - free text: the words of the value, each matching a word of the
  *    headers or the decoded text (unicode61: case and diacritics folded),
  *    in order and adjacent; an unquoted value's last word matches as a
@@ -34,7 +36,8 @@
 #include "search_query.h"
 #include "search_trigram.h"
 
-#define SEARCH_SQL_WHERE_MAX_BYTES (SEARCH_QUERY_MAX_TERMS * 224u + 16u)
+#define SEARCH_SQL_TERM_MAX_BYTES 320u /* one term's condition */
+#define SEARCH_SQL_WHERE_MAX_BYTES (SEARCH_QUERY_MAX_TERMS * (SEARCH_SQL_TERM_MAX_BYTES + 8u) + 128u)
 #define SEARCH_SQL_MIN_TRIGRAM_CHARS 3u
 
 struct search_sql_param {
@@ -44,7 +47,7 @@ struct search_sql_param {
 };
 
 struct search_sql {
-	char where[SEARCH_SQL_WHERE_MAX_BYTES]; /* "1 AND (...) AND (...)" */
+	char where[SEARCH_SQL_WHERE_MAX_BYTES]; /* "INDEX_VISIBLE AND (...) AND (...)": hidden rows never match */
 	int first; /* the number of the first parameter (?NNN) */
 	unsigned count;
 	struct search_sql_param params[2 * SEARCH_QUERY_MAX_TERMS]; /* a field term takes two */
