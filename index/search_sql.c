@@ -10,6 +10,7 @@
 
 #include "mail_index_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,19 @@ static bool sql_has_word(const char *text, size_t len)
 			return true;
 	}
 	return false;
+}
+
+/* Is text only what unicode61 keeps in its words, and blanks between
+ * them?  Anything else (*, %, _, punctuation) is dropped by the tokenizer,
+ * so a term holding it is checked against the text itself. */
+static bool sql_words_only(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c < 0x80 && !isalnum(c) && c != ' ')
+			return false;
+	}
+	return true;
 }
 
 /* prefix "literal" suffix, the literal with '"' doubled (FTS5 string). */
@@ -136,11 +150,24 @@ static int sql_text_term(const struct search_plan *plan, struct search_sql *s, c
 			 n);
 		return sql_add_copy(s, t);
 	}
-	snprintf(buf, cap, "m.seq IN (SELECT rowid FROM fts_text WHERE fts_text MATCH ?%d)", n);
+	unsigned words = s->count; /* the FTS5 string's parameter */
 	int err = sql_add_text(s, sql_fts_literal("", t->text, t->text_len, t->phrase ? "" : " *"));
-	if (err != 0 || t->negated)
+	if (err != 0)
 		return err;
-	int rows = search_trigram_rows(plan, "fts_text", s->params[s->count - 1].text);
+	if (!sql_words_only(t->text, t->text_len))
+		/* the words find the candidates; the text itself must be there:
+		 * "fin*" is not "final", "100%" not "100" (issue 13) */
+		snprintf(buf, cap,
+			 "m.seq IN (SELECT fts_text.rowid FROM fts_text JOIN message_text x ON x.seq = fts_text.rowid"
+			 " WHERE fts_text MATCH ?%d AND instr(lower(x.headers || ' ' || x.body), lower(?%d)) > 0)",
+			 n, n + 1);
+	else
+		snprintf(buf, cap, "m.seq IN (SELECT rowid FROM fts_text WHERE fts_text MATCH ?%d)", n);
+	if (!sql_words_only(t->text, t->text_len) && (err = sql_add_copy(s, t)) != 0)
+		return err;
+	if (t->negated)
+		return 0;
+	int rows = search_trigram_rows(plan, "fts_text", s->params[words].text);
 	if (rows < 0)
 		return -EIO;
 	s->selective |= rows < plan->rare_rows;

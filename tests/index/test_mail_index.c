@@ -163,7 +163,14 @@ static bool ref_text(const struct tmsg *m, const struct search_term *t)
 			 m->message_id);
 		return ref_substr(all, t->text);
 	}
-	return ref_text_col(m->headers, t->text, t->phrase) || ref_text_col(m->body, t->text, t->phrase);
+	if (!ref_text_col(m->headers, t->text, t->phrase) && !ref_text_col(m->body, t->text, t->phrase))
+		return false;
+	bool literal = false; /* a character the words drop: the text itself must be there */
+	for (const char *p = t->text; *p; p++)
+		literal |= !ref_wordch((unsigned char)*p) && *p != ' ';
+	char all[5 * STR_BYTES + 2];
+	snprintf(all, sizeof all, "%s %s", m->headers, m->body);
+	return !literal || ref_substr(all, t->text);
 }
 
 static bool ref_term(const struct tmsg *m, const struct search_term *t)
