@@ -317,8 +317,10 @@ int mail_index_set_tags(struct mail_index *ix, const char *const *qids, size_t n
 
 int mail_index_tags_json(struct mail_index *ix, char **json)
 {
+	/* from the marks (few) to their messages: left to itself the planner
+	 * walked every message (60 ms at 200,000, each list page pays it) */
 	static const char sql[] = "SELECT json_group_array(tag) FROM (SELECT DISTINCT j.value AS tag"
-				  " FROM mark JOIN message m USING (qid), json_each(mark.tags_json) j"
+				  " FROM mark CROSS JOIN message m ON m.qid = mark.qid, json_each(mark.tags_json) j"
 				  " WHERE mark.tags_json IS NOT NULL AND " INDEX_VISIBLE " ORDER BY tag)";
 	sqlite3_stmt *st;
 	*json = NULL;
