@@ -72,7 +72,10 @@ static const char *header_value(const struct mime_msg *m, const char *name)
 	return "";
 }
 
-static void message_json(struct json_buf *b, const struct mail_summary *s, const struct mime_msg *m)
+/* Mailpit's message object, and SessionID (ours: the SMTP session that
+ * sent it, for /api/v1/session/ID; "" when the record names none). */
+static void message_json(struct json_buf *b, const struct mail_summary *s, const struct mime_msg *m,
+			 const char *session_id)
 {
 	json_buf_lit(b, "{");
 	json_buf_key(b, "ID", true);
@@ -104,6 +107,8 @@ static void message_json(struct json_buf *b, const struct mail_summary *s, const
 	json_buf_lit(b, s->tags_json != NULL ? s->tags_json : "[]");
 	json_buf_key(b, "Username", false);
 	json_buf_lit(b, "\"\"");
+	json_buf_key(b, "SessionID", false);
+	json_buf_str(b, session_id);
 	json_buf_key(b, "Text", false);
 	json_buf_str(b, m->text);
 	json_buf_key(b, "HTML", false);
@@ -140,7 +145,7 @@ enum MHD_Result api_message(struct http_req *r)
 	const char *id = s.qid;
 	int e = mail_index_set_read(r->srv->ix, &id, 1, true); /* reading marks read, as in Mailpit */
 	struct json_buf b = { 0 };
-	message_json(&b, &s, &m);
+	message_json(&b, &s, &m, r->session_id);
 	mime_msg_free(&m);
 	if (e != 0) {
 		json_buf_free(&b);

@@ -90,7 +90,7 @@ int api_message_load(struct http_req *r, struct mail_summary *out, uint8_t **raw
 	if (e == 0 && !f.found)
 		e = -ENOENT;
 	if (e == 0)
-		e = mail_index_raw(r->srv->ix, &f.s, raw, len);
+		e = mail_index_raw_session(r->srv->ix, &f.s, raw, len, r->session_id, sizeof r->session_id);
 	if (e != 0) {
 		free(f.tags);
 		*queued = http_reply_errno(r, e, "message");

@@ -28,6 +28,7 @@
 
 #define HTTP_BODY_MAX (1u << 20) /* request bodies: IDs lists, chaos settings */
 #define HTTP_PAGE_DEFAULT 50u /* Mailpit's default limit */
+#define HTTP_SESSION_ID_BYTES 64u /* a session ID (queue-ID-like; longer ones are not linked) */
 #define HTTP_PAGE_MAX 10000u /* one JSON page; NDJSON streams have no limit */
 #define HUB_TICK_MS 250u /* long-poll deadlines are met within this */
 #define HUB_KEEPALIVE_US (15 * 1000000ll) /* SSE comment / websocket ping interval */
@@ -85,6 +86,7 @@ struct http_req {
 	char *body;
 	size_t body_len;
 	char *tags; /* the loaded message's tags JSON */
+	char session_id[HTTP_SESSION_ID_BYTES]; /* ... and its SMTP session's ID, "" if none */
 	bool body_too_big;
 	struct hub_waiter w; /* long polls and SSE */
 	struct search_query *q; /* wait: the parsed query */

@@ -94,7 +94,15 @@ static bool raw_still_indexed(struct mail_index *ix, const char *qid)
 
 int mail_index_raw(struct mail_index *ix, const struct mail_summary *s, uint8_t **body, size_t *len)
 {
+	return mail_index_raw_session(ix, s, body, len, NULL, 0);
+}
+
+int mail_index_raw_session(struct mail_index *ix, const struct mail_summary *s, uint8_t **body, size_t *len,
+			   char *session_id, size_t cap)
+{
 	struct msg m;
+	if (cap > 0)
+		session_id[0] = '\0';
 	uint8_t *rec_buf = NULL;
 	*body = NULL;
 	*len = 0;
@@ -106,6 +114,10 @@ int mail_index_raw(struct mail_index *ix, const struct mail_summary *s, uint8_t 
 	int err = index_raw_read_record(fd, s, &rec_buf, &m);
 	close(fd);
 	if (err == 0) {
+		if (m.session_id.len < cap) {
+			memcpy(session_id, m.session_id.ptr, m.session_id.len);
+			session_id[m.session_id.len] = '\0';
+		}
 		*len = (size_t)m.rec.body_len;
 		memmove(rec_buf, m.rec.body, *len);
 		*body = rec_buf;

@@ -97,6 +97,11 @@ int mail_index_tags_json(struct mail_index *ix, char **json);
  * verified: *body malloc'd (caller frees).  0, -ENOENT (pruned since, or
  * deleted), -EIO (damaged). */
 int mail_index_raw(struct mail_index *ix, const struct mail_summary *s, uint8_t **body, size_t *len);
+/* The same, and the ID of the SMTP session that sent it (the record's
+ * session field, for /api/v1/session/ID) into session_id[cap] ("" when the
+ * record has none or it does not fit). */
+int mail_index_raw_session(struct mail_index *ix, const struct mail_summary *s, uint8_t **body, size_t *len,
+			   char *session_id, size_t cap);
 
 struct mail_index_info {
 	uint64_t messages, unread;

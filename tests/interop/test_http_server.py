@@ -466,6 +466,9 @@ def test_session_report_by_id(any_server, tmp_path):
     assert r.status == 200 and r.json()["id"] == sid
     assert r.json() == json.loads(spool_tool(tmp_path / "spool", "session", sid, "--json").stdout)
     assert_json_error(call(base + "/api/v1/session/00000000000000"), 404)
+    # the message names its session: the web page's timeline follows it
+    msg = call(base + "/api/v1/message/latest").json()
+    assert msg["SessionID"] == sid
 
 
 # ---- bad input, auth, listeners ----------------------------------------------------------------
