@@ -3,12 +3,16 @@
  *
  * Owns: the health answers (/livez: the thread answers; /readyz: the
  * index has made its first full pass over the spool, so lists are
- * complete) and Mailpit's AppInformation object, plus an "Index" object
- * of our own with the indexer's progress and lag.  None of them needs a
+ * complete) and Mailpit's AppInformation object (Memory: the resident
+ * set), plus an "Index" object of our own with the indexer's progress and
+ * lag: Pending/LagMs for the rows (phase 1), BodyPending/BodyLagMs for the
+ * bodies behind them (phase 2: free text, snippet, attachments).  None of them needs a
  * spool: with --discard they report empty counts.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "http_int.h"
 #include "indexer.h"
@@ -17,6 +21,19 @@ static enum MHD_Result reply_text(struct http_req *r, unsigned status, const cha
 {
 	char *p = strdup(text);
 	return p != NULL ? http_reply_bytes(r, status, "text/plain", p, strlen(p)) : MHD_NO;
+}
+
+/* The process's resident memory in bytes (/proc/self/statm), 0 if unknown. */
+static uint64_t resident_bytes(void)
+{
+	unsigned long long pages_total = 0, pages_resident = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f == NULL)
+		return 0;
+	int n = fscanf(f, "%llu %llu", &pages_total, &pages_resident);
+	fclose(f);
+	long page = sysconf(_SC_PAGESIZE);
+	return n == 2 && page > 0 ? (uint64_t)pages_resident * (uint64_t)page : 0;
 }
 
 enum MHD_Result api_livez(struct http_req *r)
@@ -44,6 +61,12 @@ static void index_json(struct json_buf *b, struct indexer *ix)
 	json_buf_u64(b, st.pending);
 	json_buf_lit(b, ",\"LagMs\":");
 	json_buf_i64(b, st.lag_us / 1000);
+	json_buf_lit(b, ",\"BodyIndexed\":");
+	json_buf_u64(b, st.body_indexed);
+	json_buf_lit(b, ",\"BodyPending\":");
+	json_buf_u64(b, st.body_pending);
+	json_buf_lit(b, ",\"BodyLagMs\":");
+	json_buf_i64(b, st.body_lag_us / 1000);
 	json_buf_lit(b, ",\"CaughtUp\":");
 	json_buf_bool(b, ix == NULL || st.caught_up);
 	json_buf_lit(b, "}");
@@ -68,7 +91,11 @@ enum MHD_Result api_info(struct http_req *r)
 	json_buf_u64(&b, info.unread);
 	json_buf_lit(&b, ",\"Tags\":{},\"RuntimeStats\":{\"Uptime\":");
 	json_buf_i64(&b, (http_now_us() - r->srv->started_us) / 1000000);
-	json_buf_lit(&b, ",\"Memory\":0,\"MessagesDeleted\":0,\"SMTPAccepted\":0,\"SMTPAcceptedSize\":0,"
+	json_buf_lit(&b, ",\"Memory\":");
+	json_buf_u64(&b, resident_bytes());
+	/* the SMTP counters live in the shards, read at exit; they become
+	 * lock-free per-shard counters with the metrics (issue 15) */
+	json_buf_lit(&b, ",\"MessagesDeleted\":0,\"SMTPAccepted\":0,\"SMTPAcceptedSize\":0,"
 			 "\"SMTPRejected\":0,\"SMTPIgnored\":0}");
 	index_json(&b, r->srv->indexer);
 	json_buf_lit(&b, "}");

@@ -147,6 +147,9 @@ def test_health_info_and_security_headers(any_server, tmp_path):
     for key in ("Version", "Database", "DatabaseSize", "Messages", "Unread", "Tags", "RuntimeStats", "Index"):
         assert key in info, info
     assert info["Messages"] == 0
+    assert info["RuntimeStats"]["Memory"] > 1 << 20  # the resident set, not a placeholder
+    for key in ("Indexed", "Pending", "LagMs", "BodyIndexed", "BodyPending", "BodyLagMs", "CaughtUp"):
+        assert key in info["Index"], info
     assert call(base + "/api/v1/webui").json()["ChaosEnabled"] is True
     for path in ("/livez", "/api/v1/info", "/api/v1/messages", "/nowhere", "/api/v1/message/none"):
         r = call(base + path)
