@@ -129,6 +129,22 @@ static int64_t clamp_i64(uint64_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
+/* One read snapshot for a query and the plan built for it: the plan's
+ * looks at the trigram table (search_trigram.c) and the query must see the
+ * same rows, or a row whose trigrams land in between is in neither (it
+ * was past trigram_through for the plan, and not for the query).  Returns
+ * whether a transaction was begun (not when one is open already). */
+static bool snapshot_begin(struct mail_index *ix)
+{
+	return sqlite3_get_autocommit(ix->db) && sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static void snapshot_end(struct mail_index *ix, bool begun)
+{
+	if (begun)
+		sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int mail_index_search(struct mail_index *ix, const struct search_query *q, uint64_t start, uint64_t limit,
 		      mail_summary_fn fn, void *arg)
 {
@@ -136,6 +152,7 @@ int mail_index_search(struct mail_index *ix, const struct search_query *q, uint6
 	struct search_sql s;
 	sqlite3_stmt *st;
 	uint64_t rows;
+	bool snap = snapshot_begin(ix);
 	int err = search_sql_build(&ix->plan, q, 3, &s);
 	snprintf(sql, sizeof sql, SUMMARY_COLUMNS "%s WHERE %s" ORDER_NEWEST " LIMIT ?1 OFFSET ?2",
 		 s.broad && !s.selective ? " INDEXED BY message_time" : "", s.where);
@@ -146,6 +163,7 @@ int mail_index_search(struct mail_index *ix, const struct search_query *q, uint6
 		sqlite3_finalize(st);
 	}
 	search_sql_free(&s);
+	snapshot_end(ix, snap);
 	return err;
 }
 
@@ -154,6 +172,7 @@ int mail_index_count(struct mail_index *ix, const struct search_query *q, uint64
 	char sql[QUERY_SQL_BYTES];
 	struct search_sql s;
 	sqlite3_stmt *st;
+	bool snap = snapshot_begin(ix);
 	int err = search_sql_build(&ix->plan, q, 1, &s);
 	if (search_sql_all(q))
 		snprintf(sql, sizeof sql, "SELECT total, unread FROM counts");
@@ -171,6 +190,7 @@ int mail_index_count(struct mail_index *ix, const struct search_query *q, uint64
 		sqlite3_finalize(st);
 	}
 	search_sql_free(&s);
+	snapshot_end(ix, snap);
 	return err;
 }
 
@@ -197,6 +217,7 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 	struct search_sql s;
 	sqlite3_stmt *st;
 	uint64_t rows = 0;
+	bool snap = snapshot_begin(ix);
 	int err = search_sql_build(&ix->plan, q, 3, &s);
 	snprintf(sql, sizeof sql,
 		 SUMMARY_COLUMNS " WHERE m.seq > ?1 AND m.received_us >= ?2 AND %s" ORDER_OLDEST " LIMIT 1", s.where);
@@ -207,6 +228,7 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 		sqlite3_finalize(st);
 	}
 	search_sql_free(&s);
+	snapshot_end(ix, snap);
 	return err != 0 ? err : rows == 0 ? -ENOENT : 0;
 }
 
