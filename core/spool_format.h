@@ -154,6 +154,13 @@ uint64_t spool_record_len(const struct spool_envelope *env, uint64_t body_len);
  * not the body_len announced in the head). */
 void spool_record_head(const struct spool_envelope *env, uint64_t body_len, uint64_t synced_before, uint8_t *head);
 
+/* A copy of a valid record (rec[0..record_len), spool_record_decode said
+ * OK) moved to another offset: its synced_before set to synced_before and
+ * both checksums computed again; the rest of its bytes are unchanged.
+ * synced_before must not exceed the record's new offset (recovery rejects
+ * a record that claims bytes after its own start were durable). */
+void spool_record_move(uint8_t *rec, uint64_t record_len, uint64_t synced_before);
+
 struct spool_checksum {
 	XXH3_state_t st; /* XXH3-64 streaming state */
 };

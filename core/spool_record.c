@@ -228,6 +228,15 @@ void spool_record_head(const struct spool_envelope *env, uint64_t body_len, uint
 	spool_record_header(head, (uint32_t)w.n, env->flags, body_len, synced_before);
 }
 
+void spool_record_move(uint8_t *rec, uint64_t record_len, uint64_t synced_before)
+{
+	assert(record_len >= RECORD_FIXED_BYTES && record_len % SPOOL_RECORD_ALIGN == 0);
+	spool_put64(rec + REC_OFF_SYNCED, synced_before);
+	spool_put64(rec + REC_OFF_SUM, XXH3_64bits(rec, REC_OFF_SUM));
+	uint64_t body_end = record_len - SPOOL_RECORD_TRAILER_BYTES;
+	spool_put64(rec + body_end, XXH3_64bits(rec, (size_t)body_end));
+}
+
 void spool_checksum_init(struct spool_checksum *c)
 {
 	XXH3_64bits_reset(&c->st);

@@ -2,7 +2,8 @@
  * index/mail_marks.c - the marks log file (mail_marks.h).
  *
  * Owns: opening or creating SPOOL/marks/marks.log under the spool's mode
- * rules, durable appends, and the replay with its torn-tail cut.
+ * rules, durable appends, and the replay with its torn-tail cut (not when
+ * opened read-only, as prune does).
  * Workload: appends of a few records (a bulk deletion: one record per
  * message, one write and one fdatasync for all of them); the replay reads
  * the log whole into memory (a million marks are ~48 MB).
@@ -47,6 +48,7 @@ static int marks_open_file(struct mail_marks *mk, uint32_t mode)
 int mail_marks_open(struct mail_marks *mk, const char *spool_path)
 {
 	mk->dir_fd = mk->fd = -1;
+	mk->read_only = false;
 	int spool_fd = open(spool_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (spool_fd < 0)
 		return -errno;
@@ -55,6 +57,25 @@ int mail_marks_open(struct mail_marks *mk, const char *spool_path)
 	if (err == 0) {
 		mk->dir_fd = openat(spool_fd, MAIL_MARKS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		err = mk->dir_fd < 0 ? -errno : marks_open_file(mk, mode);
+	}
+	close(spool_fd);
+	if (err != 0)
+		mail_marks_close(mk);
+	return err;
+}
+
+int mail_marks_open_read(struct mail_marks *mk, const char *spool_path)
+{
+	mk->fd = -1;
+	mk->read_only = true;
+	int spool_fd = open(spool_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (spool_fd < 0)
+		return -errno;
+	mk->dir_fd = openat(spool_fd, MAIL_MARKS_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int err = mk->dir_fd < 0 ? -errno : 0;
+	if (err == 0) {
+		mk->fd = openat(mk->dir_fd, MAIL_MARKS_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		err = mk->fd < 0 ? -errno : 0;
 	}
 	close(spool_fd);
 	if (err != 0)
@@ -162,7 +183,8 @@ int mail_marks_replay(struct mail_marks *mk, uint64_t from, mail_marks_fn fn, vo
 	int err = marks_read_from(mk->fd, from, &buf, &len);
 	if (err == 0)
 		err = marks_walk(buf, len, from, &good_end, fn, arg);
-	if (err == 0 && good_end < len && (ftruncate(mk->fd, (off_t)(from + good_end)) != 0 || fdatasync(mk->fd) != 0))
+	if (err == 0 && good_end < len && !mk->read_only &&
+	    (ftruncate(mk->fd, (off_t)(from + good_end)) != 0 || fdatasync(mk->fd) != 0))
 		err = -errno;
 	flock(mk->fd, LOCK_UN);
 	free(buf);

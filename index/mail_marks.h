@@ -20,6 +20,7 @@
 #ifndef SMTPSINK_MAIL_MARKS_H
 #define SMTPSINK_MAIL_MARKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,8 @@
 
 struct mail_marks {
 	int dir_fd; /* SPOOL/marks */
-	int fd; /* marks.log, O_APPEND */
+	int fd; /* marks.log, O_APPEND (read-only: O_RDONLY) */
+	bool read_only; /* mail_marks_open_read: replay never cuts */
 };
 
 /* The spool's file mode (io/spool_fs.h): its directory's read and write
@@ -41,6 +43,10 @@ uint32_t mail_marks_file_mode(int spool_fd);
 /* Open (creating when missing) the marks log of the spool at spool_path:
  * 0 or -errno. */
 int mail_marks_open(struct mail_marks *mk, const char *spool_path);
+/* Open an existing marks log only to replay it (smtpsink-spool prune):
+ * nothing is created, and a torn tail is ignored, not cut.  0, -ENOENT
+ * (no log: no marks) or -errno. */
+int mail_marks_open_read(struct mail_marks *mk, const char *spool_path);
 void mail_marks_close(struct mail_marks *mk);
 
 /* Append marks[0, n) with one write and one fdatasync: 0, -EINVAL (an

@@ -79,8 +79,9 @@ int spool_fs_create(int at, const char *name, uint32_t file_mode, int flags)
 	return fd;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+int spool_fs_write_all(int fd, const void *bytes, size_t len)
 {
+	const uint8_t *p = bytes;
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
@@ -103,7 +104,7 @@ int spool_fs_replace(int at, const char *name, const void *bytes, size_t len, ui
 		fd = spool_fs_create(at, tmp, file_mode, O_WRONLY);
 	if (fd < 0)
 		return fd;
-	int e = write_all(fd, bytes, len);
+	int e = spool_fs_write_all(fd, bytes, len);
 	if (e == 0 && fdatasync(fd) != 0)
 		e = -errno;
 	close(fd);

@@ -51,6 +51,9 @@ int spool_fs_mkdir(int at, const char *name, uint32_t file_mode);
  * there, a symlink included). */
 int spool_fs_create(int at, const char *name, uint32_t file_mode, int flags);
 
+/* Write bytes[0..len) whole (EINTR and short writes retried): 0 or
+ * -errno (-EIO: the file system took nothing). */
+int spool_fs_write_all(int fd, const void *bytes, size_t len);
 /* Replace at/name by bytes[0..len): written and fdatasync'ed under
  * name.tmp, renamed, the directory synced. */
 int spool_fs_replace(int at, const char *name, const void *bytes, size_t len, uint32_t file_mode);

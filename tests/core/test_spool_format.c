@@ -7,7 +7,8 @@
  * checked against the reference encoder of spool_support.h; a streamed
  * body gives the same bytes whatever its pieces; every single-byte flip of
  * a record is caught; every truncation is SHORT; impossible lengths are
- * BAD_HEADER; unknown tags are skipped and malformed fields reported; the
+ * BAD_HEADER; a moved record (spool_record_move) is a fresh encoding with
+ * its new synced_before; unknown tags are skipped and malformed fields reported; the
  * index round trip, lookups against a linear search, and its corruption
  * checks.  Images are decoded against a PROT_NONE page, so an over-read is
  * a SIGSEGV even without ASan.  Recovery scans: test_spool_scan.c.
@@ -225,6 +226,21 @@ static void test_flip_every_byte(void)
 	CHECK_U64(bad, 0);
 	CHECK(decode_guarded(r, len, &rec) == SPOOL_OK);
 	free(r);
+}
+
+/* A record moved by prune --deleted is the record the encoder would have
+ * written with the new synced_before: byte for byte, and it decodes. */
+static void test_record_move(void)
+{
+	size_t len, want_len;
+	uint8_t *r = small_record(&len, 4096);
+	uint8_t *want = small_record(&want_len, 136);
+	spool_record_move(r, len, 136);
+	harness_check_mem(r, len, want, want_len, __FILE__, __LINE__, "moved record equals a fresh encoding");
+	struct spool_record rec;
+	CHECK(decode_guarded(r, len, &rec) == SPOOL_OK);
+	CHECK_U64(rec.synced_before, 136);
+	free(r), free(want);
 }
 
 static void test_truncation(void)
@@ -449,6 +465,7 @@ int main(void)
 	test_padding();
 	test_tail_mismatch();
 	test_flip_every_byte();
+	test_record_move();
 	test_truncation();
 	test_impossible_lengths();
 	test_meta_walk();

@@ -467,7 +467,7 @@ static void verify_file(struct verify_run *v, int fd, uint32_t shard, const stru
 			say(v, true, file, -1, "index without its segment");
 		break;
 	case SPOOL_FILE_TMP:
-		say(v, false, file, -1, "a file being written (or a seal or salvage a crash interrupted)");
+		say(v, false, file, -1, "a file being written (or a seal, salvage or prune a crash interrupted)");
 		break;
 	case SPOOL_FILE_CORRUPT:
 		verify_quarantined(v, fd, shard, f->segno);

@@ -155,7 +155,7 @@ static bool classify(const char *name, struct spool_file *f)
 		f->kind = SPOOL_FILE_SEG;
 	else if (strcmp(ext, ".idx") == 0)
 		f->kind = SPOOL_FILE_IDX;
-	else if (strcmp(ext, ".idx.tmp") == 0 || strcmp(ext, ".damage.tmp") == 0)
+	else if (strcmp(ext, ".idx.tmp") == 0 || strcmp(ext, ".damage.tmp") == 0 || strcmp(ext, ".seg.tmp") == 0)
 		f->kind = SPOOL_FILE_TMP;
 	else if (strcmp(ext, ".seg.corrupt") == 0)
 		f->kind = SPOOL_FILE_CORRUPT;

@@ -22,7 +22,8 @@
 enum spool_file_kind {
 	SPOOL_FILE_SEG, /* NNNNNNNN.seg */
 	SPOOL_FILE_IDX, /* NNNNNNNN.idx */
-	SPOOL_FILE_TMP, /* NNNNNNNN.idx.tmp, .damage.tmp: being written, or a crash interrupted it */
+	SPOOL_FILE_TMP, /* NNNNNNNN.idx.tmp, .damage.tmp, .seg.tmp (prune --deleted): being written, or a crash
+			  interrupted it */
 	SPOOL_FILE_CORRUPT, /* NNNNNNNN.seg.corrupt: quarantined at start-up */
 	SPOOL_FILE_CUT, /* NNNNNNNN.seg.cut-OFFSET: bytes cut off a torn tail */
 	SPOOL_FILE_DAMAGE, /* NNNNNNNN.damage: the ranges a salvage did not index */
