@@ -181,3 +181,19 @@ def test_rewritten_segment_without_its_index_reads_and_reseals(server, tmp_path)
     assert os.path.exists(os.path.join(spool, "shard-00", "%08d.idx" % first))
     tool(spool, "verify", check=0)
     assert {m["qid"] for m in ls_json(spool)} == set(kept)
+
+
+def test_before_runs_first_and_deleted_looks_at_what_is_left(server, tmp_path):
+    spool = tmp_path / "spool"
+    srv = start(server, spool)
+    qids = capture(srv, 25, "b")
+    segs = by_segment(spool)
+    assert wait_ids(srv.http, set(qids)) == set(qids)
+    api(srv.http, "DELETE", "/api/v1/messages", {"IDs": [segs[min(segs)][0]]})
+    srv.stop()
+    out = tool(spool, "prune", "--before", "now", "--deleted", check=0, text=True).stdout
+    sealed = len(segs) - 1
+    assert "prune: deleted %d segment(s)" % sealed in out, out
+    assert "prune --deleted: deleted 0 segment(s), rewrote 0, 0 deleted messages" in out, out
+    assert os.path.exists(os.path.join(spool, "index")), "nothing --deleted changed: the index stays"
+    assert {m["qid"] for m in ls_json(spool)} == set(segs[max(segs)])
