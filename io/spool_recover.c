@@ -21,8 +21,9 @@
  *    and logged (the spool tool still reads its records); a file of zeros
  *    (created, header never durable) held nothing and is removed.
  * Sealed segments (with an .idx) are not rescanned: only their size, age
- * and newest queue ID are noted.  Leftover NNNNNNNN.idx.tmp and
- * .damage.tmp files (a seal or salvage that never finished) are removed.
+ * and newest queue ID are noted.  Leftover NNNNNNNN.idx.tmp, .damage.tmp
+ * and .seg.tmp files (a seal, salvage or prune --deleted that never
+ * finished) are removed.
  *
  * Workload: once per shard at start-up; one pass over each unsealed
  * segment (mmapped), a second over a damaged one to list its ranges.
@@ -314,7 +315,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Segment numbers present (".seg", and ".seg.corrupt" with QUARANTINED
- * set), ascending; stale ".idx.tmp" and ".damage.tmp" files are removed. */
+ * set), ascending; stale ".idx.tmp", ".damage.tmp" and ".seg.tmp" files are
+ * removed. */
 static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 {
 	int dfd = dup(sp->dir_fd);
@@ -328,8 +330,9 @@ static int list_segments(struct spool *sp, uint64_t **out, size_t *count)
 	for (struct dirent *de; (de = readdir(d)) != NULL;) {
 		char *end;
 		unsigned long long n = strtoull(de->d_name, &end, 10);
-		if (end != de->d_name && (strcmp(end, ".idx.tmp") == 0 || strcmp(end, ".damage.tmp") == 0)) {
-			unlinkat(sp->dir_fd, de->d_name, 0); /* a seal or salvage that never finished */
+		if (end != de->d_name &&
+		    (strcmp(end, ".idx.tmp") == 0 || strcmp(end, ".damage.tmp") == 0 || strcmp(end, ".seg.tmp") == 0)) {
+			unlinkat(sp->dir_fd, de->d_name, 0); /* a seal, salvage or prune that never finished */
 			continue;
 		}
 		if (end == de->d_name || strncmp(end, ".seg", 4) != 0 ||
