@@ -33,6 +33,7 @@
 
 struct commit_bell;
 
+#define INDEXER_NICE 10 /* the thread's nice value: below the shards (0) */
 #define INDEXER_POLL_MS 250u /* without a poke, look at the spool this often */
 #define INDEXER_BATCH_MAX 4000u /* phase-1 messages per transaction */
 #define INDEXER_TRIGRAM_SLICE 1000u /* rows given their trigrams per transaction (~30 ms) */
