@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "mail_index_int.h"
+#include "mime_msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +28,7 @@
 #define SUMMARY_COLUMNS                                                                                         \
 	"SELECT m.qid, m.received_us, m.size, m.message_id, m.subject, m.snippet, m.from_name, m.from_address," \
 	" m.to_json, m.cc_json, m.bcc_json, m.reply_to_json, m.tags_json, m.attachments, m.read, m.shard,"      \
-	" m.segno, m.offset, m.seq FROM message m"
+	" m.segno, m.offset, m.seq, m.phase FROM message m"
 #define ORDER_NEWEST " ORDER BY m.received_us DESC, m.qid DESC"
 #define ORDER_OLDEST " ORDER BY m.received_us ASC, m.qid ASC"
 #define QUERY_SQL_BYTES (SEARCH_SQL_WHERE_MAX_BYTES + 512u)
@@ -96,14 +97,39 @@ static void summary_read(sqlite3_stmt *st, struct mail_summary *s)
 	s->seq = (uint64_t)sqlite3_column_int64(st, 18);
 }
 
-/* Run a summary SELECT; fn per row.  0 (rows: *rows), or -errno. */
-static int summary_run(sqlite3_stmt *st, mail_summary_fn fn, void *arg, uint64_t *rows)
+/* A row whose body phase 2 has not reached yet lacks its snippet and
+ * attachment count: read them from the message itself (GMime, as phase 2
+ * will), so no summary depends on how far the indexer got.  A page costs
+ * at most its rows' parses, only while the indexer lags. */
+static void summary_complete(struct mail_index *ix, struct mail_summary *s, char *snippet, size_t cap)
+{
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	struct mime_msg mm;
+	if (mail_index_raw(ix, s, &raw, &len) != 0)
+		return;
+	if (mime_msg_parse(raw, len, &mm) == 0) {
+		s->attachments = (uint32_t)mm.attachment_count;
+		snprintf(snippet, cap, "%s", mm.snippet);
+		s->snippet = snippet;
+		mime_msg_free(&mm);
+	}
+	free(raw);
+}
+
+/* Run a summary SELECT; fn per row (complete: rows without their body
+ * phase are completed first).  0 (rows: *rows), or -errno. */
+static int summary_run(struct mail_index *ix, sqlite3_stmt *st, mail_summary_fn fn, void *arg, uint64_t *rows,
+		       bool complete)
 {
 	int rc;
+	char snippet[sizeof((struct mime_msg *)0)->snippet];
 	*rows = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct mail_summary s;
 		summary_read(st, &s);
+		if (complete && sqlite3_column_int(st, 19) < 2)
+			summary_complete(ix, &s, snippet, sizeof snippet);
 		(*rows)++;
 		if (fn(arg, &s) != 0)
 			return 0;
@@ -159,7 +185,7 @@ int mail_index_search(struct mail_index *ix, const struct search_query *q, uint6
 	if (err == 0 && (err = query_prepare(ix, sql, &s, &st)) == 0) {
 		sqlite3_bind_int64(st, 1, clamp_i64(limit));
 		sqlite3_bind_int64(st, 2, clamp_i64(start));
-		err = summary_run(st, fn, arg, &rows);
+		err = summary_run(ix, st, fn, arg, &rows, true);
 		sqlite3_finalize(st);
 	}
 	search_sql_free(&s);
@@ -205,7 +231,7 @@ int mail_index_get(struct mail_index *ix, const char *id, mail_summary_fn fn, vo
 		return -EIO;
 	if (!latest)
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	int err = summary_run(st, fn, arg, &rows);
+	int err = summary_run(ix, st, fn, arg, &rows, true);
 	sqlite3_finalize(st);
 	return err != 0 ? err : rows == 0 ? -ENOENT : 0;
 }
@@ -224,7 +250,7 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 	if (err == 0 && (err = query_prepare(ix, sql, &s, &st)) == 0) {
 		sqlite3_bind_int64(st, 1, clamp_i64(after_seq));
 		sqlite3_bind_int64(st, 2, since_us);
-		err = summary_run(st, fn, arg, &rows);
+		err = summary_run(ix, st, fn, arg, &rows, true);
 		sqlite3_finalize(st);
 	}
 	search_sql_free(&s);
@@ -240,7 +266,7 @@ int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn 
 			       &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, clamp_i64(after_seq));
-	int err = summary_run(st, fn, arg, &rows);
+	int err = summary_run(ix, st, fn, arg, &rows, false);
 	sqlite3_finalize(st);
 	return err;
 }
