@@ -10,7 +10,6 @@
 
 #include "mail_index_int.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,15 +49,19 @@ static size_t sql_chars(const char *text, size_t len)
 	return n;
 }
 
-/* Does text hold a character unicode61 keeps in a word (a letter or a
- * digit; any non-ASCII character counts: most are letters)? */
+/* Is c a byte unicode61 keeps in a word (a letter or a digit; any
+ * non-ASCII byte counts: most are letters)? */
+static bool sql_word_byte(unsigned char c)
+{
+	return c >= 0x80u || (c >= '0' && c <= '9') || ((c | 0x20u) >= 'a' && (c | 0x20u) <= 'z');
+}
+
+/* Does text hold a character unicode61 keeps in a word? */
 static bool sql_has_word(const char *text, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c >= 0x80u || (c >= '0' && c <= '9') || ((c | 0x20u) >= 'a' && (c | 0x20u) <= 'z'))
+	for (size_t i = 0; i < len; i++)
+		if (sql_word_byte((unsigned char)text[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -67,11 +70,9 @@ static bool sql_has_word(const char *text, size_t len)
  * so a term holding it is checked against the text itself. */
 static bool sql_words_only(const char *text, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c < 0x80 && !isalnum(c) && c != ' ')
+	for (size_t i = 0; i < len; i++)
+		if (!sql_word_byte((unsigned char)text[i]) && text[i] != ' ')
 			return false;
-	}
 	return true;
 }
 
@@ -154,7 +155,8 @@ static int sql_text_term(const struct search_plan *plan, struct search_sql *s, c
 	int err = sql_add_text(s, sql_fts_literal("", t->text, t->text_len, t->phrase ? "" : " *"));
 	if (err != 0)
 		return err;
-	if (!sql_words_only(t->text, t->text_len))
+	bool literal = !sql_words_only(t->text, t->text_len);
+	if (literal)
 		/* the words find the candidates; the text itself must be there:
 		 * "fin*" is not "final", "100%" not "100" (issue 13) */
 		snprintf(buf, cap,
@@ -163,7 +165,7 @@ static int sql_text_term(const struct search_plan *plan, struct search_sql *s, c
 			 n, n + 1);
 	else
 		snprintf(buf, cap, "m.seq IN (SELECT rowid FROM fts_text WHERE fts_text MATCH ?%d)", n);
-	if (!sql_words_only(t->text, t->text_len) && (err = sql_add_copy(s, t)) != 0)
+	if (literal && (err = sql_add_copy(s, t)) != 0)
 		return err;
 	if (t->negated)
 		return 0;
