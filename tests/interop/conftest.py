@@ -204,6 +204,17 @@ class Server:
         self.summary_line()
 
 
+def http_off_unless_asked(argv):
+    """argv with --no-http added unless it names --http... or --no-http:
+    the server's default HTTP address (127.0.0.1:8025) would go to whichever
+    test server starts first, and the API's indexer with it (its index
+    sharing the spool's disk), so tests would run differently from run to
+    run."""
+    if any(str(a).startswith("--http") or str(a) == "--no-http" for a in argv):
+        return argv
+    return argv + ["--no-http"]
+
+
 def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=None, host=HOST,
                  wait=True, check_exit=True, env=None, index=0, discard=True, stdout_path=None):
     """Start smtpsink; return a Server once it listens (unless wait=False).
@@ -211,11 +222,8 @@ def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=No
     listen: list of --listen values; default one TCP address on a free port
     of host.  A port taken between picking and binding is retried.
     discard: pass --discard (the default); False for a test that gives its
-    own --spool DIR.  --no-http is added unless extra names --http or
-    --no-http itself: the server's default HTTP address (127.0.0.1:8025)
-    would otherwise go to whichever test server starts first, and the API's
-    indexer with it, so every other test would run differently from run to
-    run.  stdout_path: a file for the server's stdout (default
+    own --spool DIR.  HTTP is off unless extra asks for it
+    (http_off_unless_asked).  stdout_path: a file for the server's stdout (default
     /dev/null), for --trace -.
     """
     for attempt in range(5):
@@ -230,8 +238,7 @@ def start_server(bin_path, tmp_path, extra=(), io="uring", wrapper=(), listen=No
         if io is not None:
             argv += ["--io", io]
         argv += [str(a) for a in extra]
-        if not any(str(a).startswith("--http") or str(a) == "--no-http" for a in argv):
-            argv.append("--no-http")
+        argv = http_off_unless_asked(argv)
         stderr_path = tmp_path / ("smtpsink-%d-%d.stderr" % (index, attempt))
         with open(stderr_path, "wb") as err, open(stdout_path or os.devnull, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,

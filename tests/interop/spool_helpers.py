@@ -70,8 +70,7 @@ def launch(bin_path, log_dir, spool, extra=(), io="epoll", port=None, index=0):
         p = port or free_port()
         argv = [bin_path, "--listen", "%s:%d" % (HOST, p), "--io", io, "--spool", str(spool)]
         argv += [str(a) for a in extra]
-        if not any(a.startswith("--http") or a == "--no-http" for a in argv[1:]):
-            argv.append("--no-http")  # as conftest.start_server: the index would share the spool's disk
+        argv = conftest.http_off_unless_asked(argv)
         stderr_path = Path(log_dir) / ("smtpsink-spool-%d-%d.stderr" % (index, attempt))
         with open(stderr_path, "wb") as err, open(os.devnull, "wb") as out:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
