@@ -211,8 +211,8 @@ static int api_listen(const struct server_config *cfg)
 }
 
 /* Before the shards start: the listener, the server (not yet serving) and
- * the indexer, whose eventfd the shards are given (cfg->notify_fd, and the
- * commit bell they ring after each committed batch: io/commit_bell.h). */
+ * the indexer, whose commit bell the shards ring after each committed batch
+ * (io/commit_bell.h). */
 static int api_prepare(struct server_config *cfg, struct api *api, struct fault_live *faults,
 		       struct server_shared *shared)
 {
@@ -241,7 +241,6 @@ static int api_prepare(struct server_config *cfg, struct api *api, struct fault_
 		fprintf(stderr, "smtpsink: --http: %s\n", err);
 		return e;
 	}
-	cfg->notify_fd = api->indexer != NULL ? indexer_notify_fd(api->indexer) : -1;
 	if (api->indexer != NULL) /* before the shards start; cleared only after they are joined */
 		atomic_store_explicit(&shared->bell, indexer_bell(api->indexer), memory_order_release);
 	return 0;

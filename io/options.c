@@ -337,7 +337,6 @@ static void defaults(struct server_config *cfg)
 	cfg->spool_mode = SPOOL_FS_FILE_MODE_DEFAULT;
 	cfg->spool_min_free = UINT64_MAX; /* spool_open(): from --max-size and the disk */
 	cfg->idle_gap_ms = 1000;
-	cfg->notify_fd = -1;
 }
 
 /* --http, --no-http: on by default with a spool, at SERVER_DEFAULT_HTTP. */

@@ -84,7 +84,6 @@ struct server_config {
 	bool no_http;
 	const char *http_auth; /* --http-auth FILE */
 	const char *http_cors; /* --http-cors ORIGIN */
-	int notify_fd; /* the indexer's eventfd (shards write 1 after commits); -1: none */
 };
 
 /* Parse argv into *cfg (defaults first).  Returns 0 to run, 1 when --help or
