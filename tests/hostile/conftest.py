@@ -47,10 +47,10 @@ _interop = _load_interop_conftest()
 
 # Re-exported: fixtures and hooks of the interop suite, and what
 # tests/interop/spool_helpers.py reads from "conftest" (Server, START_TIMEOUT,
-# BACKEND_WORD) so that its helpers can be imported from here.
+# BACKEND_WORD, http_off_unless_asked) so that its helpers can be imported from here.
 from interop_conftest import (  # noqa: E402,F401
-    BACKEND_WORD, START_TIMEOUT, Server, any_server, backend, figures, pytest_generate_tests,
-    pytest_report_header, pytest_terminal_summary, server, smtpsink_bin)
+    BACKEND_WORD, START_TIMEOUT, Server, any_server, backend, figures, http_off_unless_asked,
+    pytest_generate_tests, pytest_report_header, pytest_terminal_summary, server, smtpsink_bin)
 from spool_helpers import spool_server  # noqa: E402,F401
 
 import hostile_helpers as hh  # noqa: E402
