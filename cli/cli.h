@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CLI_OPTS_MAX 64u /* rows in one table (the server has about 55) */
+#define CLI_OPTS_MAX 96u /* rows in one table (the server has about 70) */
 #define CLI_NS 1ull /* units of a CLI_DURATION row */
 #define CLI_MS 1000000ull
 #define CLI_SECONDS 1000000000ull

@@ -41,8 +41,8 @@
 #define FAULT_P_DECIMALS 9u
 
 /* In enum fault_stage order. */
-static const char *const stage_names[] = { "connect", "helo", "mail", "rcpt", "data", "bdat", "content",
-					   "dot",     "rset", "noop", "quit", "vrfy", "auth", "any" };
+static const char *const stage_names[] = { "connect", "helo", "mail", "rcpt", "data", "bdat", "content", "dot",
+					   "rset",    "noop", "quit", "vrfy", "auth", "tls",  "any" };
 _Static_assert(sizeof stage_names / sizeof stage_names[0] == FAULT_STAGE_COUNT, "a stage without a name");
 
 const char *fault_stage_name(enum fault_stage st)
@@ -307,6 +307,7 @@ enum item_kind {
 	ITEM_REPLY,
 	ITEM_CLOSE,
 	ITEM_DISCONNECT,
+	ITEM_FAIL,
 	ITEM_DELAY,
 	ITEM_P,
 	ITEM_CLIENT,
@@ -320,13 +321,10 @@ static const struct {
 	const char *word;
 	bool bare;
 } item_words[ITEM_COUNT] = {
-	[ITEM_REPLY] = { "reply=", false },
-	[ITEM_CLOSE] = { "close", true },
-	[ITEM_DISCONNECT] = { "disconnect", true },
-	[ITEM_DELAY] = { "delay=", false },
-	[ITEM_P] = { "p=", false },
-	[ITEM_CLIENT] = { "client=", false },
-	[ITEM_DOMAIN] = { "domain=", false },
+	[ITEM_REPLY] = { "reply=", false },	    [ITEM_CLOSE] = { "close", true },
+	[ITEM_DISCONNECT] = { "disconnect", true }, [ITEM_FAIL] = { "fail", true },
+	[ITEM_DELAY] = { "delay=", false },	    [ITEM_P] = { "p=", false },
+	[ITEM_CLIENT] = { "client=", false },	    [ITEM_DOMAIN] = { "domain=", false },
 };
 
 /* The item keyword s[0..n) starts with, or ITEM_COUNT. */
@@ -354,10 +352,10 @@ struct draft {
 static const char *parse_item(struct draft *d, enum item_kind k, struct val v)
 {
 	char cidr_text[CIDR_TEXT_MAX];
-	bool answer = k == ITEM_REPLY || k == ITEM_CLOSE || k == ITEM_DISCONNECT;
+	bool answer = k == ITEM_REPLY || k == ITEM_CLOSE || k == ITEM_DISCONNECT || k == ITEM_FAIL;
 
 	if (answer && d->r.answer != FAULT_ANSWER_NONE)
-		return "more than one answer (reply=, close, disconnect)";
+		return "more than one answer (reply=, close, disconnect, fail)";
 	if (!answer && d->seen[k])
 		return "an item appears twice";
 	d->seen[k] = true;
@@ -375,6 +373,9 @@ static const char *parse_item(struct draft *d, enum item_kind k, struct val v)
 	case ITEM_DISCONNECT:
 		d->r.answer = FAULT_ANSWER_DISCONNECT;
 		return v.p == NULL ? NULL : "disconnect takes no value";
+	case ITEM_FAIL:
+		d->r.answer = FAULT_ANSWER_FAIL;
+		return v.p == NULL ? NULL : "fail takes no value";
 	case ITEM_DELAY:
 		return parse_delay(v, &d->r.delay_min_ms, &d->r.delay_max_ms);
 	case ITEM_P:
@@ -402,6 +403,7 @@ static unsigned reply_classes(enum fault_stage st)
 	switch (st) {
 	case FAULT_STAGE_CONNECT:
 	case FAULT_STAGE_DOT:
+	case FAULT_STAGE_TLS:
 	case FAULT_STAGE_ANY:
 		return 1u << 4 | 1u << 5;
 	case FAULT_STAGE_CONTENT:
@@ -420,7 +422,9 @@ static const char *validate(const struct draft *d)
 {
 	const struct fault_rule *r = &d->r;
 	if (r->answer == FAULT_ANSWER_NONE && r->delay_max_ms == 0)
-		return "needs an answer (reply=, close, disconnect) or a delay=";
+		return "needs an answer (reply=, close, disconnect, fail) or a delay=";
+	if (r->answer == FAULT_ANSWER_FAIL && r->stage != FAULT_STAGE_TLS)
+		return "fail is only for the tls stage";
 	if (d->seen[ITEM_DOMAIN] && r->stage != FAULT_STAGE_MAIL && r->stage != FAULT_STAGE_RCPT)
 		return "domain= is only for the mail and rcpt stages";
 	if (r->answer == FAULT_ANSWER_REPLY && !(reply_classes(r->stage) >> (r->code / 100) & 1u)) {
@@ -474,6 +478,8 @@ static size_t canon(const struct draft *d, char *buf, size_t cap)
 		put(buf, cap, &len, ":close");
 	} else if (r->answer == FAULT_ANSWER_DISCONNECT) {
 		put(buf, cap, &len, ":disconnect");
+	} else if (r->answer == FAULT_ANSWER_FAIL) {
+		put(buf, cap, &len, ":fail");
 	}
 	if (r->delay_max_ms) {
 		put(buf, cap, &len, ":delay=");

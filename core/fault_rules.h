@@ -15,11 +15,12 @@
  *
  *   RULE  := STAGE ':' ITEM { ':' ITEM }
  *   STAGE := connect | helo | mail | rcpt | data | bdat | content | dot |
- *            rset | noop | quit | vrfy | auth | any
+ *            rset | noop | quit | vrfy | auth | tls | any
  *            (helo: HELO, EHLO and LHLO; data: the DATA command, its 354;
  *            content: after the 354 / first BDAT, before the end of data;
- *            dot: the reply to the end of data (or BDAT LAST); any: every
- *            command, not connect/content/dot)
+ *            dot: the reply to the end of data (or BDAT LAST); tls:
+ *            STARTTLS and its handshake, or an implicit-TLS handshake;
+ *            any: every command, not connect/content/dot)
  *   ITEM  := reply=CODE[ TEXT]      answer CODE TEXT instead of the
  *                                   normal reply (4xx/5xx refuse the
  *                                   command; 2xx/3xx run it and replace
@@ -27,6 +28,8 @@
  *          | close[=CODE[ TEXT]]    reply (default 421 4.7.0 <host>
  *                                   closing) and disconnect
  *          | disconnect             disconnect without any reply
+ *          | fail                   tls only: the handshake fails with
+ *                                   a TLS alert (after STARTTLS's 220)
  *          | delay=DUR[-DUR]        hold the reply this long (a range:
  *                                   uniformly random in it); at connect
  *                                   the banner, at content the reading
@@ -45,7 +48,9 @@
  * ("4.0.0", "5.0.0", "2.0.0").  A rule has at most one of reply, close,
  * disconnect (its "answer"), and needs an answer or a delay.  Per stage:
  * connect allows only 4xx/5xx replies (sent as the banner, then the
- * connection is closed); content allows delay, close and disconnect (no
+ * connection is closed); tls allows 4xx/5xx replies (STARTTLS refused,
+ * 454 4.7.0 is the usual one), fail, close, disconnect and delay (the 220
+ * to STARTTLS, or an implicit handshake, waits); content allows delay, close and disconnect (no
  * reply is owed there); dot allows only 4xx/5xx replies.
  *
  * Choice: for one decision, the rules of the stage that match the client
@@ -80,6 +85,7 @@ enum fault_stage {
 	FAULT_STAGE_QUIT,
 	FAULT_STAGE_VRFY,
 	FAULT_STAGE_AUTH,
+	FAULT_STAGE_TLS,
 	FAULT_STAGE_ANY,
 	FAULT_STAGE_COUNT,
 	FAULT_STAGE_NONE = FAULT_STAGE_COUNT, /* a verb no stage names */
@@ -97,6 +103,7 @@ enum fault_answer {
 	FAULT_ANSWER_REPLY,
 	FAULT_ANSWER_CLOSE, /* reply, then disconnect */
 	FAULT_ANSWER_DISCONNECT, /* no reply */
+	FAULT_ANSWER_FAIL, /* tls only: the handshake fails (a TLS alert) */
 };
 
 /* What one decision came to. */

@@ -230,6 +230,10 @@ static void put_meta(struct spool_meta_writer *w, const struct session_report *r
 	spool_put64(b + 8, r->bytes_out);
 	spool_meta_put(w, SPOOL_TAG_SESSION_BYTES, b, sizeof b);
 	put_lists(w, r);
+	if (r->tls.len > 0)
+		spool_meta_put(w, SPOOL_TAG_TLS, r->tls.ptr, r->tls.len);
+	if (r->tls_sni.len > 0)
+		spool_meta_put(w, SPOOL_TAG_TLS_SNI, r->tls_sni.ptr, r->tls_sni.len);
 }
 
 static uint32_t meta_len(const struct session_report *r)
@@ -267,6 +271,8 @@ static long field_size(uint8_t tag)
 	case SPOOL_TAG_QUEUE_ID:
 	case SPOOL_TAG_HELO:
 	case SPOOL_TAG_SESSION_MESSAGE:
+	case SPOOL_TAG_TLS:
+	case SPOOL_TAG_TLS_SNI:
 		return 0;
 	case SPOOL_TAG_RECEIVED_US:
 	case SPOOL_TAG_SESSION_END_US:
@@ -362,6 +368,12 @@ static bool get_field(struct session_report_image *out, uint8_t tag, struct smtp
 	case SPOOL_TAG_HELO:
 		r->helo = v;
 		break;
+	case SPOOL_TAG_TLS:
+		r->tls = v;
+		break;
+	case SPOOL_TAG_TLS_SNI:
+		r->tls_sni = v;
+		break;
 	case SPOOL_TAG_SESSION_END_US:
 		r->end_us = spool_get64(v.ptr);
 		break;
@@ -410,6 +422,8 @@ bool session_report_decode(const struct spool_record *rec, struct session_report
 	out->r.messages = out->messages;
 	out->r.helo = smtp_view_make("", 0);
 	out->r.id = smtp_view_make("", 0);
+	out->r.tls = smtp_view_make("", 0);
+	out->r.tls_sni = smtp_view_make("", 0);
 	if (!(rec->flags & SPOOL_FLAG_SESSION) || rec->meta == NULL)
 		return false;
 	size_t pos = 0;

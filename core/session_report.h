@@ -87,6 +87,8 @@ struct session_report {
 	uint32_t gap_count, gaps_total;
 	const struct smtp_view *messages; /* queue IDs, message_count kept */
 	uint32_t message_count;
+	struct smtp_view tls; /* "TLSv1.3 TLS_AES_256_GCM_SHA384", "failed: why"; empty: no TLS */
+	struct smtp_view tls_sni; /* the server name the client asked for; may be empty */
 };
 
 /* Encoding: like a message record with an empty body.

@@ -17,7 +17,7 @@ void smtp_config_defaults(struct smtp_config *cfg)
 	cfg->max_size_bytes = SMTP_SIZE_DEFAULT_BYTES;
 	cfg->max_rcpts = SMTP_RCPTS_DEFAULT;
 	cfg->max_errors = SMTP_ERRORS_DEFAULT;
-	cfg->ext = SMTP_EXT_ALL;
+	cfg->ext = SMTP_EXT_ALL & ~SMTP_EXT_STARTTLS; /* core has no TLS: its user offers it */
 	cfg->bare_lf = SMTP_BARE_LF_PRESERVE;
 }
 

@@ -31,7 +31,10 @@ enum smtp_ext {
 	SMTP_EXT_DSN = 1u << 6,
 	SMTP_EXT_AUTH = 1u << 7,
 	SMTP_EXT_ESMTP = 1u << 8, /* off: EHLO is refused, only HELO works */
-	SMTP_EXT_COUNT = 9, /* the bits above */
+	SMTP_EXT_STARTTLS = 1u << 9, /* RFC 3207; offered only when the layer
+					above can run TLS (a certificate), and
+					not once TLS is on */
+	SMTP_EXT_COUNT = 10, /* the bits above */
 	SMTP_EXT_ALL = (1u << SMTP_EXT_COUNT) - 1,
 };
 
@@ -58,6 +61,7 @@ struct smtp_config {
 	bool strict_sync; /* input after a group-ending command: 554 + close */
 	bool strict_address; /* MAIL FROM:a@b (no brackets), 8-bit address
 				without SMTPUTF8: rejected instead of flagged */
+	bool require_tls; /* MAIL before TLS: 530 5.7.0 (RFC 3207 4) */
 };
 
 /* Fill *cfg with the documented defaults (hostname "smtpsink"). */

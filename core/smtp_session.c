@@ -419,6 +419,7 @@ static size_t step_input(struct smtp_session *s, const uint8_t *in, size_t len, 
 		return session_feed_bdat(s, in, len, out);
 	case SMTP_STATE_VERDICT:
 	case SMTP_STATE_LMTP_REPLIES:
+	case SMTP_STATE_STARTTLS:
 	case SMTP_STATE_CLOSED:
 		break;
 	}
@@ -477,6 +478,10 @@ enum smtp_stop smtp_session_feed(struct smtp_session *s, const uint8_t *in, size
 		if (s->state == SMTP_STATE_CLOSED || s->state == SMTP_STATE_VERDICT) {
 			s->pause = false; /* the caller has control anyway */
 			return s->state == SMTP_STATE_CLOSED ? SMTP_STOP_CLOSE : SMTP_STOP_VERDICT;
+		}
+		if (s->state == SMTP_STATE_STARTTLS) {
+			s->pause = false; /* the handshake holds the input anyway */
+			return SMTP_STOP_STARTTLS;
 		}
 		if (s->pause) {
 			s->pause = false;

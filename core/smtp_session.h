@@ -60,6 +60,11 @@ enum smtp_stop {
 	SMTP_STOP_VERDICT,
 	SMTP_STOP_CLOSE,
 	SMTP_STOP_PAUSE, /* the layer above asked to stop (smtp_session_pause) */
+	SMTP_STOP_STARTTLS, /* "220 Ready to start TLS" was written: send it,
+			       discard the input after the STARTTLS line
+			       (never answer nor decrypt it: CVE-2011-0411),
+			       run the handshake, then call
+			       smtp_session_tls_started() */
 };
 
 enum smtp_event_type {
@@ -190,6 +195,8 @@ enum smtp_state {
 	SMTP_STATE_BDAT, /* inside a BDAT chunk, bdat_left octets to go */
 	SMTP_STATE_VERDICT, /* message complete, verdict awaited */
 	SMTP_STATE_LMTP_REPLIES, /* writing per-recipient LMTP replies */
+	SMTP_STATE_STARTTLS, /* STARTTLS answered 220; the handshake is the
+				layer above's, no input is taken meanwhile */
 	SMTP_STATE_CLOSED,
 };
 
@@ -235,6 +242,7 @@ struct smtp_session {
 	bool cmd_pipelined; /* the command being handled had input after it */
 	bool pause; /* smtp_session_pause() was called: stop after this step */
 	bool mail_refused_above; /* the last MAIL was refused by the layer above */
+	bool tls; /* the session runs over TLS (STARTTLS done, or implicit TLS) */
 	uint16_t verdict_code; /* LMTP: the verdict being repeated */
 	uint16_t bdat_ov_code; /* SMTP_BDAT_REFUSED_ABOVE: the override's reply */
 	uint32_t rcpts; /* accepted recipients in this transaction */
@@ -298,6 +306,11 @@ bool smtp_session_is_idle(const struct smtp_session *s);
  * trickled a byte at a time cannot hold the session. */
 bool smtp_session_in_command(const struct smtp_session *s);
 
+/* The TLS handshake after STARTTLS is done (state SMTP_STATE_STARTTLS):
+ * the session starts over as RFC 3207 4.2 says (no HELO/EHLO, no AUTH, no
+ * transaction), on TLS; the client's EHLO comes next.  Also for implicit
+ * TLS, before the banner: the session is on TLS from its start. */
+void smtp_session_tls_started(struct smtp_session *s);
 /* From an event callback: make feed() return SMTP_STOP_PAUSE once the
  * step that raised the event is over (a command handled, with its reply;
  * DATA's 354 or a BDAT command read, before any content), so that no more

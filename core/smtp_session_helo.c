@@ -11,6 +11,13 @@
 
 #include "smtp_session_int.h"
 
+/* The EHLO line of extension e in this session, if it is offered: STARTTLS
+ * is not, once TLS is on (RFC 3207 4.2). */
+static bool ehlo_line(const struct smtp_session *s, const struct smtp_ext_info *e, char *line)
+{
+	return !(s->tls && e->bit == SMTP_EXT_STARTTLS) && smtp_verbs_ehlo_line(e, s->cfg, line);
+}
+
 /* Append the multi-line EHLO/LHLO reply: the hostname, then one line per
  * offered extension, in the registry's order (smtp_verbs.c). */
 static void ehlo_reply(struct smtp_session *s, struct smtp_out *out)
@@ -19,10 +26,10 @@ static void ehlo_reply(struct smtp_session *s, struct smtp_out *out)
 	const struct smtp_ext_info *e;
 	size_t n = 0, done = 0;
 	for (size_t i = 0; (e = smtp_verbs_ext(i)) != NULL; i++)
-		n += smtp_verbs_ehlo_line(e, s->cfg, line);
+		n += ehlo_line(s, e, line);
 	smtp_reply_line(out, 250, n > 0, false, s->cfg->hostname);
 	for (size_t i = 0; (e = smtp_verbs_ext(i)) != NULL; i++)
-		if (smtp_verbs_ehlo_line(e, s->cfg, line))
+		if (ehlo_line(s, e, line))
 			smtp_reply_line(out, 250, ++done < n, false, line);
 }
 

@@ -76,6 +76,7 @@ void session_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 void session_cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 void session_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 void session_cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
+void session_cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);
 
 /* AUTH continuation lines (states AUTH_*): cmd->arg is the whole line. */
 void session_cmd_auth_response(struct smtp_session *s, const struct smtp_cmd *cmd, struct smtp_out *out);

@@ -54,6 +54,10 @@ void session_cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd, struct
 		session_error(s, out, 503, "5.5.1 Error: nested MAIL command");
 		return;
 	}
+	if (s->cfg->require_tls && !s->tls) {
+		session_error(s, out, 530, "5.7.0 Must issue a STARTTLS command first");
+		return;
+	}
 	if (s->helo_verb == SMTP_VERB_UNKNOWN) {
 		if (s->cfg->strict_helo_first) {
 			session_error(s, out, 503, "5.5.1 Error: send HELO/EHLO first");

@@ -4,7 +4,8 @@
  * Owns: the two tables and their lookups, and the text of one EHLO line.
  * The verb table is indexed by enum smtp_verb; the extension table is in
  * EHLO line order (today's order: PIPELINING SIZE 8BITMIME SMTPUTF8
- * ENHANCEDSTATUSCODES AUTH DSN CHUNKING), which is not bit order.
+ * ENHANCEDSTATUSCODES STARTTLS AUTH DSN CHUNKING), which is not bit
+ * order.
  *
  * Invariants (tests/core/test_smtp_verbs.c): every verb has a row, a name,
  * a handler and a code, codes are unique and match docs/SPOOL-FORMAT.md;
@@ -42,7 +43,8 @@ const struct smtp_verb_info smtp_verbs_rows[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_EXPN] = { "EXPN", 12, WORD | ENDS, FAULT_STAGE_NONE, 0, session_cmd_not_implemented },
 	[SMTP_VERB_HELP] = { "HELP", 13, WORD | ENDS | HELP, FAULT_STAGE_NONE, 0, session_cmd_help },
 	[SMTP_VERB_AUTH] = { "AUTH", 14, WORD | ENDS | HELP, FAULT_STAGE_AUTH, SMTP_EXT_AUTH, session_cmd_auth },
-	[SMTP_VERB_STARTTLS] = { "STARTTLS", 15, WORD | ENDS, FAULT_STAGE_NONE, 0, session_cmd_not_implemented },
+	[SMTP_VERB_STARTTLS] = { "STARTTLS", 15, WORD | ENDS, FAULT_STAGE_TLS, SMTP_EXT_STARTTLS,
+				 session_cmd_starttls },
 	[SMTP_VERB_AUTH_RESPONSE] = { "AUTH-RESPONSE", 16, ENDS, FAULT_STAGE_AUTH, SMTP_EXT_AUTH,
 				      session_cmd_auth_response },
 };
@@ -60,6 +62,7 @@ static const struct smtp_ext_info exts[] = {
 	{ SMTP_EXT_SMTPUTF8, "SMTPUTF8", NULL, false, "no-smtputf8", "do not offer SMTPUTF8" },
 	{ SMTP_EXT_ENHANCEDSTATUSCODES, "ENHANCEDSTATUSCODES", NULL, false, "no-enhancedstatuscodes",
 	  "no ENHANCEDSTATUSCODES" },
+	{ SMTP_EXT_STARTTLS, "STARTTLS", NULL, false, "no-starttls", "do not offer STARTTLS (implicit TLS only)" },
 	{ SMTP_EXT_AUTH, "AUTH", "PLAIN LOGIN", false, "no-auth", "do not offer AUTH" },
 	{ SMTP_EXT_DSN, "DSN", NULL, false, "no-dsn", "do not offer DSN" },
 	{ SMTP_EXT_CHUNKING, "CHUNKING", NULL, false, "no-chunking", "do not offer CHUNKING (BDAT)" },

@@ -78,7 +78,7 @@
  * writes, in this order: QUEUE_ID, RECEIVED_US, SHARD, NODE, CLIENT, HELO,
  * PROTOCOL, AUTH_USER (if not empty), MAIL_FROM, MAIL_PARAMS (if not
  * empty), then per recipient RCPT and its RCPT_PARAMS (if not empty), then
- * SESSION_ID (if not empty).  An absent optional field means empty. */
+ * SESSION_ID, TLS, TLS_SNI (each if not empty).  An absent optional field means empty. */
 enum spool_tag {
 	SPOOL_TAG_QUEUE_ID = 1, /* printable, <= 20 bytes */
 	SPOOL_TAG_RECEIVED_US = 2, /* u64, microseconds since the epoch */
@@ -93,6 +93,8 @@ enum spool_tag {
 	SPOOL_TAG_RCPT_PARAMS = 11, /* raw parameters of the RCPT just before */
 	SPOOL_TAG_SESSION_ID = 12, /* links to the session report (issue 7) */
 	SPOOL_TAG_NODE = 13, /* u32 */
+	SPOOL_TAG_TLS = 14, /* "TLSv1.3 TLS_AES_256_GCM_SHA384": version and cipher; absent: no TLS */
+	SPOOL_TAG_TLS_SNI = 15, /* the server name the client asked for; absent: none */
 	/* Session records (SPOOL_FLAG_SESSION, core/session_report.h) use
 	 * QUEUE_ID (the session ID), RECEIVED_US (connect time), SHARD, NODE,
 	 * CLIENT and HELO as above, then these, in this order.  Verb and
@@ -111,6 +113,8 @@ enum spool_tag {
 	SPOOL_TAG_SESSION_GAP = 40, /* u64 at_us, u64 len_us, u8 verb code before it, u8 bit 0:
 				       in a transaction, u16 0; one per idle gap */
 	SPOOL_TAG_SESSION_MESSAGE = 41, /* queue ID of a message of the session; one each */
+	/* ... and last TLS and TLS_SNI as in messages (TLS may read
+	 * "failed: <why>": the handshake did not complete) */
 };
 
 /* What the server knows about a message when it is complete.  Views point
@@ -128,6 +132,7 @@ struct spool_envelope {
 	uint32_t rcpt_count; /* the whole meta must fit a u32 (asserted) */
 	uint32_t flags; /* enum smtp_msg_flag bits */
 	struct smtp_view session_id; /* may be empty */
+	struct smtp_view tls, tls_sni; /* empty without TLS */
 };
 
 /* Size of the header + meta part for *env (fields over

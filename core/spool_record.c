@@ -177,6 +177,8 @@ static void put_meta(struct spool_meta_writer *w, const struct spool_envelope *e
 			put_optional(w, SPOOL_TAG_RCPT_PARAMS, env->rcpt_params[i]);
 	}
 	put_optional(w, SPOOL_TAG_SESSION_ID, env->session_id);
+	put_optional(w, SPOOL_TAG_TLS, env->tls);
+	put_optional(w, SPOOL_TAG_TLS_SNI, env->tls_sni);
 }
 
 static uint32_t meta_len(const struct spool_envelope *env)

@@ -53,7 +53,7 @@ struct backend_ops {
 	int (*run_once)(struct shard *sh, unsigned timeout_ms);
 	/* Stop accepting: close this shard's listeners. */
 	void (*stop_accepting)(struct shard *sh);
-	/* Send c->out[0..out_inflight); conn_on_sent() reports progress.
+	/* Send conn_send_data(c)[0..out_inflight); conn_on_sent() reports progress.
 	 * Called only when no send is in flight. */
 	void (*send)(struct conn *c);
 	void (*recv_pause)(struct conn *c);

@@ -23,6 +23,7 @@
 #include "conn.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,11 +36,12 @@
 
 /* The legal transitions: legal[from] has bit `to` set. */
 static const uint16_t legal[CONN_STATE_COUNT] = {
-	[CONN_FREE] = BIT(CONN_PROXY) | BIT(CONN_SESSION) | BIT(CONN_DRAINING),
-	[CONN_PROXY] = BIT(CONN_SESSION) | BIT(CONN_DRAINING),
-	[CONN_SESSION] = BIT(CONN_VERDICT) | BIT(CONN_HELD) | BIT(CONN_DRAINING),
+	[CONN_FREE] = BIT(CONN_PROXY) | BIT(CONN_SESSION) | BIT(CONN_HANDSHAKE) | BIT(CONN_DRAINING),
+	[CONN_PROXY] = BIT(CONN_SESSION) | BIT(CONN_HANDSHAKE) | BIT(CONN_DRAINING),
+	[CONN_SESSION] = BIT(CONN_VERDICT) | BIT(CONN_HELD) | BIT(CONN_HANDSHAKE) | BIT(CONN_DRAINING),
 	[CONN_VERDICT] = BIT(CONN_SESSION) | BIT(CONN_HELD) | BIT(CONN_DRAINING),
-	[CONN_HELD] = BIT(CONN_SESSION) | BIT(CONN_VERDICT) | BIT(CONN_DRAINING),
+	[CONN_HELD] = BIT(CONN_SESSION) | BIT(CONN_VERDICT) | BIT(CONN_HANDSHAKE) | BIT(CONN_DRAINING),
+	[CONN_HANDSHAKE] = BIT(CONN_SESSION) | BIT(CONN_HELD) | BIT(CONN_DRAINING),
 	[CONN_DRAINING] = BIT(CONN_HELD) | BIT(CONN_CLOSING),
 	[CONN_CLOSING] = BIT(CONN_CLOSED),
 	[CONN_CLOSED] = BIT(CONN_FREE),
@@ -72,7 +74,8 @@ static void maybe_close(struct conn *c)
 {
 	if (conn_effective_state(c) != CONN_DRAINING)
 		return;
-	if (!c->broken && (c->out_inflight != 0 || c->out_len != 0 || c->state == CONN_HELD))
+	if (!c->broken && (c->out_inflight != 0 || c->out_len != 0 || c->state == CONN_HELD ||
+			   (c->tls != NULL && conn_tls_output_pending(c))))
 		return;
 	conn_hold_cancel(c);
 	conn_timer_disarm(c);
@@ -81,14 +84,32 @@ static void maybe_close(struct conn *c)
 	c->shard->ops->close(c);
 }
 
-void conn_flush(struct conn *c)
+/* Send what may leave of c->out as it is (no TLS, or STARTTLS's 220). */
+static void send_clear(struct conn *c)
 {
 	uint32_t n = conn_hold_sendable(c);
-	if (c->out_inflight == 0 && n > 0 && c->state < CONN_CLOSING) {
-		c->out_inflight = n;
-		if (c->trace != NULL)
-			conn_trace_output(c, c->out, n);
-		c->shard->ops->send(c);
+	if (c->tls != NULL)
+		n = conn_tls_clear_limit(c, n);
+	if (n == 0)
+		return;
+	c->out_inflight = n;
+	if (c->trace != NULL)
+		conn_trace_output(c, c->out, n);
+	c->shard->ops->send(c);
+}
+
+const uint8_t *conn_send_data(const struct conn *c)
+{
+	return c->tls != NULL ? conn_tls_send_data(c) : c->out;
+}
+
+void conn_flush(struct conn *c)
+{
+	if (c->out_inflight == 0 && c->state < CONN_CLOSING) {
+		if (c->tls != NULL && conn_tls_sealing(c))
+			conn_tls_send(c);
+		else
+			send_clear(c);
 	}
 	if (c->out != NULL && c->out_len == 0 && c->out_inflight == 0) {
 		shard_out_free(c->shard, c->out);
@@ -105,6 +126,8 @@ static enum smtp_stop feed_once(struct conn *c, struct smtp_out *out)
 	conn_input_peek(c, &p, &n);
 	enum smtp_stop st = smtp_session_feed(&c->session, p, n, &used, out);
 	conn_input_consume(c, used);
+	if (st == SMTP_STOP_STARTTLS)
+		conn_tls_starttls(c, out); /* the rest of the input is dropped */
 	if (st == SMTP_STOP_VERDICT) {
 		st = conn_capture_verdict(c, out);
 		if (st == SMTP_STOP_VERDICT)
@@ -122,6 +145,8 @@ static bool feed_input_loop(struct conn *c, struct smtp_out *out)
 	for (;;) {
 		if (c->state != CONN_SESSION || smtp_out_room(out) < SMTP_OUT_RESERVE_BYTES || conn_capture_blocked(c))
 			return false;
+		if (c->tls != NULL && conn_input_empty(c))
+			conn_tls_pump(c); /* decrypt the next records */
 		if (conn_input_empty(c) && c->session.state != SMTP_STATE_LMTP_REPLIES)
 			return true;
 		enum smtp_stop st = feed_once(c, out);
@@ -129,7 +154,8 @@ static bool feed_input_loop(struct conn *c, struct smtp_out *out)
 			conn_drain(c);
 			return true;
 		}
-		if (st == SMTP_STOP_VERDICT || st == SMTP_STOP_OUT_FULL || c->state == CONN_HELD)
+		if (st == SMTP_STOP_VERDICT || st == SMTP_STOP_OUT_FULL || st == SMTP_STOP_STARTTLS ||
+		    c->state == CONN_HELD)
 			return false;
 		if (st == SMTP_STOP_INPUT && conn_input_empty(c) && c->session.state != SMTP_STATE_LMTP_REPLIES)
 			return true;
@@ -165,7 +191,8 @@ static void after_input(struct conn *c, bool blocked, struct smtp_out *out)
 	}
 	/* stop receiving only while input piles up unconsumed (a message
 	 * waiting for its verdict alone is no reason: the client waits too) */
-	if (blocked && !conn_input_empty(c) && !c->recv_paused) {
+	bool piled = !conn_input_empty(c) || conn_tls_input_full(c);
+	if (blocked && piled && !c->recv_paused) {
 		c->recv_paused = true;
 		sh->ops->recv_pause(c);
 	} else if (!blocked && c->recv_paused) {
@@ -185,6 +212,8 @@ void conn_process(struct conn *c)
 {
 	if (c->state >= CONN_CLOSING)
 		return;
+	if (c->tls != NULL && conn_effective_state(c) < CONN_DRAINING)
+		conn_tls_pump(c); /* the handshake, then the records that fit */
 	if (conn_effective_state(c) < CONN_DRAINING && has_work(c)) {
 		if (!conn_want_out(c)) {
 			c->broken = true; /* no memory: drop the connection */
@@ -230,7 +259,12 @@ void conn_on_recv(struct conn *c, uint16_t bid, uint32_t len)
 		sh->ops->release_buf(sh, bid);
 		return;
 	}
-	conn_input_push(c, bid, len);
+	if (c->tls == NULL) {
+		conn_input_push(c, bid, len);
+	} else if (!conn_tls_put(c, bid, len)) {
+		conn_on_error(c, -ENOMEM); /* no memory for its records */
+		return;
+	}
 	note_input(c, len);
 	if (conn_timer_input(c, len))
 		conn_process(c);
@@ -264,15 +298,18 @@ void conn_on_send_error(struct conn *c, int err)
 
 void conn_on_sent(struct conn *c, uint32_t bytes)
 {
-	assert(bytes <= c->out_inflight && c->out_inflight <= c->out_len);
-	memmove(c->out, c->out + bytes, c->out_len - bytes);
-	c->out_len -= bytes;
+	assert(bytes <= c->out_inflight);
+	if (!conn_tls_sent(c, bytes)) { /* clear bytes of c->out (not TLS records) */
+		assert(c->out_inflight <= c->out_len);
+		memmove(c->out, c->out + bytes, c->out_len - bytes);
+		c->out_len -= bytes;
+		c->hold.from = c->hold.from > bytes ? c->hold.from - bytes : 0;
+		if (c->log != NULL)
+			session_log_output(c->log, bytes);
+	}
 	c->out_inflight = 0;
-	c->hold.from = c->hold.from > bytes ? c->hold.from - bytes : 0;
 	if (conn_effective_state(c) < CONN_DRAINING) /* our last reply (a 421 at a timeout) starts no turn */
 		c->silent_us = c->shard->mono_us; /* the client's turn starts now */
-	if (c->log != NULL)
-		session_log_output(c->log, bytes);
 	conn_process(c);
 }
 
@@ -299,6 +336,7 @@ static void conn_free(struct conn *c)
 		shard_out_free(sh, c->out);
 	c->out = NULL;
 	conn_proxy_free(c);
+	conn_tls_free(c);
 	free(c->ov_text);
 	c->ov_text = NULL;
 	if (c->prev != NULL)

@@ -19,13 +19,18 @@
  *   FREE --accept--> PROXY --header--> SESSION <--verdict-- VERDICT
  *     |                |                 |  \----end of data---^  |
  *     |                |                 +--fault delay--> HELD <-+
- *     |                |                 |   (resume: SESSION, VERDICT, DRAINING)
- *     +----------------+-----------------+--> DRAINING --output out--> CLOSING --> CLOSED --> FREE
+ *     |                |                 |   (resume: SESSION, VERDICT, HANDSHAKE, DRAINING)
+ *     |                |                 +--STARTTLS--> HANDSHAKE --done--> SESSION
+ *     +--(implicit TLS)+--(implicit TLS)------------------^   |
+ *     +----------------+-----------------+--> DRAINING <-------+ (failed)
+ *                                              --output out--> CLOSING --> CLOSED --> FREE
  *
  *   PROXY     reading the PROXY header: no banner yet, no session event
  *   SESSION   the session takes input (commands, content); replies leave
  *   VERDICT   a message is complete; the spool's answer is awaited, and
  *             the input behind it waits (the connection may still receive)
+ *   HANDSHAKE the TLS handshake runs (after STARTTLS's 220, or at accept
+ *             on a --listen-tls address); the session takes no input
  *   HELD      a fault delay: the input waits, and the output from
  *             hold.from on (all but a content stall's); hold.resume is
  *             the state that follows (a banner still unwritten is written
@@ -66,6 +71,7 @@ enum conn_state {
 	CONN_SESSION,
 	CONN_VERDICT,
 	CONN_HELD,
+	CONN_HANDSHAKE,
 	CONN_DRAINING,
 	CONN_CLOSING,
 	CONN_CLOSED,
@@ -76,6 +82,7 @@ struct proxy_wait; /* PROXY header parse state, only while it is awaited */
 struct session_log; /* session_log.h */
 struct conn_trace; /* conn_trace.h */
 struct conn_capture; /* conn_int.h: HELO, AUTH user, the message */
+struct conn_tls; /* conn_tls.c: TLS on this connection, or NULL */
 
 /* The client's address, compactly (an idle connection stays small). */
 struct conn_peer {
@@ -121,6 +128,8 @@ struct conn {
 	bool peer_eof; /* the client closed its side */
 	bool broken; /* the socket failed: output can never go out */
 	bool counted; /* holds a place under --max-conns */
+	bool tls_listener; /* accepted on a --listen-tls address: implicit TLS */
+	bool tls_fail; /* a tls:fail rule fired: the handshake gets an alert */
 	uint16_t client_slot; /* its place under --client-max-conns (throttle.h) */
 	struct conn_input in;
 	uint8_t *out; /* NULL while nothing is to be sent */
@@ -131,6 +140,7 @@ struct conn {
 	struct conn_capture *cap; /* capture mode: what the message record needs */
 	struct session_log *log; /* the session report being gathered */
 	struct conn_trace *trace; /* non-NULL while traced */
+	struct conn_tls *tls; /* STARTTLS or implicit TLS; NULL: clear text */
 	char *ov_text; /* an override text made for this connection */
 	struct smtp_override ov; /* the override being returned to the session */
 	struct conn_hold hold;
@@ -179,7 +189,7 @@ static inline bool conn_closing(const struct conn *c)
 /* Backend -> conn, in the shard's thread. */
 /* A new connection; false if it could not be taken (out of memory): the
  * backend then closes fd itself. */
-bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen_t sa_len);
+bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen_t sa_len, bool tls);
 void conn_on_recv(struct conn *c, uint16_t bid, uint32_t len);
 void conn_on_eof(struct conn *c); /* 0-byte read: the client closed */
 void conn_on_error(struct conn *c, int err); /* recv failed: -errno */
@@ -199,6 +209,9 @@ static inline void conn_op_start(struct conn *c)
 	c->ops++;
 }
 void conn_op_end(struct conn *c);
+/* The bytes a send takes: c->out, or the TLS records made of it
+ * (conn_tls.c).  Owned by the kernel from the send until its completion. */
+const uint8_t *conn_send_data(const struct conn *c);
 /* The backend's close completed (the op it started is over with it). */
 void conn_on_close_done(struct conn *c);
 

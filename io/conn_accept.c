@@ -110,21 +110,21 @@ static void start(struct conn *c)
 		} else
 			drop(c);
 	} else if (conn_want_out(c)) {
-		conn_set_state(c, CONN_SESSION);
 		struct smtp_out out = conn_out(c);
-		conn_begin_session(c, &out);
+		conn_open_session(c, &out);
 		c->out_len = (uint32_t)out.len;
 	} else {
 		drop(c);
 	}
 }
 
-bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen_t sa_len)
+bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen_t sa_len, bool tls)
 {
 	struct conn *c = shard_conn_alloc(sh);
 	if (c == NULL)
 		return false;
 	init_conn(c, sh, fd, sa, sa_len);
+	c->tls_listener = tls;
 	conn_timer_arm_idle(c);
 	c->counted = true;
 	if (atomic_fetch_add(&sh->shared->conns, 1) >= sh->cfg->max_conns)
@@ -136,12 +136,44 @@ bool conn_on_accept(struct shard *sh, int fd, const struct sockaddr *sa, socklen
 	return true;
 }
 
-bool conn_begin_session(struct conn *c, struct smtp_out *out)
+/* The session's report and transcript begin (once). */
+static void start_records(struct conn *c)
 {
 	struct shard *sh = c->shard;
-	if (!sh->cfg->discard && !sh->cfg->no_session_reports)
+	if (c->log == NULL && !sh->cfg->discard && !sh->cfg->no_session_reports)
 		c->log = session_log_new(c->connect_us, sh->mono_us, sh->cfg->idle_gap_ms);
-	conn_trace_start(c);
+	if (c->trace == NULL)
+		conn_trace_start(c);
+}
+
+bool conn_open_session(struct conn *c, struct smtp_out *out)
+{
+	if (!c->tls_listener) {
+		conn_set_state(c, CONN_SESSION);
+		return conn_begin_session(c, out);
+	}
+	start_records(c);
+	struct conn_decision d = CONN_DECISION_NONE;
+	enum conn_fault_start fs = conn_fault_handshake(c, &d);
+	conn_events_decided(c, &d);
+	c->tls_fail = d.tls_fail;
+	if (fs == CONN_FAULT_REFUSED || !conn_tls_begin(c, true, 0)) {
+		if (fs != CONN_FAULT_REFUSED)
+			c->shard->stats.tls_failed++; /* no memory for it */
+		smtp_session_fail(&c->session, 0, NULL, out); /* no reply: none could be read */
+		conn_drain(c);
+		return false;
+	}
+	if (fs == CONN_FAULT_HOLD) { /* the ClientHello waits */
+		conn_hold_request(c, d.hold_ms, true);
+		conn_hold_start(c);
+	}
+	return false; /* the banner follows the handshake */
+}
+
+bool conn_begin_session(struct conn *c, struct smtp_out *out)
+{
+	start_records(c);
 	struct conn_decision d = CONN_DECISION_NONE;
 	enum conn_fault_start fs = conn_fault_connect(c, out, &d);
 	conn_events_decided(c, &d);

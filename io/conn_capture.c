@@ -31,6 +31,7 @@ struct conn_capture {
 	char *auth_user; /* AUTH user once authenticated */
 	char *auth_pending; /* AUTH user named, outcome not yet known */
 	struct capture *msg; /* the transaction being captured */
+	char *tls, *tls_sni; /* "TLSv1.3 TLS_AES_256_GCM_SHA384", the SNI; NULL: none */
 };
 
 static char *dup_view(struct smtp_view v)
@@ -139,11 +140,28 @@ void conn_capture_envelope(const struct conn *c, struct spool_envelope *env)
 	memcpy(env->client_addr, c->peer.addr, sizeof env->client_addr);
 	env->helo = str_view(k != NULL ? k->helo : NULL);
 	env->auth_user = str_view(k != NULL ? k->auth_user : NULL);
-	const char *proto = c->shard->cfg->smtp.lmtp		   ? "LMTP" :
-			    c->session.helo_verb == SMTP_VERB_EHLO ? "ESMTP" :
-								     "SMTP";
+	/* RFC 3848: "S" for TLS */
+	bool tls = c->session.tls;
+	const char *proto = c->shard->cfg->smtp.lmtp		   ? (tls ? "LMTPS" : "LMTP") :
+			    c->session.helo_verb == SMTP_VERB_EHLO ? (tls ? "ESMTPS" : "ESMTP") :
+								     (tls ? "SMTPS" : "SMTP");
 	env->protocol = str_view(proto);
 	env->session_id = str_view(c->sid);
+	if (k != NULL) {
+		env->tls = str_view(k->tls);
+		env->tls_sni = str_view(k->tls_sni);
+	}
+}
+
+void conn_capture_tls(struct conn *c, const char *text, const char *sni)
+{
+	struct conn_capture *k = c->cap;
+	if (k == NULL)
+		return;
+	free(k->tls);
+	free(k->tls_sni);
+	k->tls = strdup(text);
+	k->tls_sni = sni != NULL && sni[0] != '\0' ? strdup(sni) : NULL;
 }
 
 static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, struct smtp_out *out)
@@ -264,6 +282,8 @@ void conn_capture_end(struct conn *c)
 	free(k->helo);
 	free(k->auth_user);
 	free(k->auth_pending);
+	free(k->tls);
+	free(k->tls_sni);
 	capture_free(k->msg);
 	free(k);
 	c->cap = NULL;

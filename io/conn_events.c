@@ -94,6 +94,8 @@ static void apply(struct conn *c, const struct conn_decision *d)
 {
 	if (d->abort)
 		conn_hold_set_abort(c, d->abort_code, d->abort_text);
+	if (d->tls_fail)
+		c->tls_fail = true;
 	if (d->hold) {
 		conn_hold_request(c, d->hold_ms, d->hold_input_only);
 		smtp_session_pause(&c->session); /* nothing more is read until it ends */

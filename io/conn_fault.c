@@ -60,6 +60,8 @@ static const struct smtp_override *override_for(struct conn *c, const struct fau
 		return override(c, a->code, true, a->text != NULL ? a->text : c->shard->texts.closing);
 	case FAULT_ANSWER_DISCONNECT:
 		return override(c, 421, true, "");
+	case FAULT_ANSWER_FAIL: /* the command runs; its handshake fails */
+		return NULL;
 	}
 	return NULL;
 }
@@ -149,8 +151,26 @@ static void decide_command(struct conn *c, const struct smtp_event *ev, struct c
 	if (st == FAULT_STAGE_MAIL || st == FAULT_STAGE_RCPT)
 		return; /* decided with the address, at the event ("any" too) */
 	struct fault_action act;
-	if (decide(c, st, false, smtp_view_make("", 0), &act, d))
+	if (decide(c, st, false, smtp_view_make("", 0), &act, d)) {
 		d->ov = override_for(c, &act);
+		d->tls_fail = act.answer == FAULT_ANSWER_FAIL;
+	}
+}
+
+enum conn_fault_start conn_fault_handshake(struct conn *c, struct conn_decision *d)
+{
+	struct fault_action act;
+	if (!decide(c, FAULT_STAGE_TLS, false, smtp_view_make("", 0), &act, d))
+		return CONN_FAULT_GREET;
+	switch (act.answer) {
+	case FAULT_ANSWER_NONE:
+		return CONN_FAULT_HOLD; /* a delay: the handshake waits */
+	case FAULT_ANSWER_FAIL:
+		d->tls_fail = true;
+		return act.delay_ms > 0 ? CONN_FAULT_HOLD : CONN_FAULT_GREET;
+	default:
+		return CONN_FAULT_REFUSED; /* no reply can be read before TLS: closed */
+	}
 }
 
 /* The connection's own copy of a text that names this recipient. */
@@ -240,6 +260,8 @@ enum conn_fault_end conn_fault_dot(struct conn *c, struct spool_answer *ans, str
 		ans->code = 421;
 		ans->text = "4.7.0 Service not available, closing transmission channel";
 		return CONN_FAULT_DROP;
+	case FAULT_ANSWER_FAIL: /* tls only (fault_rules.c) */
+		break;
 	}
 	return CONN_FAULT_STORE;
 }

@@ -43,6 +43,7 @@ struct conn_decision {
 	uint8_t stage; /* enum fault_stage of that rule */
 	const char *throttled; /* a rate limit refused: which one */
 	uint16_t outcome; /* a recipient outcome chose this code */
+	bool tls_fail; /* tls:fail: the handshake that follows gets an alert */
 };
 
 #define CONN_DECISION_NONE ((struct conn_decision){ .rule = -1 })
@@ -56,6 +57,11 @@ enum conn_fault_start {
 /* At accept (the client's concurrent sessions, connection rate limits,
  * connect rules). */
 enum conn_fault_start conn_fault_connect(struct conn *c, struct smtp_out *out, struct conn_decision *d);
+
+/* An implicit-TLS handshake is about to start (tls rules): GREET: start
+ * it (d->tls_fail: to fail it); HOLD: after d's delay; REFUSED: close,
+ * no reply (none could be read before TLS). */
+enum conn_fault_start conn_fault_handshake(struct conn *c, struct conn_decision *d);
 
 /* A session event: COMMAND (storage at MAIL, message rate limits at MAIL,
  * the rules of the command's stage except mail/rcpt, "any" rules), MAIL

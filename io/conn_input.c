@@ -146,6 +146,32 @@ void conn_input_own(struct conn *c)
 	}
 }
 
+uint8_t *conn_input_reserve(struct conn *c, uint32_t want, uint32_t *room)
+{
+	struct conn_own *o = c->in.own;
+	uint32_t held = o != NULL ? o->len - o->off : 0;
+	if (held >= CONN_INPUT_OWN_MAX_BYTES)
+		return NULL;
+	if (want > CONN_INPUT_OWN_MAX_BYTES - held)
+		want = CONN_INPUT_OWN_MAX_BYTES - held;
+	if (o == NULL || o->len + want > o->cap) {
+		if (!own_room(c, want))
+			return NULL;
+		o = c->in.own;
+	}
+	*room = o->cap - o->len < want ? o->cap - o->len : want;
+	return o->data + o->len;
+}
+
+void conn_input_commit(struct conn *c, uint32_t n)
+{
+	if (c->in.own == NULL)
+		return;
+	c->in.own->len += n;
+	if (c->in.own->len == c->in.own->off)
+		free_own(c); /* nothing came: an idle connection holds none */
+}
+
 bool conn_input_pool_short(const struct shard *sh)
 {
 	return sh->rbufs.free_count < sh->rbufs.count / 4 || sh->rbufs_short;

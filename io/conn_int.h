@@ -52,6 +52,11 @@ static inline bool conn_input_empty(const struct conn *c)
 void conn_input_blocked(struct conn *c);
 /* Copy out everything it holds in receive buffers (bounded). */
 void conn_input_own(struct conn *c);
+/* Room for up to want bytes at the end of its own input (*room: how many
+ * fit, at least 1); NULL when own input is full or memory ran out.  The
+ * bytes written there count once conn_input_commit() says how many. */
+uint8_t *conn_input_reserve(struct conn *c, uint32_t want, uint32_t *room);
+void conn_input_commit(struct conn *c, uint32_t n);
 
 /* conn_events.c: the session's event callback (observers see every
  * event; the fault hook alone may answer or pause), and the decisions
@@ -103,6 +108,8 @@ enum smtp_stop conn_capture_verdict(struct conn *c, struct smtp_out *out);
 /* The session's facts for the record: client, HELO, protocol, AUTH. */
 struct spool_envelope;
 void conn_capture_envelope(const struct conn *c, struct spool_envelope *env);
+/* TLS is on: its version and cipher, and the SNI, for every record. */
+void conn_capture_tls(struct conn *c, const char *text, const char *sni);
 /* The connection is gone: its report goes to the spool, its state is
  * freed. */
 void conn_capture_end(struct conn *c);
@@ -115,9 +122,43 @@ bool conn_proxy_read(struct conn *c, struct smtp_out *out);
 bool conn_proxy_start(struct conn *c);
 void conn_proxy_free(struct conn *c);
 
+/* conn_tls.c: TLS between the backend and the session. */
+struct tls_facts;
+bool conn_tls_on(const struct conn *c);
+/* Start TLS: implicit (at accept) or after STARTTLS, with the first
+ * clear_out bytes of c->out still to leave in clear.  False: no memory
+ * (or no TLS configured). */
+bool conn_tls_begin(struct conn *c, bool implicit, uint32_t clear_out);
+/* SMTP_STOP_STARTTLS: drop the input after the command, start the
+ * handshake (or end the session when it cannot start). */
+void conn_tls_starttls(struct conn *c, struct smtp_out *out);
+/* Received ciphertext; its buffer is released.  False: no memory. */
+bool conn_tls_put(struct conn *c, uint16_t bid, uint32_t len);
+/* Run the handshake, decrypt what fits into the input. */
+void conn_tls_pump(struct conn *c);
+/* Too much ciphertext waits: stop receiving. */
+bool conn_tls_input_full(const struct conn *c);
+/* Output goes through TLS now (the clear 220 of STARTTLS is out). */
+bool conn_tls_sealing(const struct conn *c);
+/* No send in flight: encrypt what may leave, send the records. */
+void conn_tls_send(struct conn *c);
+/* A send completed: true when it was TLS records (consumed there), false
+ * when it was clear bytes of c->out (the caller consumes them). */
+bool conn_tls_sent(struct conn *c, uint32_t bytes);
+/* At most this much of the first n bytes of c->out may leave in clear. */
+uint32_t conn_tls_clear_limit(const struct conn *c, uint32_t n);
+bool conn_tls_output_pending(const struct conn *c);
+const uint8_t *conn_tls_send_data(const struct conn *c);
+/* The handshake's facts; false without a complete handshake. */
+bool conn_tls_facts(const struct conn *c, struct tls_facts *f);
+void conn_tls_free(struct conn *c);
+
 /* conn_accept.c: the client is known (accepted, or named by its PROXY header):
  * start its report and transcript, apply the connect rules, greet unless
  * they delay or refuse.  False when the session will not go on now. */
 bool conn_begin_session(struct conn *c, struct smtp_out *out);
+/* The same, or on a --listen-tls address the handshake first (its report
+ * and transcript begin now; the connect rules and banner after it). */
+bool conn_open_session(struct conn *c, struct smtp_out *out);
 
 #endif

@@ -57,8 +57,7 @@ bool conn_proxy_read(struct conn *c, struct smtp_out *out)
 			take_source(c, &r);
 			conn_proxy_free(c);
 			c->cmd_start_s = 0; /* the header's deadline is met */
-			conn_set_state(c, CONN_SESSION);
-			return conn_begin_session(c, out);
+			return conn_open_session(c, out);
 		}
 	}
 	return false;

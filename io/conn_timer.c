@@ -61,6 +61,8 @@ void conn_timer_arm_idle(struct conn *c)
 
 void conn_timer_after_feed(struct conn *c)
 {
+	if (c->state == CONN_HANDSHAKE)
+		return; /* the handshake's deadline stands (conn_tls.c) */
 	if (!smtp_session_in_command(&c->session))
 		c->cmd_start_s = 0;
 	else if (c->cmd_start_s == 0)
@@ -127,7 +129,13 @@ void conn_timer_end_session(struct conn *c, enum smtp_reason why)
 		conn_flush(c);
 		return;
 	}
-	if (c->session.state != SMTP_STATE_VERDICT && conn_want_out(c)) {
+	if (c->state == CONN_HANDSHAKE) { /* mid-handshake no reply can be read: none is sent */
+		uint8_t scratch[SMTP_REPLY_LINE_MAX_BYTES];
+		struct smtp_out none = { scratch, 0, sizeof scratch };
+		c->shard->stats.tls_failed++;
+		smtp_session_abort(&c->session, why, &none);
+		c->broken = true;
+	} else if (c->session.state != SMTP_STATE_VERDICT && conn_want_out(c)) {
 		struct smtp_out out = conn_out(c);
 		if (smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES)
 			smtp_session_abort(&c->session, why, &out);

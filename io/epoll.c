@@ -125,7 +125,7 @@ static void epoll_stop_accepting(struct shard *sh)
 
 static void epoll_send(struct conn *c)
 {
-	ssize_t n = send(c->fd, c->out, c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n = send(c->fd, conn_send_data(c), c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0 && io_classify(IO_VERB_SEND, -errno) == IO_RETRY) {
 		c->poll_mask |= POLL_OUT; /* retried on EPOLLOUT */
 		update_poll(c);
@@ -237,14 +237,14 @@ static void on_listener(struct shard *sh, unsigned idx)
 			}
 			return;
 		}
-		if (!conn_on_accept(sh, fd, (struct sockaddr *)&addr, len))
+		if (!conn_on_accept(sh, fd, (struct sockaddr *)&addr, len, sh->listen_tls[idx]))
 			close(fd);
 	}
 }
 
 static void on_writable(struct conn *c)
 {
-	ssize_t n = send(c->fd, c->out, c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n = send(c->fd, conn_send_data(c), c->out_inflight, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (n < 0 && io_classify(IO_VERB_SEND, -errno) == IO_RETRY)
 		return;
 	c->poll_mask &= (uint8_t)~POLL_OUT;

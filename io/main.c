@@ -22,6 +22,7 @@
 #include "io_classify.h"
 #include "listen_sock.h"
 #include "server_config.h"
+#include "server_tls.h"
 #include "shard.h"
 #include "spool_fs.h"
 
@@ -303,7 +304,7 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 			prepared++; /* what it set up is released below */
 			goto out;
 		}
-	if (api_prepare(cfg, &api, &faults, &shared) != 0)
+	if (server_tls_prepare(cfg, shards, n) != 0 || api_prepare(cfg, &api, &faults, &shared) != 0)
 		goto out;
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)

@@ -23,6 +23,7 @@
 #include "smtp_verbs.h"
 #include "spool.h"
 #include "spool_fs.h"
+#include "tls_ctx.h"
 
 #ifndef SMTPSINK_VERSION
 #define SMTPSINK_VERSION "0"
@@ -141,6 +142,17 @@ static const char *parse_listen(const struct cli_opt *o, const char *v)
 	struct server_config *cfg = o->dest;
 	struct listen_list l = { cfg->listen, &cfg->listen_count, SERVER_LISTEN_MAX };
 	return listen_parse(&l, v);
+}
+
+/* --listen-tls ADDR: a listener whose connections start with TLS. */
+static const char *parse_listen_tls(const struct cli_opt *o, const char *v)
+{
+	struct server_config *cfg = o->dest;
+	unsigned before = cfg->listen_count;
+	const char *why = parse_listen(o, v);
+	for (unsigned i = before; i < cfg->listen_count; i++)
+		cfg->listen[i].tls = true;
+	return why;
 }
 
 /* --http ADDR: the last one given counts; a name serves its first address. */
@@ -305,6 +317,26 @@ static void rows_faults(struct cli *c, struct server_config *cfg)
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }
 
+/* TLS (tls/): STARTTLS with a certificate, implicit TLS listeners. */
+static void rows_tls(struct cli *c, struct server_config *cfg)
+{
+	const struct cli_opt rows[] = {
+		cli_string("tls-cert", &cfg->tls_cert, "FILE", "TLS certificate, PEM (chain after the leaf)"),
+		cli_string("tls-key", &cfg->tls_key, "FILE", "TLS private key, PEM"),
+		cli_flag("tls-self-signed", &cfg->tls_self_signed,
+			 "make an ECDSA P-256 certificate for --hostname at start"),
+		cli_custom("listen-tls", parse_listen_tls, cfg, NULL, "ADDR",
+			   "implicit TLS on ADDR, port 465 style (repeatable)"),
+		cli_flag("require-tls", &cfg->smtp.require_tls, "MAIL before STARTTLS: 530 5.7.0"),
+		cli_def(cli_string("tls-protocols", &cfg->tls_protocols, "LIST", "TLS versions: TLSv1.2,TLSv1.3"),
+			"TLSv1.2,TLSv1.3"),
+		cli_def(cli_string("tls-ciphers", &cfg->tls_ciphers, "LIST",
+				   "OpenSSL cipher names, ':'-separated (TLS_* are TLS 1.3 suites)"),
+			"OpenSSL's"),
+	};
+	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
+}
+
 /* The HTTP API (http/). */
 static void rows_http(struct cli *c, struct server_config *cfg)
 {
@@ -323,6 +355,7 @@ static void defaults(struct server_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	smtp_config_defaults(&cfg->smtp);
+	cfg->smtp.ext |= SMTP_EXT_STARTTLS; /* kept only with a certificate (check_tls) */
 	cfg->io = IO_BACKEND_AUTO;
 	cfg->max_conns = 100000;
 	cfg->timeout_s = 300;
@@ -356,6 +389,41 @@ static int check_http(const struct cli *c, struct server_config *cfg)
 	return 0;
 }
 
+/* A certificate, or none: STARTTLS is offered only with one. */
+static int check_tls(const struct cli *c, struct server_config *cfg)
+{
+	bool cert = cfg->tls_cert != NULL || cfg->tls_key != NULL;
+	bool implicit = false;
+	for (unsigned i = 0; i < cfg->listen_count; i++)
+		implicit |= cfg->listen[i].tls;
+	if (cert && (cfg->tls_cert == NULL || cfg->tls_key == NULL)) {
+		cli_error(c, "--tls-cert and --tls-key go together");
+		return -1;
+	}
+	if (cert && cfg->tls_self_signed) {
+		cli_error(c, "--tls-self-signed or --tls-cert/--tls-key, not both");
+		return -1;
+	}
+	const char *why = tls_ctx_check_protocols(cfg->tls_protocols);
+	if (why != NULL) {
+		cli_error(c, "%s", why);
+		return -1;
+	}
+	bool tls = cert || cfg->tls_self_signed;
+	if (!tls && (implicit || cfg->smtp.require_tls)) {
+		cli_error(c, "--listen-tls and --require-tls need a certificate (--tls-cert/--tls-key or "
+			     "--tls-self-signed)");
+		return -1;
+	}
+	if (!tls)
+		cfg->smtp.ext &= ~(uint32_t)SMTP_EXT_STARTTLS;
+	if (cfg->smtp.require_tls && !(cfg->smtp.ext & SMTP_EXT_STARTTLS) && !implicit) {
+		cli_error(c, "--require-tls with --no-starttls and no --listen-tls: no client could send mail");
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks across options, after all were read. */
 static int check(const struct cli *c, struct server_config *cfg)
 {
@@ -382,10 +450,14 @@ static int check(const struct cli *c, struct server_config *cfg)
 		return -1;
 	}
 	struct listen_list smtp = { cfg->listen, &cfg->listen_count, SERVER_LISTEN_MAX };
-	if (cfg->listen_count == 0 && listen_parse(&smtp, SERVER_DEFAULT_LISTEN) != NULL)
+	bool plain = false; /* --listen-tls alone keeps the default clear listener */
+	for (unsigned i = 0; i < cfg->listen_count; i++)
+		plain |= !cfg->listen[i].tls;
+	if (!plain && listen_parse(&smtp, SERVER_DEFAULT_LISTEN) != NULL)
+		return -1;
+	if (check_tls(c, cfg) != 0)
 		return -1;
 	return check_http(c, cfg);
-	return 0;
 }
 
 int options_parse(int argc, char **argv, struct server_config *cfg)
@@ -400,6 +472,7 @@ int options_parse(int argc, char **argv, struct server_config *cfg)
 	rows_engine(&c, cfg);
 	rows_protocol(&c, cfg);
 	rows_faults(&c, cfg);
+	rows_tls(&c, cfg);
 	rows_http(&c, cfg);
 	size_t npos;
 	int r = cli_parse(&c, argc, argv, NULL, 0, &npos);

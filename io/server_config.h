@@ -36,6 +36,7 @@ struct listen_addr {
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
 	char text[128]; /* as given on the command line */
+	bool tls; /* --listen-tls: implicit TLS (port 465 style) */
 };
 
 struct server_config {
@@ -77,6 +78,10 @@ struct server_config {
 	struct cidr_list trace_clients; /* none: every client */
 	uint32_t idle_gap_ms; /* session reports: silences longer than this */
 	bool no_session_reports;
+	/* TLS (tls/) */
+	const char *tls_cert, *tls_key; /* PEM files */
+	bool tls_self_signed; /* generate an ECDSA P-256 certificate */
+	const char *tls_protocols, *tls_ciphers;
 	/* the HTTP API (http/) */
 	struct listen_addr http_listen[SERVER_LISTEN_MAX]; /* [0] is served */
 	bool http_set; /* --http given */

@@ -35,7 +35,23 @@ void session_log_free(struct session_log *log)
 	free(log->gaps);
 	free(log->qids);
 	free(log->qid_views);
+	free(log->tls);
+	free(log->tls_sni);
 	free(log);
+}
+
+/* Keep a copy of s (NULL or empty: none). */
+static char *copy(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+void session_log_tls(struct session_log *log, const char *text, const char *sni)
+{
+	free(log->tls);
+	free(log->tls_sni);
+	log->tls = copy(text);
+	log->tls_sni = copy(sni);
 }
 
 /* Room for one more entry in a list capped at max; false: keep counting
@@ -192,6 +208,9 @@ const struct session_report *session_log_finish(struct session_log *log, const s
 	r->rcpts_refused = r->verbs[SMTP_VERB_RCPT] - r->rcpts_accepted;
 	r->aborts = log->aborts;
 	r->gaps = log->gaps;
+	r->tls = smtp_view_make(log->tls != NULL ? log->tls : "", log->tls != NULL ? strlen(log->tls) : 0);
+	r->tls_sni = smtp_view_make(log->tls_sni != NULL ? log->tls_sni : "",
+				    log->tls_sni != NULL ? strlen(log->tls_sni) : 0);
 	log->qid_views = log->qid_count ? calloc(log->qid_count, sizeof *log->qid_views) : NULL;
 	r->message_count = log->qid_views != NULL ? log->qid_count : 0;
 	for (uint32_t i = 0; i < r->message_count; i++)

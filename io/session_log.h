@@ -36,6 +36,7 @@ struct session_log {
 	bool txn_open, txn_data;
 	bool end_in_txn; /* a transaction was open when the session ended */
 	bool closed; /* CLOSE seen: end_reason is set */
+	char *tls, *tls_sni; /* TLS facts (session_log_tls), or NULL */
 };
 
 /* At connect.  NULL: out of memory (the session runs without a report). */
@@ -50,6 +51,9 @@ static inline void session_log_fault(struct session_log *log)
 {
 	log->r.faults++;
 }
+/* TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384" or "failed: why", and the SNI
+ * (NULL: none). */
+void session_log_tls(struct session_log *log, const char *text, const char *sni);
 /* Input arrived; the client had been silent since silent_us (its last
  * input, or the end of the server's last output or hold). */
 void session_log_input(struct session_log *log, uint64_t mono_us, uint64_t silent_us, uint64_t bytes);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "listen_sock.h"
+#include "tls_ctx.h"
 
 #ifdef SMTPSINK_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -56,6 +57,7 @@ static int open_listeners(struct shard *sh)
 			fprintf(stderr, "smtpsink: cannot listen on %s: %s\n", la->text, strerror(-fd));
 			return fd;
 		}
+		sh->listen_tls[sh->listen_count] = la->tls;
 		sh->listen_fd[sh->listen_count++] = fd;
 	}
 	return 0;
@@ -304,6 +306,8 @@ void shard_join(struct shard *sh)
 
 void shard_release(struct shard *sh)
 {
+	tls_ctx_free(sh->tls_ctx);
+	sh->tls_ctx = NULL;
 	mem_local_fini(&sh->mem);
 	trace_buf_free(&sh->trace);
 	if (sh->spool.dir_fd >= 0)

@@ -43,6 +43,10 @@ struct shard_stats {
 	uint64_t throttled; /* 421 for a rate limit */
 	uint64_t proxy_refused; /* --proxy-from: a peer that is not a trusted proxy */
 	uint64_t stress_turns; /* loop turns in stress mode */
+	uint64_t tls_handshakes; /* completed */
+	uint64_t tls_resumed; /* ... of them resumed from a ticket */
+	uint64_t tls_failed; /* failed, refused (tls:fail) or timed out */
+	uint64_t tls_handshake_us; /* total time from start to done, completed ones */
 };
 
 /* Receive buffers: count fixed-size buffers in one mapping.  next/len
@@ -87,7 +91,9 @@ struct shard {
 	const struct backend_ops *ops;
 	void *backend; /* the backend's own state */
 	int listen_fd[SERVER_LISTEN_MAX];
+	bool listen_tls[SERVER_LISTEN_MAX]; /* --listen-tls: implicit TLS */
 	unsigned listen_count;
+	struct ssl_ctx_st *tls_ctx; /* this shard's own SSL_CTX; NULL: no TLS */
 	bool accepting;
 	struct rbuf_pool rbufs;
 	bool rbufs_short; /* a receive found no buffer this turn: reclaim */

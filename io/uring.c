@@ -43,6 +43,7 @@ struct accept_slot {
 	struct shard *sh;
 	int listen_fd;
 	bool armed;
+	bool tls; /* a --listen-tls address: implicit TLS */
 	socklen_t addr_len;
 	struct sockaddr_storage addr;
 };
@@ -119,6 +120,7 @@ static int setup_accepts(struct shard *sh, struct uring_state *u)
 		a->op.owner = a;
 		a->sh = sh;
 		a->listen_fd = sh->listen_fd[i / ACCEPTS_PER_LISTENER];
+		a->tls = sh->listen_tls[i / ACCEPTS_PER_LISTENER];
 		arm_accept(u, a);
 	}
 	return 0;
@@ -199,7 +201,7 @@ static void uring_send(struct conn *c)
 {
 	struct uring_state *u = state(c->shard);
 	struct io_uring_sqe *sqe = get_sqe(u);
-	io_uring_prep_send(sqe, c->fd, c->out, c->out_inflight, MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, c->fd, conn_send_data(c), c->out_inflight, MSG_NOSIGNAL);
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, &c->send_op);
 	conn_op_start(c);
@@ -300,7 +302,8 @@ static void on_accept(struct uring_state *u, struct accept_slot *a, int res)
 	struct shard *sh = a->sh;
 	enum io_outcome o = io_classify(IO_VERB_ACCEPT, res);
 	a->armed = false;
-	if (o == IO_OK && (!sh->accepting || !conn_on_accept(sh, res, (struct sockaddr *)&a->addr, a->addr_len))) {
+	if (o == IO_OK &&
+	    (!sh->accepting || !conn_on_accept(sh, res, (struct sockaddr *)&a->addr, a->addr_len, a->tls))) {
 		struct io_uring_sqe *sqe = get_sqe(u);
 		io_uring_prep_close_direct(sqe, (unsigned)res);
 		io_uring_sqe_set_data(sqe, &u->ignore_op);

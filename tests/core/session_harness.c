@@ -407,7 +407,7 @@ static enum smtp_stop run_feed(struct run *rn, const uint8_t *p, size_t n, size_
 		run_error(rn, "stop %d while a verdict is due", (int)stop);
 		rn->dead = true;
 	}
-	if (stop > SMTP_STOP_CLOSE) {
+	if (stop > SMTP_STOP_STARTTLS || stop == SMTP_STOP_PAUSE) {
 		run_error(rn, "unknown stop %d", (int)stop);
 		rn->dead = true;
 	}
@@ -515,6 +515,10 @@ static void run_piece(struct run *rn, const uint8_t *p, size_t n)
 		case SMTP_STOP_CLOSE:
 			run_after_close(rn, p, n);
 			return;
+		case SMTP_STOP_STARTTLS: /* a handshake that succeeds at once; the
+					    rest stands for what TLS decrypts */
+			smtp_session_tls_started(&rn->s);
+			break;
 		default:
 			return;
 		}

@@ -160,8 +160,8 @@ static void test_accepted(void)
 		accept_rule(good_rows[i].text, good_rows[i].canon, __LINE__);
 }
 
-#define NEEDS_ANSWER "needs an answer (reply=, close, disconnect) or a delay="
-#define ONE_ANSWER "more than one answer (reply=, close, disconnect)"
+#define NEEDS_ANSWER "needs an answer (reply=, close, disconnect, fail) or a delay="
+#define ONE_ANSWER "more than one answer (reply=, close, disconnect, fail)"
 #define TWICE "an item appears twice"
 #define CODE_SYNTAX "a reply wants a 3-digit code, then optionally a space and text"
 #define CODE_RANGE "reply code must be 200..599"
@@ -438,8 +438,8 @@ static void test_rule_count_bound(void)
 
 static void test_stage_names_and_verbs(void)
 {
-	static const char *const names[] = { "connect", "helo", "mail", "rcpt", "data", "bdat", "content",
-					     "dot",	"rset", "noop", "quit", "vrfy", "auth", "any" };
+	static const char *const names[] = { "connect", "helo", "mail", "rcpt", "data", "bdat", "content", "dot",
+					     "rset",	"noop", "quit", "vrfy", "auth", "tls",	"any" };
 	CHECK_U64(sizeof names / sizeof names[0], FAULT_STAGE_COUNT);
 	for (int st = 0; st < FAULT_STAGE_COUNT; st++)
 		CHECK_STR(fault_stage_name((enum fault_stage)st), strlen(fault_stage_name((enum fault_stage)st)),
@@ -456,7 +456,7 @@ static void test_stage_names_and_verbs(void)
 		{ SMTP_VERB_RSET, FAULT_STAGE_RSET },	       { SMTP_VERB_NOOP, FAULT_STAGE_NOOP },
 		{ SMTP_VERB_QUIT, FAULT_STAGE_QUIT },	       { SMTP_VERB_VRFY, FAULT_STAGE_VRFY },
 		{ SMTP_VERB_EXPN, FAULT_STAGE_NONE },	       { SMTP_VERB_HELP, FAULT_STAGE_NONE },
-		{ SMTP_VERB_AUTH, FAULT_STAGE_AUTH },	       { SMTP_VERB_STARTTLS, FAULT_STAGE_NONE },
+		{ SMTP_VERB_AUTH, FAULT_STAGE_AUTH },	       { SMTP_VERB_STARTTLS, FAULT_STAGE_TLS },
 		{ SMTP_VERB_AUTH_RESPONSE, FAULT_STAGE_AUTH },
 	};
 	CHECK_U64(sizeof map / sizeof map[0], SMTP_VERB_COUNT);
@@ -478,8 +478,8 @@ static unsigned stage_mask(const struct fault_rules *r)
 static void test_has_stage(void)
 {
 	char err[ERR_LEN];
-	const unsigned commands =
-		0x7fffu & ~(1u << FAULT_STAGE_CONNECT | 1u << FAULT_STAGE_CONTENT | 1u << FAULT_STAGE_DOT);
+	const unsigned commands = ((1u << (FAULT_STAGE_NONE + 1)) - 1) &
+				  ~(1u << FAULT_STAGE_CONNECT | 1u << FAULT_STAGE_CONTENT | 1u << FAULT_STAGE_DOT);
 	CHECK_U64(stage_mask(NULL), 0);
 	CHECK_U64(fault_rules_count(NULL), 0);
 	CHECK(fault_rules_text(NULL, 0) == NULL);

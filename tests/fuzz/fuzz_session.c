@@ -330,6 +330,15 @@ static void feed_piece(struct fuzz *f, const uint8_t *p, size_t n)
 			check(f->paused, "SMTP_STOP_PAUSE nobody asked for");
 			f->paused = false;
 			break; /* the hold is over at once: feed the rest */
+		case SMTP_STOP_STARTTLS:
+			check(f->s.state == SMTP_STATE_STARTTLS && !f->s.tls, "STARTTLS stop outside STARTTLS");
+			check(f->out.len >= 4 && memcmp(f->out.buf + f->out.len - 4, "TLS\r\n", 4) == 0,
+			      "STARTTLS stop without its 220");
+			check(smtp_session_feed(&f->s, p, n, &used, &f->out) == SMTP_STOP_STARTTLS && used == 0,
+			      "input taken during the handshake");
+			f->paused = false;
+			smtp_session_tls_started(&f->s); /* the rest stands for the decrypted stream */
+			break;
 		default:
 			check(false, "unknown stop");
 		}

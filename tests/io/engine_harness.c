@@ -310,7 +310,7 @@ int engine_connect_from(struct engine *e, const char *addr, uint16_t port)
 		shard_conn_free(&e->sh, c);
 		k->conn = e->sh.conn_free;
 	}
-	if (!conn_on_accept(&e->sh, k->fd, (struct sockaddr *)&sa, sizeof sa))
+	if (!conn_on_accept(&e->sh, k->fd, (struct sockaddr *)&sa, sizeof sa, false))
 		abort();
 	return (int)i;
 }

@@ -157,6 +157,8 @@ void json_out_msg_fields(FILE *f, const struct msg *m)
 	else
 		fputs("null", f);
 	key_view(f, "session_id", m->session_id);
+	key_view(f, "tls", m->tls);
+	key_view(f, "tls_sni", m->tls_sni);
 	fprintf(f, ",\"segment\":%llu,\"file\":\"shard-%02u/%08llu.seg\",\"offset\":%llu", (unsigned long long)m->segno,
 		m->shard, (unsigned long long)m->segno, (unsigned long long)m->offset);
 }

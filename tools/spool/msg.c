@@ -79,6 +79,12 @@ static void set_field(struct msg *m, uint8_t tag, struct smtp_view v)
 		if (m->rcpt_count++ == 0)
 			m->first_rcpt = v;
 		break;
+	case SPOOL_TAG_TLS:
+		m->tls = v;
+		break;
+	case SPOOL_TAG_TLS_SNI:
+		m->tls_sni = v;
+		break;
 	case SPOOL_TAG_SESSION_ID:
 		m->session_id = v;
 		break;

@@ -51,7 +51,7 @@ struct msg {
 	struct spool_record rec;
 	bool verified;
 	/* Metadata (absent optional fields are empty views). */
-	struct smtp_view qid, helo, protocol, auth_user, mail_from, mail_params, session_id;
+	struct smtp_view qid, helo, protocol, auth_user, mail_from, mail_params, session_id, tls, tls_sni;
 	uint64_t received_us;
 	uint32_t node;
 	uint8_t family; /* 4, 6, 0 (unix / unknown) */

@@ -203,6 +203,16 @@ static void report_where(FILE *f, const struct session_view *s)
 	else if (r->helo_verb != SMTP_VERB_UNKNOWN)
 		fputs("(no name)", f);
 	fputc('\n', f);
+	if (r->tls.len) { /* "TLS: TLSv1.3 TLS_AES_256_GCM_SHA384 (SNI mx.example)" */
+		label(f, "TLS:");
+		text_out_clean(f, r->tls.ptr, r->tls.len, 0, 0);
+		if (r->tls_sni.len) {
+			fputs(" (SNI ", f);
+			text_out_clean(f, r->tls_sni.ptr, r->tls_sni.len, 0, 0);
+			fputc(')', f);
+		}
+		fputc('\n', f);
+	}
 }
 
 void session_out_report(FILE *f, const struct session_view *s)
@@ -310,6 +320,10 @@ void session_out_json(FILE *f, const struct session_view *s)
 	fputs(",\"helo\":", f);
 	json_out_str(f, r->helo.ptr, r->helo.len);
 	json_name(f, "helo_verb", r->helo_verb == SMTP_VERB_UNKNOWN ? NULL : verb_text(r->helo_verb));
+	fputs(",\"tls\":", f);
+	json_out_str(f, r->tls.ptr, r->tls.len);
+	fputs(",\"tls_sni\":", f);
+	json_out_str(f, r->tls_sni.ptr, r->tls_sni.len);
 	fputs(",\"quirks\":[", f);
 	put_quirks(f, r->quirks, ",", true);
 	fputc(']', f);
