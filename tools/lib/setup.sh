@@ -12,7 +12,7 @@
 # What building needs.  liburing, jemalloc and xxHash are found by meson
 # through pkg-config; core/ needs none of them.
 # shellcheck disable=SC2034  # used by the scripts that source this file
-SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev libgmime-3.0-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev nettle-dev)
+SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev libgmime-3.0-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev nettle-dev libssl-dev)
 
 # What testing needs on top: clang and its runtimes for the libFuzzer and
 # sanitizer builds, clang-format for the format check, pytest for the
@@ -26,7 +26,7 @@ SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-
 # user side, /dev/fuse rules and fusermount3), and chromium for the web
 # page's test in a real browser (tests/interop/test_web_page.py, headless).
 # shellcheck disable=SC2034
-SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl postfix haproxy
+SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl openssl postfix haproxy
 	python3-xxhash fuse3 libfuse3-dev chromium)
 
 # setup_missing_packages PKG... - print each PKG that is not installed, one a

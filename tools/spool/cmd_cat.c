@@ -8,6 +8,7 @@
  *   X-Mail-Args: <a@example> SIZE=10  (MAIL FROM: arguments)
  *   X-Rcpt-Args: <b@example>          (one per recipient)
  *   Received: from client.example ([127.0.0.1])
+ *   	(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)   (over TLS)
  *   	by HOSTNAME (smtpsink) with ESMTP id QUEUEID;
  *   	Sat, 28 Nov 2026 12:00:00 +0000
  * They end with CRLF, or with LF when the message's first line does.
@@ -55,6 +56,10 @@ static void put_envelope(FILE *f, const struct msg *m, const char *hostname)
 		fprintf(f, "Received: from %.*s ([%s])%s", (int)m->helo.len, (const char *)m->helo.ptr, client, eol);
 	else
 		fprintf(f, "Received: from [%s] ([%s])%s", client, client, eol);
+	const uint8_t *sp = m->tls.len ? memchr(m->tls.ptr, ' ', m->tls.len) : NULL;
+	if (sp != NULL) /* Postfix's words: "(using TLSv1.3 with cipher ...)" */
+		fprintf(f, "\t(using %.*s with cipher %.*s)%s", (int)(sp - m->tls.ptr), (const char *)m->tls.ptr,
+			(int)(m->tls.len - (size_t)(sp - m->tls.ptr) - 1), (const char *)sp + 1, eol);
 	when_rfc5322(m->received_us, date, sizeof date);
 	fprintf(f, "\tby %s (smtpsink) with %.*s id %.*s;%s\t%s%s", hostname, (int)m->protocol.len,
 		(const char *)m->protocol.ptr, (int)m->qid.len, (const char *)m->qid.ptr, eol, date, eol);
