@@ -12,6 +12,7 @@
 
 #include "conn_fault.h"
 #include "fault_rules.h"
+#include "session_report.h"
 #include "shard.h"
 
 static struct trace_buf *buf(const struct conn *c)
@@ -181,6 +182,8 @@ void conn_trace_observe(void *state, const struct conn *c, const struct smtp_eve
 		break;
 	case SMTP_EV_CLOSE:
 		conn_trace_note(c, "session over: %s", reason_text(ev->reason));
+		t->closed = true;
+		t->close_reason = (uint8_t)ev->reason;
 		break;
 	default:
 		break;
@@ -209,11 +212,15 @@ void conn_trace_output(struct conn *c, const uint8_t *bytes, size_t len)
 	}
 }
 
-void conn_trace_end(struct conn *c, const char *how)
+void conn_trace_end(struct conn *c, enum smtp_reason why)
 {
-	if (c->trace == NULL)
+	struct conn_trace *t = c->trace;
+	if (t == NULL)
 		return;
-	conn_trace_note(c, "closed: %s", how);
+	struct session_end end = session_report_end(t->closed, (enum smtp_reason)t->close_reason, why);
+	const char *name = session_reason_name(end.reason);
+	conn_trace_note(c, "closed by the %s: %s%s", end.by_client ? "client" : "server", name != NULL ? name : "?",
+			c->broken ? " (the connection failed)" : "");
 	free(c->trace);
 	c->trace = NULL;
 }

@@ -123,9 +123,8 @@ def test_plain_session_transcript(server, tmp_path):
     iqueued = index_of(lines, lambda t: t.dir == "S:" and QUEUED_RE.match(t.text), icontent, "queued reply")
     assert QUEUED_RE.match(lines[iqueued].text).group(1) == r.lines[-1].split()[-1]
     iquit = index_of(lines, lambda t: t.raw.endswith("C: QUIT"), iqueued, "QUIT")
-    assert notes(lines[iquit:]) == ["session over: QUIT", "closed: the server closed the connection"], \
-        show(lines)
-    assert lines[-1].text == "closed: the server closed the connection", show(lines)
+    assert notes(lines[iquit:]) == ["session over: QUIT", "closed by the client: quit"], show(lines)
+    assert lines[-1].text == "closed by the client: quit", show(lines)
 
 
 def test_multiline_reply_lines(server, tmp_path):
@@ -303,8 +302,7 @@ def test_message_dropped_and_client_close(server, tmp_path):
     # the decoder may hold back a final CRLF until it knows it is not ".\r\n"
     assert int(m.group(1)) in (len(partial), len(partial) - 2), show(lines)
     assert not any(x.startswith("message content:") for x in n), show(lines)
-    assert n[-2:] == ["session over: the client's disconnect", "closed: the client closed the connection"], \
-        show(lines)
+    assert n[-2:] == ["session over: the client's disconnect", "closed by the client: disconnect"], show(lines)
 
 
 def test_reset_connection_noted(server, tmp_path):
@@ -315,7 +313,7 @@ def test_reset_connection_noted(server, tmp_path):
     w.reset()
     time.sleep(0.3)
     lines = traced_session(stopped_trace(srv, path), port)
-    assert lines[-1].text == "closed: the connection failed (reset)", show(lines)
+    assert lines[-1].text == "closed by the client: disconnect (the connection failed)", show(lines)
 
 
 # -- silence, faults, client filter, stdout -----------------------------------
@@ -417,7 +415,7 @@ def test_trace_to_stdout(server, tmp_path):
     lines = parse_trace(data)  # every stdout line is a transcript line
     one = traced_session(lines, port)
     assert "NOOP stdout" in c_lines(one)
-    assert one[-1].text == "closed: the server closed the connection"
+    assert one[-1].text == "closed by the client: quit"
     assert "listening on" not in data.decode()
 
 
@@ -442,4 +440,4 @@ def test_many_sessions_interleaved(server, tmp_path):
         one = traced_session(lines, p)
         assert c_lines(one) == ["EHLO client.example"] + ["NOOP %d.%d" % (i, s) for s in range(3)] + ["QUIT"]
         assert_monotonic(one)
-        assert one[-1].text.startswith("closed: ")
+        assert one[-1].text == "closed by the client: quit"
