@@ -192,6 +192,57 @@ def test_swaks_pipelining(server, tmp_path):
         "C: MAIL FROM", "C: RCPT TO", "C: DATA"], show(lines)
 
 
+# -- times ---------------------------------------------------------------------
+WALL_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [\x21-\x7e]+ (C:|S:|--) ")
+
+
+def test_wall_clock_times(server, tmp_path):
+    """By default every line carries the wall clock, RFC 3339 UTC with
+    microseconds, inside the time the session really took."""
+    srv, path = trace_server(server, tmp_path)
+    before_us = int(time.time() * 1e6)
+    with Wire(srv.host, srv.port) as w:
+        port = port_of(w)
+        greet(w)
+        w.cmd("NOOP one", 250)
+        time.sleep(0.3)
+        w.cmd("NOOP two", 250)
+        w.cmd("QUIT", 221)
+        w.read_until_closed(10)
+    after_us = int(time.time() * 1e6)
+    lines = traced_session(stopped_trace(srv, path), port)
+    for t in lines:
+        assert WALL_RE.match(t.raw), t.raw
+        assert before_us - 1000 <= t.us <= after_us + 1000, "%s not within the session (%d..%d us)" % (
+            t.raw, before_us, after_us)
+    assert_monotonic(lines)
+    one = next(t for t in lines if t.raw.endswith("C: NOOP one"))
+    two = next(t for t in lines if t.raw.endswith("C: NOOP two"))
+    assert two.us - one.us >= 300_000, show(lines)
+
+
+def test_session_relative_times(server, tmp_path):
+    """--trace-time session: SECONDS.MICROS since the session's connect,
+    for each session on its own."""
+    srv, path = trace_server(server, tmp_path, "--trace-time", "session")
+    ports = []
+    for pause in (0.0, 0.4):
+        with Wire(srv.host, srv.port) as w:
+            ports.append(port_of(w))
+            time.sleep(pause)
+            greet(w)
+            w.cmd("QUIT", 221)
+            w.read_until_closed(10)
+    all_lines = stopped_trace(srv, path)
+    for port, pause in zip(ports, (0.0, 0.4)):
+        lines = traced_session(all_lines, port)
+        assert all(re.match(r"^\d+\.\d{6} ", t.raw) for t in lines), show(lines)
+        assert lines[0].us < 50_000, show(lines)  # the connect line starts the session's clock
+        assert_monotonic(lines)
+        ehlo = next(t for t in lines if t.dir == "C:")
+        assert pause * 1e6 <= ehlo.us < pause * 1e6 + 2_000_000, show(lines)
+
+
 # -- AUTH ---------------------------------------------------------------------
 def test_auth_plain_masked_swaks(server, tmp_path):
     srv, path = trace_server(server, tmp_path)
