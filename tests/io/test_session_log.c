@@ -516,6 +516,20 @@ static uint8_t *encode(const struct session_report *r, size_t *len)
 	return p;
 }
 
+/* r encoded and decoded again into *d (calloc'ed); *img holds the record
+ * d's views point into; rec the record as decoded.  Both freed by the
+ * caller. */
+static bool decode_again(const struct session_report *r, uint8_t **img, struct spool_record *rec,
+			 struct session_report_image **d)
+{
+	size_t len;
+	*img = encode(r, &len);
+	*d = calloc(1, sizeof **d);
+	if (*d == NULL)
+		abort();
+	return spool_record_decode(*img, len, rec) == SPOOL_OK && session_report_decode(rec, *d);
+}
+
 static void test_round_trip(void)
 {
 	struct session_log *log = log_new();
@@ -560,16 +574,12 @@ static void test_round_trip(void)
 	CHECK_U64(r->txn_aborted, 2);
 	CHECK_U64(r->gaps_total, 2);
 
-	size_t len;
-	uint8_t *img = encode(r, &len);
+	uint8_t *img;
 	struct spool_record rec;
-	struct session_report_image *d = calloc(1, sizeof *d);
-	if (d == NULL)
-		abort();
-	CHECK(spool_record_decode(img, len, &rec) == SPOOL_OK);
+	struct session_report_image *d;
+	CHECK(decode_again(r, &img, &rec, &d));
 	CHECK_U64(rec.flags, SPOOL_FLAG_SESSION);
 	CHECK_U64(rec.body_len, 0);
-	CHECK(session_report_decode(&rec, d));
 	const struct session_report *o = &d->r;
 	CHECK_STR(o->id.ptr, o->id.len, "4dXq7K1mZbC000");
 	CHECK_STR(o->helo.ptr, o->helo.len, "client.example");
@@ -627,14 +637,10 @@ static void test_round_trip_no_verb(void)
 	const struct session_report *r = finish(log, SMTP_REASON_TIMEOUT, 3 * IDLE_GAP_US, 0);
 	log->r.id = smtp_view_make("4dXq7K1mZbC001", QUEUE_ID_LEN);
 	log->r.helo = smtp_view_make("", 0);
-	size_t len;
-	uint8_t *img = encode(r, &len);
+	uint8_t *img;
 	struct spool_record rec;
-	struct session_report_image *d = calloc(1, sizeof *d);
-	if (d == NULL)
-		abort();
-	CHECK(spool_record_decode(img, len, &rec) == SPOOL_OK);
-	CHECK(session_report_decode(&rec, d));
+	struct session_report_image *d;
+	CHECK(decode_again(r, &img, &rec, &d));
 	CHECK_U64(d->r.end_reason, SMTP_REASON_TIMEOUT);
 	CHECK(!d->r.ended_by_client);
 	if (CHECK_U64(d->r.gap_count, 1)) {
@@ -677,13 +683,10 @@ static void test_fault_rules(void)
 	/* the rule past the maximum and the NULL one */
 	CHECK_U64(session_report_faults_unnamed(r), SESSION_REPORT_FAULT_RULES_MAX % 3 + 1 + 1);
 	CHECK_U64(all - named, SESSION_REPORT_FAULT_RULES_MAX % 3 + 1 + 1);
-	size_t len;
-	uint8_t *img = encode(r, &len);
+	uint8_t *img;
 	struct spool_record rec;
-	struct session_report_image *d = calloc(1, sizeof *d);
-	if (d == NULL)
-		abort();
-	CHECK(spool_record_decode(img, len, &rec) == SPOOL_OK && session_report_decode(&rec, d));
+	struct session_report_image *d;
+	CHECK(decode_again(r, &img, &rec, &d));
 	CHECK_U64(d->r.fault_rule_count, SESSION_REPORT_FAULT_RULES_MAX);
 	CHECK_STR(d->r.fault_rules[1].rule.ptr, d->r.fault_rules[1].rule.len, "rcpt:reply=550 5.1.1 no 1:p=0.5");
 	CHECK_U64(d->r.fault_rules[1].count, 2);

@@ -142,13 +142,20 @@ static void client_addr(const struct tally_row *row, char *buf, size_t size)
 		snprintf(buf, size, "unix");
 }
 
+/* The first and last connect times, to the second or the microsecond. */
+static void connect_range(const struct session_summary *s, bool micro, char first[WHEN_TEXT_BYTES],
+			  char last[WHEN_TEXT_BYTES])
+{
+	when_iso(s->first_us, micro, first, WHEN_TEXT_BYTES);
+	when_iso(s->last_us, micro, last, WHEN_TEXT_BYTES);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 static void text_outcomes(FILE *f, const struct session_summary *s)
 {
 	char first[WHEN_TEXT_BYTES], last[WHEN_TEXT_BYTES];
-	when_iso(s->first_us, false, first, sizeof first);
-	when_iso(s->last_us, false, last, sizeof last);
+	connect_range(s, false, first, last);
 	fprintf(f, "Sessions: %llu", (unsigned long long)s->sessions);
 	if (s->sessions > 0)
 		fprintf(f, ", connected %s to %s", first, last);
@@ -207,8 +214,7 @@ static void text_rules_clients(FILE *f, const struct session_summary *s)
 static void json_head(FILE *f, const struct session_summary *s)
 {
 	char first[WHEN_TEXT_BYTES], last[WHEN_TEXT_BYTES];
-	when_iso(s->first_us, true, first, sizeof first);
-	when_iso(s->last_us, true, last, sizeof last);
+	connect_range(s, true, first, last);
 	fprintf(f, "{\"sessions\":%llu", (unsigned long long)s->sessions);
 	if (s->sessions > 0)
 		fprintf(f,
