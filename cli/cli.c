@@ -134,7 +134,9 @@ static int parse_option(const struct cli *c, int argc, char **argv, int *i)
 		return -1;
 	}
 	const char *v = NULL;
-	if (!cli_takes_value(o)) {
+	if (o->optional) {
+		v = eq ? eq + 1 : NULL;
+	} else if (!cli_takes_value(o)) {
 		if (eq != NULL) {
 			cli_error(c, "--%s takes no value", o->name);
 			return -1;

@@ -64,6 +64,7 @@ struct cli_opt {
 	const void *data; /* CLI_CUSTOM: fixed data of the row, for parse */
 	enum cli_kind reads; /* CLI_CUSTOM: CLI_SIZE or CLI_DURATION if parse reads those (--help says how) */
 	const char *arg; /* argument name in --help; NULL: a flag (CLI_ENUM: the words) */
+	bool optional; /* CLI_CUSTOM with arg: "--name" alone (parse gets NULL) or "--name=VALUE" */
 	const char *help; /* one line */
 	const char *def; /* default in --help; NULL: from dest (numbers, CLI_STRING, CLI_ENUM) */
 };
@@ -209,9 +210,20 @@ static inline struct cli_opt cli_def(struct cli_opt o, const char *text)
 }
 
 /* Does the row take a value? */
+/* A custom row whose value is optional: "--name" alone (parse gets NULL)
+ * or "--name=VALUE" (never the next argument); --help shows
+ * "--name[=ARG]". */
+static inline struct cli_opt cli_optional(struct cli_opt o)
+{
+	o.optional = true;
+	return o;
+}
+
+/* Does the row take the next argument as its value ("--name VALUE")? */
 static inline bool cli_takes_value(const struct cli_opt *o)
 {
-	return o->kind != CLI_FLAG && o->kind != CLI_FLAG_CLEAR && (o->kind != CLI_CUSTOM || o->arg != NULL);
+	return o->kind != CLI_FLAG && o->kind != CLI_FLAG_CLEAR && (o->kind != CLI_CUSTOM || o->arg != NULL) &&
+	       !o->optional;
 }
 
 /* Value parsers for rows and custom parsers (cli_value.c): NULL, or why

@@ -20,7 +20,7 @@ static void left_column(const struct cli_opt *o, char *out, size_t len)
 		for (size_t i = 0; o->words[i] != NULL && n < len; i++)
 			n += (size_t)snprintf(out + n, len - n, "%s%s", i ? "|" : " ", o->words[i]);
 	} else if (o->arg != NULL && n < len) {
-		snprintf(out + n, len - n, " %s", o->arg);
+		snprintf(out + n, len - n, o->optional ? "[=%s]" : " %s", o->arg);
 	}
 }
 

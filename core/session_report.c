@@ -9,14 +9,18 @@
  * smtp_verb or enum smtp_reason cannot change what old spools mean; the
  * stable names of quirks and reasons (verbs: their registry names);
  * encoding a report into a record head through the same field writer and
- * header code as messages (spool_format_int.h), and decoding one.  It does not gather the report (io/session_log.c does)
- * nor write files.
+ * header code as messages (spool_format_int.h), and decoding one; the
+ * one rule of who ended a session (session_report_end), which the report
+ * and the transcript (io/conn_trace.c) both follow.  It does not gather
+ * the report (io/session_log.c does) nor write files.
  *
  * Invariants: the encoder writes at most SESSION_REPORT_*_MAX list entries
  * (the totals count every one); the decoder keeps at most as many, skips
  * unknown tags and unknown verb codes, and rejects a known field of the
  * wrong size.  An unknown reason code decodes as UINT8_MAX (no name), an
- * unknown verb code in a gap as UINT8_MAX too.
+ * unknown verb code in a gap as UINT8_MAX too.  Named fault rules: at
+ * most SESSION_REPORT_FAULT_RULES_MAX, each text 1..FAULT_TEXT_MAX bytes
+ * (a longer one is cut on encoding, rejected on decoding).
  *
  * Workload: one encode per finished session (a few hundred bytes); one
  * decode per session the spool tool lists.
@@ -37,6 +41,7 @@
 #define ABORT_FIELD_BYTES 20u
 #define GAP_FIELD_BYTES 20u
 #define MESSAGE_ID_MAX_BYTES 20u /* as SPOOL_TAG_QUEUE_ID */
+#define FAULT_COUNT_BYTES 4u /* SESSION_FAULT: the count before the text */
 
 /* Verb code 255: no command yet (a gap right after the banner). */
 #define VERB_CODE_NONE 255u
@@ -185,6 +190,16 @@ static void put_lists(struct spool_meta_writer *w, const struct session_report *
 	}
 	for (uint32_t i = 0; i < cut(r->message_count, SESSION_REPORT_MESSAGES_MAX); i++)
 		spool_meta_put(w, SPOOL_TAG_SESSION_MESSAGE, r->messages[i].ptr, r->messages[i].len);
+	for (uint32_t i = 0; i < cut(r->fault_rule_count, SESSION_REPORT_FAULT_RULES_MAX); i++) {
+		const struct session_fault *f = &r->fault_rules[i];
+		uint8_t b[FAULT_COUNT_BYTES + SESSION_REPORT_FAULT_TEXT_MAX];
+		size_t len = f->rule.len < SESSION_REPORT_FAULT_TEXT_MAX ? f->rule.len : SESSION_REPORT_FAULT_TEXT_MAX;
+		if (len == 0)
+			continue; /* a rule has a text: nothing to name */
+		spool_put32(b, f->count);
+		memcpy(b + FAULT_COUNT_BYTES, f->rule.ptr, len);
+		spool_meta_put(w, SPOOL_TAG_SESSION_FAULT, b, FAULT_COUNT_BYTES + len);
+	}
 }
 
 static void put_counts(struct spool_meta_writer *w, const struct session_report *r)
@@ -273,6 +288,7 @@ static long field_size(uint8_t tag)
 	case SPOOL_TAG_SESSION_MESSAGE:
 	case SPOOL_TAG_TLS:
 	case SPOOL_TAG_TLS_SNI:
+	case SPOOL_TAG_SESSION_FAULT:
 		return 0;
 	case SPOOL_TAG_RECEIVED_US:
 	case SPOOL_TAG_SESSION_END_US:
@@ -335,6 +351,19 @@ static void get_gap(struct session_report_image *out, const uint8_t *p)
 	else if (!verb_of_code(p[16], &g->after_verb))
 		g->after_verb = UINT8_MAX;
 	g->in_txn = (p[17] & FLAG_BIT0) != 0;
+}
+
+/* A named rule: a count and 1..SESSION_REPORT_FAULT_TEXT_MAX bytes. */
+static bool get_fault(struct session_report_image *out, struct smtp_view v)
+{
+	if (v.len <= FAULT_COUNT_BYTES || v.len > FAULT_COUNT_BYTES + SESSION_REPORT_FAULT_TEXT_MAX)
+		return false;
+	if (out->r.fault_rule_count < SESSION_REPORT_FAULT_RULES_MAX)
+		out->fault_rules[out->r.fault_rule_count++] = (struct session_fault){
+			.rule = smtp_view_make(v.ptr + FAULT_COUNT_BYTES, v.len - FAULT_COUNT_BYTES),
+			.count = spool_get32(v.ptr),
+		};
+	return true;
 }
 
 static void get_client(struct session_report *r, const uint8_t *p)
@@ -410,6 +439,8 @@ static bool get_field(struct session_report_image *out, uint8_t tag, struct smtp
 		if (r->message_count < SESSION_REPORT_MESSAGES_MAX)
 			out->messages[r->message_count++] = v;
 		break;
+	case SPOOL_TAG_SESSION_FAULT:
+		return get_fault(out, v);
 	}
 	return true;
 }
@@ -420,6 +451,7 @@ bool session_report_decode(const struct spool_record *rec, struct session_report
 	out->r.aborts = out->aborts;
 	out->r.gaps = out->gaps;
 	out->r.messages = out->messages;
+	out->r.fault_rules = out->fault_rules;
 	out->r.helo = smtp_view_make("", 0);
 	out->r.id = smtp_view_make("", 0);
 	out->r.tls = smtp_view_make("", 0);
@@ -438,4 +470,19 @@ bool session_report_decode(const struct spool_record *rec, struct session_report
 			return false;
 	}
 	return !malformed;
+}
+
+uint32_t session_report_faults_unnamed(const struct session_report *r)
+{
+	uint64_t named = 0;
+	for (uint32_t i = 0; i < r->fault_rule_count; i++)
+		named += r->fault_rules[i].count;
+	return named < r->faults ? r->faults - (uint32_t)named : 0;
+}
+
+struct session_end session_report_end(bool closed, enum smtp_reason close_reason, enum smtp_reason unclosed_why)
+{
+	enum smtp_reason why = closed ? close_reason : unclosed_why;
+	struct session_end e = { (uint8_t)why, why == SMTP_REASON_QUIT || why == SMTP_REASON_EOF };
+	return e;
 }

@@ -4,7 +4,8 @@
  * Owns: the session report (connect and disconnect times, client, HELO
  * name, commands counted by verb, transactions completed, refused and
  * aborted, each aborted transaction's contents and what ended it, idle
- * gaps, quirks, fault rules fired, the queue IDs of its messages), its
+ * gaps, quirks, fault rules fired (how many, and which: each rule by its
+ * canonical text with its count), the queue IDs of its messages), its
  * encoding as a spool record with flag SPOOL_FLAG_SESSION and an empty body,
  * its decoding, and the stable names of quirks and end reasons that the
  * spool tool shows and filters on.  Pure: the server (io/session_log.c)
@@ -37,6 +38,8 @@
 #define SESSION_REPORT_ABORTS_MAX 64u
 #define SESSION_REPORT_GAPS_MAX 64u
 #define SESSION_REPORT_MESSAGES_MAX 1024u
+#define SESSION_REPORT_FAULT_RULES_MAX 16u /* distinct rules named */
+#define SESSION_REPORT_FAULT_TEXT_MAX 1024u /* a rule's text (FAULT_RULE_TEXT_MAX is 1000) */
 
 /* A transaction that ended without its message being accepted or refused
  * at end of data. */
@@ -59,6 +62,14 @@ struct session_gap {
 	bool in_txn; /* a transaction was open (MAIL accepted) */
 };
 
+/* A fault rule that fired in the session: its canonical text
+ * (fault_rules_text(), as the server's exit summary and the transcript
+ * name it) and how many times it fired. */
+struct session_fault {
+	struct smtp_view rule;
+	uint32_t count;
+};
+
 struct session_report {
 	struct smtp_view id; /* session ID (a queue ID) */
 	uint64_t connect_us, end_us; /* wall clock, microseconds */
@@ -79,7 +90,7 @@ struct session_report {
 	uint32_t txn_refused; /* messages refused at end of data */
 	uint32_t txn_aborted; /* == aborts_total */
 	uint32_t rcpts_accepted, rcpts_refused; /* whole session */
-	uint32_t faults; /* fault rule firings (delays included) */
+	uint32_t faults; /* fault rule firings (delays included), all rules */
 	uint64_t bytes_in, bytes_out;
 	const struct session_abort *aborts; /* abort_count (<= MAX) kept */
 	uint32_t abort_count;
@@ -89,6 +100,11 @@ struct session_report {
 	uint32_t message_count;
 	struct smtp_view tls; /* "TLSv1.3 TLS_AES_256_GCM_SHA384", "failed: why"; empty: no TLS */
 	struct smtp_view tls_sni; /* the server name the client asked for; may be empty */
+	/* the first SESSION_REPORT_FAULT_RULES_MAX distinct rules that fired,
+	 * in the order they first fired; firings of other rules (and of a
+	 * report written before rules were named) only count in faults */
+	const struct session_fault *fault_rules;
+	uint32_t fault_rule_count;
 };
 
 /* Encoding: like a message record with an empty body.
@@ -109,8 +125,25 @@ struct session_report_image {
 	struct session_abort aborts[SESSION_REPORT_ABORTS_MAX];
 	struct session_gap gaps[SESSION_REPORT_GAPS_MAX];
 	struct smtp_view messages[SESSION_REPORT_MESSAGES_MAX];
+	struct session_fault fault_rules[SESSION_REPORT_FAULT_RULES_MAX];
 };
 bool session_report_decode(const struct spool_record *rec, struct session_report_image *out);
+
+/* Firings that fault_rules does not name: faults minus their counts (the
+ * rules past the maximum, or every firing of a report from before rules
+ * were named). */
+uint32_t session_report_faults_unnamed(const struct session_report *r);
+
+/* Who ended a session and why, as its report and its transcript both say
+ * it: the reason its session closed with (closed: the SMTP_EV_CLOSE it
+ * emitted), else unclosed_why (the engine's: a connection dropped under a
+ * session that never closed).  QUIT and disconnect are the client's,
+ * every other reason the server's. */
+struct session_end {
+	uint8_t reason; /* enum smtp_reason */
+	bool by_client;
+};
+struct session_end session_report_end(bool closed, enum smtp_reason close_reason, enum smtp_reason unclosed_why);
 
 /* Stable names, for display and filters ("helo-no-name", "rset-for-data",
  * ...; "rset", "quit", "disconnect", "timeout", ...).  NULL for an unknown

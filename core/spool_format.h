@@ -113,6 +113,8 @@ enum spool_tag {
 	SPOOL_TAG_SESSION_GAP = 40, /* u64 at_us, u64 len_us, u8 verb code before it, u8 bit 0:
 				       in a transaction, u16 0; one per idle gap */
 	SPOOL_TAG_SESSION_MESSAGE = 41, /* queue ID of a message of the session; one each */
+	SPOOL_TAG_SESSION_FAULT = 42, /* u32 firings, then the rule's canonical text (1..1024
+					 bytes); one per distinct rule, at most 16 */
 	/* ... and last TLS and TLS_SNI as in messages (TLS may read
 	 * "failed: <why>": the handshake did not complete) */
 };

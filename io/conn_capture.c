@@ -248,11 +248,11 @@ void conn_on_verdict(struct conn *c, const struct spool_answer *ans)
 	conn_op_end(c);
 }
 
-/* The session's report goes into the spool. */
-static void end_report(struct conn *c)
+/* The session's report goes into the spool; why: the end of a session
+ * that never closed. */
+static void end_report(struct conn *c, enum smtp_reason why)
 {
 	struct shard *sh = c->shard;
-	enum smtp_reason why = c->peer_eof || c->broken ? SMTP_REASON_EOF : SMTP_REASON_NONE;
 	struct session_report *r = &c->log->r; /* the connection's own facts */
 	struct spool_envelope env;
 	conn_capture_envelope(c, &env);
@@ -270,12 +270,14 @@ static void end_report(struct conn *c)
 
 void conn_capture_end(struct conn *c)
 {
+	/* a session that never closed (the connection dropped under it) ended
+	 * by a disconnect if the peer was gone; report and transcript both
+	 * say so through session_report_end() */
+	enum smtp_reason why = c->peer_eof || c->broken ? SMTP_REASON_EOF : SMTP_REASON_NONE;
 	if (c->trace != NULL)
-		conn_trace_end(c, c->broken   ? "the connection failed (reset)" :
-				  c->peer_eof ? "the client closed the connection" :
-						"the server closed the connection");
+		conn_trace_end(c, why);
 	if (c->log != NULL)
-		end_report(c);
+		end_report(c, why);
 	struct conn_capture *k = c->cap;
 	if (k == NULL)
 		return;

@@ -52,9 +52,8 @@ static void *capture_state(const struct conn *c)
 
 static void log_decided(void *state, const struct conn *c, const struct conn_decision *d)
 {
-	(void)c;
 	if (d->rule >= 0)
-		session_log_fault(state);
+		session_log_fault(state, fault_rules_text(c->shard->faults->rules, (uint32_t)d->rule));
 }
 
 static void log_event(void *state, const struct conn *c, const struct smtp_event *ev, const struct conn_decision *d)

@@ -12,6 +12,7 @@
 
 #include "conn_fault.h"
 #include "fault_rules.h"
+#include "session_report.h"
 #include "shard.h"
 
 static struct trace_buf *buf(const struct conn *c)
@@ -24,6 +25,12 @@ static const struct trace_sink *sink(const struct conn *c)
 	return &c->shard->shared->trace;
 }
 
+/* The session's start on the lines' clock. */
+static uint64_t start(const struct conn *c)
+{
+	return c->trace != NULL ? c->trace->start_us : 0;
+}
+
 void conn_trace_start(struct conn *c)
 {
 	struct shard *sh = c->shard;
@@ -33,6 +40,7 @@ void conn_trace_start(struct conn *c)
 	c->trace = calloc(1, sizeof *c->trace);
 	if (c->trace == NULL)
 		return;
+	c->trace->start_us = trace_clock(sink(c));
 	char addr[INET6_ADDRSTRLEN] = "unix";
 	if (fam != 0)
 		inet_ntop(c->peer.family, c->peer.addr, addr, sizeof addr);
@@ -47,7 +55,8 @@ void conn_trace_note(const struct conn *c, const char *fmt, ...)
 	int n = vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		trace_line(buf(c), sink(c), c->sid, "--", text, (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
+		trace_line(buf(c), sink(c), start(c), c->sid, "--", text,
+			   (size_t)n < sizeof text ? (size_t)n : sizeof text - 1);
 }
 
 /* Announce the group that just ended before its first command, stamped
@@ -61,7 +70,8 @@ static void close_group(struct conn_trace *t, const struct conn *c)
 		size_t tail = b->len - t->group_mark;
 		char text[64];
 		int n = snprintf(text, sizeof text, "pipelined: the next %u commands came in one read", t->group_n);
-		trace_line_at(b, t->group_us, c->sid, "--", text, (size_t)n); /* the first command's time */
+		trace_line_at(b, sink(c), t->group_us, t->start_us, c->sid, "--", text,
+			      (size_t)n); /* the first command's time */
 		size_t line = b->len - t->group_mark - tail; /* the note just written */
 		char *note = malloc(line);
 		if (note != NULL) { /* move it in front of the group */
@@ -79,7 +89,7 @@ static void command_line(const struct conn *c, const struct smtp_event *ev)
 {
 	struct smtp_view v = ev->arg;
 	if (ev->verb == SMTP_VERB_AUTH_RESPONSE) {
-		trace_line(buf(c), sink(c), c->sid, "C:", "****", 4);
+		trace_line(buf(c), sink(c), start(c), c->sid, "C:", "****", 4);
 		return;
 	}
 	if (ev->flags & SMTP_EVF_SECRET) {
@@ -95,10 +105,10 @@ static void command_line(const struct conn *c, const struct smtp_event *ev)
 		size_t n = keep < sizeof masked - 6 ? keep : sizeof masked - 6;
 		memcpy(masked, v.ptr, n);
 		memcpy(masked + n, keep < v.len ? " ****" : "", keep < v.len ? 5 : 0);
-		trace_line(buf(c), sink(c), c->sid, "C:", masked, n + (keep < v.len ? 5 : 0));
+		trace_line(buf(c), sink(c), start(c), c->sid, "C:", masked, n + (keep < v.len ? 5 : 0));
 		return;
 	}
-	trace_line(buf(c), sink(c), c->sid, "C:", v.ptr, v.len);
+	trace_line(buf(c), sink(c), start(c), c->sid, "C:", v.ptr, v.len);
 }
 
 static const char *reason_text(enum smtp_reason r)
@@ -181,6 +191,8 @@ void conn_trace_observe(void *state, const struct conn *c, const struct smtp_eve
 		break;
 	case SMTP_EV_CLOSE:
 		conn_trace_note(c, "session over: %s", reason_text(ev->reason));
+		t->closed = true;
+		t->close_reason = (uint8_t)ev->reason;
 		break;
 	default:
 		break;
@@ -203,17 +215,21 @@ void conn_trace_output(struct conn *c, const uint8_t *bytes, size_t len)
 			text--;
 		if (text > 0 && bytes[text - 1] == '\r')
 			text--;
-		trace_line(buf(c), sink(c), c->sid, "S:", bytes, text);
+		trace_line(buf(c), sink(c), start(c), c->sid, "S:", bytes, text);
 		bytes += n;
 		len -= n;
 	}
 }
 
-void conn_trace_end(struct conn *c, const char *how)
+void conn_trace_end(struct conn *c, enum smtp_reason why)
 {
-	if (c->trace == NULL)
+	struct conn_trace *t = c->trace;
+	if (t == NULL)
 		return;
-	conn_trace_note(c, "closed: %s", how);
+	struct session_end end = session_report_end(t->closed, (enum smtp_reason)t->close_reason, why);
+	const char *name = session_reason_name(end.reason);
+	conn_trace_note(c, "closed by the %s: %s%s", end.by_client ? "client" : "server", name != NULL ? name : "?",
+			c->broken ? " (the connection failed)" : "");
 	free(c->trace);
 	c->trace = NULL;
 }

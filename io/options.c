@@ -36,6 +36,7 @@
 static const char *const io_words[] = { "auto", "uring", "epoll", NULL };
 static const char *const sync_words[] = { "none", "group", "always", NULL };
 static const char *const bare_lf_words[] = { "preserve", "normalize", "reject", NULL };
+static const char *const trace_time_words[] = { "utc", "session", NULL }; /* enum trace_time */
 
 /* Where parsed addresses go: the SMTP listeners, or the HTTP one. */
 struct listen_list {
@@ -310,6 +311,8 @@ static void rows_faults(struct cli *c, struct server_config *cfg)
 		cli_string("trace", &cfg->trace_path, "FILE|-", "write session transcripts to FILE (- stdout)"),
 		cli_custom("trace-client", parse_cidr, &cfg->trace_clients, NULL, "CIDR",
 			   "trace only these clients (repeatable)"),
+		cli_enum("trace-time", &cfg->trace_time, trace_time_words,
+			 "transcript times: utc (RFC 3339, microseconds) or seconds since the session began"),
 		cli_duration32("idle-gap", &cfg->idle_gap_ms, CLI_MS, 1, 86400000, "MS",
 			       "session reports note client silences over MS"),
 		cli_flag("no-session-reports", &cfg->no_session_reports, "keep no session reports in the spool"),

@@ -26,6 +26,12 @@ struct cidr_list {
 	unsigned count;
 };
 
+/* What a transcript line's time says (--trace-time). */
+enum trace_time {
+	TRACE_TIME_UTC, /* wall clock, RFC 3339 UTC with microseconds */
+	TRACE_TIME_SESSION, /* seconds since the session's connect */
+};
+
 enum io_backend_kind {
 	IO_BACKEND_AUTO,
 	IO_BACKEND_URING,
@@ -76,6 +82,7 @@ struct server_config {
 	/* what clients did */
 	const char *trace_path; /* --trace FILE, "-": stdout; NULL: off */
 	struct cidr_list trace_clients; /* none: every client */
+	enum trace_time trace_time;
 	uint32_t idle_gap_ms; /* session reports: silences longer than this */
 	bool no_session_reports;
 	/* TLS (tls/) */

@@ -37,6 +37,10 @@ void session_log_free(struct session_log *log)
 	free(log->qid_views);
 	free(log->tls);
 	free(log->tls_sni);
+	for (uint32_t i = 0; i < log->r.fault_rule_count; i++)
+		free(log->faults[i].text);
+	free(log->faults);
+	free(log->fault_views);
 	free(log);
 }
 
@@ -165,6 +169,46 @@ void session_log_verdict(struct session_log *log, unsigned code, const char *qid
 	}
 }
 
+void session_log_fault(struct session_log *log, const char *rule)
+{
+	log->r.faults++;
+	if (rule == NULL)
+		return;
+	uint32_t n = log->r.fault_rule_count;
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(log->faults[i].text, rule) == 0) {
+			log->faults[i].count++;
+			return;
+		}
+	if (n >= SESSION_REPORT_FAULT_RULES_MAX)
+		return; /* named rules are full: counted in faults only */
+	struct session_log_fault *grown = realloc(log->faults, (n + 1) * sizeof *grown);
+	if (grown == NULL)
+		return;
+	log->faults = grown;
+	if ((grown[n].text = strdup(rule)) == NULL)
+		return;
+	grown[n].count = 1;
+	log->r.fault_rule_count = n + 1;
+}
+
+/* The named rules as report views (none when out of memory: the count stays). */
+static void finish_faults(struct session_log *log)
+{
+	struct session_report *r = &log->r;
+	log->fault_views = r->fault_rule_count ? calloc(r->fault_rule_count, sizeof *log->fault_views) : NULL;
+	if (log->fault_views == NULL) {
+		for (uint32_t i = 0; i < r->fault_rule_count; i++)
+			free(log->faults[i].text);
+		r->fault_rule_count = 0;
+	}
+	for (uint32_t i = 0; i < r->fault_rule_count; i++)
+		log->fault_views[i] =
+			(struct session_fault){ smtp_view_make(log->faults[i].text, strlen(log->faults[i].text)),
+						log->faults[i].count };
+	r->fault_rules = log->fault_views;
+}
+
 /* The client was silent since silent_us: note it if long enough. */
 static void check_gap(struct session_log *log, uint64_t mono_us, uint64_t silent_us, bool in_txn)
 {
@@ -192,15 +236,16 @@ const struct session_report *session_log_finish(struct session_log *log, const s
 						enum smtp_reason why, uint64_t end_wall_us, uint64_t mono_us,
 						uint64_t silent_us)
 {
+	struct session_end end = session_report_end(log->closed, (enum smtp_reason)log->r.end_reason, why);
 	if (!log->closed) {
 		log->end_in_txn = log->txn_open;
-		txn_end_aborted(log, why, mono_us);
-		log->r.end_reason = (uint8_t)why;
+		txn_end_aborted(log, (enum smtp_reason)end.reason, mono_us);
 	}
+	log->r.end_reason = end.reason;
 	if (log->r.end_reason == SMTP_REASON_EOF || log->r.end_reason == SMTP_REASON_TIMEOUT)
 		check_gap(log, mono_us, silent_us, log->end_in_txn); /* the silence before the end */
 	struct session_report *r = &log->r;
-	r->ended_by_client = r->end_reason == SMTP_REASON_QUIT || r->end_reason == SMTP_REASON_EOF;
+	r->ended_by_client = end.by_client;
 	r->end_us = end_wall_us;
 	r->quirks = s->quirks;
 	r->errors = s->errors;
@@ -216,5 +261,6 @@ const struct session_report *session_log_finish(struct session_log *log, const s
 	for (uint32_t i = 0; i < r->message_count; i++)
 		log->qid_views[i] = smtp_view_make(log->qids[i], strlen(log->qids[i]));
 	r->messages = log->qid_views;
+	finish_faults(log);
 	return r;
 }

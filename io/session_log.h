@@ -8,8 +8,9 @@
  * connection feeds it session events, the verdicts of its messages and the
  * times of its input and output; it never touches a socket or the spool.
  * Memory: one allocation per session at connect, lists grown only for
- * sessions that have aborted transactions, gaps or messages, and capped at
- * the report's list limits.
+ * sessions that have aborted transactions, gaps, messages or fault rules
+ * that fired (a copy of each rule's text), and capped at the report's list
+ * limits.
  */
 #ifndef SMTPSINK_SESSION_LOG_H
 #define SMTPSINK_SESSION_LOG_H
@@ -21,8 +22,17 @@
 #include "session_report.h"
 #include "smtp_session.h"
 
+/* A fault rule that fired, by its own copy of the rule's text (a reload
+ * may free the rule set before the session ends). */
+struct session_log_fault {
+	char *text;
+	uint32_t count;
+};
+
 struct session_log {
 	struct session_report r; /* counts so far; lists set at finish */
+	struct session_log_fault *faults; /* r.fault_rule_count named so far */
+	struct session_fault *fault_views; /* built at finish */
 	struct session_abort *aborts;
 	struct session_gap *gaps;
 	char (*qids)[QUEUE_ID_LEN + 1];
@@ -46,11 +56,8 @@ void session_log_free(struct session_log *log);
 void session_log_event(struct session_log *log, const struct smtp_event *ev, uint64_t mono_us);
 /* The answer to a completed message (qid when code is 250). */
 void session_log_verdict(struct session_log *log, unsigned code, const char *qid);
-/* A fault rule fired. */
-static inline void session_log_fault(struct session_log *log)
-{
-	log->r.faults++;
-}
+/* A fault rule fired: rule is its canonical text (NULL: counted only). */
+void session_log_fault(struct session_log *log, const char *rule);
 /* TLS: "TLSv1.3 TLS_AES_256_GCM_SHA384" or "failed: why", and the SNI
  * (NULL: none). */
 void session_log_tls(struct session_log *log, const char *text, const char *sni);
@@ -62,10 +69,12 @@ static inline void session_log_output(struct session_log *log, uint64_t bytes)
 	log->r.bytes_out += bytes;
 }
 
-/* The connection is gone: close the accounts (an open transaction is
- * aborted with why, a silence before the end is a gap) and fill the
- * report's lists and the session's own facts.  The report's views point
- * into log and s's config; valid until session_log_free(). */
+/* The connection is gone: close the accounts (the end reason and who
+ * ended it by session_report_end(): a session that never closed ends, and
+ * its open transaction with it, for why; a silence before the end is a
+ * gap) and fill the report's
+ * lists and the session's own facts.  The report's views point into log
+ * and s's config; valid until session_log_free(). */
 const struct session_report *session_log_finish(struct session_log *log, const struct smtp_session *s,
 						enum smtp_reason why, uint64_t end_wall_us, uint64_t mono_us,
 						uint64_t silent_us);

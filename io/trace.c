@@ -16,18 +16,13 @@
 
 #define TRACE_LINE_MAX 2048u /* escaped text beyond this is cut, marked "..." */
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+#define US_PER_S 1000000u
 
 int trace_open(struct trace_sink *t, const struct server_config *cfg)
 {
 	t->fd = -1;
 	t->own_fd = false;
-	t->t0_us = mono_us();
+	t->time = cfg->trace_time;
 	pthread_mutex_init(&t->lock, NULL);
 	if (cfg->trace_path == NULL)
 		return 0;
@@ -69,21 +64,46 @@ static bool reserve(struct trace_buf *b, size_t n)
 
 uint64_t trace_clock(const struct trace_sink *t)
 {
-	return mono_us() - t->t0_us;
+	struct timespec ts;
+	clock_gettime(t->time == TRACE_TIME_UTC ? CLOCK_REALTIME : CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * US_PER_S + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void trace_line(struct trace_buf *b, const struct trace_sink *t, const char *sid, const char *dir, const void *text,
-		size_t len)
+void trace_line(struct trace_buf *b, const struct trace_sink *t, uint64_t start_us, const char *sid, const char *dir,
+		const void *text, size_t len)
 {
-	trace_line_at(b, trace_clock(t), sid, dir, text, len);
+	trace_line_at(b, t, trace_clock(t), start_us, sid, dir, text, len);
 }
 
-void trace_line_at(struct trace_buf *b, uint64_t us, const char *sid, const char *dir, const void *text, size_t len)
+/* "2026-12-08T01:02:03.123456Z" or "2.000250" at the end of b (room
+ * reserved); the date and time of the second are kept from the last line. */
+static void put_time(struct trace_buf *b, const struct trace_sink *t, uint64_t us, uint64_t start_us)
+{
+	if (t->time == TRACE_TIME_SESSION) {
+		us = us > start_us ? us - start_us : 0;
+		b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, "%llu.%06llu",
+					   (unsigned long long)(us / US_PER_S), (unsigned long long)(us % US_PER_S));
+		return;
+	}
+	uint64_t s = us / US_PER_S;
+	if (b->stamp[0] == '\0' || s != b->stamp_s) {
+		time_t tt = (time_t)s;
+		struct tm tm;
+		gmtime_r(&tt, &tm);
+		strftime(b->stamp, sizeof b->stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+		b->stamp_s = s;
+	}
+	b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, "%s.%06lluZ", b->stamp,
+				   (unsigned long long)(us % US_PER_S));
+}
+
+void trace_line_at(struct trace_buf *b, const struct trace_sink *t, uint64_t us, uint64_t start_us, const char *sid,
+		   const char *dir, const void *text, size_t len)
 {
 	if (!reserve(b, 64 + 4 * TRACE_LINE_MAX + 8))
 		return; /* out of memory: the transcript loses a line, nothing else */
-	b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, "%llu.%06llu %s %s ",
-				   (unsigned long long)(us / 1000000u), (unsigned long long)(us % 1000000u), sid, dir);
+	put_time(b, t, us, start_us);
+	b->len += (size_t)snprintf(b->buf + b->len, b->cap - b->len, " %s %s ", sid, dir);
 	const uint8_t *p = text;
 	size_t n = len < TRACE_LINE_MAX ? len : TRACE_LINE_MAX;
 	for (size_t i = 0; i < n; i++) {

@@ -126,6 +126,37 @@ static void test_kinds(void)
 	CHECK_U64(errors, 0);
 }
 
+static const char *parse_maybe(const struct cli_opt *o, const char *v)
+{
+	const char **seen = o->dest;
+	*seen = v != NULL ? v : "(none)";
+	return v != NULL && *v == '\0' ? "empty" : NULL;
+}
+
+/* An optional value: "--opt" alone, "--opt=V"; the next word stays a
+ * positional; --help shows "--opt[=V]". */
+static void test_optional_value(void)
+{
+	const char *seen = NULL, *pos[2];
+	size_t n;
+	char out[4096];
+	struct cli c = { .prog = "prog", .about = "A test.", .help_col = 20, .report = report };
+	cli_add(&c, cli_optional(cli_custom("opt", parse_maybe, &seen, NULL, "V", "maybe a value")));
+	static const char *const a[] = { "--opt", "word", NULL };
+	CHECK_U64((uint64_t)run(&c, a, pos, 2, &n, out, sizeof out), 0);
+	CHECK(n == 1 && strcmp(pos[0], "word") == 0 && strcmp(seen, "(none)") == 0);
+	static const char *const b[] = { "--opt=x y", NULL };
+	CHECK_U64((uint64_t)run(&c, b, pos, 2, &n, out, sizeof out), 0);
+	CHECK(n == 0 && strcmp(seen, "x y") == 0);
+	static const char *const d[] = { "--opt=", NULL };
+	unsigned before = errors;
+	CHECK_U64((uint64_t)run(&c, d, pos, 2, &n, out, sizeof out), (uint64_t)-1);
+	CHECK(errors == before + 1 && strcmp(last_error, "--opt : empty") == 0);
+	static const char *const h[] = { "--help", NULL };
+	CHECK_U64((uint64_t)run(&c, h, pos, 2, &n, out, sizeof out), 1);
+	CHECK(strstr(out, "--opt[=V]") != NULL);
+}
+
 struct bad_row {
 	const char *words[4];
 	const char *command; /* NULL: a program's own table */
@@ -428,5 +459,6 @@ int main(void)
 	test_durations();
 	test_formats();
 	test_unit_rows();
+	test_optional_value(); /* last: test_kinds counts errors from 0 */
 	return harness_finish("cli");
 }

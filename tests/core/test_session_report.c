@@ -9,7 +9,9 @@
  * spool_format.h and the code tables of docs/SPOOL-FORMAT.md (so a code
  * that follows enum order silently would show); unknown tags and unknown
  * verb codes skipped; bad sizes, malformed metadata and message records
- * rejected; names and parsing of quirks, reasons and verbs.  Images are
+ * rejected; names and parsing of quirks, reasons and verbs; named fault
+ * rules at, below and over their limits (count and text length) and a
+ * report without them; who ended a session (session_report_end).  Images are
  * decoded against a PROT_NONE page (spool_support.h).
  *
  * Workload: a handful of records of up to ~25 KB.
@@ -185,6 +187,7 @@ static void ref_small(struct bytes *m)
 	put_le(b + 8, 50, 8), b[16] = 255, b[17] = 1;
 	ref_field(m, 40, b, 20);
 	ref_field(m, 41, "8DxLfD0Ch11F03", 14);
+	ref_field(m, 42, "\x02\0\0\0rcpt:reply=550 5.1.1 x", 4 + 22);
 }
 
 static void test_reference(void)
@@ -192,6 +195,7 @@ static void test_reference(void)
 	struct session_abort ab = { 1234000, 1, 0, false, SMTP_REASON_RSET };
 	struct session_gap gp[2] = { { 2100000, 10000000, SMTP_VERB_RSET, false }, { 0, 50, SMTP_VERB_COUNT, true } };
 	struct smtp_view msg = sv("8DxLfD0Ch11F03");
+	struct session_fault rule = { sv("rcpt:reply=550 5.1.1 x"), 2 };
 	struct session_report r;
 	memset(&r, 0, sizeof(r));
 	r.id = sv("8DxLfD0Ch01F03");
@@ -209,6 +213,7 @@ static void test_reference(void)
 		*counts[i] = 100 + i;
 	r.bytes_in = 300, r.bytes_out = 400;
 	r.aborts = &ab, r.abort_count = 1, r.gaps = gp, r.gap_count = 2, r.messages = &msg, r.message_count = 1;
+	r.fault_rules = &rule, r.fault_rule_count = 1;
 	struct bytes meta = { 0 }, want = { 0 };
 	ref_small(&meta);
 	ref_record(&meta, "", 0, SPOOL_FLAG_SESSION, 64, &want);
@@ -219,6 +224,9 @@ static void test_reference(void)
 	struct guard g;
 	CHECK(report_round_trip(&r, &g, &img));
 	check_same(&r, &img.r, 1, 2, 1);
+	CHECK_U64(img.r.fault_rule_count, 1);
+	CHECK_U64(img.r.fault_rules[0].count, 2);
+	CHECK_U64(session_report_faults_unnamed(&img.r), 107 - 2); /* faults is 107 */
 	guard_free(&g);
 	free(got);
 	free(meta.p);
@@ -271,11 +279,13 @@ static void test_malformed(void)
 		uint8_t tag;
 		size_t len;
 	} bad[] = {
-		{ 2, 7 },   { 2, 9 },	{ 3, 3 },   { 13, 5 },	{ 4, 19 },  { 4, 21 },	{ 32, 4 },  { 33, 3 },
-		{ 34, 0 },  { 34, 2 },	{ 35, 8 },  { 36, 4 },	{ 36, 12 }, { 37, 32 }, { 37, 40 }, { 38, 8 },
-		{ 39, 19 }, { 39, 24 }, { 40, 16 }, { 40, 21 }, { 41, 0 },  { 41, 21 },
+		{ 2, 7 },  { 2, 9 },   { 3, 3 },   { 13, 5 },  { 4, 19 },
+		{ 4, 21 }, { 32, 4 },  { 33, 3 },  { 34, 0 },  { 34, 2 },
+		{ 35, 8 }, { 36, 4 },  { 36, 12 }, { 37, 32 }, { 37, 40 },
+		{ 38, 8 }, { 39, 19 }, { 39, 24 }, { 40, 16 }, { 40, 21 },
+		{ 41, 0 }, { 41, 21 }, { 42, 0 },  { 42, 4 },  { 42, 4 + SESSION_REPORT_FAULT_TEXT_MAX + 1 },
 	};
-	static const uint8_t zeros[64];
+	static const uint8_t zeros[4 + SESSION_REPORT_FAULT_TEXT_MAX + 1];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct bytes m = { 0 };
 		ref_field(&m, 1, "8DxLfD0Ch01F03", 14);
@@ -295,6 +305,103 @@ static void test_malformed(void)
 	bytes_add(&m, "\x05\0\x10\0abc", 7); /* a length past the meta */
 	CHECK(!decode_meta(&m, SPOOL_FLAG_SESSION, &img));
 	free(m.p);
+}
+
+/* n distinct named rules (texts i bytes long, the last one long_len),
+ * each fired i + 1 times, plus extra unnamed firings. */
+static void fault_round_trip(uint32_t n, size_t long_len, uint32_t extra)
+{
+	static char texts[SESSION_REPORT_FAULT_RULES_MAX + 1][SESSION_REPORT_FAULT_TEXT_MAX + 8];
+	static struct session_fault rules[SESSION_REPORT_FAULT_RULES_MAX + 1];
+	static struct session_report_image img;
+	struct session_report r;
+	report_basic(&r, "8DxLfD0Ch01F03");
+	uint32_t total = extra;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = i + 1 == n ? long_len : 10 + i;
+		memset(texts[i], 'a' + (int)(i % 26), len);
+		memcpy(texts[i], "any:p=", 6);
+		rules[i] = (struct session_fault){ smtp_view_make(texts[i], len), i + 1 };
+		total += i + 1;
+	}
+	r.faults = total;
+	r.fault_rules = rules, r.fault_rule_count = n;
+	struct guard g;
+	CHECK(report_round_trip(&r, &g, &img));
+	uint32_t kept = n < SESSION_REPORT_FAULT_RULES_MAX ? n : SESSION_REPORT_FAULT_RULES_MAX;
+	uint32_t named = 0;
+	CHECK_U64(img.r.fault_rule_count, kept);
+	for (uint32_t i = 0; i < kept && i < img.r.fault_rule_count; i++) {
+		size_t want = rules[i].rule.len < SESSION_REPORT_FAULT_TEXT_MAX ? rules[i].rule.len :
+										  SESSION_REPORT_FAULT_TEXT_MAX;
+		CHECK_U64(img.r.fault_rules[i].count, i + 1);
+		CHECK(img.r.fault_rules[i].rule.len == want &&
+		      memcmp(img.r.fault_rules[i].rule.ptr, texts[i], want) == 0);
+		named += i + 1;
+	}
+	CHECK_U64(img.r.faults, total);
+	CHECK_U64(session_report_faults_unnamed(&img.r), total - named);
+	guard_free(&g);
+}
+
+static void test_fault_rules(void)
+{
+	fault_round_trip(0, 0, 3); /* counted, none named: all unnamed */
+	fault_round_trip(1, 1, 0); /* a one-byte text */
+	fault_round_trip(SESSION_REPORT_FAULT_RULES_MAX - 1, SESSION_REPORT_FAULT_TEXT_MAX - 1, 0);
+	fault_round_trip(SESSION_REPORT_FAULT_RULES_MAX, SESSION_REPORT_FAULT_TEXT_MAX, 5);
+	/* one rule too many is left out (its firings unnamed); the last kept
+	 * rule's text is cut to the maximum */
+	fault_round_trip(SESSION_REPORT_FAULT_RULES_MAX + 1, SESSION_REPORT_FAULT_TEXT_MAX + 1, 0);
+	{
+		static char t[SESSION_REPORT_FAULT_TEXT_MAX + 1];
+		static struct session_report_image img;
+		struct session_fault one = { smtp_view_make(t, sizeof t), 1 };
+		struct session_report r;
+		report_basic(&r, "8DxLfD0Ch01F03");
+		memset(t, 'x', sizeof t);
+		r.faults = 1, r.fault_rules = &one, r.fault_rule_count = 1;
+		struct guard g;
+		CHECK(report_round_trip(&r, &g, &img));
+		CHECK_U64(img.r.fault_rules[0].rule.len, SESSION_REPORT_FAULT_TEXT_MAX);
+		guard_free(&g);
+	}
+	/* a report from before rules were named: only the count */
+	static struct session_report_image img;
+	struct bytes m = { 0 };
+	uint8_t b[36] = { 0 };
+	ref_field(&m, 1, "8DxLfD0Ch01F03", 14);
+	put_le(b + 28, 9, 4); /* faults */
+	ref_field(&m, 37, b, 36);
+	CHECK(decode_meta(&m, SPOOL_FLAG_SESSION, &img));
+	CHECK_U64(img.r.faults, 9);
+	CHECK_U64(img.r.fault_rule_count, 0);
+	CHECK_U64(session_report_faults_unnamed(&img.r), 9);
+	free(m.p);
+}
+
+/* Who ended a session: the close event's reason, else the engine's. */
+static void test_end(void)
+{
+	static const struct {
+		bool closed;
+		enum smtp_reason close, unclosed, want;
+		bool by_client;
+	} rows[] = {
+		{ true, SMTP_REASON_QUIT, SMTP_REASON_NONE, SMTP_REASON_QUIT, true },
+		{ true, SMTP_REASON_EOF, SMTP_REASON_NONE, SMTP_REASON_EOF, true },
+		{ true, SMTP_REASON_TIMEOUT, SMTP_REASON_EOF, SMTP_REASON_TIMEOUT, false },
+		{ true, SMTP_REASON_FAULT, SMTP_REASON_EOF, SMTP_REASON_FAULT, false },
+		{ true, SMTP_REASON_SHUTDOWN, SMTP_REASON_NONE, SMTP_REASON_SHUTDOWN, false },
+		{ true, SMTP_REASON_TOO_MANY_ERRORS, SMTP_REASON_NONE, SMTP_REASON_TOO_MANY_ERRORS, false },
+		{ false, SMTP_REASON_QUIT, SMTP_REASON_EOF, SMTP_REASON_EOF, true },
+		{ false, SMTP_REASON_QUIT, SMTP_REASON_NONE, SMTP_REASON_NONE, false },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct session_end e = session_report_end(rows[i].closed, rows[i].close, rows[i].unclosed);
+		CHECK_U64(e.reason, rows[i].want);
+		CHECK(e.by_client == rows[i].by_client);
+	}
 }
 
 static void test_names(void)
@@ -347,5 +454,7 @@ int main(void)
 	test_unknown_skipped();
 	test_malformed();
 	test_names();
+	test_fault_rules();
+	test_end();
 	return harness_finish("session_report");
 }

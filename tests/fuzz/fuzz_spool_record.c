@@ -177,6 +177,12 @@ static void check_session(const struct spool_record *rec)
 	check(view_in_meta(rec, r->id) && view_in_meta(rec, r->helo), "session view outside meta");
 	for (uint32_t i = 0; i < r->message_count; i++)
 		check(r->messages[i].len > 0 && view_in_meta(rec, r->messages[i]), "session message ID outside meta");
+	check(r->fault_rule_count <= SESSION_REPORT_FAULT_RULES_MAX, "named fault rules over their MAX");
+	for (uint32_t i = 0; i < r->fault_rule_count; i++)
+		check(r->fault_rules[i].rule.len > 0 && r->fault_rules[i].rule.len <= SESSION_REPORT_FAULT_TEXT_MAX &&
+			      view_in_meta(rec, r->fault_rules[i].rule),
+		      "fault rule text outside meta or its bounds");
+	check(session_report_faults_unnamed(r) <= r->faults, "more unnamed firings than firings");
 	for (uint32_t i = 0; i < r->abort_count; i++)
 		session_reason_name(r->aborts[i].reason);
 	session_reason_name(r->end_reason);

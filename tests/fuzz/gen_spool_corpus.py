@@ -42,7 +42,7 @@ SESSION_ID, NODE = 12, 13
 # Session records (flag bit 31; docs/SPOOL-FORMAT.md, "Session records").
 FLAG_SESSION = 1 << 31
 S_END_US, S_END, S_HELO_VERB, S_QUIRKS, S_VERB, S_COUNTS = 32, 33, 34, 35, 36, 37
-S_BYTES, S_ABORT, S_GAP, S_MESSAGE = 38, 39, 40, 41
+S_BYTES, S_ABORT, S_GAP, S_MESSAGE, S_FAULT = 38, 39, 40, 41, 42
 MODE_SEGMENT, MODE_RECORDS, MODE_INDEX = 1, 2, 4
 T0 = 1764000000000000
 DIGITS = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -235,6 +235,11 @@ def session_seeds():
     s["session-unknown"] = seg(hdr + record(odd, b"", flags=FLAG_SESSION) + bytes(64))
     bad = session_meta(T0 + 5, extra=field(S_COUNTS, bytes(8)))
     s["session-bad-size"] = seg(hdr + record(bad, b"", flags=FLAG_SESSION) + bytes(64))
+    faults = session_meta(T0 + 6, extra=field(S_FAULT, struct.pack("<I", 3) + b"rcpt:reply=550 5.1.1 No such user")
+                          + field(S_FAULT, struct.pack("<I", 1) + b"connect:delay=1s"))
+    s["session-faults"] = seg(hdr + record(faults, b"", flags=FLAG_SESSION) + bytes(64))
+    no_text = session_meta(T0 + 7, extra=field(S_FAULT, struct.pack("<I", 2)))
+    s["session-fault-no-text"] = seg(hdr + record(no_text, b"", flags=FLAG_SESSION) + bytes(64))
     return s
 
 

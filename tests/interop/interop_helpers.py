@@ -11,6 +11,7 @@ Everything here is bounded in time: every read has a deadline and raises
 `WireTimeout` past it, so a test can fail but never hang.
 """
 
+import calendar
 import errno
 import os
 import re
@@ -419,12 +420,27 @@ def spool_tool(spool, *args, check=0, timeout=60):
     return p
 
 
-TRACE_LINE_RE = re.compile(r"^(\d+)\.(\d{6}) (\S+) (C:|S:|--) (.*)$")
+# TIME SESSIONID DIR TEXT; TIME is RFC 3339 UTC with microseconds (the
+# default, --trace-time utc) or SECONDS.MICROS since the session's connect
+# (--trace-time session).
+TRACE_LINE_RE = re.compile(r"^(?:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)|(\d+))\.(\d{6})(Z?) (\S+) (C:|S:|--) (.*)$")
+
+
+def trace_time_us(m):
+    """A matched line's time in us: since the epoch (utc) or since the
+    session's connect (session)."""
+    if m.group(1) is not None:
+        assert m.group(4) == "Z", "an RFC 3339 time without its Z: %r" % m.group(0)
+        whole = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
+    else:
+        assert m.group(4) == "", "seconds since the session with a Z: %r" % m.group(0)
+        whole = int(m.group(2))
+    return whole * 1000000 + int(m.group(3))
 
 
 class TraceLine:
-    """One transcript line: us (since the server started), sid, dir
-    ("C:", "S:", "--"), text."""
+    """One transcript line: us (since the epoch, or since the session's
+    connect with --trace-time session), sid, dir ("C:", "S:", "--"), text."""
 
     def __init__(self, us, sid, dir, text, raw):
         self.us, self.sid, self.dir, self.text, self.raw = us, sid, dir, text, raw
@@ -435,15 +451,14 @@ class TraceLine:
 
 def parse_trace(data):
     """--trace output (str or bytes) as a list of TraceLine; every line
-    must have the documented shape "SECONDS.MICROS SESSIONID DIR TEXT"."""
+    must have the documented shape "TIME SESSIONID DIR TEXT"."""
     if isinstance(data, bytes):
         data = data.decode("ascii")  # non-printable bytes are written as \xHH
     out = []
     for ln in data.splitlines():
         m = TRACE_LINE_RE.match(ln)
         assert m, "not a transcript line: %r" % ln
-        out.append(TraceLine(int(m.group(1)) * 1000000 + int(m.group(2)), m.group(3), m.group(4),
-                             m.group(5), ln))
+        out.append(TraceLine(trace_time_us(m), m.group(5), m.group(6), m.group(7), ln))
     return out
 
 

@@ -79,6 +79,7 @@ TAG_SESSION_BYTES = 38
 TAG_SESSION_ABORT = 39
 TAG_SESSION_GAP = 40
 TAG_SESSION_MESSAGE = 41
+TAG_SESSION_FAULT = 42
 
 # Stable codes (the document's tables).  Verb code 255: no command yet.
 VERB_CODES = {0: "UNKNOWN", 1: "HELO", 2: "EHLO", 3: "LHLO", 4: "MAIL", 5: "RCPT", 6: "DATA", 7: "BDAT",
@@ -336,7 +337,7 @@ def parse_session(meta):
     wrong size or a malformed field."""
     d = {"id": None, "connect_us": None, "end_us": 0, "shard": None, "node": None, "client": None, "helo": "",
          "helo_verb": None, "end_reason": "none", "closed_by": "server", "quirks": [], "quirk_bits": 0,
-         "verbs": {}, "bytes_in": 0, "bytes_out": 0, "aborts": [], "gaps": [], "messages": [], "unknown": []}
+         "verbs": {}, "bytes_in": 0, "bytes_out": 0, "aborts": [], "gaps": [], "messages": [], "fault_rules": [], "unknown": []}
     d.update({k: 0 for k in COUNT_NAMES})
     for tag, v in meta_fields(meta):
         if tag in SESSION_SIZES and len(v) != SESSION_SIZES[tag]:
@@ -380,8 +381,13 @@ def parse_session(meta):
             if not 0 < len(v) <= 20:
                 raise ValueError("session message ID of %d bytes" % len(v))
             d["messages"].append(text(v))
+        elif tag == TAG_SESSION_FAULT:
+            if not 4 < len(v) <= 4 + 1024:
+                raise ValueError("session fault rule field of %d bytes" % len(v))
+            d["fault_rules"].append({"rule": text(v[4:]), "count": u32(v, 0)})
         else:
             d["unknown"].append((tag, v))
+    d["faults_unnamed"] = max(0, d["faults"] - sum(f["count"] for f in d["fault_rules"]))
     return d
 
 

@@ -481,7 +481,7 @@ def test_timeout_ends_session(server, tmp_path):
     lines = traced_session(parse_trace(trace.read_bytes()), port)
     texts = [t.text for t in lines if t.dir == "--"]
     assert "session over: a timeout" in texts, texts
-    assert lines[-1].text == "closed: the server closed the connection", texts
+    assert lines[-1].text == "closed by the server: timeout", texts
 
 
 def test_disconnect_mid_transaction(server, tmp_path):
@@ -592,7 +592,8 @@ def test_spoolfmt_agrees_with_tool(server, tmp_path):
     assert set(tool) == set(mine) and len(tool) == len(PLAIN_CLIENTS) + 1
     assert spoolfmt.verify(str(spool)) == []
     fields = ["connect_us", "end_us", "shard", "node", "helo", "helo_verb", "end_reason", "closed_by", "quirks",
-              "verbs", "bytes_in", "bytes_out", "aborts", "gaps", "messages", "offset"] + spoolfmt.COUNT_NAMES
+              "verbs", "bytes_in", "bytes_out", "aborts", "gaps", "messages", "offset", "fault_rules",
+              "faults_unnamed"] + spoolfmt.COUNT_NAMES
     for sid, t in tool.items():
         m = mine[sid]
         for f in fields:

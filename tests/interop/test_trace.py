@@ -123,9 +123,8 @@ def test_plain_session_transcript(server, tmp_path):
     iqueued = index_of(lines, lambda t: t.dir == "S:" and QUEUED_RE.match(t.text), icontent, "queued reply")
     assert QUEUED_RE.match(lines[iqueued].text).group(1) == r.lines[-1].split()[-1]
     iquit = index_of(lines, lambda t: t.raw.endswith("C: QUIT"), iqueued, "QUIT")
-    assert notes(lines[iquit:]) == ["session over: QUIT", "closed: the server closed the connection"], \
-        show(lines)
-    assert lines[-1].text == "closed: the server closed the connection", show(lines)
+    assert notes(lines[iquit:]) == ["session over: QUIT", "closed by the client: quit"], show(lines)
+    assert lines[-1].text == "closed by the client: quit", show(lines)
 
 
 def test_multiline_reply_lines(server, tmp_path):
@@ -191,6 +190,57 @@ def test_swaks_pipelining(server, tmp_path):
     assert lines[i].text == "pipelined: the next 3 commands came in one read", show(lines)
     assert [t.dir + " " + t.text.split(":")[0] for t in lines[i + 1:i + 4]] == [
         "C: MAIL FROM", "C: RCPT TO", "C: DATA"], show(lines)
+
+
+# -- times ---------------------------------------------------------------------
+WALL_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z [\x21-\x7e]+ (C:|S:|--) ")
+
+
+def test_wall_clock_times(server, tmp_path):
+    """By default every line carries the wall clock, RFC 3339 UTC with
+    microseconds, inside the time the session really took."""
+    srv, path = trace_server(server, tmp_path)
+    before_us = int(time.time() * 1e6)
+    with Wire(srv.host, srv.port) as w:
+        port = port_of(w)
+        greet(w)
+        w.cmd("NOOP one", 250)
+        time.sleep(0.3)
+        w.cmd("NOOP two", 250)
+        w.cmd("QUIT", 221)
+        w.read_until_closed(10)
+    after_us = int(time.time() * 1e6)
+    lines = traced_session(stopped_trace(srv, path), port)
+    for t in lines:
+        assert WALL_RE.match(t.raw), t.raw
+        assert before_us - 1000 <= t.us <= after_us + 1000, "%s not within the session (%d..%d us)" % (
+            t.raw, before_us, after_us)
+    assert_monotonic(lines)
+    one = next(t for t in lines if t.raw.endswith("C: NOOP one"))
+    two = next(t for t in lines if t.raw.endswith("C: NOOP two"))
+    assert two.us - one.us >= 300_000, show(lines)
+
+
+def test_session_relative_times(server, tmp_path):
+    """--trace-time session: SECONDS.MICROS since the session's connect,
+    for each session on its own."""
+    srv, path = trace_server(server, tmp_path, "--trace-time", "session")
+    ports = []
+    for pause in (0.0, 0.4):
+        with Wire(srv.host, srv.port) as w:
+            ports.append(port_of(w))
+            time.sleep(pause)
+            greet(w)
+            w.cmd("QUIT", 221)
+            w.read_until_closed(10)
+    all_lines = stopped_trace(srv, path)
+    for port, pause in zip(ports, (0.0, 0.4)):
+        lines = traced_session(all_lines, port)
+        assert all(re.match(r"^\d+\.\d{6} ", t.raw) for t in lines), show(lines)
+        assert lines[0].us < 50_000, show(lines)  # the connect line starts the session's clock
+        assert_monotonic(lines)
+        ehlo = next(t for t in lines if t.dir == "C:")
+        assert pause * 1e6 <= ehlo.us < pause * 1e6 + 2_000_000, show(lines)
 
 
 # -- AUTH ---------------------------------------------------------------------
@@ -303,8 +353,7 @@ def test_message_dropped_and_client_close(server, tmp_path):
     # the decoder may hold back a final CRLF until it knows it is not ".\r\n"
     assert int(m.group(1)) in (len(partial), len(partial) - 2), show(lines)
     assert not any(x.startswith("message content:") for x in n), show(lines)
-    assert n[-2:] == ["session over: the client's disconnect", "closed: the client closed the connection"], \
-        show(lines)
+    assert n[-2:] == ["session over: the client's disconnect", "closed by the client: disconnect"], show(lines)
 
 
 def test_reset_connection_noted(server, tmp_path):
@@ -315,7 +364,7 @@ def test_reset_connection_noted(server, tmp_path):
     w.reset()
     time.sleep(0.3)
     lines = traced_session(stopped_trace(srv, path), port)
-    assert lines[-1].text == "closed: the connection failed (reset)", show(lines)
+    assert lines[-1].text == "closed by the client: disconnect (the connection failed)", show(lines)
 
 
 # -- silence, faults, client filter, stdout -----------------------------------
@@ -417,7 +466,7 @@ def test_trace_to_stdout(server, tmp_path):
     lines = parse_trace(data)  # every stdout line is a transcript line
     one = traced_session(lines, port)
     assert "NOOP stdout" in c_lines(one)
-    assert one[-1].text == "closed: the server closed the connection"
+    assert one[-1].text == "closed by the client: quit"
     assert "listening on" not in data.decode()
 
 
@@ -442,4 +491,4 @@ def test_many_sessions_interleaved(server, tmp_path):
         one = traced_session(lines, p)
         assert c_lines(one) == ["EHLO client.example"] + ["NOOP %d.%d" % (i, s) for s in range(3)] + ["QUIT"]
         assert_monotonic(one)
-        assert one[-1].text.startswith("closed: ")
+        assert one[-1].text == "closed by the client: quit"

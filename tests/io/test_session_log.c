@@ -8,7 +8,8 @@
  * time), refused (too big, verdict 4xx/5xx) and completed (queue IDs
  * listed); idle gaps over, at and under --idle-gap, the final silence of an
  * EOF or timeout end; what session_log_finish() copies from the session;
- * list caps at SESSION_REPORT_*_MAX with the totals still counting; the
+ * list caps at SESSION_REPORT_*_MAX with the totals still counting; fault
+ * rules named by their text and counted; the
  * whole report encoded and decoded again through core/'s spool record code.
  * The events are written by hand in the order core/ raises them (see
  * core/smtp_session*.c), so a test names exactly what a session would say.
@@ -418,8 +419,8 @@ static void test_finish_copies(void)
 {
 	struct session_log *log = log_new();
 	ev_cmd(log, SMTP_VERB_EHLO, 0, 10);
-	session_log_fault(log);
-	session_log_fault(log);
+	session_log_fault(log, NULL);
+	session_log_fault(log, NULL);
 	struct smtp_config cfg;
 	struct smtp_session s;
 	smtp_config_defaults(&cfg);
@@ -515,6 +516,20 @@ static uint8_t *encode(const struct session_report *r, size_t *len)
 	return p;
 }
 
+/* r encoded and decoded again into *d (calloc'ed); *img holds the record
+ * d's views point into; rec the record as decoded.  Both freed by the
+ * caller. */
+static bool decode_again(const struct session_report *r, uint8_t **img, struct spool_record *rec,
+			 struct session_report_image **d)
+{
+	size_t len;
+	*img = encode(r, &len);
+	*d = calloc(1, sizeof **d);
+	if (*d == NULL)
+		abort();
+	return spool_record_decode(*img, len, rec) == SPOOL_OK && session_report_decode(rec, *d);
+}
+
 static void test_round_trip(void)
 {
 	struct session_log *log = log_new();
@@ -541,7 +556,7 @@ static void test_round_trip(void)
 	ev_type(log, SMTP_EV_MSG_ABORT, SMTP_REASON_EOF, 9000000);
 	ev_type(log, SMTP_EV_CLOSE, SMTP_REASON_EOF, 9000000);
 	session_log_output(log, 777);
-	session_log_fault(log);
+	session_log_fault(log, NULL);
 	struct smtp_config cfg;
 	struct smtp_session s;
 	smtp_config_defaults(&cfg);
@@ -559,16 +574,12 @@ static void test_round_trip(void)
 	CHECK_U64(r->txn_aborted, 2);
 	CHECK_U64(r->gaps_total, 2);
 
-	size_t len;
-	uint8_t *img = encode(r, &len);
+	uint8_t *img;
 	struct spool_record rec;
-	struct session_report_image *d = calloc(1, sizeof *d);
-	if (d == NULL)
-		abort();
-	CHECK(spool_record_decode(img, len, &rec) == SPOOL_OK);
+	struct session_report_image *d;
+	CHECK(decode_again(r, &img, &rec, &d));
 	CHECK_U64(rec.flags, SPOOL_FLAG_SESSION);
 	CHECK_U64(rec.body_len, 0);
-	CHECK(session_report_decode(&rec, d));
 	const struct session_report *o = &d->r;
 	CHECK_STR(o->id.ptr, o->id.len, "4dXq7K1mZbC000");
 	CHECK_STR(o->helo.ptr, o->helo.len, "client.example");
@@ -626,20 +637,59 @@ static void test_round_trip_no_verb(void)
 	const struct session_report *r = finish(log, SMTP_REASON_TIMEOUT, 3 * IDLE_GAP_US, 0);
 	log->r.id = smtp_view_make("4dXq7K1mZbC001", QUEUE_ID_LEN);
 	log->r.helo = smtp_view_make("", 0);
-	size_t len;
-	uint8_t *img = encode(r, &len);
+	uint8_t *img;
 	struct spool_record rec;
-	struct session_report_image *d = calloc(1, sizeof *d);
-	if (d == NULL)
-		abort();
-	CHECK(spool_record_decode(img, len, &rec) == SPOOL_OK);
-	CHECK(session_report_decode(&rec, d));
+	struct session_report_image *d;
+	CHECK(decode_again(r, &img, &rec, &d));
 	CHECK_U64(d->r.end_reason, SMTP_REASON_TIMEOUT);
 	CHECK(!d->r.ended_by_client);
 	if (CHECK_U64(d->r.gap_count, 1)) {
 		CHECK_U64(d->r.gaps[0].after_verb, SMTP_VERB_COUNT);
 		CHECK_U64(d->r.gaps[0].len_us, 3 * IDLE_GAP_US);
 	}
+	free(d);
+	free(img);
+	session_log_free(log);
+}
+
+/* Fault rules by name: counted per distinct text (the log keeps its own
+ * copy), the first SESSION_REPORT_FAULT_RULES_MAX named, the rest and a
+ * NULL rule counted only; the names survive encoding. */
+static void test_fault_rules(void)
+{
+	struct session_log *log = log_new();
+	char text[64];
+	for (uint32_t i = 0; i <= SESSION_REPORT_FAULT_RULES_MAX; i++) { /* MAX + 1 distinct rules */
+		snprintf(text, sizeof text, "rcpt:reply=550 5.1.1 no %u:p=0.5", (unsigned)i);
+		for (uint32_t k = 0; k <= i % 3; k++)
+			session_log_fault(log, text);
+		memset(text, 'x', sizeof text - 1); /* the log must not keep the caller's buffer */
+	}
+	session_log_fault(log, "rcpt:reply=550 5.1.1 no 0:p=0.5"); /* the first again */
+	session_log_fault(log, NULL);
+	const struct session_report *r = finish(log, SMTP_REASON_EOF, 100, 100);
+	uint32_t all = 1 + 1, named = 1;
+	for (uint32_t i = 0; i <= SESSION_REPORT_FAULT_RULES_MAX; i++)
+		all += i % 3 + 1;
+	CHECK_U64(r->faults, all);
+	if (CHECK_U64(r->fault_rule_count, SESSION_REPORT_FAULT_RULES_MAX)) {
+		for (uint32_t i = 0; i < SESSION_REPORT_FAULT_RULES_MAX; i++) {
+			snprintf(text, sizeof text, "rcpt:reply=550 5.1.1 no %u:p=0.5", (unsigned)i);
+			CHECK_STR(r->fault_rules[i].rule.ptr, r->fault_rules[i].rule.len, text);
+			CHECK_U64(r->fault_rules[i].count, i % 3 + 1 + (i == 0));
+			named += i % 3 + 1;
+		}
+	}
+	/* the rule past the maximum and the NULL one */
+	CHECK_U64(session_report_faults_unnamed(r), SESSION_REPORT_FAULT_RULES_MAX % 3 + 1 + 1);
+	CHECK_U64(all - named, SESSION_REPORT_FAULT_RULES_MAX % 3 + 1 + 1);
+	uint8_t *img;
+	struct spool_record rec;
+	struct session_report_image *d;
+	CHECK(decode_again(r, &img, &rec, &d));
+	CHECK_U64(d->r.fault_rule_count, SESSION_REPORT_FAULT_RULES_MAX);
+	CHECK_STR(d->r.fault_rules[1].rule.ptr, d->r.fault_rules[1].rule.len, "rcpt:reply=550 5.1.1 no 1:p=0.5");
+	CHECK_U64(d->r.fault_rules[1].count, 2);
 	free(d);
 	free(img);
 	session_log_free(log);
@@ -657,5 +707,6 @@ int main(void)
 	test_caps();
 	test_round_trip();
 	test_round_trip_no_verb();
+	test_fault_rules();
 	return harness_finish("session_log");
 }

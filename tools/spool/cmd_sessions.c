@@ -1,8 +1,9 @@
 /*
  * tools/spool/cmd_sessions.c - `sessions [--client CIDR] [--quirk NAME]
- * [--since TIME] [--until TIME] [--limit N] [--json]`: the session
- * reports, newest first like ls, one row each; and `session ID`: one
- * whole report.
+ * [--fault[=RULE]] [--refused] [--aborted] [--since TIME] [--until TIME]
+ * [--limit N] [--summary] [--json]`: the session reports, newest first
+ * like ls, one row each, or their totals (session_summary.h); and
+ * `session ID`: one whole report.
  *
  * Owns: the session options and the listing loop.  Index entries say
  * which records are sessions (SPOOL_FLAG_SESSION) and when each connected,
@@ -10,8 +11,12 @@
  * decoded (and verified: reports are small) through seg_reader_session.
  * Filters: --client is a core/cidr.h range (an IPv4 range also matches
  * IPv4-mapped IPv6 clients), --quirk one quirk name (session_report.h);
- * an unknown name is a usage error listing the valid ones.
+ * an unknown name is a usage error listing the valid ones; --fault alone
+ * any fault firing, --fault=RULE a named rule whose text equals RULE or
+ * matches it as a glob (fnmatch, case-insensitive, like ls's patterns);
+ * --refused session_had_refusal(); --aborted an aborted transaction.
  */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,7 @@
 #include "report.h"
 #include "session_find.h"
 #include "session_out.h"
+#include "session_summary.h"
 #include "spool_cli.h"
 #include "spool_find.h"
 #include "spool_walk.h"
@@ -32,7 +38,10 @@ struct sessions_run {
 	struct filter filter; /* only its time range */
 	struct cidr client;
 	bool by_client, json;
+	bool by_fault, refused, aborted, summary;
+	const char *fault_rule; /* with by_fault: a rule's text or glob; NULL: any firing */
 	uint32_t quirk; /* 0: any */
+	struct session_summary *sum; /* --summary */
 	uint64_t limit;
 	struct session_view *view; /* ~20 KiB: on the heap */
 	struct session_row *rows; /* the listing, sorted once the walk is over */
@@ -96,6 +105,36 @@ static void print_rows(struct sessions_run *run)
 	free(run->rows);
 }
 
+/* Did a rule named like run->fault_rule fire (any firing without one)? */
+static bool fault_matches(const struct sessions_run *run, const struct session_report *rep)
+{
+	if (run->fault_rule == NULL)
+		return rep->faults > 0;
+	for (uint32_t i = 0; i < rep->fault_rule_count; i++) {
+		char text[SESSION_REPORT_FAULT_TEXT_MAX + 1];
+		struct smtp_view v = rep->fault_rules[i].rule;
+		memcpy(text, v.ptr, v.len); /* decoding checked len <= the maximum */
+		text[v.len] = '\0';
+		if (strcmp(text, run->fault_rule) == 0 || fnmatch(run->fault_rule, text, FNM_CASEFOLD) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The filters other than time (the walk's range). */
+static bool selected(const struct sessions_run *run, const struct session_report *rep)
+{
+	if (run->by_client && !cidr_match(&run->client, rep->client_family, rep->client_addr))
+		return false;
+	if (run->quirk && !(rep->quirks & run->quirk))
+		return false;
+	if (run->by_fault && !fault_matches(run, rep))
+		return false;
+	if (run->refused && !session_had_refusal(rep))
+		return false;
+	return !run->aborted || rep->txn_aborted > 0;
+}
+
 static int sessions_one(void *arg, const struct seg_reader *r, const struct spool_index_entry *e)
 {
 	struct sessions_run *run = arg;
@@ -105,11 +144,9 @@ static int sessions_one(void *arg, const struct seg_reader *r, const struct spoo
 		return 0;
 	}
 	const struct session_report *rep = &run->view->img.r;
-	if (run->by_client && !cidr_match(&run->client, rep->client_family, rep->client_addr))
+	if (!selected(run, rep))
 		return 0;
-	if (run->quirk && !(rep->quirks & run->quirk))
-		return 0;
-	if (!keep_row(run, e)) {
+	if (run->summary ? !session_summary_add(run->sum, rep) : !keep_row(run, e)) {
 		run->failed = true;
 		return 1;
 	}
@@ -125,9 +162,13 @@ static void list_quirks(void)
 	fputc('\n', stderr);
 }
 
-/* --client and --quirk; 0, or -1 after saying what is wrong. */
+/* --client, --quirk, --limit with --summary; 0, or -1 after saying what is wrong. */
 static int compile(struct sessions_run *run, const char *client, const char *quirk)
 {
+	if (run->summary && run->limit != 0) {
+		report_error("sessions: --summary totals every session selected: use --since/--until, not --limit");
+		return -1;
+	}
 	if (client != NULL) {
 		if (!cidr_parse(client, &run->client)) {
 			report_error("sessions: --client '%s': not an address or range (10.0.0.0/8, 2001:db8::/32, "
@@ -157,12 +198,14 @@ static int sessions_walk(const struct cmd_ctx *ctx, struct sessions_run *run)
 		report_error("sessions: out of memory");
 		return SPOOL_EXIT_IO;
 	}
-	if (!run->json && isatty(STDOUT_FILENO))
+	if (!run->json && !run->summary && isatty(STDOUT_FILENO))
 		session_out_header(stdout);
 	run->filter.range.sessions = true;
 	e = spool_walk(&d, &run->filter.range, sessions_one, run);
 	spool_dir_close(&d);
 	free(run->view);
+	if (run->summary && e >= 0 && !run->failed)
+		session_summary_print(stdout, run->sum, run->json);
 	print_rows(run);
 	if (e < 0 || run->failed) {
 		report_error("sessions: %s", run->failed ? "out of memory" : strerror(-e));
@@ -171,25 +214,55 @@ static int sessions_walk(const struct cmd_ctx *ctx, struct sessions_run *run)
 	return fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
 }
 
+/* --fault alone or --fault=RULE. */
+static const char *parse_fault(const struct cli_opt *o, const char *v)
+{
+	struct sessions_run *run = o->dest;
+	if (v != NULL && *v == '\0')
+		return "an empty rule (--fault alone: any rule)";
+	run->by_fault = true;
+	run->fault_rule = v;
+	return NULL;
+}
+
+/* The options of `sessions`, into run (and fa, client, quirk). */
+static void sessions_cli(struct cli *c, struct sessions_run *run, struct filter_args *fa, const char **client,
+			 const char **quirk)
+{
+	spool_cli_init(c, "sessions", NULL, "List session reports, newest first, or total them (--summary).");
+	cli_add(c, cli_string("client", client, "CIDR", "client address in this range (10.0.0.0/8, ::1)"));
+	cli_add(c, cli_string("quirk", quirk, "NAME", "sessions with this quirk (rset-for-data, pregreet, ...)"));
+	cli_add(c,
+		cli_optional(cli_custom("fault", parse_fault, run, NULL, "RULE",
+					"a fault rule fired (=RULE: one whose text is RULE or matches it, a glob)")));
+	cli_add(c, cli_flag("refused", &run->refused, "the server refused a message, RCPT, MAIL or command"));
+	cli_add(c, cli_flag("aborted", &run->aborted, "a transaction was aborted (RSET, QUIT, disconnect, ...)"));
+	filter_cli_times(c, fa, "connected");
+	cli_add(c, cli_u64("limit", &run->limit, 0, UINT64_MAX, "N", "at most N sessions (default: all)"));
+	cli_add(c, cli_flag("summary", &run->summary, "totals by outcome, closing, quirk, fault rule, client"));
+	cli_add(c, cli_flag("json", &run->json, "one JSON object per line (docs/SPOOL-TOOL.md)"));
+}
+
 int cmd_sessions(const struct cmd_ctx *ctx, int argc, char **argv)
 {
 	struct sessions_run run = { 0 };
 	struct filter_args fa = { 0 };
 	const char *client = NULL, *quirk = NULL;
 	struct cli c;
-	spool_cli_init(&c, "sessions", NULL, "List session reports, newest first.");
-	cli_add(&c, cli_string("client", &client, "CIDR", "client address in this range (10.0.0.0/8, ::1)"));
-	cli_add(&c, cli_string("quirk", &quirk, "NAME", "sessions with this quirk (rset-for-data, pregreet, ...)"));
-	filter_cli_times(&c, &fa, "connected");
-	cli_add(&c, cli_u64("limit", &run.limit, 0, UINT64_MAX, "N", "at most N sessions (default: all)"));
-	cli_add(&c, cli_flag("json", &run.json, "one JSON object per line (docs/SPOOL-TOOL.md)"));
+	sessions_cli(&c, &run, &fa, &client, &quirk);
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)
 		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
 	if (filter_compile(&run.filter, &fa, ctx->now_us) != 0 || compile(&run, client, quirk) != 0)
 		return SPOOL_EXIT_USAGE;
-	return sessions_walk(ctx, &run);
+	if (run.summary && (run.sum = session_summary_new()) == NULL) {
+		report_error("sessions: out of memory");
+		return SPOOL_EXIT_IO;
+	}
+	rc = sessions_walk(ctx, &run);
+	session_summary_free(run.sum);
+	return rc;
 }
 
 /* ---- session ID ---------------------------------------------------------- */

@@ -215,6 +215,23 @@ static void report_where(FILE *f, const struct session_view *s)
 	}
 }
 
+/* "5 fired", then a line per named rule ("3 x RULE") and the firings of
+ * rules not named. */
+static void report_faults(FILE *f, const struct session_report *r)
+{
+	fprintf(f, "%-14s %u fired\n", "Faults:", r->faults);
+	for (uint32_t i = 0; i < r->fault_rule_count; i++) {
+		const struct session_fault *x = &r->fault_rules[i];
+		fprintf(f, "%-14s %u x ", "", x->count);
+		text_out_clean(f, x->rule.ptr, x->rule.len, 0, 0);
+		fputc('\n', f);
+	}
+	uint32_t unnamed = session_report_faults_unnamed(r);
+	if (unnamed > 0 && r->fault_rule_count > 0)
+		fprintf(f, "%-14s %u x other rules (not named: over %u rules)\n", "", unnamed,
+			SESSION_REPORT_FAULT_RULES_MAX);
+}
+
 void session_out_report(FILE *f, const struct session_view *s)
 {
 	const struct session_report *r = &s->img.r;
@@ -228,7 +245,8 @@ void session_out_report(FILE *f, const struct session_view *s)
 	report_gaps(f, r);
 	label(f, "Quirks:");
 	session_out_quirks(f, r->quirks, " ");
-	fprintf(f, "\n%-14s %u fired\n", "Faults:", r->faults);
+	fputc('\n', f);
+	report_faults(f, r);
 	fprintf(f, "%-14s %llu in, %llu out\n", "Bytes:", (unsigned long long)r->bytes_in,
 		(unsigned long long)r->bytes_out);
 	fprintf(f, "%-14s %s (%s closed)\n", "End:", reason_text(r->end_reason, why, sizeof why),
@@ -286,7 +304,13 @@ static void json_lists(FILE *f, const struct session_report *r)
 		fputs(i ? "," : "", f);
 		json_out_str(f, r->messages[i].ptr, r->messages[i].len);
 	}
-	fputc(']', f);
+	fputs("],\"fault_rules\":[", f);
+	for (uint32_t i = 0; i < r->fault_rule_count; i++) {
+		fputs(i ? ",{\"rule\":" : "{\"rule\":", f);
+		json_out_str(f, r->fault_rules[i].rule.ptr, r->fault_rules[i].rule.len);
+		fprintf(f, ",\"count\":%u}", r->fault_rules[i].count);
+	}
+	fprintf(f, "],\"faults_unnamed\":%u", session_report_faults_unnamed(r));
 }
 
 static void json_counts(FILE *f, const struct session_report *r)
