@@ -393,9 +393,8 @@ static void tick(struct bench_loop *l)
 	l->next_tick_ns = l->now_ns + TICK_NS;
 	check_timeouts(l);
 	if (l->progress != NULL) {
-		struct bench_counts snap = l->stats->c;
-		snap.open_conns = l->live;
-		l->progress(l->progress_ctx, &snap);
+		l->stats->c.open_conns = l->live;
+		l->progress(l->progress_ctx, l->stats);
 	}
 }
 
@@ -490,6 +489,7 @@ int bench_loop_run(const struct bench_loop_params *p)
 		l->next_tick_ns = l->now_ns + TICK_NS;
 		l->warm = p->cfg->mode == CLIENT_MODE_CONNECT; /* its clock runs from the start */
 		e = run(l);
+		l->stats->c.open_conns = 0; /* a snapshot's figure only */
 		if (l->stats->c.end_ns == 0)
 			l->stats->c.end_ns = l->now_ns;
 		l->stats->c.start_ns = l->sched.start_ns;

@@ -75,6 +75,12 @@ static const char *parse_no_progress(const struct cli_opt *o, const char *v)
 	return NULL;
 }
 
+static const char *parse_progress(const struct cli_opt *o, const char *v)
+{
+	*(int *)o->dest = 1;
+	return NULL;
+}
+
 /* A numeric address of family, port 0. */
 static int parse_ip(const char *s, int family, struct bench_addr *a)
 {
@@ -229,6 +235,8 @@ static void rows_client(struct cli *c, struct bench_config *cfg)
 		cli_def(cli_u64("seed", &cfg->seed, 0, UINT64_MAX, "N", "seed of the --size MIN-MAX choice"), "0"),
 		cli_custom("no-progress", parse_no_progress, &cfg->progress, NULL, NULL,
 			   "no live progress line (default: one on a terminal)"),
+		cli_custom("progress", parse_progress, &cfg->progress, NULL, NULL,
+			   "the live progress line on stderr even off a terminal"),
 	};
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }

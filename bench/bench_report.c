@@ -156,13 +156,22 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 		(unsigned long long)c->loop_turns, (unsigned long long)c->enobufs, (unsigned long long)c->qid_log_lost);
 }
 
-void bench_report_progress(FILE *f, const struct bench_counts *now, const struct bench_counts *prev, double dt_s)
+/* The p99 is of the message latency (a whole transaction, from its
+ * intended start to its end-of-data reply: the run's main figure in every
+ * mode), over the whole run so far; "-" before the first message. */
+void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
+			   double elapsed_s)
 {
+	const struct bench_counts *c = &now->c;
+	const struct hdr_histogram *msg = &now->lat[CLIENT_STEP_MESSAGE];
 	uint64_t errors = 0;
 	for (unsigned e = 0; e < BENCH_ERR_COUNT; e++)
-		errors += now->errors[e];
-	fprintf(f, "\r%10.0f msg/s %12llu messages %8llu errors %8llu open   ",
-		dt_s > 0 ? (double)(now->messages - prev->messages) / dt_s : 0.0, (unsigned long long)now->messages,
-		(unsigned long long)errors, (unsigned long long)now->open_conns);
+		errors += c->errors[e];
+	char p99[32] = "-";
+	if (msg->total_count > 0)
+		snprintf(p99, sizeof p99, "%.1f", (double)hdr_value_at_percentile(msg, 99) / NS_PER_US);
+	fprintf(f, "\r%8.1f s %9.0f msg/s %11llu messages  p99 message %9s us %7llu errors %7llu open   ", elapsed_s,
+		dt_s > 0 ? (double)(c->messages - prev->messages) / dt_s : 0.0, (unsigned long long)c->messages, p99,
+		(unsigned long long)errors, (unsigned long long)c->open_conns);
 	fflush(f);
 }

@@ -18,8 +18,11 @@ struct bench_report_info {
 
 void bench_report_human(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
 void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
-/* One "\r..." line: the message rate since prev, dt_s seconds ago. */
-void bench_report_progress(FILE *f, const struct bench_counts *now, const struct bench_counts *prev, double dt_s);
+/* One "\r..." line: elapsed_s since the run began, the message rate since
+ * prev (dt_s seconds ago), the counts so far and the p99 of the message
+ * latency so far. */
+void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
+			   double elapsed_s);
 double bench_report_elapsed_s(const struct bench_counts *c);
 
 #endif

@@ -15,7 +15,9 @@ summary line, and the --qid-log file.  Covered:
     the descriptor limit) all complete, from all eight addresses;
   - --auth, --body (dot-stuffing round trip in DATA and BDAT), a unix
     socket target, several workers, timeouts, refused connections,
-    SIGINT, the human summary, no progress line off a terminal.
+    SIGINT, the human summary, no progress line off a terminal;
+  - --progress: elapsed time, counts and the message latency's p99 so far,
+    with one worker and merged over two.
 """
 
 import json
@@ -288,3 +290,28 @@ def test_sigint_stops_and_reports(smtpsink, bench_bin, workers):
     _, summary = srv.stop()
     assert r["messages"] > 0 and r["messages"] == summary["messages"] and r["elapsed_s"] < 30
     assert r["transactions_failed"] == 0 and r["workers"] == workers
+
+
+PROGRESS_RE = re.compile(r"^\s*([\d.]+) s\s+(\d+) msg/s\s+(\d+) messages\s+p99 message\s+([\d.]+|-) us\s+(\d+) errors"
+                         r"\s+(\d+) open\s*$")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_line_shows_elapsed_and_p99(smtpsink, bench_bin, workers):
+    """--progress: once a second, elapsed seconds, the rate, the messages so
+    far and the p99 of the message latency so far (merged over workers)."""
+    srv = smtpsink("--discard")
+    p = subprocess.run([str(bench_bin), "--json", "--progress", "--rate", "400", "--duration", "3.5",
+                        "--connections", "4", "--workers", str(workers), f"127.0.0.1:{srv.port}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    lines = [ln for ln in p.stderr.decode().replace("\r", "\n").split("\n") if ln.strip()]
+    rows = [PROGRESS_RE.match(ln) for ln in lines]
+    assert len(rows) >= 3 and all(rows), lines
+    elapsed = [float(m.group(1)) for m in rows]
+    counts = [int(m.group(3)) for m in rows]
+    assert elapsed == sorted(elapsed) and elapsed[0] >= 0.9 and elapsed[-1] <= 5.0, elapsed
+    assert counts == sorted(counts) and 0 < counts[-1] <= r["messages"], counts
+    p99 = float(rows[-1].group(4))  # the message latency, never above its final maximum
+    assert 0 < p99 <= r["latency_us"]["message"]["max"], (p99, r["latency_us"]["message"])
