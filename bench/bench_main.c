@@ -187,6 +187,8 @@ static int run(const struct bench_config *cfg, struct bench_run *r, uint32_t wor
 		bench_report_json(stdout, &ri, &total);
 	else
 		bench_report_human(stdout, &ri, &total);
+	fflush(stdout);
+	bench_report_rate_warning(stderr, cfg, &total.c);
 	if (rc == 0)
 		rc = verdict(cfg, &total.c);
 	bench_stats_fini(&total);

@@ -5,6 +5,7 @@
 #ifndef SMTPSINK_BENCH_REPORT_H
 #define SMTPSINK_BENCH_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "bench_config.h"
@@ -18,6 +19,8 @@ struct bench_report_info {
 
 void bench_report_human(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
 void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
+/* Open loop whose rate was not offered: say so on f, true. */
+bool bench_report_rate_warning(FILE *f, const struct bench_config *cfg, const struct bench_counts *c);
 /* One "\r..." line: elapsed_s since the run began, the message rate since
  * prev (dt_s seconds ago), the counts so far and the p99 of the message
  * latency so far. */

@@ -49,15 +49,24 @@ void bench_stats_reset(struct bench_stats *s)
 		hdr_reset(&s->lat[i]);
 }
 
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 void bench_counts_merge(struct bench_counts *dst, const struct bench_counts *src)
 {
 	uint64_t start = dst->start_ns, end = dst->end_ns;
+	uint64_t last = max_u64(dst->sched_last_ns, src->sched_last_ns);
+	uint64_t lag = max_u64(dst->sched_lag_max_ns, src->sched_lag_max_ns);
 	const uint64_t *a = (const uint64_t *)src;
 	uint64_t *d = (uint64_t *)dst;
 	for (size_t i = 0; i < sizeof *src / sizeof(uint64_t); i++)
 		d[i] += a[i];
 	dst->start_ns = start == 0 || (src->start_ns != 0 && src->start_ns < start) ? src->start_ns : start;
-	dst->end_ns = src->end_ns > end ? src->end_ns : end;
+	dst->end_ns = max_u64(src->end_ns, end);
+	dst->sched_last_ns = last;
+	dst->sched_lag_max_ns = lag;
 }
 
 int bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)

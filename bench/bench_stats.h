@@ -56,6 +56,9 @@ struct bench_counts {
 	uint64_t cpu_user_us, cpu_sys_us;
 	uint64_t qid_log_lost; /* --qid-log lines that could not be written */
 	uint64_t open_conns; /* at the time of a progress snapshot */
+	/* open loop (bench_loop.c take_msg): merged as maxima, not sums */
+	uint64_t sched_last_ns; /* when the last message started */
+	uint64_t sched_lag_max_ns; /* the most a message started after its due time */
 };
 
 struct bench_stats {
@@ -66,7 +69,8 @@ struct bench_stats {
 int bench_stats_init(struct bench_stats *s); /* 0 or -ENOMEM */
 void bench_stats_fini(struct bench_stats *s);
 void bench_stats_reset(struct bench_stats *s); /* all zero, histograms empty */
-/* Counters add up; start is the earliest, end the latest. */
+/* Counters add up; start is the earliest; end, the last message's start
+ * and the largest lag are the latest (largest). */
 void bench_counts_merge(struct bench_counts *dst, const struct bench_counts *src);
 int bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src);
 

@@ -11,6 +11,8 @@ summary line, and the --qid-log file.  Covered:
     recipient limit (452 to the RCPT over it) and size limit (552 at the
     end of data) give exactly the reply and failure counts they should;
   - open loop: --rate 2000 for 5 s is 10,000 messages +-5 % in 5 s +-5 %;
+    a rate the server cannot take (a fault rule holds MAIL) is reported as
+    not reached (JSON and a warning on stderr), a reachable one as reached;
   - 20,000 connections over 127.0.0.2-127.0.0.9 (worker processes past
     the descriptor limit) all complete, from all eight addresses;
   - --auth, --body (dot-stuffing round trip in DATA and BDAT), a unix
@@ -161,6 +163,33 @@ def test_open_loop_keeps_its_rate(smtpsink, bench):
     assert r["latency_us"]["message"]["p50"] >= r["latency_us"]["end_of_data"]["p50"]
 
 
+def test_open_loop_unreachable_rate_warns(smtpsink, bench):
+    """Two connections, each MAIL held 100 ms by a fault rule: at most about
+    20 messages/s, far below --rate 200, so the messages start late and the
+    run says the rate was not offered (a warning: the exit status stays 0)."""
+    srv = smtpsink("--discard", "--fault", "mail:delay=100ms")
+    r, err = bench(f"127.0.0.1:{srv.port}", "--rate", 200, "--messages", 40, "--connections", 2)
+    srv.stop()
+    assert r["messages"] == 40 and r["rate_reached"] is False, r
+    assert r["rate_achieved"] < 0.95 * 200 and r["schedule_lag_max_ms"] > 1000, r
+    assert "smtpsink-bench: warning: --rate 200 not reached" in err, err
+
+
+def test_open_loop_reached_rate_no_warning(smtpsink, bench, bench_bin):
+    srv = smtpsink("--discard")
+    target = f"127.0.0.1:{srv.port}"
+    r, err = bench(target, "--mode", "pipeline", "--rate", 200, "--messages", 400, "--connections", 10)
+    assert r["messages"] == 400 and r["rate_reached"] is True, r
+    assert 0.95 * 200 <= r["rate_achieved"] <= 201 and r["schedule_lag_max_ms"] < 1000, r
+    assert "warning" not in err, err
+    p = subprocess.run([str(bench_bin), "--rate", "200", "--messages", "100", "--connections", "4", target],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    srv.stop()
+    assert p.returncode == 0 and b"warning" not in p.stderr, p.stderr
+    assert re.search(r"open loop: [\d.]+ msg/s offered of 200 \([\d.]+ %\), started up to [\d.]+ ms late: "
+                     r"rate reached\n", p.stdout.decode()), p.stdout
+
+
 def test_20000_connections_from_eight_addresses(smtpsink, bench, tmp_path):
     spool = tmp_path / "spool"
     srv = smtpsink("--io", "uring", "--spool", str(spool), "--sync", "none")
@@ -185,6 +214,7 @@ def test_workers_epoll_and_unix_socket(smtpsink, bench, tmp_path):
     _, summary = srv.stop()
     no_errors(r)
     assert r["workers"] == 3 and r["messages"] == 3000 and summary["messages"] == 3000
+    assert r["rate_reached"] is None and r["rate_achieved"] is None  # closed loop: no rate to reach
 
 
 def test_auth_and_body_file(smtpsink, bench, tmp_path):

@@ -4,7 +4,8 @@
  *
  * Checks: encode then decode-merge of several workers' stats equals
  * merging them directly (counters, every histogram counter and exact
- * field); the run's start is the earliest and its end the latest; a
+ * field); the run's start is the earliest, its end, the last message's
+ * start and the largest schedule lag the latest (largest); a
  * truncated, extended or corrupted image is refused with -EINVAL.  A
  * progress snapshot (BENCH_STEPS_LIVE) carries the counters and only the
  * live steps' histograms, is smaller than a whole image, is refused when
@@ -31,6 +32,8 @@ static void fill(struct bench_stats *s, unsigned w)
 	s->c.errors[BENCH_ERR_TIMEOUT] = w;
 	s->c.start_ns = 5000 - w * 100;
 	s->c.end_ns = 9000 + w * 7;
+	s->c.sched_last_ns = 8000 + w;
+	s->c.sched_lag_max_ns = 30 - w * 10; /* the largest from the first worker */
 	for (unsigned st = 0; st < CLIENT_STEP_COUNT; st++)
 		for (unsigned i = 0; i < 1000 * (w + 1); i++)
 			hdr_record(&s->lat[st], (uint64_t)(i * 7919 + st * 104729 + w) % 50000000);
@@ -116,6 +119,8 @@ int main(void)
 	check_live_snapshot(&direct);
 	CHECK(direct.c.start_ns == 5000 - 200 && direct.c.end_ns == 9014, "start %llu end %llu",
 	      (unsigned long long)direct.c.start_ns, (unsigned long long)direct.c.end_ns);
+	CHECK(direct.c.sched_last_ns == 8002 && direct.c.sched_lag_max_ns == 30, "last %llu lag %llu",
+	      (unsigned long long)direct.c.sched_last_ns, (unsigned long long)direct.c.sched_lag_max_ns);
 	CHECK(direct.c.messages == 303 && direct.c.replies[450] == 3 && direct.lat[0].total_count == 6000, "sums");
 	for (unsigned i = 0; i < WORKERS; i++)
 		bench_stats_fini(&w[i]);
