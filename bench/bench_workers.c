@@ -8,8 +8,8 @@
  * Parent and children are the same binary, so native layouts are fine.
  * The parent reads every pipe as data comes (a result is larger than a
  * pipe's buffer), keeps each worker's latest snapshot, merges them once a
- * second for the progress line, and reaps the children at the end.
- * Snapshots are made only when someone looks (the progress line).
+ * second for the progress line and --prometheus, and reaps the children at
+ * the end.  Snapshots are made only when someone looks.
  */
 #define _GNU_SOURCE
 #include "bench_workers.h"
@@ -54,7 +54,7 @@ struct worker {
 	size_t snap_len, snap_cap;
 };
 
-/* What the run shows while it goes: the progress line. */
+/* What the run shows while it goes: the progress line, --prometheus. */
 struct live_view {
 	const struct bench_run *r;
 	struct bench_counts prev; /* at the last line, for its rate */
@@ -64,12 +64,16 @@ struct live_view {
 
 static bool live_wanted(const struct bench_run *r)
 {
-	return r->progress;
+	return r->progress || r->prom != NULL;
 }
 
 /* One snapshot of the whole run so far (all workers merged). */
 static void show_live(struct live_view *v, const struct bench_stats *now)
 {
+	if (v->r->prom != NULL)
+		bench_prom_publish(v->r->prom, now, true);
+	if (!v->r->progress)
+		return;
 	uint64_t t = bench_clock_ns();
 	double dt = (double)(t - v->prev_ns) / 1e9, elapsed = (double)(t - v->start_ns) / 1e9;
 	bench_report_progress(stderr, now, &v->prev, dt, elapsed);

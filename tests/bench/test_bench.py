@@ -19,20 +19,26 @@ summary line, and the --qid-log file.  Covered:
     socket target, several workers, timeouts, refused connections,
     SIGINT, the human summary, no progress line off a terminal;
   - --progress: elapsed time, counts and the message latency's p99 so far,
-    with one worker and merged over two.
+    with one worker and merged over two;
+  - --prometheus: scraped while a run goes the counts grow, and after it
+    (--prometheus-linger) they equal the JSON report's; `promtool check
+    metrics` finds nothing to say (when installed); a port in use is refused.
 """
 
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from conftest import read_qid_log, read_spool
+from conftest import free_port, read_qid_log, read_spool
 
 MODES = [
     ("connect", []),
@@ -345,3 +351,115 @@ def test_progress_line_shows_elapsed_and_p99(smtpsink, bench_bin, workers):
     assert counts == sorted(counts) and 0 < counts[-1] <= r["messages"], counts
     p99 = float(rows[-1].group(4))  # the message latency, never above its final maximum
     assert 0 < p99 <= r["latency_us"]["message"]["max"], (p99, r["latency_us"]["message"])
+
+
+METRIC_RE = re.compile(r'^(smtpsink_bench_[a-z_]+)(?:\{(\w+)="([^"]*)"\})? (\S+)$')
+
+
+def scrape(port):
+    """{(name, label value or None): value} and the text, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = METRIC_RE.match(line)
+        assert m, line
+        out[(m.group(1), m.group(3))] = float(m.group(4))
+    return out, text
+
+
+def promtool_quiet(text):
+    """promtool check metrics prints nothing on clean text (Debian
+    prometheus; tools/test installs it).  None when it is not installed."""
+    if shutil.which("promtool") is None:
+        return None
+    p = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    assert p.returncode == 0 and p.stdout == b"", p.stdout.decode()
+    return True
+
+
+def read_json_report(stream):
+    """The --json report from a still-running generator's stdout: it ends
+    with a line holding "}" alone."""
+    lines = []
+    while True:
+        line = stream.readline()
+        assert line, f"stdout ended before the report: {b''.join(lines)!r}"
+        lines.append(line)
+        if line == b"}\n":
+            return json.loads(b"".join(lines))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prometheus_counts_grow_and_match_the_report(smtpsink, bench_bin, workers):
+    srv = smtpsink("--discard")
+    port = free_port()
+    p = subprocess.Popen([str(bench_bin), "--json", "--prometheus", f"127.0.0.1:{port}", "--prometheus-linger", "60",
+                          "--rate", "300", "--duration", "3.5", "--connections", "4", "--workers", str(workers),
+                          f"127.0.0.1:{srv.port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        live, texts = [], []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                m, text = scrape(port)
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)  # not listening yet
+                continue
+            if m[("smtpsink_bench_running", None)] == 0:
+                break
+            live.append(m)
+            texts.append(text)
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the run did not end")
+        r = read_json_report(p.stdout)
+        final, final_text = scrape(port)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=5)
+        assert e.value.code == 404
+    finally:
+        p.send_signal(signal.SIGINT)  # ends the linger
+        _, err = p.communicate(timeout=30)
+    srv.stop()
+    assert p.returncode == 0, err
+    accepted = [m[("smtpsink_bench_messages_accepted_total", None)] for m in live]
+    assert accepted == sorted(accepted) and len({a for a in accepted if a > 0}) >= 2, accepted  # it grew
+    assert all(m[("smtpsink_bench_connections_open", None)] <= 4 for m in live)
+
+    def v(name, label=None):
+        return final[(f"smtpsink_bench_{name}", label)]
+
+    assert v("messages_accepted_total") == r["messages"] and r["messages"] > accepted[-1] * 0.5
+    assert v("messages_sent_total") == r["transactions_started"]
+    assert v("messages_failed_total") == r["transactions_failed"] == 0
+    assert v("message_bytes_total") == r["message_bytes"]
+    assert v("connections_total") == r["sessions"] and v("connections_open") == 0
+    assert v("sent_bytes_total") == r["bytes_sent"] and v("received_bytes_total") == r["bytes_received"]
+    assert v("target_rate_messages_per_second") == 300
+    replies = {label: val for (name, label), val in final.items() if name == "smtpsink_bench_replies_total"}
+    assert replies == {k: float(n) for k, n in r["replies"].items()}, (replies, r["replies"])
+    errors = {label: val for (name, label), val in final.items() if name == "smtpsink_bench_errors_total"}
+    assert errors == {k: float(n) for k, n in r["errors"].items()}, errors
+    for hist, step in (("end_of_data_seconds", "end_of_data"), ("message_seconds", "message")):
+        count = r["latency_us"][step]["count"]
+        assert v(f"{hist}_count") == count == v(f"{hist}_bucket", "+Inf") == r["messages"]
+        assert abs(v(f"{hist}_sum") - r["latency_us"][step]["mean"] * count / 1e6) < 1e-3 * count
+        buckets = [val for (name, label), val in final.items() if name == f"smtpsink_bench_{hist}_bucket"]
+        assert buckets == sorted(buckets), buckets
+    if promtool_quiet(texts[-1]) is not None:
+        promtool_quiet(final_text)
+
+
+def test_prometheus_address_in_use(bench_bin):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        p = subprocess.run([str(bench_bin), "--prometheus", f"127.0.0.1:{port}", "--messages", "1",
+                            "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 1 and f"--prometheus 127.0.0.1:{port}: cannot listen" in p.stderr.decode(), p.stderr
