@@ -53,6 +53,10 @@ struct bench_config {
 	const char *qid_log;
 	uint64_t seed;
 	int progress; /* -1 auto (a terminal), 0 off, 1 on */
+	bool prometheus; /* --prometheus: serve live counters at prom_addr */
+	struct bench_addr prom_addr;
+	char prom_text[BENCH_TARGET_TEXT_BYTES];
+	uint64_t prom_linger_ns; /* keep serving the final counts this long */
 };
 
 /* 0 to run, 1 after --help/--version, -1 on a bad command line (said why). */

@@ -78,6 +78,21 @@ static void on_event(void *ctx, const struct client_event *ev)
 	}
 }
 
+/* The schedule's next message; in open loop, note when it started and how
+ * late (the run's rate check, bench_sched_rate_reached()). */
+static enum client_src take_msg(struct bench_loop *l, struct client_msg *m)
+{
+	enum client_src r = bench_sched_next(&l->sched, l->now_ns, m);
+	if (r != CLIENT_SRC_MSG || l->cfg->rate <= 0)
+		return r;
+	struct bench_counts *c = &l->stats->c;
+	uint64_t lag = l->now_ns - m->intended_ns;
+	c->sched_last_ns = l->now_ns;
+	if (lag > c->sched_lag_max_ns)
+		c->sched_lag_max_ns = lag;
+	return r;
+}
+
 static enum client_src next_msg(void *ctx, struct client_msg *m)
 {
 	struct bench_conn *c = ctx;
@@ -92,7 +107,7 @@ static enum client_src next_msg(void *ctx, struct client_msg *m)
 	} else if (!l->warm) {
 		return CLIENT_SRC_WAIT;
 	} else {
-		r = bench_sched_next(&l->sched, l->now_ns, m);
+		r = take_msg(l, m);
 	}
 	if (r == CLIENT_SRC_MSG)
 		l->stats->c.txn_started++;
@@ -320,7 +335,7 @@ static void start_connects(struct bench_loop *l)
 	while (l->free_count > 0 && l->connecting < CONNECTS_IN_FLIGHT_MAX) {
 		struct bench_conn *c = &l->conns[l->free_slots[l->free_count - 1]];
 		if (l->cfg->mode == CLIENT_MODE_CONNECT) {
-			if (bench_sched_next(&l->sched, l->now_ns, &c->msg) != CLIENT_SRC_MSG)
+			if (take_msg(l, &c->msg) != CLIENT_SRC_MSG)
 				return;
 			c->has_msg = true;
 		} else if (l->warm && bench_sched_done(&l->sched, l->now_ns)) {
@@ -393,9 +408,8 @@ static void tick(struct bench_loop *l)
 	l->next_tick_ns = l->now_ns + TICK_NS;
 	check_timeouts(l);
 	if (l->progress != NULL) {
-		struct bench_counts snap = l->stats->c;
-		snap.open_conns = l->live;
-		l->progress(l->progress_ctx, &snap);
+		l->stats->c.open_conns = l->live;
+		l->progress(l->progress_ctx, l->stats);
 	}
 }
 
@@ -490,6 +504,7 @@ int bench_loop_run(const struct bench_loop_params *p)
 		l->next_tick_ns = l->now_ns + TICK_NS;
 		l->warm = p->cfg->mode == CLIENT_MODE_CONNECT; /* its clock runs from the start */
 		e = run(l);
+		l->stats->c.open_conns = 0; /* a snapshot's figure only */
 		if (l->stats->c.end_ns == 0)
 			l->stats->c.end_ns = l->now_ns;
 		l->stats->c.start_ns = l->sched.start_ns;

@@ -73,9 +73,9 @@ struct bench_conn {
 	struct client_proto proto;
 };
 
-/* A snapshot of the counters, once a second (progress line, or a worker's
- * report to its parent). */
-typedef void (*bench_progress_fn)(void *ctx, const struct bench_counts *c);
+/* The worker's stats so far, once a second, with c.open_conns set (for the
+ * progress line and --prometheus, or a worker's report to its parent). */
+typedef void (*bench_progress_fn)(void *ctx, const struct bench_stats *s);
 
 struct bench_loop {
 	const struct bench_config *cfg;

@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench_backend.h"
 #include "bench_config.h"
+#include "bench_prom.h"
 #include "bench_qidlog.h"
 #include "bench_report.h"
 #include "bench_workers.h"
@@ -24,6 +26,7 @@
 
 #define FD_RESERVE 64u /* descriptors a worker keeps for itself (ring, pipes, log) */
 #define AUTH_B64_MAX_BYTES 2048u
+#define LINGER_POLL_NS 100000000ull /* --prometheus-linger: how often a signal is looked for */
 
 static volatile sig_atomic_t stop_flag;
 
@@ -173,6 +176,19 @@ static int verdict(const struct bench_config *cfg, const struct bench_counts *c)
 	return 0;
 }
 
+/* --prometheus-linger: serve the final counts until it is over or a
+ * signal comes. */
+static void linger(const struct bench_config *cfg)
+{
+	uint64_t left = cfg->prom_linger_ns;
+	while (left > 0 && !stop_flag) {
+		uint64_t step = left < LINGER_POLL_NS ? left : LINGER_POLL_NS;
+		struct timespec ts = { (time_t)(step / 1000000000u), (long)(step % 1000000000u) };
+		nanosleep(&ts, NULL);
+		left -= step;
+	}
+}
+
 static int run(const struct bench_config *cfg, struct bench_run *r, uint32_t workers)
 {
 	struct bench_stats total;
@@ -187,6 +203,12 @@ static int run(const struct bench_config *cfg, struct bench_run *r, uint32_t wor
 		bench_report_json(stdout, &ri, &total);
 	else
 		bench_report_human(stdout, &ri, &total);
+	fflush(stdout);
+	bench_report_rate_warning(stderr, cfg, &total.c);
+	if (r->prom != NULL) {
+		bench_prom_publish(r->prom, &total, false);
+		linger(cfg);
+	}
 	if (rc == 0)
 		rc = verdict(cfg, &total.c);
 	bench_stats_fini(&total);
@@ -214,6 +236,14 @@ static int prepare_and_run(const struct bench_config *cfg, const struct bench_ba
 		fprintf(stderr, "smtpsink-bench: --qid-log %s: %s\n", cfg->qid_log, strerror(-qlog_fd));
 		return 1;
 	}
+	struct bench_prom *prom = NULL;
+	char why[256];
+	if (cfg->prometheus && (prom = bench_prom_start(cfg, why, sizeof why)) == NULL) {
+		fprintf(stderr, "smtpsink-bench: --prometheus %s: %s\n", cfg->prom_text, why);
+		if (qlog_fd >= 0)
+			close(qlog_fd);
+		return 1;
+	}
 	install_signals();
 	struct bench_run r = {
 		.cfg = cfg,
@@ -223,8 +253,10 @@ static int prepare_and_run(const struct bench_config *cfg, const struct bench_ba
 		.qlog_fd = qlog_fd,
 		.stop = &stop_flag,
 		.progress = cfg->progress == 1 || (cfg->progress < 0 && isatty(STDERR_FILENO)),
+		.prom = prom,
 	};
 	int rc = run(cfg, &r, worker_count(cfg, nofile));
+	bench_prom_stop(prom);
 	if (qlog_fd >= 0)
 		close(qlog_fd);
 	return rc;

@@ -4,7 +4,8 @@
  *
  * Owns: the option table (name, kind, where the value goes, range,
  * argument name, help, default) for the one parser (cli/cli.h), the target
- * HOST:PORT / [V6]:PORT / unix:/path, --size MIN-MAX, --duration,
+ * HOST:PORT / [V6]:PORT / unix:/path, --prometheus HOST:PORT, --size
+ * MIN-MAX, --duration,
  * --source-addrs lists and IPv4 ranges, the defaults, and every
  * cross-option check.  Parsing, errors (exit 2) and --help are cli/'s.
  */
@@ -72,6 +73,12 @@ static const char *parse_duration(const struct cli_opt *o, const char *v)
 static const char *parse_no_progress(const struct cli_opt *o, const char *v)
 {
 	*(int *)o->dest = 0;
+	return NULL;
+}
+
+static const char *parse_progress(const struct cli_opt *o, const char *v)
+{
+	*(int *)o->dest = 1;
 	return NULL;
 }
 
@@ -153,18 +160,16 @@ static const char *parse_unix_target(const char *v, struct bench_config *cfg)
 	return NULL;
 }
 
-/* HOST:PORT, [V6]:PORT or unix:/path; host names are resolved once here.
- * NULL, or why not. */
-static const char *parse_target(const char *v, struct bench_config *cfg)
+static const char inet_form[] = "expected HOST:PORT or [V6]:PORT";
+
+/* HOST:PORT or [V6]:PORT into a, the host resolved once here.  NULL, or
+ * why not. */
+static const char *parse_inet(const char *v, struct bench_addr *a)
 {
-	snprintf(cfg->target_text, sizeof cfg->target_text, "%s", v);
-	memset(&cfg->target, 0, sizeof cfg->target);
-	if (strncmp(v, "unix:", 5) == 0)
-		return parse_unix_target(v, cfg);
 	char host[HOST_MAX_BYTES];
 	const char *colon = strrchr(v, ':');
 	if (colon == NULL || colon == v || (size_t)(colon - v) >= sizeof host || colon[1] == '\0')
-		return "expected HOST:PORT, [V6]:PORT or unix:/path";
+		return inet_form;
 	size_t hl = (size_t)(colon - v);
 	memcpy(host, v, hl);
 	host[hl] = '\0';
@@ -176,10 +181,31 @@ static const char *parse_target(const char *v, struct bench_config *cfg)
 	int e = getaddrinfo(host, colon + 1, &hints, &res);
 	if (e != 0)
 		return gai_strerror(e);
-	memcpy(&cfg->target.sa, res->ai_addr, res->ai_addrlen);
-	cfg->target.len = res->ai_addrlen;
+	memcpy(&a->sa, res->ai_addr, res->ai_addrlen);
+	a->len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return NULL;
+}
+
+/* HOST:PORT, [V6]:PORT or unix:/path.  NULL, or why not. */
+static const char *parse_target(const char *v, struct bench_config *cfg)
+{
+	snprintf(cfg->target_text, sizeof cfg->target_text, "%s", v);
+	memset(&cfg->target, 0, sizeof cfg->target);
+	if (strncmp(v, "unix:", 5) == 0)
+		return parse_unix_target(v, cfg);
+	const char *why = parse_inet(v, &cfg->target);
+	return why == inet_form ? "expected HOST:PORT, [V6]:PORT or unix:/path" : why;
+}
+
+/* --prometheus HOST:PORT. */
+static const char *parse_prometheus(const struct cli_opt *o, const char *v)
+{
+	struct bench_config *cfg = o->dest;
+	snprintf(cfg->prom_text, sizeof cfg->prom_text, "%s", v);
+	memset(&cfg->prom_addr, 0, sizeof cfg->prom_addr);
+	cfg->prometheus = true;
+	return parse_inet(v, &cfg->prom_addr);
 }
 
 /* What a run is: how many, how fast, in what mode. */
@@ -229,6 +255,14 @@ static void rows_client(struct cli *c, struct bench_config *cfg)
 		cli_def(cli_u64("seed", &cfg->seed, 0, UINT64_MAX, "N", "seed of the --size MIN-MAX choice"), "0"),
 		cli_custom("no-progress", parse_no_progress, &cfg->progress, NULL, NULL,
 			   "no live progress line (default: one on a terminal)"),
+		cli_custom("progress", parse_progress, &cfg->progress, NULL, NULL,
+			   "the live progress line on stderr even off a terminal"),
+		cli_custom("prometheus", parse_prometheus, cfg, NULL, "HOST:PORT",
+			   "serve live counters at http://HOST:PORT/metrics"),
+		cli_def(cli_reads(cli_custom("prometheus-linger", parse_duration, &cfg->prom_linger_ns, NULL, "SECS",
+					     "after the run, serve the final counts this long (a signal ends it)"),
+				  CLI_DURATION),
+			"0"),
 	};
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }

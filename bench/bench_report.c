@@ -5,15 +5,20 @@
  * Owns: formats only.  Rates divide by the run's elapsed time, from the
  * schedule's start (after warm-up outside connect mode) to the end of the
  * last transaction.  Latencies are printed in microseconds (recorded in
- * nanoseconds); a step with no sample is left out.
+ * nanoseconds); a step with no sample is left out.  Open loop: whether
+ * the rate was offered is bench_sched_rate_reached()'s call; here it is
+ * printed (a summary row, JSON fields, a warning on stderr).
  */
 #include "bench_report.h"
 
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_sched.h"
+
 #define NS_PER_US 1000.0
 #define NS_PER_S 1e9
+#define NS_PER_MS 1e6
 
 static const char *const mode_names[] = { "connect", "reuse", "pipeline", "bdat" };
 static const double percentiles[] = { 50, 90, 99, 99.9 };
@@ -33,6 +38,35 @@ static double per_s(uint64_t n, double secs)
 static double cpu_s(const struct bench_counts *c)
 {
 	return (double)(c->cpu_user_us + c->cpu_sys_us) / 1e6;
+}
+
+static bool rate_reached(const struct bench_config *cfg, const struct bench_counts *c, double *achieved)
+{
+	return bench_sched_rate_reached(cfg->rate, c->txn_started, c->start_ns, c->sched_last_ns, c->sched_lag_max_ns,
+					achieved);
+}
+
+static void human_rate(FILE *f, const struct bench_config *cfg, const struct bench_counts *c)
+{
+	double achieved;
+	bool ok = rate_reached(cfg, c, &achieved);
+	fprintf(f, "  open loop: %.1f msg/s offered of %.0f (%.1f %%), started up to %.1f ms late: %s\n", achieved,
+		cfg->rate, achieved * 100.0 / cfg->rate, (double)c->sched_lag_max_ns / NS_PER_MS,
+		ok ? "rate reached" : "RATE NOT REACHED");
+}
+
+bool bench_report_rate_warning(FILE *f, const struct bench_config *cfg, const struct bench_counts *c)
+{
+	double achieved;
+	if (cfg->rate <= 0 || rate_reached(cfg, c, &achieved))
+		return false;
+	fprintf(f,
+		"smtpsink-bench: warning: --rate %.0f not reached: %.1f msg/s offered (%.1f %%; %.0f %% needed), "
+		"messages started up to %.3f s late (%.0f s allowed): more --connections, or the server is slower "
+		"than the rate\n",
+		cfg->rate, achieved, achieved * 100.0 / cfg->rate, BENCH_SCHED_RATE_REACHED_FRACTION * 100.0,
+		(double)c->sched_lag_max_ns / NS_PER_S, (double)BENCH_SCHED_LAG_MAX_NS / NS_PER_S);
+	return true;
 }
 
 static void human_header(FILE *f, const struct bench_report_info *ri)
@@ -78,6 +112,8 @@ void bench_report_human(FILE *f, const struct bench_report_info *ri, const struc
 {
 	human_header(f, ri);
 	human_counts(f, &s->c);
+	if (ri->cfg->rate > 0)
+		human_rate(f, ri->cfg, &s->c);
 	fprintf(f, "  %-14s %10s", "latency (us)", "count");
 	for (size_t i = 0; i < PERCENTILE_COUNT; i++)
 		fprintf(f, " %10s", percentile_keys[i]);
@@ -148,6 +184,14 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 		per_s(c->sessions, secs));
 	fprintf(f, "  \"bytes_sent\": %llu, \"bytes_received\": %llu, \"bytes_per_s\": %.1f,\n",
 		(unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_received, per_s(c->bytes_sent, secs));
+	double achieved;
+	if (cfg->rate > 0) {
+		bool ok = rate_reached(cfg, c, &achieved);
+		fprintf(f, "  \"rate_achieved\": %.1f, \"rate_reached\": %s, \"schedule_lag_max_ms\": %.3f,\n",
+			achieved, ok ? "true" : "false", (double)c->sched_lag_max_ns / NS_PER_MS);
+	} else {
+		fprintf(f, "  \"rate_achieved\": null, \"rate_reached\": null, \"schedule_lag_max_ms\": null,\n");
+	}
 	json_maps(f, c);
 	json_latency(f, s);
 	fprintf(f, "  \"client_cpu_s\": %.6f, \"client_cpu_us_per_message\": %.3f,\n", cpu_s(c),
@@ -156,13 +200,22 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 		(unsigned long long)c->loop_turns, (unsigned long long)c->enobufs, (unsigned long long)c->qid_log_lost);
 }
 
-void bench_report_progress(FILE *f, const struct bench_counts *now, const struct bench_counts *prev, double dt_s)
+/* The p99 is of the message latency (a whole transaction, from its
+ * intended start to its end-of-data reply: the run's main figure in every
+ * mode), over the whole run so far; "-" before the first message. */
+void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
+			   double elapsed_s)
 {
+	const struct bench_counts *c = &now->c;
+	const struct hdr_histogram *msg = &now->lat[CLIENT_STEP_MESSAGE];
 	uint64_t errors = 0;
 	for (unsigned e = 0; e < BENCH_ERR_COUNT; e++)
-		errors += now->errors[e];
-	fprintf(f, "\r%10.0f msg/s %12llu messages %8llu errors %8llu open   ",
-		dt_s > 0 ? (double)(now->messages - prev->messages) / dt_s : 0.0, (unsigned long long)now->messages,
-		(unsigned long long)errors, (unsigned long long)now->open_conns);
+		errors += c->errors[e];
+	char p99[32] = "-";
+	if (msg->total_count > 0)
+		snprintf(p99, sizeof p99, "%.1f", (double)hdr_value_at_percentile(msg, 99) / NS_PER_US);
+	fprintf(f, "\r%8.1f s %9.0f msg/s %11llu messages  p99 message %9s us %7llu errors %7llu open   ", elapsed_s,
+		dt_s > 0 ? (double)(c->messages - prev->messages) / dt_s : 0.0, (unsigned long long)c->messages, p99,
+		(unsigned long long)errors, (unsigned long long)c->open_conns);
 	fflush(f);
 }

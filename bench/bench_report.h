@@ -5,6 +5,7 @@
 #ifndef SMTPSINK_BENCH_REPORT_H
 #define SMTPSINK_BENCH_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "bench_config.h"
@@ -18,8 +19,13 @@ struct bench_report_info {
 
 void bench_report_human(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
 void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s);
-/* One "\r..." line: the message rate since prev, dt_s seconds ago. */
-void bench_report_progress(FILE *f, const struct bench_counts *now, const struct bench_counts *prev, double dt_s);
+/* Open loop whose rate was not offered: say so on f, true. */
+bool bench_report_rate_warning(FILE *f, const struct bench_config *cfg, const struct bench_counts *c);
+/* One "\r..." line: elapsed_s since the run began, the message rate since
+ * prev (dt_s seconds ago), the counts so far and the p99 of the message
+ * latency so far. */
+void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
+			   double elapsed_s);
 double bench_report_elapsed_s(const struct bench_counts *c);
 
 #endif

@@ -60,6 +60,15 @@ uint64_t bench_sched_due_ns(const struct bench_sched *s)
 	return s->rate > 0 ? intended_ns(s, g) : 0;
 }
 
+bool bench_sched_rate_reached(double rate, uint64_t started, uint64_t start_ns, uint64_t last_ns, uint64_t lag_max_ns,
+			      double *achieved)
+{
+	double span_s = (last_ns > start_ns ? (double)(last_ns - start_ns) / NS_PER_S : 0.0) + 1.0 / rate;
+	*achieved = started > 0 ? (double)started / span_s : 0.0;
+	return started > 0 && *achieved >= BENCH_SCHED_RATE_REACHED_FRACTION * rate &&
+	       lag_max_ns <= BENCH_SCHED_LAG_MAX_NS;
+}
+
 enum client_src bench_sched_next(struct bench_sched *s, uint64_t now_ns, struct client_msg *m)
 {
 	uint64_t g = s->next_k * s->workers + s->worker;

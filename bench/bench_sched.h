@@ -24,6 +24,11 @@
 #include "client_proto.h"
 
 #define BENCH_SCHED_UNLIMITED UINT64_MAX
+/* Open loop: the rate counts as reached when the messages started came at
+ * least this fraction of R a second over the run, and none started more
+ * than BENCH_SCHED_LAG_MAX_NS after its due time. */
+#define BENCH_SCHED_RATE_REACHED_FRACTION 0.95
+#define BENCH_SCHED_LAG_MAX_NS 1000000000ull /* 1 s */
 
 struct bench_sched {
 	uint64_t start_ns;
@@ -47,5 +52,12 @@ uint64_t bench_sched_due_ns(const struct bench_sched *s);
 /* No message will ever be given again (at or after now_ns). */
 bool bench_sched_done(const struct bench_sched *s, uint64_t now_ns);
 uint32_t bench_sched_size(const struct bench_sched *s, uint64_t g);
+
+/* Did an open loop at `rate` offer it?  started messages, the first due at
+ * start_ns, the last started at last_ns, the latest lag_max_ns after its
+ * due time.  *achieved: started / (last_ns - start_ns + 1/rate), the rate
+ * offered (exactly rate when every message starts on time). */
+bool bench_sched_rate_reached(double rate, uint64_t started, uint64_t start_ns, uint64_t last_ns, uint64_t lag_max_ns,
+			      double *achieved);
 
 #endif

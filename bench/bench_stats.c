@@ -42,15 +42,31 @@ void bench_stats_fini(struct bench_stats *s)
 		hdr_fini(&s->lat[i]);
 }
 
+void bench_stats_reset(struct bench_stats *s)
+{
+	memset(&s->c, 0, sizeof s->c);
+	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++)
+		hdr_reset(&s->lat[i]);
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
 void bench_counts_merge(struct bench_counts *dst, const struct bench_counts *src)
 {
 	uint64_t start = dst->start_ns, end = dst->end_ns;
+	uint64_t last = max_u64(dst->sched_last_ns, src->sched_last_ns);
+	uint64_t lag = max_u64(dst->sched_lag_max_ns, src->sched_lag_max_ns);
 	const uint64_t *a = (const uint64_t *)src;
 	uint64_t *d = (uint64_t *)dst;
 	for (size_t i = 0; i < sizeof *src / sizeof(uint64_t); i++)
 		d[i] += a[i];
 	dst->start_ns = start == 0 || (src->start_ns != 0 && src->start_ns < start) ? src->start_ns : start;
-	dst->end_ns = src->end_ns > end ? src->end_ns : end;
+	dst->end_ns = max_u64(src->end_ns, end);
+	dst->sched_last_ns = last;
+	dst->sched_lag_max_ns = lag;
 }
 
 int bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)
@@ -62,10 +78,12 @@ int bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src)
 	return 0;
 }
 
-uint8_t *bench_stats_encode(const struct bench_stats *s, size_t *len)
+uint8_t *bench_stats_encode_steps(const struct bench_stats *s, uint32_t steps, size_t *len)
 {
 	size_t n = sizeof s->c;
 	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
+		if (!(steps & BENCH_STEP_BIT(i)))
+			continue;
 		n += HIST_FIELDS * sizeof(uint64_t) + sizeof(uint32_t);
 		for (uint32_t k = 0; k < s->lat[i].counts_len; k++)
 			n += s->lat[i].counts[k] ? PAIR_BYTES : 0;
@@ -77,6 +95,8 @@ uint8_t *bench_stats_encode(const struct bench_stats *s, size_t *len)
 	p += sizeof s->c;
 	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
 		const struct hdr_histogram *h = &s->lat[i];
+		if (!(steps & BENCH_STEP_BIT(i)))
+			continue;
 		uint64_t f[HIST_FIELDS] = { h->total_count, h->min, h->max, h->sum, h->saturated };
 		uint32_t pairs = 0;
 		for (uint32_t k = 0; k < h->counts_len; k++)
@@ -94,6 +114,11 @@ uint8_t *bench_stats_encode(const struct bench_stats *s, size_t *len)
 	}
 	*len = n;
 	return buf;
+}
+
+uint8_t *bench_stats_encode(const struct bench_stats *s, size_t *len)
+{
+	return bench_stats_encode_steps(s, BENCH_STEPS_ALL, len);
 }
 
 /* One histogram's image merged into h; the bytes used, 0 if malformed. */
@@ -125,7 +150,7 @@ static size_t decode_hist(struct hdr_histogram *h, const uint8_t *p, size_t left
 	return used;
 }
 
-int bench_stats_decode_merge(struct bench_stats *s, const uint8_t *buf, size_t len)
+int bench_stats_decode_merge_steps(struct bench_stats *s, uint32_t steps, const uint8_t *buf, size_t len)
 {
 	struct bench_counts c;
 	if (len < sizeof c)
@@ -133,6 +158,8 @@ int bench_stats_decode_merge(struct bench_stats *s, const uint8_t *buf, size_t l
 	memcpy(&c, buf, sizeof c);
 	size_t off = sizeof c;
 	for (unsigned i = 0; i < CLIENT_STEP_COUNT; i++) {
+		if (!(steps & BENCH_STEP_BIT(i)))
+			continue;
 		size_t used = decode_hist(&s->lat[i], buf + off, len - off);
 		if (used == 0)
 			return -EINVAL;
@@ -142,4 +169,9 @@ int bench_stats_decode_merge(struct bench_stats *s, const uint8_t *buf, size_t l
 		return -EINVAL;
 	bench_counts_merge(&s->c, &c);
 	return 0;
+}
+
+int bench_stats_decode_merge(struct bench_stats *s, const uint8_t *buf, size_t len)
+{
+	return bench_stats_decode_merge_steps(s, BENCH_STEPS_ALL, buf, len);
 }

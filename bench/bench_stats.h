@@ -25,6 +25,11 @@
 #define BENCH_LAT_HIGHEST_NS 3600000000000ull /* 1 h */
 #define BENCH_LAT_SIG_DIGITS 3u
 #define BENCH_REPLY_CODES 600u /* codes 100..599 by code; anything else at 0 */
+#define BENCH_STEP_BIT(st) (1u << (st))
+#define BENCH_STEPS_ALL (BENCH_STEP_BIT(CLIENT_STEP_COUNT) - 1u)
+/* The latencies a run shows while it goes (progress line, --prometheus):
+ * only these travel in a worker's once-a-second snapshot. */
+#define BENCH_STEPS_LIVE (BENCH_STEP_BIT(CLIENT_STEP_EOD) | BENCH_STEP_BIT(CLIENT_STEP_MESSAGE))
 
 enum bench_error {
 	BENCH_ERR_CONNECT, /* the connection could not be made */
@@ -51,6 +56,9 @@ struct bench_counts {
 	uint64_t cpu_user_us, cpu_sys_us;
 	uint64_t qid_log_lost; /* --qid-log lines that could not be written */
 	uint64_t open_conns; /* at the time of a progress snapshot */
+	/* open loop (bench_loop.c take_msg): merged as maxima, not sums */
+	uint64_t sched_last_ns; /* when the last message started */
+	uint64_t sched_lag_max_ns; /* the most a message started after its due time */
 };
 
 struct bench_stats {
@@ -60,13 +68,19 @@ struct bench_stats {
 
 int bench_stats_init(struct bench_stats *s); /* 0 or -ENOMEM */
 void bench_stats_fini(struct bench_stats *s);
-/* Counters add up; start is the earliest, end the latest. */
+void bench_stats_reset(struct bench_stats *s); /* all zero, histograms empty */
+/* Counters add up; start is the earliest; end, the last message's start
+ * and the largest lag are the latest (largest). */
 void bench_counts_merge(struct bench_counts *dst, const struct bench_counts *src);
 int bench_stats_merge(struct bench_stats *dst, const struct bench_stats *src);
 
-/* Encoding: the counters, then per step the histogram's exact fields and
- * its non-zero (index, count) pairs.  encode returns a malloc'd buffer
- * (NULL: no memory); decode merges the image into s: 0 or -EINVAL. */
+/* Encoding: the counters, then per step in `steps` (a set of
+ * BENCH_STEP_BIT()s) the histogram's exact fields and its non-zero (index,
+ * count) pairs.  encode returns a malloc'd buffer (NULL: no memory);
+ * decode merges the image into s, given the same steps: 0 or -EINVAL.
+ * The plain forms carry every step. */
+uint8_t *bench_stats_encode_steps(const struct bench_stats *s, uint32_t steps, size_t *len);
+int bench_stats_decode_merge_steps(struct bench_stats *s, uint32_t steps, const uint8_t *buf, size_t len);
 uint8_t *bench_stats_encode(const struct bench_stats *s, size_t *len);
 int bench_stats_decode_merge(struct bench_stats *s, const uint8_t *buf, size_t len);
 

@@ -2,11 +2,14 @@
  * bench/bench_workers.c - one process or several (see bench_workers.h).
  *
  * The pipe carries records: a header {type, payload length} then the
- * payload; PROGRESS carries a struct bench_counts, RESULT the encoded
- * bench_stats, FAILED nothing.  Parent and children are the same binary,
- * so native layouts are fine.  The parent reads every pipe as data comes
- * (a result is larger than a pipe's buffer), prints the progress line from
- * the latest snapshot of each worker, and reaps the children at the end.
+ * payload; PROGRESS carries the worker's stats so far encoded with the
+ * live steps only (BENCH_STEPS_LIVE: counters, end-of-data and message
+ * histograms), RESULT the whole encoded bench_stats, FAILED nothing.
+ * Parent and children are the same binary, so native layouts are fine.
+ * The parent reads every pipe as data comes (a result is larger than a
+ * pipe's buffer), keeps each worker's latest snapshot, merges them once a
+ * second for the progress line and --prometheus, and reaps the children at
+ * the end.  Snapshots are made only when someone looks.
  */
 #define _GNU_SOURCE
 #include "bench_workers.h"
@@ -47,28 +50,41 @@ struct worker {
 	uint8_t *buf;
 	size_t len, cap;
 	bool result;
-	struct bench_counts last;
+	uint8_t *snap; /* the latest PROGRESS payload */
+	size_t snap_len, snap_cap;
 };
 
-struct progress_line {
-	struct bench_counts prev;
-	uint64_t prev_ns;
+/* What the run shows while it goes: the progress line, --prometheus. */
+struct live_view {
+	const struct bench_run *r;
+	struct bench_counts prev; /* at the last line, for its rate */
+	uint64_t start_ns, prev_ns;
 	bool printed;
 };
 
-static void print_progress(struct progress_line *pl, const struct bench_counts *now)
+static bool live_wanted(const struct bench_run *r)
 {
-	uint64_t t = bench_clock_ns();
-	double dt = pl->prev_ns ? (double)(t - pl->prev_ns) / 1e9 : 0.0;
-	bench_report_progress(stderr, now, &pl->prev, dt);
-	pl->prev = *now;
-	pl->prev_ns = t;
-	pl->printed = true;
+	return r->progress || r->prom != NULL;
 }
 
-static void local_progress(void *ctx, const struct bench_counts *c)
+/* One snapshot of the whole run so far (all workers merged). */
+static void show_live(struct live_view *v, const struct bench_stats *now)
 {
-	print_progress(ctx, c);
+	if (v->r->prom != NULL)
+		bench_prom_publish(v->r->prom, now, true);
+	if (!v->r->progress)
+		return;
+	uint64_t t = bench_clock_ns();
+	double dt = (double)(t - v->prev_ns) / 1e9, elapsed = (double)(t - v->start_ns) / 1e9;
+	bench_report_progress(stderr, now, &v->prev, dt, elapsed);
+	v->prev = now->c;
+	v->prev_ns = t;
+	v->printed = true;
+}
+
+static void local_progress(void *ctx, const struct bench_stats *s)
+{
+	show_live(ctx, s);
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -94,9 +110,13 @@ static int send_record(int fd, enum record_type type, const void *payload, size_
 	return len ? write_all(fd, payload, len) : 0;
 }
 
-static void pipe_progress(void *ctx, const struct bench_counts *c)
+static void pipe_progress(void *ctx, const struct bench_stats *s)
 {
-	send_record(*(int *)ctx, REC_PROGRESS, c, sizeof *c);
+	size_t len = 0;
+	uint8_t *img = bench_stats_encode_steps(s, BENCH_STEPS_LIVE, &len);
+	if (img != NULL)
+		send_record(*(int *)ctx, REC_PROGRESS, img, len);
+	free(img);
 }
 
 static uint32_t share(uint32_t total, uint32_t w, uint32_t n)
@@ -138,7 +158,7 @@ static _Noreturn void worker_main(const struct bench_run *r, uint32_t w, uint32_
 	struct bench_stats st;
 	int e = bench_stats_init(&st);
 	if (e == 0)
-		e = run_here(r, w, n, &st, pipe_progress, &fd);
+		e = run_here(r, w, n, &st, live_wanted(r) ? pipe_progress : NULL, &fd);
 	size_t len = 0;
 	uint8_t *img = e == 0 ? bench_stats_encode(&st, &len) : NULL;
 	if (img != NULL)
@@ -146,6 +166,15 @@ static _Noreturn void worker_main(const struct bench_run *r, uint32_t w, uint32_
 	else
 		send_record(fd, REC_FAILED, NULL, 0);
 	_exit(img != NULL && e == 0 ? 0 : 1);
+}
+
+static int keep_snapshot(struct worker *w, const uint8_t *payload, size_t len)
+{
+	if (!grow_array((void **)&w->snap, &w->snap_cap, len, 1, len))
+		return -1;
+	memcpy(w->snap, payload, len);
+	w->snap_len = len;
+	return 0;
 }
 
 /* Handle every whole record in w->buf. */
@@ -158,9 +187,10 @@ static int drain_records(struct worker *w, struct bench_stats *total)
 		if (w->len - off - sizeof h < h.len)
 			break;
 		const uint8_t *payload = w->buf + off + sizeof h;
-		if (h.type == REC_PROGRESS && h.len == sizeof w->last)
-			memcpy(&w->last, payload, sizeof w->last);
-		else if (h.type == REC_RESULT && bench_stats_decode_merge(total, payload, h.len) == 0)
+		if (h.type == REC_PROGRESS) {
+			if (keep_snapshot(w, payload, h.len) != 0)
+				return -1;
+		} else if (h.type == REC_RESULT && bench_stats_decode_merge(total, payload, h.len) == 0)
 			w->result = true;
 		else if (h.type != REC_FAILED)
 			return -1;
@@ -187,18 +217,20 @@ static int read_worker(struct worker *w, struct bench_stats *total)
 	return drain_records(w, total);
 }
 
-static void parent_progress(struct worker *ws, uint32_t n, struct progress_line *pl)
+/* The workers' latest snapshots merged into sum (reset first), shown. */
+static void parent_progress(struct worker *ws, uint32_t n, struct bench_stats *sum, struct live_view *v)
 {
-	struct bench_counts sum;
-	memset(&sum, 0, sizeof sum);
+	bench_stats_reset(sum);
 	for (uint32_t i = 0; i < n; i++)
-		bench_counts_merge(&sum, &ws[i].last);
-	print_progress(pl, &sum);
+		if (ws[i].snap_len > 0)
+			bench_stats_decode_merge_steps(sum, BENCH_STEPS_LIVE, ws[i].snap, ws[i].snap_len);
+	show_live(v, sum);
 }
 
-/* Read every pipe to its end. */
+/* Read every pipe to its end; sum (NULL: nobody looks) holds the merged
+ * snapshots. */
 static int collect(const struct bench_run *r, struct worker *ws, uint32_t n, struct bench_stats *total,
-		   struct progress_line *pl)
+		   struct bench_stats *sum, struct live_view *v)
 {
 	struct pollfd pfd[BENCH_WORKERS_MAX];
 	bool forwarded = false;
@@ -222,19 +254,21 @@ static int collect(const struct bench_run *r, struct worker *ws, uint32_t n, str
 			if (ws[i].fd >= 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) &&
 			    read_worker(&ws[i], total) != 0)
 				return -1;
-		if (r->progress && bench_clock_ns() >= next_progress) {
-			parent_progress(ws, n, pl);
+		if (sum != NULL && bench_clock_ns() >= next_progress) {
+			parent_progress(ws, n, sum, v);
 			next_progress += 1000000000ull;
 		}
 	}
 }
 
-static int run_forked(const struct bench_run *r, uint32_t n, struct bench_stats *total, struct progress_line *pl)
+static int run_forked(const struct bench_run *r, uint32_t n, struct bench_stats *total, struct live_view *v)
 {
 	struct worker ws[BENCH_WORKERS_MAX];
 	memset(ws, 0, sizeof ws);
 	uint32_t started = 0;
 	int rc = 0;
+	struct bench_stats sum;
+	bool live = live_wanted(r) && bench_stats_init(&sum) == 0;
 	fflush(NULL); /* nothing buffered may be written twice */
 	for (; started < n; started++) {
 		int p[2];
@@ -259,8 +293,10 @@ static int run_forked(const struct bench_run *r, uint32_t n, struct bench_stats 
 		*r->stop = 1;
 		rc = -1;
 	}
-	if (collect(r, ws, started, total, pl) != 0)
+	if (collect(r, ws, started, total, live ? &sum : NULL, v) != 0)
 		rc = -1;
+	if (live)
+		bench_stats_fini(&sum);
 	for (uint32_t i = 0; i < started; i++) {
 		int status = 0;
 		if (ws[i].fd >= 0)
@@ -271,21 +307,21 @@ static int run_forked(const struct bench_run *r, uint32_t n, struct bench_stats 
 			rc = -1;
 		}
 		free(ws[i].buf);
+		free(ws[i].snap);
 	}
 	return rc;
 }
 
 int bench_workers_run(const struct bench_run *r, uint32_t workers, struct bench_stats *total)
 {
-	struct progress_line pl;
-	memset(&pl, 0, sizeof pl);
-	pl.prev_ns = bench_clock_ns(); /* the first line's rate counts from here */
+	struct live_view v = { .r = r };
+	v.start_ns = v.prev_ns = bench_clock_ns(); /* elapsed and the first line's rate count from here */
 	int rc;
 	if (workers <= 1)
-		rc = run_here(r, 0, 1, total, r->progress ? local_progress : NULL, &pl) == 0 ? 0 : -1;
+		rc = run_here(r, 0, 1, total, live_wanted(r) ? local_progress : NULL, &v) == 0 ? 0 : -1;
 	else
-		rc = run_forked(r, workers, total, &pl);
-	if (pl.printed)
+		rc = run_forked(r, workers, total, &v);
+	if (v.printed)
 		fputc('\n', stderr);
 	return rc;
 }

@@ -5,7 +5,8 @@
  * Owns: splitting the connections over workers (worker w of W takes every
  * W-th message of the run, see bench_sched.h), the pipe from each worker
  * to the parent (progress snapshots once a second, then the encoded
- * results), the merge, and the live progress line.  Why several: an
+ * results), the merge, and what the run shows while it goes: the live
+ * progress line and the --prometheus snapshots.  Why several: an
  * io_uring fixed-file table, like a process's descriptor table, is bounded
  * by RLIMIT_NOFILE (20,000 here), so 50,000 connections need three
  * processes; they also spread the generator over CPUs.
@@ -19,6 +20,7 @@
 
 #include "bench_backend.h"
 #include "bench_config.h"
+#include "bench_prom.h"
 #include "bench_stats.h"
 
 struct bench_run {
@@ -29,6 +31,7 @@ struct bench_run {
 	int qlog_fd; /* --qid-log, -1: none */
 	volatile sig_atomic_t *stop; /* set on SIGINT/SIGTERM */
 	bool progress; /* print the live progress line on stderr */
+	struct bench_prom *prom; /* --prometheus: publish the snapshots; NULL: none */
 };
 
 /* Run with `workers` processes (1: in this one) and merge their results

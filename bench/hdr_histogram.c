@@ -182,6 +182,18 @@ uint64_t hdr_value_at_percentile(const struct hdr_histogram *h, double pct)
 	return h->max;
 }
 
+void hdr_count_le(const struct hdr_histogram *h, const uint64_t *v, size_t n, uint64_t *out)
+{
+	uint64_t seen = 0;
+	uint32_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t last = v[i] >= h->highest ? h->counts_len - 1 : hdr_index_of(h, v[i]);
+		for (; k <= last; k++)
+			seen += h->counts[k];
+		out[i] = seen;
+	}
+}
+
 double hdr_mean(const struct hdr_histogram *h)
 {
 	return h->total_count ? (double)h->sum / (double)h->total_count : 0.0;

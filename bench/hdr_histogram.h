@@ -24,6 +24,7 @@
 #define SMTPSINK_HDR_HISTOGRAM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define HDR_SIG_DIGITS_MAX 5u
@@ -67,6 +68,11 @@ int hdr_merge(struct hdr_histogram *dst, const struct hdr_histogram *src);
  * count)) values are <= v.  0 for an empty histogram. */
 uint64_t hdr_value_at_percentile(const struct hdr_histogram *h, double pct);
 double hdr_mean(const struct hdr_histogram *h);
+/* Cumulative counts for ascending values v[0..n): out[i] is how many
+ * recorded values are <= v[i] to the histogram's precision (v[i]'s own
+ * counter counts whole: values up to hdr_highest_equivalent(v[i])).  One
+ * pass over the counters, for Prometheus-style buckets. */
+void hdr_count_le(const struct hdr_histogram *h, const uint64_t *v, size_t n, uint64_t *out);
 
 /* Equivalence ranges: values in [lowest_equivalent(v), highest_equivalent(v)]
  * share one counter. */

@@ -11,24 +11,34 @@ summary line, and the --qid-log file.  Covered:
     recipient limit (452 to the RCPT over it) and size limit (552 at the
     end of data) give exactly the reply and failure counts they should;
   - open loop: --rate 2000 for 5 s is 10,000 messages +-5 % in 5 s +-5 %;
+    a rate the server cannot take (a fault rule holds MAIL) is reported as
+    not reached (JSON and a warning on stderr), a reachable one as reached;
   - 20,000 connections over 127.0.0.2-127.0.0.9 (worker processes past
     the descriptor limit) all complete, from all eight addresses;
   - --auth, --body (dot-stuffing round trip in DATA and BDAT), a unix
     socket target, several workers, timeouts, refused connections,
-    SIGINT, the human summary, no progress line off a terminal.
+    SIGINT, the human summary, no progress line off a terminal;
+  - --progress: elapsed time, counts and the message latency's p99 so far,
+    with one worker and merged over two;
+  - --prometheus: scraped while a run goes the counts grow, and after it
+    (--prometheus-linger) they equal the JSON report's; `promtool check
+    metrics` finds nothing to say (when installed); a port in use is refused.
 """
 
 import json
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from conftest import read_qid_log, read_spool
+from conftest import free_port, read_qid_log, read_spool
 
 MODES = [
     ("connect", []),
@@ -159,6 +169,33 @@ def test_open_loop_keeps_its_rate(smtpsink, bench):
     assert r["latency_us"]["message"]["p50"] >= r["latency_us"]["end_of_data"]["p50"]
 
 
+def test_open_loop_unreachable_rate_warns(smtpsink, bench):
+    """Two connections, each MAIL held 100 ms by a fault rule: at most about
+    20 messages/s, far below --rate 200, so the messages start late and the
+    run says the rate was not offered (a warning: the exit status stays 0)."""
+    srv = smtpsink("--discard", "--fault", "mail:delay=100ms")
+    r, err = bench(f"127.0.0.1:{srv.port}", "--rate", 200, "--messages", 40, "--connections", 2)
+    srv.stop()
+    assert r["messages"] == 40 and r["rate_reached"] is False, r
+    assert r["rate_achieved"] < 0.95 * 200 and r["schedule_lag_max_ms"] > 1000, r
+    assert "smtpsink-bench: warning: --rate 200 not reached" in err, err
+
+
+def test_open_loop_reached_rate_no_warning(smtpsink, bench, bench_bin):
+    srv = smtpsink("--discard")
+    target = f"127.0.0.1:{srv.port}"
+    r, err = bench(target, "--mode", "pipeline", "--rate", 200, "--messages", 400, "--connections", 10)
+    assert r["messages"] == 400 and r["rate_reached"] is True, r
+    assert 0.95 * 200 <= r["rate_achieved"] <= 201 and r["schedule_lag_max_ms"] < 1000, r
+    assert "warning" not in err, err
+    p = subprocess.run([str(bench_bin), "--rate", "200", "--messages", "100", "--connections", "4", target],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    srv.stop()
+    assert p.returncode == 0 and b"warning" not in p.stderr, p.stderr
+    assert re.search(r"open loop: [\d.]+ msg/s offered of 200 \([\d.]+ %\), started up to [\d.]+ ms late: "
+                     r"rate reached\n", p.stdout.decode()), p.stdout
+
+
 def test_20000_connections_from_eight_addresses(smtpsink, bench, tmp_path):
     spool = tmp_path / "spool"
     srv = smtpsink("--io", "uring", "--spool", str(spool), "--sync", "none")
@@ -183,6 +220,7 @@ def test_workers_epoll_and_unix_socket(smtpsink, bench, tmp_path):
     _, summary = srv.stop()
     no_errors(r)
     assert r["workers"] == 3 and r["messages"] == 3000 and summary["messages"] == 3000
+    assert r["rate_reached"] is None and r["rate_achieved"] is None  # closed loop: no rate to reach
 
 
 def test_auth_and_body_file(smtpsink, bench, tmp_path):
@@ -288,3 +326,140 @@ def test_sigint_stops_and_reports(smtpsink, bench_bin, workers):
     _, summary = srv.stop()
     assert r["messages"] > 0 and r["messages"] == summary["messages"] and r["elapsed_s"] < 30
     assert r["transactions_failed"] == 0 and r["workers"] == workers
+
+
+PROGRESS_RE = re.compile(r"^\s*([\d.]+) s\s+(\d+) msg/s\s+(\d+) messages\s+p99 message\s+([\d.]+|-) us\s+(\d+) errors"
+                         r"\s+(\d+) open\s*$")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_line_shows_elapsed_and_p99(smtpsink, bench_bin, workers):
+    """--progress: once a second, elapsed seconds, the rate, the messages so
+    far and the p99 of the message latency so far (merged over workers)."""
+    srv = smtpsink("--discard")
+    p = subprocess.run([str(bench_bin), "--json", "--progress", "--rate", "400", "--duration", "3.5",
+                        "--connections", "4", "--workers", str(workers), f"127.0.0.1:{srv.port}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    lines = [ln for ln in p.stderr.decode().replace("\r", "\n").split("\n") if ln.strip()]
+    rows = [PROGRESS_RE.match(ln) for ln in lines]
+    assert len(rows) >= 3 and all(rows), lines
+    elapsed = [float(m.group(1)) for m in rows]
+    counts = [int(m.group(3)) for m in rows]
+    assert elapsed == sorted(elapsed) and elapsed[0] >= 0.9 and elapsed[-1] <= 5.0, elapsed
+    assert counts == sorted(counts) and 0 < counts[-1] <= r["messages"], counts
+    p99 = float(rows[-1].group(4))  # the message latency, never above its final maximum
+    assert 0 < p99 <= r["latency_us"]["message"]["max"], (p99, r["latency_us"]["message"])
+
+
+METRIC_RE = re.compile(r'^(smtpsink_bench_[a-z_]+)(?:\{(\w+)="([^"]*)"\})? (\S+)$')
+
+
+def scrape(port):
+    """{(name, label value or None): value} and the text, from /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = resp.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = METRIC_RE.match(line)
+        assert m, line
+        out[(m.group(1), m.group(3))] = float(m.group(4))
+    return out, text
+
+
+def promtool_quiet(text):
+    """promtool check metrics prints nothing on clean text (Debian
+    prometheus; tools/test installs it).  None when it is not installed."""
+    if shutil.which("promtool") is None:
+        return None
+    p = subprocess.run(["promtool", "check", "metrics"], input=text.encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=30)
+    assert p.returncode == 0 and p.stdout == b"", p.stdout.decode()
+    return True
+
+
+def read_json_report(stream):
+    """The --json report from a still-running generator's stdout: it ends
+    with a line holding "}" alone."""
+    lines = []
+    while True:
+        line = stream.readline()
+        assert line, f"stdout ended before the report: {b''.join(lines)!r}"
+        lines.append(line)
+        if line == b"}\n":
+            return json.loads(b"".join(lines))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prometheus_counts_grow_and_match_the_report(smtpsink, bench_bin, workers):
+    srv = smtpsink("--discard")
+    port = free_port()
+    p = subprocess.Popen([str(bench_bin), "--json", "--prometheus", f"127.0.0.1:{port}", "--prometheus-linger", "60",
+                          "--rate", "300", "--duration", "3.5", "--connections", "4", "--workers", str(workers),
+                          f"127.0.0.1:{srv.port}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        live, texts = [], []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                m, text = scrape(port)
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)  # not listening yet
+                continue
+            if m[("smtpsink_bench_running", None)] == 0:
+                break
+            live.append(m)
+            texts.append(text)
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the run did not end")
+        r = read_json_report(p.stdout)
+        final, final_text = scrape(port)
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=5)
+        assert e.value.code == 404
+    finally:
+        p.send_signal(signal.SIGINT)  # ends the linger
+        _, err = p.communicate(timeout=30)
+    srv.stop()
+    assert p.returncode == 0, err
+    accepted = [m[("smtpsink_bench_messages_accepted_total", None)] for m in live]
+    assert accepted == sorted(accepted) and len({a for a in accepted if a > 0}) >= 2, accepted  # it grew
+    assert all(m[("smtpsink_bench_connections_open", None)] <= 4 for m in live)
+
+    def v(name, label=None):
+        return final[(f"smtpsink_bench_{name}", label)]
+
+    assert v("messages_accepted_total") == r["messages"] and r["messages"] > accepted[-1] * 0.5
+    assert v("messages_sent_total") == r["transactions_started"]
+    assert v("messages_failed_total") == r["transactions_failed"] == 0
+    assert v("message_bytes_total") == r["message_bytes"]
+    assert v("connections_total") == r["sessions"] and v("connections_open") == 0
+    assert v("sent_bytes_total") == r["bytes_sent"] and v("received_bytes_total") == r["bytes_received"]
+    assert v("target_rate_messages_per_second") == 300
+    replies = {label: val for (name, label), val in final.items() if name == "smtpsink_bench_replies_total"}
+    assert replies == {k: float(n) for k, n in r["replies"].items()}, (replies, r["replies"])
+    errors = {label: val for (name, label), val in final.items() if name == "smtpsink_bench_errors_total"}
+    assert errors == {k: float(n) for k, n in r["errors"].items()}, errors
+    for hist, step in (("end_of_data_seconds", "end_of_data"), ("message_seconds", "message")):
+        count = r["latency_us"][step]["count"]
+        assert v(f"{hist}_count") == count == v(f"{hist}_bucket", "+Inf") == r["messages"]
+        assert abs(v(f"{hist}_sum") - r["latency_us"][step]["mean"] * count / 1e6) < 1e-3 * count
+        buckets = [val for (name, label), val in final.items() if name == f"smtpsink_bench_{hist}_bucket"]
+        assert buckets == sorted(buckets), buckets
+    if promtool_quiet(texts[-1]) is not None:
+        promtool_quiet(final_text)
+
+
+def test_prometheus_address_in_use(bench_bin):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        p = subprocess.run([str(bench_bin), "--prometheus", f"127.0.0.1:{port}", "--messages", "1",
+                            "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 1 and f"--prometheus 127.0.0.1:{port}: cannot listen" in p.stderr.decode(), p.stderr

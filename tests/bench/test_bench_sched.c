@@ -8,7 +8,9 @@
  * [start, start + duration), and R * D messages in all (at duration
  * boundaries -1, 0, +1 message); closed loop with a duration stops at it;
  * sizes are deterministic, within MIN-MAX, and reach both ends; stopped
- * means DONE.
+ * means DONE; the open-loop rate check: on time is exactly R, and it is
+ * reached just inside 95 % of R and at a 1 s lag, not a microsecond or a
+ * nanosecond past either, nor with nothing started.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,10 +128,29 @@ static void test_sizes(void)
 	CHECK(bench_sched_size(&s, 5) == 10, "fixed size");
 }
 
+/* 1000 messages at 100/s: on time the last starts 9.99 s after the first. */
+static void test_rate_reached(void)
+{
+	const double rate = 100;
+	const uint64_t start = 5 * NS, on_time = start + 999 * NS / 100;
+	double a = 0;
+	CHECK(bench_sched_rate_reached(rate, 1000, start, on_time, 0, &a) && a > 99.999 && a < 100.001, "on time: %f",
+	      a);
+	/* 95 % of 100/s for 1000 messages is a span of 1000/95 s: 10.526... */
+	uint64_t limit = start + (uint64_t)(1000.0 / 95.0 * 1e9) - NS / 100;
+	CHECK(bench_sched_rate_reached(rate, 1000, start, limit - 1000, 0, &a), "just inside 95 %%: %f", a);
+	CHECK(!bench_sched_rate_reached(rate, 1000, start, limit + 1000, 0, &a) && a < 95, "just below: %f", a);
+	CHECK(bench_sched_rate_reached(rate, 1000, start, on_time, NS, &a), "lag 1 s");
+	CHECK(!bench_sched_rate_reached(rate, 1000, start, on_time, NS + 1, &a), "lag 1 s + 1 ns");
+	CHECK(!bench_sched_rate_reached(rate, 0, start, start, 0, &a) && a == 0, "nothing started");
+	CHECK(bench_sched_rate_reached(rate, 1, start, start, 0, &a) && a > 99.999 && a < 100.001, "one: %f", a);
+}
+
 int main(void)
 {
 	test_closed();
 	test_open();
 	test_sizes();
+	test_rate_reached();
 	return bench_check_finish("test_bench_sched");
 }

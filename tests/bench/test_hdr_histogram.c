@@ -8,7 +8,10 @@
  * shapes; every range is within 3 significant digits (or one unit);
  * indexes and ranges agree; min, max, count and sum are exact; values at
  * highest-1, highest and highest+1 (saturation); merge equals recording
- * everything in one histogram; invalid arguments and layouts are refused.
+ * everything in one histogram; invalid arguments and layouts are refused;
+ * cumulative counts (hdr_count_le) equal the reference's count of values
+ * up to each bound's equivalence range, at 0, random bounds, the
+ * Prometheus-style bounds and highest-1, highest, highest+1.
  */
 #include <errno.h>
 #include <math.h>
@@ -109,6 +112,40 @@ static uint64_t ref_percentile(const uint64_t *sorted, size_t n, double pct)
 	return sorted[want - 1];
 }
 
+/* How many of sorted[0..n) are <= x. */
+static size_t ref_count_le(const uint64_t *sorted, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (sorted[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+#define BOUNDS 40u
+
+static void check_count_le(const struct hdr_histogram *h, const uint64_t *sorted, size_t n, unsigned shape)
+{
+	uint64_t b[BOUNDS], got[BOUNDS];
+	static const uint64_t fixed[] = { 0,	      100000,	   250000,  1000000,	10000000,
+					  1000000000, HIGHEST - 1, HIGHEST, HIGHEST + 1 };
+	const size_t nf = sizeof fixed / sizeof fixed[0];
+	for (size_t i = 0; i < BOUNDS; i++)
+		b[i] = i < nf ? fixed[i] : sample(shape) % HIGHEST;
+	qsort(b, BOUNDS, sizeof *b, cmp_u64);
+	hdr_count_le(h, b, BOUNDS, got);
+	for (size_t i = 0; i < BOUNDS; i++) {
+		uint64_t upto = b[i] >= HIGHEST ? HIGHEST : hdr_highest_equivalent(h, b[i]);
+		size_t want = ref_count_le(sorted, n, upto);
+		CHECK(got[i] == want, "shape %u: values <= %llu: got %llu want %zu", shape, (unsigned long long)b[i],
+		      (unsigned long long)got[i], want);
+	}
+}
+
 static void check_against_reference(unsigned shape, uint64_t *vals, size_t n)
 {
 	struct hdr_histogram h;
@@ -137,6 +174,7 @@ static void check_against_reference(unsigned shape, uint64_t *vals, size_t n)
 		      "shape %u p%g: %llu not within 3 digits of %llu", shape, pct, (unsigned long long)got,
 		      (unsigned long long)ref);
 	}
+	check_count_le(&h, vals, n, shape);
 	hdr_fini(&h);
 }
 
