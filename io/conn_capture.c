@@ -196,13 +196,14 @@ static enum smtp_stop refuse(struct conn *c, enum conn_fault_end fe, const struc
  * stored; false once every place is taken (the message is refused). */
 static bool exit_take(struct shard *sh)
 {
-	if (sh->cfg->exit_after == 0)
+	uint64_t n = sh->cfg->exit_after;
+	if (n == 0)
 		return true;
-	int_fast64_t left = atomic_load_explicit(&sh->shared->exit_left, memory_order_relaxed);
-	while (left > 0 && !atomic_compare_exchange_weak_explicit(&sh->shared->exit_left, &left, left - 1,
-								  memory_order_relaxed, memory_order_relaxed))
+	uint_fast64_t taken = atomic_load_explicit(&sh->shared->exit_taken, memory_order_relaxed);
+	while (taken < n && !atomic_compare_exchange_weak_explicit(&sh->shared->exit_taken, &taken, taken + 1,
+								   memory_order_relaxed, memory_order_relaxed))
 		;
-	return left > 0;
+	return taken < n;
 }
 
 /* ... its answer: a refusal gives the place back; the Nth 250 stops the
@@ -213,7 +214,7 @@ static void exit_settle(struct shard *sh, uint16_t code)
 	if (n == 0)
 		return;
 	if (code != 250)
-		atomic_fetch_add_explicit(&sh->shared->exit_left, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&sh->shared->exit_taken, 1, memory_order_relaxed);
 	else if (atomic_fetch_add_explicit(&sh->shared->exit_accepted, 1, memory_order_relaxed) + 1 == n)
 		kill(getpid(), SIGTERM);
 }

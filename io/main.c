@@ -386,7 +386,6 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 	struct metrics_src metrics = { shards, n, &faults };
 	unsigned started = 0, prepared = 0;
 	shared.shard_count = n; /* --spool-max-bytes holds for all of them */
-	shared.exit_left = (int_fast64_t)cfg->exit_after;
 	int rc = 1;
 	struct watch w;
 	if (shards == NULL)

@@ -62,9 +62,9 @@ struct server_shared {
 	unsigned shard_count; /* 0: each shard's spool counts alone (tests) */
 	struct spool_usage spool_usage[SHARD_MAX]; /* --spool-max-bytes of the whole spool */
 	_Atomic(struct commit_bell *) bell; /* the indexer's (io/commit_bell.h), NULL: none */
-	/* --exit-after N: stores still allowed, and messages answered 250 (a
-	 * shard that answers the Nth sends SIGTERM to the process) */
-	atomic_int_fast64_t exit_left;
+	/* --exit-after N: messages being stored or stored (at most N), and
+	 * those answered 250 (the shard that answers the Nth sends SIGTERM) */
+	atomic_uint_fast64_t exit_taken;
 	atomic_uint_fast64_t exit_accepted;
 };
 
