@@ -133,7 +133,9 @@ enum MHD_Result api_messages_delete(struct http_req *r)
 	if (r->srv->ix == NULL)
 		return no_index(r);
 	if (body_empty(r)) {
+		uint64_t before = api_info_visible(r);
 		int e = mail_index_delete(r->srv->ix, NULL, 0);
+		api_info_deleted(r, before);
 		return e == 0 ? http_reply_ok(r) : http_reply_errno(r, e, "marks");
 	}
 	enum MHD_Result queued = MHD_NO;
@@ -147,7 +149,9 @@ enum MHD_Result api_messages_delete(struct http_req *r)
 		queued = http_reply_error(r, MHD_HTTP_BAD_REQUEST,
 					  "IDs is empty or missing: send no body to delete every message");
 	if (ids != NULL && n > 0) {
+		uint64_t before = api_info_visible(r);
 		int e = mail_index_delete(r->srv->ix, ids, n);
+		api_info_deleted(r, before);
 		queued = e == 0 ? http_reply_ok(r) : http_reply_errno(r, e, "marks");
 		free(ids);
 	}
@@ -167,7 +171,9 @@ enum MHD_Result api_search_delete(struct http_req *r)
 	if (q == NULL)
 		return MHD_NO;
 	if (http_arg_query(r, text, q, &queued)) {
+		uint64_t before = api_info_visible(r);
 		int e = mail_index_delete_search(r->srv->ix, q);
+		api_info_deleted(r, before);
 		queued = e == 0 ? http_reply_ok(r) : http_reply_errno(r, e, "marks");
 	}
 	free(q);

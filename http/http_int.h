@@ -74,6 +74,7 @@ struct http_server {
 	struct indexer *indexer; /* NULL: none */
 	struct http_hub hub;
 	int64_t started_us;
+	uint64_t deleted; /* messages deleted through the API (the daemon's thread only) */
 	atomic_bool stopping;
 };
 
@@ -162,6 +163,11 @@ enum MHD_Result api_events(struct http_req *r);
 enum MHD_Result api_chaos_get(struct http_req *r);
 enum MHD_Result api_chaos_set(struct http_req *r);
 enum MHD_Result api_session(struct http_req *r);
+enum MHD_Result api_metrics(struct http_req *r);
+/* api_info.c: count the messages a deletion hid (visible before it, from
+ * mail_index_info, minus visible after it). */
+uint64_t api_info_visible(struct http_req *r);
+void api_info_deleted(struct http_req *r, uint64_t visible_before);
 /* api_web.c: the embedded web page */
 const void *api_web_find(const char *path);
 enum MHD_Result api_web(struct http_req *r, const void *found);

@@ -41,6 +41,7 @@ static const struct route_row route_rows[] = {
 	{ "GET", "/view/{id}.html", EP_VIEW_HTML },
 	{ "GET", "/view/{id}.txt", EP_VIEW_TEXT },
 	{ "GET", "/api/v1/session/{sid}", EP_SESSION },
+	{ "GET", "/metrics", EP_METRICS },
 };
 
 static bool is_alnum(char c)

@@ -40,6 +40,7 @@ enum http_endpoint {
 	EP_VIEW_HTML,
 	EP_VIEW_TEXT,
 	EP_SESSION,
+	EP_METRICS,
 	EP_COUNT
 };
 

@@ -48,6 +48,7 @@ static const http_handler_fn http_handlers[EP_COUNT] = {
 	[EP_VIEW_HTML] = api_view_html,
 	[EP_VIEW_TEXT] = api_view_text,
 	[EP_SESSION] = api_session,
+	[EP_METRICS] = api_metrics,
 };
 
 static bool authorized(struct http_req *r)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "http_chaos.h"
+#include "http_metrics.h"
 #include "mail_index.h"
 
 struct indexer;
@@ -32,6 +33,7 @@ struct http_server_config {
 	const char *cors_origin; /* NULL: no CORS grant */
 	const char *version;
 	struct http_chaos_ops chaos; /* get NULL: chaos is not enabled (400, as Mailpit) */
+	struct http_metrics_ops metrics; /* expose NULL: no /metrics (404), RuntimeStats' SMTP counters 0 */
 };
 
 /* Allocate the server and read the auth file; nothing runs yet.  0 or

@@ -53,6 +53,13 @@ void conn_set_state(struct conn *c, enum conn_state to)
 	c->state = (uint8_t)to;
 }
 
+void conn_out_done(struct conn *c, const struct smtp_out *out)
+{
+	if (out->len > c->out_len)
+		shard_stats_count_replies(&c->shard->stats, c->out + c->out_len, out->len - c->out_len);
+	c->out_len = (uint32_t)out->len;
+}
+
 bool conn_want_out(struct conn *c)
 {
 	if (c->out == NULL)
@@ -231,7 +238,7 @@ void conn_process(struct conn *c)
 			} else if (c->peer_eof) {
 				conn_drain(c);
 			}
-			c->out_len = (uint32_t)out.len;
+			conn_out_done(c, &out);
 		}
 	}
 	conn_flush(c);
@@ -254,7 +261,7 @@ static void note_input(struct conn *c, uint32_t len)
 void conn_on_recv(struct conn *c, uint16_t bid, uint32_t len)
 {
 	struct shard *sh = c->shard;
-	sh->stats.bytes_in += len;
+	shard_stats_add(&sh->stats.bytes_in, len);
 	if (!conn_wants_input(c)) {
 		sh->ops->release_buf(sh, bid);
 		return;
@@ -346,6 +353,7 @@ static void conn_free(struct conn *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	sh->live_count--;
+	shard_stats_add(&sh->stats.conns_closed, 1);
 	if (c->counted)
 		atomic_fetch_sub(&sh->shared->conns, 1);
 	throttle_conns_leave(&sh->shared->client_conns, c->client_slot);

@@ -39,10 +39,11 @@ static void set_peer(struct conn *c, const struct sockaddr *sa, socklen_t len)
 static void refuse(struct conn *c)
 {
 	static const char busy[] = "421 4.7.0 Too many connections\r\n";
-	c->shard->stats.conns_refused++;
+	shard_stats_add(&c->shard->stats.conns_refused, 1);
 	if (conn_want_out(c)) {
-		memcpy(c->out, busy, sizeof busy - 1);
-		c->out_len = sizeof busy - 1;
+		struct smtp_out out = conn_out(c);
+		smtp_reply_raw(&out, busy, sizeof busy - 1);
+		conn_out_done(c, &out);
 	}
 	conn_drain(c);
 }
@@ -71,7 +72,7 @@ static void init_conn(struct conn *c, struct shard *sh, int fd, const struct soc
 		sh->live->prev = c;
 	sh->live = c;
 	sh->live_count++;
-	sh->stats.conns_accepted++;
+	shard_stats_add(&sh->stats.conns_accepted, 1);
 	smtp_session_init(&c->session, &sh->cfg->smtp, conn_events_on_session, c);
 	c->last_active_s = sh->now_s;
 	c->start_s = (uint32_t)sh->now_s;
@@ -99,7 +100,7 @@ static void start(struct conn *c)
 {
 	struct shard *sh = c->shard;
 	if (sh->cfg->proxy_protocol && !trusted_proxy(c)) {
-		sh->stats.proxy_refused++; /* no banner, no reply: closed */
+		shard_stats_add(&sh->stats.proxy_refused, 1); /* no banner, no reply: closed */
 		drop(c);
 	} else if (!sh->cfg->discard && !conn_capture_start(c)) {
 		drop(c);
@@ -112,7 +113,7 @@ static void start(struct conn *c)
 	} else if (conn_want_out(c)) {
 		struct smtp_out out = conn_out(c);
 		conn_open_session(c, &out);
-		c->out_len = (uint32_t)out.len;
+		conn_out_done(c, &out);
 	} else {
 		drop(c);
 	}
@@ -159,7 +160,8 @@ bool conn_open_session(struct conn *c, struct smtp_out *out)
 	c->tls_fail = d.tls_fail;
 	if (fs == CONN_FAULT_REFUSED || !conn_tls_begin(c, true, 0)) {
 		if (fs != CONN_FAULT_REFUSED)
-			c->shard->stats.tls_failed++; /* no memory for it */
+			shard_stats_add(&c->shard->stats.tls_handshakes[SHARD_STATS_TLS_FAILED],
+					1); /* no memory for it */
 		smtp_session_fail(&c->session, 0, NULL, out); /* no reply: none could be read */
 		conn_drain(c);
 		return false;

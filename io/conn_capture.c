@@ -14,8 +14,10 @@
  * is pending, so a connection that closes meanwhile is freed only once the
  * answer has come (and is dropped).
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "conn_fault.h"
@@ -32,6 +34,7 @@ struct conn_capture {
 	char *auth_pending; /* AUTH user named, outcome not yet known */
 	struct capture *msg; /* the transaction being captured */
 	char *tls, *tls_sni; /* "TLSv1.3 TLS_AES_256_GCM_SHA384", the SNI; NULL: none */
+	uint64_t eod_us; /* monotonic: its end of data, while the spool answers */
 };
 
 static char *dup_view(struct smtp_view v)
@@ -164,13 +167,28 @@ void conn_capture_tls(struct conn *c, const char *text, const char *sni)
 	k->tls_sni = sni != NULL && sni[0] != '\0' ? strdup(sni) : NULL;
 }
 
+/* Count a message's outcome: 250 or a refusal, and how long after its
+ * end of data (waited_us) the answer came. */
+static void count_answer(struct conn *c, uint16_t code, uint64_t waited_us)
+{
+	struct shard_stats *st = &c->shard->stats;
+	shard_stats_observe(&st->eod, waited_us);
+	if (code != 250) {
+		shard_stats_add(&st->messages_refused, 1);
+		return;
+	}
+	shard_stats_add(&st->messages, 1); /* the session still holds the message's size */
+	shard_stats_add(&st->message_bytes, c->session.msg_bytes);
+	shard_stats_add(&st->recipients, c->session.rcpts);
+}
+
 static enum smtp_stop answer(struct conn *c, const struct spool_answer *ans, struct smtp_out *out)
 {
 	struct smtp_verdict v = { ans->code, ans->qid, ans->text };
-	if (ans->code == 250) { /* the session still holds the message's size */
-		c->shard->stats.messages++;
-		c->shard->stats.message_bytes += c->session.msg_bytes;
-	}
+	uint64_t eod_us = c->cap != NULL && c->cap->eod_us != 0 ? c->cap->eod_us : c->shard->mono_us;
+	count_answer(c, ans->code, c->shard->mono_us - eod_us);
+	if (c->cap != NULL)
+		c->cap->eod_us = 0;
 	if (c->log != NULL)
 		session_log_verdict(c->log, ans->code, ans->qid);
 	return smtp_session_verdict(&c->session, &v, out);
@@ -192,6 +210,33 @@ static enum smtp_stop refuse(struct conn *c, enum conn_fault_end fe, const struc
 	return SMTP_STOP_CLOSE;
 }
 
+/* --exit-after N: take one of the N places for a message about to be
+ * stored; false once every place is taken (the message is refused). */
+static bool exit_take(struct shard *sh)
+{
+	uint64_t n = sh->cfg->exit_after;
+	if (n == 0)
+		return true;
+	uint_fast64_t taken = atomic_load_explicit(&sh->shared->exit_taken, memory_order_relaxed);
+	while (taken < n && !atomic_compare_exchange_weak_explicit(&sh->shared->exit_taken, &taken, taken + 1,
+								   memory_order_relaxed, memory_order_relaxed))
+		;
+	return taken < n;
+}
+
+/* ... its answer: a refusal gives the place back; the Nth 250 stops the
+ * server as SIGTERM does (the main thread waits for that signal). */
+static void exit_settle(struct shard *sh, uint16_t code)
+{
+	uint64_t n = sh->cfg->exit_after;
+	if (n == 0)
+		return;
+	if (code != 250)
+		atomic_fetch_sub_explicit(&sh->shared->exit_taken, 1, memory_order_relaxed);
+	else if (atomic_fetch_add_explicit(&sh->shared->exit_accepted, 1, memory_order_relaxed) + 1 == n)
+		kill(getpid(), SIGTERM);
+}
+
 enum smtp_stop conn_capture_verdict(struct conn *c, struct smtp_out *out)
 {
 	struct shard *sh = c->shard;
@@ -201,35 +246,40 @@ enum smtp_stop conn_capture_verdict(struct conn *c, struct smtp_out *out)
 	conn_events_decided(c, &d);
 	if (d.hold) /* held from this reply on */
 		conn_hold_request(c, d.hold_ms, false);
+	if (fe == CONN_FAULT_STORE && !exit_take(sh)) {
+		ans = (struct spool_answer){ 421, "4.3.2 Service shutting down (--exit-after)", { 0 } };
+		fe = CONN_FAULT_REFUSE_CLOSE;
+	}
 	if (fe != CONN_FAULT_STORE)
 		return refuse(c, fe, &ans, out);
+	struct capture *cap = c->cap != NULL ? c->cap->msg : NULL;
 	if (sh->cfg->discard) {
 		queue_id_next(&sh->qids, sh->wall_us, ans.qid);
-		return answer(c, &ans, out);
-	}
-	struct capture *cap = c->cap != NULL ? c->cap->msg : NULL;
-	if (cap == NULL) { /* no memory at MAIL time */
+	} else if (cap == NULL) { /* no memory at MAIL time */
 		ans.code = 451;
 		ans.text = "4.3.0 Error: out of memory";
-		return answer(c, &ans, out);
+	} else {
+		c->cap->msg = NULL;
+		c->cap->eod_us = sh->mono_us; /* the answer's wait starts */
+		struct spool_envelope env;
+		conn_capture_envelope(c, &env);
+		cap->conn = c;
+		if (!spool_append(sh, cap, &env, sh->wall_us, &ans)) {
+			conn_op_start(c); /* the spool will answer: c must outlive that */
+			return SMTP_STOP_VERDICT;
+		}
 	}
-	c->cap->msg = NULL;
-	struct spool_envelope env;
-	conn_capture_envelope(c, &env);
-	cap->conn = c;
-	if (!spool_append(sh, cap, &env, sh->wall_us, &ans)) {
-		conn_op_start(c); /* the spool will answer: c must outlive that */
-		return SMTP_STOP_VERDICT;
-	}
+	exit_settle(sh, ans.code);
 	return answer(c, &ans, out);
 }
 
 void conn_on_verdict(struct conn *c, const struct spool_answer *ans)
 {
+	exit_settle(c->shard, ans->code); /* stored or not, whether or not the client hears it */
 	if (conn_effective_state(c) == CONN_VERDICT && conn_want_out(c)) {
 		struct smtp_out out = conn_out(c);
 		enum smtp_stop st = answer(c, ans, &out);
-		c->out_len = (uint32_t)out.len;
+		conn_out_done(c, &out);
 		if (c->state == CONN_HELD)
 			c->hold.resume = CONN_SESSION; /* the answer waits for the hold's end */
 		else

@@ -15,6 +15,7 @@
  * (the transcript logs the command, then what fired); the decision is
  * applied.  A MAIL or RCPT that the hook refuses is undone by the session,
  * so only the transcript and the fault count see it.
+ * Every command line is counted by verb here (shard_stats.h), refused or not.
  * Expected workload: a handful of events per message; the observers of a
  * connection that is not traced or not captured cost a NULL test each.
  */
@@ -105,6 +106,8 @@ const struct smtp_override *conn_events_on_session(void *ctx, const struct smtp_
 {
 	struct conn *c = ctx;
 	struct conn_decision d = CONN_DECISION_NONE;
+	if (ev->type == SMTP_EV_COMMAND && ev->verb < SMTP_VERB_COUNT)
+		shard_stats_add(&c->shard->stats.commands[ev->verb], 1);
 	conn_fault_event(c, ev, &d);
 	for (size_t i = 0; i < OBSERVER_COUNT; i++) {
 		void *st = observers[i].state(c);

@@ -76,7 +76,7 @@ static bool decide(struct conn *c, enum fault_stage st, bool stall, struct smtp_
 	struct fault_subject who = subject(c, domain);
 	if (!fault_decide(sh->faults->rules, st, &who, &c->rng, act))
 		return false;
-	sh->stats.faults++;
+	shard_stats_add(&sh->stats.faults, 1);
 	fault_set_hit(sh->faults, act->rule);
 	d->rule = act->rule;
 	d->stage = (uint8_t)st;
@@ -91,7 +91,7 @@ static bool decide(struct conn *c, enum fault_stage st, bool stall, struct smtp_
 static const struct smtp_override *throttled(struct conn *c, const char *what, const char *text,
 					     struct conn_decision *d)
 {
-	c->shard->stats.throttled++;
+	shard_stats_add(&c->shard->stats.throttled, 1);
 	d->throttled = what;
 	return override(c, 421, true, text);
 }
@@ -201,7 +201,7 @@ static void decide_address(struct conn *c, const struct smtp_event *ev, struct c
 	unsigned code = fault_rcpt_outcome(ev->arg, text, sizeof text);
 	if (code == 0)
 		return;
-	sh->stats.outcomes++;
+	shard_stats_add(&sh->stats.outcomes, 1);
 	d->outcome = (uint16_t)code;
 	d->ov = override(c, (uint16_t)code, false, own_text(c, text));
 }

@@ -99,7 +99,7 @@ static void run_abort(struct conn *c)
 	struct smtp_out out = conn_out(c);
 	bool room = smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES;
 	smtp_session_fail(&c->session, h->abort_code, h->abort_code != 0 && room ? h->abort_text : NULL, &out);
-	c->out_len = (uint32_t)out.len;
+	conn_out_done(c, &out);
 	conn_drain(c);
 }
 
@@ -117,7 +117,7 @@ void conn_on_hold_done(struct conn *c)
 	if (c->state == CONN_SESSION && !c->session.greeted && conn_input_empty(c) && conn_want_out(c)) {
 		struct smtp_out out = conn_out(c);
 		smtp_session_greet(&c->session, &out); /* after a greeting delay */
-		c->out_len = (uint32_t)out.len;
+		conn_out_done(c, &out);
 	}
 	conn_process(c); /* held input and output go on (a pregreet gets the banner first) */
 }

@@ -35,6 +35,9 @@ static inline struct smtp_out conn_out(struct conn *c)
 	struct smtp_out out = { c->out, c->out_len, CONN_OUT_BYTES };
 	return out;
 }
+/* ... and what was written to it kept: the reply lines added since
+ * conn_out() are counted by code (shard_stats.h), the one place they are. */
+void conn_out_done(struct conn *c, const struct smtp_out *out);
 
 /* conn_input.c: the queue of received buffers. */
 void conn_input_push(struct conn *c, uint16_t bid, uint32_t len);

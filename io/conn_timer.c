@@ -100,7 +100,7 @@ bool conn_timer_input(struct conn *c, uint32_t len)
 		c->data_bytes += len;
 	if (!too_slow(c))
 		return true;
-	c->shard->stats.timeouts++;
+	shard_stats_add(&c->shard->stats.timeouts, 1);
 	conn_timer_end_session(c, SMTP_REASON_TIMEOUT);
 	return false;
 }
@@ -132,14 +132,14 @@ void conn_timer_end_session(struct conn *c, enum smtp_reason why)
 	if (c->state == CONN_HANDSHAKE) { /* mid-handshake no reply can be read: none is sent */
 		uint8_t scratch[SMTP_REPLY_LINE_MAX_BYTES];
 		struct smtp_out none = { scratch, 0, sizeof scratch };
-		c->shard->stats.tls_failed++;
+		shard_stats_add(&c->shard->stats.tls_handshakes[SHARD_STATS_TLS_FAILED], 1);
 		smtp_session_abort(&c->session, why, &none);
 		c->broken = true;
 	} else if (c->session.state != SMTP_STATE_VERDICT && conn_want_out(c)) {
 		struct smtp_out out = conn_out(c);
 		if (smtp_out_room(&out) >= SMTP_REPLY_LINE_MAX_BYTES)
 			smtp_session_abort(&c->session, why, &out);
-		c->out_len = (uint32_t)out.len;
+		conn_out_done(c, &out);
 	}
 	conn_drain(c);
 	arm(c, c->shard->now_s + timeout_s(c));
@@ -150,7 +150,7 @@ void conn_on_timer(struct conn *c)
 {
 	struct shard *sh = c->shard;
 	if (c->state >= CONN_DRAINING || expired(c)) {
-		sh->stats.timeouts++;
+		shard_stats_add(&sh->stats.timeouts, 1);
 		conn_timer_end_session(c, SMTP_REASON_TIMEOUT);
 	} else {
 		arm(c, next_deadline(c));

@@ -97,7 +97,7 @@ void conn_tls_starttls(struct conn *c, struct smtp_out *out)
 	if (dropped > 0 && c->trace != NULL)
 		conn_trace_note(c, "%llu bytes after STARTTLS discarded", (unsigned long long)dropped);
 	if (!conn_tls_begin(c, false, (uint32_t)out->len)) {
-		c->shard->stats.tls_failed++;
+		shard_stats_add(&c->shard->stats.tls_handshakes[SHARD_STATS_TLS_FAILED], 1);
 		smtp_session_fail(&c->session, 0, NULL, out); /* the 220 goes, then the close */
 		conn_drain(c);
 	}
@@ -116,7 +116,7 @@ bool conn_tls_put(struct conn *c, uint16_t bid, uint32_t len)
 static void handshake_failed(struct conn *c, const char *why)
 {
 	struct shard *sh = c->shard;
-	sh->stats.tls_failed++;
+	shard_stats_add(&sh->stats.tls_handshakes[SHARD_STATS_TLS_FAILED], 1);
 	if (c->trace != NULL)
 		conn_trace_note(c, "TLS handshake failed: %s", why);
 	if (c->log != NULL) {
@@ -154,11 +154,11 @@ static void established(struct conn *c)
 	struct tls_facts f;
 	t->done = true;
 	c->cmd_start_s = 0;
-	sh->stats.tls_handshakes++;
-	sh->stats.tls_handshake_us += sh->mono_us - t->start_us;
+	shard_stats_add(&sh->stats.tls_handshakes[SHARD_STATS_TLS_OK], 1);
+	shard_stats_observe(&sh->stats.tls_handshake, sh->mono_us - t->start_us);
 	tls_stream_facts(&t->st, &f);
 	if (f.resumed)
-		sh->stats.tls_resumed++;
+		shard_stats_add(&sh->stats.tls_resumed, 1);
 	if (c->trace != NULL)
 		conn_trace_note(c, "TLS handshake done: %s %s%s%s%s", f.version, f.cipher, f.sni[0] ? " SNI " : "",
 				f.sni, f.resumed ? " (resumed)" : "");
@@ -172,7 +172,7 @@ static void established(struct conn *c)
 	if (t->implicit && conn_want_out(c)) {
 		struct smtp_out out = conn_out(c);
 		conn_begin_session(c, &out); /* connect rules, then the banner */
-		c->out_len = (uint32_t)out.len;
+		conn_out_done(c, &out);
 	}
 }
 

@@ -231,7 +231,7 @@ static void on_listener(struct shard *sh, unsigned idx)
 		if (fd < 0) {
 			if (io_classify(IO_VERB_ACCEPT, -errno) == IO_NO_RESOURCES) {
 				/* out of descriptors: stop listening for a second */
-				sh->stats.accept_full++;
+				shard_stats_add(&sh->stats.accept_full, 1);
 				set_listeners(sh, EPOLL_CTL_DEL);
 				state(sh)->accept_paused_s = sh->now_s;
 			}
@@ -256,7 +256,7 @@ static void on_readable(struct shard *sh, struct conn *c)
 {
 	for (int i = 0; i < READS_PER_EVENT && c->recv_armed && conn_wants_input(c); i++) {
 		if (sh->rbufs.free_count == 0) {
-			sh->stats.enobufs++; /* level-triggered: retried next turn */
+			shard_stats_add(&sh->stats.enobufs, 1); /* level-triggered: retried next turn */
 			sh->rbufs_short = true; /* the loop reclaims buffers */
 			return;
 		}

@@ -113,6 +113,38 @@ int fault_live_chaos_set(void *arg, const struct http_chaos_triggers *t, char *e
 	return r < 0 ? -EINVAL : 0;
 }
 
+static int hit_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fault_live_hit *)a)->text, ((const struct fault_live_hit *)b)->text);
+}
+
+long fault_live_hits(struct fault_live *fl, struct fault_live_hit **out)
+{
+	size_t n = 0, k = 0;
+	pthread_mutex_lock(&fl->lock);
+	for (size_t i = 0; i < fl->n; i++)
+		n += fault_rules_count(fl->v[i]->rules);
+	struct fault_live_hit *h = malloc((n ? n : 1) * sizeof *h);
+	for (size_t i = 0; h != NULL && i < fl->n; i++)
+		for (uint32_t r = 0; r < fault_rules_count(fl->v[i]->rules); r++)
+			h[k++] = (struct fault_live_hit){ fault_rules_text(fl->v[i]->rules, r),
+							  atomic_load_explicit(&fl->v[i]->hits[r],
+									       memory_order_relaxed) };
+	pthread_mutex_unlock(&fl->lock);
+	if (h == NULL)
+		return -1;
+	qsort(h, k, sizeof *h, hit_cmp);
+	size_t m = 0; /* the same text in several sets (or twice in one): one entry */
+	for (size_t i = 0; i < k; i++) {
+		if (m > 0 && strcmp(h[m - 1].text, h[i].text) == 0)
+			h[m - 1].hits += h[i].hits;
+		else
+			h[m++] = h[i];
+	}
+	*out = h;
+	return (long)m;
+}
+
 void fault_live_fini(struct fault_live *fl)
 {
 	for (size_t i = 0; i < fl->n; i++) {

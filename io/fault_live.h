@@ -44,6 +44,16 @@ void fault_live_reload(struct fault_live *fl);
 /* The chaos endpoint's operations (arg: the struct fault_live). */
 void fault_live_chaos_get(void *arg, struct http_chaos_triggers *t);
 int fault_live_chaos_set(void *arg, const struct http_chaos_triggers *t, char *err, size_t err_len);
+/* One rule's firings over every set ever published (a rule kept across a
+ * reload keeps counting): its canonical text, owned by a set (kept until
+ * exit). */
+struct fault_live_hit {
+	const char *text;
+	uint64_t hits;
+};
+/* Every rule's firings, one entry per distinct text, sorted by text:
+ * *out malloc'd (the caller frees it).  The count, or -1: no memory. */
+long fault_live_hits(struct fault_live *fl, struct fault_live_hit **out);
 /* At exit, once no shard runs: each set's firing counts, then free. */
 void fault_live_fini(struct fault_live *fl);
 

@@ -21,10 +21,12 @@
 #include "indexer.h"
 #include "io_classify.h"
 #include "listen_sock.h"
+#include "metrics.h"
 #include "server_config.h"
 #include "server_tls.h"
 #include "shard.h"
 #include "spool_fs.h"
+#include "stats_line.h"
 
 /* io_uring's fixed file tables and epoll's descriptors are both bounded by
  * RLIMIT_NOFILE: take all the hard limit allows. */
@@ -98,49 +100,38 @@ static bool wait_ready(struct shard *shards, unsigned n)
 	return true;
 }
 
-static void summary(struct shard *shards, unsigned n, uint64_t started_s)
+/* A counter of struct shard_stats summed over the shards. */
+#define TOTAL(src, field) metrics_sum(src, offsetof(struct shard_stats, field))
+
+static void summary(const struct metrics_src *src, uint64_t started_s)
 {
-	struct shard_stats t = { 0 };
-	for (unsigned i = 0; i < n; i++) {
-		const struct shard_stats *s = &shards[i].stats;
-		t.conns_accepted += s->conns_accepted;
-		t.conns_refused += s->conns_refused;
-		t.messages += s->messages;
-		t.message_bytes += s->message_bytes;
-		t.bytes_in += s->bytes_in;
-		t.timeouts += s->timeouts;
-		t.enobufs += s->enobufs;
-		t.faults += s->faults;
-		t.outcomes += s->outcomes;
-		t.throttled += s->throttled;
-		t.proxy_refused += s->proxy_refused;
-		t.stress_turns += s->stress_turns;
-	}
+	unsigned long long messages = TOTAL(src, messages), faults = TOTAL(src, faults),
+			   outcomes = TOTAL(src, outcomes), throttled = TOTAL(src, throttled),
+			   proxy_refused = TOTAL(src, proxy_refused), stress_turns = TOTAL(src, stress_turns);
 	fprintf(stderr,
 		"smtpsink: served %llu connections, %llu messages, %llu message bytes (%llu bytes received) in %llu s;"
 		" %llu refused, %llu timed out, %llu buffer shortages\n",
-		(unsigned long long)t.conns_accepted, (unsigned long long)t.messages,
-		(unsigned long long)t.message_bytes, (unsigned long long)t.bytes_in,
-		(unsigned long long)(monotonic_s() - started_s), (unsigned long long)t.conns_refused,
-		(unsigned long long)t.timeouts, (unsigned long long)t.enobufs);
-	if (t.faults + t.outcomes + t.throttled > 0)
+		(unsigned long long)TOTAL(src, conns_accepted), messages, (unsigned long long)TOTAL(src, message_bytes),
+		(unsigned long long)TOTAL(src, bytes_in), (unsigned long long)(monotonic_s() - started_s),
+		(unsigned long long)TOTAL(src, conns_refused), (unsigned long long)TOTAL(src, timeouts),
+		(unsigned long long)TOTAL(src, enobufs));
+	if (faults + outcomes + throttled > 0)
 		fprintf(stderr, "smtpsink: %llu fault rule firings, %llu recipient outcomes, %llu rate-limited\n",
-			(unsigned long long)t.faults, (unsigned long long)t.outcomes, (unsigned long long)t.throttled);
+			faults, outcomes, throttled);
 	uint64_t writes = 0, syncs = 0;
-	for (unsigned i = 0; i < n; i++) {
-		writes += shards[i].spool.writes;
-		syncs += shards[i].spool.fsyncs;
+	for (unsigned i = 0; i < src->n; i++) {
+		writes += src->shards[i].spool.writes;
+		syncs += src->shards[i].spool.fsyncs;
 	}
 	if (writes > 0)
 		fprintf(stderr, "smtpsink: spool: %llu batch writes, %llu fdatasyncs (%.1f messages each)\n",
 			(unsigned long long)writes, (unsigned long long)syncs,
-			syncs ? (double)t.messages / (double)syncs : 0.0);
-	if (t.proxy_refused > 0)
-		fprintf(stderr, "smtpsink: %llu connections refused: not from a --proxy-from peer\n",
-			(unsigned long long)t.proxy_refused);
-	if (t.stress_turns > 0)
+			syncs ? (double)messages / (double)syncs : 0.0);
+	if (proxy_refused > 0)
+		fprintf(stderr, "smtpsink: %llu connections refused: not from a --proxy-from peer\n", proxy_refused);
+	if (stress_turns > 0)
 		fprintf(stderr, "smtpsink: %llu loop turns in stress mode (most of --max-conns in use)\n",
-			(unsigned long long)t.stress_turns);
+			stress_turns);
 }
 
 /* Shared state before the shards start: rules, rate windows, transcript. */
@@ -215,7 +206,7 @@ static int api_listen(const struct server_config *cfg)
  * the indexer, whose commit bell the shards ring after each committed batch
  * (io/commit_bell.h). */
 static int api_prepare(struct server_config *cfg, struct api *api, struct fault_live *faults,
-		       struct server_shared *shared)
+		       struct server_shared *shared, struct metrics_src *metrics)
 {
 	if (!cfg->http_set && !cfg->http_default)
 		return 0;
@@ -231,6 +222,7 @@ static int api_prepare(struct server_config *cfg, struct api *api, struct fault_
 		.cors_origin = cfg->http_cors,
 		.version = SMTPSINK_VERSION,
 		.chaos = { fault_live_chaos_get, fault_live_chaos_set, faults },
+		.metrics = { metrics_expose, metrics_smtp_counts, metrics },
 	};
 	int e = http_server_new(&api->http, &hc, err, sizeof err);
 	if (e == 0 && !cfg->discard) {
@@ -283,6 +275,104 @@ static unsigned shard_count(const struct server_config *cfg)
 	return n > SHARD_MAX ? SHARD_MAX : n;
 }
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The main thread's watch over a run: --stats lines, --exit-after-time. */
+struct watch {
+	const struct server_config *cfg;
+	const struct metrics_src *src;
+	struct metrics_totals prev; /* at the last --stats line */
+	uint64_t start_ms, prev_ms, next_ms, end_ms; /* monotonic; UINT64_MAX: never */
+};
+
+static void watch_init(struct watch *w, const struct server_config *cfg, const struct metrics_src *src)
+{
+	memset(w, 0, sizeof *w);
+	w->cfg = cfg;
+	w->src = src;
+	w->start_ms = w->prev_ms = monotonic_ms();
+	w->next_ms = cfg->stats_s ? w->start_ms + cfg->stats_s * 1000ull : UINT64_MAX;
+	w->end_ms = cfg->exit_after_time_s ? w->start_ms + cfg->exit_after_time_s * 1000ull : UINT64_MAX;
+}
+
+static void watch_line(struct watch *w, uint64_t now_ms)
+{
+	struct metrics_totals now;
+	char line[STATS_LINE_BYTES];
+	metrics_totals(w->src, &now);
+	stats_line_interval(line, sizeof line, &w->prev, &now, now_ms - w->prev_ms, now_ms - w->start_ms);
+	fputs(line, stderr); /* one write: whole lines on stderr */
+	w->prev = now;
+	w->prev_ms = now_ms;
+	w->next_ms = now_ms + w->cfg->stats_s * 1000ull;
+}
+
+/* Until SIGTERM or SIGINT (--exit-after's shard sends SIGTERM) or
+ * --exit-after-time; SIGHUP reloads the fault rules meanwhile. */
+static void wait_for_stop(struct watch *w, sigset_t *sigs, struct fault_live *faults, struct server_shared *shared)
+{
+	for (;;) {
+		uint64_t now = monotonic_ms();
+		if (now >= w->end_ms) {
+			fprintf(stderr, "smtpsink: --exit-after-time %llu s: shutting down\n",
+				(unsigned long long)w->cfg->exit_after_time_s);
+			return;
+		}
+		if (now >= w->next_ms) {
+			watch_line(w, now);
+			continue;
+		}
+		uint64_t until = w->next_ms < w->end_ms ? w->next_ms : w->end_ms, wait = until - now;
+		struct timespec ts = { (time_t)(wait / 1000u), (long)(wait % 1000u) * 1000000l };
+		int sig = until == UINT64_MAX ? sigwaitinfo(sigs, NULL) : sigtimedwait(sigs, NULL, &ts);
+		if (sig == SIGHUP)
+			fault_live_reload(faults);
+		else if (sig > 0 && w->cfg->exit_after != 0 &&
+			 atomic_load(&shared->exit_accepted) >= w->cfg->exit_after)
+			fprintf(stderr, "smtpsink: --exit-after %llu: that many messages accepted, shutting down\n",
+				(unsigned long long)w->cfg->exit_after);
+		if (sig > 0 && sig != SIGHUP)
+			return;
+	}
+}
+
+/* "listening on ..." and what the operator should know, once SMTP listens. */
+static void say_listening(const struct server_config *cfg, const struct backend_ops *ops, unsigned n)
+{
+	rlim_t nofile = raise_nofile();
+	/* one write: a reader of stderr never sees half of this line */
+	char line[SERVER_LISTEN_MAX * 160 + 128];
+	size_t len = (size_t)snprintf(line, sizeof line, "smtpsink: listening on");
+	for (unsigned i = 0; i < cfg->listen_count && len < sizeof line; i++)
+		len += (size_t)snprintf(line + len, sizeof line - len, " %s", cfg->listen[i].text);
+	if (len < sizeof line)
+		snprintf(line + len, sizeof line - len, " (%s, %u shard%s%s)\n", ops->name, n, n == 1 ? "" : "s",
+			 cfg->discard ? ", --discard" : "");
+	fputs(line, stderr);
+	if (cfg->proxy_protocol && cfg->proxy_from.count == 0)
+		fprintf(stderr, "smtpsink: --proxy-protocol without --proxy-from: a PROXY header from any peer"
+				" is believed\n");
+	if (ops == &backend_epoll)
+		fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
+			(unsigned long long)nofile);
+}
+
+/* The shards, each on cache lines of its own (their counters are read by
+ * other threads: shard_stats.h). */
+static struct shard *shards_alloc(unsigned n)
+{
+	size_t bytes = (size_t)n * sizeof(struct shard);
+	struct shard *shards = aligned_alloc(_Alignof(struct shard), bytes);
+	if (shards != NULL)
+		memset(shards, 0, bytes);
+	return shards;
+}
+
 static int serve(struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
 {
 	struct api api = { NULL, NULL };
@@ -293,10 +383,12 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 		shared_fini(&shared, &faults);
 		return 2;
 	}
-	struct shard *shards = calloc(n, sizeof *shards);
+	struct shard *shards = shards_alloc(n);
+	struct metrics_src metrics = { shards, n, &faults };
 	unsigned started = 0, prepared = 0;
 	shared.shard_count = n; /* --spool-max-bytes holds for all of them */
 	int rc = 1;
+	struct watch w;
 	if (shards == NULL)
 		return 1;
 	for (; prepared < n; prepared++)
@@ -304,34 +396,18 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 			prepared++; /* what it set up is released below */
 			goto out;
 		}
-	if (server_tls_prepare(cfg, shards, n) != 0 || api_prepare(cfg, &api, &faults, &shared) != 0)
+	if (server_tls_prepare(cfg, shards, n) != 0 || api_prepare(cfg, &api, &faults, &shared, &metrics) != 0)
 		goto out;
 	for (; started < n; started++)
 		if (shard_start(&shards[started]) != 0)
 			break;
 	uint64_t started_s = monotonic_s();
 	if (started == n && wait_ready(shards, n)) {
-		rlim_t nofile = raise_nofile();
-		/* one write: a reader of stderr never sees half of this line */
-		char line[SERVER_LISTEN_MAX * 160 + 128];
-		size_t len = (size_t)snprintf(line, sizeof line, "smtpsink: listening on");
-		for (unsigned i = 0; i < cfg->listen_count && len < sizeof line; i++)
-			len += (size_t)snprintf(line + len, sizeof line - len, " %s", cfg->listen[i].text);
-		if (len < sizeof line)
-			snprintf(line + len, sizeof line - len, " (%s, %u shard%s%s)\n", ops->name, n,
-				 n == 1 ? "" : "s", cfg->discard ? ", --discard" : "");
-		fputs(line, stderr);
+		say_listening(cfg, ops, n);
 		if (api_start(cfg, &api) != 0)
 			goto stop;
-		if (cfg->proxy_protocol && cfg->proxy_from.count == 0)
-			fprintf(stderr, "smtpsink: --proxy-protocol without --proxy-from: a PROXY header from any peer"
-					" is believed\n");
-		if (ops == &backend_epoll)
-			fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
-				(unsigned long long)nofile);
-		int sig = 0;
-		while (sigwait(sigs, &sig) == 0 && sig == SIGHUP)
-			fault_live_reload(&faults);
+		watch_init(&w, cfg, &metrics);
+		wait_for_stop(&w, sigs, &faults, &shared);
 		rc = 0;
 	}
 stop:
@@ -344,7 +420,13 @@ stop:
 	for (unsigned i = 0; i < started; i++)
 		shard_join(&shards[i]);
 	if (rc == 0)
-		summary(shards, n, started_s);
+		summary(&metrics, started_s);
+	if (rc == 0 && cfg->stats_s != 0) {
+		char line[STATS_LINE_BYTES];
+		metrics_totals(&metrics, &w.prev);
+		stats_line_total(line, sizeof line, &w.prev, monotonic_ms() - w.start_ms);
+		fputs(line, stderr);
+	}
 out:
 	atomic_store(&shared.bell, NULL); /* no shard runs now */
 	api_stop(&api, true);

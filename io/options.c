@@ -354,6 +354,20 @@ static void rows_http(struct cli *c, struct server_config *cfg)
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }
 
+/* Watching a run, and ending it (smtp-sink's -c and -M). */
+static void rows_watch(struct cli *c, struct server_config *cfg)
+{
+	const struct cli_opt rows[] = {
+		cli_duration32("stats", &cfg->stats_s, CLI_SECONDS, 0, 86400, "SECS",
+			       "a line of counters on stderr every SECS (and at exit), 0: none"),
+		cli_u64("exit-after", &cfg->exit_after, 0, UINT64_MAX / 2, "N",
+			"shut down (as on SIGTERM) once N messages were accepted, 0: never"),
+		cli_duration64("exit-after-time", &cfg->exit_after_time_s, CLI_SECONDS, 0, 100ull * 365 * 86400, "SECS",
+			       "shut down (as on SIGTERM) this long after start, 0: never"),
+	};
+	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
+}
+
 static void defaults(struct server_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -477,6 +491,7 @@ int options_parse(int argc, char **argv, struct server_config *cfg)
 	rows_faults(&c, cfg);
 	rows_tls(&c, cfg);
 	rows_http(&c, cfg);
+	rows_watch(&c, cfg);
 	size_t npos;
 	int r = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	return r != 0 ? r : check(&c, cfg);

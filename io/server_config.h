@@ -96,6 +96,10 @@ struct server_config {
 	bool no_http;
 	const char *http_auth; /* --http-auth FILE */
 	const char *http_cors; /* --http-cors ORIGIN */
+	/* watching a run (docs/METRICS.md) */
+	uint32_t stats_s; /* --stats: a counter line on stderr this often; 0: none */
+	uint64_t exit_after; /* stop after this many messages answered 250; 0: never */
+	uint64_t exit_after_time_s; /* stop this long after start; 0: never */
 };
 
 /* Parse argv into *cfg (defaults first).  Returns 0 to run, 1 when --help or

@@ -227,10 +227,21 @@ void shard_check_stress(struct shard *sh)
 			stress ? "entering" : "leaving", (unsigned long long)live, (unsigned long long)max);
 	bool entering = stress && !sh->stress;
 	sh->stress = stress;
-	sh->stats.stress_turns += stress;
+	shard_stats_add(&sh->stats.stress_turns, stress);
 	if (entering) /* deadlines armed before are too far now */
 		for (struct conn *c = sh->live; c != NULL; c = c->next)
 			conn_on_stress(c);
+}
+
+/* Once a second: the gauges other threads read (shard_stats.h). */
+static void publish_gauges(struct shard *sh)
+{
+	uint64_t bytes = 0, segments = 0;
+	sh->gauges_s = sh->now_s;
+	if (sh->spool.dir_fd >= 0)
+		spool_files_measure(&sh->spool, &bytes, &segments);
+	shard_stats_set(&sh->stats.spool_bytes, bytes);
+	shard_stats_set(&sh->stats.spool_segments, segments);
 }
 
 static void *shard_main(void *arg)
@@ -257,13 +268,15 @@ static void *shard_main(void *arg)
 		timer_wheel_advance(&sh->holds, sh->now_ms, fire_hold, sh);
 		if (shutting_down(sh))
 			break;
-		sh->stats.loop_turns++;
+		shard_stats_add(&sh->stats.loop_turns, 1);
 		shard_check_stress(sh);
 		if (sh->rbufs_short) { /* blocked sessions give their buffers back */
 			conn_input_reclaim(sh);
 			sh->rbufs_short = false;
 		}
 		spool_tick(sh); /* submit this turn's batch: group commit */
+		if (sh->now_s != sh->gauges_s)
+			publish_gauges(sh);
 		trace_flush(&sh->trace, &sh->shared->trace);
 		/* a fault delay ending sooner than the usual wait shortens it */
 		e = sh->ops->run_once(sh, (unsigned)timer_wheel_until_next(&sh->holds, LOOP_WAIT_MS));

@@ -6,7 +6,8 @@
  * ID generator and counters.  Nothing here is shared between shards except
  * the read-only configuration and the global connection count (an atomic,
  * touched once per connection, never per message), so the hot path takes
- * no lock.
+ * no lock.  The counters (shard_stats.h) have one writer, the shard, and
+ * are read live by other threads.
  */
 #ifndef SMTPSINK_SHARD_H
 #define SMTPSINK_SHARD_H
@@ -23,31 +24,11 @@
 #include "mem_budget.h"
 #include "queue_id.h"
 #include "server_config.h"
+#include "shard_stats.h"
 #include "spool.h"
 #include "throttle.h"
 #include "timer_wheel.h"
 #include "trace.h"
-
-struct shard_stats {
-	uint64_t conns_accepted;
-	uint64_t conns_refused; /* over --max-conns */
-	uint64_t messages; /* 250 after end of data */
-	uint64_t message_bytes;
-	uint64_t bytes_in;
-	uint64_t timeouts;
-	uint64_t enobufs; /* multishot recv ran out of buffers */
-	uint64_t accept_full; /* accept failed: descriptor table full */
-	uint64_t loop_turns;
-	uint64_t faults; /* fault rule decisions that fired */
-	uint64_t outcomes; /* recipient outcomes (tempfail@ ...) */
-	uint64_t throttled; /* 421 for a rate limit */
-	uint64_t proxy_refused; /* --proxy-from: a peer that is not a trusted proxy */
-	uint64_t stress_turns; /* loop turns in stress mode */
-	uint64_t tls_handshakes; /* completed */
-	uint64_t tls_resumed; /* ... of them resumed from a ticket */
-	uint64_t tls_failed; /* failed, refused (tls:fail) or timed out */
-	uint64_t tls_handshake_us; /* total time from start to done, completed ones */
-};
 
 /* Receive buffers: count fixed-size buffers in one mapping.  next/len
  * chain the buffers a connection holds (its input queue). */
@@ -81,6 +62,10 @@ struct server_shared {
 	unsigned shard_count; /* 0: each shard's spool counts alone (tests) */
 	struct spool_usage spool_usage[SHARD_MAX]; /* --spool-max-bytes of the whole spool */
 	_Atomic(struct commit_bell *) bell; /* the indexer's (io/commit_bell.h), NULL: none */
+	/* --exit-after N: messages being stored or stored (at most N), and
+	 * those answered 250 (the shard that answers the Nth sends SIGTERM) */
+	atomic_uint_fast64_t exit_taken;
+	atomic_uint_fast64_t exit_accepted;
 };
 
 struct shard {
@@ -111,12 +96,13 @@ struct shard {
 	uint64_t now_s; /* monotonic, refreshed each loop turn */
 	uint64_t mono_us, now_ms; /* the same, finer (session reports, holds) */
 	uint64_t wall_us; /* wall clock for queue IDs, each loop turn */
+	uint64_t gauges_s; /* the gauges in stats were published this second */
 	struct fault_set *faults; /* the rules for this loop turn */
 	uint64_t seed; /* --seed (or the clock) */
 	uint64_t sessions; /* ordinal of the next session (fault choices) */
 	struct conn_fault_texts texts; /* fixed reply texts, built at start */
 	struct trace_buf trace; /* transcript lines of this turn */
-	struct shard_stats stats;
+	struct shard_stats stats; /* a cache line of its own: read by other threads */
 	int init_error; /* backend init result, for the main thread */
 	atomic_int ready; /* 1 running, -1 init failed, 0 starting */
 	pthread_t thread;

@@ -351,6 +351,7 @@ void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res)
 {
 	b->pending--;
 	sh->spool.fsyncs++;
+	shard_stats_observe(&sh->stats.fsync, sh->mono_us - b->submit_us);
 	if (res < 0 && b->result == 0)
 		/* canceled: the write failed first, and said why */
 		b->result = io_classify(IO_VERB_FSYNC, res) == IO_CANCELED ? -EIO : res;
@@ -461,6 +462,7 @@ void spool_tick(struct shard *sh)
 	if (b->busy || sp->queue_head == NULL)
 		return;
 	fill_batch(sp, b);
+	b->submit_us = sh->mono_us;
 	b->busy = true;
 	b->pending = b->fsync ? 2 : 1;
 	sh->ops->spool_write(sh, b);

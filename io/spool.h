@@ -75,6 +75,7 @@ struct spool_batch {
 	bool busy; /* submitted, completions pending */
 	uint8_t pending; /* completions still to come */
 	int result; /* 0, or the first -errno */
+	uint64_t submit_us; /* monotonic, at submission: the fsync histogram */
 	struct io_op write_op, fsync_op;
 };
 
@@ -200,6 +201,10 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 /* The open segment preallocated through need_end: in steps, doubling while
  * the disk has room; 0, or -errno (-ENOSPC: the record does not fit). */
 int spool_files_reserve(struct spool *sp, uint64_t need_end);
+/* What this shard's spool takes on the disk (the open segment as
+ * preallocated) and its segments (open, being sealed, sealed): the
+ * metrics' gauges. */
+void spool_files_measure(const struct spool *sp, uint64_t *bytes, uint64_t *segments);
 /* The disk's free space (UINT64_MAX if it does not say).  The open
  * segment's preallocated tail is not counted: a message spilled to a file
  * while it arrives needs free space besides its record's. */

@@ -271,6 +271,15 @@ static uint64_t shard_bytes(const struct spool *sp)
 	return mine;
 }
 
+void spool_files_measure(const struct spool *sp, uint64_t *bytes, uint64_t *segments)
+{
+	uint64_t n = sp->seg_fd >= 0 ? 1 : 0;
+	for (const struct spool_sealing *s = sp->sealing; s != NULL; s = s->next)
+		n++;
+	*segments = n + sp->sealed_count;
+	*bytes = shard_bytes(sp);
+}
+
 void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s)
 {
 	uint64_t mine = shard_bytes(sp);

@@ -311,7 +311,7 @@ static void on_accept(struct uring_state *u, struct accept_slot *a, int res)
 	if (o == IO_CANCELED || !sh->accepting)
 		return;
 	if (o == IO_NO_RESOURCES) {
-		sh->stats.accept_full++; /* retried next loop turn */
+		shard_stats_add(&sh->stats.accept_full, 1); /* retried next loop turn */
 		return;
 	}
 	if (o != IO_OK && o != IO_RETRY)
@@ -330,7 +330,7 @@ static void on_recv(struct uring_state *u, struct conn *c, int res, unsigned fla
 	if (res == 0) {
 		conn_on_eof(c);
 	} else if (o == IO_NO_BUFFERS) {
-		c->shard->stats.enobufs++;
+		shard_stats_add(&c->shard->stats.enobufs, 1);
 		c->shard->rbufs_short = true; /* the loop reclaims buffers */
 		park(u, c);
 	} else if (o != IO_OK && o != IO_CANCELED) {

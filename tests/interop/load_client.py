@@ -6,6 +6,7 @@ Usage:
                  [--wait-go] [--connect-concurrency N]
                  [--connect-timeout SECS] [--timeout SECS]
                  [--pipeline] [--body-bytes N] [--no-queue-id]
+                 [--tls starttls|implicit]
 
 Opens COUNT connections from source address SOURCE (a 127.x address, so
 that several processes do not share one ephemeral port range) and reads
@@ -14,6 +15,10 @@ every greeting first.  Only when ALL are connected does it go on:
                all sessions at the same time, one command per round trip
                (--pipeline: MAIL+RCPT+DATA in one write);
   idle         every session stays idle until "go", then sends QUIT.
+With --tls, every session is on TLS before that (certificates are not
+checked: a sink's is self-signed): starttls does EHLO, STARTTLS, the
+handshake and EHLO again right after the greeting; implicit connects with
+TLS (a --listen-tls address) and reads the greeting over it.
 Each session must get exactly the expected replies (220, 250, 250, 250,
 354, 250 "queued as", 221) and then the server's close.
 
@@ -35,6 +40,7 @@ import asyncio
 import json
 import resource
 import socket
+import ssl
 import sys
 import time
 
@@ -58,7 +64,7 @@ class Session:
         self.writer = None
         self.stage = "connect"
 
-    async def connect(self, host, port, source):
+    async def connect(self, host, port, source, tls_ctx=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -75,7 +81,23 @@ class Session:
         except BaseException:
             sock.close()
             raise
-        self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=8192)
+        if tls_ctx is not None:  # implicit TLS
+            self.stage = "handshake"
+            self.reader, self.writer = await asyncio.open_connection(
+                sock=sock, limit=8192, ssl=tls_ctx, server_hostname="sink.example")
+        else:
+            self.reader, self.writer = await asyncio.open_connection(sock=sock, limit=8192)
+
+    async def starttls(self, ctx):
+        """EHLO, STARTTLS, the handshake, EHLO again."""
+        await self.send(b"EHLO load.example\r\n", "ehlo")
+        await self.expect(250, "ehlo")
+        await self.send(b"STARTTLS\r\n", "starttls")
+        await self.expect(220, "starttls")
+        self.stage = "handshake"
+        await self.writer.start_tls(ctx, server_hostname="sink.example")
+        await self.send(b"EHLO load.example\r\n", "ehlo")
+        await self.expect(250, "ehlo")
 
     async def reply(self):
         """Read one reply; return (code, last line)."""
@@ -143,11 +165,20 @@ async def run(args):
         failures[key] = failures.get(key, 0) + 1
         s.close()
 
+    tls_ctx = None
+    if args.tls:
+        tls_ctx = ssl.create_default_context()
+        tls_ctx.check_hostname = False
+        tls_ctx.verify_mode = ssl.CERT_NONE
+
     async def open_one(s):
         async with sem:
             try:
-                await with_timeout(s.connect(args.host, args.port, args.source), args.connect_timeout)
+                implicit = tls_ctx if args.tls == "implicit" else None
+                await with_timeout(s.connect(args.host, args.port, args.source, implicit), args.connect_timeout)
                 await with_timeout(s.expect(220, "greeting"), args.connect_timeout)
+                if args.tls == "starttls":
+                    await with_timeout(s.starttls(tls_ctx), args.connect_timeout)
                 return True
             except Exception as e:  # noqa: BLE001 - every failure is counted
                 fail(s, e)
@@ -189,7 +220,10 @@ async def run(args):
         await s.send(b"QUIT\r\n", "quit")
         await s.expect(221, "quit")
         s.stage = "close"
-        rest = await s.reader.read(1024)
+        try:
+            rest = await s.reader.read(1024)
+        except ssl.SSLError:  # a TLS close without close_notify is no data either
+            rest = b""
         if rest:
             raise SessionError("close", "data after 221: %r" % rest[:60])
 
@@ -249,6 +283,8 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=90.0,
                    help="seconds for a session's transaction, and for its QUIT")
     p.add_argument("--pipeline", action="store_true")
+    p.add_argument("--tls", choices=("starttls", "implicit"), default=None,
+                   help="every session on TLS first (see above)")
     p.add_argument("--body-bytes", type=int, default=200)
     p.add_argument("--no-queue-id", dest="queue_id", action="store_false",
                    help="accept an end-of-data 250 without 'queued as' (Postfix smtp-sink)")

@@ -320,7 +320,7 @@ static void deliver_pending(struct engine_client *k)
 {
 	struct shard *sh = &the_engine->sh;
 	if (k->pending_len > 0 && k->conn != NULL && k->conn->recv_armed && sh->rbufs.free_count == 0) {
-		sh->stats.enobufs++; /* as a backend finds no buffer */
+		shard_stats_add(&sh->stats.enobufs, 1); /* as a backend finds no buffer */
 		sh->rbufs_short = true;
 	}
 	while (k->pending_len > 0 && k->conn != NULL && k->conn->recv_armed && sh->rbufs.free_count > 0) {
