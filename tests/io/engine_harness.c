@@ -310,7 +310,7 @@ int engine_connect_from(struct engine *e, const char *addr, uint16_t port)
 		shard_conn_free(&e->sh, c);
 		k->conn = e->sh.conn_free;
 	}
-	if (!conn_on_accept(&e->sh, k->fd, (struct sockaddr *)&sa, sizeof sa, false))
+	if (!conn_on_accept(&e->sh, k->fd, (struct sockaddr *)&sa, sizeof sa, e->accept_tls))
 		abort();
 	return (int)i;
 }
@@ -400,7 +400,7 @@ size_t engine_complete_send(struct engine *e, int client, size_t max)
 		return 0;
 	struct conn *c = k->conn;
 	size_t n = c->out_inflight < max ? c->out_inflight : max;
-	take(k, c->out, n);
+	take(k, conn_send_data(c), n);
 	k->send_pending = false;
 	conn_on_sent(c, (uint32_t)n);
 	conn_op_end(c);

@@ -81,6 +81,7 @@ struct engine {
 	uint64_t spill_writes; /* all of them */
 	bool hold_spills; /* pumping does not report spill writes (a slow disk) */
 	int fail_spill; /* the next spill write's result (0: as the disk says) */
+	bool accept_tls; /* the next connections come to a --listen-tls address */
 };
 
 /* Set up from command-line options (as the server would parse them, after
