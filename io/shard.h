@@ -58,6 +58,7 @@ struct rbuf_pool {
 };
 
 struct commit_bell; /* io/commit_bell.h */
+struct index_share; /* io/index_share.h */
 
 #define SHARD_MAX 256u /* shards in one server */
 
@@ -77,6 +78,7 @@ struct server_shared {
 	unsigned shard_count; /* 0: each shard's spool counts alone (tests) */
 	struct spool_usage spool_usage[SHARD_MAX]; /* --spool-max-bytes of the whole spool */
 	_Atomic(struct commit_bell *) bell; /* the indexer's (io/commit_bell.h), NULL: none */
+	_Atomic(struct index_share *) index; /* the index's disk use (io/index_share.h), NULL: none */
 };
 
 struct shard {
