@@ -499,6 +499,48 @@ def test_bad_requests(any_server, tmp_path):
     assert call(base + "/livez").status == 200
 
 
+TARGET_MAX = 32768  # http_server.c HTTP_TARGET_MAX: path and query, as decoded
+HEADERS_MAX = 65536  # HTTP_HEADERS_MAX: "name: value" CRLF per field
+DAEMON_MAX = 256 * 1024  # HTTP_CONN_MEMORY: past this libmicrohttpd refuses by itself
+
+
+def raw_status(out):
+    """(status, headers text, body) of one raw HTTP/1.1 reply."""
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head.decode("latin-1").lower(), body
+
+
+def test_long_targets_and_headers(any_server, tmp_path):
+    """Over-long request targets and header fields get JSON errors on
+    /api/ (414, 431: limit-1 and limit pass, limit+1 does not) and a
+    close; far past them the daemon refuses by itself, and closes."""
+    srv, base = api_server(any_server, tmp_path)
+    port = port_of(base)
+    prefix = "/api/v1/messages?limit=50&pad="
+    for extra, status in ((-1, 200), (0, 200), (1, 414)):
+        r = call(base + prefix + "a" * (TARGET_MAX - len(prefix) + extra))
+        if status == 200:
+            assert r.status == 200, (extra, r.status, r.body[:200])
+        else:
+            assert_json_error(r, 414)
+    fixed = len("Host") + len("x") + 4 + len("Connection") + len("close") + 4 + len("X-Pad") + 4
+    for extra, status in ((-1, 200), (0, 200), (1, 431)):
+        pad = b"p" * (HEADERS_MAX - fixed + extra)
+        out, closed = raw_http(port, b"GET /api/v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                     b"X-Pad: " + pad + b"\r\n\r\n")
+        code, headers, body = raw_status(out)
+        assert code == status and closed, (extra, out[:300])
+        if status != 200:
+            assert "content-type: application/json" in headers and json.loads(body)["Error"], out[:300]
+    out, closed = raw_http(port, b"GET /api/v1/search?query=" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    code, headers, body = raw_status(out)
+    assert code == 414 and "connection: close" in headers and closed, out[:300]
+    assert json.loads(body)["Error"], body
+    out, closed = raw_http(port, b"GET /api/v1/search?query=" + b"a" * DAEMON_MAX + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw_status(out)[0] in (414, 431) and closed, out[:300]
+    assert call(base + "/livez").status == 200
+
+
 def test_basic_auth(any_server, tmp_path):
     auth = tmp_path / "auth"
     auth.write_text("# who\nalice:s3cr:et\n")
