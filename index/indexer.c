@@ -90,6 +90,7 @@ struct indexer {
 	_Atomic uint64_t indexed, pending, last_seq, body_pending, body_indexed;
 	_Atomic int64_t lag_us, body_lag_us;
 	atomic_bool caught_up;
+	atomic_bool complete_events; /* on_new gets complete summaries (indexer_complete_events) */
 };
 
 static uint64_t indexer_now_ms(void)
@@ -156,7 +157,9 @@ static void indexer_flush(struct indexer *x)
 	atomic_store_explicit(&x->lag_us, x->seen_newest_us - x->indexed_newest_us, memory_order_relaxed);
 	atomic_store_explicit(&x->last_seq, mail_index_last_seq(x->ix), memory_order_relaxed);
 	indexer_measure(x, false);
-	if (x->on_new != NULL && x->batch_added > 0 && index_each_since(x->ix, x->seq_before, indexer_call_new, x) != 0)
+	bool complete = atomic_load_explicit(&x->complete_events, memory_order_relaxed);
+	if (x->on_new != NULL && x->batch_added > 0 &&
+	    index_each_since(x->ix, x->seq_before, indexer_call_new, x, complete) != 0)
 		indexer_warn("reading the new messages back", EIO);
 	x->batch_added = 0;
 	x->batch_added_bytes = 0;
@@ -482,6 +485,12 @@ struct commit_bell *indexer_bell(struct indexer *x)
 struct index_share *indexer_share(struct indexer *x)
 {
 	return &x->share;
+}
+
+void indexer_complete_events(struct indexer *x, bool on)
+{
+	if (x != NULL)
+		atomic_store_explicit(&x->complete_events, on, memory_order_relaxed);
 }
 
 void indexer_stats(const struct indexer *x, struct indexer_stats *st)

@@ -47,7 +47,8 @@ struct index_share;
 struct indexer;
 
 /* Called on the indexer thread after each committed batch, once per new
- * message, oldest first. */
+ * message, oldest first.  The summary is phase 1's (no snippet, no
+ * attachment count yet) unless indexer_complete_events is on. */
 typedef void (*indexer_new_fn)(void *arg, const struct mail_summary *s);
 
 struct indexer_stats {
@@ -77,6 +78,12 @@ struct commit_bell *indexer_bell(struct indexer *ix);
  * the indexer for the shards' admission and retention; the shards count
  * the segments they delete there.  Valid until indexer_stop. */
 struct index_share *indexer_share(struct indexer *ix);
+/* While on (someone streams events), each on_new summary is complete: a
+ * row phase 2 has not reached gets its snippet and attachment count from
+ * the message (GMime, one parse per message on this thread; phase 2
+ * parses it again later), as the message list would show it.  Any
+ * thread; x may be NULL. */
+void indexer_complete_events(struct indexer *x, bool on);
 /* Lock-free snapshot of the counters (relaxed atomics). */
 void indexer_stats(const struct indexer *ix, struct indexer_stats *st);
 /* Stop and join the thread. */

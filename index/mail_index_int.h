@@ -183,8 +183,10 @@ int index_raw_open_segment(const char *spool, const struct mail_summary *s);
 int index_raw_read_record(int fd, const struct mail_summary *s, uint8_t **rec_buf, struct msg *m);
 
 /* mail_index.c: every message indexed after seq after_seq, in seq order
- * (the indexer's on_new).  0 or -EIO. */
-int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg);
+ * (the indexer's on_new); complete: rows phase 2 has not reached get
+ * their snippet and attachment count from the message (GMime), as a list
+ * shows them.  0 or -EIO. */
+int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg, bool complete);
 
 /* index_marks.c: replay the marks log records not applied yet (at open). */
 int index_marks_catch_up(struct mail_index *ix);

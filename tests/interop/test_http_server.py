@@ -325,9 +325,10 @@ def test_wait_stored_arriving_since_and_timeout(any_server, tmp_path):
     th.start()
     time.sleep(1.0)
     assert th.is_alive(), "the long poll answered before the mail existed"
-    send_mail(srv, "later arrival")
+    send_mail(srv, "later arrival", attachment=ATTACHMENT)
     th.join(40)
     assert got["r"].status == 200 and got["r"].json()["Subject"] == "later arrival"
+    assert_listed_as(base, got["r"].json())
     assert got["s"] < 15, got["s"]
 
     # since=ID: only what was indexed after that message
@@ -348,6 +349,23 @@ def test_wait_stored_arriving_since_and_timeout(any_server, tmp_path):
     assert_json_error(call(base + "/api/v1/wait?since=00000000000000"), 404)
 
 
+ATTACHMENT = ("notes.txt", b"attached text\n", "text/plain")
+
+
+def assert_listed_as(base, summary):
+    """An event's (or the long poll's) summary is the one the message list
+    shows once the index is complete: snippet and attachment count too,
+    although the indexer's body phase comes after the event."""
+    assert summary["Attachments"] == 1 and summary["Snippet"] == "hello world", summary
+    deadline = time.monotonic() + INDEX_TIMEOUT
+    while True:
+        listed = [m for m in call(base + "/api/v1/messages").json()["messages"] if m["ID"] == summary["ID"]]
+        if listed == [summary] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert listed == [summary], (listed, summary)
+
+
 def test_sse_events(any_server, tmp_path):
     srv, base = api_server(any_server, tmp_path)
     port = port_of(base)
@@ -357,7 +375,7 @@ def test_sse_events(any_server, tmp_path):
     while b"\r\n\r\n" not in buf:
         buf += s.recv(4096)
     assert b"text/event-stream" in buf.split(b"\r\n\r\n")[0]
-    send_mail(srv, "streamed")
+    send_mail(srv, "streamed", attachment=ATTACHMENT)
     while b'"Type":"new"' not in buf:
         d = s.recv(4096)
         assert d, buf
@@ -365,6 +383,7 @@ def test_sse_events(any_server, tmp_path):
     line = [ln for ln in buf.split(b"\n") if ln.startswith(b"data: ")][0]
     ev = json.loads(line[6:])
     assert ev["Type"] == "new" and ev["Data"]["Subject"] == "streamed"
+    assert_listed_as(base, ev["Data"])
     s.close()
 
 
@@ -418,12 +437,13 @@ def test_websocket_events(any_server, tmp_path):
     assert "Sec-WebSocket-Accept: %s" % accept.decode() in head
     ws_send(s, 0x9, b"hi")
     assert ws_recv(s) == (0xa, b"hi")
-    send_mail(srv, "over websocket")
+    send_mail(srv, "over websocket", attachment=ATTACHMENT)
     op, data = ws_recv(s)
     while op != 0x1:
         op, data = ws_recv(s)
     ev = json.loads(data)
     assert ev["Type"] == "new" and ev["Data"]["Subject"] == "over websocket"
+    assert_listed_as(base, ev["Data"])
     ws_send(s, 0x8, b"\x03\xe8")
     assert ws_recv(s)[0] == 0x8
     s.close()
