@@ -344,6 +344,23 @@ def disk_bytes(root):
     return total
 
 
+def bench_sampling(tools, port, messages, size, sample):
+    """Run smtpsink-bench (8 connections, reuse) against port, calling
+    sample() every 0.1 s while it runs; (its JSON report, its stderr)."""
+    argv = [tools["bench"], "--json", "--no-progress", "--connections", 8, "--messages", messages, "--size", size,
+            "--mode", "reuse", "--no-rset", "%s:%d" % (HOST, port)]
+    proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + BENCH_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        sample()
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+    out, err = proc.communicate(timeout=30)
+    return json.loads(out), err
+
+
 @pytest.mark.parametrize("shards", ["2", "default"])
 def test_spool_max_bytes_holds_for_all_shards(any_server, tools, tmp_path, figures, shards):
     """--shards 2, and the default (one per CPU: 2 here; the issue's soak)."""
@@ -352,21 +369,11 @@ def test_spool_max_bytes_holds_for_all_shards(any_server, tools, tmp_path, figur
     extra = ("--shards", shards) if shards != "default" else ()
     srv = any_server("--spool", spool, *extra, "--spool-max-bytes", "64M", "--segment-size", "8M",
                      "--max-size", "1M", discard=False)
-    argv = [tools["bench"], "--json", "--no-progress", "--connections", 8, "--messages", 2200, "--size", 100000,
-            "--mode", "reuse", "--no-rset", "%s:%d" % (HOST, srv.port)]
-    peak = 0
+    peak = [0]
     try:
-        proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + BENCH_TIMEOUT
-        while proc.poll() is None and time.monotonic() < deadline:
-            peak = max(peak, disk_bytes(spool))
-            time.sleep(0.1)
-        if proc.poll() is None:
-            proc.kill()
-        out, err = proc.communicate(timeout=30)
-        report = json.loads(out)
-        peak = max(peak, disk_bytes(spool))
+        report, err = bench_sampling(tools, srv.port, 2200, 100000,
+                                     lambda: peak.__setitem__(0, max(peak[0], disk_bytes(spool))))
+        peak = max(peak[0], disk_bytes(spool))
         figures("--spool-max-bytes 64M, %s shards, 8 MiB segments: %d MiB of mail, spool peak %.1f MiB"
                 % (shards, report["message_bytes"] >> 20, peak / MIB))
         assert report["message_bytes"] >= 200 * MIB, "only %d MiB arrived: %s" % (report["message_bytes"] >> 20,
@@ -392,23 +399,15 @@ def test_spool_max_bytes_counts_the_index(any_server, tools, tmp_path, figures):
     budget, segment = 64 * MIB, 8 * MIB
     srv = any_server("--spool", spool, "--shards", 2, "--spool-max-bytes", "64M", "--segment-size", "8M",
                      "--max-size", "1M", "--http", "%s:%d" % (HOST, hp), discard=False)
-    argv = [tools["bench"], "--json", "--no-progress", "--connections", 8, "--messages", 12000, "--size", 20000,
-            "--mode", "reuse", "--no-rset", "%s:%d" % (HOST, srv.port)]
-    peak = peak_index = 0
+    peaks = {"all": 0, "index": 0}
+
+    def sample():
+        peaks["all"] = max(peaks["all"], disk_bytes(spool))
+        peaks["index"] = max(peaks["index"], disk_bytes(spool / "index"))
     try:
-        proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + BENCH_TIMEOUT
-        while proc.poll() is None and time.monotonic() < deadline:
-            peak = max(peak, disk_bytes(spool))
-            peak_index = max(peak_index, disk_bytes(spool / "index"))
-            time.sleep(0.1)
-        if proc.poll() is None:
-            proc.kill()
-        out, err = proc.communicate(timeout=30)
-        report = json.loads(out)
+        report, err = bench_sampling(tools, srv.port, 12000, 20000, sample)
         time.sleep(1)  # the indexer catches up with the last messages
-        peak = max(peak, disk_bytes(spool))
+        peak, peak_index = max(peaks["all"], disk_bytes(spool)), peaks["index"]
         index_end = disk_bytes(spool / "index")
         figures("--spool-max-bytes 64M with the index: %d MiB of mail, spool+index peak %.1f MiB, index peak %.1f MiB,"
                 " at the end %.1f MiB" % (report["message_bytes"] >> 20, peak / MIB, peak_index / MIB, index_end / MIB))
