@@ -22,6 +22,7 @@
 
 #include "http_int.h"
 #include "http_ws.h"
+#include "indexer.h"
 
 #define HUB_EVENTS_MAX 64
 
@@ -89,9 +90,18 @@ bool http_hub_suspend(struct http_hub *h, struct hub_waiter *w, uint64_t gen)
 	return ok;
 }
 
+void http_hub_streams_changed(struct http_hub *h)
+{
+	indexer_complete_events(h->indexer, h->sse_count + h->ws_count > 0);
+}
+
 void http_hub_unlink(struct http_hub *h, struct hub_waiter *w)
 {
 	pthread_mutex_lock(&h->lock);
+	if (w->linked && w->kind == HUB_SSE) {
+		h->sse_count--;
+		http_hub_streams_changed(h);
+	}
 	if (w->linked) {
 		if (w->prev != NULL)
 			w->prev->next = w->next;
@@ -109,7 +119,10 @@ void http_hub_sse_add(struct http_hub *h, struct hub_waiter *w)
 	pthread_mutex_lock(&h->lock);
 	w->kind = HUB_SSE;
 	w->deadline_us = http_now_us() + HUB_KEEPALIVE_US;
+	if (!w->linked)
+		h->sse_count++;
 	link_locked(h, w);
+	http_hub_streams_changed(h);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -204,7 +217,7 @@ static void *hub_main(void *arg)
 
 int http_hub_start(struct http_hub *h, struct http_server *srv)
 {
-	(void)srv;
+	h->indexer = srv->indexer; /* before any stream: the daemon is not running yet */
 	int e = pthread_create(&h->thread, NULL, hub_main, h);
 	if (e != 0)
 		return -e;

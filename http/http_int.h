@@ -58,6 +58,8 @@ struct http_hub {
 	struct hub_waiter *head;
 	struct ws_client *ws_head;
 	unsigned ws_count;
+	unsigned sse_count; /* HUB_SSE waiters linked */
+	struct indexer *indexer; /* told whether events stream (indexer_complete_events); NULL: none */
 	uint64_t gen; /* bumped by every publish */
 	bool stopping;
 	int wake_fd; /* eventfd: publish and stop poke the events thread */
@@ -136,6 +138,9 @@ void http_hub_unlink(struct http_hub *h, struct hub_waiter *w);
 /* SSE: the content reader's bytes (0: suspended, -1: end of stream). */
 ssize_t http_hub_sse_read(struct http_hub *h, struct hub_waiter *w, char *buf, size_t max);
 void http_hub_sse_add(struct http_hub *h, struct hub_waiter *w);
+/* Under the lock, after a stream came or went: the indexer completes
+ * event summaries while any stream (SSE or websocket) is open. */
+void http_hub_streams_changed(struct http_hub *h);
 /* websocket: take over an upgraded socket. */
 void http_hub_ws_add(struct http_hub *h, int fd, struct MHD_UpgradeResponseHandle *urh, const char *extra,
 		     size_t extra_len);

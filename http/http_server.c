@@ -7,7 +7,9 @@
  * --http-auth is given; a request with both Content-Length and
  * Transfer-Encoding is answered 400 and the connection closed (RFC 9112
  * 6.1) before its body is read; bodies past HTTP_BODY_MAX are dropped and
- * answered 413.
+ * answered 413; a request target over HTTP_TARGET_MAX or header fields
+ * over HTTP_HEADERS_MAX get a JSON 414 / 431 and a close (only far past
+ * them, at HTTP_CONN_MEMORY, does the daemon answer with its own page).
  * Workload: thousands of keep-alive connections (load tests), each held
  * to HTTP_CONN_MEMORY bytes by the daemon.
  */
@@ -22,7 +24,13 @@
 
 #define HTTP_CONN_LIMIT 4096u /* concurrent connections (load tests keep thousands alive) */
 #define HTTP_CONN_TIMEOUT_S 60u /* an idle keep-alive connection is closed after this */
-#define HTTP_CONN_MEMORY (64u << 10) /* per connection: request line, headers and buffers */
+/* Per connection: request line, headers and buffers.  Well above our own
+ * limits below, so that the daemon itself (whose 414/431 carry its own
+ * HTML page) refuses only what is far past them; it then closes the
+ * connection, so memory stays bounded either way. */
+#define HTTP_CONN_MEMORY (256u << 10)
+#define HTTP_TARGET_MAX (32u << 10) /* request target (path and query), decoded: longer gets a JSON 414 */
+#define HTTP_HEADERS_MAX (64u << 10) /* header fields (name: value CRLF each): more gets a JSON 431 */
 #define HTTP_REALM "Basic realm=\"smtpsink\""
 
 static const http_handler_fn http_handlers[EP_COUNT] = {
@@ -79,6 +87,42 @@ static enum MHD_Result reply_conflict(struct http_req *r)
 	if (resp != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	return http_reply_queue(r, MHD_HTTP_BAD_REQUEST, resp);
+}
+
+/* Adds the bytes of one key and value to the sum in cls, with sep more. */
+static enum MHD_Result sum_value(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+				 const char *value, size_t value_size)
+{
+	size_t *sum = cls;
+	*sum += key_size + value_size + (kind == MHD_HEADER_KIND ? 4 : 2); /* ": " CRLF, or "=" and "&" */
+	return MHD_YES;
+}
+
+/* Our own limits on the request target and the header fields (the
+ * daemon's are HTTP_CONN_MEMORY): 0, or the status to refuse with. */
+static unsigned oversized(struct MHD_Connection *conn, const char *url)
+{
+	size_t target = strlen(url), headers = 0;
+	MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, sum_value, &target);
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, sum_value, &headers);
+	if (target > HTTP_TARGET_MAX)
+		return MHD_HTTP_URI_TOO_LONG;
+	return headers > HTTP_HEADERS_MAX ? MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE : 0;
+}
+
+/* Over our limits: a JSON error on /api/ (as every error there), and a
+ * close (the client may not have meant to send that much). */
+static enum MHD_Result reply_oversized(struct http_req *r, unsigned status)
+{
+	char text[64];
+	if (status == MHD_HTTP_URI_TOO_LONG)
+		snprintf(text, sizeof text, "request target over %u bytes", HTTP_TARGET_MAX);
+	else
+		snprintf(text, sizeof text, "header fields over %u bytes", HTTP_HEADERS_MAX);
+	struct MHD_Response *resp = http_error_response(r, text);
+	if (resp != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	return http_reply_queue(r, status, resp);
 }
 
 static bool framing_conflict(struct MHD_Connection *conn)
@@ -150,6 +194,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->conn = conn;
 		r->route_st = http_route_match(method, url, &r->route);
 		*con_cls = r;
+		unsigned too_big = oversized(conn, url);
+		if (too_big != 0)
+			return reply_oversized(r, too_big);
 		if (framing_conflict(conn))
 			return reply_conflict(r);
 		return MHD_YES; /* the body (if any) comes next */

@@ -75,6 +75,7 @@ void http_hub_ws_add(struct http_hub *h, int fd, struct MHD_UpgradeResponseHandl
 			h->ws_head->prev = c;
 		h->ws_head = c;
 		h->ws_count++;
+		http_hub_streams_changed(h);
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (!ok) {
@@ -93,6 +94,7 @@ static void ws_close(struct http_hub *h, struct ws_client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	h->ws_count--;
+	http_hub_streams_changed(h);
 	MHD_upgrade_action(c->urh, MHD_UPGRADE_ACTION_CLOSE);
 	free(c->q.p);
 	free(c);

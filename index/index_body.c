@@ -40,6 +40,7 @@ int index_body_pending(struct mail_index *ix, int64_t after_seq, struct index_pe
 		p->at.shard = (uint32_t)sqlite3_column_int64(st, 3);
 		p->at.segno = (uint64_t)sqlite3_column_int64(st, 4);
 		p->at.offset = (uint64_t)sqlite3_column_int64(st, 5);
+		p->at.size = (uint64_t)sqlite3_column_int64(st, 6);
 		p->at.seq = (uint64_t)p->seq;
 	}
 	bool failed = n < max && rc != SQLITE_DONE;
@@ -131,10 +132,12 @@ int64_t index_body_lag(struct mail_index *ix)
 	return lag;
 }
 
-int64_t index_body_count(struct mail_index *ix)
+int64_t index_body_count(struct mail_index *ix, uint64_t *bytes)
 {
 	sqlite3_stmt *st = ix->stmt[IX_BODY_COUNT];
-	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -EIO;
+	bool row = sqlite3_step(st) == SQLITE_ROW;
+	int64_t n = row ? sqlite3_column_int64(st, 0) : -EIO;
+	*bytes = row ? (uint64_t)sqlite3_column_int64(st, 1) : 0;
 	sqlite3_reset(st);
 	return n;
 }

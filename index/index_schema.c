@@ -33,6 +33,11 @@
  * date (triggers, and index_add), so an unfiltered count is one row.  `mark` and `mark_all` mirror the marks log
  * (index_marks.c), `segment` the indexer's progress per segment, `meta`
  * the marks log offset applied so far.
+ * Space: auto_vacuum=INCREMENTAL (set before the schema is made: version
+ * 3), and the indexer gives the pages of dropped and purged rows back to
+ * the file system (index_schema_vacuum), so the file follows what
+ * --spool-max-bytes counts (index_disk_usage) instead of keeping its
+ * largest size.
  * Workload: once per connection at start; a rebuild is a fresh file.
  */
 #define _GNU_SOURCE
@@ -43,15 +48,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "spool_fs.h"
 
-#define INDEX_SCHEMA_VERSION 2
+#define INDEX_SCHEMA_VERSION 3 /* 3: auto_vacuum=INCREMENTAL (index_schema_vacuum) */
 #define INDEX_PATH_MAX 4096u
 #define INDEX_CACHE_KIB 32768 /* page cache per connection */
 #define INDEX_MMAP_BYTES (256ll << 20)
+/* After a checkpoint the WAL is cut back to this (SQLite otherwise keeps
+ * it at the largest size it ever reached): the index's share of the disk
+ * (io/index_share.h) does not keep one big transaction's WAL for ever. */
+#define INDEX_WAL_KEEP_BYTES (4ll << 20)
 
 #define SCHEMA_HIDDEN "(SELECT value FROM meta WHERE key = 'hidden_until')"
 
@@ -142,7 +152,7 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 			    " bcc_text) VALUES('delete', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[IX_FTS_TEXT_ADD] = "INSERT INTO fts_text(rowid, headers, body) VALUES(?1, ?2, ?3)",
 	[IX_COUNTS_ADD] = "UPDATE counts SET total = total + ?1, unread = unread + ?2",
-	[IX_BODY_PENDING] = "SELECT m.seq, m.qid, m.received_us, m.shard, m.segno, m.offset FROM message m"
+	[IX_BODY_PENDING] = "SELECT m.seq, m.qid, m.received_us, m.shard, m.segno, m.offset, m.size FROM message m"
 			    " INDEXED BY message_body_pending WHERE m.phase = 1 AND m.seq > ?1 AND " INDEX_VISIBLE
 			    " ORDER BY m.seq LIMIT ?2",
 	[IX_TRIGRAM_ADD] = "INSERT INTO fts_addr(rowid, subject, message_id, from_text, to_text, cc_text, bcc_text)"
@@ -170,9 +180,11 @@ static const char *const stmt_sql[IX_STMT_COUNT] = {
 	[IX_PURGE_DELETED] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message WHERE deleted = 1 LIMIT ?1)",
 	[IX_PURGE_HIDDEN] = "DELETE FROM message WHERE seq IN (SELECT seq FROM message"
 			    " WHERE received_us <= " SCHEMA_HIDDEN " ORDER BY received_us LIMIT ?1)",
-	[IX_BODY_COUNT] = "SELECT (SELECT count(*) FROM message m INDEXED BY message_trigram_pending"
-			  " WHERE m.phase = 0 AND " INDEX_VISIBLE ") + (SELECT count(*) FROM message m"
-			  " INDEXED BY message_body_pending WHERE m.phase = 1 AND " INDEX_VISIBLE ")",
+	[IX_BODY_COUNT] =
+		"SELECT sum(n), sum(b) FROM (SELECT count(*) AS n, coalesce(sum(m.size), 0) AS b FROM message m"
+		" INDEXED BY message_trigram_pending WHERE m.phase = 0 AND " INDEX_VISIBLE
+		" UNION ALL SELECT count(*), coalesce(sum(m.size), 0) FROM message m"
+		" INDEXED BY message_body_pending WHERE m.phase = 1 AND " INDEX_VISIBLE ")",
 	[IX_RECOUNT] = "UPDATE counts SET total = (SELECT count(*) FROM message m WHERE " INDEX_VISIBLE "),"
 		       " unread = (SELECT count(*) FROM message m WHERE m.read = 0 AND " INDEX_VISIBLE ")",
 };
@@ -267,15 +279,16 @@ static int schema_busy(void *arg, int tries)
  * version), -EIO (not a database, damaged). */
 static int schema_connect(struct mail_index *ix, const char *db_path)
 {
-	char sql[160];
+	char sql[224];
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(db_path, &ix->db, flags, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_busy_handler(ix->db, schema_busy, NULL);
 	snprintf(sql, sizeof sql,
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
-		 " PRAGMA cache_size=-%d; PRAGMA mmap_size=%lld",
-		 INDEX_CACHE_KIB, INDEX_MMAP_BYTES);
+		 "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"
+		 " PRAGMA temp_store=MEMORY;"
+		 " PRAGMA cache_size=-%d; PRAGMA mmap_size=%lld; PRAGMA journal_size_limit=%lld",
+		 INDEX_CACHE_KIB, INDEX_MMAP_BYTES, INDEX_WAL_KEEP_BYTES);
 	if (index_exec(ix, sql) != 0)
 		return -EIO;
 	int v = schema_version(ix);
@@ -366,6 +379,42 @@ int index_schema_open(struct mail_index *ix, const char **err)
 		*err = "cannot open or create the index database";
 	}
 	return e;
+}
+
+/* Bytes SPOOL/index/mail.sqlite<suffix> takes on the disk (0 when it is
+ * not there). */
+static uint64_t schema_file_bytes(const struct mail_index *ix, const char *suffix)
+{
+	char path[INDEX_PATH_MAX];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/%s/%s%s", ix->spool_path, INDEX_DIR, INDEX_DB_FILE, suffix);
+	return lstat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512u : 0;
+}
+
+int index_schema_vacuum(struct mail_index *ix)
+{
+	return index_exec(ix, "PRAGMA incremental_vacuum");
+}
+
+int index_disk_usage(struct mail_index *ix, uint64_t *bytes)
+{
+	static const char *const sql = "SELECT (p.page_count - f.freelist_count) * s.page_size"
+				       " FROM pragma_page_count p, pragma_freelist_count f, pragma_page_size s";
+	sqlite3_stmt *st;
+	int err = -EIO;
+	*bytes = 0;
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*bytes = (uint64_t)sqlite3_column_int64(st, 0);
+		err = 0;
+	}
+	sqlite3_finalize(st);
+	*bytes += schema_file_bytes(ix, "-wal") + schema_file_bytes(ix, "-shm");
+	struct stat mst;
+	if (ix->marks.fd >= 0 && fstat(ix->marks.fd, &mst) == 0)
+		*bytes += (uint64_t)mst.st_blocks * 512u;
+	return err;
 }
 
 void index_schema_close(struct mail_index *ix)

@@ -43,6 +43,7 @@
 
 #include "commit_bell.h"
 #include "index_doc.h"
+#include "index_share.h"
 #include "mail_index_int.h"
 #include "spool_tail.h"
 
@@ -51,11 +52,19 @@
  * connection's writer (marks), polling every INDEX_BUSY_POLL_US, gets it
  * within a slice instead of waiting for the whole backlog. */
 #define INDEXER_YIELD_US 300u
+/* Besides what its waiting rows will add, the index may need this much
+ * more of the disk at once: a phase-1 batch's pages in the WAL before the
+ * checkpoint copies them (INDEXER_BATCH_MAX rows of about 1 KiB). */
+#define INDEXER_ROOM_SLACK_BYTES (4ull << 20)
 
 struct indexer {
 	pthread_t thread;
 	int efd;
 	struct commit_bell bell; /* fd: efd; armed before each look */
+	struct index_share share; /* the index's disk use, for the shards */
+	uint64_t share_next_ms; /* measured again no sooner than this */
+	uint64_t started_us; /* records received since count in share.seen_bytes */
+	uint64_t retired_seen; /* share.retired when the last sweep began */
 	atomic_bool stop;
 	char *spool_path;
 	indexer_new_fn on_new;
@@ -73,6 +82,7 @@ struct indexer {
 	/* phase 2 (indexer thread only) */
 	struct index_pending pend[INDEXER_BODY_SLICE];
 	int64_t body_after, body_waiting;
+	uint64_t body_waiting_bytes, batch_added_bytes; /* their messages' bytes */
 	int seg_fd; /* the segment of the last phase-2 row, or -1 */
 	uint32_t seg_shard;
 	uint64_t seg_segno;
@@ -80,6 +90,7 @@ struct indexer {
 	_Atomic uint64_t indexed, pending, last_seq, body_pending, body_indexed;
 	_Atomic int64_t lag_us, body_lag_us;
 	atomic_bool caught_up;
+	atomic_bool complete_events; /* on_new gets complete summaries (indexer_complete_events) */
 };
 
 static uint64_t indexer_now_ms(void)
@@ -108,6 +119,21 @@ static void indexer_body_lag(struct indexer *x)
 	atomic_store_explicit(&x->body_lag_us, lag > 0 ? lag : 0, memory_order_relaxed);
 }
 
+/* Tell the shards what the index takes on the disk and what it will
+ * still write: INDEX_SHARE_GROWTH times the bytes of the messages
+ * waiting for phase 2, and a batch's worth more.  At most every
+ * INDEX_SHARE_PUBLISH_MS unless now. */
+static void indexer_measure(struct indexer *x, bool now)
+{
+	uint64_t bytes, t = indexer_now_ms();
+	if ((!now && t < x->share_next_ms) || index_disk_usage(x->ix, &bytes) != 0)
+		return;
+	x->share_next_ms = t + INDEX_SHARE_PUBLISH_MS;
+	uint64_t reserve = INDEX_SHARE_GROWTH * x->body_waiting_bytes + INDEXER_ROOM_SLACK_BYTES;
+	atomic_store_explicit(&x->share.disk_bytes, bytes, memory_order_relaxed);
+	atomic_store_explicit(&x->share.reserve_bytes, reserve, memory_order_relaxed);
+}
+
 /* Commit the batch, publish the counters, tell on_new. */
 static void indexer_flush(struct indexer *x)
 {
@@ -123,15 +149,20 @@ static void indexer_flush(struct indexer *x)
 	}
 	atomic_fetch_add_explicit(&x->indexed, x->batch_added, memory_order_relaxed);
 	x->body_waiting += (int64_t)x->batch_added;
+	x->body_waiting_bytes += x->batch_added_bytes;
 	atomic_store_explicit(&x->body_pending, (uint64_t)x->body_waiting, memory_order_relaxed);
 	indexer_body_lag(x);
 	if (x->batch_newest_us > x->indexed_newest_us)
 		x->indexed_newest_us = x->batch_newest_us;
 	atomic_store_explicit(&x->lag_us, x->seen_newest_us - x->indexed_newest_us, memory_order_relaxed);
 	atomic_store_explicit(&x->last_seq, mail_index_last_seq(x->ix), memory_order_relaxed);
-	if (x->on_new != NULL && x->batch_added > 0 && index_each_since(x->ix, x->seq_before, indexer_call_new, x) != 0)
+	indexer_measure(x, false);
+	bool complete = atomic_load_explicit(&x->complete_events, memory_order_relaxed);
+	if (x->on_new != NULL && x->batch_added > 0 &&
+	    index_each_since(x->ix, x->seq_before, indexer_call_new, x, complete) != 0)
 		indexer_warn("reading the new messages back", EIO);
 	x->batch_added = 0;
+	x->batch_added_bytes = 0;
 }
 
 /* Index one record at phase 1 (its head; a damaged one skipped). */
@@ -145,6 +176,7 @@ static int indexer_add(struct indexer *x, const struct seg_reader *r, const stru
 	int added = err == 0 ? index_add(x->ix, &d) : err;
 	if (added > 0) {
 		x->batch_added++;
+		x->batch_added_bytes += d.size;
 		if ((int64_t)e->received_us > x->batch_newest_us)
 			x->batch_newest_us = (int64_t)e->received_us;
 	}
@@ -165,6 +197,8 @@ static int indexer_item(void *arg, const struct seg_reader *r, const struct spoo
 	}
 	if ((int64_t)e->received_us > x->seen_newest_us)
 		x->seen_newest_us = (int64_t)e->received_us;
+	if (e->received_us >= x->started_us) /* committed since start: the shards counted it */
+		atomic_fetch_add_explicit(&x->share.seen_bytes, e->record_len, memory_order_relaxed);
 	int err = index_segment_bump(x->ix, r->shard, r->segno);
 	err = err == 0 ? indexer_add(x, r, e) : err;
 	if (err != 0) {
@@ -172,6 +206,7 @@ static int indexer_item(void *arg, const struct seg_reader *r, const struct spoo
 		x->in_txn = false;
 		x->batch_n = 0;
 		x->batch_added = 0;
+		x->batch_added_bytes = 0;
 		return err;
 	}
 	x->poll_done++;
@@ -218,10 +253,12 @@ static void indexer_poll(struct indexer *x)
 /* Count the rows waiting for phase 2 again (marks may have hidden some). */
 static void indexer_recount_body(struct indexer *x)
 {
-	int64_t n = index_body_count(x->ix);
+	uint64_t bytes;
+	int64_t n = index_body_count(x->ix, &bytes);
 	if (n < 0)
 		return;
 	x->body_waiting = n;
+	x->body_waiting_bytes = bytes;
 	atomic_store_explicit(&x->body_pending, (uint64_t)n, memory_order_relaxed);
 	indexer_body_lag(x);
 }
@@ -229,10 +266,14 @@ static void indexer_recount_body(struct indexer *x)
 static void indexer_sweep(struct indexer *x)
 {
 	uint64_t dropped;
+	x->retired_seen = atomic_load_explicit(&x->share.retired, memory_order_relaxed);
 	int err = index_drop_missing_segments(x->ix, &dropped);
 	if (err != 0 && err != -ENOENT)
 		indexer_warn("dropping the rows of deleted segments", err);
+	if (dropped > 0 && index_schema_vacuum(x->ix) != 0) /* the file shrinks as the spool did */
+		indexer_warn("giving free pages back", EIO);
 	indexer_recount_body(x);
+	indexer_measure(x, true); /* retention counts the index: its rows are gone now */
 }
 
 /* The segment file of s, kept open for the next row in it. */
@@ -274,6 +315,10 @@ static int indexer_body_one(struct indexer *x, const struct index_pending *p)
 static bool indexer_body_slice(struct indexer *x)
 {
 	int n = x->body_waiting > 0 ? index_body_pending(x->ix, x->body_after, x->pend, INDEXER_BODY_SLICE) : 0;
+	uint64_t bytes = 0;
+	for (int i = 0; i < n; i++) /* bounded in bytes too: one transaction's WAL fits a small disk */
+		if ((bytes += x->pend[i].at.size) > INDEXER_BODY_SLICE_BYTES && i > 0)
+			n = i;
 	int err = n > 0 ? index_begin(x->ix) : 0;
 	for (int i = 0; err == 0 && i < n; i++)
 		err = indexer_body_one(x, &x->pend[i]);
@@ -290,9 +335,13 @@ static bool indexer_body_slice(struct indexer *x)
 		return false;
 	}
 	x->body_waiting = x->body_waiting > n ? x->body_waiting - n : 0;
+	for (int i = 0; i < n; i++)
+		x->body_waiting_bytes -=
+			x->body_waiting_bytes > x->pend[i].at.size ? x->pend[i].at.size : x->body_waiting_bytes;
 	atomic_fetch_add_explicit(&x->body_indexed, (uint64_t)n, memory_order_relaxed);
 	atomic_store_explicit(&x->body_pending, (uint64_t)x->body_waiting, memory_order_relaxed);
 	indexer_body_lag(x);
+	indexer_measure(x, false);
 	return true;
 }
 
@@ -316,6 +365,8 @@ static bool indexer_purge_slice(struct indexer *x)
 	int n = index_purge(x->ix, INDEXER_PURGE_SLICE);
 	if (n < 0)
 		indexer_warn("purging hidden rows", n);
+	if (n > 0 && n < (int)INDEXER_PURGE_SLICE && index_schema_vacuum(x->ix) != 0) /* the last slice */
+		indexer_warn("giving free pages back", EIO);
 	return n >= (int)INDEXER_PURGE_SLICE;
 }
 
@@ -342,7 +393,9 @@ static void *indexer_main(void *arg)
 	uint64_t next_sweep = 0, next_poll = 0;
 	bool look = true;
 	while (!atomic_load_explicit(&x->stop, memory_order_relaxed)) {
-		if (indexer_now_ms() >= next_sweep) {
+		/* every INDEXER_SWEEP_MS, and at once after retention deleted segments */
+		if (indexer_now_ms() >= next_sweep ||
+		    atomic_load_explicit(&x->share.retired, memory_order_relaxed) != x->retired_seen) {
 			indexer_sweep(x);
 			next_sweep = indexer_now_ms() + INDEXER_SWEEP_MS;
 		}
@@ -388,6 +441,9 @@ int indexer_start(struct indexer **out, const char *spool_path, indexer_new_fn o
 	}
 	x->on_new = on_new;
 	x->arg = arg;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	x->started_us = (uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u;
 	x->seg_fd = -1;
 	x->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	x->bell.fd = x->efd;
@@ -424,6 +480,17 @@ int indexer_notify_fd(const struct indexer *x)
 struct commit_bell *indexer_bell(struct indexer *x)
 {
 	return &x->bell;
+}
+
+struct index_share *indexer_share(struct indexer *x)
+{
+	return &x->share;
+}
+
+void indexer_complete_events(struct indexer *x, bool on)
+{
+	if (x != NULL)
+		atomic_store_explicit(&x->complete_events, on, memory_order_relaxed);
 }
 
 void indexer_stats(const struct indexer *x, struct indexer_stats *st)

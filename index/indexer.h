@@ -17,7 +17,9 @@
  * most one slice.  Free text and has:attachment only see phase-2 rows.
  * Also: purging the rows that marks hid (INDEXER_PURGE_SLICE per
  * transaction, between phase-1 batches); dropping the rows of segments
- * that retention or prune deleted; reporting both lags.  Woken by
+ * that retention or prune deleted (at once when the shards say they
+ * deleted some, else every INDEXER_SWEEP_MS); reporting both lags and
+ * the index's share of the disk (io/index_share.h).  Woken by
  * the shards through an eventfd (indexer_notify_fd: the shards only ever
  * write 1 to it, lock-free, off their hot path's critical section) and by a
  * fallback timer (INDEXER_POLL_MS) for a spool written by someone else.
@@ -32,18 +34,21 @@
 #include "mail_index.h"
 
 struct commit_bell;
+struct index_share;
 
 #define INDEXER_NICE 10 /* the thread's nice value: below the shards (0) */
 #define INDEXER_POLL_MS 250u /* without a poke, look at the spool this often */
 #define INDEXER_BATCH_MAX 4000u /* phase-1 messages per transaction */
 #define INDEXER_TRIGRAM_SLICE 1000u /* rows given their trigrams per transaction (~30 ms) */
 #define INDEXER_BODY_SLICE 128u /* phase-2 messages per transaction (~20 ms of GMime at 6,000/s) */
+#define INDEXER_BODY_SLICE_BYTES (1u << 20) /* ... and at most this many message bytes (but one message) */
 #define INDEXER_PURGE_SLICE 1000u /* hidden rows deleted per transaction (~17 ms through the FTS triggers) */
 
 struct indexer;
 
 /* Called on the indexer thread after each committed batch, once per new
- * message, oldest first. */
+ * message, oldest first.  The summary is phase 1's (no snippet, no
+ * attachment count yet) unless indexer_complete_events is on. */
 typedef void (*indexer_new_fn)(void *arg, const struct mail_summary *s);
 
 struct indexer_stats {
@@ -69,6 +74,16 @@ int indexer_notify_fd(const struct indexer *ix);
  * indexer arms it right before each look at the spool, so only the first
  * commit after a look writes to the eventfd.  Valid until indexer_stop. */
 struct commit_bell *indexer_bell(struct indexer *ix);
+/* The index's share of the spool's disk (io/index_share.h): published by
+ * the indexer for the shards' admission and retention; the shards count
+ * the segments they delete there.  Valid until indexer_stop. */
+struct index_share *indexer_share(struct indexer *ix);
+/* While on (someone streams events), each on_new summary is complete: a
+ * row phase 2 has not reached gets its snippet and attachment count from
+ * the message (GMime, one parse per message on this thread; phase 2
+ * parses it again later), as the message list would show it.  Any
+ * thread; x may be NULL. */
+void indexer_complete_events(struct indexer *x, bool on);
 /* Lock-free snapshot of the counters (relaxed atomics). */
 void indexer_stats(const struct indexer *ix, struct indexer_stats *st);
 /* Stop and join the thread. */

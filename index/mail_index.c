@@ -258,7 +258,7 @@ int mail_index_first_since(struct mail_index *ix, const struct search_query *q, 
 	return err != 0 ? err : rows == 0 ? -ENOENT : 0;
 }
 
-int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg)
+int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg, bool complete)
 {
 	sqlite3_stmt *st;
 	uint64_t rows;
@@ -266,7 +266,7 @@ int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn 
 			       &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, clamp_i64(after_seq));
-	int err = summary_run(ix, st, fn, arg, &rows, false);
+	int err = summary_run(ix, st, fn, arg, &rows, complete);
 	sqlite3_finalize(st);
 	return err;
 }

@@ -105,7 +105,7 @@ struct index_doc {
 /* A row waiting for its phase 2: what it holds now and where its record is. */
 struct index_pending {
 	int64_t seq, received_us;
-	struct mail_summary at; /* qid, shard, segno, offset, received_us */
+	struct mail_summary at; /* qid, shard, segno, offset, received_us, size */
 };
 
 /* index_schema.c: open the database at SPOOL/index/mail.sqlite, deleting
@@ -137,8 +137,9 @@ int index_trigram_slice(struct mail_index *ix, unsigned max);
 /* The received time of the newest row minus that of the oldest row
  * waiting for phase 2 (negative or meaningless when none waits). */
 int64_t index_body_lag(struct mail_index *ix);
-/* Rows still waiting for phase 2 (visible ones): a count, or -EIO. */
-int64_t index_body_count(struct mail_index *ix);
+/* Rows still waiting for phase 2 (visible ones): a count, or -EIO; their
+ * messages' bytes in *bytes. */
+int64_t index_body_count(struct mail_index *ix, uint64_t *bytes);
 /* Physically delete up to max rows hidden by marks, in its own
  * transaction: the number deleted (0: none left), or -EIO. */
 int index_purge(struct mail_index *ix, unsigned max);
@@ -153,6 +154,14 @@ int index_add_flush(struct mail_index *ix);
 /* Drop the rows of segments whose files are gone (retention, prune):
  * 0 or -errno; *dropped counts the messages removed. */
 int index_drop_missing_segments(struct mail_index *ix, uint64_t *dropped);
+
+/* index_schema.c: what the index takes on the spool's disk: the
+ * database's pages in use (its free pages are reused before it grows),
+ * its WAL and shared-memory files, the marks log.  0 or -EIO. */
+int index_disk_usage(struct mail_index *ix, uint64_t *bytes);
+/* Give the database's free pages back to the file system (the file
+ * shrinks; auto_vacuum=INCREMENTAL): 0 or -EIO. */
+int index_schema_vacuum(struct mail_index *ix);
 
 /* Transactions: BEGIN IMMEDIATE (the write lock up front, so a read
  * snapshot never has to be upgraded), COMMIT (after writing what
@@ -174,8 +183,10 @@ int index_raw_open_segment(const char *spool, const struct mail_summary *s);
 int index_raw_read_record(int fd, const struct mail_summary *s, uint8_t **rec_buf, struct msg *m);
 
 /* mail_index.c: every message indexed after seq after_seq, in seq order
- * (the indexer's on_new).  0 or -EIO. */
-int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg);
+ * (the indexer's on_new); complete: rows phase 2 has not reached get
+ * their snippet and attachment count from the message (GMime), as a list
+ * shows them.  0 or -EIO. */
+int index_each_since(struct mail_index *ix, uint64_t after_seq, mail_summary_fn fn, void *arg, bool complete);
 
 /* index_marks.c: replay the marks log records not applied yet (at open). */
 int index_marks_catch_up(struct mail_index *ix);

@@ -281,9 +281,13 @@ void capture_on_spilled(struct capture *cap, int res)
 	if (cap->body_iov_count != 0)
 		return; /* the record reads the chunk from memory: freed with cap */
 	if (res < 0 || (size_t)res != sp->wlen) {
-		fprintf(stderr, "smtpsink: spill file write failed: %s\n", res < 0 ? strerror(-res) : "short write");
-		fail(cap, res < 0 ? res : -EIO);
-		if (io_classify(IO_VERB_WRITE, res) == IO_DISK_FULL)
+		/* a regular file's write comes back short when the disk (or the
+		 * quota) ran out in the middle of it: the rest would get ENOSPC */
+		int err = res < 0 ? res : -ENOSPC;
+		fprintf(stderr, "smtpsink: spill file write failed: %s%s\n", strerror(-err),
+			res < 0 ? "" : " (short write)");
+		fail(cap, err);
+		if (io_classify(IO_VERB_WRITE, err) == IO_DISK_FULL)
 			spool_out_of_room(cap->sh);
 	} else {
 		sp->written += sp->wlen;

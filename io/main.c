@@ -234,8 +234,10 @@ static int api_prepare(struct server_config *cfg, struct api *api, struct fault_
 		fprintf(stderr, "smtpsink: --http: %s\n", err);
 		return e;
 	}
-	if (api->indexer != NULL) /* before the shards start; cleared only after they are joined */
+	if (api->indexer != NULL) { /* before the shards start; cleared only after they are joined */
 		atomic_store_explicit(&shared->bell, indexer_bell(api->indexer), memory_order_release);
+		atomic_store_explicit(&shared->index, indexer_share(api->indexer), memory_order_release);
+	}
 	return 0;
 }
 
@@ -429,6 +431,7 @@ stop:
 	}
 out:
 	atomic_store(&shared.bell, NULL); /* no shard runs now */
+	atomic_store(&shared.index, NULL);
 	api_stop(&api, true);
 	for (unsigned i = 0; i < prepared; i++)
 		shard_release(&shards[i]);

@@ -108,6 +108,7 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	e = spool_open(&sh->spool, cfg, index, sh->wall_us);
 	if (e == 0 && shared->shard_count > 0)
 		spool_share_usage(&sh->spool, shared->spool_usage, shared->shard_count);
+	sh->spool.index = &shared->index; /* set by main.c once the indexer runs, before the shards do */
 	if (e != 0)
 		fprintf(stderr, "smtpsink: shard %u: cannot open the spool in %s: %s\n", index, cfg->spool_dir,
 			strerror(-e));

@@ -43,6 +43,7 @@ struct rbuf_pool {
 };
 
 struct commit_bell; /* io/commit_bell.h */
+struct index_share; /* io/index_share.h */
 
 #define SHARD_MAX 256u /* shards in one server */
 
@@ -66,6 +67,7 @@ struct server_shared {
 	 * those answered 250 (the shard that answers the Nth sends SIGTERM) */
 	atomic_uint_fast64_t exit_taken;
 	atomic_uint_fast64_t exit_accepted;
+	_Atomic(struct index_share *) index; /* the index's disk use (io/index_share.h), NULL: none */
 };
 
 struct shard {

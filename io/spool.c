@@ -23,6 +23,7 @@
 #include "commit_bell.h"
 #include "conn.h"
 #include "grow.h"
+#include "index_share.h"
 #include "io_classify.h"
 #include "session_report.h"
 #include "shard.h"
@@ -50,6 +51,20 @@ bool spool_writing(const struct spool *sp, uint64_t segno)
 	return sp->batch.busy && sp->batch.segno == segno;
 }
 
+/* The index's share of the disk, or NULL (none: --no-http, tests). */
+static struct index_share *index_of(const struct spool *sp)
+{
+	return sp->index == NULL ? NULL : atomic_load_explicit(sp->index, memory_order_acquire);
+}
+
+/* Retention, the index's bytes counted with the segments; the indexer
+ * drops the rows of what went. */
+static void retire(struct spool *sp, uint64_t now_us)
+{
+	struct index_share *ix = index_of(sp);
+	index_share_retired(ix, spool_files_retire(sp, now_us, sp->max_bytes, sp->max_age_s, index_share_disk(ix)));
+}
+
 /* Rotate to a new segment if the record does not fit in the open one,
  * and preallocate its place; 0 or -errno. */
 static int make_room(struct spool *sp, const struct capture *cap)
@@ -62,9 +77,9 @@ static int make_room(struct spool *sp, const struct capture *cap)
 		if (e != 0)
 			return e;
 		if (sp->max_bytes != 0) /* a turn may fill several segments: hold the limit at each */
-			spool_files_retire(sp, cap->received_us, sp->max_bytes, sp->max_age_s);
+			retire(sp, cap->received_us);
 	}
-	int e = spool_files_reserve(sp, sp->write_off + cap->record_len);
+	int e = spool_files_reserve(sp, sp->write_off + cap->record_len, index_share_keep(index_of(sp)));
 	if (io_classify(IO_VERB_WRITE, e) == IO_DISK_FULL && !sp->full) {
 		sp->full = true; /* MAIL gets 452 until the segment can grow (retry) */
 		sp->full_need = sp->write_off + cap->record_len;
@@ -330,8 +345,10 @@ static void batch_done(struct shard *sh, struct spool_batch *b)
 	if (b->result != 0)
 		poison(sh, b);
 	answer_all(list, &ans);
-	if (ans.code == 250 && list != NULL) /* the indexer may look now */
+	if (ans.code == 250 && list != NULL) { /* the indexer may look now */
+		index_share_committed(index_of(sp), b->bytes);
 		commit_bell_ring(atomic_load_explicit(&sh->shared->bell, memory_order_acquire));
+	}
 	spool_files_seal_done(sp);
 	spool_tick(sh);
 }
@@ -405,7 +422,8 @@ static void retry(struct shard *sh, struct spool *sp)
 	if (sp->retry_delay_ms > SPOOL_RETRY_MAX_MS)
 		sp->retry_delay_ms = SPOOL_RETRY_MAX_MS;
 	sp->retry_ms = sh->now_ms + sp->retry_delay_ms;
-	int e = sp->seg_fd < 0 ? spool_files_new_segment(sp, sh->wall_us) : spool_files_reserve(sp, sp->full_need);
+	int e = sp->seg_fd < 0 ? spool_files_new_segment(sp, sh->wall_us) :
+				 spool_files_reserve(sp, sp->full_need, index_share_keep(index_of(sp)));
 	if (e == -EFBIG) /* the segment is full anyway: the next record rotates */
 		e = 0;
 	if (e != 0)
@@ -418,17 +436,20 @@ static void retry(struct shard *sh, struct spool *sp)
 /* Admission (Postfix's queue_minfree): a transaction starts only while
  * the disk has --spool-min-free free, so that a message taken in finds
  * room for its spill file and its record rather than a 452 after its
- * whole body was sent. */
+ * whole body was sent.  The index shares the disk and writes behind the
+ * spool: what it will still write for mail already stored is kept free
+ * too, or it would take the room a transaction under way counts on. */
 static void check_room(struct shard *sh, struct spool *sp)
 {
 	sp->room_check_ms = sh->now_ms + SPOOL_ROOM_CHECK_MS;
-	uint64_t room = spool_files_room(sp);
-	bool low = room < sp->min_free;
+	uint64_t room = spool_files_room(sp), keep = index_share_keep(index_of(sp));
+	bool low = room < sp->min_free + keep;
 	if (low != sp->low_space)
 		fprintf(stderr,
-			low ? "smtpsink: shard %u: spool disk low on space (%llu bytes): answering MAIL 452\n" :
-			      "smtpsink: shard %u: spool disk has room again (%llu bytes)\n",
-			sp->shard, (unsigned long long)room);
+			low ? "smtpsink: shard %u: spool disk low on space (%llu bytes, %llu kept for the index):"
+			      " answering MAIL 452\n" :
+			      "smtpsink: shard %u: spool disk has room again (%llu bytes, %llu kept for the index)\n",
+			sp->shard, (unsigned long long)room, (unsigned long long)keep);
 	sp->low_space = low;
 }
 
@@ -447,12 +468,12 @@ void spool_tick(struct shard *sh)
 	struct spool *sp = &sh->spool;
 	if (sp->dir_fd < 0)
 		return;
-	/* once a second; every turn while over the byte limit, so that the
+	/* every SPOOL_RETIRE_MS; every turn while over the byte limit, so that the
 	 * shards, each deleting only its oldest when it is the spool's, keep
 	 * up with any load */
-	if ((sh->now_s != sp->retire_s || sp->over_bytes) && (sp->max_bytes != 0 || sp->max_age_s != 0)) {
-		sp->retire_s = sh->now_s;
-		spool_files_retire(sp, sh->wall_us, sp->max_bytes, sp->max_age_s);
+	if ((sh->now_ms >= sp->retire_ms || sp->over_bytes) && (sp->max_bytes != 0 || sp->max_age_s != 0)) {
+		sp->retire_ms = sh->now_ms + SPOOL_RETIRE_MS;
+		retire(sp, sh->wall_us);
 	}
 	if (!spool_ready(sp) && sh->now_ms >= sp->retry_ms)
 		retry(sh, sp);

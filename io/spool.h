@@ -25,6 +25,7 @@
 
 struct shard;
 struct server_config;
+struct index_share;
 
 /* A segment is preallocated in steps as it fills (appends then change no
  * file size, so fdatasync commits none), up to --segment-size: a small
@@ -35,6 +36,10 @@ struct server_config;
 #define SPOOL_RETRY_FIRST_MS 100u /* while down: the first wait before a new segment is tried */
 #define SPOOL_RETRY_MAX_MS 1000u /* ... doubled after each failure, up to this */
 #define SPOOL_ROOM_CHECK_MS 200u /* free space is looked at this often (fstatvfs) */
+/* Retention looks this often (every turn while over --spool-max-bytes):
+ * the index beside the spool can grow by megabytes in a second while its
+ * body phase catches up, without a segment filling. */
+#define SPOOL_RETIRE_MS 200u
 
 /* What one shard's spool holds, published for --spool-max-bytes of the
  * whole spool (every shard reads every shard's; each deletes only its own
@@ -127,9 +132,12 @@ struct spool {
 	uint32_t queued;
 	struct spool_batch batch; /* the one in flight */
 	struct spool_sealing *sealing; /* list */
-	uint64_t retire_s; /* last retention pass */
+	uint64_t retire_ms; /* next retention pass */
 	uint64_t max_bytes, max_age_s; /* retention: of the whole spool when usage is shared */
 	struct spool_usage *usage; /* every shard's (shards of them), or NULL: this one alone */
+	/* server_shared.index (the index's share of the disk: io/index_share.h),
+	 * or NULL: no index counted (tests) */
+	_Atomic(struct index_share *) *index;
 	unsigned shards;
 	struct spool_sealed *sealed; /* oldest first */
 	uint32_t sealed_count;
@@ -147,7 +155,7 @@ void spool_close(struct spool *sp);
 bool spool_ready(const struct spool *sp);
 
 /* Can a new transaction start?  Ready, and the disk has --spool-min-free
- * room (false: MAIL gets 452 4.3.1). */
+ * room beside what the index will still write (false: MAIL gets 452 4.3.1). */
 bool spool_accepting(const struct spool *sp);
 
 /* A write for a message (its spill file) found the disk full: MAIL gets
@@ -197,10 +205,16 @@ void spool_on_fsync(struct shard *sh, struct spool_batch *b, int res);
 int spool_files_new_segment(struct spool *sp, uint64_t now_us);
 void spool_files_seal(struct spool *sp); /* the open segment is full */
 void spool_files_seal_done(struct spool *sp); /* finish seals now durable */
-void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s);
+/* Delete the oldest sealed segments past max_bytes (the whole spool's
+ * segments plus index_bytes, the index's share) or max_age_s; returns how
+ * many went. */
+uint32_t spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s,
+			    uint64_t index_bytes);
 /* The open segment preallocated through need_end: in steps, doubling while
- * the disk has room; 0, or -errno (-ENOSPC: the record does not fit). */
-int spool_files_reserve(struct spool *sp, uint64_t need_end);
+ * the disk has room, growing ahead of need_end only while keep_bytes stay
+ * free (the index's room; 0: no such limit); 0, or -errno (-ENOSPC: the
+ * record does not fit). */
+int spool_files_reserve(struct spool *sp, uint64_t need_end, uint64_t keep_bytes);
 /* What this shard's spool takes on the disk (the open segment as
  * preallocated) and its segments (open, being sealed, sealed): the
  * metrics' gauges. */

@@ -17,7 +17,8 @@
  *    index is immutable.
  *  - Retention deletes the oldest sealed segments past --spool-max-bytes or
  *    --spool-max-age (the index, then the segment, then a .damage list);
- *    the byte limit is the whole spool's (every shard's usage, shared).
+ *    the byte limit is the whole spool's (every shard's usage, shared, and
+ *    the HTTP API's index beside it: io/index_share.h).
  * Blocking syscalls here run once per segment (every 256 MiB by default)
  * or at start-up, never per message.
  */
@@ -113,7 +114,18 @@ static int preallocate(struct spool *sp, uint64_t from, uint64_t to)
 	return ftruncate(sp->seg_fd, (off_t)to) == 0 ? 0 : -errno;
 }
 
-int spool_files_reserve(struct spool *sp, uint64_t need_end)
+/* How far the open segment may grow ahead of need_end and still leave
+ * keep_bytes free (the index's room); need_end itself always. */
+static uint64_t growth_limit(const struct spool *sp, uint64_t need_end, uint64_t keep_bytes)
+{
+	if (keep_bytes == 0)
+		return UINT64_MAX;
+	uint64_t room = spool_files_room(sp);
+	uint64_t spare = room > keep_bytes ? room - keep_bytes : 0;
+	return sp->seg_alloc + spare > need_end ? sp->seg_alloc + spare : need_end;
+}
+
+int spool_files_reserve(struct spool *sp, uint64_t need_end, uint64_t keep_bytes)
 {
 	if (need_end <= sp->seg_alloc)
 		return 0;
@@ -122,12 +134,15 @@ int spool_files_reserve(struct spool *sp, uint64_t need_end)
 	/* doubling; on a disk without that much room, the next step; then
 	 * only what the record needs, to the MiB */
 	uint64_t tries[3] = { 2 * sp->seg_alloc, SPOOL_SEGMENT_STEP_BYTES, SPOOL_SEGMENT_MIN_GROWTH_BYTES };
+	uint64_t limit = growth_limit(sp, need_end, keep_bytes);
 	int e = -ENOSPC;
 	uint64_t last = 0;
 	for (unsigned i = 0; i < 3 && (e == -ENOSPC || e == -EDQUOT); i++) {
 		uint64_t want = i == 0 ? tries[0] : (need_end + tries[i] - 1) / tries[i] * tries[i];
 		if (want < need_end)
 			want = need_end;
+		if (want > limit)
+			want = limit;
 		if (want > sp->seg_size)
 			want = sp->seg_size;
 		if (want == last)
@@ -280,12 +295,13 @@ void spool_files_measure(const struct spool *sp, uint64_t *bytes, uint64_t *segm
 	*bytes = shard_bytes(sp);
 }
 
-void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s)
+uint32_t spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, uint64_t max_age_s,
+			    uint64_t index_bytes)
 {
 	uint64_t mine = shard_bytes(sp);
 	uint32_t gone = 0;
 	bool oldest;
-	uint64_t total = publish(sp, mine, 0, &oldest);
+	uint64_t total = publish(sp, mine, 0, &oldest) + index_bytes;
 	while (gone < sp->sealed_count) {
 		const struct spool_sealed *s = &sp->sealed[gone];
 		/* the spool's oldest first; but past the limit by a segment
@@ -303,13 +319,17 @@ void spool_files_retire(struct spool *sp, uint64_t now_us, uint64_t max_bytes, u
 		unlinkat(sp->dir_fd, name, 0);
 		mine -= s->bytes;
 		gone++;
-		total = publish(sp, mine, gone, &oldest);
+		/* the index's share shrinks only once the indexer dropped the
+		 * segment's rows: until then it counts as it is (this pass may
+		 * delete a little more than needed, never let the disk grow) */
+		total = publish(sp, mine, gone, &oldest) + index_bytes;
 	}
 	if (gone > 0) {
 		memmove(sp->sealed, sp->sealed + gone, (sp->sealed_count - gone) * sizeof *sp->sealed);
 		sp->sealed_count -= gone;
 	}
 	sp->over_bytes = max_bytes != 0 && total > max_bytes; /* again next turn: another shard's, maybe */
+	return gone;
 }
 
 /* Postfix's smtpd asks for 1.5 x its message size limit free at MAIL;

@@ -212,7 +212,7 @@ static int adopt(struct spool *sp, const struct recovering *rv, int fd, uint64_t
 	sp->seg_fd = fd;
 	sp->seg_alloc = end;
 	if (last) /* room for the next appends, as a new segment has */
-		(void)spool_files_reserve(sp, end + 1);
+		(void)spool_files_reserve(sp, end + 1, 0);
 	sp->seg_created_us = spool_files_created_us(fd);
 	sp->write_off = sp->durable_off = end;
 	if (!last) {

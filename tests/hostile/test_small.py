@@ -10,6 +10,8 @@
   - --spool-min-free: MAIL gets 452 4.3.1 once the disk's free space falls
     below it, 250 again once space is freed;
     with 0, no such refusal;
+  - with the HTTP API on, its index shares the 64 MiB disk: a client
+    filling it gets 452 4.3.1 at MAIL, never a refusal after its body;
   - sizes take units (10M, 1G) in every size option;
   - --listen localhost:PORT works;
   - refusals by fault rules or recipient outcomes never count toward
@@ -20,7 +22,8 @@
     reads it, the From_ lines are ASCII, the real sender is in a header;
   - --spool-max-bytes 64M with --shards 2 and --segment-size 8M holds the
     whole spool (all shards) at or under 64 MiB plus one segment while
-    200+ MiB of mail arrives.
+    200+ MiB of mail arrives; with the HTTP API on, segments and index
+    together, and the API lists what the spool still holds.
 """
 
 import email.header
@@ -32,6 +35,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -186,6 +190,44 @@ def test_spool_min_free(tmpfs, any_server, tmp_path, min_free):
     srv.assert_clean_exit()
 
 
+def text_body(i, lines):
+    """A message of text the index keeps (words unique to it, ~43 bytes a line)."""
+    return b"Subject: index %d\r\nFrom: a@example.com\r\nTo: b@example.com\r\n\r\n" % i + b"".join(
+        b"word%d alpha%d beta%d gamma%d delta\r\n" % (i * 7 + j, j, i, j * 3) for j in range(lines))
+
+
+def test_small_disk_shared_with_the_index(tmpfs, any_server, tmp_path):
+    """With the HTTP API on, the index (SPOOL/index) grows on the spool's
+    disk behind the spool: the server keeps room for what it will still
+    write, so a client filling the disk is refused at MAIL (452 4.3.1),
+    never after sending a whole body (451/452 at the end of data)."""
+    mnt = tmp_path / "mnt"
+    tmpfs(mnt, 64 * MIB)
+    srv = any_server("--spool", mnt / "spool", "--max-size", "2M", "--http", "%s:%d" % (HOST, free_port()),
+                     discard=False)
+    acked, mail_refused = 0, None
+    with Wire(HOST, srv.port, timeout=30) as w:
+        greet(w)
+        for i in range(2000):  # ~85 KB each: the 64 MiB disk is full after a few hundred
+            r = w.cmd("MAIL FROM:<fill%d@example.com>" % i)
+            if r.code != 250:
+                mail_refused = r
+                break
+            w.cmd("RCPT TO:<r@example.com>", 250)
+            w.cmd("DATA", 354)
+            w.send(text_body(i, 2000) + b".\r\n")
+            r = w.reply(30)
+            assert r.code == 250, "message %d (after %d stored) refused after its body: %r\n%s" % (
+                i, acked, r.raw, srv.stderr_tail())
+            acked += 1
+        w.cmd("QUIT")
+    assert mail_refused is not None, "2000 messages of 85 KB on a 64 MiB disk and MAIL was never refused"
+    assert mail_refused.lines[-1].startswith("452 4.3.1 "), mail_refused.raw
+    assert acked >= 50, "refused after only %d messages: %s" % (acked, srv.stderr_tail())
+    assert "kept for the index" in srv.stderr(), srv.stderr_tail()
+    srv.stop()
+
+
 # -- units and host names -------------------------------------------------------------------
 def test_sizes_take_units(any_server, tmp_path):
     srv = any_server("--spool", tmp_path / "spool", "--max-size", "1M", "--segment-size", "64M",
@@ -302,6 +344,23 @@ def disk_bytes(root):
     return total
 
 
+def bench_sampling(tools, port, messages, size, sample):
+    """Run smtpsink-bench (8 connections, reuse) against port, calling
+    sample() every 0.1 s while it runs; (its JSON report, its stderr)."""
+    argv = [tools["bench"], "--json", "--no-progress", "--connections", 8, "--messages", messages, "--size", size,
+            "--mode", "reuse", "--no-rset", "%s:%d" % (HOST, port)]
+    proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + BENCH_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        sample()
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+    out, err = proc.communicate(timeout=30)
+    return json.loads(out), err
+
+
 @pytest.mark.parametrize("shards", ["2", "default"])
 def test_spool_max_bytes_holds_for_all_shards(any_server, tools, tmp_path, figures, shards):
     """--shards 2, and the default (one per CPU: 2 here; the issue's soak)."""
@@ -310,27 +369,60 @@ def test_spool_max_bytes_holds_for_all_shards(any_server, tools, tmp_path, figur
     extra = ("--shards", shards) if shards != "default" else ()
     srv = any_server("--spool", spool, *extra, "--spool-max-bytes", "64M", "--segment-size", "8M",
                      "--max-size", "1M", discard=False)
-    argv = [tools["bench"], "--json", "--no-progress", "--connections", 8, "--messages", 2200, "--size", 100000,
-            "--mode", "reuse", "--no-rset", "%s:%d" % (HOST, srv.port)]
-    peak = 0
+    peak = [0]
     try:
-        proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + BENCH_TIMEOUT
-        while proc.poll() is None and time.monotonic() < deadline:
-            peak = max(peak, disk_bytes(spool))
-            time.sleep(0.1)
-        if proc.poll() is None:
-            proc.kill()
-        out, err = proc.communicate(timeout=30)
-        report = json.loads(out)
-        peak = max(peak, disk_bytes(spool))
+        report, err = bench_sampling(tools, srv.port, 2200, 100000,
+                                     lambda: peak.__setitem__(0, max(peak[0], disk_bytes(spool))))
+        peak = max(peak[0], disk_bytes(spool))
         figures("--spool-max-bytes 64M, %s shards, 8 MiB segments: %d MiB of mail, spool peak %.1f MiB"
                 % (shards, report["message_bytes"] >> 20, peak / MIB))
         assert report["message_bytes"] >= 200 * MIB, "only %d MiB arrived: %s" % (report["message_bytes"] >> 20,
                                                                                 err[-1000:])
         assert peak <= budget + segment + MIB, "the spool reached %.1f MiB with --spool-max-bytes 64M" % (
             peak / MIB)
+    finally:
+        srv.stop()
+        shutil.rmtree(spool, ignore_errors=True)
+
+
+def api_total(http_port):
+    """The API's count of messages (GET /api/v1/messages)."""
+    with urllib.request.urlopen("http://%s:%d/api/v1/messages?limit=1" % (HOST, http_port), timeout=15) as r:
+        return json.loads(r.read())["total"]
+
+
+def test_spool_max_bytes_counts_the_index(any_server, tools, tmp_path, figures):
+    """With the HTTP API on, --spool-max-bytes holds segments and index
+    together (SPOOL/index, SPOOL/marks: everything under SPOOL), and the
+    rows of retired segments leave the index."""
+    spool, hp = tmp_path / "spool", free_port()
+    budget, segment = 64 * MIB, 8 * MIB
+    srv = any_server("--spool", spool, "--shards", 2, "--spool-max-bytes", "64M", "--segment-size", "8M",
+                     "--max-size", "1M", "--http", "%s:%d" % (HOST, hp), discard=False)
+    peaks = {"all": 0, "index": 0}
+
+    def sample():
+        peaks["all"] = max(peaks["all"], disk_bytes(spool))
+        peaks["index"] = max(peaks["index"], disk_bytes(spool / "index"))
+    try:
+        report, err = bench_sampling(tools, srv.port, 12000, 20000, sample)
+        time.sleep(1)  # the indexer catches up with the last messages
+        peak, peak_index = max(peaks["all"], disk_bytes(spool)), peaks["index"]
+        index_end = disk_bytes(spool / "index")
+        figures("--spool-max-bytes 64M with the index: %d MiB of mail, spool+index peak %.1f MiB, index peak %.1f MiB,"
+                " at the end %.1f MiB" % (report["message_bytes"] >> 20, peak / MIB, peak_index / MIB, index_end / MIB))
+        assert report["message_bytes"] >= 3 * budget, "only %d MiB arrived: %s" % (report["message_bytes"] >> 20,
+                                                                                 err[-1000:])
+        assert peak_index > 4 * MIB, "the index never grew (%.1f MiB): is HTTP on?" % (peak_index / MIB)
+        assert peak <= budget + segment + MIB, "segments and index reached %.1f MiB with --spool-max-bytes 64M" % (
+            peak / MIB)
+        stored = hh.spool_ls(tools, spool)
+        deadline = time.monotonic() + 30
+        while api_total(hp) != len(stored):  # the retired segments' rows dropped
+            assert time.monotonic() < deadline, "the API lists %d messages, the spool holds %d" % (api_total(hp),
+                                                                                                   len(stored))
+            time.sleep(0.2)
+            stored = hh.spool_ls(tools, spool)
     finally:
         srv.stop()
         shutil.rmtree(spool, ignore_errors=True)

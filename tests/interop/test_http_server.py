@@ -325,9 +325,10 @@ def test_wait_stored_arriving_since_and_timeout(any_server, tmp_path):
     th.start()
     time.sleep(1.0)
     assert th.is_alive(), "the long poll answered before the mail existed"
-    send_mail(srv, "later arrival")
+    send_mail(srv, "later arrival", attachment=ATTACHMENT)
     th.join(40)
     assert got["r"].status == 200 and got["r"].json()["Subject"] == "later arrival"
+    assert_listed_as(base, got["r"].json())
     assert got["s"] < 15, got["s"]
 
     # since=ID: only what was indexed after that message
@@ -348,6 +349,23 @@ def test_wait_stored_arriving_since_and_timeout(any_server, tmp_path):
     assert_json_error(call(base + "/api/v1/wait?since=00000000000000"), 404)
 
 
+ATTACHMENT = ("notes.txt", b"attached text\n", "text/plain")
+
+
+def assert_listed_as(base, summary):
+    """An event's (or the long poll's) summary is the one the message list
+    shows once the index is complete: snippet and attachment count too,
+    although the indexer's body phase comes after the event."""
+    assert summary["Attachments"] == 1 and summary["Snippet"] == "hello world", summary
+    deadline = time.monotonic() + INDEX_TIMEOUT
+    while True:
+        listed = [m for m in call(base + "/api/v1/messages").json()["messages"] if m["ID"] == summary["ID"]]
+        if listed == [summary] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert listed == [summary], (listed, summary)
+
+
 def test_sse_events(any_server, tmp_path):
     srv, base = api_server(any_server, tmp_path)
     port = port_of(base)
@@ -357,7 +375,7 @@ def test_sse_events(any_server, tmp_path):
     while b"\r\n\r\n" not in buf:
         buf += s.recv(4096)
     assert b"text/event-stream" in buf.split(b"\r\n\r\n")[0]
-    send_mail(srv, "streamed")
+    send_mail(srv, "streamed", attachment=ATTACHMENT)
     while b'"Type":"new"' not in buf:
         d = s.recv(4096)
         assert d, buf
@@ -365,6 +383,7 @@ def test_sse_events(any_server, tmp_path):
     line = [ln for ln in buf.split(b"\n") if ln.startswith(b"data: ")][0]
     ev = json.loads(line[6:])
     assert ev["Type"] == "new" and ev["Data"]["Subject"] == "streamed"
+    assert_listed_as(base, ev["Data"])
     s.close()
 
 
@@ -418,12 +437,13 @@ def test_websocket_events(any_server, tmp_path):
     assert "Sec-WebSocket-Accept: %s" % accept.decode() in head
     ws_send(s, 0x9, b"hi")
     assert ws_recv(s) == (0xa, b"hi")
-    send_mail(srv, "over websocket")
+    send_mail(srv, "over websocket", attachment=ATTACHMENT)
     op, data = ws_recv(s)
     while op != 0x1:
         op, data = ws_recv(s)
     ev = json.loads(data)
     assert ev["Type"] == "new" and ev["Data"]["Subject"] == "over websocket"
+    assert_listed_as(base, ev["Data"])
     ws_send(s, 0x8, b"\x03\xe8")
     assert ws_recv(s)[0] == 0x8
     s.close()
@@ -496,6 +516,48 @@ def test_bad_requests(any_server, tmp_path):
     assert_json_error(r, 413)
     out, closed = raw_http(port, b"GET /api/v1/search?query=" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 414") or out.startswith(b"HTTP/1.1 431"), out[:100]
+    assert call(base + "/livez").status == 200
+
+
+TARGET_MAX = 32768  # http_server.c HTTP_TARGET_MAX: path and query, as decoded
+HEADERS_MAX = 65536  # HTTP_HEADERS_MAX: "name: value" CRLF per field
+DAEMON_MAX = 256 * 1024  # HTTP_CONN_MEMORY: past this libmicrohttpd refuses by itself
+
+
+def raw_status(out):
+    """(status, headers text, body) of one raw HTTP/1.1 reply."""
+    head, _, body = out.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), head.decode("latin-1").lower(), body
+
+
+def test_long_targets_and_headers(any_server, tmp_path):
+    """Over-long request targets and header fields get JSON errors on
+    /api/ (414, 431: limit-1 and limit pass, limit+1 does not) and a
+    close; far past them the daemon refuses by itself, and closes."""
+    srv, base = api_server(any_server, tmp_path)
+    port = port_of(base)
+    prefix = "/api/v1/messages?limit=50&pad="
+    for extra, status in ((-1, 200), (0, 200), (1, 414)):
+        r = call(base + prefix + "a" * (TARGET_MAX - len(prefix) + extra))
+        if status == 200:
+            assert r.status == 200, (extra, r.status, r.body[:200])
+        else:
+            assert_json_error(r, 414)
+    fixed = len("Host") + len("x") + 4 + len("Connection") + len("close") + 4 + len("X-Pad") + 4
+    for extra, status in ((-1, 200), (0, 200), (1, 431)):
+        pad = b"p" * (HEADERS_MAX - fixed + extra)
+        out, closed = raw_http(port, b"GET /api/v1/messages HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                     b"X-Pad: " + pad + b"\r\n\r\n")
+        code, headers, body = raw_status(out)
+        assert code == status and closed, (extra, out[:300])
+        if status != 200:
+            assert "content-type: application/json" in headers and json.loads(body)["Error"], out[:300]
+    out, closed = raw_http(port, b"GET /api/v1/search?query=" + b"a" * 200000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    code, headers, body = raw_status(out)
+    assert code == 414 and "connection: close" in headers and closed, out[:300]
+    assert json.loads(body)["Error"], body
+    out, closed = raw_http(port, b"GET /api/v1/search?query=" + b"a" * DAEMON_MAX + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw_status(out)[0] in (414, 431) and closed, out[:300]
     assert call(base + "/livez").status == 200
 
 

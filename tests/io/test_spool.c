@@ -511,9 +511,9 @@ static void retention_whole_spool(bool stalled)
 		}
 	}
 	if (stalled) { /* shard 0 holds the oldest and stops running: shard 1 keeps the limit */
-		spool_files_retire(&sp[0], 100000000u, 0, 0); /* its last turn: usage published */
+		spool_files_retire(&sp[0], 100000000u, 0, 0, 0); /* its last turn: usage published */
 		for (int turn = 0; turn < 4; turn++)
-			spool_files_retire(&sp[1], 100000000u, 50, 0);
+			spool_files_retire(&sp[1], 100000000u, 50, 0, 0);
 		/* 80 bytes: over by more than a segment (10) until 60 */
 		CHECK_U64(sp[0].sealed_count, 4);
 		CHECK_U64(sp[1].sealed_count, 2);
@@ -523,7 +523,7 @@ static void retention_whole_spool(bool stalled)
 		return;
 	}
 	for (int turn = 0; turn < 8; turn++) /* the shards' loop turns, alternating */
-		spool_files_retire(&sp[turn % 2], 100000000u, 50, 0);
+		spool_files_retire(&sp[turn % 2], 100000000u, 50, 0, 0);
 	/* 80 bytes, 50 allowed: the three oldest of the spool went (t = 1, 2, 3) */
 	uint64_t left[2] = { sp[0].sealed_count, sp[1].sealed_count };
 	CHECK_U64(left[0] + left[1], 5);
@@ -536,6 +536,40 @@ static void retention_whole_spool(bool stalled)
 	spool_files_name(name, 12, "seg");
 	CHECK(faccessat(sp[1].dir_fd, name, F_OK, 0) == 0);
 	retire_dir_free(dir, sp);
+}
+
+/* The index's bytes count with the segments (one shard, 4 sealed
+ * segments of 10 bytes, 50 allowed): at index + segments = 49, 50 and 51,
+ * and with an index that alone takes most of the limit. */
+static void retention_with_index(uint64_t index_bytes, uint32_t gone)
+{
+	char dir[] = "/tmp/smtpsink-retire-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	struct spool sp[2];
+	memset(sp, 0, sizeof sp);
+	sp[1].dir_fd = open("/", O_RDONLY | O_DIRECTORY); /* retire_dir_free closes both */
+	sp[0].dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	sp[0].seg_fd = -1;
+	sp[0].max_bytes = 50;
+	for (unsigned i = 0; i < 4; i++) {
+		char name[SPOOL_FILES_NAME_BYTES];
+		spool_files_name(name, i + 1, "seg");
+		close(openat(sp[0].dir_fd, name, O_CREAT | O_WRONLY, 0600));
+		spool_files_add_sealed(&sp[0], i + 1, 10, (uint64_t)(i + 1) * 1000000u);
+	}
+	CHECK_U64(spool_files_retire(&sp[0], 100000000u, 50, 0, index_bytes), gone);
+	CHECK_U64(sp[0].sealed_count, 4 - gone);
+	CHECK(!sp[0].over_bytes || gone == 4);
+	retire_dir_free(dir, sp);
+}
+
+static void test_retention_counts_index(void)
+{
+	retention_with_index(9, 0);
+	retention_with_index(10, 0);
+	retention_with_index(11, 1);
+	retention_with_index(35, 3); /* 40 + 35: 25 over, three segments */
+	retention_with_index(60, 4); /* the index alone is over: every sealed segment goes */
 }
 
 static void test_retention_whole_spool(void)
@@ -673,6 +707,7 @@ int main(void)
 	test_session_records();
 	test_retention();
 	test_retention_whole_spool();
+	test_retention_counts_index();
 	test_segment_grows();
 	test_find_open();
 	test_segment_number_taken();
