@@ -241,6 +241,8 @@ void conn_process(struct conn *c)
 			conn_out_done(c, &out);
 		}
 	}
+	if (c->tls != NULL && c->state == CONN_HANDSHAKE)
+		conn_tls_pump(c); /* it began just now: the bytes that came with a PROXY header */
 	conn_flush(c);
 }
 

@@ -78,6 +78,12 @@ bool conn_tls_begin(struct conn *c, bool implicit, uint32_t clear_out)
 	t->fail = c->tls_fail;
 	t->start_us = sh->mono_us;
 	c->tls = t;
+	if (implicit) { /* what followed a PROXY header is the ClientHello */
+		const uint8_t *p;
+		size_t n;
+		while (conn_input_peek(c, &p, &n) && tls_stream_put(&t->st, p, n))
+			conn_input_consume(c, n);
+	}
 	c->cmd_start_s = (uint32_t)sh->now_s; /* the handshake has --timeout, however it trickles */
 	conn_set_state(c, CONN_HANDSHAKE);
 	if (c->trace != NULL)

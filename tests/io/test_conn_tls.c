@@ -218,6 +218,32 @@ static void test_implicit(void)
 	engine_tls_fini(&e);
 }
 
+/* Behind a proxy: the PROXY header and the ClientHello in one packet. */
+static void test_implicit_after_proxy(void)
+{
+	static const char *const args[] = { "--discard", "--tls-self-signed", "--proxy-protocol", NULL };
+	static struct engine e;
+	static struct tls_client t;
+	engine_tls(&e, args);
+	e.accept_tls = true;
+	int k = engine_connect(&e, PORT);
+	engine_pump(&e);
+	client_start(&t, &e, k);
+	tls_stream_handshake(&t.st);
+	static char first[16384];
+	static const char header[] = "PROXY TCP4 192.0.2.7 127.0.0.1 5555 25\r\n";
+	memcpy(first, header, sizeof header - 1);
+	size_t n = tls_stream_take(&t.st, first + sizeof header - 1, sizeof first - sizeof header);
+	engine_send(&e, k, first, sizeof header - 1 + n);
+	tls_pump(&e, k, &t);
+	CHECK(tls_stream_handshake_done(&t.st));
+	CHECK(tls_reply(&t, "220 smtpsink ESMTP"));
+	CHECK_U64(e.clients[k].conn->peer.addr[0], 192);
+	TLS_CMD(&e, k, &t, "QUIT\r\n", "221");
+	tls_stream_free(&t.st);
+	engine_tls_fini(&e);
+}
+
 static void test_failures(void)
 {
 	static struct engine e;
@@ -278,6 +304,7 @@ int main(void)
 	test_injection_dropped_and_transaction();
 	test_short_sends();
 	test_implicit();
+	test_implicit_after_proxy();
 	test_failures();
 	test_backpressure();
 	tls_ctx_free(server_ctx);
