@@ -202,6 +202,7 @@ static void pump(struct bench_conn *c)
 			close_conn(c);
 		break;
 	case CLIENT_ACTIVE:
+	case CLIENT_STARTTLS:
 		break;
 	}
 }
@@ -421,7 +422,7 @@ static int setup(struct bench_loop *l, const struct bench_loop_params *p)
 	l->ops = p->ops;
 	l->spec = *p->spec;
 	l->ccfg = (struct client_cfg){
-		p->cfg->mode, p->cfg->no_rset, p->cfg->rcpts, p->cfg->helo, p->auth_b64, &l->spec
+		p->cfg->mode, p->cfg->no_rset, p->cfg->rcpts, p->cfg->helo, p->auth_b64, &l->spec, false
 	};
 	l->conn_count = p->conn_count;
 	l->stats = p->stats;
