@@ -20,6 +20,7 @@
 #include "bench_prom.h"
 #include "bench_qidlog.h"
 #include "bench_report.h"
+#include "bench_tls.h"
 #include "bench_workers.h"
 #include "client_msg.h"
 #include "io_classify.h"
@@ -268,6 +269,12 @@ int main(int argc, char **argv)
 	int r = bench_options_parse(argc, argv, &cfg);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	char why[256];
+	if (cfg.tls != BENCH_TLS_NONE && !bench_tls_check(&cfg, why, sizeof why)) {
+		fprintf(stderr, "smtpsink-bench: TLS: %s\n", why);
+		free(cfg.source);
+		return 2;
+	}
 	rlim_t nofile = raise_nofile();
 	const struct bench_backend *ops = choose_backend(&cfg);
 	struct client_msg_spec spec;
