@@ -25,15 +25,39 @@
 
 #define WIRE_ALIGN_BYTES 64u
 
+/* Keep an unused session (our reference), dropping the oldest when the
+ * pool is full. */
+static void tickets_push(struct bench_tls *w, SSL_SESSION *sess)
+{
+	if (w->tickets_count == w->tickets_cap) { /* the oldest sits where the newest goes */
+		SSL_SESSION_free(w->tickets[w->tickets_head]);
+		w->tickets_count--;
+	}
+	w->tickets[w->tickets_head] = sess;
+	w->tickets_head = (w->tickets_head + 1) % w->tickets_cap;
+	w->tickets_count++;
+}
+
+/* The newest session still resumable (our reference), or NULL. */
+static SSL_SESSION *tickets_pop(struct bench_tls *w)
+{
+	while (w->tickets_count > 0) {
+		w->tickets_head = (w->tickets_head + w->tickets_cap - 1) % w->tickets_cap;
+		w->tickets_count--;
+		SSL_SESSION *sess = w->tickets[w->tickets_head];
+		if (SSL_SESSION_is_resumable(sess))
+			return sess;
+		SSL_SESSION_free(sess);
+	}
+	return NULL;
+}
+
 /* The server gave a session ticket (TLS 1.3: after the handshake, in a
- * NewSessionTicket read with the first application data; TLS 1.2: in the
- * handshake).  Keep the newest; the reference is ours (return 1). */
+ * NewSessionTicket read with the first application data; TLS 1.2: in a
+ * full handshake).  Pooled; the reference is ours (return 1). */
 static int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
-	struct bench_tls *w = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-	if (w->session != NULL)
-		SSL_SESSION_free(w->session);
-	w->session = sess;
+	tickets_push(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)), sess);
 	return 1;
 }
 
@@ -54,6 +78,12 @@ int bench_tls_open(struct bench_tls *w, const struct bench_config *cfg, uint32_t
 	if (cfg->tls_resume) {
 		SSL_CTX_set_app_data(w->ctx, w);
 		SSL_CTX_sess_set_new_cb(w->ctx, on_new_session);
+		w->tickets_cap = conns; /* one ticket per handshake in flight is plenty */
+		w->tickets = calloc(conns, sizeof *w->tickets);
+		if (w->tickets == NULL) {
+			snprintf(err, err_len, "out of memory");
+			return -1;
+		}
 	}
 	uint64_t plain = write_max < TLS_STREAM_RECORD_PLAIN_MAX ? write_max : TLS_STREAM_RECORD_PLAIN_MAX;
 	uint64_t cap = plain + TLS_STREAM_RECORD_OVERHEAD + BENCH_TLS_FLIGHT_BYTES;
@@ -68,11 +98,14 @@ int bench_tls_open(struct bench_tls *w, const struct bench_config *cfg, uint32_t
 
 void bench_tls_close(struct bench_tls *w)
 {
-	if (w->session != NULL)
-		SSL_SESSION_free(w->session);
+	for (; w->tickets_count > 0; w->tickets_count--) {
+		w->tickets_head = (w->tickets_head + w->tickets_cap - 1) % w->tickets_cap;
+		SSL_SESSION_free(w->tickets[w->tickets_head]);
+	}
+	free(w->tickets);
 	tls_ctx_free(w->ctx);
 	free(w->wire_mem);
-	w->session = NULL;
+	w->tickets = NULL;
 	w->ctx = NULL;
 	w->wire_mem = NULL;
 }
@@ -92,22 +125,30 @@ bool bench_tls_begin(struct bench_tls *w, struct bench_conn *c, uint64_t now_ns)
 	t->inflight = false;
 	if (tls_stream_init(&t->st, w->ctx, false, w->cfg->tls_sni) != 0)
 		return false;
-	if (w->session != NULL)
-		SSL_set_session(t->st.ssl, w->session); /* offered; the server decides */
+	SSL_SESSION *sess = w->tickets != NULL ? tickets_pop(w) : NULL;
+	if (sess != NULL) {
+		SSL_set_session(t->st.ssl, sess); /* offered; the server decides */
+		SSL_SESSION_free(sess); /* the SSL holds it now */
+	}
 	return tls_stream_handshake(&t->st) == TLS_IO_WANT; /* the ClientHello is in the output */
 }
 
 /* The handshake is done: count it; the session starts (implicit) or
  * starts over (STARTTLS). */
-static void established(struct bench_conn *c)
+static void established(struct bench_tls *w, struct bench_conn *c)
 {
 	struct bench_loop *l = c->loop;
 	struct bench_counts *k = &l->stats->c;
 	struct bench_tls_conn *t = &c->tls;
 	t->phase = BENCH_TLS_ON;
 	k->tls_handshakes++;
-	if (SSL_session_reused(t->st.ssl) == 1)
+	if (SSL_session_reused(t->st.ssl) == 1) {
 		k->tls_resumed++;
+		/* TLS 1.2: no new ticket comes with a resumed handshake, and the
+		 * one used stays good: back to the pool */
+		if (w->tickets != NULL && SSL_version(t->st.ssl) < TLS1_3_VERSION)
+			tickets_push(w, SSL_get1_session(t->st.ssl));
+	}
 	hdr_record(&l->stats->lat[CLIENT_STEP_TLS_HANDSHAKE], l->now_ns - t->start_ns);
 	if (l->cfg->tls == BENCH_TLS_STARTTLS)
 		client_proto_tls_started(&c->proto, l->now_ns);
@@ -161,7 +202,7 @@ enum bench_tls_input bench_tls_input(struct bench_tls *w, struct bench_conn *c, 
 		case TLS_IO_WANT:
 			return BENCH_TLS_IN_OK;
 		case TLS_IO_OK:
-			established(c);
+			established(w, c);
 			break;
 		case TLS_IO_CLOSED:
 		case TLS_IO_ERROR:
@@ -248,6 +289,14 @@ bool bench_tls_sent(struct bench_conn *c, uint32_t bytes)
 void bench_tls_end(struct bench_conn *c)
 {
 	struct bench_tls_conn *t = &c->tls;
+	/* OpenSSL makes the session of a connection freed without a shutdown
+	 * unresumable (ssl_clear_bad_session), and with TLS 1.3 that is the
+	 * session its last ticket made, maybe still in the pool.  A session
+	 * that ended with QUIT answered counts as shut down (no close_notify
+	 * is sent: the server has closed by then); a failed one's ticket is
+	 * dropped, as it should be. */
+	if (t->phase == BENCH_TLS_ON && client_proto_status(&c->proto) == CLIENT_DONE)
+		SSL_set_shutdown(t->st.ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	tls_stream_free(&t->st);
 	t->phase = BENCH_TLS_OFF;
 	t->inflight = false;

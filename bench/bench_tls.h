@@ -5,10 +5,19 @@
  * client's counterpart of io/conn_tls.c).
  *
  * Owns: one worker's client SSL_CTX (made in the worker, at start; none is
- * shared between processes), the session ticket it resumes from
- * (--tls-resume: the last one any of its connections was given, offered on
- * its next connection), and per connection the tls_stream over memory BIOs
- * (tls/tls_stream.h) and its ciphertext buffer.
+ * shared between processes), the session tickets it resumes from, and per
+ * connection the tls_stream over memory BIOs (tls/tls_stream.h) and its
+ * ciphertext buffer.
+ *
+ * --tls-resume: every ticket a worker's connections are given goes into the
+ * worker's pool (newest first, at most one per connection slot, the oldest
+ * dropped), and each new connection of the worker offers the newest one
+ * still resumable, once: OpenSSL's TLS 1.3 client spends a ticket when a
+ * handshake resumes from it (RFC 8446 C.4), and the server sends a fresh
+ * one after every handshake.  So only connections that begin before any
+ * ticket has come back do full handshakes: in connect mode, the first
+ * connection of each slot.  (TLS 1.2: a resumed handshake brings no new
+ * ticket; the one used goes back to the pool.)
  *
  * Input: ciphertext goes into the read BIO; the handshake runs on it; once
  * it is done, plaintext is decrypted into the worker's scratch buffer and
@@ -61,7 +70,8 @@ struct bench_tls_conn {
 /* One worker's TLS. */
 struct bench_tls {
 	SSL_CTX *ctx;
-	SSL_SESSION *session; /* --tls-resume: the newest ticket; NULL: none yet */
+	SSL_SESSION **tickets; /* --tls-resume: a ring of unused sessions; NULL: no resumption */
+	uint32_t tickets_cap, tickets_head, tickets_count; /* head: where the next one goes */
 	const struct bench_config *cfg;
 	uint32_t wire_cap; /* bytes of each connection's wire */
 	uint8_t *wire_mem; /* every slot's wire */
