@@ -153,13 +153,13 @@ static void install_signals(void)
 }
 
 /* The run's verdict: exit 1 when nothing connected, no transaction could
- * start, or more transactions failed (or connections outside one) than
- * --max-failures. */
+ * start, or more transactions failed (or connections or TLS handshakes
+ * outside connect mode) than --max-failures. */
 static int verdict(const struct bench_config *cfg, const struct bench_counts *c)
 {
 	uint64_t failures = c->txn_failed;
-	if (cfg->mode != CLIENT_MODE_CONNECT) /* there a refused connection is a failed message */
-		failures += c->errors[BENCH_ERR_CONNECT];
+	if (cfg->mode != CLIENT_MODE_CONNECT) /* there a refused connection (or handshake) is a failed message */
+		failures += c->errors[BENCH_ERR_CONNECT] + c->errors[BENCH_ERR_TLS_HANDSHAKE];
 	if (c->sessions == 0) {
 		fprintf(stderr, "smtpsink-bench: no connection could be made to %s\n", cfg->target_text);
 		return 1;

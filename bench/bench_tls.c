@@ -85,8 +85,11 @@ int bench_tls_open(struct bench_tls *w, const struct bench_config *cfg, uint32_t
 			return -1;
 		}
 	}
-	uint64_t plain = write_max < TLS_STREAM_RECORD_PLAIN_MAX ? write_max : TLS_STREAM_RECORD_PLAIN_MAX;
-	uint64_t cap = plain + TLS_STREAM_RECORD_OVERHEAD + BENCH_TLS_FLIGHT_BYTES;
+	/* one write whole, or a few records of a large one per send */
+	uint64_t most = (uint64_t)BENCH_TLS_WIRE_RECORDS * TLS_STREAM_RECORD_PLAIN_MAX;
+	uint64_t plain = write_max < most ? write_max : most;
+	uint64_t records = (plain + TLS_STREAM_RECORD_PLAIN_MAX - 1) / TLS_STREAM_RECORD_PLAIN_MAX;
+	uint64_t cap = plain + records * TLS_STREAM_RECORD_OVERHEAD + BENCH_TLS_FLIGHT_BYTES;
 	w->wire_cap = (uint32_t)((cap + WIRE_ALIGN_BYTES - 1) / WIRE_ALIGN_BYTES * WIRE_ALIGN_BYTES);
 	w->wire_mem = malloc((size_t)w->wire_cap * conns);
 	if (w->wire_mem == NULL) {

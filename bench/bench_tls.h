@@ -24,7 +24,8 @@
  * fed to the session at once (the session keeps nothing of it).
  * Output: the session's write is sealed from c->out (and its shared body
  * view) in records of at most 16 KiB, only while no send is in flight and
- * only as much as the connection's ciphertext buffer can take; everything
+ * only as much as the connection's ciphertext buffer can take (the largest
+ * write, up to BENCH_TLS_WIRE_RECORDS records); everything
  * the TLS layer has to say then leaves in one send (a handshake flight,
  * and after the handshake the client's Finished together with the EHLO that
  * follows it).  Nothing is allocated per message: the buffers are made at
@@ -47,6 +48,9 @@
  * client's handshake flights (a ClientHello with a ticket, a Finished) are
  * well under this. */
 #define BENCH_TLS_FLIGHT_BYTES 2048u
+/* A connection's ciphertext buffer holds at most this many full records:
+ * a large message leaves in sends of 64 KiB, a small write whole. */
+#define BENCH_TLS_WIRE_RECORDS 4u
 
 struct bench_conn;
 typedef struct ssl_session_st SSL_SESSION;
