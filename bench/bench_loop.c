@@ -5,6 +5,11 @@
  *  - Output: a session writes only when no send is in flight; the write is
  *    sent whole (continued after a short send) before the next one is made.
  *  - Input: received bytes are fed to the session at once and never kept.
+ *  - TLS: once a handshake has begun (at connect with --tls, after
+ *    STARTTLS's 220 with --starttls) received bytes go to bench_tls.c,
+ *    which feeds the session what it decrypts, and the session's writes
+ *    leave sealed from the connection's ciphertext buffer.  A session lost
+ *    while its handshake runs counts as a failed handshake (count_lost).
  *  - Slots: FREE -> CONNECTING -> OPEN -> CLOSING -> FREE (or RETIRED); a
  *    slot is reused only after the backend said nothing refers to it.
  *  - Time: now_ns is read once per loop turn, right after the wait, so a
