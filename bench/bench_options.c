@@ -301,7 +301,7 @@ static void rows_tls(struct cli *c, struct bench_config *cfg)
 		cli_flag("starttls", &cfg->starttls, "EHLO, STARTTLS, TLS handshake, EHLO again (RFC 3207)"),
 		cli_flag("tls", &cfg->implicit_tls, "implicit TLS: the handshake right after connect (port 465 style)"),
 		cli_flag("tls-resume", &cfg->tls_resume,
-			 "resume TLS sessions: offer each worker's last session ticket on its next connection"),
+			 "resume TLS sessions from the tickets each worker's connections were given"),
 		cli_def(cli_string("tls-protocols", &cfg->tls_protocols, "LIST", "TLS versions: TLSv1.2,TLSv1.3"),
 			"TLSv1.2,TLSv1.3"),
 		cli_def(cli_string("tls-ciphers", &cfg->tls_ciphers, "LIST",
