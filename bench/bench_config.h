@@ -24,6 +24,12 @@ enum bench_io {
 	BENCH_IO_EPOLL
 };
 
+enum bench_tls_mode {
+	BENCH_TLS_NONE,
+	BENCH_TLS_STARTTLS, /* --starttls: EHLO, STARTTLS, handshake, EHLO */
+	BENCH_TLS_IMPLICIT, /* --tls: the handshake right after connect (port 465 style) */
+};
+
 struct bench_addr {
 	struct sockaddr_storage sa;
 	socklen_t len;
@@ -57,6 +63,11 @@ struct bench_config {
 	struct bench_addr prom_addr;
 	char prom_text[BENCH_TARGET_TEXT_BYTES];
 	uint64_t prom_linger_ns; /* keep serving the final counts this long */
+	enum bench_tls_mode tls; /* from --starttls / --tls */
+	bool starttls, implicit_tls; /* the flags as given */
+	bool tls_resume; /* offer the worker's last session ticket */
+	const char *tls_protocols, *tls_ciphers; /* NULL: tls_ctx's defaults */
+	const char *tls_sni; /* server name indication; NULL: none */
 };
 
 /* 0 to run, 1 after --help/--version, -1 on a bad command line (said why). */

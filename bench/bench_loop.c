@@ -5,6 +5,11 @@
  *  - Output: a session writes only when no send is in flight; the write is
  *    sent whole (continued after a short send) before the next one is made.
  *  - Input: received bytes are fed to the session at once and never kept.
+ *  - TLS: once a handshake has begun (at connect with --tls, after
+ *    STARTTLS's 220 with --starttls) received bytes go to bench_tls.c,
+ *    which feeds the session what it decrypts, and the session's writes
+ *    leave sealed from the connection's ciphertext buffer.  A session lost
+ *    while its handshake runs counts as a failed handshake (count_lost).
  *  - Slots: FREE -> CONNECTING -> OPEN -> CLOSING -> FREE (or RETIRED); a
  *    slot is reused only after the backend said nothing refers to it.
  *  - Time: now_ns is read once per loop turn, right after the wait, so a
@@ -118,8 +123,7 @@ static const struct client_hooks hooks = { on_event, next_msg };
 
 /* ---- output ----------------------------------------------------------- */
 
-/* c->iov: what is left of the output after out_off bytes. */
-static void build_iov(struct bench_conn *c)
+void bench_loop_out_iov(struct bench_conn *c)
 {
 	const struct client_out *o = &c->out;
 	const uint8_t *base[BENCH_CONN_IOV_MAX] = { o->buf, o->body, o->buf + o->body_at };
@@ -142,7 +146,10 @@ static void build_iov(struct bench_conn *c)
 
 static void start_send(struct bench_conn *c)
 {
-	build_iov(c);
+	if (c->tls.inflight)
+		bench_tls_iov(c);
+	else
+		bench_loop_out_iov(c);
 	c->sending = true;
 	c->last_ns = c->loop->now_ns;
 	c->loop->ops->send(c);
@@ -154,6 +161,28 @@ static void close_conn(struct bench_conn *c)
 		return;
 	c->state = BENCH_CONN_CLOSING;
 	c->loop->ops->close(c);
+}
+
+/* Count a session lost for kind.  A handshake that never completed is
+ * also a TLS failure, and of kind tls_handshake unless it timed out. */
+static void count_lost(struct bench_conn *c, enum bench_error kind)
+{
+	struct bench_counts *k = &c->loop->stats->c;
+	if (c->tls.phase == BENCH_TLS_HANDSHAKE) {
+		k->tls_failed++;
+		if (kind != BENCH_ERR_TIMEOUT)
+			kind = BENCH_ERR_TLS_HANDSHAKE;
+		c->tls.phase = BENCH_TLS_OFF; /* counted once */
+	}
+	k->errors[kind]++;
+}
+
+/* The session cannot go on: count why, fail what it had in flight, close. */
+static void lose(struct bench_conn *c, enum bench_error kind)
+{
+	count_lost(c, kind);
+	client_proto_abort(&c->proto);
+	close_conn(c);
 }
 
 /* Idle sessions queue in FIFO order, so an open-loop run spreads its
@@ -176,20 +205,42 @@ static struct bench_conn *unlist_idle(struct bench_loop *l)
 	return c;
 }
 
+/* No send in flight: begin STARTTLS's handshake once its 220 is in, let
+ * the session write when its last write is all gone, and send (in clear,
+ * or through TLS). */
+static void output(struct bench_conn *c)
+{
+	struct bench_loop *l = c->loop;
+	if (c->tls.phase == BENCH_TLS_OFF && client_proto_status(&c->proto) == CLIENT_STARTTLS &&
+	    !bench_tls_begin(l->tls, c, l->now_ns)) {
+		lose(c, BENCH_ERR_TLS_HANDSHAKE);
+		return;
+	}
+	if (c->out_off >= client_out_total(&c->out) && client_proto_want_write(&c->proto)) {
+		client_out_reset(&c->out);
+		client_proto_write(&c->proto, &c->out, l->now_ns);
+		c->out_off = 0;
+	}
+	if (c->tls.phase == BENCH_TLS_OFF) {
+		if (c->out_off < client_out_total(&c->out))
+			start_send(c);
+		return;
+	}
+	int r = bench_tls_output(l->tls, c);
+	if (r > 0)
+		start_send(c);
+	else if (r < 0)
+		lose(c, BENCH_ERR_IO);
+}
+
 /* After anything happened to c: write what the session wants, then act on
  * its status. */
 static void pump(struct bench_conn *c)
 {
-	struct bench_loop *l = c->loop;
+	if (c->state == BENCH_CONN_OPEN && !c->sending)
+		output(c);
 	if (c->state != BENCH_CONN_OPEN)
 		return;
-	if (!c->sending && client_proto_want_write(&c->proto)) {
-		client_out_reset(&c->out);
-		client_proto_write(&c->proto, &c->out, l->now_ns);
-		c->out_off = 0;
-		if (client_out_total(&c->out) > 0)
-			start_send(c);
-	}
 	switch (client_proto_status(&c->proto)) {
 	case CLIENT_IDLE:
 		list_idle(c);
@@ -202,6 +253,7 @@ static void pump(struct bench_conn *c)
 			close_conn(c);
 		break;
 	case CLIENT_ACTIVE:
+	case CLIENT_STARTTLS:
 		break;
 	}
 }
@@ -224,9 +276,32 @@ void bench_loop_on_connected(struct bench_conn *c, int res)
 			c->state = BENCH_CONN_OPEN;
 			c->last_ns = l->now_ns;
 			client_proto_init(&c->proto, &l->ccfg, &hooks, c, l->now_ns);
+			if (l->cfg->tls == BENCH_TLS_IMPLICIT && !bench_tls_begin(l->tls, c, l->now_ns))
+				lose(c, BENCH_ERR_TLS_HANDSHAKE);
+			else if (l->cfg->tls == BENCH_TLS_IMPLICIT)
+				pump(c); /* the ClientHello */
 		}
 	}
 	check_warm(l);
+}
+
+/* Received bytes through TLS; false if the session ended. */
+static bool tls_input(struct bench_conn *c, const uint8_t *p, size_t n)
+{
+	switch (bench_tls_input(c->loop->tls, c, p, n)) {
+	case BENCH_TLS_IN_OK:
+		return true;
+	case BENCH_TLS_IN_CLOSED:
+		bench_loop_on_recv_end(c, 0);
+		break;
+	case BENCH_TLS_IN_FAILED:
+		lose(c, BENCH_ERR_TLS_HANDSHAKE);
+		break;
+	case BENCH_TLS_IN_ERROR:
+		lose(c, BENCH_ERR_IO);
+		break;
+	}
+	return false;
 }
 
 void bench_loop_on_recv(struct bench_conn *c, const uint8_t *p, size_t n)
@@ -236,19 +311,21 @@ void bench_loop_on_recv(struct bench_conn *c, const uint8_t *p, size_t n)
 		return;
 	l->stats->c.bytes_received += n;
 	c->last_ns = l->now_ns;
-	client_proto_feed(&c->proto, p, n, l->now_ns);
+	if (c->tls.phase == BENCH_TLS_OFF)
+		client_proto_feed(&c->proto, p, n, l->now_ns); /* after STARTTLS's 220 it takes nothing more */
+	else if (!tls_input(c, p, n))
+		return;
 	pump(c);
 }
 
 void bench_loop_on_recv_end(struct bench_conn *c, int res)
 {
-	struct bench_loop *l = c->loop;
 	c->peer_eof = true;
 	if (c->state != BENCH_CONN_OPEN)
 		return;
 	enum client_status st = client_proto_status(&c->proto);
-	if (st == CLIENT_ACTIVE || st == CLIENT_IDLE)
-		l->stats->c.errors[res < 0 ? BENCH_ERR_IO : BENCH_ERR_CLOSED]++;
+	if (st == CLIENT_ACTIVE || st == CLIENT_IDLE || c->tls.phase == BENCH_TLS_HANDSHAKE)
+		count_lost(c, res < 0 ? BENCH_ERR_IO : BENCH_ERR_CLOSED);
 	client_proto_abort(&c->proto);
 	close_conn(c);
 }
@@ -260,15 +337,19 @@ void bench_loop_on_sent(struct bench_conn *c, int res)
 	if (c->state != BENCH_CONN_OPEN)
 		return;
 	if (res < 0) {
-		l->stats->c.errors[BENCH_ERR_IO]++;
-		client_proto_abort(&c->proto);
-		close_conn(c);
+		lose(c, BENCH_ERR_IO);
 		return;
 	}
 	l->stats->c.bytes_sent += (uint64_t)res;
-	c->out_off += (uint32_t)res;
 	c->last_ns = l->now_ns;
-	if (c->out_off < client_out_total(&c->out))
+	bool more;
+	if (c->tls.inflight) {
+		more = bench_tls_sent(c, (uint32_t)res);
+	} else {
+		c->out_off += (uint32_t)res;
+		more = c->out_off < client_out_total(&c->out);
+	}
+	if (more)
 		start_send(c); /* a short send: continue where it stopped */
 	else
 		pump(c);
@@ -286,6 +367,7 @@ void bench_loop_on_closed(struct bench_conn *c)
 	l->live--;
 	c->fd = -1;
 	c->sending = false;
+	bench_tls_end(c);
 	/* outside connect mode a session that delivered nothing is not
 	 * replaced: the server is refusing (or the schedule is over anyway) */
 	if (l->cfg->mode != CLIENT_MODE_CONNECT && c->session_msgs == 0) {
@@ -325,6 +407,8 @@ static void start_connect(struct bench_loop *l, struct bench_conn *c)
 	c->peer_eof = false;
 	c->close_done = false;
 	c->sending = false; /* idle_listed stays: a stale ring entry serves the new session */
+	client_out_reset(&c->out); /* nothing of the last connection's output is due */
+	c->out_off = 0;
 	l->connecting++;
 	l->live++;
 	l->ops->connect(c, next_source(l));
@@ -390,11 +474,12 @@ static void check_timeouts(struct bench_loop *l)
 			continue;
 		if (l->now_ns - c->last_ns <= limit)
 			continue;
-		bool waiting = c->state == BENCH_CONN_CONNECTING || c->sending || client_proto_awaiting(&c->proto);
+		bool waiting = c->state == BENCH_CONN_CONNECTING || c->sending || client_proto_awaiting(&c->proto) ||
+			       c->tls.phase == BENCH_TLS_HANDSHAKE;
 		if (c->state == BENCH_CONN_OPEN && !waiting && client_proto_status(&c->proto) != CLIENT_DONE)
 			continue; /* idle by choice: waiting for a message */
 		if (waiting)
-			l->stats->c.errors[BENCH_ERR_TIMEOUT]++;
+			count_lost(c, BENCH_ERR_TIMEOUT);
 		if (c->state == BENCH_CONN_OPEN)
 			client_proto_abort(&c->proto);
 		close_conn(c);
@@ -415,13 +500,40 @@ static void tick(struct bench_loop *l)
 
 /* ---- set-up and the loop ---------------------------------------------- */
 
+/* --starttls, --tls: the worker's context and every slot's ciphertext
+ * buffer, sized for one write (out_cap plus the largest body view). */
+static int setup_tls(struct bench_loop *l, size_t out_cap)
+{
+	if (l->cfg->tls == BENCH_TLS_NONE)
+		return 0;
+	const struct client_msg_spec *sp = &l->spec;
+	uint64_t body = sp->file ? (sp->stuffed_len > sp->raw_len ? sp->stuffed_len : sp->raw_len) : l->cfg->size_max;
+	char err[256];
+	l->tls = calloc(1, sizeof *l->tls);
+	if (l->tls == NULL)
+		return -ENOMEM;
+	if (bench_tls_open(l->tls, l->cfg, l->conn_count, out_cap + body, err, sizeof err) != 0) {
+		fprintf(stderr, "smtpsink-bench: TLS: %s\n", err);
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < l->conn_count; i++)
+		bench_tls_conn_setup(l->tls, &l->conns[i], i);
+	return 0;
+}
+
 static int setup(struct bench_loop *l, const struct bench_loop_params *p)
 {
 	l->cfg = p->cfg;
 	l->ops = p->ops;
 	l->spec = *p->spec;
 	l->ccfg = (struct client_cfg){
-		p->cfg->mode, p->cfg->no_rset, p->cfg->rcpts, p->cfg->helo, p->auth_b64, &l->spec
+		p->cfg->mode,
+		p->cfg->no_rset,
+		p->cfg->rcpts,
+		p->cfg->helo,
+		p->auth_b64,
+		&l->spec,
+		p->cfg->tls == BENCH_TLS_STARTTLS,
 	};
 	l->conn_count = p->conn_count;
 	l->stats = p->stats;
@@ -453,11 +565,17 @@ static int setup(struct bench_loop *l, const struct bench_loop_params *p)
 		l->free_slots[l->conn_count - 1 - i] = i; /* slot 0 connects first */
 	}
 	l->free_count = l->conn_count;
-	return 0;
+	return setup_tls(l, cap);
 }
 
 static void teardown(struct bench_loop *l)
 {
+	if (l->tls != NULL) {
+		for (uint32_t i = 0; l->conns != NULL && i < l->conn_count; i++)
+			bench_tls_end(&l->conns[i]);
+		bench_tls_close(l->tls);
+		free(l->tls);
+	}
 	free(l->conns);
 	free(l->out_mem);
 	free(l->idle);

@@ -20,8 +20,12 @@
  * up or failed (warm-up), so connection set-up does not count as message
  * latency outside connect mode.
  *
+ * TLS (--starttls, --tls) sits between the socket bytes and the session
+ * (bench_tls.h): received bytes go to it instead of the session once a
+ * handshake has begun, and the session's output leaves through it.
+ *
  * Memory: sizeof(struct bench_conn) plus client_proto_out_bytes() per slot,
- * allocated at start-up.
+ * and with TLS a ciphertext buffer per slot, allocated at start-up.
  */
 #ifndef SMTPSINK_BENCH_LOOP_H
 #define SMTPSINK_BENCH_LOOP_H
@@ -37,6 +41,7 @@
 #include "bench_qidlog.h"
 #include "bench_sched.h"
 #include "bench_stats.h"
+#include "bench_tls.h"
 #include "client_proto.h"
 
 #define BENCH_CONN_IOV_MAX 3u
@@ -60,7 +65,7 @@ struct bench_conn {
 	bool sending; /* a send is in flight */
 	bool recv_armed, peer_eof, close_done, idle_listed, has_msg;
 	int chain_err; /* io_uring: the connect chain's first error */
-	uint32_t out_off; /* bytes of the current output already sent */
+	uint32_t out_off; /* bytes of the current output already sent (TLS: sealed) */
 	uint32_t session_msgs; /* messages this session delivered */
 	uint64_t connect_ns; /* the connection was asked for */
 	uint64_t last_ns; /* last progress: connect, send or receive */
@@ -71,6 +76,7 @@ struct bench_conn {
 	struct msghdr mh;
 	struct bench_op connect_op, recv_op, send_op, cancel_op, close_op;
 	struct client_proto proto;
+	struct bench_tls_conn tls;
 };
 
 /* The worker's stats so far, once a second, with c.open_conns set (for the
@@ -96,6 +102,7 @@ struct bench_loop {
 	struct bench_sched sched;
 	struct bench_stats *stats;
 	struct bench_qidlog *qlog;
+	struct bench_tls *tls; /* --starttls, --tls; NULL: clear text */
 	bench_progress_fn progress;
 	void *progress_ctx;
 	volatile sig_atomic_t *stop; /* set by SIGINT: no new messages */
@@ -122,6 +129,10 @@ struct bench_loop_params {
 int bench_loop_run(const struct bench_loop_params *p);
 
 uint64_t bench_clock_ns(void);
+
+/* c->iov: what is left of the session's output after c->out_off bytes
+ * (for a send, or for TLS to seal). */
+void bench_loop_out_iov(struct bench_conn *c);
 
 /* Backend -> loop, from inside run_once(). */
 void bench_loop_on_connected(struct bench_conn *c, int res);

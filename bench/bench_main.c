@@ -20,6 +20,7 @@
 #include "bench_prom.h"
 #include "bench_qidlog.h"
 #include "bench_report.h"
+#include "bench_tls.h"
 #include "bench_workers.h"
 #include "client_msg.h"
 #include "io_classify.h"
@@ -152,13 +153,13 @@ static void install_signals(void)
 }
 
 /* The run's verdict: exit 1 when nothing connected, no transaction could
- * start, or more transactions failed (or connections outside one) than
- * --max-failures. */
+ * start, or more transactions failed (or connections or TLS handshakes
+ * outside connect mode) than --max-failures. */
 static int verdict(const struct bench_config *cfg, const struct bench_counts *c)
 {
 	uint64_t failures = c->txn_failed;
-	if (cfg->mode != CLIENT_MODE_CONNECT) /* there a refused connection is a failed message */
-		failures += c->errors[BENCH_ERR_CONNECT];
+	if (cfg->mode != CLIENT_MODE_CONNECT) /* there a refused connection (or handshake) is a failed message */
+		failures += c->errors[BENCH_ERR_CONNECT] + c->errors[BENCH_ERR_TLS_HANDSHAKE];
 	if (c->sessions == 0) {
 		fprintf(stderr, "smtpsink-bench: no connection could be made to %s\n", cfg->target_text);
 		return 1;
@@ -268,6 +269,12 @@ int main(int argc, char **argv)
 	int r = bench_options_parse(argc, argv, &cfg);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
+	char why[256];
+	if (cfg.tls != BENCH_TLS_NONE && !bench_tls_check(&cfg, why, sizeof why)) {
+		fprintf(stderr, "smtpsink-bench: TLS: %s\n", why);
+		free(cfg.source);
+		return 2;
+	}
 	rlim_t nofile = raise_nofile();
 	const struct bench_backend *ops = choose_backend(&cfg);
 	struct client_msg_spec spec;

@@ -19,6 +19,7 @@
 #include "bench_config.h"
 #include "bench_sched.h"
 #include "cli.h"
+#include "tls_ctx.h"
 
 #ifndef SMTPSINK_VERSION
 #define SMTPSINK_VERSION "0"
@@ -293,6 +294,47 @@ static const char *check_helo(const char *h)
 	return NULL;
 }
 
+/* TLS (tls/): STARTTLS or implicit TLS, resumption, versions, ciphers. */
+static void rows_tls(struct cli *c, struct bench_config *cfg)
+{
+	const struct cli_opt rows[] = {
+		cli_flag("starttls", &cfg->starttls, "EHLO, STARTTLS, TLS handshake, EHLO again (RFC 3207)"),
+		cli_flag("tls", &cfg->implicit_tls, "implicit TLS: the handshake right after connect (port 465 style)"),
+		cli_flag("tls-resume", &cfg->tls_resume,
+			 "resume TLS sessions from the tickets each worker's connections were given"),
+		cli_def(cli_string("tls-protocols", &cfg->tls_protocols, "LIST", "TLS versions: TLSv1.2,TLSv1.3"),
+			"TLSv1.2,TLSv1.3"),
+		cli_def(cli_string("tls-ciphers", &cfg->tls_ciphers, "LIST",
+				   "OpenSSL cipher names, ':'-separated (TLS_* are TLS 1.3 suites)"),
+			"OpenSSL's"),
+		cli_string("tls-sni", &cfg->tls_sni, "NAME", "server name indication to send"),
+	};
+	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
+}
+
+/* The TLS flags together. */
+static int check_tls(const struct cli *c, struct bench_config *cfg)
+{
+	if (cfg->starttls && cfg->implicit_tls) {
+		cli_error(c, "--starttls or --tls, not both");
+		return -1;
+	}
+	cfg->tls = cfg->starttls ? BENCH_TLS_STARTTLS : cfg->implicit_tls ? BENCH_TLS_IMPLICIT : BENCH_TLS_NONE;
+	bool tuned = cfg->tls_resume || cfg->tls_protocols || cfg->tls_ciphers || cfg->tls_sni;
+	if (cfg->tls == BENCH_TLS_NONE && tuned) {
+		cli_error(c, "--tls-resume, --tls-protocols, --tls-ciphers and --tls-sni need --starttls or --tls");
+		return -1;
+	}
+	const char *why = tls_ctx_check_protocols(cfg->tls_protocols);
+	if (why != NULL) {
+		cli_error(c, "%s", why);
+		return -1;
+	}
+	if (cfg->tls_sni != NULL && check_helo(cfg->tls_sni) != NULL)
+		return cli_bad(c, "tls-sni", cfg->tls_sni, "a host name: printable ASCII without spaces");
+	return 0;
+}
+
 /* Checks that need every option. */
 static int check(const struct cli *c, struct bench_config *cfg)
 {
@@ -310,7 +352,7 @@ static int check(const struct cli *c, struct bench_config *cfg)
 			return cli_bad(c, "source-addrs", "", "not the target's address family");
 	if (cfg->messages == 0)
 		cfg->messages = cfg->duration_ns ? BENCH_SCHED_UNLIMITED : DEFAULT_MESSAGES;
-	return 0;
+	return check_tls(c, cfg);
 }
 
 int bench_options_parse(int argc, char **argv, struct bench_config *cfg)
@@ -325,6 +367,7 @@ int bench_options_parse(int argc, char **argv, struct bench_config *cfg)
 	set_defaults(cfg);
 	rows_run(&c, cfg);
 	rows_client(&c, cfg);
+	rows_tls(&c, cfg);
 	const char *target;
 	size_t npos;
 	int r = cli_parse(&c, argc, argv, &target, 1, &npos);

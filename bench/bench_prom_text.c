@@ -19,9 +19,12 @@ static const uint64_t bounds_ns[BENCH_PROM_BUCKETS] = {
 	50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000,
 };
 
-static const enum client_step hist_steps[BENCH_PROM_HISTS] = { CLIENT_STEP_EOD, CLIENT_STEP_MESSAGE };
-static const char *const hist_names[BENCH_PROM_HISTS] = { "end_of_data_seconds", "message_seconds" };
+static const enum client_step hist_steps[BENCH_PROM_HISTS] = { CLIENT_STEP_TLS_HANDSHAKE, CLIENT_STEP_EOD,
+							       CLIENT_STEP_MESSAGE };
+static const char *const hist_names[BENCH_PROM_HISTS] = { "tls_handshake_seconds", "end_of_data_seconds",
+							  "message_seconds" };
 static const char *const hist_help[BENCH_PROM_HISTS] = {
+	"A completed TLS handshake, from the connection (--tls) or STARTTLS's 220 to its end",
 	"From the write that ends a message's data to its reply",
 	"A whole transaction, from its intended start to its end-of-data reply",
 };
@@ -76,6 +79,11 @@ static void labelled(FILE *f, const struct bench_counts *c)
 	for (unsigned e = 0; e < BENCH_ERR_COUNT; e++)
 		fprintf(f, PREFIX "errors_total{kind=\"%s\"} %" PRIu64 "\n", bench_error_name((enum bench_error)e),
 			c->errors[e]);
+	family(f, "tls_handshakes_total", "counter",
+	       "TLS handshakes: ok (full), resumed (from a session ticket), failed (begun, never completed)");
+	fprintf(f, PREFIX "tls_handshakes_total{result=\"ok\"} %" PRIu64 "\n", c->tls_handshakes - c->tls_resumed);
+	fprintf(f, PREFIX "tls_handshakes_total{result=\"resumed\"} %" PRIu64 "\n", c->tls_resumed);
+	fprintf(f, PREFIX "tls_handshakes_total{result=\"failed\"} %" PRIu64 "\n", c->tls_failed);
 }
 
 int bench_prom_write(FILE *f, const struct bench_prom_snap *s, double rate)

@@ -3,8 +3,8 @@
  * text (exposition format 0.0.4), for --prometheus.
  *
  * Owns: the snapshot the exporter serves (struct bench_prom_snap: the
- * run's counters, and the end-of-data and message latencies as cumulative
- * buckets), filling it from a bench_stats, and writing it as text: metric
+ * run's counters, and the TLS handshake, end-of-data and message latencies
+ * as cumulative buckets), filling it from a bench_stats, and writing it as text: metric
  * names (all prefixed smtpsink_bench_), HELP and TYPE lines, labels.
  *
  * Does not: serve HTTP, or share the snapshot between threads
@@ -23,7 +23,7 @@
 #include "bench_stats.h"
 
 #define BENCH_PROM_BUCKETS 16u /* 100 us .. 10 s, then +Inf */
-#define BENCH_PROM_HISTS 2u /* end_of_data, message (BENCH_STEPS_LIVE) */
+#define BENCH_PROM_HISTS 3u /* tls_handshake, end_of_data, message (BENCH_STEPS_LIVE) */
 
 struct bench_prom_hist {
 	uint64_t le[BENCH_PROM_BUCKETS]; /* values <= bench_prom_bound_ns(i) */

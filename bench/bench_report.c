@@ -21,6 +21,7 @@
 #define NS_PER_MS 1e6
 
 static const char *const mode_names[] = { "connect", "reuse", "pipeline", "bdat" };
+static const char *const tls_names[] = { "none", "starttls", "implicit" };
 static const double percentiles[] = { 50, 90, 99, 99.9 };
 static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99.9" };
 #define PERCENTILE_COUNT (sizeof percentiles / sizeof percentiles[0])
@@ -108,10 +109,22 @@ static void human_counts(FILE *f, const struct bench_counts *c)
 		(unsigned long long)c->enobufs);
 }
 
+/* Handshakes: completed (full and resumed) and failed, per second. */
+static void human_tls(FILE *f, const struct bench_config *cfg, const struct bench_counts *c)
+{
+	fprintf(f, "  TLS (%s%s): %llu handshakes (%.1f/s): %llu full, %llu resumed, %llu failed\n",
+		tls_names[cfg->tls], cfg->tls_resume ? ", --tls-resume" : "", (unsigned long long)c->tls_handshakes,
+		per_s(c->tls_handshakes, bench_report_elapsed_s(c)),
+		(unsigned long long)(c->tls_handshakes - c->tls_resumed), (unsigned long long)c->tls_resumed,
+		(unsigned long long)c->tls_failed);
+}
+
 void bench_report_human(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s)
 {
 	human_header(f, ri);
 	human_counts(f, &s->c);
+	if (ri->cfg->tls != BENCH_TLS_NONE)
+		human_tls(f, ri->cfg, &s->c);
 	if (ri->cfg->rate > 0)
 		human_rate(f, ri->cfg, &s->c);
 	fprintf(f, "  %-14s %10s", "latency (us)", "count");
@@ -165,6 +178,21 @@ static void json_maps(FILE *f, const struct bench_counts *c)
 	fprintf(f, "},\n");
 }
 
+static void json_tls(FILE *f, const struct bench_config *cfg, const struct bench_counts *c)
+{
+	if (cfg->tls == BENCH_TLS_NONE) {
+		fprintf(f, "  \"tls\": null,\n");
+		return;
+	}
+	fprintf(f,
+		"  \"tls\": {\"mode\": \"%s\", \"resume\": %s, \"handshakes\": %llu, \"handshakes_per_s\": %.1f, "
+		"\"full\": %llu, \"resumed\": %llu, \"failed\": %llu},\n",
+		tls_names[cfg->tls], cfg->tls_resume ? "true" : "false", (unsigned long long)c->tls_handshakes,
+		per_s(c->tls_handshakes, bench_report_elapsed_s(c)),
+		(unsigned long long)(c->tls_handshakes - c->tls_resumed), (unsigned long long)c->tls_resumed,
+		(unsigned long long)c->tls_failed);
+}
+
 void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s)
 {
 	const struct bench_config *cfg = ri->cfg;
@@ -182,6 +210,7 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 		(unsigned long long)c->txn_started, (unsigned long long)c->txn_failed);
 	fprintf(f, "  \"sessions\": %llu, \"sessions_per_s\": %.1f,\n", (unsigned long long)c->sessions,
 		per_s(c->sessions, secs));
+	json_tls(f, cfg, c);
 	fprintf(f, "  \"bytes_sent\": %llu, \"bytes_received\": %llu, \"bytes_per_s\": %.1f,\n",
 		(unsigned long long)c->bytes_sent, (unsigned long long)c->bytes_received, per_s(c->bytes_sent, secs));
 	double achieved;
@@ -202,9 +231,10 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 
 /* The p99 is of the message latency (a whole transaction, from its
  * intended start to its end-of-data reply: the run's main figure in every
- * mode), over the whole run so far; "-" before the first message. */
+ * mode), over the whole run so far; "-" before the first message.  With
+ * TLS, the handshakes completed per second over the last interval. */
 void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
-			   double elapsed_s)
+			   double elapsed_s, bool tls)
 {
 	const struct bench_counts *c = &now->c;
 	const struct hdr_histogram *msg = &now->lat[CLIENT_STEP_MESSAGE];
@@ -214,8 +244,11 @@ void bench_report_progress(FILE *f, const struct bench_stats *now, const struct 
 	char p99[32] = "-";
 	if (msg->total_count > 0)
 		snprintf(p99, sizeof p99, "%.1f", (double)hdr_value_at_percentile(msg, 99) / NS_PER_US);
-	fprintf(f, "\r%8.1f s %9.0f msg/s %11llu messages  p99 message %9s us %7llu errors %7llu open   ", elapsed_s,
+	fprintf(f, "\r%8.1f s %9.0f msg/s %11llu messages  p99 message %9s us %7llu errors %7llu open", elapsed_s,
 		dt_s > 0 ? (double)(c->messages - prev->messages) / dt_s : 0.0, (unsigned long long)c->messages, p99,
 		(unsigned long long)errors, (unsigned long long)c->open_conns);
+	if (tls)
+		fprintf(f, " %8.0f hs/s", dt_s > 0 ? (double)(c->tls_handshakes - prev->tls_handshakes) / dt_s : 0.0);
+	fputs("   ", f);
 	fflush(f);
 }

@@ -23,9 +23,9 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 bool bench_report_rate_warning(FILE *f, const struct bench_config *cfg, const struct bench_counts *c);
 /* One "\r..." line: elapsed_s since the run began, the message rate since
  * prev (dt_s seconds ago), the counts so far and the p99 of the message
- * latency so far. */
+ * latency so far; with tls, the handshake rate since prev. */
 void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
-			   double elapsed_s);
+			   double elapsed_s, bool tls);
 double bench_report_elapsed_s(const struct bench_counts *c);
 
 #endif

@@ -15,7 +15,7 @@
 
 static const char *const error_names[BENCH_ERR_COUNT] = {
 	"connect_failed",    "timeout",		 "unexpected_reply", "malformed_reply",
-	"extension_missing", "closed_by_server", "io_error",
+	"extension_missing", "closed_by_server", "io_error",	     "tls_handshake",
 };
 
 const char *bench_error_name(enum bench_error e)

@@ -29,7 +29,9 @@
 #define BENCH_STEPS_ALL (BENCH_STEP_BIT(CLIENT_STEP_COUNT) - 1u)
 /* The latencies a run shows while it goes (progress line, --prometheus):
  * only these travel in a worker's once-a-second snapshot. */
-#define BENCH_STEPS_LIVE (BENCH_STEP_BIT(CLIENT_STEP_EOD) | BENCH_STEP_BIT(CLIENT_STEP_MESSAGE))
+#define BENCH_STEPS_LIVE                                                               \
+	(BENCH_STEP_BIT(CLIENT_STEP_TLS_HANDSHAKE) | BENCH_STEP_BIT(CLIENT_STEP_EOD) | \
+	 BENCH_STEP_BIT(CLIENT_STEP_MESSAGE))
 
 enum bench_error {
 	BENCH_ERR_CONNECT, /* the connection could not be made */
@@ -39,6 +41,7 @@ enum bench_error {
 	BENCH_ERR_EXTENSION_MISSING, /* the mode needs PIPELINING or CHUNKING */
 	BENCH_ERR_CLOSED, /* the server closed before QUIT was answered */
 	BENCH_ERR_IO, /* send or receive failed (reset, ...) */
+	BENCH_ERR_TLS_HANDSHAKE, /* the TLS handshake failed: an alert, a protocol error, the connection lost */
 	BENCH_ERR_COUNT
 };
 
@@ -47,6 +50,9 @@ struct bench_counts {
 	uint64_t message_bytes;
 	uint64_t txn_started, txn_failed;
 	uint64_t sessions; /* connections established */
+	uint64_t tls_handshakes; /* completed, full or resumed */
+	uint64_t tls_resumed; /* of those, resumed from a session ticket */
+	uint64_t tls_failed; /* begun and never completed (any reason, timeouts included) */
 	uint64_t bytes_sent, bytes_received;
 	uint64_t errors[BENCH_ERR_COUNT];
 	uint64_t replies[BENCH_REPLY_CODES];

@@ -76,7 +76,7 @@ static void show_live(struct live_view *v, const struct bench_stats *now)
 		return;
 	uint64_t t = bench_clock_ns();
 	double dt = (double)(t - v->prev_ns) / 1e9, elapsed = (double)(t - v->start_ns) / 1e9;
-	bench_report_progress(stderr, now, &v->prev, dt, elapsed);
+	bench_report_progress(stderr, now, &v->prev, dt, elapsed, v->r->cfg->tls != BENCH_TLS_NONE);
 	v->prev = now->c;
 	v->prev_ns = t;
 	v->printed = true;

@@ -32,6 +32,7 @@ enum rp_state {
 enum action {
 	ACT_NONE,
 	ACT_EHLO,
+	ACT_STARTTLS,
 	ACT_AUTH,
 	ACT_NEXT, /* ask for a message: transaction start, idle or QUIT */
 	ACT_MAIL,
@@ -46,7 +47,8 @@ enum action {
 #define QUEUED_AS "queued as "
 
 static const char *const step_names[CLIENT_STEP_COUNT] = {
-	"connect", "greeting", "ehlo", "auth", "rset", "mail", "rcpt", "data", "end_of_data", "quit", "message",
+	"connect", "greeting", "ehlo", "starttls",    "tls_handshake", "auth",	  "rset",
+	"mail",	   "rcpt",     "data", "end_of_data", "quit",	       "message",
 };
 
 const char *client_step_name(enum client_step st)
@@ -137,6 +139,7 @@ static bool expected_code(enum client_step step, unsigned code)
 {
 	switch (step) {
 	case CLIENT_STEP_GREETING:
+	case CLIENT_STEP_STARTTLS:
 		return code == 220;
 	case CLIENT_STEP_AUTH:
 		return code == 235;
@@ -233,6 +236,24 @@ static void on_data(struct client_proto *s, unsigned slot, unsigned code, bool o
 	s->action = ACT_CONTENT;
 }
 
+/* What follows an EHLO reply: STARTTLS (once), AUTH, a transaction, or
+ * QUIT when it was refused or lacks an extension the run needs. */
+static enum action after_ehlo(struct client_proto *s, bool ok)
+{
+	bool want_tls = s->cfg->starttls && !s->tls;
+	if (ok &&
+	    ((s->cfg->mode == CLIENT_MODE_PIPELINE && !s->ext_pipelining && !want_tls) ||
+	     (s->cfg->mode == CLIENT_MODE_BDAT && !s->ext_chunking && !want_tls) || (want_tls && !s->ext_starttls))) {
+		session_error(s, CLIENT_ERR_EXTENSION_MISSING, 0);
+		ok = false;
+	}
+	if (!ok)
+		return ACT_QUIT;
+	if (want_tls)
+		return ACT_STARTTLS;
+	return s->cfg->auth_b64 ? ACT_AUTH : ACT_NEXT;
+}
+
 static void on_session_step(struct client_proto *s, enum client_step step, bool ok)
 {
 	switch (step) {
@@ -240,12 +261,15 @@ static void on_session_step(struct client_proto *s, enum client_step step, bool 
 		s->action = ok ? ACT_EHLO : ACT_QUIT;
 		break;
 	case CLIENT_STEP_EHLO:
-		if (ok && ((s->cfg->mode == CLIENT_MODE_PIPELINE && !s->ext_pipelining) ||
-			   (s->cfg->mode == CLIENT_MODE_BDAT && !s->ext_chunking))) {
-			session_error(s, CLIENT_ERR_EXTENSION_MISSING, 0);
-			ok = false;
+		s->action = after_ehlo(s, ok);
+		break;
+	case CLIENT_STEP_STARTTLS:
+		if (ok) {
+			s->status = CLIENT_STARTTLS; /* nothing more in clear */
+			s->action = ACT_NONE;
+		} else {
+			s->action = ACT_QUIT;
 		}
-		s->action = !ok ? ACT_QUIT : s->cfg->auth_b64 ? ACT_AUTH : ACT_NEXT;
 		break;
 	case CLIENT_STEP_AUTH:
 		s->action = ok ? ACT_NEXT : ACT_QUIT;
@@ -331,6 +355,8 @@ static void on_line(struct client_proto *s, uint64_t now_ns)
 			s->ext_pipelining = true;
 		if (keyword_is(s->text, s->text_len, "CHUNKING"))
 			s->ext_chunking = true;
+		if (keyword_is(s->text, s->text_len, "STARTTLS"))
+			s->ext_starttls = true;
 	}
 	if (!s->rp_more)
 		on_reply(s, now_ns);
@@ -569,6 +595,10 @@ void client_proto_write(struct client_proto *s, struct client_out *o, uint64_t n
 		put(o, LIT("\r\n"));
 		expect(s, CLIENT_STEP_EHLO, 0, 1);
 		break;
+	case ACT_STARTTLS:
+		put(o, LIT("STARTTLS\r\n"));
+		expect(s, CLIENT_STEP_STARTTLS, 0, 1);
+		break;
 	case ACT_AUTH:
 		put(o, LIT("AUTH PLAIN "));
 		put(o, s->cfg->auth_b64, strlen(s->cfg->auth_b64));
@@ -600,6 +630,23 @@ void client_proto_write(struct client_proto *s, struct client_out *o, uint64_t n
 	}
 }
 
+void client_proto_tls_started(struct client_proto *s, uint64_t now_ns)
+{
+	if (s->status != CLIENT_STARTTLS)
+		return;
+	s->status = CLIENT_ACTIVE;
+	s->tls = true;
+	/* RFC 3207 4.2: what the server said before TLS is forgotten */
+	s->ext_pipelining = s->ext_chunking = s->ext_starttls = false;
+	s->action = ACT_EHLO;
+	s->sent_ns = now_ns;
+}
+
+void client_proto_greeting_from(struct client_proto *s, uint64_t now_ns)
+{
+	s->sent_ns = now_ns;
+}
+
 void client_proto_wake(struct client_proto *s)
 {
 	if (s->status != CLIENT_IDLE)
@@ -614,7 +661,7 @@ size_t client_proto_out_bytes(const struct client_cfg *cfg)
 	size_t n = sizeof "RSET\r\n" + sizeof "MAIL FROM:<>\r\n" + from;
 	n += (size_t)cfg->rcpts * (sizeof "RCPT TO:<>\r\n" + to);
 	n += sizeof "DATA\r\n" + BDAT_LINE_MAX_BYTES + client_msg_put_room(cfg->msg) + sizeof ".\r\n";
-	n += sizeof "EHLO \r\n" + strlen(cfg->helo) + sizeof "QUIT\r\n";
+	n += sizeof "EHLO \r\n" + strlen(cfg->helo) + sizeof "QUIT\r\n" + sizeof "STARTTLS\r\n";
 	n += sizeof "AUTH PLAIN \r\n" + (cfg->auth_b64 ? strlen(cfg->auth_b64) : 0);
 	return n + client_msg_put_room(cfg->msg); /* pipeline: content, then a group */
 }

@@ -12,6 +12,11 @@
  *             content, end of data and the next group in one write;
  *   bdat      [RSET] MAIL RCPT... "BDAT n LAST" and the content in one write
  *             (RFC 3030).
+ * With starttls (RFC 3207) the first EHLO is followed by STARTTLS; its 220
+ * leaves the session in CLIENT_STARTTLS until the caller has made the TLS
+ * handshake and calls client_proto_tls_started(), then EHLO is sent again
+ * and the session goes on as above.  Implicit TLS is the caller's alone
+ * (the session starts once the handshake is done).
  * A transaction that failed before its end of data (MAIL or every RCPT
  * refused, DATA refused) is followed by RSET whatever the mode.
  *
@@ -65,6 +70,8 @@ enum client_step {
 	CLIENT_STEP_CONNECT,
 	CLIENT_STEP_GREETING,
 	CLIENT_STEP_EHLO,
+	CLIENT_STEP_STARTTLS, /* the STARTTLS command's 220 */
+	CLIENT_STEP_TLS_HANDSHAKE, /* timed by the I/O layer: the 220 (or connect) to the handshake's end */
 	CLIENT_STEP_AUTH,
 	CLIENT_STEP_RSET,
 	CLIENT_STEP_MAIL,
@@ -81,7 +88,7 @@ enum client_error {
 	CLIENT_ERR_NONE,
 	CLIENT_ERR_MALFORMED_REPLY, /* not "ddd[ -]text CRLF", or a line too long */
 	CLIENT_ERR_UNSOLICITED_REPLY, /* a reply when none was awaited */
-	CLIENT_ERR_EXTENSION_MISSING, /* pipeline without PIPELINING, bdat without CHUNKING */
+	CLIENT_ERR_EXTENSION_MISSING, /* pipeline without PIPELINING, bdat without CHUNKING, starttls without STARTTLS */
 };
 
 enum client_ev_type {
@@ -122,6 +129,7 @@ struct client_cfg {
 	const char *helo;
 	const char *auth_b64; /* AUTH PLAIN initial response; NULL: no AUTH */
 	const struct client_msg_spec *msg;
+	bool starttls; /* STARTTLS after the first EHLO (RFC 3207) */
 };
 
 enum client_status {
@@ -129,6 +137,7 @@ enum client_status {
 	CLIENT_IDLE, /* ready for a message; none available yet */
 	CLIENT_DONE, /* QUIT answered: close */
 	CLIENT_FAILED, /* cannot go on: close without QUIT */
+	CLIENT_STARTTLS, /* STARTTLS answered 220: the caller makes the TLS handshake */
 };
 
 struct client_txn {
@@ -153,7 +162,8 @@ struct client_proto {
 	uint8_t content_slot; /* txn whose content goes next */
 	bool need_rset; /* the last transaction ended early */
 	bool quit_after; /* QUIT once the awaited replies are in */
-	bool ext_pipelining, ext_chunking;
+	bool ext_pipelining, ext_chunking, ext_starttls;
+	bool tls; /* STARTTLS done: the session is on TLS */
 	uint8_t runs_head, runs_count;
 	struct client_run runs[CLIENT_RUNS_MAX];
 	uint64_t sent_ns; /* when the outstanding write was made */
@@ -174,6 +184,11 @@ void client_proto_init(struct client_proto *s, const struct client_cfg *cfg, con
 void client_proto_feed(struct client_proto *s, const uint8_t *in, size_t len, uint64_t now_ns);
 bool client_proto_want_write(const struct client_proto *s);
 void client_proto_write(struct client_proto *s, struct client_out *out, uint64_t now_ns);
+/* The STARTTLS handshake is done (status CLIENT_STARTTLS): EHLO again. */
+void client_proto_tls_started(struct client_proto *s, uint64_t now_ns);
+/* Implicit TLS: the banner's latency counts from now_ns (the handshake's
+ * end), not from the connection. */
+void client_proto_greeting_from(struct client_proto *s, uint64_t now_ns);
 /* Idle: ask next_msg again at the next write. */
 void client_proto_wake(struct client_proto *s);
 /* The connection is lost (EOF, error, timeout): transactions in flight

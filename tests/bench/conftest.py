@@ -1,7 +1,7 @@
 """Fixtures of the smtpsink-bench integration tests (suite 'bench').
 
-Owns: finding the two binaries (env SMTPSINK_BIN and SMTPSINK_BENCH_BIN,
-default <repo>/build/...), starting smtpsink (or Postfix smtp-sink) on a
+Owns: finding the binaries (env SMTPSINK_BIN, SMTPSINK_BENCH_BIN and
+SPOOL_TOOL_BIN, default <repo>/build/..., the spool tool next to the server), starting smtpsink (or Postfix smtp-sink) on a
 free loopback port and knowing when it listens without connecting to it
 (a probe connection would count as a served session), stopping it with
 SIGTERM and parsing the summary line, running smtpsink-bench with --json,
@@ -60,6 +60,24 @@ def smtpsink_bin():
 @pytest.fixture(scope="session")
 def bench_bin():
     return binary("SMTPSINK_BENCH_BIN", REPO / "build" / "bench" / "smtpsink-bench")
+
+
+@pytest.fixture(scope="session")
+def spool_tool_bin(smtpsink_bin):
+    """smtpsink-spool: SPOOL_TOOL_BIN, else in the server's build tree
+    (build/io/smtpsink -> build/tools/spool/smtpsink-spool)."""
+    return binary("SPOOL_TOOL_BIN", Path(smtpsink_bin).resolve().parents[1] / "tools" / "spool" / "smtpsink-spool")
+
+
+@pytest.fixture
+def spool_ls(spool_tool_bin):
+    """spool_ls(dir) -> every record of `smtpsink-spool --spool DIR ls --json`."""
+    def ls(spool):
+        p = subprocess.run([str(spool_tool_bin), "--spool", str(spool), "ls", "--json"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        assert p.returncode == 0, p.stderr.decode()
+        return [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
+    return ls
 
 
 def free_port():

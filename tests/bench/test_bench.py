@@ -22,7 +22,16 @@ summary line, and the --qid-log file.  Covered:
     with one worker and merged over two;
   - --prometheus: scraped while a run goes the counts grow, and after it
     (--prometheus-linger) they equal the JSON report's; `promtool check
-    metrics` finds nothing to say (when installed); a port in use is refused.
+    metrics` finds nothing to say (when installed); a port in use is refused;
+  - TLS (issue 14) against smtpsink --tls-self-signed: --starttls and --tls
+    in connect, reuse and pipeline modes on both backends accept every
+    message, with a handshake per connection, and the spool's records carry
+    the TLS facts (smtpsink-spool ls --json); --tls-resume resumes every
+    handshake but each connection slot's first (TLS 1.3 and 1.2); a server
+    whose handshakes fail (--fault tls:fail) or never answer gives handshake
+    failures of their kind; --tls-protocols and --tls-sni reach the server;
+    the summary's TLS row, the progress line's hs/s and the TLS metrics;
+    bad TLS options are refused.
 """
 
 import json
@@ -38,6 +47,8 @@ import urllib.request
 
 import pytest
 
+from contextlib import contextmanager
+
 from conftest import free_port, read_qid_log, read_spool
 
 MODES = [
@@ -49,7 +60,7 @@ MODES = [
 ]
 MSGID_RE = re.compile(rb"Message-ID: <(\d+)@smtpsink-bench>")
 ERROR_KINDS = ["connect_failed", "timeout", "unexpected_reply", "malformed_reply", "extension_missing",
-               "closed_by_server", "io_error"]
+               "closed_by_server", "io_error", "tls_handshake"]
 
 
 def no_errors(r):
@@ -244,8 +255,9 @@ def test_auth_and_body_file(smtpsink, bench, tmp_path):
             assert rec["rcpts"] == [f"t1.{seq}@y.test"]
 
 
-def test_timeout_on_a_silent_server(bench):
-    """A server that accepts and never speaks: every session times out."""
+@contextmanager
+def silent_server():
+    """A listener that accepts and never says a word; yields its target."""
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(64)
@@ -263,16 +275,21 @@ def test_timeout_on_a_silent_server(bench):
     t = threading.Thread(target=accept)
     t.start()
     try:
-        t0 = time.monotonic()
-        r, _ = bench(f"127.0.0.1:{lst.getsockname()[1]}", "--connections", 4, "--messages", 10, "--timeout", 1,
-                     rc=1)
-        assert time.monotonic() - t0 < 10
+        yield f"127.0.0.1:{lst.getsockname()[1]}"
     finally:
         stop.set()
         t.join()
         for s in held:
             s.close()
         lst.close()
+
+
+def test_timeout_on_a_silent_server(bench):
+    """A server that accepts and never speaks: every session times out."""
+    with silent_server() as target:
+        t0 = time.monotonic()
+        r, _ = bench(target, "--connections", 4, "--messages", 10, "--timeout", 1, rc=1)
+        assert time.monotonic() - t0 < 10
     assert r["errors"]["timeout"] == 4 and r["messages"] == 0 and r["sessions"] == 4
 
 
@@ -463,3 +480,210 @@ def test_prometheus_address_in_use(bench_bin):
         p = subprocess.run([str(bench_bin), "--prometheus", f"127.0.0.1:{port}", "--messages", "1",
                             "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     assert p.returncode == 1 and f"--prometheus 127.0.0.1:{port}: cannot listen" in p.stderr.decode(), p.stderr
+
+
+# -- TLS (issue 14) ------------------------------------------------------------
+TLS_SERVER = ("--tls-self-signed", "--hostname", "mx.bench.test")
+
+
+def tls_sink(smtpsink, *args):
+    """smtpsink with a self-signed certificate: STARTTLS on srv.port,
+    implicit TLS on srv.tls_port."""
+    tls_port = free_port()
+    srv = smtpsink(*TLS_SERVER, "--listen-tls", f"127.0.0.1:{tls_port}", *args)
+    srv.tls_port = tls_port
+    return srv
+
+
+def tls_target(srv, tls):
+    return f"127.0.0.1:{srv.port if tls == 'starttls' else srv.tls_port}"
+
+
+def check_tls_replies(r, tls):
+    """STARTTLS: a second 220 and a second EHLO per session; implicit TLS:
+    neither.  A handshake latency per session either way."""
+    sessions = r["sessions"]
+    lat = r["latency_us"]
+    replies = {int(k): v for k, v in r["replies"].items()}
+    assert lat["tls_handshake"]["count"] == sessions, lat
+    if tls == "starttls":
+        assert replies[220] == 2 * sessions and lat["starttls"]["count"] == sessions, (replies, lat)
+        assert lat["ehlo"]["count"] == 2 * sessions, lat
+    else:
+        assert replies[220] == sessions and "starttls" not in lat and lat["ehlo"]["count"] == sessions, lat
+
+
+@pytest.mark.parametrize("io", ["uring", "epoll"])
+@pytest.mark.parametrize("tls", ["starttls", "tls"])
+@pytest.mark.parametrize("mode", ["connect", "reuse", "pipeline"])
+def test_tls_every_message_accepted(smtpsink, bench, spool_ls, tmp_path, io, tls, mode):
+    """Sizes up to 100 kB: a write larger than one send of records is
+    sealed and sent in pieces."""
+    n = 60 if mode == "connect" else 300
+    spool = tmp_path / "spool"
+    srv = tls_sink(smtpsink, "--spool", str(spool), "--sync", "none", "--no-http")
+    r, _ = bench(tls_target(srv, tls), f"--{tls}", "--io", io, "--mode", mode, "--connections", 4, "--messages", n,
+                 "--size", "300-100000", "--seed", 11)
+    _, summary = srv.stop()
+    no_errors(r)
+    assert r["messages"] == n and r["transactions_started"] == n and r["transactions_failed"] == 0
+    assert r["sessions"] == (n if mode == "connect" else 4)
+    assert r["tls"] == {"mode": "starttls" if tls == "starttls" else "implicit", "resume": False,
+                        "handshakes": r["sessions"], "handshakes_per_s": r["tls"]["handshakes_per_s"],
+                        "full": r["sessions"], "resumed": 0, "failed": 0}, r["tls"]
+    assert r["tls"]["handshakes_per_s"] > 0
+    check_tls_replies(r, tls)
+    assert summary == {"connections": r["sessions"], "messages": n}, summary
+    records = spool_ls(spool)
+    assert len(records) == n and sum(rec["size"] for rec in records) == r["message_bytes"]
+    for rec in records:
+        assert rec["tls"].startswith("TLSv1.3 TLS_") and rec["protocol"] == "ESMTPS", rec
+
+
+@pytest.mark.parametrize("protocols", ["TLSv1.3", "TLSv1.2"])
+@pytest.mark.parametrize("tls", ["starttls", "tls"])
+@pytest.mark.parametrize("connections", [2, 4])
+def test_tls_resume(smtpsink, bench, tls, protocols, connections):
+    """Connect mode, two workers: only each connection slot's first
+    handshake is full (with one connection per worker: the worker's first);
+    every later one resumes from a ticket the worker was given."""
+    n = 80
+    srv = tls_sink(smtpsink, "--discard")
+    r, _ = bench(tls_target(srv, tls), f"--{tls}", "--tls-resume", "--tls-protocols", protocols, "--mode", "connect",
+                 "--connections", connections, "--workers", 2, "--messages", n)
+    _, summary = srv.stop()
+    no_errors(r)
+    t = r["tls"]
+    assert r["messages"] == n and summary["messages"] == n
+    assert t["handshakes"] == r["sessions"] == n and t["failed"] == 0, t
+    assert t["resumed"] == t["handshakes"] - connections and t["full"] == connections, t
+    # without --tls-resume nothing resumes
+    r, _ = bench(tls_target(srv := tls_sink(smtpsink, "--discard"), tls), f"--{tls}", "--tls-protocols", protocols,
+                 "--mode", "connect", "--connections", connections, "--workers", 2, "--messages", 20)
+    srv.stop()
+    assert r["tls"]["resumed"] == 0 and r["tls"]["full"] == 20, r["tls"]
+
+
+@pytest.mark.parametrize("io", ["uring", "epoll"])
+@pytest.mark.parametrize("tls", ["starttls", "tls"])
+def test_tls_handshake_failures(smtpsink, bench, io, tls):
+    """--fault tls:fail: every ClientHello gets a handshake_failure alert.
+    Connect mode: each message fails with its handshake; reuse mode: each
+    session, and no transaction starts."""
+    srv = tls_sink(smtpsink, "--discard", "--fault", "tls:fail")
+    target = tls_target(srv, tls)
+    r, err = bench(target, f"--{tls}", "--io", io, "--mode", "connect", "--connections", 3, "--messages", 12, rc=1)
+    assert r["errors"] == {k: 12 if k == "tls_handshake" else 0 for k in ERROR_KINDS}, r["errors"]
+    assert r["tls"]["failed"] == 12 and r["tls"]["handshakes"] == 0 and r["sessions"] == 12
+    assert r["transactions_failed"] == 12 and r["messages"] == 0
+    assert "TLS handshake failed: " in err and "alert handshake failure" in err, err
+    assert "12 failed (transactions and connections)" in err, err
+    r, err = bench(target, f"--{tls}", "--io", io, "--mode", "reuse", "--connections", 3, "--messages", 12, rc=1)
+    srv.stop()
+    assert r["errors"]["tls_handshake"] == 3 and r["tls"]["failed"] == 3 and r["transactions_started"] == 0
+    assert "no transaction could be started" in err, err
+
+
+def test_tls_handshake_timeout(bench):
+    """A server that never answers the ClientHello: the handshake times
+    out; a timeout, and a failed handshake."""
+    with silent_server() as target:
+        r, _ = bench(target, "--tls", "--connections", 3, "--messages", 6, "--timeout", 1, rc=1)
+    assert r["errors"]["timeout"] == 3 and r["errors"]["tls_handshake"] == 0
+    assert r["tls"]["failed"] == 3 and r["tls"]["handshakes"] == 0 and r["sessions"] == 3
+
+
+def test_tls_no_starttls_offered(smtpsink, bench):
+    """--starttls against a server without a certificate: STARTTLS is not
+    in the EHLO reply, so the sessions QUIT in clear (extension_missing)."""
+    srv = smtpsink("--discard")
+    r, _ = bench(f"127.0.0.1:{srv.port}", "--starttls", "--connections", 2, "--messages", 4, rc=1)
+    srv.stop()
+    assert r["errors"]["extension_missing"] == 2 and r["tls"]["handshakes"] == 0 and r["tls"]["failed"] == 0
+    assert r["transactions_started"] == 0
+
+
+def test_tls_protocols_and_sni(smtpsink, bench, spool_ls, tmp_path):
+    spool = tmp_path / "spool"
+    srv = tls_sink(smtpsink, "--spool", str(spool), "--sync", "none", "--no-http")
+    r, _ = bench(tls_target(srv, "starttls"), "--starttls", "--tls-protocols", "TLSv1.2", "--tls-sni", "mx.sni.test",
+                 "--tls-ciphers", "ECDHE-ECDSA-AES128-GCM-SHA256", "--connections", 2, "--messages", 10)
+    srv.stop()
+    no_errors(r)
+    records = spool_ls(spool)
+    assert len(records) == 10
+    for rec in records:
+        assert rec["tls"] == "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256" and rec["tls_sni"] == "mx.sni.test", rec
+
+
+@pytest.mark.parametrize("args,why", [
+    (["--starttls", "--tls"], "--starttls or --tls, not both"),
+    (["--tls-resume"], "need --starttls or --tls"),
+    (["--tls", "--tls-protocols", "SSLv3"], "--tls-protocols takes TLSv1.2 and/or TLSv1.3"),
+    (["--tls", "--tls-ciphers", "NO-SUCH-CIPHER"], "TLS: --tls-ciphers"),
+])
+def test_tls_bad_options(bench_bin, args, why):
+    p = subprocess.run([str(bench_bin), *args, "127.0.0.1:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=30)
+    assert p.returncode == 2 and why in p.stderr.decode(), p.stderr
+
+
+TLS_PROGRESS_RE = re.compile(r"^\s*([\d.]+) s\s+(\d+) msg/s\s+(\d+) messages\s+p99 message\s+([\d.]+|-) us"
+                             r"\s+(\d+) errors\s+(\d+) open\s+(\d+) hs/s\s*$")
+
+
+def test_tls_summary_and_progress(smtpsink, bench_bin):
+    """The summary's TLS row, the tls_handshake latency row, and the
+    handshake rate on the progress line."""
+    srv = tls_sink(smtpsink, "--discard")
+    p = subprocess.run([str(bench_bin), "--progress", "--tls", "--tls-resume", "--mode", "connect", "--rate", "100",
+                        "--duration", "2.5", "--connections", "4", tls_target(srv, "tls")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    srv.stop()
+    assert p.returncode == 0, p.stderr
+    out = p.stdout.decode()
+    m = re.search(r"\n  TLS \(implicit, --tls-resume\): (\d+) handshakes \(([\d.]+)/s\): (\d+) full, (\d+) resumed, "
+                  r"0 failed\n", out)
+    assert m, out
+    handshakes, full, resumed = int(m.group(1)), int(m.group(3)), int(m.group(4))
+    # open loop: a slot connects when a message is due, so at 100/s the
+    # first ticket is usually back before a second slot is needed
+    assert handshakes == full + resumed and 1 <= full <= 4 and 200 <= handshakes <= 260, out
+    assert re.search(r"\n  tls_handshake +%d " % handshakes, out), out
+    lines = [ln for ln in p.stderr.decode().replace("\r", "\n").split("\n") if ln.strip()]
+    rows = [TLS_PROGRESS_RE.match(ln) for ln in lines]
+    assert len(rows) >= 2 and all(rows), lines
+    assert 50 <= int(rows[-1].group(7)) <= 150, lines  # about --rate 100: one handshake per message
+
+
+def test_tls_prometheus(smtpsink, bench_bin):
+    """The final metrics: handshakes by result and the handshake latency
+    histogram equal the JSON report."""
+    srv = tls_sink(smtpsink, "--discard")
+    port = free_port()
+    p = subprocess.Popen([str(bench_bin), "--json", "--prometheus", f"127.0.0.1:{port}", "--prometheus-linger", "60",
+                          "--starttls", "--tls-resume", "--mode", "connect", "--connections", "3", "--messages", "60",
+                          tls_target(srv, "starttls")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        r = read_json_report(p.stdout)
+        deadline = time.monotonic() + 30
+        final, text = scrape(port)
+        while final[("smtpsink_bench_running", None)] != 0 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the final counts are published right after the report
+            final, text = scrape(port)
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    srv.stop()
+    assert p.returncode == 0, err
+    t = r["tls"]
+    assert final[("smtpsink_bench_running", None)] == 0
+    assert final[("smtpsink_bench_tls_handshakes_total", "ok")] == t["full"] == 3
+    assert final[("smtpsink_bench_tls_handshakes_total", "resumed")] == t["resumed"] == 57
+    assert final[("smtpsink_bench_tls_handshakes_total", "failed")] == t["failed"] == 0
+    assert final[("smtpsink_bench_errors_total", "tls_handshake")] == 0
+    lat = r["latency_us"]["tls_handshake"]
+    assert final[("smtpsink_bench_tls_handshake_seconds_count", None)] == lat["count"] == 60
+    assert final[("smtpsink_bench_tls_handshake_seconds_bucket", "+Inf")] == 60
+    assert abs(final[("smtpsink_bench_tls_handshake_seconds_sum", None)] - lat["mean"] * 60 / 1e6) < 1e-3 * 60
+    promtool_quiet(text)

@@ -78,6 +78,10 @@ int main(void)
 	s.c.replies[0] = 1;
 	s.c.errors[BENCH_ERR_TIMEOUT] = 7;
 	s.c.sched_lag_max_ns = 1500000000;
+	s.c.tls_handshakes = 9; /* 4 resumed, so 5 full */
+	s.c.tls_resumed = 4;
+	s.c.tls_failed = 1;
+	s.c.errors[BENCH_ERR_TLS_HANDSHAKE] = 1;
 	uint64_t naive_1ms = 0, naive_10s = 0;
 	for (unsigned i = 0; i < VALUES; i++) {
 		uint64_t v = 50000 + (uint64_t)i * i * 13000; /* 50 us .. 13 s */
@@ -86,6 +90,8 @@ int main(void)
 		naive_10s += v <= 10000000000ull;
 	}
 	hdr_record(&s.lat[CLIENT_STEP_EOD], 2000000); /* 2 ms */
+	hdr_record(&s.lat[CLIENT_STEP_TLS_HANDSHAKE], 400000); /* 400 us */
+	hdr_record(&s.lat[CLIENT_STEP_TLS_HANDSHAKE], 3000000); /* 3 ms */
 	char *text = render(&s, true, 250);
 	CHECK(has_line(text, "smtpsink_bench_running 1"), "running");
 	CHECK(has_line(text, "smtpsink_bench_target_rate_messages_per_second 250"), "rate");
@@ -114,6 +120,16 @@ int main(void)
 		      has_line(text, "smtpsink_bench_end_of_data_seconds_bucket{le=\"0.0025\"} 1") &&
 		      has_line(text, "smtpsink_bench_end_of_data_seconds_sum 0.002000000"),
 	      "end of data");
+	CHECK(has_line(text, "smtpsink_bench_tls_handshakes_total{result=\"ok\"} 5") &&
+		      has_line(text, "smtpsink_bench_tls_handshakes_total{result=\"resumed\"} 4") &&
+		      has_line(text, "smtpsink_bench_tls_handshakes_total{result=\"failed\"} 1"),
+	      "tls handshakes");
+	CHECK(has_line(text, "smtpsink_bench_errors_total{kind=\"tls_handshake\"} 1"), "tls_handshake kind");
+	CHECK(has_line(text, "smtpsink_bench_tls_handshake_seconds_bucket{le=\"0.00025\"} 0") &&
+		      has_line(text, "smtpsink_bench_tls_handshake_seconds_bucket{le=\"0.0005\"} 1") &&
+		      has_line(text, "smtpsink_bench_tls_handshake_seconds_bucket{le=\"0.005\"} 2") &&
+		      has_line(text, "smtpsink_bench_tls_handshake_seconds_count 2"),
+	      "tls handshake histogram");
 	check_structure(text);
 	free(text);
 	text = render(&s, false, 0);

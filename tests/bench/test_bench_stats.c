@@ -5,7 +5,8 @@
  * Checks: encode then decode-merge of several workers' stats equals
  * merging them directly (counters, every histogram counter and exact
  * field); the run's start is the earliest, its end, the last message's
- * start and the largest schedule lag the latest (largest); a
+ * start and the largest schedule lag the latest (largest); the TLS
+ * counters add up; a
  * truncated, extended or corrupted image is refused with -EINVAL.  A
  * progress snapshot (BENCH_STEPS_LIVE) carries the counters and only the
  * live steps' histograms, is smaller than a whole image, is refused when
@@ -30,6 +31,10 @@ static void fill(struct bench_stats *s, unsigned w)
 	s->c.replies[250] = 400 + w;
 	s->c.replies[450] = w;
 	s->c.errors[BENCH_ERR_TIMEOUT] = w;
+	s->c.errors[BENCH_ERR_TLS_HANDSHAKE] = 2 * w;
+	s->c.tls_handshakes = 50 + w;
+	s->c.tls_resumed = 40 + w;
+	s->c.tls_failed = 2 * w;
 	s->c.start_ns = 5000 - w * 100;
 	s->c.end_ns = 9000 + w * 7;
 	s->c.sched_last_ns = 8000 + w;
@@ -122,6 +127,11 @@ int main(void)
 	CHECK(direct.c.sched_last_ns == 8002 && direct.c.sched_lag_max_ns == 30, "last %llu lag %llu",
 	      (unsigned long long)direct.c.sched_last_ns, (unsigned long long)direct.c.sched_lag_max_ns);
 	CHECK(direct.c.messages == 303 && direct.c.replies[450] == 3 && direct.lat[0].total_count == 6000, "sums");
+	CHECK(direct.c.tls_handshakes == 153 && direct.c.tls_resumed == 123 && direct.c.tls_failed == 6 &&
+		      direct.c.errors[BENCH_ERR_TLS_HANDSHAKE] == 6 &&
+		      direct.lat[CLIENT_STEP_TLS_HANDSHAKE].total_count == 6000,
+	      "TLS sums: %llu %llu %llu", (unsigned long long)direct.c.tls_handshakes,
+	      (unsigned long long)direct.c.tls_resumed, (unsigned long long)direct.c.tls_failed);
 	for (unsigned i = 0; i < WORKERS; i++)
 		bench_stats_fini(&w[i]);
 	bench_stats_fini(&direct);

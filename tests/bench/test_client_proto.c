@@ -9,7 +9,10 @@
  *    split at every position (the parser keeps no hidden state);
  *  - for refusals (MAIL, RCPT, DATA, end of data, RSET), greetings,
  *    multi-line replies, malformed and unsolicited replies, 421, missing
- *    extensions, and the reply-line limit at limit-1, limit and limit+1.
+ *    extensions, and the reply-line limit at limit-1, limit and limit+1;
+ *  - STARTTLS: where it goes, the pause for the handshake, the EHLO after
+ *    it (extensions forgotten, PIPELINING needed only then), and a server
+ *    that does not offer it or refuses it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +34,8 @@ struct script {
 	const char *ehlo; /* NULL: a multi-line 250 with PIPELINING and CHUNKING */
 	const char *mail, *rcpt, *data, *eod, *rset; /* NULL: the positive reply */
 	const char *extra; /* appended after the greeting (unsolicited input) */
+	const char *starttls; /* NULL: "220 2.0.0 Ready to start TLS" */
+	const char *ehlo_clear; /* the EHLO reply before TLS; NULL: ehlo plus STARTTLS */
 };
 
 struct harness {
@@ -48,7 +53,7 @@ struct harness {
 	uint64_t now;
 	int split; /* 0 whole, -1 byte by byte, k: two pieces at k */
 	/* model server state */
-	bool in_data;
+	bool in_data, tls;
 	uint64_t bdat_left;
 	unsigned qid;
 	uint64_t messages, failed, started;
@@ -103,12 +108,22 @@ static enum client_src next_msg(void *ctx, struct client_msg *m)
 
 static const struct client_hooks hooks = { on_event, next_msg };
 
+/* The last reply's latency (test_starttls). */
+static uint64_t latency_probe;
+
+static void probe_event(void *ctx, const struct client_event *ev)
+{
+	if (ev->type == CLIENT_EV_REPLY)
+		latency_probe = ev->latency_ns;
+	on_event(ctx, ev);
+}
+
 static void setup(struct harness *h, enum client_mode mode, uint32_t rcpts, uint64_t msgs, const struct script *sc)
 {
 	memset(h, 0, sizeof *h);
 	client_msg_fill_lines(h->lines, sizeof h->lines);
 	h->spec = (struct client_msg_spec){ "f%n@x", "r%r@y", false, h->lines, sizeof h->lines, NULL, 0, NULL, 0 };
-	h->cfg = (struct client_cfg){ mode, false, rcpts, "me", NULL, &h->spec };
+	h->cfg = (struct client_cfg){ mode, false, rcpts, "me", NULL, &h->spec, false };
 	h->sc = sc;
 	h->msgs_left = msgs;
 	h->next_seq = 1;
@@ -137,9 +152,13 @@ static size_t answer_eod(struct harness *h, char *r, size_t n)
 static size_t answer(struct harness *h, const char *line, size_t len, char *r, size_t n)
 {
 	const struct script *sc = h->sc;
+	if (len >= 4 && memcmp(line, "EHLO", 4) == 0 && !h->tls && h->cfg.starttls)
+		return add(r, n, sc->ehlo_clear ? sc->ehlo_clear : "250-model\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
 	if (len >= 4 && memcmp(line, "EHLO", 4) == 0)
 		return add(r, n,
 			   sc->ehlo ? sc->ehlo : "250-model\r\n250-pipelining\r\n250-SIZE 100\r\n250 CHUNKING\r\n");
+	if (len == 8 && memcmp(line, "STARTTLS", 8) == 0)
+		return add(r, n, sc->starttls ? sc->starttls : "220 2.0.0 Ready to start TLS\r\n");
 	if (len >= 4 && memcmp(line, "AUTH", 4) == 0)
 		return add(r, n, "235 2.7.0 ok\r\n");
 	if (len >= 4 && memcmp(line, "RSET", 4) == 0)
@@ -232,6 +251,12 @@ static void run(struct harness *h)
 		 h->sc->extra ? h->sc->extra : "");
 	feed(h, greet, strlen(greet));
 	for (int rounds = 0; rounds < 1000; rounds++) {
+		if (client_proto_status(&h->s) == CLIENT_STARTTLS && !h->tls) {
+			tprintf(h, "T handshake\n"); /* what the I/O layer does here */
+			h->tls = true;
+			h->now += 1000;
+			client_proto_tls_started(&h->s, h->now);
+		}
 		if (!client_proto_want_write(&h->s))
 			break;
 		client_out_reset(&h->out);
@@ -527,6 +552,98 @@ static void test_idle_and_room(void)
 	free(h);
 }
 
+/* ---- STARTTLS ----------------------------------------------------------- */
+
+static struct harness *run_tls(enum client_mode mode, uint64_t msgs, const struct script *sc)
+{
+	struct harness *h = malloc(sizeof *h);
+	setup(h, mode, 1, msgs, sc);
+	h->cfg.starttls = true;
+	run(h);
+	return h;
+}
+
+static void test_starttls(void)
+{
+	/* reuse: EHLO, STARTTLS, the handshake, EHLO again, then as usual */
+	struct harness *h = run_tls(CLIENT_MODE_REUSE, 1, &plain);
+	CHECK(strstr(h->t, "C EHLO me\r\n|\nE reply ehlo 250\nC STARTTLS\r\n|\nE reply starttls 220\n"
+			   "T handshake\nC EHLO me\r\n|\nE reply ehlo 250\nC MAIL FROM:<f1@x>\r\n|") != NULL,
+	      "starttls: %s", h->t);
+	CHECK(h->messages == 1 && client_proto_status(&h->s) == CLIENT_DONE, "starttls: %s", h->t);
+	free(h);
+
+	/* pipeline: the clear EHLO reply lacks CHUNKING and the TLS one
+	 * PIPELINING would be checked only after TLS; the first group follows
+	 * the second EHLO */
+	static const struct script clear_only_tls = { .ehlo_clear = "250-model\r\n250 STARTTLS\r\n" };
+	h = run_tls(CLIENT_MODE_PIPELINE, 2, &clear_only_tls);
+	CHECK(h->messages == 2 && has(h, "T handshake\nC EHLO me\r\n|\nE reply ehlo 250\nC MAIL FROM:<f1@x>\r\nRCPT"),
+	      "pipeline starttls: %s", h->t);
+	free(h);
+
+	/* extensions seen before TLS are forgotten (RFC 3207 4.2): a TLS
+	 * EHLO without PIPELINING fails pipeline mode even though the clear
+	 * one had it */
+	static const struct script tls_no_pipe = { .ehlo = "250-model\r\n250 SIZE 10\r\n" };
+	h = run_tls(CLIENT_MODE_PIPELINE, 1, &tls_no_pipe);
+	CHECK(has(h, "T handshake") && has(h, "E error 3") && h->started == 0 && has(h, "C QUIT"),
+	      "pipelining forgotten: %s", h->t);
+	free(h);
+
+	/* a server that does not offer STARTTLS: the session QUITs in clear */
+	static const struct script no_tls = { .ehlo_clear = "250-model\r\n250 PIPELINING\r\n" };
+	h = run_tls(CLIENT_MODE_REUSE, 1, &no_tls);
+	CHECK(has(h, "E error 3 0") && !has(h, "C STARTTLS") && !has(h, "T handshake") && h->started == 0 &&
+		      has(h, "C QUIT") && client_proto_status(&h->s) == CLIENT_DONE,
+	      "no STARTTLS offered: %s", h->t);
+	free(h);
+
+	/* STARTTLS refused: an unexpected reply, then QUIT, no handshake */
+	static const struct script refused = { .starttls = "454 4.7.0 TLS not available\r\n" };
+	h = run_tls(CLIENT_MODE_REUSE, 1, &refused);
+	CHECK(has(h, "E reply starttls 454 unexpected\nC QUIT") && !has(h, "T handshake") && h->started == 0,
+	      "STARTTLS refused: %s", h->t);
+	free(h);
+
+	/* the pause: after the 220 the session writes nothing and reads
+	 * nothing until the handshake is done; tls_started elsewhere is a
+	 * no-op; the second EHLO's latency counts from the handshake's end */
+	h = malloc(sizeof *h);
+	setup(h, CLIENT_MODE_REUSE, 1, 1, &plain);
+	h->cfg.starttls = true;
+	client_proto_tls_started(&h->s, 0); /* zeroed session: not CLIENT_STARTTLS, ignored */
+	client_proto_init(&h->s, &h->cfg, &hooks, h, 0);
+	client_proto_tls_started(&h->s, 1);
+	CHECK(client_proto_status(&h->s) == CLIENT_ACTIVE && !client_proto_want_write(&h->s), "early tls_started");
+	client_proto_feed(&h->s, (const uint8_t *)"220 hi\r\n", 8, 10);
+	client_proto_write(&h->s, &h->out, 11);
+	client_proto_feed(&h->s, (const uint8_t *)"250 STARTTLS\r\n", 14, 12);
+	client_out_reset(&h->out);
+	client_proto_write(&h->s, &h->out, 13);
+	CHECK(h->out.len == 10 && memcmp(h->out.buf, "STARTTLS\r\n", 10) == 0, "STARTTLS write");
+	client_proto_feed(&h->s, (const uint8_t *)"220 go\r\n250 junk\r\n", 18, 14);
+	CHECK(client_proto_status(&h->s) == CLIENT_STARTTLS && !client_proto_want_write(&h->s) &&
+		      !client_proto_awaiting(&h->s) && !has(h, "error"),
+	      "paused: status %d %s", client_proto_status(&h->s), h->t);
+	client_proto_tls_started(&h->s, 100);
+	client_out_reset(&h->out);
+	client_proto_write(&h->s, &h->out, 150);
+	CHECK(h->out.len == 9 && memcmp(h->out.buf, "EHLO me\r\n", 9) == 0, "EHLO after TLS");
+	free(h);
+
+	/* implicit TLS: the banner's latency from the handshake's end */
+	struct harness *g = malloc(sizeof *g);
+	setup(g, CLIENT_MODE_REUSE, 1, 1, &plain);
+	latency_probe = 0;
+	static const struct client_hooks probe_hooks = { probe_event, next_msg };
+	client_proto_init(&g->s, &g->cfg, &probe_hooks, g, 100);
+	client_proto_greeting_from(&g->s, 400);
+	client_proto_feed(&g->s, (const uint8_t *)"220 hi\r\n", 8, 1000);
+	CHECK(latency_probe == 600, "greeting latency %llu, want 600", (unsigned long long)latency_probe);
+	free(g);
+}
+
 int main(void)
 {
 	test_golden();
@@ -536,5 +653,6 @@ int main(void)
 	test_parser_rows();
 	test_qid_and_latency();
 	test_idle_and_room();
+	test_starttls();
 	return bench_check_finish("test_client_proto");
 }
