@@ -18,8 +18,8 @@ Invariants: runs as root (postfix start insists); mail_owner and
 setgid_group are the ones this Postfix was built with (`postconf -d`), so
 the queue's permissions come out as `postfix check` wants; the log goes to
 ROOT/maillog through postlogd (maillog_file, Postfix 3.4+), never to
-syslog.  Expected workload: one instance per test (start to stop about
-2 s), or one long-lived benchmark instance.
+syslog.  Expected workload: one instance per test (start and stop take
+about 2 s each), or one long-lived benchmark instance.
 """
 import json
 import os
@@ -170,12 +170,11 @@ class Postfix:
                 f.write("%s = %s\n" % (k, v))
         with open(os.path.join(self.config_dir, "master.cf"), "w") as f:
             f.write(self._master_cf())
-        # postlogd and the mail_owner's daemons write here
-        open(self.log_path, "a").close()
+        open(self.log_path, "a").close()  # so log() has it before the first line
 
-    def _run(self, argv, check=True):
-        p = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=COMMAND_TIMEOUT_S,
-                           stdin=subprocess.DEVNULL)
+    def _run(self, argv, check=True, timeout=COMMAND_TIMEOUT_S, preexec_fn=None):
+        p = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout,
+                           stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
         if check and p.returncode != 0:
             raise RuntimeError("%s: exit %d\n%s%s\n--- log\n%s" % (" ".join(argv), p.returncode, p.stdout,
                                                                  p.stderr, self.log()[-3000:]))
@@ -191,12 +190,7 @@ class Postfix:
             def preexec():
                 with open(cgroup_procs, "w") as f:
                     f.write(str(os.getpid()))
-        p = subprocess.run([POSTFIX, "-c", self.config_dir, "start"], capture_output=True, text=True,
-                           errors="replace", timeout=START_TIMEOUT_S, stdin=subprocess.DEVNULL,
-                           preexec_fn=preexec)
-        if p.returncode != 0:
-            raise RuntimeError("postfix -c %s start: exit %d\n%s%s\n--- log\n%s" % (
-                self.config_dir, p.returncode, p.stdout, p.stderr, self.log()[-3000:]))
+        self._run([POSTFIX, "-c", self.config_dir, "start"], timeout=START_TIMEOUT_S, preexec_fn=preexec)
         self.master_pid = self.read_master_pid()
         self.wait_listening()
         return self
