@@ -4,7 +4,7 @@
  * Owns: the walk over argv, finding a row by name, taking its value, the
  * built-in kinds, and every error line.  Workload: once per run.
  */
-#include "cli.h"
+#include "cli_int.h"
 
 #include <assert.h>
 #include <stdarg.h>
@@ -58,7 +58,7 @@ static void hint(const struct cli *c, char *out, size_t len)
 		snprintf(out, len, "--help");
 }
 
-static const struct cli_opt *find(const struct cli *c, const char *name, size_t len)
+const struct cli_opt *cli_find(const struct cli *c, const char *name, size_t len)
 {
 	for (size_t i = 0; i < c->opt_count; i++)
 		if (strlen(c->opts[i].name) == len && strncmp(c->opts[i].name, name, len) == 0)
@@ -77,8 +77,7 @@ static const char *set_enum(const struct cli_opt *o, const char *v)
 	return "unknown value";
 }
 
-/* Store v (NULL for a flag) through o; NULL, or why not. */
-static const char *apply(const struct cli_opt *o, const char *v)
+const char *cli_apply(const struct cli_opt *o, const char *v)
 {
 	const char *why = NULL;
 	uint64_t n;
@@ -117,6 +116,9 @@ static const char *apply(const struct cli_opt *o, const char *v)
 		return set_enum(o, v);
 	case CLI_CUSTOM:
 		return o->parse(o, v);
+	case CLI_CONFIG: /* read before the command line (cli_config_apply) */
+		((struct cli_file *)o->dest)->path = v;
+		return NULL;
 	}
 	return "unknown kind";
 }
@@ -126,7 +128,7 @@ static int parse_option(const struct cli *c, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i] + 2;
 	const char *eq = strchr(a, '=');
-	const struct cli_opt *o = find(c, a, eq ? (size_t)(eq - a) : strlen(a));
+	const struct cli_opt *o = cli_find(c, a, eq ? (size_t)(eq - a) : strlen(a));
 	char more[128];
 	if (o == NULL) {
 		hint(c, more, sizeof more);
@@ -148,7 +150,7 @@ static int parse_option(const struct cli *c, int argc, char **argv, int *i)
 			return -1;
 		}
 	}
-	const char *why = apply(o, v);
+	const char *why = cli_apply(o, v);
 	return why == NULL ? 0 : cli_bad(c, o->name, v ? v : "", why);
 }
 
@@ -157,23 +159,41 @@ static bool is_help(const char *a)
 	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
 }
 
-/* Is --help (or -h) asked for anywhere before "--", not as an option's
- * value?  Looked at before anything is parsed, so that --help shows the
- * defaults, not what the options before it set. */
-static bool help_asked(const struct cli *c, int argc, char **argv)
+bool cli_argv_next(const struct cli *c, int argc, char **argv, int *i)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+	if (*i > 0 && strncmp(argv[*i], "--", 2) == 0 && strchr(argv[*i], '=') == NULL) {
+		const struct cli_opt *o = cli_find(c, argv[*i] + 2, strlen(argv[*i] + 2));
+		if (o != NULL && cli_takes_value(o))
+			++*i; /* its value, whatever it looks like */
+	}
+	while (++*i < argc) {
+		const char *a = argv[*i];
 		if (strcmp(a, "--") == 0)
 			return false;
-		if (is_help(a))
+		if (strncmp(a, "--", 2) == 0 || is_help(a))
 			return true;
-		if (strncmp(a, "--", 2) != 0 || strchr(a, '=') != NULL)
-			continue;
-		const struct cli_opt *o = find(c, a + 2, strlen(a + 2));
-		if (o != NULL && cli_takes_value(o))
-			i++; /* its value, whatever it looks like */
 	}
+	return false;
+}
+
+bool cli_argv_has(const struct cli *c, int argc, char **argv, const char *name)
+{
+	size_t len = strlen(name);
+	for (int i = 0; cli_argv_next(c, argc, argv, &i);)
+		if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, len) == 0 &&
+		    (argv[i][2 + len] == '\0' || argv[i][2 + len] == '='))
+			return true;
+	return false;
+}
+
+/* Is --help (or -h; or the hidden --help-man) asked for anywhere before
+ * "--", not as an option's value?  Looked at before anything is parsed,
+ * so that they show the defaults, not what the options before them set. */
+static bool asked(const struct cli *c, int argc, char **argv, const char *what)
+{
+	for (int i = 0; cli_argv_next(c, argc, argv, &i);)
+		if (what != NULL ? strcmp(argv[i], what) == 0 : is_help(argv[i]))
+			return true;
 	return false;
 }
 
@@ -181,10 +201,16 @@ int cli_parse(struct cli *c, int argc, char **argv, const char **pos, size_t max
 {
 	bool only_pos = false;
 	*npos = 0;
-	if (help_asked(c, argc, argv)) {
+	if (asked(c, argc, argv, NULL)) {
 		cli_help_print(c, stdout);
 		return 1;
 	}
+	if (asked(c, argc, argv, "--help-man")) {
+		cli_man_print(c, stdout);
+		return 1;
+	}
+	if (cli_config_apply(c, argc, argv) != 0)
+		return -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!only_pos && strcmp(a, "--") == 0) {

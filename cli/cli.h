@@ -6,9 +6,11 @@
  * help text, default shown), "--name value", "--name=value", flags, "--"
  * (only positionals after it), -h/--help and --version, positional
  * arguments, the error lines (they name the option; the caller exits 2),
- * and the --help text, generated from the same rows so it can never
- * disagree with the parser.  A later man page generator reads the same
- * rows: every fact about an option lives in its row.
+ * the --help text and the man page's option list (--help-man), generated
+ * from the same rows so they can never disagree with the parser, and the
+ * config file (--config FILE: the long options as "key = value" lines,
+ * read before the command line, which overrides it key by key).  Every
+ * fact about an option lives in its row.
  *
  * Does not: know any program's options or checks across options.
  * Program-specific values (listen addresses, fault rules, CIDRs, ...)
@@ -43,6 +45,7 @@ enum cli_kind {
 	CLI_DOUBLE, /* dest double: dlo..dhi */
 	CLI_ENUM, /* dest a 4-byte enum: the index of the word in words */
 	CLI_CUSTOM, /* parse(row, value); a flag when arg is NULL (value NULL) */
+	CLI_CONFIG, /* dest struct cli_file: read FILE's keys first (cli_config.c) */
 };
 
 struct cli_opt;
@@ -82,6 +85,28 @@ struct cli {
 	size_t opt_count;
 };
 
+/* A config file (cli_config.c): one "key = value" a line (a key alone: a
+ * flag), '#' comments and blank lines; keys are the long options' names. */
+#define CLI_CONFIG_LINE_MAX 4096u /* bytes in a line, without its newline */
+#define CLI_CONFIG_KEYS_MAX 1024u /* key lines in a file */
+#define CLI_CONFIG_FILE_MAX (1u << 20) /* bytes in a file */
+
+struct cli_file_entry {
+	const char *key; /* into cli_file.text */
+	const char *value; /* into cli_file.text; NULL: a key alone */
+	unsigned line; /* 1, 2, ... */
+	bool overridden; /* the key is on the command line: not applied */
+};
+
+/* What a CLI_CONFIG row read: the file's text (string options point into
+ * it, so it lives as long as the values) and its keys in file order. */
+struct cli_file {
+	const char *path; /* NULL: no --config */
+	char *text;
+	struct cli_file_entry *v;
+	size_t n;
+};
+
 /* Append one row (or n rows) to c's table. */
 void cli_add(struct cli *c, struct cli_opt o);
 void cli_add_rows(struct cli *c, const struct cli_opt *rows, size_t n);
@@ -101,6 +126,15 @@ void cli_error(const struct cli *c, const char *fmt, ...) __attribute__((format(
 
 /* The --help text (cli_help.c). */
 void cli_help_print(const struct cli *c, FILE *f);
+/* The man page's part that comes from the rows (cli_man.c, --help-man):
+ * NAME, SYNOPSIS and OPTIONS for a program; for a command's table
+ * (c->command set) a subsection with its synopsis, about and options. */
+void cli_man_print(const struct cli *c, FILE *f);
+
+/* Free what a CLI_CONFIG row read (the row's values die with it). */
+void cli_file_free(struct cli_file *f);
+/* Does key have the same values (those applied, in order) in a and b? */
+bool cli_file_same(const struct cli_file *a, const struct cli_file *b, const char *key);
 
 /* Rows.  dest must outlive the parse; help and the other strings must
  * outlive the table. */
@@ -209,7 +243,15 @@ static inline struct cli_opt cli_def(struct cli_opt o, const char *text)
 	return o;
 }
 
-/* Does the row take a value? */
+/* --config FILE: read FILE's "key = value" lines before the command
+ * line, whose options then override the file's, key by key (a repeatable
+ * option on the command line replaces the file's list).  dest keeps the
+ * file until cli_file_free(). */
+static inline struct cli_opt cli_config(const char *name, struct cli_file *dest, const char *help)
+{
+	return (struct cli_opt){ .name = name, .kind = CLI_CONFIG, .dest = dest, .arg = "FILE", .help = help };
+}
+
 /* A custom row whose value is optional: "--name" alone (parse gets NULL)
  * or "--name=VALUE" (never the next argument); --help shows
  * "--name[=ARG]". */

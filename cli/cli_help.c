@@ -5,15 +5,12 @@
  * the default), and the lines for --help and --version.  Nothing here is
  * written by hand per program, so the help cannot drift from the parser.
  */
-#include "cli.h"
+#include "cli_int.h"
 
 #include <string.h>
 
-#define CLI_LEFT_MAX 128u /* "--name ARG" of one row */
-#define CLI_DEFAULT_MAX 64u /* a default's text */
-
 /* "--name ARG", the words of an enum standing for ARG. */
-static void left_column(const struct cli_opt *o, char *out, size_t len)
+void cli_help_left(const struct cli_opt *o, char *out, size_t len)
 {
 	size_t n = (size_t)snprintf(out, len, "--%s", o->name);
 	if (o->kind == CLI_ENUM) {
@@ -26,7 +23,7 @@ static void left_column(const struct cli_opt *o, char *out, size_t len)
 
 /* The default to show: the row's text, else what dest holds before
  * parsing (nothing for zero, NULL or a flag).  false: none. */
-static bool default_text(const struct cli_opt *o, char *out, size_t len)
+bool cli_help_default(const struct cli_opt *o, char *out, size_t len)
 {
 	if (o->def != NULL) {
 		snprintf(out, len, "%s", o->def);
@@ -64,28 +61,30 @@ static bool default_text(const struct cli_opt *o, char *out, size_t len)
 	case CLI_FLAG:
 	case CLI_FLAG_CLEAR:
 	case CLI_CUSTOM:
+	case CLI_CONFIG:
 		break;
 	}
+	return false;
+}
+
+bool cli_help_has(const struct cli *c, enum cli_kind kind)
+{
+	for (size_t i = 0; i < c->opt_count; i++)
+		if (c->opts[i].kind == kind || (c->opts[i].kind == CLI_CUSTOM && c->opts[i].reads == kind))
+			return true;
 	return false;
 }
 
 /* How sizes and durations may be written, when the table has any. */
 static void units_note(const struct cli *c, FILE *f)
 {
-	bool size = false, duration = false;
-	for (size_t i = 0; i < c->opt_count; i++) {
-		const struct cli_opt *o = &c->opts[i];
-		size |= o->kind == CLI_SIZE || (o->kind == CLI_CUSTOM && o->reads == CLI_SIZE);
-		duration |= o->kind == CLI_DURATION || (o->kind == CLI_CUSTOM && o->reads == CLI_DURATION);
-	}
+	bool size = cli_help_has(c, CLI_SIZE), duration = cli_help_has(c, CLI_DURATION);
 	if (size || duration)
 		fputc('\n', f);
 	if (size)
-		fprintf(f, "BYTES: a number of bytes, or with K, M, G, T (or KiB, MiB, GiB, TiB: powers of 1024): "
-			   "512K, 10M, 1G.\n");
+		fprintf(f, "%s\n", CLI_NOTE_BYTES);
 	if (duration)
-		fprintf(f, "SECS, MS: a number of seconds (milliseconds), or with ms, s, m, h, d: 500ms, 30s, 5m, 2h, "
-			   "1d.\n");
+		fprintf(f, "%s\n", CLI_NOTE_SECS);
 }
 
 void cli_help_print(const struct cli *c, FILE *f)
@@ -97,8 +96,8 @@ void cli_help_print(const struct cli *c, FILE *f)
 	for (size_t i = 0; i < c->opt_count; i++) {
 		const struct cli_opt *o = &c->opts[i];
 		char left[CLI_LEFT_MAX], def[CLI_DEFAULT_MAX];
-		left_column(o, left, sizeof left);
-		if (default_text(o, def, sizeof def))
+		cli_help_left(o, left, sizeof left);
+		if (cli_help_default(o, def, sizeof def))
 			fprintf(f, "  %-*s %s (default %s)\n", col, left, o->help, def);
 		else
 			fprintf(f, "  %-*s %s\n", col, left, o->help);

@@ -35,7 +35,7 @@ void conn_trace_start(struct conn *c)
 {
 	struct shard *sh = c->shard;
 	uint8_t fam = conn_client_family(c);
-	if (!trace_wanted(sink(c), sh->cfg, fam, c->peer.addr))
+	if (!trace_wanted(sink(c), fam, c->peer.addr))
 		return;
 	c->trace = calloc(1, sizeof *c->trace);
 	if (c->trace == NULL)

@@ -57,11 +57,15 @@ int fault_live_init(struct fault_live *fl, const struct server_config *cfg, stru
 	return 0;
 }
 
-void fault_live_reload(struct fault_live *fl)
+void fault_live_reload(struct fault_live *fl, const struct server_config *cfg)
 {
 	char err[512];
 	pthread_mutex_lock(&fl->lock);
+	const struct server_config *old = fl->cfg;
+	fl->cfg = cfg != NULL ? cfg : old;
 	int r = publish(fl, err, sizeof err);
+	if (r < 0)
+		fl->cfg = old;
 	unsigned count = fault_rules_count(fl->v[fl->n - 1]->rules);
 	pthread_mutex_unlock(&fl->lock);
 	if (r == 1)

@@ -39,8 +39,10 @@ struct fault_live {
 
 /* Load the first set and publish it: 0, or -1 with the reason printed. */
 int fault_live_init(struct fault_live *fl, const struct server_config *cfg, struct server_shared *shared);
-/* SIGHUP: read the rules again (a failed read keeps the old set). */
-void fault_live_reload(struct fault_live *fl);
+/* SIGHUP: read the rules again, from cfg's rules and fault file (NULL:
+ * the configuration in use; cfg must stay valid until exit); a failed
+ * read keeps the old set and the old configuration. */
+void fault_live_reload(struct fault_live *fl, const struct server_config *cfg);
 /* The chaos endpoint's operations (arg: the struct fault_live). */
 void fault_live_chaos_get(void *arg, struct http_chaos_triggers *t);
 int fault_live_chaos_set(void *arg, const struct http_chaos_triggers *t, char *err, size_t err_len);

@@ -1,9 +1,10 @@
 /*
  * io/main.c - smtpsink: parse options, choose the backend, start one shard
- * per CPU, wait for SIGTERM/SIGINT (reloading the fault rules on SIGHUP),
- * shut down within the grace period and print what was served; tell
- * systemd (Type=notify) READY=1 once it listens and STOPPING=1 when it
- * drains.  Wiring only; the work is in the modules.
+ * per CPU, wait for SIGTERM/SIGINT (SIGHUP: reload the config file, the
+ * fault rules: io/config_live.h), shut down within the grace period and
+ * print what was served; tell systemd (Type=notify) READY=1 once it
+ * listens and STOPPING=1 when it drains.  Wiring only; the work is in the
+ * modules.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "config_live.h"
 #include "fault_live.h"
 #include "http_server.h"
 #include "indexer.h"
@@ -292,6 +294,7 @@ struct watch {
 	const struct metrics_src *src;
 	struct metrics_totals prev; /* at the last --stats line */
 	uint64_t start_ms, prev_ms, next_ms, end_ms; /* monotonic; UINT64_MAX: never */
+	uint32_t stats_s; /* --stats in force (SIGHUP may change it) */
 };
 
 static void watch_init(struct watch *w, const struct server_config *cfg, const struct metrics_src *src)
@@ -300,6 +303,7 @@ static void watch_init(struct watch *w, const struct server_config *cfg, const s
 	w->cfg = cfg;
 	w->src = src;
 	w->start_ms = w->prev_ms = monotonic_ms();
+	w->stats_s = cfg->stats_s;
 	w->next_ms = cfg->stats_s ? w->start_ms + cfg->stats_s * 1000ull : UINT64_MAX;
 	w->end_ms = cfg->exit_after_time_s ? w->start_ms + cfg->exit_after_time_s * 1000ull : UINT64_MAX;
 }
@@ -313,12 +317,23 @@ static void watch_line(struct watch *w, uint64_t now_ms)
 	fputs(line, stderr); /* one write: whole lines on stderr */
 	w->prev = now;
 	w->prev_ms = now_ms;
-	w->next_ms = now_ms + w->cfg->stats_s * 1000ull;
+	w->next_ms = now_ms + w->stats_s * 1000ull;
+}
+
+/* SIGHUP: the config file again; a new --stats interval counts from now. */
+static void watch_reload(struct watch *w, struct config_live *cl, struct fault_live *faults,
+			 struct server_shared *shared)
+{
+	uint32_t was = w->stats_s;
+	config_live_reload(cl, faults, &shared->trace, &w->stats_s);
+	if (w->stats_s != was)
+		w->next_ms = w->stats_s ? monotonic_ms() + w->stats_s * 1000ull : UINT64_MAX;
 }
 
 /* Until SIGTERM or SIGINT (--exit-after's shard sends SIGTERM) or
- * --exit-after-time; SIGHUP reloads the fault rules meanwhile. */
-static void wait_for_stop(struct watch *w, sigset_t *sigs, struct fault_live *faults, struct server_shared *shared)
+ * --exit-after-time; SIGHUP reloads meanwhile. */
+static void wait_for_stop(struct watch *w, sigset_t *sigs, struct config_live *cl, struct fault_live *faults,
+			  struct server_shared *shared)
 {
 	for (;;) {
 		uint64_t now = monotonic_ms();
@@ -335,7 +350,7 @@ static void wait_for_stop(struct watch *w, sigset_t *sigs, struct fault_live *fa
 		struct timespec ts = { (time_t)(wait / 1000u), (long)(wait % 1000u) * 1000000l };
 		int sig = until == UINT64_MAX ? sigwaitinfo(sigs, NULL) : sigtimedwait(sigs, NULL, &ts);
 		if (sig == SIGHUP)
-			fault_live_reload(faults);
+			watch_reload(w, cl, faults, shared);
 		else if (sig > 0 && w->cfg->exit_after != 0 &&
 			 atomic_load(&shared->exit_accepted) >= w->cfg->exit_after)
 			fprintf(stderr, "smtpsink: --exit-after %llu: that many messages accepted, shutting down\n",
@@ -395,7 +410,8 @@ static struct shard *shards_alloc(unsigned n)
 	return shards;
 }
 
-static int serve(struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs)
+static int serve(struct server_config *cfg, const struct backend_ops *ops, unsigned n, sigset_t *sigs,
+		 struct config_live *cl)
 {
 	struct api api = { NULL, NULL };
 	static struct server_shared shared;
@@ -434,7 +450,7 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 		notify("READY=1", status);
 		ready = true;
 		watch_init(&w, cfg, &metrics);
-		wait_for_stop(&w, sigs, &faults, &shared);
+		wait_for_stop(&w, sigs, cl, &faults, &shared);
 		rc = 0;
 	}
 stop:
@@ -453,7 +469,7 @@ stop:
 		shard_join(&shards[i]);
 	if (rc == 0)
 		summary(&metrics, started_s);
-	if (rc == 0 && cfg->stats_s != 0) {
+	if (rc == 0 && w.stats_s != 0) {
 		char line[STATS_LINE_BYTES];
 		metrics_totals(&metrics, &w.prev);
 		stats_line_total(line, sizeof line, &w.prev, monotonic_ms() - w.start_ms);
@@ -490,5 +506,9 @@ int main(int argc, char **argv)
 	const struct backend_ops *ops = choose_backend(&cfg);
 	if (ops == NULL)
 		return 1;
-	return serve(&cfg, ops, shard_count(&cfg), &sigs);
+	struct config_live cl;
+	config_live_init(&cl, argc, argv, &cfg);
+	int rc = serve(&cfg, ops, shard_count(&cfg), &sigs, &cl);
+	config_live_fini(&cl);
+	return rc;
 }

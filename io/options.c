@@ -190,6 +190,7 @@ void options_free(struct server_config *cfg)
 	for (unsigned i = 0; i < cfg->fault_count; i++)
 		free((char *)cfg->fault_text[i]);
 	cfg->fault_count = 0;
+	cli_file_free(&cfg->config);
 }
 
 /* --spool-mode: an octal file mode (directories get x where r is). */
@@ -486,6 +487,9 @@ int options_parse(int argc, char **argv, struct server_config *cfg)
 		.help_col = 34,
 	};
 	defaults(cfg);
+	cli_add(&c, cli_config("config", &cfg->config,
+			       "read options from FILE first: key = value lines, the long options' names; "
+			       "the command line overrides it; re-read on SIGHUP"));
 	rows_engine(&c, cfg);
 	rows_protocol(&c, cfg);
 	rows_faults(&c, cfg);

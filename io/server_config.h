@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "cidr.h"
+#include "cli.h"
 #include "smtp_config.h"
 
 #define SERVER_LISTEN_MAX 16
@@ -46,6 +47,7 @@ struct listen_addr {
 };
 
 struct server_config {
+	struct cli_file config; /* --config FILE: its keys (string options point into it) */
 	struct smtp_config smtp;
 	struct listen_addr listen[SERVER_LISTEN_MAX];
 	unsigned listen_count;
@@ -106,7 +108,8 @@ struct server_config {
  * --version was printed (exit 0), -1 on a bad option (message printed to
  * stderr, exit 2). */
 int options_parse(int argc, char **argv, struct server_config *cfg);
-/* Free what options_parse() allocated (the fault rule texts). */
+/* Free what options_parse() allocated (the fault rule texts, the config
+ * file). */
 void options_free(struct server_config *cfg);
 
 #endif

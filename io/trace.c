@@ -23,6 +23,7 @@ int trace_open(struct trace_sink *t, const struct server_config *cfg)
 	t->fd = -1;
 	t->own_fd = false;
 	t->time = cfg->trace_time;
+	atomic_init(&t->clients, &cfg->trace_clients);
 	pthread_mutex_init(&t->lock, NULL);
 	if (cfg->trace_path == NULL)
 		return 0;
@@ -45,16 +46,22 @@ void trace_close(struct trace_sink *t)
 	pthread_mutex_destroy(&t->lock);
 }
 
-bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, uint8_t family, const uint8_t *addr)
+bool trace_wanted(const struct trace_sink *t, uint8_t family, const uint8_t *addr)
 {
 	if (t->fd < 0)
 		return false;
-	if (cfg->trace_clients.count == 0)
+	const struct cidr_list *l = atomic_load_explicit(&t->clients, memory_order_acquire);
+	if (l->count == 0)
 		return true;
-	for (unsigned i = 0; i < cfg->trace_clients.count; i++)
-		if (cidr_match(&cfg->trace_clients.v[i], family, addr))
+	for (unsigned i = 0; i < l->count; i++)
+		if (cidr_match(&l->v[i], family, addr))
 			return true;
 	return false;
+}
+
+void trace_set_clients(struct trace_sink *t, const struct cidr_list *l)
+{
+	atomic_store_explicit(&t->clients, l, memory_order_release);
 }
 
 static bool reserve(struct trace_buf *b, size_t n)

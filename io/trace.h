@@ -20,6 +20,7 @@
 #define SMTPSINK_TRACE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,9 @@ struct trace_sink {
 	bool own_fd; /* opened here (not stdout) */
 	pthread_mutex_t lock;
 	enum trace_time time; /* --trace-time */
+	/* --trace-client: the list in force (SIGHUP may publish another; every
+	 * list stays valid until exit: io/config_live.h) */
+	_Atomic(const struct cidr_list *) clients;
 };
 
 #define TRACE_STAMP_BYTES 24u /* "2026-12-08T01:02:03" and its NUL, with room */
@@ -47,7 +51,9 @@ int trace_open(struct trace_sink *t, const struct server_config *cfg);
 void trace_close(struct trace_sink *t);
 
 /* Is a client of this address traced?  (family 4, 6, 0) */
-bool trace_wanted(const struct trace_sink *t, const struct server_config *cfg, uint8_t family, const uint8_t *addr);
+bool trace_wanted(const struct trace_sink *t, uint8_t family, const uint8_t *addr);
+/* SIGHUP: trace these clients from now on (l must stay valid until exit). */
+void trace_set_clients(struct trace_sink *t, const struct cidr_list *l);
 
 /* Append one line: dir is "C:", "S:" or "--"; text is escaped; start_us
  * is trace_clock() at the session's connect.  _at stamps it with a time

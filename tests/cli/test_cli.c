@@ -12,6 +12,11 @@
  * Sizes and durations with units: every suffix, the range at lo-1, lo, hi,
  * hi+1, 64-bit overflow, decimals that do or do not come to whole units,
  * spellings refused, how --help writes their defaults, and its note.
+ * The config file (--config): every syntax, the command line overriding
+ * it key by key (a repeatable key replaced, not added to), each error line
+ * (file and line named), line length, key count and file size at limit-1,
+ * limit and limit+1, and comparing two files' keys.  The man page's rows
+ * (--help-man): the same options as --help, escaped.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +45,7 @@ struct opts {
 	unsigned color;
 	unsigned customs;
 	const char *custom_seen;
+	struct cli_file file; /* --config */
 };
 
 static const char *const colors[] = { "red", "green", "blue", NULL };
@@ -72,6 +78,7 @@ static void table(struct cli *c, struct opts *x, const char *command)
 		cli_double("d", &x->d, 0.5, 2.5, "X", "a fraction"),
 		cli_enum("color", &x->color, colors, "a color"),
 		cli_custom("even", parse_even, x, NULL, "S", "an even-length text"),
+		cli_config("config", &x->file, "read options from FILE"),
 	};
 	cli_add_rows(c, rows, sizeof rows / sizeof rows[0]);
 }
@@ -449,6 +456,242 @@ static void test_unit_rows(void)
 	CHECK(strstr(out, "\nBYTES: ") != NULL && strstr(out, "SECS, MS:") == NULL);
 }
 
+/* A config file of these bytes, in a fresh temporary file; its path. */
+static const char *config_file(const char *text, size_t len)
+{
+	static char path[64];
+	snprintf(path, sizeof path, "/tmp/test_cli_conf.XXXXXX");
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, text, len) == (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* Parse words after "--config PATH" (PATH holding text); the result. */
+static int run_config(struct cli *c, const char *text, size_t len, const char *const *words)
+{
+	const char *path = config_file(text, len);
+	const char *w[16] = { "--config", path };
+	size_t n = 2;
+	for (size_t i = 0; words != NULL && words[i] != NULL; i++)
+		w[n++] = words[i];
+	w[n] = NULL;
+	char out[4096];
+	int r = run(c, w, NULL, 0, NULL, out, sizeof out);
+	unlink(path);
+	return r;
+}
+
+/* Comments, blank lines, spaces, quotes, flags alone or "= true". */
+static void test_config_syntax(void)
+{
+	struct cli c;
+	struct opts x;
+	static const char text[] = "# a comment\n\n   # indented comment\nflag\nno-low = true\n"
+				   "str = \"a # b\"\n\tu32=50  \r\ncolor = blue\neven = ab\neven=cdcd\n"
+				   "u64 = 1 # not a comment\n";
+	table(&c, &x, NULL);
+	CHECK_U64((uint64_t)run_config(&c, text, sizeof text - 1, NULL), (uint64_t)-1);
+	CHECK(strstr(last_error, ":11: u64 = 1 # not a comment: not a whole number") != NULL);
+	cli_file_free(&x.file);
+	table(&c, &x, NULL);
+	CHECK_U64((uint64_t)run_config(&c, text, sizeof text - 1 - 24, NULL), 0); /* without the last line */
+	CHECK(x.flag && x.bits == 0xf0 && strcmp(x.str, "a # b") == 0 && x.u32 == 50 && x.color == 2);
+	CHECK(x.customs == 2 && strcmp(x.custom_seen, "cdcd") == 0 && x.file.n == 7);
+	cli_file_free(&x.file);
+	static const char off[] = "flag = false\nno-low = false\n";
+	table(&c, &x, NULL);
+	CHECK_U64((uint64_t)run_config(&c, off, sizeof off - 1, NULL), 0);
+	CHECK(!x.flag && x.bits == 0xff);
+	cli_file_free(&x.file);
+	/* --help is answered before the file is read (it need not exist) */
+	static const char *const h[] = { "--config", "/nonexistent/x.conf", "--help", NULL };
+	char out[4096];
+	table(&c, &x, NULL);
+	CHECK_U64((uint64_t)run(&c, h, NULL, 0, NULL, out, sizeof out), 1);
+	CHECK(strstr(out, "  --config FILE        read options from FILE\n") != NULL);
+}
+
+/* The command line wins key by key; its repeatable option replaces the
+ * file's list; a key it gives is not even parsed from the file. */
+static void test_config_override(void)
+{
+	struct cli c;
+	struct opts x;
+	static const char text[] = "u32 = 50\neven = ab\neven = cd\nstr = file\nu64 = bad\n";
+	static const char *const w[] = { "--u32", "60", "--even=xyzw", "--u64", "9", NULL };
+	table(&c, &x, NULL);
+	CHECK_U64((uint64_t)run_config(&c, text, sizeof text - 1, w), 0);
+	CHECK(x.u32 == 60 && x.customs == 1 && strcmp(x.custom_seen, "xyzw") == 0 && x.u64 == 9);
+	CHECK(strcmp(x.str, "file") == 0);
+	CHECK(x.file.n == 5 && x.file.v[0].overridden && x.file.v[1].overridden && !x.file.v[3].overridden);
+	cli_file_free(&x.file);
+	/* the last --config counts; "--config=FILE" too */
+	table(&c, &x, NULL);
+	const char *path = config_file("u32 = 70\n", 9);
+	char arg[96], out[256];
+	snprintf(arg, sizeof arg, "--config=%s", path);
+	const char *const two[] = { "--config", "/nonexistent", arg, NULL };
+	CHECK_U64((uint64_t)run(&c, two, NULL, 0, NULL, out, sizeof out), 0);
+	CHECK(x.u32 == 70 && strcmp(x.file.path, path) == 0);
+	unlink(path);
+	cli_file_free(&x.file);
+}
+
+struct config_error {
+	const char *text;
+	const char *want; /* after "PATH:" */
+};
+
+static const struct config_error config_errors[] = {
+	{ "flag\n\nlisen = 1\n", "3: unknown key \"lisen\"" },
+	{ "--u32 = 5\n", "1: unknown key \"--u32\"" },
+	{ "= 5\n", "1: unknown key \"\"" },
+	{ "u32\n", "1: key \"u32\": needs a value (key = value)" },
+	{ "u32 =\n", "1: u32 = : not a whole number" },
+	{ "flag = yes\n", "1: key \"flag\": a flag: true, false, or the key alone" },
+	{ "even = abc\n", "1: even = abc: odd length" },
+	{ "u32 = 4\n", "1: u32 = 4: out of range" },
+	{ "color = pink\n", "1: color = pink: unknown value" },
+	{ "config = x\n", "1: key \"config\": not allowed in a config file" },
+	{ "flag\nstr = a\0b\n", "2: a NUL byte" },
+};
+
+static void test_config_errors(void)
+{
+	struct cli c;
+	struct opts x;
+	char want[256];
+	for (size_t i = 0; i < sizeof config_errors / sizeof config_errors[0]; i++) {
+		const struct config_error *e = &config_errors[i];
+		size_t len = strlen(e->text);
+		if (strcmp(e->text, "flag\nstr = a") == 0)
+			len = 15; /* the NUL and "b\n" */
+		table(&c, &x, NULL);
+		const char *path = config_file(e->text, len);
+		const char *const w[] = { "--config", path, NULL };
+		char out[256];
+		CHECK_U64((uint64_t)run(&c, w, NULL, 0, NULL, out, sizeof out), (uint64_t)-1);
+		snprintf(want, sizeof want, "%s:%s", path, e->want);
+		if (strcmp(last_error, want) != 0)
+			fprintf(stderr, "config error %zu: got '%s', want '%s'\n", i, last_error, want);
+		CHECK(strcmp(last_error, want) == 0);
+		unlink(path);
+		cli_file_free(&x.file);
+	}
+	/* a command's table says which; a missing file is named */
+	table(&c, &x, "ls");
+	static const char *const missing[] = { "--config", "/nonexistent/x.conf", NULL };
+	char out[256];
+	CHECK_U64((uint64_t)run(&c, missing, NULL, 0, NULL, out, sizeof out), (uint64_t)-1);
+	CHECK(strcmp(last_error, "ls: --config /nonexistent/x.conf: No such file or directory") == 0);
+	cli_file_free(&x.file);
+}
+
+/* A file of n lines "str = xxx..." each len bytes long (newline apart). */
+static char *long_lines(size_t n, size_t len, size_t *total)
+{
+	char *t = malloc(n * (len + 1) + 1);
+	for (size_t i = 0; i < n; i++) {
+		char *l = t + i * (len + 1);
+		memset(l, 'x', len);
+		memcpy(l, "str = ", 6);
+		l[len] = '\n';
+	}
+	*total = n * (len + 1);
+	return t;
+}
+
+/* Line length, key count and file size at limit-1, limit, limit+1. */
+static void test_config_limits(void)
+{
+	struct cli c;
+	struct opts x;
+	size_t total;
+	for (size_t len = CLI_CONFIG_LINE_MAX - 1; len <= CLI_CONFIG_LINE_MAX + 1; len++) {
+		char *t = long_lines(1, len, &total);
+		table(&c, &x, NULL);
+		int r = run_config(&c, t, total, NULL);
+		CHECK_U64((uint64_t)r, len <= CLI_CONFIG_LINE_MAX ? 0 : (uint64_t)-1);
+		CHECK(r != 0 || strlen(x.str) == len - 6);
+		CHECK(r == 0 || strstr(last_error, ":1: line too long (at most 4096 bytes)") != NULL);
+		cli_file_free(&x.file);
+		free(t);
+	}
+	for (size_t n = CLI_CONFIG_KEYS_MAX - 1; n <= CLI_CONFIG_KEYS_MAX + 1; n++) {
+		char *t = long_lines(n, 8, &total);
+		table(&c, &x, NULL);
+		int r = run_config(&c, t, total, NULL);
+		CHECK_U64((uint64_t)r, n <= CLI_CONFIG_KEYS_MAX ? 0 : (uint64_t)-1);
+		CHECK(r == 0 || strstr(last_error, ":1025: too many keys (at most 1024)") != NULL);
+		cli_file_free(&x.file);
+		free(t);
+	}
+	for (size_t size = CLI_CONFIG_FILE_MAX - 1; size <= CLI_CONFIG_FILE_MAX + 1; size++) {
+		char *t = malloc(size); /* comment lines of 1024 bytes, the last one shorter */
+		for (size_t i = 0; i < size; i++)
+			t[i] = i % 1024 == 1023 || i == size - 1 ? '\n' : '#';
+		table(&c, &x, NULL);
+		int r = run_config(&c, t, size, NULL);
+		CHECK_U64((uint64_t)r, size <= CLI_CONFIG_FILE_MAX ? 0 : (uint64_t)-1);
+		CHECK(r == 0 || strstr(last_error, ": larger than 1048576 bytes") != NULL);
+		cli_file_free(&x.file);
+		free(t);
+	}
+}
+
+/* Two reads of a file compared key by key (what SIGHUP reports). */
+static void test_config_same(void)
+{
+	struct cli c;
+	struct opts a, b;
+	static const char one[] = "u32 = 50\neven = ab\neven = cd\nflag\n";
+	static const char two[] = "u32 = 50\neven = ab\nflag = true\n";
+	static const char *const w[] = { "--flag", NULL };
+	table(&c, &a, NULL);
+	CHECK_U64((uint64_t)run_config(&c, one, sizeof one - 1, w), 0);
+	table(&c, &b, NULL);
+	CHECK_U64((uint64_t)run_config(&c, two, sizeof two - 1, w), 0);
+	CHECK(cli_file_same(&a.file, &b.file, "u32"));
+	CHECK(!cli_file_same(&a.file, &b.file, "even")); /* one value fewer */
+	CHECK(cli_file_same(&a.file, &b.file, "flag")); /* on the command line: the file's do not count */
+	CHECK(cli_file_same(&a.file, &b.file, "str")); /* in neither */
+	CHECK(!cli_file_same(&a.file, NULL, "u32") && cli_file_same(&a.file, NULL, "str"));
+	cli_file_free(&a.file);
+	cli_file_free(&b.file);
+}
+
+/* --help-man: the rows as roff, escaped; a command's table as a
+ * subsection. */
+static void test_help_man(void)
+{
+	struct cli c;
+	struct opts x;
+	char out[8192];
+	static const char *const m[] = { "--u32", "9", "--help-man", NULL };
+	table(&c, &x, NULL);
+	cli_add(&c, cli_flag("dot", &x.flag, ".starts with a dot \\ and a backslash"));
+	CHECK_U64((uint64_t)run(&c, m, NULL, 0, NULL, out, sizeof out), 1);
+	CHECK(strncmp(out, ".SH NAME\nprog \\- A test.\n.SH SYNOPSIS\n\\fBprog\\fR [\\fIoptions\\fR]\n.SH OPTIONS\n",
+		      73) == 0);
+	CHECK(strstr(out, ".TP\n\\fB\\-\\-u32\\fR \\fIN\\fR\na small number (default 7)\n") != NULL);
+	CHECK(strstr(out, ".TP\n\\fB\\-\\-color\\fR \\fIred|green|blue\\fR\na color (default green)\n") != NULL);
+	CHECK(strstr(out, ".TP\n\\fB\\-\\-flag\\fR\na flag\n") != NULL);
+	CHECK(strstr(out, ".TP\n\\fB\\-\\-dot\\fR\n\\&.starts with a dot \\e and a backslash\n") != NULL);
+	CHECK(strstr(out, ".TP\n\\fB\\-\\-help\\fR\n") != NULL && strstr(out, "\\fB\\-\\-version\\fR\n") != NULL);
+	table(&c, &x, "ls");
+	c.global = "[--spool DIR]";
+	c.args = "ID";
+	c.version = NULL;
+	CHECK_U64((uint64_t)run(&c, m + 2, NULL, 0, NULL, out, sizeof out), 1);
+	CHECK(strncmp(out,
+		      ".SS ls\n.PP\n\\fBprog\\fR [\\-\\-spool DIR] \\fBls\\fR [\\fIoptions\\fR] \\fIID\\fR\n.br\nA "
+		      "test.\n",
+		      83) == 0);
+	CHECK(strstr(out, "version") == NULL);
+}
+
 int main(void)
 {
 	test_kinds();
@@ -459,6 +702,12 @@ int main(void)
 	test_durations();
 	test_formats();
 	test_unit_rows();
+	test_config_syntax();
+	test_config_override();
+	test_config_errors();
+	test_config_limits();
+	test_config_same();
+	test_help_man();
 	test_optional_value(); /* last: test_kinds counts errors from 0 */
 	return harness_finish("cli");
 }

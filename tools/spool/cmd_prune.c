@@ -107,7 +107,8 @@ static int prune_shard(struct prune_run *run, int fd, uint32_t shard)
 	return e;
 }
 
-/* Options into *run: 0, or the exit code to return at once. */
+/* Options into *run: 0, -1 after --help (exit 0 at once: nothing is
+ * pruned), or the exit code to return at once. */
 static int prune_args(const struct cmd_ctx *ctx, struct prune_run *run, int argc, char **argv)
 {
 	const char *before = NULL;
@@ -120,7 +121,7 @@ static int prune_args(const struct cmd_ctx *ctx, struct prune_run *run, int argc
 	size_t npos;
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)
-		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
+		return rc > 0 ? -1 : SPOOL_EXIT_USAGE;
 	run->before = before != NULL;
 	if ((before == NULL && !run->deleted) ||
 	    (before != NULL && when_parse(before, ctx->now_us, &run->before_us) != 0)) {
@@ -162,7 +163,7 @@ int cmd_prune(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct prune_run run = { 0 };
 	int rc = prune_args(ctx, &run, argc, argv);
 	if (rc != 0)
-		return rc;
+		return rc < 0 ? SPOOL_EXIT_OK : rc;
 	int lock = run.dry_run ? -ENOENT : spool_dir_lock(ctx->spool, "prune"); /* a dry run changes nothing */
 	if (lock < 0 && lock != -ENOENT)
 		return SPOOL_EXIT_NOT_FOUND;

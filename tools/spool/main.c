@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "cmd.h"
 #include "report.h"
 #include "when.h"
@@ -52,16 +53,39 @@ static void on_stop_signal(int sig)
 	stop_signal = sig;
 }
 
+#define SPOOL_HELP "the spool directory (default $SMTPSINK_SPOOL, else ./spool)"
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s [--spool DIR] COMMAND [options]\n\nCommands:\n", REPORT_PROG);
 	for (size_t i = 0; i < COMMAND_COUNT; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].about);
 	fprintf(f,
-		"\n--spool DIR   the spool directory (default $SMTPSINK_SPOOL, else ./spool)\n"
+		"\n--spool DIR   %s\n"
+		"--version     print the version\n"
 		"%s COMMAND --help   that command's options\n"
 		"Exit status: 0 ok, 1 not found / timed out / problems found, 2 usage, 3 spool or output error.\n",
-		REPORT_PROG);
+		SPOOL_HELP, REPORT_PROG);
+}
+
+/* --help-man: the man page's generated part (cli_man.c): the global
+ * options, then each command's own (its table answers --help-man). */
+static int man_page(struct cmd_ctx *ctx)
+{
+	struct cli g = { .prog = REPORT_PROG,
+			 .args = "COMMAND [command options]",
+			 .about = "find, read, export and verify the mail an smtpsink server captured",
+			 .version = SMTPSINK_VERSION };
+	const char *shown = NULL; /* no default after SPOOL_HELP's own words */
+	cli_add(&g, cli_string("spool", &shown, "DIR", SPOOL_HELP));
+	cli_man_print(&g, stdout);
+	printf(".SH COMMANDS\n");
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		char *argv[] = { (char *)commands[i].name, (char *)"--help-man", NULL };
+		if (commands[i].fn(ctx, 2, argv) != SPOOL_EXIT_OK)
+			return SPOOL_EXIT_USAGE;
+	}
+	return fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
 }
 
 /* Take every "--spool DIR" / "--spool=DIR" out of argv; false if one
@@ -112,6 +136,8 @@ int main(int argc, char **argv)
 		usage(argc == 0 ? stderr : stdout);
 		return argc == 0 ? SPOOL_EXIT_USAGE : SPOOL_EXIT_OK;
 	}
+	if (strcmp(argv[0], "--help-man") == 0)
+		return man_page(&ctx);
 	if (strcmp(argv[0], "--version") == 0) {
 		printf("%s %s\n", REPORT_PROG, SMTPSINK_VERSION);
 		return SPOOL_EXIT_OK;
