@@ -112,9 +112,11 @@ void cli_add(struct cli *c, struct cli_opt o);
 void cli_add_rows(struct cli *c, const struct cli_opt *rows, size_t n);
 
 /* Parse argv[1..argc).  Positionals go to pos (at most max_pos; one more
- * is an error).  Returns 0 to go on, 1 after printing --help or --version
- * (exit 0), or -1 after printing why not (exit 2).  --help is answered
- * before anything is parsed, wherever it stands, so it shows the defaults. */
+ * is an error).  Returns 0 to go on, 1 after printing --help, --help-man
+ * or --version (exit 0), or -1 after printing why not (exit 2).  --help
+ * (and --help-man) is answered before anything is parsed, wherever it
+ * stands, so it shows the defaults; then a CLI_CONFIG row's file is read
+ * and applied (cli_config.c), then the command line. */
 int cli_parse(struct cli *c, int argc, char **argv, const char **pos, size_t max_pos, size_t *npos);
 
 /* "--name value: why" as an error line; returns -1.  For checks across

@@ -63,6 +63,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"\n--spool DIR   %s\n"
 		"--version     print the version\n"
+		"--help        this text\n"
 		"%s COMMAND --help   that command's options\n"
 		"Exit status: 0 ok, 1 not found / timed out / problems found, 2 usage, 3 spool or output error.\n",
 		SPOOL_HELP, REPORT_PROG);
