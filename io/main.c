@@ -1,9 +1,10 @@
 /*
  * io/main.c - smtpsink: parse options, choose the backend, start one shard
  * per CPU, wait for SIGTERM/SIGINT (SIGHUP: reload the config file, the
- * fault rules: io/config_live.h),
- * shut down within the grace period and print what was served.  Wiring
- * only; the work is in the modules.
+ * fault rules: io/config_live.h), shut down within the grace period and
+ * print what was served; tell systemd (Type=notify) READY=1 once it
+ * listens and STOPPING=1 when it drains.  Wiring only; the work is in the
+ * modules.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "io_classify.h"
 #include "listen_sock.h"
 #include "metrics.h"
+#include "sd_notify.h"
 #include "server_config.h"
 #include "server_tls.h"
 #include "shard.h"
@@ -358,25 +360,43 @@ static void wait_for_stop(struct watch *w, sigset_t *sigs, struct config_live *c
 	}
 }
 
+/* "listening on ADDR... (backend, N shards)": the start-up line's text and
+ * the service manager's STATUS. */
+static void listening_text(char *line, size_t size, const struct server_config *cfg, const struct backend_ops *ops,
+			   unsigned n)
+{
+	size_t len = (size_t)snprintf(line, size, "listening on");
+	for (unsigned i = 0; i < cfg->listen_count && len < size; i++)
+		len += (size_t)snprintf(line + len, size - len, " %s", cfg->listen[i].text);
+	if (len < size)
+		snprintf(line + len, size - len, " (%s, %u shard%s%s)", ops->name, n, n == 1 ? "" : "s",
+			 cfg->discard ? ", --discard" : "");
+}
+
 /* "listening on ..." and what the operator should know, once SMTP listens. */
 static void say_listening(const struct server_config *cfg, const struct backend_ops *ops, unsigned n)
 {
 	rlim_t nofile = raise_nofile();
-	/* one write: a reader of stderr never sees half of this line */
 	char line[SERVER_LISTEN_MAX * 160 + 128];
-	size_t len = (size_t)snprintf(line, sizeof line, "smtpsink: listening on");
-	for (unsigned i = 0; i < cfg->listen_count && len < sizeof line; i++)
-		len += (size_t)snprintf(line + len, sizeof line - len, " %s", cfg->listen[i].text);
-	if (len < sizeof line)
-		snprintf(line + len, sizeof line - len, " (%s, %u shard%s%s)\n", ops->name, n, n == 1 ? "" : "s",
-			 cfg->discard ? ", --discard" : "");
-	fputs(line, stderr);
+	listening_text(line, sizeof line, cfg, ops, n);
+	fprintf(stderr, "smtpsink: %s\n", line); /* one write: stderr is unbuffered, the line is whole */
 	if (cfg->proxy_protocol && cfg->proxy_from.count == 0)
 		fprintf(stderr, "smtpsink: --proxy-protocol without --proxy-from: a PROXY header from any peer"
 				" is believed\n");
 	if (ops == &backend_epoll)
 		fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
 			(unsigned long long)nofile);
+}
+
+/* Tell the service manager (systemd Type=notify, io/sd_notify.h) a state
+ * and a STATUS line; without NOTIFY_SOCKET this does nothing. */
+static void notify(const char *state, const char *status)
+{
+	char msg[SD_NOTIFY_MSG_MAX];
+	snprintf(msg, sizeof msg, "%s\nSTATUS=%s", state, status); /* a long STATUS is cut, never the state */
+	int e = sd_notify_send(msg);
+	if (e < 0)
+		fprintf(stderr, "smtpsink: NOTIFY_SOCKET: %s\n", strerror(-e));
 }
 
 /* The shards, each on cache lines of its own (their counters are read by
@@ -406,6 +426,7 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 	unsigned started = 0, prepared = 0;
 	shared.shard_count = n; /* --spool-max-bytes holds for all of them */
 	int rc = 1;
+	bool ready = false; /* READY=1 sent: STOPPING=1 follows */
 	struct watch w;
 	if (shards == NULL)
 		return 1;
@@ -424,11 +445,20 @@ static int serve(struct server_config *cfg, const struct backend_ops *ops, unsig
 		say_listening(cfg, ops, n);
 		if (api_start(cfg, &api) != 0)
 			goto stop;
+		char status[SD_NOTIFY_MSG_MAX - 64];
+		listening_text(status, sizeof status, cfg, ops, n);
+		notify("READY=1", status);
+		ready = true;
 		watch_init(&w, cfg, &metrics);
 		wait_for_stop(&w, sigs, cl, &faults, &shared);
 		rc = 0;
 	}
 stop:
+	if (ready) {
+		char status[64];
+		snprintf(status, sizeof status, "draining: up to %u s for open transactions", cfg->grace_s);
+		notify("STOPPING=1", status);
+	}
 	api_stop(&api, false);
 	shared.stop_deadline_s = monotonic_s() + cfg->grace_s;
 	atomic_store(&shared.stopping, true);

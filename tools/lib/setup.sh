@@ -26,11 +26,13 @@ SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-
 # user side, /dev/fuse rules and fusermount3), and chromium for the web
 # page's test in a real browser (tests/interop/test_web_page.py, headless),
 # and prometheus (with promtool) to scrape /metrics
-# (tests/interop/test_metrics.py), and man-db (with groff-base) to render
-# the man pages with warnings on (tests/interop/test_man.py).
+# (tests/interop/test_metrics.py), man-db (with groff-base) to render
+# the man pages with warnings on (tests/interop/test_man.py), and lintian
+# for the package test (tests/interop/test_package.py: tools/package fails
+# on its warnings).
 # shellcheck disable=SC2034
 SETUP_TEST_PACKAGES=(clang clang-format libclang-rt-14-dev python3-pytest swaks msmtp curl openssl postfix haproxy
-	python3-xxhash fuse3 libfuse3-dev chromium prometheus man-db)
+	python3-xxhash fuse3 libfuse3-dev chromium prometheus man-db lintian)
 
 # setup_missing_packages PKG... - print each PKG that is not installed, one a
 # line.  A package removed with its conffiles left ("deinstall ok
