@@ -124,6 +124,17 @@ static void client_start(struct tls_client *t, struct engine *e, int k)
 	t->wire_at = e->clients[k].wire_len;
 }
 
+/* A client greeted, through STARTTLS and a completed handshake. */
+static int starttls_client(struct engine *e, struct tls_client *t)
+{
+	int k = engine_connect_greeted(e, PORT);
+	ENGINE_CMD(e, k, "STARTTLS\r\n", "220 2.0.0");
+	client_start(t, e, k);
+	tls_pump(e, k, t);
+	CHECK(tls_stream_handshake_done(&t->st));
+	return k;
+}
+
 static const char *const tls_spool[] = { "--tls-self-signed", NULL };
 static const char *const tls_discard[] = { "--discard", "--tls-self-signed", "--timeout", "5", NULL };
 
@@ -273,11 +284,7 @@ static void test_backpressure(void)
 	static struct engine e;
 	static struct tls_client t;
 	engine_tls(&e, tls_discard);
-	int k = engine_connect_greeted(&e, PORT);
-	ENGINE_CMD(&e, k, "STARTTLS\r\n", "220 2.0.0");
-	client_start(&t, &e, k);
-	tls_pump(&e, k, &t);
-	CHECK(tls_stream_handshake_done(&t.st));
+	int k = starttls_client(&e, &t);
 	static char many[NOOPS * 6 + 1], out[NOOPS * 7];
 	for (int i = 0; i < NOOPS; i++)
 		memcpy(many + 6 * i, "NOOP\r\n", 6);

@@ -84,13 +84,7 @@ static void show_envelope(const struct msg *m)
 	line_view("AUTH user:", m->auth_user);
 	if (m->tls.len) { /* "TLS: TLSv1.3 TLS_AES_256_GCM_SHA384 (SNI mx.example)" */
 		label("TLS:");
-		text_out_clean(stdout, m->tls.ptr, m->tls.len, 0, 0);
-		if (m->tls_sni.len) {
-			fputs(" (SNI ", stdout);
-			text_out_clean(stdout, m->tls_sni.ptr, m->tls_sni.len, 0, 0);
-			fputc(')', stdout);
-		}
-		fputc('\n', stdout);
+		text_out_tls(stdout, m->tls, m->tls_sni);
 	}
 	if (m->session_id.len) {
 		label("Session:");

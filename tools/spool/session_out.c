@@ -205,13 +205,7 @@ static void report_where(FILE *f, const struct session_view *s)
 	fputc('\n', f);
 	if (r->tls.len) { /* "TLS: TLSv1.3 TLS_AES_256_GCM_SHA384 (SNI mx.example)" */
 		label(f, "TLS:");
-		text_out_clean(f, r->tls.ptr, r->tls.len, 0, 0);
-		if (r->tls_sni.len) {
-			fputs(" (SNI ", f);
-			text_out_clean(f, r->tls_sni.ptr, r->tls_sni.len, 0, 0);
-			fputc(')', f);
-		}
-		fputc('\n', f);
+		text_out_tls(f, r->tls, r->tls_sni);
 	}
 }
 

@@ -137,3 +137,14 @@ void text_out_row(FILE *f, const struct msg *m, bool json)
 	else
 		text_out_ls_line(f, m);
 }
+
+void text_out_tls(FILE *f, struct smtp_view tls, struct smtp_view sni)
+{
+	text_out_clean(f, tls.ptr, tls.len, 0, 0);
+	if (sni.len) {
+		fputs(" (SNI ", f);
+		text_out_clean(f, sni.ptr, sni.len, 0, 0);
+		fputc(')', f);
+	}
+	fputc('\n', f);
+}

@@ -26,6 +26,9 @@
  * ends with "~"; padded with blanks to pad_cols.  Returns the columns
  * written. */
 size_t text_out_clean(FILE *f, const uint8_t *p, size_t n, size_t max_cols, size_t pad_cols);
+/* A TLS line's value: "TLSv1.3 TLS_AES_256_GCM_SHA384 (SNI mx.example)",
+ * cleaned, then a newline. */
+void text_out_tls(FILE *f, struct smtp_view tls, struct smtp_view sni);
 
 /* p[0..n) cleaned into buf (cut to cap - 1 bytes, NUL-terminated), for
  * diagnostics that quote spool bytes (queue IDs read from files).
