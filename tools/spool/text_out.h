@@ -18,6 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "smtp_view.h"
 #include <stdio.h>
 
 #include "msg.h"
