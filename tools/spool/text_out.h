@@ -18,11 +18,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "smtp_view.h"
 #include <stdio.h>
 
 #include "msg.h"
+#include "smtp_view.h"
 
 /* n bytes cleaned; at most max_cols characters (0: no limit), a cut value
  * ends with "~"; padded with blanks to pad_cols.  Returns the columns
