@@ -45,6 +45,17 @@ static int spool_set_open_dirs(struct spool_set *s, const char *const *paths, si
 	return SPOOL_EXIT_OK;
 }
 
+/* Say why url is refused, without the password it may hold. */
+static void spool_set_bad_url(const char *url, const char *why)
+{
+	const char *at = strrchr(url, '@'), *scheme = strstr(url, "://");
+	int keep = scheme != NULL && (at == NULL || scheme < at) ? (int)(scheme + 3 - url) : 0;
+	if (at != NULL)
+		report_error("--remote %.*sUSER:PASS@%s: %s", keep, url, at + 1, why);
+	else
+		report_error("--remote %s: %s", url, why);
+}
+
 int spool_set_open(struct spool_set *s, const struct cmd_ctx *ctx)
 {
 	*s = (struct spool_set){ calloc(ctx->spool_count + 1, sizeof *s->dirs), 0,
@@ -58,7 +69,7 @@ int spool_set_open(struct spool_set *s, const struct cmd_ctx *ctx)
 		rc = spool_set_open_dirs(s, ctx->spools, ctx->spool_count);
 	for (; rc == SPOOL_EXIT_OK && s->remote_count < ctx->remote_count; s->remote_count++)
 		if (remote_open(&s->remotes[s->remote_count], ctx->remotes[s->remote_count]) != 0) {
-			report_error("--remote %s: %s", ctx->remotes[s->remote_count], s->remotes[s->remote_count].why);
+			spool_set_bad_url(ctx->remotes[s->remote_count], s->remotes[s->remote_count].why);
 			rc = SPOOL_EXIT_USAGE;
 		}
 	if (rc != SPOOL_EXIT_OK)
