@@ -16,6 +16,7 @@ of the doc passes promtool and each node's /metrics counts its messages.
 import base64
 import json
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -152,3 +153,13 @@ def test_two_nodes_behind_haproxy(any_server, haproxy_lb, tmp_path):
         total = sum(float(ln.split()[-1]) for ln in text.splitlines()
                     if ln.startswith("smtpsink_messages_accepted_total"))
         assert total == len(by_node[str(node.spool)])
+
+
+def test_doc_shows_the_files_the_test_runs():
+    """docs/SCALE-OUT.md's copy of each scaleout/ file (after its
+    "<!-- file: PATH -->" marker) is that file, byte for byte."""
+    doc = (HERE.parents[2] / "docs" / "SCALE-OUT.md").read_text()
+    shown = re.findall(r"<!-- file: (\S+) -->\n```\n(.*?)```\n", doc, re.S)
+    assert sorted(p for p, _ in shown) == sorted("tests/interop/scaleout/" + f.name for f in HERE.iterdir())
+    for path, text in shown:
+        assert text == (HERE.parents[2] / path).read_text(), path
