@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from interop_helpers import HOST, free_port, is_listening, need_tool, spool_tool_path, wait_for
+from interop_helpers import HOST, HAProxy, free_port, is_listening, need_tool, spool_tool_path, wait_for
 
 HERE = Path(__file__).resolve().parent / "scaleout"
 N = 40
@@ -42,27 +42,12 @@ def haproxy_lb(tmp_path):
         front = free_port()
         env = dict(os.environ, SMTP_BIND="%s:%d" % (HOST, front),
                    SINK_NODE1="%s:%d" % (HOST, node_ports[0]), SINK_NODE2="%s:%d" % (HOST, node_ports[1]))
-        log = open(tmp_path / "haproxy.log", "wb")
-        proc = subprocess.Popen([need_tool("haproxy"), "-f", str(HERE / "haproxy.cfg"), "-db"], env=env,
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        procs.append((proc, log))
-
-        def ready():
-            assert proc.poll() is None, "haproxy exited %s:\n%s" % (
-                proc.returncode, (tmp_path / "haproxy.log").read_text(errors="replace"))
-            return is_listening(front)
-        wait_for(ready, 20, what="haproxy to listen")
+        procs.append(HAProxy(HERE / "haproxy.cfg", tmp_path / "haproxy.log", (front,), env=env))
         return front
 
     yield start
-    for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    for proc in procs:
+        proc.stop()
 
 
 def start_node(any_server, tmp_path, node_id, auth_file=None):
