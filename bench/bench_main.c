@@ -1,7 +1,8 @@
 /*
  * bench/bench_main.c - smtpsink-bench: parse options, choose the backend
  * and the number of worker processes, prepare the shared message content,
- * run, print the results.  Wiring only; the work is in the modules.
+ * run, print the results; or, for `smtpsink-bench merge`, hand over to
+ * bench_merge.c.  Wiring only; the work is in the modules.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "bench_backend.h"
 #include "bench_config.h"
+#include "bench_merge.h"
 #include "bench_prom.h"
 #include "bench_qidlog.h"
 #include "bench_report.h"
@@ -266,6 +268,8 @@ static int prepare_and_run(const struct bench_config *cfg, const struct bench_ba
 int main(int argc, char **argv)
 {
 	static struct bench_config cfg;
+	if (argc > 1 && strcmp(argv[1], "merge") == 0)
+		return bench_merge_main(argc - 1, argv + 1);
 	int r = bench_options_parse(argc, argv, &cfg);
 	if (r != 0)
 		return r > 0 ? 0 : 2;

@@ -26,6 +26,11 @@ static const double percentiles[] = { 50, 90, 99, 99.9 };
 static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99.9" };
 #define PERCENTILE_COUNT (sizeof percentiles / sizeof percentiles[0])
 
+const char *bench_report_mode_name(enum client_mode m)
+{
+	return (unsigned)m < sizeof mode_names / sizeof mode_names[0] ? mode_names[m] : NULL;
+}
+
 double bench_report_elapsed_s(const struct bench_counts *c)
 {
 	return c->end_ns > c->start_ns ? (double)(c->end_ns - c->start_ns) / NS_PER_S : 0.0;
@@ -193,6 +198,49 @@ static void json_tls(FILE *f, const struct bench_config *cfg, const struct bench
 		(unsigned long long)c->tls_failed);
 }
 
+/* One histogram's exact image: its layout, exact fields and non-zero
+ * counters as a flat [index, count, index, count, ...] list. */
+static void json_histogram(FILE *f, const struct hdr_histogram *h)
+{
+	fprintf(f,
+		"{\"lowest_ns\": %llu, \"highest_ns\": %llu, \"digits\": %u, \"count\": %llu, \"min_ns\": %llu, "
+		"\"max_ns\": %llu, \"sum_ns\": %llu, \"saturated\": %llu, \"counts\": [",
+		(unsigned long long)h->lowest, (unsigned long long)h->highest, h->sig_digits,
+		(unsigned long long)h->total_count, (unsigned long long)h->min, (unsigned long long)h->max,
+		(unsigned long long)h->sum, (unsigned long long)h->saturated);
+	bool first = true;
+	for (uint32_t k = 0; k < h->counts_len; k++)
+		if (h->counts[k] != 0) {
+			fprintf(f, "%s%u, %llu", first ? "" : ", ", k, (unsigned long long)h->counts[k]);
+			first = false;
+		}
+	fprintf(f, "]}");
+}
+
+/* "exact": what `smtpsink-bench merge` needs to add runs up exactly
+ * (bench_merge.c): times relative to the run's start, the CPU split, and
+ * every step's histogram. */
+static void json_exact(FILE *f, const struct bench_stats *s)
+{
+	const struct bench_counts *c = &s->c;
+	fprintf(f,
+		"  \"exact\": {\"elapsed_ns\": %llu, \"sched_last_ns\": %llu, \"sched_lag_max_ns\": %llu, "
+		"\"cpu_user_us\": %llu, \"cpu_sys_us\": %llu,\n    \"histograms\": {",
+		(unsigned long long)(c->end_ns > c->start_ns ? c->end_ns - c->start_ns : 0),
+		(unsigned long long)(c->sched_last_ns > c->start_ns ? c->sched_last_ns - c->start_ns : 0),
+		(unsigned long long)c->sched_lag_max_ns, (unsigned long long)c->cpu_user_us,
+		(unsigned long long)c->cpu_sys_us);
+	bool first = true;
+	for (unsigned st = 0; st < CLIENT_STEP_COUNT; st++) {
+		if (s->lat[st].total_count == 0)
+			continue;
+		fprintf(f, "%s\n      \"%s\": ", first ? "" : ",", client_step_name((enum client_step)st));
+		json_histogram(f, &s->lat[st]);
+		first = false;
+	}
+	fprintf(f, "\n    }}\n");
+}
+
 void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct bench_stats *s)
 {
 	const struct bench_config *cfg = ri->cfg;
@@ -225,8 +273,10 @@ void bench_report_json(FILE *f, const struct bench_report_info *ri, const struct
 	json_latency(f, s);
 	fprintf(f, "  \"client_cpu_s\": %.6f, \"client_cpu_us_per_message\": %.3f,\n", cpu_s(c),
 		c->messages ? cpu_s(c) * 1e6 / (double)c->messages : 0.0);
-	fprintf(f, "  \"loop_turns\": %llu, \"enobufs\": %llu, \"qid_log_lost\": %llu\n}\n",
+	fprintf(f, "  \"loop_turns\": %llu, \"enobufs\": %llu, \"qid_log_lost\": %llu,\n",
 		(unsigned long long)c->loop_turns, (unsigned long long)c->enobufs, (unsigned long long)c->qid_log_lost);
+	json_exact(f, s);
+	fprintf(f, "}\n");
 }
 
 /* The p99 is of the message latency (a whole transaction, from its

@@ -27,5 +27,7 @@ bool bench_report_rate_warning(FILE *f, const struct bench_config *cfg, const st
 void bench_report_progress(FILE *f, const struct bench_stats *now, const struct bench_counts *prev, double dt_s,
 			   double elapsed_s, bool tls);
 double bench_report_elapsed_s(const struct bench_counts *c);
+/* "connect", "reuse", "pipeline", "bdat"; NULL past the last mode. */
+const char *bench_report_mode_name(enum client_mode m);
 
 #endif

@@ -138,15 +138,11 @@ static size_t decode_hist(struct hdr_histogram *h, const uint8_t *p, size_t left
 		uint64_t count;
 		memcpy(&k, p + used, sizeof k);
 		memcpy(&count, p + used + sizeof k, sizeof count);
-		if (k >= h->counts_len)
+		if (hdr_merge_index(h, k, count) != 0)
 			return 0;
-		h->counts[k] += count;
 	}
-	h->total_count += f[0];
-	h->min = f[1] < h->min ? f[1] : h->min;
-	h->max = f[2] > h->max ? f[2] : h->max;
-	h->sum += f[3];
-	h->saturated += f[4];
+	struct hdr_exact x = { f[0], f[1], f[2], f[3], f[4] };
+	hdr_merge_exact(h, &x);
 	return used;
 }
 

@@ -148,14 +148,28 @@ int hdr_merge(struct hdr_histogram *dst, const struct hdr_histogram *src)
 		return -EINVAL;
 	for (uint32_t i = 0; i < src->counts_len; i++)
 		dst->counts[i] += src->counts[i];
-	dst->total_count += src->total_count;
-	dst->sum += src->sum;
-	dst->saturated += src->saturated;
-	if (src->min < dst->min)
-		dst->min = src->min;
-	if (src->max > dst->max)
-		dst->max = src->max;
+	struct hdr_exact x = { src->total_count, src->min, src->max, src->sum, src->saturated };
+	hdr_merge_exact(dst, &x);
 	return 0;
+}
+
+int hdr_merge_index(struct hdr_histogram *h, uint32_t index, uint64_t count)
+{
+	if (index >= h->counts_len)
+		return -EINVAL;
+	h->counts[index] += count;
+	return 0;
+}
+
+void hdr_merge_exact(struct hdr_histogram *h, const struct hdr_exact *x)
+{
+	h->total_count += x->total_count;
+	h->sum += x->sum;
+	h->saturated += x->saturated;
+	if (x->min < h->min)
+		h->min = x->min;
+	if (x->max > h->max)
+		h->max = x->max;
 }
 
 uint64_t hdr_value_at_percentile(const struct hdr_histogram *h, double pct)

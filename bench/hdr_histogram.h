@@ -79,6 +79,15 @@ void hdr_count_le(const struct hdr_histogram *h, const uint64_t *v, size_t n, ui
 uint64_t hdr_lowest_equivalent(const struct hdr_histogram *h, uint64_t v);
 uint64_t hdr_highest_equivalent(const struct hdr_histogram *h, uint64_t v);
 
+/* Merging a serialised histogram (bench_stats.c's pipe image, the JSON
+ * report's "histograms"): its non-zero counters one by one (-EINVAL for an
+ * index outside this layout), then its exact fields. */
+struct hdr_exact {
+	uint64_t total_count, min, max, sum, saturated;
+};
+int hdr_merge_index(struct hdr_histogram *h, uint32_t index, uint64_t count);
+void hdr_merge_exact(struct hdr_histogram *h, const struct hdr_exact *x);
+
 /* Counter index of v (for serialising), and the lowest value of an index. */
 uint32_t hdr_index_of(const struct hdr_histogram *h, uint64_t v);
 uint64_t hdr_value_at_index(const struct hdr_histogram *h, uint32_t index);

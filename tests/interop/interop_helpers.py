@@ -375,6 +375,37 @@ def need_tool(name):
     return p
 
 
+class HAProxy:
+    """haproxy -f CFG -db, running until stop(); its output in log_path.
+    Started once every port in ports listens (fails if it exits first)."""
+
+    def __init__(self, cfg, log_path, ports, env=None):
+        import subprocess
+        self.log_path = log_path
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen([need_tool("haproxy"), "-f", str(cfg), "-db"], env=env,
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+
+        def ready():
+            assert self.proc.poll() is None, "haproxy exited %s:\n%s" % (self.proc.returncode, self.output())
+            return all(is_listening(p) for p in ports)
+        wait_for(ready, 20, what="haproxy to listen")
+
+    def output(self):
+        return open(self.log_path, errors="replace").read()
+
+    def stop(self):
+        import subprocess
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
 def io_uring_probe():
     """None if this process may create an io_uring, else the reason."""
     import ctypes

@@ -11,7 +11,6 @@ The server does not report client addresses anywhere yet, so these tests
 check that the headers are accepted and consumed, not what they carried.
 """
 
-import signal
 import smtplib
 import socket
 import struct
@@ -20,9 +19,7 @@ import time
 
 import pytest
 
-from interop_helpers import (
-    HOST, assert_queued, free_port, greet, is_listening, need_tool, transaction,
-    wait_for)
+from interop_helpers import HOST, HAProxy, assert_queued, free_port, greet, need_tool, transaction
 
 
 @pytest.fixture
@@ -52,29 +49,13 @@ def haproxy(tmp_path):
             "backend be_v2\n"
             "    server sink_v2 %(h)s:%(sp)d send-proxy-v2\n"
             % {"h": HOST, "p1": p1, "p2": p2, "sp": server_port})
-        log = open(tmp_path / "haproxy.log", "wb")
-        proc = subprocess.Popen([need_tool("haproxy"), "-f", str(cfg), "-db"],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        procs.append((proc, log))
-
-        def ready():
-            assert proc.poll() is None, "haproxy exited %s:\n%s" % (
-                proc.returncode, (tmp_path / "haproxy.log").read_text(errors="replace"))
-            return is_listening(p1) and is_listening(p2)
-        wait_for(ready, 20, what="haproxy to listen")
+        procs.append(HAProxy(cfg, tmp_path / "haproxy.log", (p1, p2)))
         return {"v1": p1, "v2": p2}
 
     yield start
-    for proc, log in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-    print((tmp_path / "haproxy.log").read_text(errors="replace") if procs else "")
+    for proc in procs:
+        proc.stop()
+    print(procs[0].output() if procs else "")
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])

@@ -6,11 +6,12 @@
  *
  * Usage: spool_gen DIR [--messages N] [--shards S] [--segment-bytes B]
  *                      [--start-us T] [--step-us D] [--body-bytes N] [--open-last]
- *                      [--sessions]
+ *                      [--node N] [--sessions]
  * Message i goes to shard i % S, received at T + i * D microseconds, from
  * sender<i % 97>@example.com to user<i % 1009>@example.org (and
  * cc<i % 7>@example.net when i % 3 == 0), Subject "message i", a body of
- * about N bytes.  Segments are filled up to B bytes and sealed as the
+ * about N bytes; queue IDs name node N (--node-id; default 0).  Segments
+ * are filled up to B bytes and sealed as the
  * server seals them (cut to their used length, .idx beside them); with
  * --open-last the last segment of each shard is left open: no .idx,
  * preallocated to B with zeros.
@@ -48,7 +49,7 @@
 
 struct gen_opts {
 	const char *dir;
-	uint64_t messages, shards, segment_bytes, start_us, step_us, body_bytes;
+	uint64_t messages, shards, segment_bytes, start_us, step_us, body_bytes, node;
 	int open_last, sessions;
 };
 
@@ -267,7 +268,7 @@ static void gen_shard(const struct gen_opts *o, int top_fd, uint32_t shard, stru
 	if (s.img == NULL)
 		die("malloc");
 	struct queue_id_gen qg;
-	queue_id_init(&qg, 0, shard, 0);
+	queue_id_init(&qg, (uint32_t)o->node, shard, 0);
 	struct gen_session gs;
 	for (uint64_t i = shard; i < o->messages; i += o->shards) {
 		struct spool_envelope env;
@@ -321,11 +322,12 @@ static const struct {
 	{ "--start-us", offsetof(struct gen_opts, start_us) },
 	{ "--step-us", offsetof(struct gen_opts, step_us) },
 	{ "--body-bytes", offsetof(struct gen_opts, body_bytes) },
+	{ "--node", offsetof(struct gen_opts, node) },
 };
 
 static void parse(int argc, char **argv, struct gen_opts *o)
 {
-	*o = (struct gen_opts){ NULL, 1000, 2, 64u << 20, 1700000000000000ull, 1000, 200, 0, 0 };
+	*o = (struct gen_opts){ NULL, 1000, 2, 64u << 20, 1700000000000000ull, 1000, 200, 0, 0, 0 };
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		uint64_t *dst = NULL;
@@ -343,14 +345,16 @@ static void parse(int argc, char **argv, struct gen_opts *o)
 			o->dir = a;
 		} else {
 			fprintf(stderr, "usage: spool_gen DIR [--messages N] [--shards S] [--segment-bytes B] "
-					"[--start-us T] [--step-us D] [--body-bytes N] [--open-last] [--sessions]\n");
+					"[--start-us T] [--step-us D] [--body-bytes N] [--node N] [--open-last] "
+					"[--sessions]\n");
 			exit(2);
 		}
 	}
 	if (o->dir == NULL || o->shards == 0 || o->shards > QUEUE_ID_SHARD_MAX + 1 || o->segment_bytes < (1u << 20) ||
-	    o->body_bytes > BODY_MAX_BYTES / 2) {
+	    o->body_bytes > BODY_MAX_BYTES / 2 || o->node > QUEUE_ID_NODE_MAX) {
 		fprintf(stderr,
-			"spool_gen: need DIR, 1..256 shards, --segment-bytes >= 1 MiB, --body-bytes <= 512 KiB\n");
+			"spool_gen: need DIR, 1..256 shards, --segment-bytes >= 1 MiB, --body-bytes <= 512 KiB, "
+			"--node <= 65535\n");
 		exit(2);
 	}
 }

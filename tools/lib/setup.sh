@@ -10,9 +10,11 @@
 # apt is not touched at all.
 
 # What building needs.  liburing, jemalloc and xxHash are found by meson
-# through pkg-config; core/ needs none of them.
+# through pkg-config; core/ needs none of them.  libcurl is smtpsink-spool's
+# HTTP client for --remote nodes (tools/spool/remote.c).
 # shellcheck disable=SC2034  # used by the scripts that source this file
-SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev libgmime-3.0-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev nettle-dev libssl-dev)
+SETUP_BUILD_PACKAGES=(meson ninja-build pkg-config gcc liburing-dev libjemalloc-dev libxxhash-dev libgmime-3.0-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev nettle-dev libssl-dev
+	libcurl4-openssl-dev)
 
 # What testing needs on top: clang and its runtimes for the libFuzzer and
 # sanitizer builds, clang-format for the format check, pytest for the

@@ -10,10 +10,20 @@
 #define SMTPSINK_SPOOL_CMD_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#define CMD_SOURCES_MAX 64u /* --spool and --remote options, each */
+
 struct cmd_ctx {
-	const char *spool; /* --spool DIR (default $SMTPSINK_SPOOL, else ./spool) */
+	const char *spool; /* the first --spool DIR (default $SMTPSINK_SPOOL, else ./spool); NULL: --remote only */
+	/* Every --spool, in order (spool_set.h), and every --remote URL
+	 * (remote.h); only the commands that merge several sources see more
+	 * than one spool or any remote (main.c refuses the others). */
+	const char *const *spools;
+	size_t spool_count;
+	const char *const *remotes;
+	size_t remote_count;
 	volatile sig_atomic_t *stop; /* non-zero once SIGINT/SIGTERM arrived (follow, wait) */
 	uint64_t now_us; /* when the command started */
 };

@@ -14,16 +14,18 @@
  * They end with CRLF, or with LF when the message's first line does.
  *
  * Owns: those lines and writing the body.  The record is verified (its
- * checksum) before a byte is written.
+ * checksum) before a byte is written.  A message on a --remote node is
+ * its bytes as the node's API serves them (/api/v1/message/ID/raw); it
+ * has no --envelope (the API carries no envelope).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmd.h"
+#include "msg_source.h"
 #include "report.h"
 #include "spool_cli.h"
-#include "spool_find.h"
 #include "when.h"
 
 #define ADDR_TEXT_BYTES 64u
@@ -70,16 +72,31 @@ struct cat_opts {
 	const char *hostname;
 };
 
+static int cat_body(const uint8_t *p, size_t len)
+{
+	if (fwrite(p, 1, len, stdout) != len || fflush(stdout) != 0) {
+		report_error("cat: writing to stdout: %s", strerror(errno));
+		return SPOOL_EXIT_IO;
+	}
+	return SPOOL_EXIT_OK;
+}
+
 static int cat_one(void *arg, struct msg *m)
 {
 	const struct cat_opts *o = arg;
 	if (o->envelope)
 		put_envelope(stdout, m, o->hostname);
-	if (fwrite(m->rec.body, 1, (size_t)m->rec.body_len, stdout) != m->rec.body_len || fflush(stdout) != 0) {
-		report_error("cat: writing to stdout: %s", strerror(errno));
-		return SPOOL_EXIT_IO;
+	return cat_body(m->rec.body, (size_t)m->rec.body_len);
+}
+
+static int cat_raw(void *arg, const char *qid, const uint8_t *raw, size_t len, const char *node)
+{
+	const struct cat_opts *o = arg;
+	if (o->envelope) {
+		report_error("cat: %s is on %s, whose API sends no envelope: no --envelope", qid, node);
+		return SPOOL_EXIT_USAGE;
 	}
-	return SPOOL_EXIT_OK;
+	return cat_body(raw, len);
 }
 
 int cmd_cat(const struct cmd_ctx *ctx, int argc, char **argv)
@@ -89,5 +106,6 @@ int cmd_cat(const struct cmd_ctx *ctx, int argc, char **argv)
 	spool_cli_init(&c, "cat", "ID", "Write one message, byte-exact, to stdout.");
 	cli_add(&c, cli_flag("envelope", &o.envelope, "prepend smtp-sink style X-*-Args and Received headers"));
 	cli_add(&c, cli_string("hostname", &o.hostname, "NAME", "name in the Received header (default smtpsink)"));
-	return spool_with_msg(ctx, &c, argc, argv, cat_one, &o);
+	struct msg_source_acts acts = { cat_one, cat_raw, &o };
+	return msg_source_with(ctx, &c, argc, argv, &acts);
 }

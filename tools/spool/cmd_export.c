@@ -22,6 +22,7 @@
 #include "grow.h"
 #include "report.h"
 #include "spool_cli.h"
+#include "spool_set.h"
 #include "spool_walk.h"
 #include "text_out.h"
 #include "when.h"
@@ -30,7 +31,8 @@
 #define MIB (1024.0 * 1024.0)
 
 struct picked {
-	uint32_t shard_index; /* into the spool_dir's shards[] */
+	uint32_t src; /* the spool */
+	uint32_t shard_index; /* into that spool_dir's shards[] */
 	uint64_t segno;
 	bool quarantined;
 	struct spool_index_entry e;
@@ -38,14 +40,16 @@ struct picked {
 
 struct export_run {
 	struct filter filter;
-	const struct spool_dir *dir;
+	const struct spool_set *set;
+	size_t *first_reader; /* per spool: the index of its first shard's reader */
+	size_t readers;
 	struct picked *v;
 	size_t n, cap;
 	uint64_t limit;
 	uint64_t skipped;
 };
 
-static int pick(void *arg, const struct seg_reader *r, const struct spool_index_entry *e)
+static int pick(void *arg, size_t src, const struct seg_reader *r, const struct spool_index_entry *e)
 {
 	struct export_run *run = arg;
 	struct msg m;
@@ -54,7 +58,8 @@ static int pick(void *arg, const struct seg_reader *r, const struct spool_index_
 	if (!grow_array((void **)&run->v, &run->cap, run->n + 1, sizeof *run->v, 1024))
 		return -ENOMEM;
 	run->v[run->n++] =
-		(struct picked){ (uint32_t)spool_dir_shard_index(run->dir, r->shard), r->segno, r->quarantined, *e };
+		(struct picked){ (uint32_t)src, (uint32_t)spool_dir_shard_index(&run->set->dirs[src], r->shard),
+				 r->segno, r->quarantined, *e };
 	return run->limit != 0 && run->n >= run->limit ? 1 : 0;
 }
 
@@ -72,12 +77,13 @@ static void progress(const struct exporter *x, size_t total, uint64_t *last_us, 
  * the segment changes. */
 static int export_one(struct export_run *run, struct exporter *x, struct seg_reader *readers, const struct picked *p)
 {
-	struct seg_reader *r = &readers[p->shard_index];
+	const struct spool_dir *d = &run->set->dirs[p->src];
+	struct seg_reader *r = &readers[run->first_reader[p->src] + p->shard_index];
 	if (r->fd < 0 || r->segno != p->segno || r->quarantined != p->quarantined) {
 		if (r->fd >= 0)
 			seg_reader_close(r);
-		int e = seg_reader_open(r, run->dir->shard_fd[p->shard_index], run->dir->shards[p->shard_index],
-					p->segno, p->quarantined);
+		int e = seg_reader_open(r, d->shard_fd[p->shard_index], d->shards[p->shard_index], p->segno,
+					p->quarantined);
 		if (e != 0) {
 			r->fd = -1;
 			char qid[4 * MSG_QID_BYTES];
@@ -103,10 +109,10 @@ static int export_one(struct export_run *run, struct exporter *x, struct seg_rea
 
 static int export_all(struct export_run *run, struct exporter *x, bool show_progress)
 {
-	struct seg_reader *readers = calloc(run->dir->shard_count ? run->dir->shard_count : 1, sizeof *readers);
+	struct seg_reader *readers = calloc(run->readers ? run->readers : 1, sizeof *readers);
 	if (readers == NULL)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < run->dir->shard_count; i++)
+	for (size_t i = 0; i < run->readers; i++)
 		readers[i].fd = -1;
 	uint64_t last_us = 0;
 	int e = 0;
@@ -117,7 +123,7 @@ static int export_all(struct export_run *run, struct exporter *x, bool show_prog
 	}
 	if (show_progress)
 		progress(x, run->n, &last_us, true);
-	for (uint32_t i = 0; i < run->dir->shard_count; i++)
+	for (size_t i = 0; i < run->readers; i++)
 		if (readers[i].fd >= 0)
 			seg_reader_close(&readers[i]);
 	free(readers);
@@ -140,14 +146,18 @@ static int target(const char *eml, const char *mbox, const char *maildir, enum e
 static int run_export(const struct cmd_ctx *ctx, struct export_run *run, enum export_kind kind, const char *path,
 		      bool quiet)
 {
-	struct spool_dir d;
-	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
-		return report_spool_open(ctx->spool, e);
-	run->dir = &d;
+	struct spool_set set;
+	int rc = spool_set_open(&set, ctx);
+	if (rc != SPOOL_EXIT_OK)
+		return rc;
+	run->set = &set;
+	run->first_reader = calloc(set.count + 1, sizeof *run->first_reader);
+	for (size_t i = 0; run->first_reader != NULL && i < set.count; i++) {
+		run->first_reader[i] = run->readers;
+		run->readers += set.dirs[i].shard_count;
+	}
 	struct exporter x;
-	int rc = SPOOL_EXIT_OK;
-	e = spool_walk(&d, &run->filter.range, pick, run);
+	int e = run->first_reader != NULL ? spool_walk(set.dirs, set.count, &run->filter.range, pick, run) : -ENOMEM;
 	if (e < 0) {
 		report_error("export: %s", strerror(-e));
 		rc = SPOOL_EXIT_IO;
@@ -165,7 +175,8 @@ static int run_export(const struct cmd_ctx *ctx, struct export_run *run, enum ex
 				(unsigned long long)x.bytes, path);
 		}
 	}
-	spool_dir_close(&d);
+	spool_set_close(&set);
+	free(run->first_reader);
 	free(run->v);
 	return rc == SPOOL_EXIT_OK && run->skipped ? SPOOL_EXIT_NOT_FOUND : rc;
 }

@@ -30,7 +30,7 @@ static int follow_one(void *arg, const struct seg_reader *r, const struct spool_
 	struct follow_run *run = arg;
 	struct msg m;
 	if (filter_select(&run->filter, r, e, !run->no_subject, &m) == FILTER_YES)
-		text_out_row(stdout, &m, run->json);
+		text_out_row(stdout, &m, run->json, NULL);
 	return 0;
 }
 

@@ -17,9 +17,9 @@
 
 #include "cmd.h"
 #include "mime_msg.h"
+#include "msg_source.h"
 #include "report.h"
 #include "spool_cli.h"
-#include "spool_find.h"
 #include "text_out.h"
 
 #define PART_ID_TEXT_BYTES 64u
@@ -87,5 +87,6 @@ int cmd_part(const struct cmd_ctx *ctx, int argc, char **argv)
 		if (strcmp(argv[i], "-o") == 0)
 			argv[i] = (char *)"--output";
 	}
-	return spool_with_msg_args(ctx, &c, argc, argv, o.rest, 1, part_one, &o);
+	struct msg_source_acts acts = { part_one, NULL, &o };
+	return msg_source_with_args(ctx, &c, argc, argv, o.rest, 1, &acts);
 }

@@ -14,9 +14,9 @@
 #include "cmd.h"
 #include "json_out.h"
 #include "mime_out.h"
+#include "msg_source.h"
 #include "report.h"
 #include "spool_cli.h"
-#include "spool_find.h"
 #include "text_out.h"
 
 #define COL_PART 10u
@@ -93,5 +93,6 @@ int cmd_parts(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct cli c;
 	spool_cli_init(&c, "parts", "ID", "List the attachments and inline parts of one message.");
 	cli_add(&c, cli_flag("json", &json, "one JSON object per part"));
-	return spool_with_msg(ctx, &c, argc, argv, parts_one, &json);
+	struct msg_source_acts acts = { parts_one, NULL, &json };
+	return msg_source_with(ctx, &c, argc, argv, &acts);
 }

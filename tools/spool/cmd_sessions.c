@@ -32,6 +32,7 @@
 #include "session_summary.h"
 #include "spool_cli.h"
 #include "spool_find.h"
+#include "spool_set.h"
 #include "spool_walk.h"
 
 struct sessions_run {
@@ -135,7 +136,7 @@ static bool selected(const struct sessions_run *run, const struct session_report
 	return !run->aborted || rep->txn_aborted > 0;
 }
 
-static int sessions_one(void *arg, const struct seg_reader *r, const struct spool_index_entry *e)
+static int sessions_one(void *arg, size_t src, const struct seg_reader *r, const struct spool_index_entry *e)
 {
 	struct sessions_run *run = arg;
 	enum msg_status st = seg_reader_session(r, e, run->view);
@@ -188,21 +189,21 @@ static int compile(struct sessions_run *run, const char *client, const char *qui
 
 static int sessions_walk(const struct cmd_ctx *ctx, struct sessions_run *run)
 {
-	struct spool_dir d;
-	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
-		return report_spool_open(ctx->spool, e);
+	struct spool_set set;
+	int e = spool_set_open(&set, ctx);
+	if (e != SPOOL_EXIT_OK)
+		return e;
 	run->view = malloc(sizeof *run->view);
 	if (run->view == NULL) {
-		spool_dir_close(&d);
+		spool_set_close(&set);
 		report_error("sessions: out of memory");
 		return SPOOL_EXIT_IO;
 	}
 	if (!run->json && !run->summary && isatty(STDOUT_FILENO))
 		session_out_header(stdout);
 	run->filter.range.sessions = true;
-	e = spool_walk(&d, &run->filter.range, sessions_one, run);
-	spool_dir_close(&d);
+	e = spool_walk(set.dirs, set.count, &run->filter.range, sessions_one, run);
+	spool_set_close(&set);
 	free(run->view);
 	if (run->summary && e >= 0 && !run->failed)
 		session_summary_print(stdout, run->sum, run->json);

@@ -4,7 +4,9 @@
  * stored, and the header fields of its first header block.
  *
  * Owns: the show layout (a label per line; client text cleaned for the
- * terminal) and `show --json` (the message object plus "headers").
+ * terminal) and `show --json` (the message object plus "headers").  A
+ * message on a --remote node shows what its ID and bytes tell: time,
+ * node, shard, size and headers (the API carries no envelope).
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,9 +14,10 @@
 #include "cmd.h"
 #include "json_out.h"
 #include "mail_header.h"
+#include "msg_source.h"
+#include "queue_id.h"
 #include "report.h"
 #include "spool_cli.h"
-#include "spool_find.h"
 #include "text_out.h"
 #include "when.h"
 
@@ -103,12 +106,12 @@ static void show_envelope(const struct msg *m)
 	show_flags(m->rec.flags);
 }
 
-static void show_headers(const struct msg *m)
+static void show_headers(const uint8_t *body, uint64_t len)
 {
 	size_t pos = 0;
 	struct smtp_view name, value;
 	puts("Headers:");
-	while (mail_header_next(m->rec.body, m->rec.body_len, &pos, &name, &value)) {
+	while (mail_header_next(body, len, &pos, &name, &value)) {
 		fputs("  ", stdout);
 		text_out_clean(stdout, name.ptr, name.len, 0, 0);
 		fputc(':', stdout);
@@ -126,15 +129,14 @@ static void show_headers(const struct msg *m)
 	}
 }
 
-static void show_json(const struct msg *m)
+/* ,"headers":[...]} and the line's end. */
+static void show_json_headers(const uint8_t *body, uint64_t len)
 {
 	char value[MAIL_HEADER_UNFOLD_MAX_BYTES];
 	size_t pos = 0;
 	struct smtp_view name, raw;
-	fputc('{', stdout);
-	json_out_msg_fields(stdout, m);
 	fputs(",\"headers\":[", stdout);
-	for (bool first = true; mail_header_next(m->rec.body, m->rec.body_len, &pos, &name, &raw); first = false) {
+	for (bool first = true; mail_header_next(body, len, &pos, &name, &raw); first = false) {
 		size_t n = mail_header_unfold(raw, false, value, sizeof value);
 		fputs(first ? "{\"name\":" : ",{\"name\":", stdout);
 		json_out_str(stdout, name.ptr, name.len);
@@ -143,6 +145,13 @@ static void show_json(const struct msg *m)
 		fputc('}', stdout);
 	}
 	fputs("]}\n", stdout);
+}
+
+static void show_json(const struct msg *m)
+{
+	fputc('{', stdout);
+	json_out_msg_fields(stdout, m);
+	show_json_headers(m->rec.body, m->rec.body_len);
 }
 
 static int show_one(void *arg, struct msg *m)
@@ -155,8 +164,34 @@ static int show_one(void *arg, struct msg *m)
 		show_envelope(m);
 		if (m->subject_state == MSG_SUBJECT_PRESENT)
 			line_view("Subject:", smtp_view_make(m->subject, m->subject_len));
-		show_headers(m);
+		show_headers(m->rec.body, m->rec.body_len);
 	}
+	return SPOOL_EXIT_OK;
+}
+
+/* A node's message: what its queue ID and bytes tell. */
+static int show_raw(void *arg, const char *qid, const uint8_t *raw, size_t len, const char *node)
+{
+	bool json = *(const bool *)arg;
+	uint64_t us;
+	uint32_t node_id, shard;
+	char when[WHEN_TEXT_BYTES];
+	queue_id_parse(qid, strlen(qid), &us, &node_id, &shard); /* checked by msg_source.c */
+	when_iso(us, true, when, sizeof when);
+	if (json) {
+		printf("{\"qid\":\"%s\",\"received\":\"%s\",\"received_us\":%llu,\"shard\":%u,\"node\":%u,\"size\":%zu,"
+		       "\"source\":",
+		       qid, when, (unsigned long long)us, shard, node_id, len);
+		json_out_str(stdout, (const uint8_t *)node, strlen(node));
+		show_json_headers(raw, len);
+		return SPOOL_EXIT_OK;
+	}
+	printf("%-12s %s\n%-12s %s (%llu us since the epoch)\n", "Queue ID:", qid, "Received:", when,
+	       (unsigned long long)us);
+	label("Stored on:");
+	text_out_clean(stdout, (const uint8_t *)node, strlen(node), 0, 0);
+	printf(" (shard %u, node %u; its API sends no envelope)\n%-12s %zu bytes\n", shard, node_id, "Size:", len);
+	show_headers(raw, len);
 	return SPOOL_EXIT_OK;
 }
 
@@ -166,5 +201,6 @@ int cmd_show(const struct cmd_ctx *ctx, int argc, char **argv)
 	struct cli c;
 	spool_cli_init(&c, "show", "ID", "Show the envelope, session facts and headers of one message.");
 	cli_add(&c, cli_flag("json", &json, "one JSON object: the ls fields plus \"headers\""));
-	return spool_with_msg(ctx, &c, argc, argv, show_one, &json);
+	struct msg_source_acts acts = { show_one, show_raw, &json };
+	return msg_source_with(ctx, &c, argc, argv, &acts);
 }

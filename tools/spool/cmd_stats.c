@@ -19,10 +19,12 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "json_out.h"
 #include "report.h"
 #include "seg_reader.h"
 #include "spool_cli.h"
 #include "spool_dir.h"
+#include "spool_set.h"
 #include "when.h"
 
 struct tally {
@@ -152,28 +154,52 @@ static void print_human(const char *label, const struct tally *t)
 	putchar('\n');
 }
 
-static int stats_run(const struct spool_dir *d, bool json)
+/* The rows of one spool's shards, added to sum; merged: several spools,
+ * each row names its spool (JSON "spool"; a heading line for people). */
+static int stats_spool(const struct spool_dir *d, bool json, bool merged, struct tally *sum, bool *first)
 {
-	struct tally sum = { 0 }, t;
-	if (!json)
-		printf("%-9s %10s %14s %14s %6s %4s  %-20s  %-20s\n", "SHARD", "MESSAGES", "BYTES", "DISK BYTES",
-		       "SEALED", "OPEN", "OLDEST (UTC)", "NEWEST (UTC)");
-	else
-		printf("{\"shards\":[");
+	struct tally t;
+	if (merged && !json)
+		printf("spool %s:\n", d->path);
 	for (uint32_t i = 0; i < d->shard_count; i++) {
-		if (d->shard_fd[i] < 0 || tally_shard(&t, d->shard_fd[i], d->shards[i]) != 0)
+		int e = d->shard_fd[i] < 0 ? -EIO : tally_shard(&t, d->shard_fd[i], d->shards[i]);
+		if (e != 0) {
+			report_error("stats: cannot read %s: %s", d->path, strerror(e < 0 ? -e : EIO));
 			return -EIO;
+		}
 		char label[16];
 		snprintf(label, sizeof label, "shard-%02u", d->shards[i]);
 		if (json) {
-			printf("%s{\"shard\":%u,", i ? "," : "", d->shards[i]);
+			printf("%s{", *first ? "" : ",");
+			if (merged) {
+				fputs("\"spool\":", stdout);
+				json_out_str(stdout, (const uint8_t *)d->path, strlen(d->path));
+				putchar(',');
+			}
+			printf("\"shard\":%u,", d->shards[i]);
 			print_json(&t);
 			putchar('}');
 		} else {
 			print_human(label, &t);
 		}
-		tally_add(&sum, &t);
+		*first = false;
+		tally_add(sum, &t);
 	}
+	return 0;
+}
+
+static int stats_run(const struct spool_set *set, bool json)
+{
+	struct tally sum = { 0 };
+	bool first = true;
+	if (!json)
+		printf("%-9s %10s %14s %14s %6s %4s  %-20s  %-20s\n", "SHARD", "MESSAGES", "BYTES", "DISK BYTES",
+		       "SEALED", "OPEN", "OLDEST (UTC)", "NEWEST (UTC)");
+	else
+		printf("{\"shards\":[");
+	for (size_t s = 0; s < set->count; s++)
+		if (stats_spool(&set->dirs[s], json, set->count > 1, &sum, &first) != 0)
+			return -EIO;
 	if (json) {
 		printf("],");
 		print_json(&sum);
@@ -194,15 +220,13 @@ int cmd_stats(const struct cmd_ctx *ctx, int argc, char **argv)
 	int rc = cli_parse(&c, argc, argv, NULL, 0, &npos);
 	if (rc != 0)
 		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
-	struct spool_dir d;
-	int e = spool_dir_open(&d, ctx->spool);
+	struct spool_set set;
+	rc = spool_set_open(&set, ctx);
+	if (rc != SPOOL_EXIT_OK)
+		return rc;
+	int e = stats_run(&set, json);
+	spool_set_close(&set);
 	if (e != 0)
-		return report_spool_open(ctx->spool, e);
-	e = stats_run(&d, json);
-	spool_dir_close(&d);
-	if (e != 0) {
-		report_error("stats: cannot read %s: %s", ctx->spool, strerror(-e));
 		return SPOOL_EXIT_IO;
-	}
 	return fflush(stdout) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_IO;
 }

@@ -12,8 +12,8 @@
 
 #include "cmd.h"
 #include "mime_out.h"
+#include "msg_source.h"
 #include "spool_cli.h"
-#include "spool_find.h"
 
 static int text_one(void *arg, struct msg *m)
 {
@@ -28,5 +28,6 @@ int cmd_text(const struct cmd_ctx *ctx, int argc, char **argv)
 	spool_cli_init(&c, html ? "html" : "text", "ID",
 		       html ? "Write the text/html body of one message, decoded to UTF-8." :
 			      "Write the text/plain body of one message, decoded to UTF-8.");
-	return spool_with_msg(ctx, &c, argc, argv, text_one, &html);
+	struct msg_source_acts acts = { text_one, NULL, &html };
+	return msg_source_with(ctx, &c, argc, argv, &acts);
 }

@@ -42,7 +42,7 @@ static int wait_one(void *arg, const struct seg_reader *r, const struct spool_in
 	if (filter_select(&run->filter, r, e, !run->quiet, &m) != FILTER_YES)
 		return 0;
 	if (!run->quiet)
-		text_out_row(stdout, &m, run->json);
+		text_out_row(stdout, &m, run->json, NULL);
 	return ++run->got >= run->want ? 1 : 0;
 }
 

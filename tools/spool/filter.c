@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "filter.h"
 
+#include "remote_list.h"
+
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,4 +113,11 @@ enum filter_result filter_select(const struct filter *f, const struct seg_reader
 	if (f->subject && !glob_match(f->subject, (const uint8_t *)m->subject, m->subject_len))
 		return FILTER_NO;
 	return FILTER_YES;
+}
+
+bool filter_select_remote(const struct filter *f, const struct remote_row *row)
+{
+	if (row->received_us < f->range.since_us || row->received_us > f->range.until_us)
+		return false;
+	return f->subject == NULL || glob_match(f->subject, (const uint8_t *)row->subject, strlen(row->subject));
 }

@@ -62,4 +62,9 @@ enum filter_result {
 enum filter_result filter_select(const struct filter *f, const struct seg_reader *r, const struct spool_index_entry *e,
 				 bool want_subject, struct msg *m);
 
+struct remote_row;
+/* The same for a --remote node's row (remote_list.h): the time and the
+ * Subject only (--from and --to are refused with nodes: cmd_ls.c). */
+bool filter_select_remote(const struct filter *f, const struct remote_row *row);
+
 #endif

@@ -163,9 +163,13 @@ void json_out_msg_fields(FILE *f, const struct msg *m)
 		m->shard, (unsigned long long)m->segno, (unsigned long long)m->offset);
 }
 
-void json_out_msg(FILE *f, const struct msg *m)
+void json_out_msg(FILE *f, const struct msg *m, const char *source)
 {
 	fputc('{', f);
 	json_out_msg_fields(f, m);
+	if (source != NULL) {
+		fputs(",\"source\":", f);
+		json_out_str(f, (const uint8_t *)source, strlen(source));
+	}
 	fputs("}\n", f);
 }

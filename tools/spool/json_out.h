@@ -34,8 +34,9 @@ void json_out_str(FILE *f, const uint8_t *p, size_t n);
  * the message has none. */
 void json_out_msg_fields(FILE *f, const struct msg *m);
 
-/* {fields}\n */
-void json_out_msg(FILE *f, const struct msg *m);
+/* {fields}\n; with a source (the spool or node a merged listing read it
+ * from, docs/SCALE-OUT.md), ,"source":"..." ends the fields. */
+void json_out_msg(FILE *f, const struct msg *m, const char *source);
 
 /* ,"client":{"family":"ipv4"|"ipv6"|"unix","addr":"...","port":N} */
 void json_out_client(FILE *f, uint8_t family, const uint8_t addr[16], uint16_t port);

@@ -7,10 +7,6 @@
  */
 #include "spool_find.h"
 
-#include "cli.h"
-#include "cmd.h"
-#include "report.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,16 +55,19 @@ int spool_find(const struct spool_dir *d, const char *qid, struct seg_reader *r,
 	return rc;
 }
 
+int spool_find_bad_id(const char *cmd, const char *qid)
+{
+	report_error("%s: '%s' is not a queue ID (14 characters 0-9A-Za-z, as in \"250 2.0.0 Ok: queued as ...\")", cmd,
+		     qid);
+	return SPOOL_EXIT_USAGE;
+}
+
 int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, struct seg_reader *r, struct msg *m)
 {
 	struct spool_index_entry e;
 	int rc = spool_find(d, qid, r, &e);
-	if (rc == SPOOL_FIND_BAD_ID) {
-		report_error(
-			"%s: '%s' is not a queue ID (14 characters 0-9A-Za-z, as in \"250 2.0.0 Ok: queued as ...\")",
-			cmd, qid);
-		return SPOOL_EXIT_USAGE;
-	}
+	if (rc == SPOOL_FIND_BAD_ID)
+		return spool_find_bad_id(cmd, qid);
 	if (rc == SPOOL_FIND_NOT_FOUND) {
 		report_error("%s: no message %s in %s", cmd, qid, d->path);
 		return SPOOL_EXIT_NOT_FOUND;
@@ -77,55 +76,25 @@ int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, 
 		report_error("%s: %s: %s", cmd, qid, strerror(-rc));
 		return SPOOL_EXIT_IO;
 	}
-	if (e.flags & SPOOL_FLAG_SESSION) {
+	return spool_find_decode(cmd, qid, r, &e, m);
+}
+
+int spool_find_decode(const char *cmd, const char *qid, struct seg_reader *r, const struct spool_index_entry *e,
+		      struct msg *m)
+{
+	if (e->flags & SPOOL_FLAG_SESSION) {
 		report_error("%s: %s is a session, not a message (%s session %s)", cmd, qid, REPORT_PROG, qid);
 		seg_reader_close(r);
 		return SPOOL_EXIT_NOT_FOUND;
 	}
-	enum msg_status st = seg_reader_msg(r, &e, true, m);
+	enum msg_status st = seg_reader_msg(r, e, true, m);
 	if (st != MSG_OK) {
 		char name[SPOOL_DIR_NAME_BYTES * 2];
 		seg_reader_name(r, name, sizeof name);
-		report_error("%s: %s: %s offset %llu: %s", cmd, qid, name, (unsigned long long)e.offset,
+		report_error("%s: %s: %s offset %llu: %s", cmd, qid, name, (unsigned long long)e->offset,
 			     msg_status_text(st));
 		seg_reader_close(r);
 		return SPOOL_EXIT_NOT_FOUND;
 	}
 	return SPOOL_EXIT_OK;
-}
-
-int spool_with_msg_args(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv, const char **rest,
-			size_t nrest, int (*act)(void *arg, struct msg *m), void *arg)
-{
-	const char *pos[1 + SPOOL_WITH_MSG_ARGS_MAX];
-	size_t npos;
-	if (nrest > SPOOL_WITH_MSG_ARGS_MAX)
-		nrest = SPOOL_WITH_MSG_ARGS_MAX;
-	int rc = cli_parse(c, argc, argv, pos, 1 + nrest, &npos);
-	if (rc != 0 || npos != 1 + nrest) {
-		if (rc == 0)
-			report_error("%s: which message? (%s %s)", c->command, c->command, c->args ? c->args : "ID");
-		return rc > 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < nrest; i++)
-		rest[i] = pos[1 + i];
-	struct spool_dir d;
-	int e = spool_dir_open(&d, ctx->spool);
-	if (e != 0)
-		return report_spool_open(ctx->spool, e);
-	struct seg_reader r;
-	struct msg m;
-	rc = spool_find_msg(&d, c->command, pos[0], &r, &m);
-	if (rc == SPOOL_EXIT_OK) {
-		rc = act(arg, &m);
-		seg_reader_close(&r);
-	}
-	spool_dir_close(&d);
-	return rc;
-}
-
-int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
-		   int (*act)(void *arg, struct msg *m), void *arg)
-{
-	return spool_with_msg_args(ctx, c, argc, argv, NULL, 0, act, arg);
 }

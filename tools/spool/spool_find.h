@@ -29,20 +29,13 @@ int spool_find(const struct spool_dir *d, const char *qid, struct seg_reader *r,
  * session report's ID is not a message: NOT_FOUND, naming `session`. */
 int spool_find_msg(const struct spool_dir *d, const char *cmd, const char *qid, struct seg_reader *r, struct msg *m);
 
-struct cli;
-struct cmd_ctx;
+/* Say that qid is not a queue ID; returns SPOOL_EXIT_USAGE. */
+int spool_find_bad_id(const char *cmd, const char *qid);
 
-/* The commands that take one queue ID (show, cat): parse argv with c's
- * options and one positional ID, open the spool, find the message, run
- * act on it, close everything.  Returns the exit status. */
-int spool_with_msg(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv,
-		   int (*act)(void *arg, struct msg *m), void *arg);
-
-#define SPOOL_WITH_MSG_ARGS_MAX 2u /* positionals after the ID (part ID N) */
-
-/* The same with nrest more positionals after the ID, all required, put in
- * rest[0..nrest) before act runs (c's args names them: "ID N"). */
-int spool_with_msg_args(const struct cmd_ctx *ctx, struct cli *c, int argc, char **argv, const char **rest,
-			size_t nrest, int (*act)(void *arg, struct msg *m), void *arg);
+/* The checks after a FOUND (a session report is not a message; the record
+ * must verify), *r open from spool_find: SPOOL_EXIT_OK with *m decoded and
+ * *r still open, or the exit code after saying why (*r closed). */
+int spool_find_decode(const char *cmd, const char *qid, struct seg_reader *r, const struct spool_index_entry *e,
+		      struct msg *m);
 
 #endif

@@ -156,7 +156,7 @@ static void retire(struct tail_shard *s)
 	s->n = out;
 }
 
-int spool_tail_poll(struct spool_tail *t, spool_walk_fn fn, void *arg)
+int spool_tail_poll(struct spool_tail *t, spool_tail_fn fn, void *arg)
 {
 	int e = find_shards(t);
 	bool skip = !t->primed && !t->from_start;

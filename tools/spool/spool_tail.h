@@ -70,11 +70,14 @@ void spool_tail_init(struct spool_tail *t, const char *path, bool from_start);
  * index, never a record. */
 void spool_tail_resume(struct spool_tail *t, spool_tail_resume_fn resume, void *arg);
 
+/* Called once per new message, as spool_walk_fn but from one spool. */
+typedef int (*spool_tail_fn)(void *arg, const struct seg_reader *r, const struct spool_index_entry *e);
+
 /* Hand every new message to fn (oldest first); fn returning non-zero stops
  * the poll (the rest of this poll's messages are dropped).  Returns 0, fn's value, or -errno.
  * A spool directory that does not exist yet is not an error: nothing is
  * new until it appears. */
-int spool_tail_poll(struct spool_tail *t, spool_walk_fn fn, void *arg);
+int spool_tail_poll(struct spool_tail *t, spool_tail_fn fn, void *arg);
 
 /* True once the spool directory was found. */
 bool spool_tail_found(const struct spool_tail *t);

@@ -11,20 +11,31 @@
  * reaches messages older than `since`, so a recent window costs only the
  * segments it touches.  Entries come from the index of sealed segments and
  * from a scan of open ones (seg_reader.c); the walk itself reads no record.
+ *
+ * Several spools (one per node, docs/SCALE-OUT.md) are walked as one: every
+ * shard of every spool is a cursor of the same merge.  Queue IDs name their
+ * node (--node-id), so two spools should never hold the same ID: when they
+ * do, both entries are handed out and the walk reports it (a warning for
+ * each of the first SPOOL_WALK_DUP_REPORTS, then a count at the end), as it
+ * reports two spools holding IDs of the same node (nodes sharing a
+ * --node-id, whose IDs can repeat).
  */
 #ifndef SMTPSINK_SPOOL_WALK_H
 #define SMTPSINK_SPOOL_WALK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "seg_reader.h"
 #include "spool_dir.h"
 
+#define SPOOL_WALK_DUP_REPORTS 5u /* duplicate IDs named one by one; the rest counted */
+
 /* Called once per message in range, newest first: 0 to go on, 1 to stop,
- * or a negative -errno to stop with an error.  r and e are valid only
- * during the call. */
-typedef int (*spool_walk_fn)(void *arg, const struct seg_reader *r, const struct spool_index_entry *e);
+ * or a negative -errno to stop with an error.  src is the index of the
+ * spool in the walk's array; r and e are valid only during the call. */
+typedef int (*spool_walk_fn)(void *arg, size_t src, const struct seg_reader *r, const struct spool_index_entry *e);
 
 struct spool_walk_range {
 	uint64_t since_us; /* 0: no lower bound */
@@ -32,8 +43,10 @@ struct spool_walk_range {
 	bool sessions; /* walk the session reports instead of the messages */
 };
 
-/* 0 (all walked), 1 (fn stopped it) or -errno. */
-int spool_walk(struct spool_dir *d, const struct spool_walk_range *range, spool_walk_fn fn, void *arg);
+/* Walk the n spools dirs[0..n) merged: 0 (all walked), 1 (fn stopped it)
+ * or -errno. */
+int spool_walk(const struct spool_dir *dirs, size_t n, const struct spool_walk_range *range, spool_walk_fn fn,
+	       void *arg);
 
 /* Warn once about a segment that cannot be listed normally (bad header,
  * index that does not verify, quarantined, damaged ranges skipped). */

@@ -101,39 +101,56 @@ static void text_col(FILE *f, const char *s, size_t width)
 	fputc(' ', f);
 }
 
-void text_out_ls_line(FILE *f, const struct msg *m)
+void text_out_ls_cols(FILE *f, const struct text_out_ls_row *row)
 {
-	char when[WHEN_TEXT_BYTES], addr[ADDR_TEXT_BYTES];
-	text_out_clean(f, m->qid.ptr, m->qid.len, 0, COL_QID);
+	char when[WHEN_TEXT_BYTES];
+	text_out_clean(f, row->qid.ptr, row->qid.len, 0, COL_QID);
 	fputc(' ', f);
-	when_iso(m->received_us, false, when, sizeof when);
+	when_iso(row->received_us, false, when, sizeof when);
 	text_col(f, when, COL_TIME);
-	msg_client_addr(m, addr, sizeof addr);
-	text_col(f, addr[0] ? addr : "unix", COL_CLIENT);
-	if (m->mail_from.len)
-		text_out_clean(f, m->mail_from.ptr, m->mail_from.len, COL_SENDER, COL_SENDER);
+	text_col(f, row->client, COL_CLIENT);
+	if (row->sender.len)
+		text_out_clean(f, row->sender.ptr, row->sender.len, COL_SENDER, COL_SENDER);
 	else
 		text_out_clean(f, (const uint8_t *)"<>", 2, COL_SENDER, COL_SENDER);
 	fputc(' ', f);
 	char more[RCPT_MORE_BYTES] = "";
-	if (m->rcpt_count > 1)
-		snprintf(more, sizeof more, " +%u", m->rcpt_count - 1);
-	size_t cols = text_out_clean(f, m->first_rcpt.ptr, m->first_rcpt.len, COL_RCPTS - strlen(more), 0);
+	if (row->rcpt_count > 1)
+		snprintf(more, sizeof more, " +%u", row->rcpt_count - 1);
+	size_t cols = text_out_clean(f, row->first_rcpt.ptr, row->first_rcpt.len, COL_RCPTS - strlen(more), 0);
 	fputs(more, f);
 	for (cols += strlen(more); cols <= COL_RCPTS; cols++)
 		fputc(' ', f);
-	fprintf(f, "%*llu", COL_SIZE, (unsigned long long)m->rec.body_len);
-	if (m->subject_state == MSG_SUBJECT_PRESENT) {
+	fprintf(f, "%*llu", COL_SIZE, (unsigned long long)row->size);
+	if (row->subject != NULL) {
 		fputs("  ", f);
-		text_out_clean(f, (const uint8_t *)m->subject, m->subject_len, 0, 0);
+		text_out_clean(f, (const uint8_t *)row->subject, row->subject_len, 0, 0);
 	}
 	fputc('\n', f);
 }
 
-void text_out_row(FILE *f, const struct msg *m, bool json)
+void text_out_ls_line(FILE *f, const struct msg *m)
+{
+	char addr[ADDR_TEXT_BYTES];
+	msg_client_addr(m, addr, sizeof addr);
+	struct text_out_ls_row row = {
+		.qid = m->qid,
+		.received_us = m->received_us,
+		.client = addr[0] ? addr : "unix",
+		.sender = m->mail_from,
+		.first_rcpt = m->first_rcpt,
+		.rcpt_count = m->rcpt_count,
+		.size = m->rec.body_len,
+		.subject = m->subject_state == MSG_SUBJECT_PRESENT ? m->subject : NULL,
+		.subject_len = m->subject_len,
+	};
+	text_out_ls_cols(f, &row);
+}
+
+void text_out_row(FILE *f, const struct msg *m, bool json, const char *source)
 {
 	if (json)
-		json_out_msg(f, m);
+		json_out_msg(f, m, source);
 	else
 		text_out_ls_line(f, m);
 }

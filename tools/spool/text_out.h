@@ -46,7 +46,22 @@ void text_out_ls_header(FILE *f);
 /* One row; the subject column is left out when it was not read. */
 void text_out_ls_line(FILE *f, const struct msg *m);
 
-/* A listing row: the table row, or with json the JSON object line. */
-void text_out_row(FILE *f, const struct msg *m, bool json);
+/* The columns of one row, wherever they come from (a spool record, or a
+ * node's API: remote_list.h). */
+struct text_out_ls_row {
+	struct smtp_view qid;
+	uint64_t received_us;
+	const char *client; /* "127.0.0.1", "unix", "-" (not known) */
+	struct smtp_view sender, first_rcpt; /* sender empty: "<>" */
+	uint32_t rcpt_count;
+	uint64_t size;
+	const char *subject; /* NULL: the column is left out */
+	size_t subject_len;
+};
+void text_out_ls_cols(FILE *f, const struct text_out_ls_row *row);
+
+/* A listing row: the table row, or with json the JSON object line (with
+ * "source" unless source is NULL: json_out_msg). */
+void text_out_row(FILE *f, const struct msg *m, bool json, const char *source);
 
 #endif
