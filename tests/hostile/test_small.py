@@ -391,6 +391,9 @@ def api_total(http_port):
         return json.loads(r.read())["total"]
 
 
+WAL_CAP = 4 * MIB  # index/: the WAL is cut back to this after each checkpoint
+
+
 def test_spool_max_bytes_counts_the_index(any_server, tools, tmp_path, figures):
     """With the HTTP API on, --spool-max-bytes holds segments and index
     together (SPOOL/index, SPOOL/marks: everything under SPOOL), and the
@@ -414,8 +417,10 @@ def test_spool_max_bytes_counts_the_index(any_server, tools, tmp_path, figures):
         assert report["message_bytes"] >= 3 * budget, "only %d MiB arrived: %s" % (report["message_bytes"] >> 20,
                                                                                  err[-1000:])
         assert peak_index > 4 * MIB, "the index never grew (%.1f MiB): is HTTP on?" % (peak_index / MIB)
-        assert peak <= budget + segment + MIB, "segments and index reached %.1f MiB with --spool-max-bytes 64M" % (
-            peak / MIB)
+        # the open segment cannot be retired, and the index's WAL grows up
+        # to its 4 MiB checkpoint size between two retention passes
+        assert peak <= budget + segment + WAL_CAP + MIB, \
+            "segments and index reached %.1f MiB with --spool-max-bytes 64M" % (peak / MIB)
         stored = hh.spool_ls(tools, spool)
         deadline = time.monotonic() + 30
         while api_total(hp) != len(stored):  # the retired segments' rows dropped
