@@ -46,21 +46,15 @@ def floor_bin(name):
 
 
 @pytest.fixture
-def floor():
+def floor(started_servers):
     """floor(name, wrap=[]) -> Server on a free port (wrap: e.g. strace)."""
-    started = []
-
     def start(name, wrap=()):
         port = free_port()
         s = Server([*wrap, str(floor_bin(name)), f"127.0.0.1:{port}"], port, "listening on")
-        started.append(s)
+        started_servers.append(s)
         return s
 
-    yield start
-    for s in started:
-        if s.proc.poll() is None:
-            s.proc.terminate()
-            s.proc.wait(timeout=10)
+    return start
 
 
 def mode_name(mode, extra):
