@@ -19,6 +19,7 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SMTP_SINK = "/usr/sbin/smtp-sink"
 SMTP_SOURCE = "/usr/sbin/smtp-source"
+MODE_NEEDS = {"pipeline": "PIPELINING", "bdat": "CHUNKING"}  # the EHLO keyword a mode needs
 
 
 def cpu_seconds(pid):

@@ -156,26 +156,33 @@ def smtpsink(smtpsink_bin):
 
 
 @pytest.fixture
-def postfix_sink():
+def started_servers():
+    """A list of Servers a test started; those still running are
+    terminated at its end (servers without smtpsink's summary line)."""
+    started = []
+    yield started
+    for s in started:
+        if s.proc.poll() is None:
+            s.proc.terminate()
+            s.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def postfix_sink(started_servers):
     """postfix_sink(*args) -> Postfix smtp-sink on a free port (root only:
     it drops privileges to nobody)."""
     if not os.path.exists(SMTP_SINK):
         pytest.skip(f"{SMTP_SINK} is not installed (Debian package postfix)")
     if os.geteuid() != 0:
         pytest.skip("Postfix smtp-sink -u nobody needs root")
-    started = []
 
     def start(*args):
         port = free_port()
         s = Server([SMTP_SINK, "-u", "nobody", *args, f"127.0.0.1:{port}", "1000"], port)
-        started.append(s)
+        started_servers.append(s)
         return s
 
-    yield start
-    for s in started:
-        if s.proc.poll() is None:
-            s.proc.terminate()
-            s.proc.wait(timeout=10)
+    return start
 
 
 def run_bench(bench_bin, target, *args, timeout=300, rc=0):
