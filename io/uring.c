@@ -212,7 +212,9 @@ static void uring_stop_accepting(struct shard *sh)
 		io_uring_prep_cancel_fd(sqe, sh->listen_fd[i], IORING_ASYNC_CANCEL_ALL);
 		io_uring_sqe_set_data(sqe, &u->ignore_op);
 	}
-	io_uring_submit(&u->ring);
+	if (ring_submit_issued(&u->ring) < 0) /* the cancels look the listeners up by number: issue them first */
+		fprintf(stderr, "smtpsink: shard %u: the SQ poller did not take the accept cancels in %u ms\n",
+			sh->index, RING_ISSUE_WAIT_MS);
 	for (unsigned i = 0; i < sh->listen_count; i++) {
 		close(sh->listen_fd[i]);
 		sh->listen_fd[i] = -1;

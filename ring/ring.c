@@ -25,7 +25,7 @@
  * the SQ and CQ and registering files and buffers.  Registered ring fd,
  * fixed files and provided-buffer rings work as without a poller.  A full
  * SQ no longer empties on submit: the poller drains it in its own time,
- * so ring_make_room() waits for it (IORING_ENTER_SQ_WAIT).
+ * so ring_make_room() waits for it (IORING_ENTER_SQ_WAIT when full).
  *
  * Workload: one ring per loop (a server shard, a generator worker); every
  * SQE of the loop goes through ring_get_sqe().
@@ -37,11 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "io_classify.h"
 
 #define RING_SETUP_FLAGS (IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_CQSIZE)
-#define RING_FLUSH_TRIES 64 /* flushes tried on a full SQ before giving up */
+#define RING_FLUSH_TRIES 64 /* submits tried on a full SQ (no poller) before giving up */
 
 int ring_setup(struct io_uring *ring, unsigned sq_entries, unsigned cq_entries, const struct ring_sqpoll *sqpoll)
 {
@@ -78,22 +79,42 @@ int ring_probe(const struct ring_sqpoll *sqpoll)
 	return 0;
 }
 
-/* Flush the SQ until n more SQEs fit; false if they still do not.  Without
- * a poller one submit empties it.  With one, the poller takes the SQEs in
- * its own time: sleep until it frees a slot, yield while it frees more. */
-static bool ring_make_room(struct io_uring *ring, unsigned n)
+static uint64_t ring_now_ms(void)
 {
-	for (int tries = 0; tries < RING_FLUSH_TRIES; tries++) {
-		if (io_uring_sq_space_left(ring) >= n)
-			return true;
-		io_uring_submit(ring);
-		if (!ring_polled(ring) || io_uring_sq_space_left(ring) >= n)
-			continue;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* With a poller: wait until at most queued SQEs are left for it to take
+ * (it moves the head past what it issued); 0, or -ETIME after
+ * RING_ISSUE_WAIT_MS.  Sleeps while the SQ is full, yields otherwise. */
+static int ring_await_poller(struct io_uring *ring, unsigned queued)
+{
+	uint64_t deadline = 0;
+	while (io_uring_sq_ready(ring) > queued) {
+		if (deadline == 0)
+			deadline = ring_now_ms() + RING_ISSUE_WAIT_MS;
+		else if (ring_now_ms() > deadline)
+			return -ETIME;
+		io_uring_submit(ring); /* wakes a poller that went to sleep */
 		if (io_uring_sq_space_left(ring) == 0)
 			io_uring_sqring_wait(ring);
 		else
 			sched_yield();
 	}
+	return 0;
+}
+
+/* Flush the SQ until n more SQEs fit; false if they still do not.  Without
+ * a poller a submit empties it; with one, the poller takes the SQEs in its
+ * own time. */
+static bool ring_make_room(struct io_uring *ring, unsigned n)
+{
+	if (ring_polled(ring))
+		return ring_await_poller(ring, ring->sq.ring_entries - n) == 0;
+	for (int tries = 0; tries < RING_FLUSH_TRIES && io_uring_sq_space_left(ring) < n; tries++)
+		io_uring_submit(ring);
 	return io_uring_sq_space_left(ring) >= n;
 }
 
@@ -112,6 +133,12 @@ struct io_uring_sqe *ring_get_sqe(struct io_uring *ring)
 void ring_reserve(struct io_uring *ring, unsigned n)
 {
 	ring_make_room(ring, n);
+}
+
+int ring_submit_issued(struct io_uring *ring)
+{
+	io_uring_submit(ring);
+	return ring_polled(ring) ? ring_await_poller(ring, 0) : 0; /* else io_uring_enter issued them */
 }
 
 void ring_prep_close_fixed(struct io_uring *ring, unsigned fd, void *cancel_data, void *close_data)

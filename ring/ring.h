@@ -29,6 +29,7 @@
 #define RING_CQ_ENTRIES (16u * RING_SQ_ENTRIES) /* multishot recv posts many CQEs per SQE */
 #define RING_PROBE_SQ_ENTRIES 8u /* a ring made only to see whether io_uring works */
 #define RING_PROBE_CQ_ENTRIES 64u
+#define RING_ISSUE_WAIT_MS 5000u /* the longest wait for a poller to take SQEs */
 
 #define RING_SQPOLL_CPU_ANY (-1)
 
@@ -64,6 +65,13 @@ struct io_uring_sqe *ring_get_sqe(struct io_uring *ring);
 /* Make room for a chain of n linked SQEs: a chain must not be split
  * across two submits (the kernel would end it at the first one). */
 void ring_reserve(struct io_uring *ring, unsigned n);
+
+/* Submit what is queued and return once the kernel has issued it: at once
+ * without a poller; with one, once the poller has taken every SQE (it
+ * issues them as it takes them; bounded, RING_ISSUE_WAIT_MS).  Then the
+ * caller may close a descriptor those SQEs name by number (a cancel by fd
+ * looks its file up when issued).  0, or -ETIME if the poller did not. */
+int ring_submit_issued(struct io_uring *ring);
 
 /* Cancel everything that refers to fixed file slot fd, then (hard-linked:
  * whatever the cancel found) close the slot.  Two completions: cancel_data

@@ -4,7 +4,8 @@
  *
  * Owns: more SQEs than the submission queue holds are all submitted and
  * all complete (ring_get_sqe flushes a full queue); ring_reserve() leaves
- * room for a whole chain; the cancel-then-close chain of a fixed slot
+ * room for a whole chain; ring_submit_issued() has a cancel by descriptor
+ * issued before the caller closes it; the cancel-then-close chain of a fixed slot
  * completes both halves, in order; a provided-buffer ring hands out its
  * buffers, runs dry with -ENOBUFS (IO_NO_BUFFERS) and serves again once a
  * buffer is released and flushed; buffer counts that are not a power of
@@ -80,6 +81,42 @@ static void test_reserve(void)
 		CHECK_U64(io_uring_sq_space_left(&ring), RING_SQ_ENTRIES);
 	else /* the poller may still be taking the rest */
 		CHECK(io_uring_sq_space_left(&ring) >= 3);
+	io_uring_queue_exit(&ring);
+}
+
+/* A cancel by descriptor number, then the descriptor closed at once (as
+ * uring_stop_accepting does): ring_submit_issued() has had the cancel
+ * issued before the close, so it finds the pending recv (1), never -EBADF. */
+static void test_submit_issued(void)
+{
+	struct io_uring ring;
+	CHECK_U64((uint64_t)-ring_open(&ring, mode), 0);
+	int sv[2];
+	char buf[8];
+	int recv_tag, cancel_tag;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	struct io_uring_sqe *sqe = ring_get_sqe(&ring);
+	io_uring_prep_recv(sqe, sv[0], buf, sizeof buf, 0);
+	io_uring_sqe_set_data(sqe, &recv_tag);
+	CHECK_U64((uint64_t)-ring_submit_issued(&ring), 0);
+	sqe = ring_get_sqe(&ring);
+	io_uring_prep_cancel_fd(sqe, sv[0], IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data(sqe, &cancel_tag);
+	CHECK_U64((uint64_t)-ring_submit_issued(&ring), 0);
+	close(sv[0]);
+	int cancel_res = 0, recv_res = 0;
+	for (int turns = 0, n = 0; n < 2 && turns < 20; turns++) {
+		ring_wait(&ring, 50000000u);
+		struct io_uring_cqe *cqe;
+		while (io_uring_peek_cqe(&ring, &cqe) == 0) {
+			*(io_uring_cqe_get_data(cqe) == &cancel_tag ? &cancel_res : &recv_res) = cqe->res;
+			io_uring_cqe_seen(&ring, cqe);
+			n++;
+		}
+	}
+	CHECK_U64((uint64_t)cancel_res, 1);
+	CHECK_U64((uint64_t)-recv_res, ECANCELED);
+	close(sv[1]);
 	io_uring_queue_exit(&ring);
 }
 
@@ -223,6 +260,7 @@ static void run_all(const struct ring_sqpoll *m)
 	mode = m;
 	test_get_sqe_flushes();
 	test_reserve();
+	test_submit_issued();
 	test_close_fixed();
 	test_bufs_dry_and_back();
 }
