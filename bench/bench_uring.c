@@ -151,7 +151,7 @@ int bench_uring_probe(const struct bench_config *cfg)
 {
 	struct uring_state u;
 	memset(&u, 0, sizeof u);
-	int e = ring_setup(&u.ring, RING_PROBE_SQ_ENTRIES, RING_PROBE_CQ_ENTRIES);
+	int e = ring_setup(&u.ring, RING_PROBE_SQ_ENTRIES, RING_PROBE_CQ_ENTRIES, NULL);
 	if (e < 0)
 		return e;
 	e = io_uring_register_files_sparse(&u.ring, 1);
@@ -167,7 +167,7 @@ static int uring_init(struct bench_loop *l)
 	if (u == NULL)
 		return -ENOMEM;
 	l->backend = u;
-	int e = ring_open(&u->ring);
+	int e = ring_open(&u->ring, NULL);
 	if (e < 0) {
 		free(u);
 		l->backend = NULL;

@@ -78,9 +78,12 @@ struct backend_ops {
 extern const struct backend_ops backend_uring;
 extern const struct backend_ops backend_epoll;
 
-/* Can io_uring be set up here with the features the engine needs?  0, or
- * the negative errno that says why not (ENOSYS, EPERM: seccomp or
- * kernel.io_uring_disabled, EINVAL: too old). */
-int backend_uring_probe(void);
+struct server_config;
+
+/* Can io_uring be set up here with the features the engine needs (with
+ * --sqpoll, shard 0's polled ring)?  0, or the negative errno that says
+ * why not (ENOSYS, EPERM: seccomp or kernel.io_uring_disabled, EINVAL: too
+ * old, or a --sqpoll-cpu the kernel will not run a poller on). */
+int backend_uring_probe(const struct server_config *cfg);
 
 #endif

@@ -66,9 +66,17 @@ static const struct backend_ops *choose_backend(const struct server_config *cfg)
 {
 	if (cfg->io == IO_BACKEND_EPOLL)
 		return &backend_epoll;
-	int e = backend_uring_probe();
+	int e = backend_uring_probe(cfg);
 	if (e == 0)
 		return &backend_uring;
+	if (cfg->sqpoll) { /* asked for: no quiet fallback, to epoll or to an unpolled ring */
+		if (cfg->sqpoll_cpu != SERVER_SQPOLL_CPU_ANY)
+			fprintf(stderr, "smtpsink: --sqpoll: the kernel refused a poller on CPU %u: %s\n",
+				cfg->sqpoll_cpu, strerror(-e));
+		else
+			fprintf(stderr, "smtpsink: --sqpoll: the kernel refused a polled io_uring: %s\n", strerror(-e));
+		return NULL;
+	}
 	if (cfg->io == IO_BACKEND_URING) {
 		fprintf(stderr, "smtpsink: io_uring is unavailable: %s\n", strerror(-e));
 		return NULL;
@@ -373,6 +381,25 @@ static void listening_text(char *line, size_t size, const struct server_config *
 			 cfg->discard ? ", --discard" : "");
 }
 
+/* How the shards run: pinned or not, and their pollers (io_uring only:
+ * main.c refused --sqpoll otherwise). */
+static void say_engine(const struct server_config *cfg, unsigned n)
+{
+	if (cfg->pin)
+		fprintf(stderr, "smtpsink: --pin: shard N on CPU N mod %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+	if (!cfg->sqpoll)
+		return;
+	char where[64] = "any CPU";
+	if (cfg->sqpoll_cpu != SERVER_SQPOLL_CPU_ANY && n == 1)
+		snprintf(where, sizeof where, "CPU %u", cfg->sqpoll_cpu);
+	else if (cfg->sqpoll_cpu != SERVER_SQPOLL_CPU_ANY)
+		snprintf(where, sizeof where, "CPUs %u-%u", cfg->sqpoll_cpu, cfg->sqpoll_cpu + n - 1);
+	fprintf(stderr,
+		"smtpsink: SQPOLL: a kernel poller thread per shard (iou-sqp-TID) on %s, asleep after %u ms idle;"
+		" its CPU time is this process's\n",
+		where, cfg->sqpoll_idle_ms);
+}
+
 /* "listening on ..." and what the operator should know, once SMTP listens. */
 static void say_listening(const struct server_config *cfg, const struct backend_ops *ops, unsigned n)
 {
@@ -386,6 +413,7 @@ static void say_listening(const struct server_config *cfg, const struct backend_
 	if (ops == &backend_epoll)
 		fprintf(stderr, "smtpsink: epoll backend: at most %llu connections (RLIMIT_NOFILE)\n",
 			(unsigned long long)nofile);
+	say_engine(cfg, n);
 }
 
 /* Tell the service manager (systemd Type=notify, io/sd_notify.h) a state

@@ -220,7 +220,19 @@ static void rows_engine(struct cli *c, struct server_config *cfg)
 			   "listen on 127.0.0.1:2525, [::1]:2525, localhost:2525 (every address of the name), "
 			   "unix:/path (repeatable)"),
 		cli_def(cli_u32("shards", &cfg->shards, 0, 256, "N", "event loops, one per CPU"), "online CPUs"),
+		cli_flag("pin", &cfg->pin,
+			 "pin shard N to CPU N (mod online CPUs); default: the scheduler places them "
+			 "(docs/ARCHITECTURE.md)"),
 		cli_enum("io", &cfg->io, io_words, "I/O backend: auto is io_uring, else epoll"),
+		cli_flag("sqpoll", &cfg->sqpoll,
+			 "io_uring: a kernel thread per shard polls its submission queue (no syscall to submit)"),
+		cli_def(cli_duration32("sqpoll-idle", &cfg->sqpoll_idle_ms, CLI_MS, 1, SERVER_SQPOLL_IDLE_MAX_MS, "MS",
+				       "the poller spins this long after the last submission, then sleeps (implies "
+				       "--sqpoll)"),
+			"1s"),
+		cli_def(cli_u32("sqpoll-cpu", &cfg->sqpoll_cpu, 0, SERVER_SQPOLL_CPU_MAX, "N",
+				"pin shard K's poller to CPU N+K (implies --sqpoll)"),
+			"not pinned"),
 		cli_flag("discard", &cfg->discard, "accept and throw away every message (no spool)"),
 		cli_string("spool", &cfg->spool_dir, "DIR", "capture every message in DIR"),
 		cli_enum("sync", &cfg->sync, sync_words,
@@ -375,6 +387,7 @@ static void defaults(struct server_config *cfg)
 	smtp_config_defaults(&cfg->smtp);
 	cfg->smtp.ext |= SMTP_EXT_STARTTLS; /* kept only with a certificate (check_tls) */
 	cfg->io = IO_BACKEND_AUTO;
+	cfg->sqpoll_cpu = SERVER_SQPOLL_CPU_ANY;
 	cfg->max_conns = 100000;
 	cfg->timeout_s = 300;
 	cfg->session_max_s = 3600;
@@ -442,6 +455,22 @@ static int check_tls(const struct cli *c, struct server_config *cfg)
 	return 0;
 }
 
+/* --sqpoll and its settings, which imply it: io_uring only. */
+static int check_sqpoll(const struct cli *c, struct server_config *cfg)
+{
+	if (cfg->sqpoll_idle_ms != 0 || cfg->sqpoll_cpu != SERVER_SQPOLL_CPU_ANY)
+		cfg->sqpoll = true;
+	if (!cfg->sqpoll)
+		return 0;
+	if (cfg->io == IO_BACKEND_EPOLL) {
+		cli_error(c, "--sqpoll needs io_uring (--io auto or uring), not --io epoll");
+		return -1;
+	}
+	if (cfg->sqpoll_idle_ms == 0)
+		cfg->sqpoll_idle_ms = SERVER_SQPOLL_IDLE_DEFAULT_MS;
+	return 0;
+}
+
 /* Checks across options, after all were read. */
 static int check(const struct cli *c, struct server_config *cfg)
 {
@@ -450,6 +479,8 @@ static int check(const struct cli *c, struct server_config *cfg)
 		cli_error(c, "%s", why);
 		return -1;
 	}
+	if (check_sqpoll(c, cfg) != 0)
+		return -1;
 	if (!cfg->discard && cfg->smtp.max_size_bytes > SPOOL_MESSAGE_MAX_BYTES) {
 		cli_error(c, "--max-size is at most 1G with a spool (a record is written in one piece)");
 		return -1;

@@ -20,6 +20,10 @@
 #define SERVER_LISTEN_MAX 16
 #define SERVER_FAULTS_MAX 256 /* --fault, --greeting-delay, --tarpit */
 #define SERVER_CIDRS_MAX 16 /* ranges in one list option */
+#define SERVER_SQPOLL_IDLE_DEFAULT_MS 1000u /* the kernel's own default (HZ) */
+#define SERVER_SQPOLL_IDLE_MAX_MS 3600000u
+#define SERVER_SQPOLL_CPU_ANY UINT32_MAX /* --sqpoll-cpu not given: the poller runs anywhere */
+#define SERVER_SQPOLL_CPU_MAX 8191u /* the kernel's largest NR_CPUS, less one */
 
 /* Address ranges given by a repeatable option. */
 struct cidr_list {
@@ -52,7 +56,11 @@ struct server_config {
 	struct listen_addr listen[SERVER_LISTEN_MAX];
 	unsigned listen_count;
 	unsigned shards; /* 0: one per online CPU */
+	bool pin; /* --pin: shard N on CPU N mod online CPUs; else where the scheduler puts it */
 	enum io_backend_kind io;
+	bool sqpoll; /* io_uring: a kernel thread per shard polls its submission queue */
+	uint32_t sqpoll_idle_ms; /* the poller sleeps after this long without SQEs; 0: not given */
+	uint32_t sqpoll_cpu; /* shard N's poller on CPU sqpoll_cpu + N, or SERVER_SQPOLL_CPU_ANY */
 	bool discard; /* accept and throw away every message */
 	const char *spool_dir; /* capture mode: DIR/shard-NN/... */
 	uint64_t segment_size; /* bytes per segment, preallocated */

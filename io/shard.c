@@ -7,6 +7,8 @@
  * clocks, fire due timers, handle shutdown, then let the backend submit,
  * wait and deliver completions.  Allocation after start-up happens only
  * when a pool grows to a new high-water mark; freed objects are kept.
+ * The thread is named shard-N (its io_uring poller, with --sqpoll, is
+ * iou-sqp-TID of that thread); pinned to a CPU only with --pin.
  */
 #define _GNU_SOURCE
 #include "shard.h"
@@ -35,6 +37,7 @@
 
 #define LOOP_WAIT_MS 250u
 #define CONN_SLAB_CHUNK 256u
+#define THREAD_NAME_BYTES 16u /* the kernel's TASK_COMM_LEN, with the NUL */
 
 static int open_listeners(struct shard *sh)
 {
@@ -291,13 +294,17 @@ static void *shard_main(void *arg)
 	return NULL;
 }
 
+/* Start the shard's thread; with --pin, bound to CPU index mod online CPUs. */
 int shard_start(struct shard *sh)
 {
 	int e = pthread_create(&sh->thread, NULL, shard_main, sh);
 	if (e != 0)
 		return -e;
+	char name[THREAD_NAME_BYTES];
+	snprintf(name, sizeof name, "shard-%u", sh->index);
+	pthread_setname_np(sh->thread, name); /* for top -H and /proc/PID/task/TID/comm */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (cpus > 0) {
+	if (sh->cfg->pin && cpus > 0) { /* why not by default: docs/ARCHITECTURE.md, "Shards and CPUs" */
 		cpu_set_t set;
 		CPU_ZERO(&set);
 		sh->cpu = (int)(sh->index % (unsigned)cpus);

@@ -15,6 +15,8 @@
  * buffer ring (ring/ring_bufs.h).  -ENOBUFS parks the connection until
  * buffers come back; it is counted, never fatal.  Errors are classified by
  * ring/io_classify.h.
+ * --sqpoll: the ring is polled by a kernel thread (ring/ring.c says what
+ * changes); shard N's poller goes on CPU --sqpoll-cpu + N when given.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,9 +70,22 @@ static struct io_uring_sqe *get_sqe(struct uring_state *u)
 	return ring_get_sqe(&u->ring);
 }
 
-int backend_uring_probe(void)
+/* Shard index's poller, or NULL for none (no --sqpoll).  --sqpoll-cpu C
+ * puts shard N's on CPU C + N: consecutive CPUs, as shards take them; the
+ * kernel refuses a CPU that is not online or outside the cpuset. */
+static const struct ring_sqpoll *sqpoll_of(const struct server_config *cfg, unsigned index, struct ring_sqpoll *sp)
 {
-	return ring_probe();
+	if (!cfg->sqpoll)
+		return NULL;
+	sp->idle_ms = cfg->sqpoll_idle_ms;
+	sp->cpu = cfg->sqpoll_cpu == SERVER_SQPOLL_CPU_ANY ? RING_SQPOLL_CPU_ANY : (int)(cfg->sqpoll_cpu + index);
+	return sp;
+}
+
+int backend_uring_probe(const struct server_config *cfg)
+{
+	struct ring_sqpoll sp;
+	return ring_probe(sqpoll_of(cfg, 0, &sp));
 }
 
 /* The shard's receive buffers, all handed to the kernel. */
@@ -134,7 +149,14 @@ static int uring_init(struct shard *sh)
 	sh->backend = u;
 	u->sh = sh;
 	u->ignore_op.kind = IO_OP_CANCEL;
-	int e = ring_open(&u->ring);
+	struct ring_sqpoll sp;
+	int e = ring_open(&u->ring, sqpoll_of(sh->cfg, sh->index, &sp));
+	if (e < 0 && sh->cfg->sqpoll && sp.cpu != RING_SQPOLL_CPU_ANY)
+		fprintf(stderr, "smtpsink: shard %u: --sqpoll: the kernel refused a poller on CPU %d: %s\n", sh->index,
+			sp.cpu, strerror(-e));
+	else if (e < 0 && sh->cfg->sqpoll)
+		fprintf(stderr, "smtpsink: shard %u: --sqpoll: the kernel refused a polled ring: %s\n", sh->index,
+			strerror(-e));
 	if (e < 0)
 		return e;
 	if ((e = setup_files(u)) < 0 || (e = setup_buf_ring(sh, u)) < 0 || (e = setup_accepts(sh, u)) < 0)
@@ -190,7 +212,9 @@ static void uring_stop_accepting(struct shard *sh)
 		io_uring_prep_cancel_fd(sqe, sh->listen_fd[i], IORING_ASYNC_CANCEL_ALL);
 		io_uring_sqe_set_data(sqe, &u->ignore_op);
 	}
-	io_uring_submit(&u->ring);
+	if (ring_submit_issued(&u->ring) < 0) /* the cancels look the listeners up by number: issue them first */
+		fprintf(stderr, "smtpsink: shard %u: the SQ poller did not take the accept cancels in %u ms\n",
+			sh->index, RING_ISSUE_WAIT_MS);
 	for (unsigned i = 0; i < sh->listen_count; i++) {
 		close(sh->listen_fd[i]);
 		sh->listen_fd[i] = -1;

@@ -4,6 +4,7 @@ no_uring (no_uring.c) runs the server with io_uring_setup/enter/register
 failing with EPERM, as Docker's default seccomp profile does.  Then:
   --io auto   prints one "falling back to epoll" line and serves on epoll;
   --io uring  exits non-zero, saying why;
+  --sqpoll    (with --io auto) the same: a polled ring was asked for;
   --io epoll  serves, with no fallback line.
 These tests choose --io themselves, so they are not parametrized by backend.
 
@@ -75,18 +76,20 @@ def test_auto_falls_back_to_epoll(any_server, no_uring):
     assert srv.summary().get("messages") == 3, srv.summary_line()
 
 
-def test_uring_required_fails_clearly(smtpsink_bin, no_uring):
+@pytest.mark.parametrize("args, says", [(["--io", "uring"], "io_uring"),
+                                         (["--sqpoll"], "--sqpoll: the kernel refused a polled io_uring")])
+def test_uring_required_fails_clearly(smtpsink_bin, no_uring, args, says):
     port = free_port()
-    argv = [no_uring, smtpsink_bin, "--discard", "--io", "uring", "--listen", "127.0.0.1:%d" % port]
+    argv = [no_uring, smtpsink_bin, "--discard", *args, "--listen", "127.0.0.1:%d" % port]
     try:
         p = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=30,
                            stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise AssertionError("--io uring without io_uring did not exit within 30 s") from None
-    assert p.returncode != 0, "--io uring without io_uring exited 0:\n" + p.stderr
-    assert "io_uring" in p.stderr, "the error does not name io_uring:\n" + p.stderr
+        raise AssertionError("%s without io_uring did not exit within 30 s" % args) from None
+    assert p.returncode != 0, "%s without io_uring exited 0:\n%s" % (args, p.stderr)
+    assert says in p.stderr, "the error does not say %r:\n%s" % (says, p.stderr)
     assert "listening on" not in p.stderr, p.stderr
-    assert FALLBACK not in p.stderr, "--io uring must not fall back:\n" + p.stderr
+    assert FALLBACK not in p.stderr, "%s must not fall back:\n%s" % (args, p.stderr)
 
 
 def test_epoll_under_seccomp(any_server, no_uring):
