@@ -204,7 +204,7 @@ static int setup_files(struct io_uring *ring)
 
 static int setup(struct floor_ring *u)
 {
-	int e = ring_open(&u->ring);
+	int e = ring_open(&u->ring, NULL);
 	if (e < 0)
 		return e;
 	if ((e = setup_files(&u->ring)) < 0)

@@ -34,6 +34,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -349,16 +350,20 @@ def bench_sampling(tools, port, messages, size, sample):
     sample() every 0.1 s while it runs; (its JSON report, its stderr)."""
     argv = [tools["bench"], "--json", "--no-progress", "--connections", 8, "--messages", messages, "--size", size,
             "--mode", "reuse", "--no-rset", "%s:%d" % (HOST, port)]
-    proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + BENCH_TIMEOUT
-    while proc.poll() is None and time.monotonic() < deadline:
-        sample()
-        time.sleep(0.1)
-    if proc.poll() is None:
-        proc.kill()
-    out, err = proc.communicate(timeout=30)
-    return json.loads(out), err
+    # files, not pipes: the JSON report (with its exact histograms) passes
+    # a pipe's 64 KiB, and nothing reads it until the generator exits
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([str(a) for a in argv], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + BENCH_TIMEOUT
+        while proc.poll() is None and time.monotonic() < deadline:
+            sample()
+            time.sleep(0.1)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        out.seek(0)
+        err.seek(0)
+        return json.loads(out.read()), err.read().decode(errors="replace")
 
 
 @pytest.mark.parametrize("shards", ["2", "default"])
