@@ -2,8 +2,8 @@
  * core/line_scan.c - zero-copy command line scanner (see line_scan.h).
  *
  * Owns: the LF search (memchr: glibc's is vectorised) and the carry of one
- * unterminated line.  Invariant: carry_len < SMTP_COMMAND_LINE_MAX_BYTES, and
- * discarding implies carry_len == 0.  Expected workload: short command
+ * unterminated line.  Invariant: carry_len < LINE_SCAN_CARRY_BYTES, and
+ * discarding implies carry_len == 0; carry_len > 0 implies a carry is lent.  Expected workload: short command
  * lines, many per receive buffer when clients pipeline; the common case is a
  * line wholly inside the input, returned without a copy.
  */
@@ -37,13 +37,16 @@ static void make_line(const uint8_t *start, size_t with_lf, struct line_scan_lin
 enum line_scan_status line_scan_next(struct line_scan *ls, const uint8_t *in, size_t len, size_t *consumed,
 				     struct line_scan_line *line)
 {
-	assert(ls->carry_len < SMTP_COMMAND_LINE_MAX_BYTES);
+	assert(ls->carry_len < LINE_SCAN_CARRY_BYTES);
 	if (ls->discarding)
 		return skip_long(ls, in, len, consumed);
 	const uint8_t *lf = memchr(in, '\n', len);
 	if (lf == NULL) {
 		*consumed = len;
-		if (ls->carry_len + len < SMTP_COMMAND_LINE_MAX_BYTES) {
+		if (len == 0)
+			return LINE_SCAN_MORE;
+		if (ls->carry_len + len < LINE_SCAN_CARRY_BYTES) {
+			assert(ls->carry != NULL); /* line_scan_needs_carry() said so */
 			memcpy(ls->carry + ls->carry_len, in, len);
 			ls->carry_len = (uint16_t)(ls->carry_len + len);
 		} else {

@@ -30,8 +30,10 @@
  *                          feed the rest when the layer above is ready
  *                          (a fault delay holds the next command, or a
  *                          message's content, until it ends).
- *  - The session never allocates.  Its size is fixed (a few hundred bytes plus
- *    one command line of carry), whatever the input.
+ *  - The session never allocates.  Its size is fixed (a few hundred bytes),
+ *    whatever the input.  The one command line of carry it may need is the
+ *    caller's, lent only while a line is pending (smtp_session_carry_*
+ *    below, core/line_scan.h): an idle session holds none.
  *
  * Every reply carries an enhanced status code (RFC 2034) while
  * ENHANCEDSTATUSCODES is advertised.  Wording follows Postfix where clients
@@ -305,6 +307,29 @@ bool smtp_session_is_idle(const struct smtp_session *s);
  * gives a command a deadline from its first byte (--timeout), so a line
  * trickled a byte at a time cannot hold the session. */
 bool smtp_session_in_command(const struct smtp_session *s);
+
+/* The command-line carry (core/line_scan.h), lent by the caller.  Before
+ * each feed(): lend one (LINE_SCAN_CARRY_BYTES) when
+ * smtp_session_carry_wanted() says so; after it, smtp_session_carry_idle()
+ * gives it back unless a line is still pending in it.  A caller with few
+ * sessions may instead lend one for good right after init. */
+static inline bool smtp_session_carry_wanted(const struct smtp_session *s, const uint8_t *in, size_t len)
+{
+	return line_scan_needs_carry(&s->lines, in, len);
+}
+static inline void smtp_session_carry_lend(struct smtp_session *s, uint8_t *carry)
+{
+	line_scan_lend(&s->lines, carry);
+}
+static inline uint8_t *smtp_session_carry_idle(struct smtp_session *s)
+{
+	return line_scan_idle_carry(&s->lines);
+}
+/* The session is over: its carry back, any pending line dropped. */
+static inline uint8_t *smtp_session_carry_drop(struct smtp_session *s)
+{
+	return line_scan_drop(&s->lines);
+}
 
 /* The TLS handshake after STARTTLS is done (state SMTP_STATE_STARTTLS):
  * the session starts over as RFC 3207 4.2 says (no HELO/EHLO, no AUTH, no

@@ -63,7 +63,7 @@ void conn_out_done(struct conn *c, const struct smtp_out *out)
 bool conn_want_out(struct conn *c)
 {
 	if (c->out == NULL)
-		c->out = shard_out_alloc(c->shard);
+		c->out = free_list_get(&c->shard->outs);
 	return c->out != NULL;
 }
 
@@ -119,19 +119,37 @@ void conn_flush(struct conn *c)
 			send_clear(c);
 	}
 	if (c->out != NULL && c->out_len == 0 && c->out_inflight == 0) {
-		shard_out_free(c->shard, c->out);
+		free_list_put(&c->shard->outs, c->out);
 		c->out = NULL;
 	}
 	maybe_close(c);
 }
 
-/* One feed() of the oldest input, and what its stop means. */
+/* A carry the session no longer needs goes back to the shard's pool. */
+static void carry_back(struct conn *c, uint8_t *carry)
+{
+	if (carry != NULL)
+		free_list_put(&c->shard->carries, carry);
+}
+
+/* One feed() of the oldest input, and what its stop means.  The session
+ * holds a command-line carry only while a line is pending: one is lent
+ * when this input ends inside a line, never for complete lines. */
 static enum smtp_stop feed_once(struct conn *c, struct smtp_out *out)
 {
 	const uint8_t *p = NULL;
 	size_t n = 0, used = 0;
 	conn_input_peek(c, &p, &n);
+	if (smtp_session_carry_wanted(&c->session, p, n)) {
+		uint8_t *carry = free_list_get(&c->shard->carries);
+		if (carry == NULL) { /* out of memory: as if the socket failed */
+			c->broken = true;
+			return SMTP_STOP_CLOSE;
+		}
+		smtp_session_carry_lend(&c->session, carry);
+	}
 	enum smtp_stop st = smtp_session_feed(&c->session, p, n, &used, out);
+	carry_back(c, smtp_session_carry_idle(&c->session));
 	conn_input_consume(c, used);
 	if (st == SMTP_STOP_STARTTLS)
 		conn_tls_starttls(c, out); /* the rest of the input is dropped */
@@ -342,8 +360,9 @@ static void conn_free(struct conn *c)
 	conn_timer_disarm(c);
 	conn_input_release(c);
 	if (c->out != NULL)
-		shard_out_free(sh, c->out);
+		free_list_put(&sh->outs, c->out);
 	c->out = NULL;
+	carry_back(c, smtp_session_carry_drop(&c->session));
 	conn_proxy_free(c);
 	conn_tls_free(c);
 	free(c->ov_text);

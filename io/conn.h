@@ -45,9 +45,10 @@
  * it to stop), peer_eof (the client closed its side), broken (output can
  * never go out).
  *
- * Memory: an idle connection holds no receive or output buffer; its size is
- * sizeof(struct conn) (a session with its one-line carry, plus bookkeeping),
- * from the shard's slab.
+ * Memory: an idle connection holds no receive or output buffer and no
+ * command-line carry (lent from the shard's pool only while half a line
+ * waits: conn.c feed_once()); its size is sizeof(struct conn) (its session
+ * plus bookkeeping), from the shard's slab.
  */
 #ifndef SMTPSINK_CONN_H
 #define SMTPSINK_CONN_H

@@ -3,7 +3,7 @@
  *
  * Owns: creating a shard's SO_REUSEPORT listeners (main thread, so bind
  * errors are reported before anything runs), its receive buffer mapping,
- * the connection and output-buffer free lists, and the loop: refresh the
+ * the connection slab, the output-buffer and carry free lists, and the loop: refresh the
  * clocks, fire due timers, handle shutdown, then let the backend submit,
  * wait and deliver completions.  Allocation after start-up happens only
  * when a pool grows to a new high-water mark; freed objects are kept.
@@ -101,6 +101,8 @@ int shard_prepare(struct shard *sh, unsigned index, const struct server_config *
 	sh->spool.dir_fd = sh->spool.seg_fd = -1;
 	conn_fault_texts_init(&sh->texts, cfg->smtp.hostname);
 	mem_local_init(&sh->mem, &shared->mem);
+	free_list_init(&sh->outs, CONN_OUT_BYTES);
+	free_list_init(&sh->carries, LINE_SCAN_CARRY_BYTES);
 	int e = rbuf_pool_init(&sh->rbufs, cfg->recv_bufs, cfg->recv_buf_bytes);
 	if (e != 0)
 		return e;
@@ -146,22 +148,6 @@ void shard_conn_free(struct shard *sh, struct conn *c)
 {
 	c->next = sh->conn_free;
 	sh->conn_free = c;
-}
-
-uint8_t *shard_out_alloc(struct shard *sh)
-{
-	void *b = sh->out_free;
-	if (b != NULL) {
-		memcpy(&sh->out_free, b, sizeof(void *));
-		return b;
-	}
-	return malloc(CONN_OUT_BYTES);
-}
-
-void shard_out_free(struct shard *sh, uint8_t *buf)
-{
-	memcpy(buf, &sh->out_free, sizeof(void *));
-	sh->out_free = buf;
 }
 
 void shard_refresh_clocks(struct shard *sh)
@@ -341,11 +327,8 @@ void shard_release(struct shard *sh)
 	free(sh->rbufs.next);
 	free(sh->rbufs.len);
 	free(sh->rbufs.free_stack);
-	while (sh->out_free != NULL) {
-		void *b = sh->out_free;
-		memcpy(&sh->out_free, b, sizeof(void *));
-		free(b);
-	}
+	free_list_fini(&sh->outs);
+	free_list_fini(&sh->carries);
 	while (sh->slabs != NULL) {
 		struct conn_slab *chunk = sh->slabs;
 		sh->slabs = chunk->next;

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "conn_fault.h"
 #include "fault_set.h"
+#include "free_list.h"
 #include "mem_budget.h"
 #include "queue_id.h"
 #include "server_config.h"
@@ -85,7 +86,8 @@ struct shard {
 	struct rbuf_pool rbufs;
 	bool rbufs_short; /* a receive found no buffer this turn: reclaim */
 	bool stress; /* most of --max-conns in use: timeouts shrink */
-	void *out_free; /* free output buffers, linked through their first word */
+	struct free_list outs; /* free output buffers (CONN_OUT_BYTES) */
+	struct free_list carries; /* free command-line carries (LINE_SCAN_CARRY_BYTES) */
 	struct conn *conn_free; /* free connection structs (slab) */
 	struct conn_slab *slabs; /* every chunk the slab allocated, for the end */
 	struct conn *live; /* live connections */
@@ -137,7 +139,5 @@ void shard_check_stress(struct shard *sh);
  * the process is out of memory and the caller drops the connection. */
 struct conn *shard_conn_alloc(struct shard *sh);
 void shard_conn_free(struct shard *sh, struct conn *c);
-uint8_t *shard_out_alloc(struct shard *sh);
-void shard_out_free(struct shard *sh, uint8_t *buf);
 
 #endif

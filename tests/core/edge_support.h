@@ -114,6 +114,7 @@ static inline void run_big(const char *what, const struct harness_opts *o, const
 struct drv {
 	struct smtp_config cfg;
 	struct smtp_session s;
+	uint8_t carry[LINE_SCAN_CARRY_BYTES]; /* lent for good */
 	struct smtp_out out;
 	struct test_text text; /* drained replies, while keep_text */
 	struct test_text log; /* MSG_END / MSG_ABORT / CLOSE, one a line */
@@ -168,6 +169,7 @@ static inline void drv_init(struct drv *d, const struct smtp_config *cfg, size_t
 		abort();
 	d->out.cap = out_cap;
 	smtp_session_init(&d->s, &d->cfg, drv_event, d);
+	smtp_session_carry_lend(&d->s, d->carry);
 	text_str(&d->log, "");
 }
 

@@ -95,6 +95,7 @@ void fdrv_init(struct fdrv *d, const struct smtp_config *cfg)
 	text_str(&d->replies, "");
 	text_str(&d->events, "");
 	smtp_session_init(&d->s, &d->cfg, fdrv_event, d);
+	smtp_session_carry_lend(&d->s, d->carry);
 	smtp_session_greet(&d->s, &d->out);
 	fdrv_drain(d);
 }

@@ -58,6 +58,7 @@
 struct fdrv {
 	struct smtp_config cfg;
 	struct smtp_session s;
+	uint8_t carry[LINE_SCAN_CARRY_BYTES]; /* lent for good */
 	struct smtp_out out;
 	uint8_t buf[OUT_CAP];
 	struct test_text replies; /* everything written, drained or not */

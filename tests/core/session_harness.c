@@ -3,11 +3,13 @@
  * renders replies and events as split-independent text; the check counters.
  *
  * Owns: the guard-page buffers (input pieces end at a PROT_NONE page, so
- * does the output buffer), the engine-like feed loop, the event text, the
+ * do the output buffer and the command-line carry, which is lent and taken
+ * back around each feed() as the server does), the engine-like feed loop,
+ * the event text, the
  * expect_* comparisons and their diagnostics.  It does not own scenarios.
  *
- * Invariants: one run owns one session, one input mapping and one output
- * mapping, all released before harness_run_opts() returns; the event text
+ * Invariants: one run owns one session, one input mapping, one output
+ * mapping and one carry mapping, all released before harness_run_opts() returns; the event text
  * never depends on where the input was cut (see the header).  The only
  * mutable globals are the check counters.
  *
@@ -150,6 +152,8 @@ struct run {
 	struct smtp_out out;
 	struct guarded in_map;
 	struct guarded out_map;
+	struct guarded carry_map; /* the command-line carry, lent only on demand */
+	uint8_t *carry;
 	struct sbuf replies;
 	struct sbuf events;
 	struct sbuf body; /* BODY bytes of the message in progress */
@@ -378,12 +382,28 @@ static void run_drain(struct run *rn)
 	rn->out.len = 0;
 }
 
+/* As a server does: take the carry back once no line is pending in it, and
+ * scribble over it, so that a line still pending in a carry taken back
+ * shows as garbage when it completes. */
+static void run_carry_back(struct run *rn)
+{
+	uint8_t *carry = smtp_session_carry_idle(&rn->s);
+	if (carry == NULL)
+		return;
+	if (carry != rn->carry)
+		run_error(rn, "the session gave back a carry it was never lent");
+	memset(rn->carry, 0x5a, LINE_SCAN_CARRY_BYTES);
+}
+
 /* One feed() call with the contract checks; returns the stop reason. */
 static enum smtp_stop run_feed(struct run *rn, const uint8_t *p, size_t n, size_t *used)
 {
 	size_t before = rn->out.len;
 	*used = (size_t)-1;
+	if (smtp_session_carry_wanted(&rn->s, p, n))
+		smtp_session_carry_lend(&rn->s, rn->carry);
 	enum smtp_stop stop = smtp_session_feed(&rn->s, p, n, used, &rn->out);
+	run_carry_back(rn);
 	if (*used > n) {
 		run_error(rn, "feed consumed %zu of %zu bytes", *used, n);
 		*used = n;
@@ -534,6 +554,8 @@ static void run_setup(struct run *rn, const struct harness_opts *o, size_t max_p
 	size_t cap = o->out_cap ? o->out_cap : HARNESS_OUT_CAP_DEFAULT;
 	guarded_map(&rn->in_map, max_piece);
 	guarded_map(&rn->out_map, cap);
+	guarded_map(&rn->carry_map, LINE_SCAN_CARRY_BYTES);
+	rn->carry = rn->carry_map.end - LINE_SCAN_CARRY_BYTES;
 	rn->out.buf = rn->out_map.end - cap;
 	rn->out.cap = cap;
 	rn->out.len = 0;
@@ -591,6 +613,7 @@ void harness_run_opts(const struct harness_opts *o, const uint8_t *in, size_t le
 	free(rn->body.p);
 	guarded_unmap(&rn->in_map);
 	guarded_unmap(&rn->out_map);
+	guarded_unmap(&rn->carry_map);
 	free(rn);
 }
 

@@ -34,11 +34,26 @@ static void trace_put(struct trace *t, const char *tag, const uint8_t *p, size_t
 	t->text[t->len] = '\0';
 }
 
+/* The carry, lent only while a line is pending, as a server does; taken
+ * back and scribbled over as soon as none is. */
+static uint8_t scan_carry[LINE_SCAN_CARRY_BYTES];
+
+static void scan_carry_back(struct line_scan *ls, struct trace *t)
+{
+	uint8_t *carry = line_scan_idle_carry(ls);
+	if (carry != NULL && carry != scan_carry)
+		trace_put(t, "BAD-CARRY", NULL, 0);
+	if (carry != NULL)
+		memset(carry, 0x5a, sizeof scan_carry);
+}
+
 static void scan_piece(struct line_scan *ls, const uint8_t *p, size_t n, struct trace *t)
 {
 	while (n > 0) {
 		struct line_scan_line l;
 		size_t used = 0;
+		if (line_scan_needs_carry(ls, p, n))
+			line_scan_lend(ls, scan_carry);
 		enum line_scan_status st = line_scan_next(ls, p, n, &used, &l);
 		if (used == 0 || used > n) {
 			trace_put(t, "BAD-CONSUMED", NULL, 0);
@@ -48,6 +63,7 @@ static void scan_piece(struct line_scan *ls, const uint8_t *p, size_t n, struct 
 			trace_put(t, l.bare_lf ? "B[" : "L[", l.text.ptr, l.text.len);
 		else if (st == LINE_SCAN_TOO_LONG)
 			trace_put(t, "T", NULL, 0);
+		scan_carry_back(ls, t);
 		p += used;
 		n -= used;
 	}
@@ -56,8 +72,7 @@ static void scan_piece(struct line_scan *ls, const uint8_t *p, size_t n, struct 
 /* Feed in[] in pieces of at most step bytes after an initial cut. */
 static void scan_all(const uint8_t *in, size_t len, size_t cut, size_t step, struct trace *t)
 {
-	struct line_scan ls;
-	line_scan_reset(&ls);
+	struct line_scan ls = { 0 };
 	t->len = 0;
 	t->text[0] = '\0';
 	scan_piece(&ls, in, cut, t);
@@ -129,7 +144,7 @@ static void test_limits(void)
 }
 
 /* A 64 MiB line, then NOOP: one T, then the NOOP; the scanner holds no
- * more than its fixed struct meanwhile (it has no heap at all). */
+ * more than its fixed struct and its carry meanwhile (no heap at all). */
 static void test_huge_line(void)
 {
 	size_t big = 64u << 20;
@@ -140,6 +155,48 @@ static void test_huge_line(void)
 	scan_all(in, big + 8, 0, 16384, &t);
 	CHECK_STR(t.text, t.len, "T L[NOOP]");
 	free(in);
+}
+
+/* One line_scan_next() on a string; its status, the line in *line. */
+static enum line_scan_status scan_str(struct line_scan *ls, const char *in, struct line_scan_line *line)
+{
+	size_t used = 0;
+	return line_scan_next(ls, (const uint8_t *)in, strlen(in), &used, line);
+}
+
+/* The carry is wanted only for input that ends inside a line, and stays
+ * lent only while that line is pending: complete lines need none. */
+static void test_carry_lending(void)
+{
+	struct line_scan ls = { 0 };
+	struct line_scan_line l;
+	CHECK(!line_scan_needs_carry(&ls, (const uint8_t *)"NOOP\r\n", 6));
+	CHECK(!line_scan_needs_carry(&ls, (const uint8_t *)"", 0));
+	CHECK(line_scan_needs_carry(&ls, (const uint8_t *)"NO", 2));
+	CHECK(scan_str(&ls, "NOOP\r\n", &l) == LINE_SCAN_LINE && ls.carry == NULL); /* none lent: none used */
+	CHECK(scan_str(&ls, "", &l) == LINE_SCAN_MORE);
+	line_scan_lend(&ls, scan_carry);
+	CHECK(!line_scan_needs_carry(&ls, (const uint8_t *)"NO", 2)); /* one is lent */
+	CHECK(scan_str(&ls, "NO", &l) == LINE_SCAN_MORE);
+	CHECK(line_scan_idle_carry(&ls) == NULL && ls.carry == scan_carry); /* "NO" is pending in it */
+	CHECK(scan_str(&ls, "OP\r\n", &l) == LINE_SCAN_LINE && l.text.ptr == scan_carry);
+	CHECK_STR((const char *)l.text.ptr, l.text.len, "NOOP");
+	CHECK(line_scan_idle_carry(&ls) == scan_carry && ls.carry == NULL);
+	CHECK(line_scan_idle_carry(&ls) == NULL); /* nothing lent */
+	/* an overlong line is skipped, not carried: its rest needs no carry */
+	static char longer[SMTP_COMMAND_LINE_MAX_BYTES + 2];
+	memset(longer, 'x', sizeof longer - 1);
+	line_scan_lend(&ls, scan_carry);
+	CHECK(scan_str(&ls, longer, &l) == LINE_SCAN_MORE && ls.discarding);
+	CHECK(line_scan_idle_carry(&ls) == scan_carry); /* skipping holds nothing */
+	CHECK(scan_str(&ls, "xx", &l) == LINE_SCAN_MORE && ls.carry == NULL);
+	CHECK(line_scan_needs_carry(&ls, (const uint8_t *)"x\nNO", 4)); /* "NO" after the LF */
+	CHECK(scan_str(&ls, "x\n", &l) == LINE_SCAN_TOO_LONG && !line_scan_pending(&ls));
+	/* the end: a pending line is dropped with its carry */
+	line_scan_lend(&ls, scan_carry);
+	CHECK(scan_str(&ls, "QU", &l) == LINE_SCAN_MORE);
+	CHECK(line_scan_drop(&ls) == scan_carry && !line_scan_pending(&ls) && ls.carry == NULL);
+	CHECK(line_scan_drop(&ls) == NULL);
 }
 
 /* The reference: split the whole input at LFs, judge each line's length. */
@@ -186,6 +243,7 @@ int main(void)
 {
 	test_rows();
 	test_limits();
+	test_carry_lending();
 	test_huge_line();
 	test_random_against_reference();
 	return harness_finish("line_scan");

@@ -63,6 +63,7 @@ static void wire_body_build(struct wire_body *w)
 struct cycler {
 	struct smtp_config cfg;
 	struct smtp_session s;
+	uint8_t carry[LINE_SCAN_CARRY_BYTES]; /* lent for good */
 	struct smtp_out out;
 	uint8_t buf[8192];
 	uint64_t msg_ends;
@@ -107,6 +108,7 @@ static void cycler_start(struct cycler *c)
 	smtp_config_defaults(&c->cfg);
 	c->out = (struct smtp_out){ c->buf, 0, sizeof c->buf };
 	smtp_session_init(&c->s, &c->cfg, cycler_event, c);
+	smtp_session_carry_lend(&c->s, c->carry);
 	smtp_session_greet(&c->s, &c->out);
 }
 

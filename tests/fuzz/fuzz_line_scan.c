@@ -97,9 +97,20 @@ static size_t reference_scan(const uint8_t *in, size_t len, struct log *lg)
 
 struct scan_run {
 	struct line_scan ls;
+	uint8_t carry[LINE_SCAN_CARRY_BYTES]; /* lent only on demand, as a server does */
 	struct log lg;
 	size_t line_start; /* stream offset where the current line began */
 };
+
+/* Take the carry back once no line is pending in it, and scribble over it:
+ * a line still pending in a carry taken back would complete as garbage. */
+static void scan_carry_back(struct scan_run *sr)
+{
+	uint8_t *carry = line_scan_idle_carry(&sr->ls);
+	check(carry == NULL || carry == sr->carry, "a carry back that was never lent");
+	if (carry != NULL)
+		memset(carry, 0x5a, sizeof(sr->carry));
+}
 
 /* One piece at stream offset base, in its own exact-size buffer. */
 static void scan_piece(struct scan_run *sr, const uint8_t *src, size_t n, size_t base)
@@ -111,6 +122,8 @@ static void scan_piece(struct scan_run *sr, const uint8_t *src, size_t n, size_t
 	do {
 		struct line_scan_line line;
 		size_t used = (size_t)-1;
+		if (line_scan_needs_carry(&sr->ls, buf + at, n - at))
+			line_scan_lend(&sr->ls, sr->carry);
 		enum line_scan_status st = line_scan_next(&sr->ls, buf + at, n - at, &used, &line);
 		check(used <= n - at, "consumed more than the input");
 		if (st == LINE_SCAN_MORE) {
@@ -124,7 +137,7 @@ static void scan_piece(struct scan_run *sr, const uint8_t *src, size_t n, size_t
 				check(ptr == buf + (sr->line_start - base),
 				      "a line inside the input is not a view of it");
 			else
-				check(ptr >= sr->ls.carry && ptr + line.text.len <= sr->ls.carry + sizeof(sr->ls.carry),
+				check(ptr >= sr->carry && ptr + line.text.len <= sr->carry + sizeof(sr->carry),
 				      "a split line is not in the carry");
 			log_line(&sr->lg, ptr, line.text.len, line.bare_lf);
 		} else {
@@ -133,7 +146,9 @@ static void scan_piece(struct scan_run *sr, const uint8_t *src, size_t n, size_t
 		}
 		at += used;
 		sr->line_start = base + at;
+		scan_carry_back(sr);
 	} while (at < n);
+	scan_carry_back(sr);
 	free(buf);
 }
 

@@ -49,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct fuzz {
 	struct smtp_config cfg;
 	struct smtp_session s;
+	uint8_t *carry; /* LINE_SCAN_CARRY_BYTES exactly, lent only on demand */
 	struct smtp_out out;
 	uint64_t rng;
 	uint8_t override_mode;
@@ -302,6 +303,16 @@ static void check_closed(struct fuzz *f, const uint8_t *p, size_t n)
 	check(f->out.len == before, "output written after CLOSE");
 }
 
+/* As a server does: take the carry back once no line is pending in it, and
+ * scribble over it (a line left pending in it would complete as garbage). */
+static void carry_back(struct fuzz *f)
+{
+	uint8_t *carry = smtp_session_carry_idle(&f->s);
+	check(carry == NULL || carry == f->carry, "a carry back that was never lent");
+	if (carry != NULL)
+		memset(carry, 0x5a, LINE_SCAN_CARRY_BYTES);
+}
+
 /* Feed one piece to its end (or to the close). */
 static void feed_piece(struct fuzz *f, const uint8_t *p, size_t n)
 {
@@ -312,7 +323,10 @@ static void feed_piece(struct fuzz *f, const uint8_t *p, size_t n)
 	for (unsigned spins = 0;; spins++) {
 		size_t used = (size_t)-1, before = f->out.len;
 		check(spins < 1000000, "feed never finishes a piece");
+		if (smtp_session_carry_wanted(&f->s, p, n))
+			smtp_session_carry_lend(&f->s, f->carry);
 		enum smtp_stop stop = smtp_session_feed(&f->s, p, n, &used, &f->out);
+		carry_back(f);
 		check_canary(f);
 		check(used <= n, "consumed more than the input");
 		check(stop == SMTP_STOP_VERDICT || !f->verdict_due, "MSG_END without SMTP_STOP_VERDICT");
@@ -469,6 +483,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(f->out.buf != NULL, "malloc");
 	memset(f->out.buf + cap, FUZZ_CANARY, FUZZ_CANARY_BYTES);
 	f->out.cap = cap;
+	f->carry = malloc(LINE_SCAN_CARRY_BYTES);
+	check(f->carry != NULL, "malloc");
 	smtp_session_init(&f->s, &f->cfg, on_event, f);
 	smtp_session_greet(&f->s, &f->out);
 	check_canary(f);
@@ -476,6 +492,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	finish(f, (data[2] >> 3) & 1);
 	drain(f);
 	free(f->out.buf);
+	free(f->carry);
 	free(f);
 	return 0;
 }
