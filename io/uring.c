@@ -6,8 +6,9 @@
  * acquisition), the provided-buffer ring and the list of connections
  * parked for buffers are ring/'s, shared with the load generator.
  * Descriptors: accepted sockets go straight into the ring's fixed file
- * table (accept_direct with IORING_FILE_INDEX_ALLOC), so 50,000 sessions
- * fit under a 20,000 RLIMIT_NOFILE, and every later SQE skips fget/fput.
+ * table (accept_direct with IORING_FILE_INDEX_ALLOC), so a server holds
+ * shards x RLIMIT_NOFILE sessions (100,000 with --shards 8 under a 20,000
+ * limit), and every later SQE skips fget/fput.
  * Accepts are single-shot (several armed per listener) because a
  * single-shot accept reports the peer address, which a direct descriptor
  * cannot be asked for afterwards.
