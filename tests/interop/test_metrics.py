@@ -78,17 +78,20 @@ def samples(text, name):
 
 
 class Prometheus:
-    """/usr/bin/prometheus scraping one target every second."""
+    """/usr/bin/prometheus scraping one target (or several: more=[(port,
+    auth), ...], a job each) every second."""
 
-    def __init__(self, tmp_path, target_port, auth=None):
+    def __init__(self, tmp_path, target_port, auth=None, more=()):
         self.port = free_port()
         cfg = tmp_path / "prometheus.yml"
-        job = ["scrape_configs:", "  - job_name: smtpsink", "    scrape_interval: 1s",
-               "    metrics_path: /metrics", "    static_configs:",
-               "      - targets: ['%s:%d']" % (HOST, target_port)]
-        if auth is not None:
-            user, pw = auth.split(":", 1)
-            job += ["    basic_auth:", "      username: %s" % user, "      password: %s" % pw]
+        job = ["scrape_configs:"]
+        for i, (port, creds) in enumerate([(target_port, auth)] + list(more)):
+            job += ["  - job_name: smtpsink%s" % ("" if i == 0 else "-%d" % i), "    scrape_interval: 1s",
+                    "    metrics_path: /metrics", "    static_configs:",
+                    "      - targets: ['%s:%d']" % (HOST, port)]
+            if creds is not None:
+                user, pw = creds.split(":", 1)
+                job += ["    basic_auth:", "      username: %s" % user, "      password: %s" % pw]
         cfg.write_text("global:\n  scrape_interval: 1s\n" + "\n".join(job) + "\n")
         self.log = open(tmp_path / "prometheus.log", "wb")
         self.proc = subprocess.Popen([need("prometheus"), "--config.file", str(cfg),

@@ -138,6 +138,19 @@ def test_two_nodes_behind_haproxy(any_server, haproxy_lb, tmp_path):
         total = sum(float(ln.split()[-1]) for ln in text.splitlines()
                     if ln.startswith("smtpsink_messages_accepted_total"))
         assert total == len(by_node[str(node.spool)])
+    # and a real Prometheus scraping both nodes (node 2 behind basic auth):
+    # each instance's count, and the cluster's sum
+    from test_metrics import Prometheus  # noqa: E402 (the metrics tests' runner)
+    prom_dir = tmp_path / "prom-run"
+    prom_dir.mkdir()
+    p = Prometheus(prom_dir, nodes[0].http_port, more=[(nodes[1].http_port, "%s:%s" % AUTH)])
+    try:
+        for node in nodes:
+            p.wait_value('sum(smtpsink_messages_accepted_total{instance="%s:%d"})' % (HOST, node.http_port),
+                         float(len(by_node[str(node.spool)])))
+        p.wait_value("sum(smtpsink_messages_accepted_total)", float(len(rows)))
+    finally:
+        p.stop()
 
 
 def test_doc_shows_the_files_the_test_runs():
