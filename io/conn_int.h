@@ -126,8 +126,6 @@ bool conn_proxy_start(struct conn *c);
 void conn_proxy_free(struct conn *c);
 
 /* conn_tls.c: TLS between the backend and the session. */
-struct tls_facts;
-bool conn_tls_on(const struct conn *c);
 /* Start TLS: implicit (at accept) or after STARTTLS, with the first
  * clear_out bytes of c->out still to leave in clear.  False: no memory
  * (or no TLS configured). */
@@ -152,8 +150,6 @@ bool conn_tls_sent(struct conn *c, uint32_t bytes);
 uint32_t conn_tls_clear_limit(const struct conn *c, uint32_t n);
 bool conn_tls_output_pending(const struct conn *c);
 const uint8_t *conn_tls_send_data(const struct conn *c);
-/* The handshake's facts; false without a complete handshake. */
-bool conn_tls_facts(const struct conn *c, struct tls_facts *f);
 void conn_tls_free(struct conn *c);
 
 /* conn_accept.c: the client is known (accepted, or named by its PROXY header):

@@ -60,11 +60,6 @@ struct conn_tls {
  * a tls:fail rule answers to a ClientHello. */
 static const uint8_t alert_handshake_failure[] = { 21, 3, 3, 0, 2, 2, 40 };
 
-bool conn_tls_on(const struct conn *c)
-{
-	return c->tls != NULL;
-}
-
 bool conn_tls_begin(struct conn *c, bool implicit, uint32_t clear_out)
 {
 	struct shard *sh = c->shard;
@@ -353,14 +348,6 @@ bool conn_tls_output_pending(const struct conn *c)
 const uint8_t *conn_tls_send_data(const struct conn *c)
 {
 	return c->tls != NULL && c->tls->inflight ? c->tls->wire : c->out;
-}
-
-bool conn_tls_facts(const struct conn *c, struct tls_facts *f)
-{
-	if (c->tls == NULL || !c->tls->done || c->tls->st.ssl == NULL)
-		return false;
-	tls_stream_facts(&c->tls->st, f);
-	return true;
 }
 
 void conn_tls_free(struct conn *c)

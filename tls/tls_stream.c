@@ -108,11 +108,6 @@ enum tls_io tls_stream_read(struct tls_stream *t, void *buf, size_t cap, size_t 
 	return r == 1 ? TLS_IO_OK : result(t, r);
 }
 
-bool tls_stream_readable(const struct tls_stream *t)
-{
-	return SSL_pending(t->ssl) > 0;
-}
-
 enum tls_io tls_stream_write(struct tls_stream *t, const void *p, size_t n)
 {
 	if (n == 0)

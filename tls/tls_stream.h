@@ -74,8 +74,6 @@ bool tls_stream_handshake_done(const struct tls_stream *t);
 
 /* Decrypt up to cap bytes into buf (*got: how many). */
 enum tls_io tls_stream_read(struct tls_stream *t, void *buf, size_t cap, size_t *got);
-/* Plaintext decrypted and buffered inside the TLS layer, ready to read. */
-bool tls_stream_readable(const struct tls_stream *t);
 /* Encrypt all of p[0..n) into the output (memory BIOs never refuse). */
 enum tls_io tls_stream_write(struct tls_stream *t, const void *p, size_t n);
 /* Queue close_notify. */
